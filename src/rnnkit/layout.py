@@ -38,13 +38,10 @@ class CellOptions:
 
     def __post_init__(self) -> None:
         if self.nonlinearity not in ("tanh", "relu"):
-            raise ValueError(
-                f"nonlinearity must be 'tanh' or 'relu', got {self.nonlinearity!r}"
-            )
+            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {self.nonlinearity!r}")
         if self.gru_variant not in ("torch", "paper"):
             raise ValueError(
-                f"gru_variant must be 'torch' (torch.nn form) or 'paper' (Cho et al. 2014), "
-                f"got {self.gru_variant!r}"
+                f"gru_variant must be 'torch' (torch.nn form) or 'paper' (Cho et al. 2014), got {self.gru_variant!r}"
             )
 
 
@@ -100,9 +97,7 @@ def layout(cell: str) -> CellLayout:
     try:
         return LAYOUTS[cell]
     except KeyError:
-        raise ValueError(
-            f"unknown cell {cell!r}; known cells: {', '.join(sorted(LAYOUTS))}"
-        ) from None
+        raise ValueError(f"unknown cell {cell!r}; known cells: {', '.join(sorted(LAYOUTS))}") from None
 
 
 def init_params(

@@ -266,8 +266,7 @@ def download(name: str, root: str | os.PathLike) -> Path:  # pragma: no cover - 
     ds = dataset(name)
     if ds.url is None:
         raise DataError(
-            f"dataset {name!r} has no direct download; see docs for where it is published "
-            f"(licence: {ds.licence})"
+            f"dataset {name!r} has no direct download; see docs for where it is published (licence: {ds.licence})"
         )
     folder = Path(root) / name
     folder.mkdir(parents=True, exist_ok=True)
