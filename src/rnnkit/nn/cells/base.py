@@ -1,4 +1,9 @@
-"""The base of every PyTorch-engine cell: parameters named by the layout, one step, hoistable input map."""
+"""The base of every PyTorch-engine cell: parameters named by the layout, one step, hoistable input map.
+
+Every method that does math takes an optional ``params`` dict (name -> tensor). The runner passes one dict
+per forward, so a transformed weight (DropConnect on ``W_hh``, a float64 copy in gradcheck) flows through
+the same code as the module's own parameters; called without it, a cell uses its own parameters.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.layout import B_IH, W_IH, CellLayout, CellOptions
+
+Params = dict[str, Tensor]
 
 
 class CellBase(nn.Module):
@@ -47,7 +54,7 @@ class CellBase(nn.Module):
             if self.options.forget_bias and "f" in self.layout.gates and self.bias:
                 getattr(self, B_IH)[self.layout.gate_slice("f", self.hidden_size)] += self.options.forget_bias
 
-    def params(self) -> dict[str, Tensor]:
+    def params(self) -> Params:
         """Name -> parameter, in the layout's canonical order."""
         names = self.layout.param_shapes(self.input_size, self.hidden_size, bias=self.bias)
         return {name: getattr(self, name) for name in names}
@@ -59,18 +66,19 @@ class CellBase(nn.Module):
         dtype = dtype or ref.dtype
         return tuple(torch.zeros(N, self.hidden_size, device=device, dtype=dtype) for _ in self.layout.state)
 
-    def project_input(self, x: Tensor) -> Tensor:
+    def project_input(self, x: Tensor, params: Params | None = None) -> Tensor:
         """(..., D) -> (..., G*H): ``W_ih x + b_ih`` for any number of leading dims."""
-        b = getattr(self, B_IH) if self.bias else None
-        return nn.functional.linear(x, getattr(self, W_IH), b)
+        p = self.params() if params is None else params
+        return nn.functional.linear(x, p[W_IH], p.get(B_IH))
 
-    def recur(self, xp_t: Tensor, state: tuple) -> tuple:
+    def recur(self, xp_t: Tensor, state: tuple, params: Params | None = None) -> tuple:
         """One step given the projected input ``xp_t`` (N, G*H) and the state; returns the new state."""
         raise NotImplementedError
 
-    def forward(self, x_t: Tensor, state: tuple) -> tuple:
+    def forward(self, x_t: Tensor, state: tuple, params: Params | None = None) -> tuple:
         """One step from the raw input ``x_t`` (N, D)."""
-        return self.recur(self.project_input(x_t), state)
+        p = self.params() if params is None else params
+        return self.recur(self.project_input(x_t, p), state, p)
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}, bias={self.bias}, options={self.options}"

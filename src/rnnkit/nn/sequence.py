@@ -1,0 +1,343 @@
+"""The runner: a stack of cells unrolled over time, layers and directions, with lengths and state carry.
+
+``Recurrent`` owns the parameters (``layers.{l}.{fwd|bwd}.{name}``) and picks one of several
+implementations of the same math:
+
+* ``"loop"``  — the readable twin: hoisted input projection, then one ``cell.recur`` per step (autograd);
+* ``"fused"`` — torch.nn's kernels on our parameters (``nn/fused.py``; oneDNN LSTM on CPU, cuDNN on GPU);
+* ``"bptt"``  — our hand-written BPTT ``autograd.Function`` (``nn/bptt.py``), one layer and direction a call;
+* ``"scan"``  — parallel scans for cells gated on the input only (``nn/scan.py``), same call as bptt;
+* ``"auto"``  — ``_auto_impl`` picks the fastest correct one.
+
+All of them receive the parameters as one dict per (layer, direction), built once per forward, so
+DropConnect on ``W_hh`` (``weight_drop``, Merity et al. 2017 §4.1, applied once per forward in training
+mode) is just another tensor in that dict and every implementation keeps working.
+
+Lengths: positions ``t >= lengths[n]`` give zero output and leave the state unchanged, so a padded batch
+gives the same outputs and final states as running each sequence alone; the backward direction of a
+bidirectional layer starts at ``lengths[n] - 1``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Sequence
+from typing import ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from rnnkit.layout import W_HH, CellOptions, layout
+from rnnkit.nn import fused
+from rnnkit.nn.cells.base import CellBase, Params
+from rnnkit.registry import get_cell
+
+IMPLS = ("auto", "loop", "fused", "bptt", "scan")
+
+
+def _fast_module(name: str):
+    """``rnnkit.nn.bptt`` / ``rnnkit.nn.scan`` if that file exists (imported lazily), else None."""
+    full = f"rnnkit.nn.{name}"
+    if importlib.util.find_spec(full) is None:
+        return None
+    return importlib.import_module(full)  # a real import error inside the module surfaces here
+
+
+def _auto_impl(cell: str, options: CellOptions, x: Tensor) -> str:
+    """The default implementation for this cell, options and input (edit after measuring; see RESULTS.md).
+
+    LSTM: torch's fused kernel (oneDNN on CPU) is hard to beat. GRU / RNN: torch.nn does not use oneDNN
+    for them on CPU, so our BPTT path wins where it applies; then fused; the loop always works.
+    """
+    if cell == "lstm" and fused.supports(cell, options, x=x):
+        return "fused"
+    bptt = _fast_module("bptt")
+    if bptt is not None and bptt.supports(cell, options, x=x):
+        return "bptt"
+    if fused.supports(cell, options, x=x):
+        return "fused"
+    return "loop"
+
+
+def loop_layer(
+    cell: CellBase,
+    x: Tensor,
+    state: tuple[Tensor, ...],
+    params: Params,
+    *,
+    lengths: Tensor | None = None,
+    reverse: bool = False,
+) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """One layer, one direction, step by step: x (N, T, D), state of (N, H) -> (out (N, T, H), final state)."""
+    xp = cell.project_input(x, params).unbind(1)  # T x (N, G*H): one large product, then per-step views
+    T = len(xp)
+    steps = range(T - 1, -1, -1) if reverse else range(T)
+    masks = None
+    if lengths is not None:
+        t = torch.arange(T, device=x.device)
+        masks = (t[None, :] < lengths[:, None]).unsqueeze(2).unbind(1)  # T x (N, 1): True on real steps
+    outs: list[Tensor] = [x] * T  # placeholders, every slot is written below
+    for t in steps:
+        new = cell.recur(xp[t], state, params)
+        if masks is None:
+            state = new
+            outs[t] = new[0]
+        else:  # padded steps keep the old state and output zero
+            m = masks[t]
+            state = tuple(torch.where(m, s_new, s_old) for s_new, s_old in zip(new, state, strict=True))
+            outs[t] = new[0] * m
+    return torch.stack(outs, dim=1), state  # (N, T, H)
+
+
+class Recurrent(nn.Module):
+    """A stack of ``num_layers`` recurrent layers of cell ``cell``, optionally bidirectional, batch first.
+
+    ``forward(x (N, T, D), state=None, lengths=None) -> (out (N, T, dirs*H), state)``; state is a tuple in
+    the order of ``layout(cell).state`` of (L*dirs, N, H) tensors, index ``l*dirs + d`` (d = 1 backward).
+    ``dropout`` applies to the outputs of every layer but the last (training mode), as torch.nn.
+    """
+
+    def __init__(
+        self,
+        cell: str,
+        input_size: int,
+        hidden_size: int,
+        *,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        bias: bool = True,
+        options: CellOptions | None = None,
+        impl: str = "auto",
+        weight_drop: float = 0.0,
+    ) -> None:
+        super().__init__()
+        cls = get_cell(cell, engine="nn")
+        if num_layers < 1:
+            raise ValueError(f"num_layers must be >= 1, got {num_layers}")
+        if not 0.0 <= dropout < 1.0 or not 0.0 <= weight_drop < 1.0:
+            raise ValueError(f"dropout and weight_drop must be in [0, 1), got {dropout} and {weight_drop}")
+        if impl not in IMPLS:
+            raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
+        self.cell = cell
+        self.layout = layout(cell)
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.num_layers, self.bidirectional, self.dirs = num_layers, bidirectional, 2 if bidirectional else 1
+        self.dropout, self.weight_drop, self.bias = float(dropout), float(weight_drop), bias
+        self.options = options or CellOptions()
+        self.impl = impl
+        directions = ("fwd", "bwd") if bidirectional else ("fwd",)
+        self.layers = nn.ModuleList()
+        for l in range(num_layers):
+            d_in = input_size if l == 0 else hidden_size * self.dirs  # layer l > 0 reads both directions
+            self.layers.append(
+                nn.ModuleDict({d: cls(d_in, hidden_size, bias=bias, options=self.options) for d in directions})
+            )
+        self.cells: list[CellBase] = [layer[d] for layer in self.layers for d in directions]  # index l*dirs + d
+
+    # ---- entry checks ---------------------------------------------------------------------------------
+
+    def _check(self, x: Tensor, state, lengths) -> tuple[tuple[Tensor, ...] | None, Tensor | None]:
+        """Validate the inputs of ``forward`` and return (state tuple or None, lengths tensor or None)."""
+        where = f"{type(self).__name__}({self.cell}).forward"
+        if not isinstance(x, Tensor) or x.dim() != 3:
+            got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            raise ValueError(
+                f"{where}: input must be a batch-first (N, T, D) tensor, got {got}; for one sequence use x.unsqueeze(0)"
+            )
+        N, T, D = x.shape
+        if D != self.input_size:
+            raise ValueError(f"{where}: input has D={D} features per step but input_size={self.input_size}")
+        if T == 0:
+            raise ValueError(f"{where}: input has T=0 time steps; every sequence needs at least one step")
+        if N == 0:
+            raise ValueError(f"{where}: input has an empty batch (N=0)")
+        if state is not None:
+            names = self.layout.state
+            if isinstance(state, Tensor):
+                state = (state,)
+            if not isinstance(state, (tuple, list)) or len(state) != len(names):
+                raise ValueError(
+                    f"{where}: state must be a tuple of {len(names)} tensor(s) ({', '.join(names)}), "
+                    f"got {type(state).__name__} of length {len(state) if isinstance(state, (tuple, list)) else '-'}"
+                )
+            expected = (self.num_layers * self.dirs, N, self.hidden_size)
+            for name, s in zip(names, state, strict=True):
+                if not isinstance(s, Tensor) or tuple(s.shape) != expected:
+                    got = tuple(s.shape) if isinstance(s, Tensor) else type(s).__name__
+                    raise ValueError(f"{where}: state {name} has shape {got}, expected (L*dirs, N, H) = {expected}")
+            state = tuple(state)
+        if lengths is not None:
+            lengths = torch.as_tensor(lengths)
+            if lengths.dim() != 1 or lengths.shape[0] != N or lengths.is_floating_point():
+                raise ValueError(
+                    f"{where}: lengths must be an integer tensor of shape (N,) = ({N},), "
+                    f"got {lengths.dtype} of shape {tuple(lengths.shape)}"
+                )
+            bad = (lengths < 1) | (lengths > T)
+            if bool(bad.any()):
+                n = int(bad.nonzero()[0, 0])
+                raise ValueError(
+                    f"{where}: lengths[{n}]={int(lengths[n])} is out of range; every length must be in "
+                    f"[1, T={T}] (drop empty sequences from the batch, or pad x to the longest length)"
+                )
+            lengths = lengths.to(device=x.device, dtype=torch.long)
+        return state, lengths
+
+    # ---- forward --------------------------------------------------------------------------------------
+
+    def layer_params(self) -> list[Params]:
+        """One param dict per (layer, direction), index l*dirs + d; DropConnect applied to W_hh if training."""
+        params = [c.params() for c in self.cells]
+        if self.weight_drop and self.training:  # Merity et al. 2017 §4.1: one mask per forward, all steps
+            params = [{**p, W_HH: nn.functional.dropout(p[W_HH], self.weight_drop)} for p in params]
+        return params
+
+    def resolve_impl(self, x: Tensor) -> str:
+        """The implementation this forward will use (``self.impl`` or the automatic choice), checked."""
+        impl = _auto_impl(self.cell, self.options, x) if self.impl == "auto" else self.impl
+        if impl == "fused" and not fused.supports(self.cell, self.options, x=x):
+            raise ValueError(
+                f"impl='fused' does not support cell {self.cell!r} with {self.options}; use impl='loop' or 'auto'"
+            )
+        if impl in ("bptt", "scan"):
+            mod = _fast_module(impl)
+            if mod is None or not mod.supports(self.cell, self.options, x=x):
+                raise ValueError(
+                    f"impl={impl!r} is not available for cell {self.cell!r} with {self.options}; "
+                    "use impl='loop' or 'auto'"
+                )
+        return impl
+
+    def forward(
+        self, x: Tensor, state: tuple[Tensor, ...] | None = None, lengths: Tensor | Sequence[int] | None = None
+    ) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """x (N, T, D), state of (L*dirs, N, H) or None (zeros), lengths (N,) -> (out (N, T, dirs*H), state)."""
+        state, lengths = self._check(x, state, lengths)
+        N = x.shape[0]
+        if state is None:
+            state = self.cells[0].init_state(N * self.num_layers * self.dirs, device=x.device, dtype=x.dtype)
+            state = tuple(s.view(self.num_layers * self.dirs, N, self.hidden_size) for s in state)
+        params = self.layer_params()
+        impl = self.resolve_impl(x)
+        if impl == "fused":
+            return fused.run_stack(
+                self.cell, x, state, params, self.options, num_layers=self.num_layers,
+                bidirectional=self.bidirectional, bias=self.bias, dropout=self.dropout,
+                training=self.training, lengths=lengths,
+            )  # fmt: skip
+        finals: list[tuple[Tensor, ...]] = []  # index l*dirs + d
+        for l in range(self.num_layers):
+            if l > 0 and self.dropout:
+                x = nn.functional.dropout(x, self.dropout, self.training)  # between layers, not after the last
+            outs = []
+            for d in range(self.dirs):
+                k = l * self.dirs + d
+                s0 = tuple(s[k] for s in state)  # (N, H) each
+                if impl == "loop":
+                    out, fin = loop_layer(self.cells[k], x, s0, params[k], lengths=lengths, reverse=d == 1)
+                else:  # bptt / scan share run_layer's signature
+                    run_layer = _fast_module(impl).run_layer
+                    out, fin = run_layer(self.cell, x, s0, params[k], self.options, lengths=lengths, reverse=d == 1)
+                outs.append(out)
+                finals.append(fin)
+            x = outs[0] if self.dirs == 1 else torch.cat(outs, dim=2)  # (N, T, dirs*H)
+        final = tuple(torch.stack([f[i] for f in finals]) for i in range(len(self.layout.state)))  # (L*dirs, N, H)
+        return x, final
+
+    def to_torch(self) -> nn.RNNBase:
+        """The equivalent ``torch.nn.RNN/LSTM/GRU`` (batch_first=True) with a copy of these weights."""
+        return fused.to_torch(self)
+
+    def extra_repr(self) -> str:
+        extra = f", weight_drop={self.weight_drop}" if self.weight_drop else ""
+        return (
+            f"{self.cell!r}, {self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
+            f"bidirectional={self.bidirectional}, dropout={self.dropout}, bias={self.bias}, impl={self.impl!r}{extra}"
+        )
+
+
+# ---- public classes: the torch.nn calling convention ---------------------------------------------------------
+
+
+class RecurrentLayer(Recurrent):
+    """Base of the public classes: state in and out as torch.nn has it (a tensor, or (h, c) for LSTM)."""
+
+    cell_name: ClassVar[str]
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        *,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        options: CellOptions | None = None,
+        impl: str = "auto",
+        weight_drop: float = 0.0,
+    ) -> None:
+        if options is None:
+            options = CellOptions(nonlinearity=nonlinearity)
+        elif nonlinearity != "tanh" and nonlinearity != options.nonlinearity:
+            raise ValueError(f"nonlinearity={nonlinearity!r} conflicts with options.nonlinearity; give one")
+        super().__init__(
+            self.cell_name, input_size, hidden_size, num_layers=num_layers, bidirectional=bidirectional,
+            dropout=dropout, bias=bias, options=options, impl=impl, weight_drop=weight_drop,
+        )  # fmt: skip
+
+    def forward(self, x: Tensor, hx=None, lengths: Tensor | Sequence[int] | None = None):  # type: ignore[override]
+        """x (N, T, D), hx as torch.nn (tensor (L*dirs, N, H), or (h, c) for LSTM) -> (out, state likewise)."""
+        out, state = super().forward(x, hx, lengths)
+        return out, state[0] if len(state) == 1 else state
+
+
+class RNN(RecurrentLayer):
+    """Elman RNN stack, ``nonlinearity`` 'tanh' or 'relu'; the torch.nn.RNN convention, batch first."""
+
+    cell_name = "rnn"
+
+
+class LSTM(RecurrentLayer):
+    """LSTM stack; state (h, c); ``forget_bias`` adds to the forget-gate bias at init (1.0: Jozefowicz 2015)."""
+
+    cell_name = "lstm"
+
+    def __init__(self, input_size: int, hidden_size: int, *, forget_bias: float = 0.0, **kwargs) -> None:
+        _tanh_only("LSTM", kwargs)
+        if forget_bias and kwargs.get("options") is None:
+            kwargs["options"] = CellOptions(forget_bias=forget_bias)
+        super().__init__(input_size, hidden_size, **kwargs)
+
+
+class GRU(RecurrentLayer):
+    """GRU stack; ``variant`` 'torch' (torch.nn form, default) or 'paper' (Cho et al. 2014)."""
+
+    cell_name = "gru"
+
+    def __init__(self, input_size: int, hidden_size: int, *, variant: str = "torch", **kwargs) -> None:
+        _tanh_only("GRU", kwargs)
+        if kwargs.get("options") is None:
+            kwargs["options"] = CellOptions(gru_variant=variant)
+        super().__init__(input_size, hidden_size, **kwargs)
+
+
+def _tanh_only(name: str, kwargs: dict) -> None:
+    if kwargs.get("nonlinearity", "tanh") != "tanh":
+        raise ValueError(f"{name} has fixed sigmoid/tanh activations; nonlinearity applies to RNN only")
+
+
+_PUBLIC: dict[str, type[RecurrentLayer]] = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+
+
+def public_class(cell: str) -> type[RecurrentLayer]:
+    """The public class of a registered cell: RNN / LSTM / GRU, or a generated ``RecurrentLayer`` subclass."""
+    if cell not in _PUBLIC:
+        get_cell(cell, engine="nn")  # clear error for an unknown cell
+        _PUBLIC[cell] = type(
+            cell.upper(), (RecurrentLayer,), {"cell_name": cell, "__doc__": f"{cell} stack (generated public class)."}
+        )
+    return _PUBLIC[cell]
