@@ -35,6 +35,9 @@ class CellOptions:
     nonlinearity: str = "tanh"
     gru_variant: str = "torch"
     forget_bias: float = 0.0
+    # IndRNN (Li et al. 2018 §3): |u| <= recurrent_max_abs, applied as a clamp of the element-wise recurrent
+    # weight inside the step (gradient 0 where clamped); None = unconstrained. Other cells ignore it.
+    recurrent_max_abs: float | None = None
 
     def __post_init__(self) -> None:
         if self.nonlinearity not in ("tanh", "relu"):
@@ -43,6 +46,8 @@ class CellOptions:
             raise ValueError(
                 f"gru_variant must be 'torch' (torch.nn form) or 'paper' (Cho et al. 2014), got {self.gru_variant!r}"
             )
+        if self.recurrent_max_abs is not None and not self.recurrent_max_abs > 0:
+            raise ValueError(f"recurrent_max_abs must be a positive number or None, got {self.recurrent_max_abs!r}")
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,20 @@ LAYOUTS: dict[str, CellLayout] = {
     "lstm": CellLayout("lstm", gates=("i", "f", "g", "o"), state=("h", "c")),
     # GRU (Cho et al. 2014), torch.nn gate order r, z, n.
     "gru": CellLayout("gru", gates=("r", "z", "n"), state=("h",)),
+    # Layer-norm LSTM (Ba et al. 2016 §3.1): LN over the 4H pre-activations of W_ih x and of W_hh h separately
+    # (gains *_gain; b_ih / b_hh are the two LN shifts), and LN of c' before the output tanh.
+    "layernorm_lstm": CellLayout(
+        "layernorm_lstm",
+        gates=("i", "f", "g", "o"),
+        state=("h", "c"),
+        extra={"ln_ih_gain": ("GH",), "ln_hh_gain": ("GH",), "ln_c_gain": ("H",), "ln_c_shift": ("H",)},
+    ),
+    # minGRU (Feng et al. 2024 §3.1): gates from x only; z update gate, h candidate.
+    "mingru": CellLayout("mingru", gates=("z", "h"), state=("h",), has_hh=False),
+    # minLSTM (Feng et al. 2024 §3.2): forget f, input i, candidate h from x only; f, i normalised to sum 1.
+    "minlstm": CellLayout("minlstm", gates=("f", "i", "h"), state=("h",), has_hh=False),
+    # IndRNN (Li et al. 2018): h' = relu(W_ih x + b_ih + u ⊙ h + b_hh), u = W_hh of shape (H,).
+    "indrnn": CellLayout("indrnn", gates=("h",), state=("h",), hh_diagonal=True),
 }
 
 
