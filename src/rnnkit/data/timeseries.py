@@ -1,0 +1,527 @@
+"""Time series for forecasting: reading and validating, calendar features, scalers, windows, datasets.
+
+A ``TimeSeries`` is a validated, regular table: a time index, target columns, past covariates (known up
+to now) and known-future covariates (known for the horizon too, e.g. calendar features). Reading never
+drops or reorders anything silently: missing values, duplicated / unsorted timestamps, gaps in the
+frequency and non-numeric targets raise ``DataError`` naming the column and row, unless the caller asks
+for a documented repair (``fill="ffill"|"interpolate"``, ``sort=True``), which is then listed in
+``TimeSeries.notes``.
+
+Row numbers in messages are 0-based data rows as pandas reads them (the CSV file line is row + 2 when the
+file has one header line).
+
+Windows: sample ``t`` (the forecast origin) sees inputs at ``[t - L, t)`` and targets at ``[t, t + H)``.
+A window belongs to a span ``[lo, hi)`` only if all of ``[t - L, t + H)`` lies inside it, so training
+windows never touch validation or test values, and scalers are fitted on the training span only.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rnnkit.data.sources import DataError, resolve
+
+FILLS = (None, "ffill", "interpolate")
+ROWS = "rows"  # freq value: one step per row, timestamps only need to increase (trading days)
+CALENDAR = {  # name -> (pandas accessor, period): encoded as sin/cos of 2*pi*value/period
+    "hour": ("hour", 24),
+    "dayofweek": ("dayofweek", 7),
+    "dayofmonth": ("day", 31),
+    "dayofyear": ("dayofyear", 366),
+    "month": ("month", 12),
+}
+
+
+@dataclass
+class TimeSeries:
+    """A regular multivariate series. Arrays are float64, rows are time steps.
+
+    time: the timestamps (T,); freq: pandas offset alias, or ``"rows"`` (one step per row).
+    targets (T, C), past (T, P): past covariates, future (T, F): known-future covariates (calendar
+    features are the last columns of ``future`` and are extended past the end by ``future_calendar``).
+    """
+
+    time: pd.DatetimeIndex
+    freq: str
+    targets: np.ndarray
+    target_names: list[str]
+    past: np.ndarray
+    past_names: list[str]
+    future: np.ndarray
+    future_names: list[str]
+    calendar: tuple[str, ...] = ()
+    notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.time)
+
+    def inputs(self) -> np.ndarray:
+        """Encoder inputs per step: targets, past and future covariates side by side (T, C + P + F)."""
+        return np.concatenate([self.targets, self.past, self.future], axis=1)
+
+    def index_of(self, when: str | pd.Timestamp | int) -> int:
+        """Row index of a timestamp (first row at or after it) or a row number; negative counts from the end."""
+        if isinstance(when, (int, np.integer)):
+            i = int(when) if when >= 0 else len(self) + int(when)
+            if not 0 <= i <= len(self):
+                raise ValueError(f"row {when} is outside the series of {len(self)} rows")
+            return i
+        ts = pd.Timestamp(when)
+        i = int(self.time.searchsorted(ts, side="left"))
+        if i >= len(self):
+            raise ValueError(f"time {ts} is after the last timestamp {self.time[-1]}")
+        return i
+
+    def future_time(self, horizon: int) -> pd.DatetimeIndex:
+        """The ``horizon`` timestamps after the end (needs a real frequency, not ``"rows"``)."""
+        if self.freq == ROWS:
+            raise DataError("this series is indexed by rows (freq='rows'): future timestamps are unknown")
+        return pd.date_range(self.time[-1], periods=horizon + 1, freq=self.freq)[1:]
+
+    def future_calendar(self, horizon: int) -> np.ndarray:
+        """Known-future covariates for the ``horizon`` steps after the end (H, F).
+
+        Only calendar features can be generated; user-given future covariates must be supplied.
+        """
+        n_user = len(self.future_names) - 2 * len(self.calendar)
+        if n_user:
+            raise DataError(
+                f"the series has {n_user} user-given future covariates ({', '.join(self.future_names[:n_user])}); "
+                f"forecasting past the end needs their values: pass them with future_covariates=... (H, F) array"
+            )
+        if not self.calendar:
+            return np.zeros((horizon, 0))
+        return calendar_features(self.future_time(horizon), self.calendar)
+
+
+def calendar_features(time: pd.DatetimeIndex, names: Sequence[str]) -> np.ndarray:
+    """Cyclic calendar features (T, 2 * len(names)): ``sin, cos`` of ``2 pi value / period`` per name."""
+    cols = []
+    for name in names:
+        if name not in CALENDAR:
+            raise ValueError(f"unknown calendar feature {name!r}; known: {', '.join(CALENDAR)}")
+        attr, period = CALENDAR[name]
+        v = np.asarray(getattr(time, attr), dtype=np.float64)
+        cols += [np.sin(2 * np.pi * v / period), np.cos(2 * np.pi * v / period)]
+    return np.stack(cols, axis=1) if cols else np.zeros((len(time), 0))
+
+
+def _calendar_names(names: Sequence[str]) -> list[str]:
+    return [f"{n}_{f}" for n in names for f in ("sin", "cos")]
+
+
+# ----------------------------------------------------------------------------------------- reading
+
+
+def read_csv(
+    path: str | os.PathLike | io.IOBase,
+    *,
+    time_col: str,
+    targets: Sequence[str] | str,
+    past_covariates: Sequence[str] = (),
+    future_covariates: Sequence[str] = (),
+    freq: str | None = None,
+    fill: str | None = None,
+    sort: bool = False,
+    calendar: Sequence[str] = (),
+    date_format: str | None = None,
+) -> TimeSeries:
+    """Read a CSV into a validated ``TimeSeries`` (see ``from_frame`` for the checks)."""
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)  # strings: we do the parsing and report rows
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        raise DataError(f"cannot read CSV {path}: {e}") from e
+    return from_frame(
+        df,
+        time_col=time_col,
+        targets=targets,
+        past_covariates=past_covariates,
+        future_covariates=future_covariates,
+        freq=freq,
+        fill=fill,
+        sort=sort,
+        calendar=calendar,
+        date_format=date_format,
+        source=str(path),
+    )
+
+
+def _parse_numeric(df: pd.DataFrame, col: str, source: str) -> np.ndarray:
+    """Column -> float64; a non-numeric cell is an error naming column, row and value; blanks become NaN."""
+    raw = df[col]
+    if pd.api.types.is_numeric_dtype(raw):
+        return raw.to_numpy(dtype=np.float64)
+    s = raw.astype("string").str.strip()
+    missing = s.isna() | s.isin(["", "NA", "NaN", "nan", "null", "None", "?"])
+    vals = pd.to_numeric(s.where(~missing), errors="coerce")
+    bad = vals.isna() & ~missing
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(
+            f"{source}: column {col!r} row {row} holds {raw.iloc[row]!r}, which is not a number "
+            f"({int(bad.sum())} such rows); clean the file or choose another target column"
+        )
+    return vals.to_numpy(dtype=np.float64)
+
+
+def from_frame(
+    df: pd.DataFrame,
+    *,
+    time_col: str,
+    targets: Sequence[str] | str,
+    past_covariates: Sequence[str] = (),
+    future_covariates: Sequence[str] = (),
+    freq: str | None = None,
+    fill: str | None = None,
+    sort: bool = False,
+    calendar: Sequence[str] = (),
+    date_format: str | None = None,
+    source: str = "DataFrame",
+) -> TimeSeries:
+    """Validate a DataFrame into a ``TimeSeries``.
+
+    Checks, in order, each raising ``DataError`` naming column and row: columns exist; timestamps parse;
+    no duplicated timestamps; timestamps increase (or ``sort=True``); the frequency (given, else inferred
+    as the most common step) holds on every step — gaps are an error unless ``fill`` is set, then the
+    missing rows are inserted and filled; values are numeric; no missing values unless ``fill`` is set.
+    ``freq="rows"`` takes one step per row (trading days) and skips the gap check.
+    """
+    targets = [targets] if isinstance(targets, str) else list(targets)
+    if not targets:
+        raise DataError(f"{source}: give at least one target column")
+    if fill not in FILLS:
+        raise DataError(f"fill must be one of None, 'ffill', 'interpolate'; got {fill!r}")
+    cols = [time_col, *targets, *past_covariates, *future_covariates]
+    for c in cols:
+        if c not in df.columns:
+            raise DataError(f"{source}: no column {c!r}; columns are {', '.join(map(str, df.columns))}")
+    if len(set(cols)) != len(cols):
+        raise DataError(f"{source}: a column is used twice among time/targets/covariates: {cols}")
+    notes: list[str] = []
+
+    # --- timestamps: parse, duplicates, order
+    raw_time = df[time_col]
+    time = pd.to_datetime(raw_time, format=date_format, errors="coerce")
+    bad = time.isna().to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"{source}: column {time_col!r} row {row}: cannot parse {raw_time.iloc[row]!r} as a timestamp"
+            + (f" with format {date_format!r}" if date_format else "; pass date_format=... (e.g. '%Y-%m')")
+        )
+    dup = time.duplicated(keep="first").to_numpy()
+    if dup.any():
+        row = int(np.flatnonzero(dup)[0])
+        first = int(np.flatnonzero((time == time.iloc[row]).to_numpy())[0])
+        raise DataError(
+            f"{source}: column {time_col!r} row {row}: timestamp {time.iloc[row]} duplicates row {first}; "
+            f"remove or aggregate duplicated rows before forecasting"
+        )
+    down = (time.diff() < pd.Timedelta(0)).to_numpy()
+    if down.any():
+        row = int(np.flatnonzero(down)[0])
+        if not sort:
+            raise DataError(
+                f"{source}: column {time_col!r} row {row}: timestamp {time.iloc[row]} comes before the previous "
+                f"row's {time.iloc[row - 1]}; the file is not sorted by time: sort it or pass sort=True (--sort)"
+            )
+        order = np.argsort(time.to_numpy(), kind="stable")
+        df, time = df.iloc[order].reset_index(drop=True), time.iloc[order].reset_index(drop=True)
+        notes.append(f"sorted {len(df)} rows by {time_col!r} (sort=True)")
+    if len(time) < 2:
+        raise DataError(f"{source}: need at least 2 rows, got {len(time)}")
+
+    # --- values: numeric, before any reindexing so rows refer to the input
+    values = {c: _parse_numeric(df, c, source) for c in cols[1:]}
+    frame = pd.DataFrame(values, index=pd.DatetimeIndex(time, name=time_col))
+
+    # --- frequency
+    if freq != ROWS:
+        freq = freq or _infer_freq(frame.index, time_col, source)
+        try:
+            full = pd.date_range(frame.index[0], frame.index[-1], freq=freq)
+        except ValueError as e:
+            raise DataError(f"{source}: invalid frequency {freq!r}: {e}") from e
+        off_grid = ~frame.index.isin(full)
+        if off_grid.any():
+            row = int(np.flatnonzero(off_grid)[0])
+            raise DataError(
+                f"{source}: column {time_col!r} row {row}: timestamp {frame.index[row]} is not on the "
+                f"{freq!r} grid starting at {frame.index[0]}; pass the right freq=... or resample the data"
+            )
+        if len(full) != len(frame):
+            missing_times = full.difference(frame.index)
+            row = int(frame.index.searchsorted(missing_times[0]))
+            if fill is None:
+                raise DataError(
+                    f"{source}: column {time_col!r}: irregular frequency: {len(missing_times)} {freq!r} steps are "
+                    f"missing, the first {missing_times[0]} before row {row}; pass fill='ffill' or "
+                    f"'interpolate' (--fill) to insert and fill them, or freq='rows' to use one step per row"
+                )
+            frame = frame.reindex(full)
+            notes.append(
+                f"inserted {len(missing_times)} missing {freq!r} timestamps (first {missing_times[0]}), "
+                f"filled by {fill}"
+            )
+
+    # --- missing values
+    for c in cols[1:]:
+        nan = frame[c].isna().to_numpy()
+        if not nan.any():
+            continue
+        row = int(np.flatnonzero(nan)[0])
+        if fill is None:
+            raise DataError(
+                f"{source}: column {c!r} row {row} ({frame.index[row]}) is missing ({int(nan.sum())} missing "
+                f"in this column); pass fill='ffill' or 'interpolate' (--fill) or clean the file"
+            )
+        if fill == "ffill":
+            frame[c] = frame[c].ffill()
+        else:  # linear in time, as the values would lie on a straight line between neighbours
+            frame[c] = frame[c].interpolate(method="time" if freq != ROWS else "linear", limit_area="inside")
+        if frame[c].isna().any():
+            lead = int(np.flatnonzero(frame[c].isna().to_numpy())[0])
+            raise DataError(
+                f"{source}: column {c!r} row {lead}: fill={fill!r} cannot fill a missing value at the start "
+                f"or end of the series; trim the file so it starts and ends with values"
+            )
+        notes.append(f"column {c!r}: filled {int(nan.sum())} missing values by {fill}")
+
+    cal = tuple(calendar)
+    if cal and freq == ROWS:
+        raise DataError(f"{source}: calendar features need a real frequency, not freq='rows'")
+    fut = frame[list(future_covariates)].to_numpy()
+    if cal:
+        fut = np.concatenate([fut, calendar_features(frame.index, cal)], axis=1)
+    return TimeSeries(
+        time=frame.index,
+        freq=freq,
+        targets=frame[targets].to_numpy(),
+        target_names=targets,
+        past=frame[list(past_covariates)].to_numpy().reshape(len(frame), -1),
+        past_names=list(past_covariates),
+        future=fut.reshape(len(frame), -1),
+        future_names=list(future_covariates) + _calendar_names(cal),
+        calendar=cal,
+        notes=notes,
+    )
+
+
+def _infer_freq(index: pd.DatetimeIndex, time_col: str, source: str) -> str:
+    """pandas' inferred frequency, else the most common step (gaps then show up as missing rows)."""
+    f = pd.infer_freq(index) if len(index) >= 3 else None
+    if f is not None:
+        return f
+    steps = pd.Series(index[1:] - index[:-1])
+    step = steps.mode().iloc[0]
+    # Calendar-month/year steps vary in days: recognise them by the day count.
+    if pd.Timedelta(days=28) <= step <= pd.Timedelta(days=31) and (index.day == index.day[0]).all():
+        return "MS" if index.day[0] == 1 else "ME"
+    if pd.Timedelta(days=365) <= step <= pd.Timedelta(days=366):
+        return "YS" if (index.dayofyear == 1).all() else "YE"
+    try:
+        return pd.tseries.frequencies.to_offset(step).freqstr
+    except ValueError as e:  # pragma: no cover - every Timedelta has an offset
+        raise DataError(f"{source}: cannot infer a frequency from column {time_col!r}; pass freq=...") from e
+
+
+# ----------------------------------------------------------------------------------------- scaling
+
+
+@dataclass
+class Scaler:
+    """Per-column affine scaling fitted on the training span only: ``"standard"``, ``"minmax"`` or ``"none"``.
+
+    standard: ``(x - mean) / std`` (population std; a constant column keeps scale 1);
+    minmax: ``(x - min) / (max - min)`` into [0, 1] on the fitted span.
+    """
+
+    kind: str = "standard"
+    loc: np.ndarray | None = None  # (C,)
+    scale: np.ndarray | None = None  # (C,)
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("standard", "minmax", "none"):
+            raise ValueError(f"scaler must be 'standard', 'minmax' or 'none', got {self.kind!r}")
+
+    def fit(self, x: np.ndarray) -> Scaler:
+        """Fit on ``x`` (T, C): pass only the training span."""
+        x = np.asarray(x, dtype=np.float64)
+        if self.kind == "standard":
+            loc, scale = x.mean(axis=0), x.std(axis=0)
+        elif self.kind == "minmax":
+            loc, scale = x.min(axis=0), x.max(axis=0) - x.min(axis=0)
+        else:
+            loc, scale = np.zeros(x.shape[1]), np.ones(x.shape[1])
+        self.loc, self.scale = loc, np.where(scale > 0, scale, 1.0)
+        return self
+
+    def _check(self) -> None:
+        if self.loc is None or self.scale is None:
+            raise RuntimeError("Scaler is not fitted: call fit(train_span) first")
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        self._check()
+        return (np.asarray(x, dtype=np.float64) - self.loc) / self.scale
+
+    def inverse_transform(self, x: np.ndarray) -> np.ndarray:
+        """Undo ``transform`` on (..., C) arrays."""
+        self._check()
+        return np.asarray(x, dtype=np.float64) * self.scale + self.loc
+
+    def to_dict(self) -> dict:
+        self._check()
+        return {"kind": self.kind, "loc": self.loc.tolist(), "scale": self.scale.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Scaler:
+        return cls(d["kind"], np.asarray(d["loc"], dtype=np.float64), np.asarray(d["scale"], dtype=np.float64))
+
+
+# ----------------------------------------------------------------------------------------- windows
+
+
+def origins(lo: int, hi: int, input_length: int, horizon: int, *, stride: int = 1) -> np.ndarray:
+    """Forecast origins ``t`` whose whole window ``[t - L, t + H)`` lies inside ``[lo, hi)``, every ``stride``."""
+    first, last = lo + input_length, hi - horizon  # inclusive range of t
+    if last < first:
+        raise DataError(
+            f"too few points: the span [{lo}, {hi}) has {hi - lo} steps but input_length {input_length} + "
+            f"horizon {horizon} = {input_length + horizon} are needed for one window; use a shorter "
+            f"input_length/horizon or more data"
+        )
+    return np.arange(first, last + 1, stride)
+
+
+def windows(
+    values: np.ndarray, targets: np.ndarray, future: np.ndarray, t: np.ndarray, input_length: int, horizon: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gather windows at origins ``t``: x (N, L, D) = values[t-L:t], y (N, H, C) = targets[t:t+H], f (N, H, F).
+
+    ``values`` (T, D) are the encoder inputs, ``targets`` (T, C), ``future`` (T, F) the known-future covariates.
+    """
+    t = np.asarray(t)
+    if t.size and (t.min() < input_length or t.max() + horizon > len(values)):
+        raise DataError(
+            f"window origins must lie in [{input_length}, {len(values) - horizon}]; got {t.min()}..{t.max()}"
+        )
+    past_idx = t[:, None] + np.arange(-input_length, 0)[None, :]  # (N, L)
+    fut_idx = t[:, None] + np.arange(horizon)[None, :]  # (N, H)
+    return values[past_idx], targets[fut_idx], future[fut_idx]
+
+
+@dataclass(frozen=True)
+class Split:
+    """Row boundaries: train ``[0, train_end)``, validation ``[train_end, val_end)``, test ``[val_end, T)``."""
+
+    train_end: int
+    val_end: int
+    total: int
+
+    def __post_init__(self) -> None:
+        if not 0 < self.train_end <= self.val_end <= self.total:
+            raise DataError(f"invalid split: need 0 < train_end <= val_end <= total, got {self}")
+
+
+# ----------------------------------------------------------------------------------------- datasets
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """How to read a published dataset (see rnnkit.data.sources for its files and checksums)."""
+
+    file: str
+    time_col: str
+    targets: tuple[str, ...]
+    freq: str | None = None
+    fill: str | None = None
+    season: int = 1  # seasonal period for MASE / seasonal naive
+    date_format: str | None = None
+    note: str = ""
+
+
+SPECS: dict[str, DatasetSpec] = {
+    "airline-passengers": DatasetSpec("airline-passengers.csv", "Month", ("Passengers",), "MS", season=12),
+    "monthly-sunspots": DatasetSpec(
+        "monthly-sunspots.csv", "Month", ("Sunspots",), "MS", season=12, note="the ~11-year cycle is 132 months"
+    ),
+    "daily-min-temperatures": DatasetSpec(
+        "daily-min-temperatures.csv",
+        "Date",
+        ("Temp",),
+        "D",
+        fill="interpolate",
+        season=365,
+        note="the published file lacks 1984-12-31 and 1988-12-31; they are inserted and interpolated (in notes)",
+    ),
+    # "1-01" is year 1, month 01 of three anonymous years; mapped to 1901-01 (only the spacing matters).
+    "shampoo-sales": DatasetSpec("shampoo.csv", "Month", ("Sales",), "MS", season=12, date_format="%Y-%m"),
+    "etth1": DatasetSpec("ETTh1.csv", "date", ("OT",), "h", season=24),
+    "etth2": DatasetSpec("ETTh2.csv", "date", ("OT",), "h", season=24),
+    # Trading days: weekends and holidays are absent, so one step is one row.
+    "msft-stock": DatasetSpec("msft.tar.gz", "Date", ("Close",), ROWS, season=5, note="one step per trading day"),
+}
+ALIASES = {"ett": "etth1", "ETTh1": "etth1", "ETTh2": "etth2"}
+FOLDERS = {"etth1": "ett", "etth2": "ett"}
+
+
+def dataset_names() -> list[str]:
+    return sorted(SPECS)
+
+
+def spec(name: str) -> DatasetSpec:
+    key = ALIASES.get(name, name)
+    if key not in SPECS:
+        raise DataError(f"unknown forecasting dataset {name!r}; known: {', '.join(dataset_names())}")
+    return SPECS[key]
+
+
+def load_dataset(
+    name: str,
+    *,
+    data_root: str | os.PathLike | None = None,
+    targets: Sequence[str] | None = None,
+    past_covariates: Sequence[str] = (),
+    calendar: Sequence[str] = (),
+    fill: str | None = "default",
+) -> TimeSeries:
+    """A published dataset as a ``TimeSeries``, read from the checksum-verified file under the data root.
+
+    ``targets`` overrides the default target (e.g. all seven ETT columns for multivariate forecasting).
+    """
+    key = ALIASES.get(name, name)
+    sp = spec(key)
+    path = resolve(FOLDERS.get(key, key), sp.file, data_root=data_root)
+    kw = dict(
+        time_col=sp.time_col,
+        targets=list(targets or sp.targets),
+        past_covariates=past_covariates,
+        freq=sp.freq,
+        fill=sp.fill if fill == "default" else fill,
+        calendar=calendar,
+        date_format=sp.date_format,
+    )
+    if path.name.endswith(".tar.gz"):
+        return read_csv(_read_member(path, "msft.csv"), **kw)
+    if key == "shampoo-sales":
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        df[sp.time_col] = "190" + df[sp.time_col]  # "1-01" -> "1901-01"
+        return from_frame(df, source=str(path), **kw)
+    return read_csv(path, **kw)
+
+
+def _read_member(path: Path, member: str) -> io.StringIO:
+    """One CSV member of a .tar.gz as text (the archive is read as published, never extracted to disk)."""
+    with tarfile.open(path, "r:gz") as tar:
+        f = tar.extractfile(member)
+        if f is None:
+            raise DataError(f"{path}: member {member!r} is not a regular file")
+        return io.StringIO(f.read().decode("utf-8"))
