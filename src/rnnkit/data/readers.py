@@ -1,0 +1,384 @@
+"""Readers for classification and tagging data: the known datasets (checksum-verified through
+``rnnkit.data.sources.resolve``) and generic formats by path.
+
+Known datasets:
+- ``names``: 18 files ``Language.txt``, one name per line (20,074 names), UTF-8. Like the PyTorch tutorial
+  the names are folded to ASCII letters (``ascii=True``; accents removed by NFD decomposition).
+- ``mr-polarity``: ``rt-polarity.pos`` / ``.neg``, one lower-cased tokenised sentence per line, latin-1 as
+  published (5,331 each).
+- ``uci-sentiment-sentences``: ``{amazon_cells,imdb,yelp}_labelled.txt``, ``sentence<TAB>0|1``.
+- ``japanese-vowels``: the sktime ``.ts`` format; 12 channels, variable length 7..29, speakers 1..9.
+- ``conll2000``: ``conll2000.zip`` as published (``conll2000/{train,test}.txt``: ``word POS chunk``).
+
+Generic, by path: ``label<TAB>text`` lines (``read_labelled_lines``), a folder of one-class-per-file
+(``read_class_folder``), CoNLL-style column files (``read_columns``), any ``.ts`` file (``read_ts``).
+
+Documented behaviour for bad input:
+- empty / whitespace-only lines are skipped in line formats (they separate sentences in column formats);
+  the number skipped is in ``ClassificationData.skipped``;
+- a line without the separator, a wrong column count or a ``.ts`` row that does not parse raises
+  ``DataError`` naming the file and line;
+- bytes that do not decode raise ``DataError`` with the byte offset, the line and the fix (pass
+  ``encoding=...``); nothing is replaced silently;
+- over-long sequences are cut by ``rnnkit.data.sequences.truncate`` at model-input time (warning + count);
+- labels unseen in training are checked by the tasks at evaluation (``DataError`` listing them).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import unicodedata
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rnnkit.data.sources import DataError, resolve
+
+KNOWN = ("names", "mr-polarity", "uci-sentiment-sentences", "japanese-vowels", "conll2000")
+
+
+@dataclass
+class ClassificationData:
+    """Examples and their labels: text strings or numeric arrays ``(T, D)``, one label (str) each."""
+
+    inputs: list
+    labels: list[str]
+    source: str = ""
+    skipped: int = 0  # empty lines skipped while reading
+    classes: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if len(self.inputs) != len(self.labels):
+            raise DataError(f"{self.source}: {len(self.inputs)} inputs but {len(self.labels)} labels")
+        if not self.classes:
+            self.classes = tuple(sorted(set(self.labels)))
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def subset(self, idx: Sequence[int]) -> ClassificationData:
+        """The examples at ``idx``, same class list."""
+        return ClassificationData(
+            [self.inputs[i] for i in idx], [self.labels[i] for i in idx], self.source, 0, self.classes
+        )
+
+
+@dataclass
+class ColumnData:
+    """Sentences of token rows: ``sentences[s][t]`` is the tuple of columns of token t (word, POS, chunk...)."""
+
+    sentences: list[list[tuple[str, ...]]]
+    source: str = ""
+
+    def __len__(self) -> int:
+        return len(self.sentences)
+
+    def column(self, k: int) -> list[list[str]]:
+        """Column ``k`` of every sentence (0 = words; -1 = the last column, usually the tag)."""
+        return [[row[k] for row in s] for s in self.sentences]
+
+
+# ---- decoding ---------------------------------------------------------------------------------------------
+
+
+def decode_bytes(raw: bytes, where: str, encoding: str = "utf-8") -> str:
+    """Decode with a clear error: byte offset, line, bytes, and what to pass instead."""
+    if encoding.replace("-", "").lower() in ("utf8", "utf8sig") and raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]  # byte-order mark
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise DataError(
+            f"{where} is not valid {encoding}: byte offset {e.start} (line {line}) has bytes "
+            f"{raw[e.start : e.end].hex(' ')} ({e.reason}). If the file uses another encoding pass it, "
+            f"e.g. encoding='latin-1' (--encoding latin-1 on the command line)"
+        ) from None
+
+
+def read_text_file(path: str | os.PathLike, encoding: str = "utf-8") -> str:
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"file {p} does not exist")
+    return decode_bytes(p.read_bytes(), str(p), encoding)
+
+
+def lines(text: str) -> list[str]:
+    """Split on '\n' only (and drop a trailing '\r'): ``str.splitlines`` also breaks on characters such as
+    U+0085 and form feed, which occur inside sentences of the published files (MR in latin-1, UCI imdb)."""
+    out = text.split("\n")
+    if out and out[-1] == "":
+        out.pop()
+    return [ln[:-1] if ln.endswith("\r") else ln for ln in out]
+
+
+def to_ascii(s: str) -> str:
+    """Drop accents and anything outside ASCII letters and `` .,;'-`` (the PyTorch names tutorial's unicodeToAscii)."""
+    allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ .,;'-")
+    return "".join(c for c in unicodedata.normalize("NFD", s) if unicodedata.category(c) != "Mn" and c in allowed)
+
+
+# ---- generic formats --------------------------------------------------------------------------------------
+
+
+def read_labelled_lines(
+    path: str | os.PathLike,
+    *,
+    sep: str = "\t",
+    label_first: bool = True,
+    encoding: str = "utf-8",
+) -> ClassificationData:
+    """``label<TAB>text`` lines (``label_first=False``: ``text<TAB>label``). Empty lines are skipped."""
+    p = Path(path)
+    text = read_text_file(p, encoding)
+    inputs, labels, skipped = [], [], 0
+    for n, line in enumerate(lines(text), 1):
+        if not line.strip():
+            skipped += 1
+            continue
+        if sep not in line:
+            raise DataError(
+                f"{p}:{n}: no {sep!r} separator in {line[:60]!r}; each line must be "
+                f"{'label<TAB>text' if label_first else 'text<TAB>label'}"
+            )
+        a, b = (line.split(sep, 1)) if label_first else line.rsplit(sep, 1)
+        label, body = (a, b) if label_first else (b, a)
+        label, body = label.strip(), body.strip()
+        if not label or not body:
+            raise DataError(f"{p}:{n}: empty {'label' if not label else 'text'} in {line[:60]!r}")
+        inputs.append(body)
+        labels.append(label)
+    if not inputs:
+        raise DataError(f"{p} holds no examples (only empty lines); expected label<TAB>text lines")
+    return ClassificationData(inputs, labels, str(p), skipped)
+
+
+def read_class_folder(
+    path: str | os.PathLike, *, pattern: str = "*.txt", encoding: str = "utf-8", ascii: bool = False
+) -> ClassificationData:
+    """A folder with one file per class (class = file stem), one example per line; empty lines skipped."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise DataError(f"{folder} is not a folder; expected a folder of one-class-per-file text files")
+    files = sorted(folder.glob(pattern))
+    if not files:
+        raise DataError(f"{folder} holds no files matching {pattern!r}; expected one file per class")
+    inputs, labels, skipped = [], [], 0
+    for f in files:
+        for line in lines(read_text_file(f, encoding)):
+            s = to_ascii(line) if ascii else line
+            if not s.strip():
+                skipped += 1
+                continue
+            inputs.append(s.strip())
+            labels.append(f.stem)
+    if not inputs:
+        raise DataError(f"{folder}: every file is empty")
+    return ClassificationData(inputs, labels, str(folder), skipped, tuple(f.stem for f in files))
+
+
+def parse_columns(text: str, where: str, *, sep: str | None = None, ncols: int | None = None) -> ColumnData:
+    """CoNLL-style text: one token per line with whitespace-separated columns, blank line between sentences.
+
+    Lines starting with ``-DOCSTART-`` or ``#`` are skipped. Every row must have the same number of columns.
+    """
+    sentences: list[list[tuple[str, ...]]] = []
+    cur: list[tuple[str, ...]] = []
+    for n, line in enumerate(lines(text), 1):
+        if not line.strip():
+            if cur:
+                sentences.append(cur)
+                cur = []
+            continue
+        if line.startswith("-DOCSTART-") or line.startswith("#"):
+            continue
+        row = tuple(line.split(sep)) if sep else tuple(line.split())
+        if ncols is None:
+            ncols = len(row)
+        if len(row) != ncols:
+            raise DataError(f"{where}:{n}: expected {ncols} columns, got {len(row)} in {line[:60]!r}")
+        cur.append(row)
+    if cur:
+        sentences.append(cur)
+    if not sentences:
+        raise DataError(f"{where} holds no sentences; expected one token per line, blank lines between sentences")
+    return ColumnData(sentences, where)
+
+
+def read_columns(path: str | os.PathLike, *, encoding: str = "utf-8", sep: str | None = None) -> ColumnData:
+    """A CoNLL-style column file by path (see ``parse_columns``)."""
+    p = Path(path)
+    return parse_columns(read_text_file(p, encoding), str(p), sep=sep)
+
+
+def parse_ts(text: str, where: str) -> tuple[list[np.ndarray], list[str], dict[str, str]]:
+    """The sktime/UEA ``.ts`` format: ``@key value`` header lines, then ``@data`` and one series per line,
+    channels separated by ``:``, values by ``,``, the class label last. Returns (series (T, D) float32,
+    labels, header). Variable lengths are allowed; every channel of one series must have the same length;
+    missing values ``?`` are rejected (documented: no imputation).
+    """
+    header: dict[str, str] = {}
+    series: list[np.ndarray] = []
+    labels: list[str] = []
+    in_data = False
+    dims: int | None = None
+    for n, line in enumerate(lines(text), 1):
+        s = line.strip()
+        if not s or s.startswith("#"):
+            continue
+        if not in_data:
+            if s.lower() == "@data":
+                in_data = True
+                continue
+            if not s.startswith("@"):
+                raise DataError(f"{where}:{n}: expected a @header line or @data before the series, got {s[:40]!r}")
+            key, _, value = s[1:].partition(" ")
+            header[key.lower()] = value.strip()
+            continue
+        parts = s.split(":")
+        if header.get("classlabel", "true").split()[0].lower() == "true":
+            label, parts = parts[-1].strip(), parts[:-1]
+        else:
+            label = ""
+        try:
+            chans = [np.array([float(v) for v in p.split(",")], dtype=np.float32) for p in parts]
+        except ValueError:
+            raise DataError(f"{where}:{n}: a value is not a number (missing values '?' are not supported)") from None
+        if dims is None:
+            dims = len(chans)
+        if len(chans) != dims:
+            raise DataError(f"{where}:{n}: {len(chans)} channels, earlier series have {dims}")
+        lens = {len(c) for c in chans}
+        if len(lens) != 1:
+            raise DataError(f"{where}:{n}: channels of one series differ in length {sorted(lens)}")
+        series.append(np.stack(chans, axis=1))  # (T, D)
+        labels.append(label)
+    if not in_data:
+        raise DataError(f"{where}: no @data line; is this a sktime .ts file?")
+    if not series:
+        raise DataError(f"{where}: no series after @data")
+    if "dimensions" in header and dims != int(header["dimensions"]):
+        raise DataError(f"{where}: header says @dimensions {header['dimensions']} but the series have {dims}")
+    return series, labels, header
+
+
+def read_ts(path: str | os.PathLike) -> ClassificationData:
+    """A ``.ts`` file by path; classes from its ``@classLabel`` header when present."""
+    p = Path(path)
+    series, labels, header = parse_ts(read_text_file(p), str(p))
+    declared = header.get("classlabel", "").split()[1:]
+    classes = tuple(declared) if declared else ()
+    unknown = sorted(set(labels) - set(classes)) if classes else []
+    if unknown:
+        raise DataError(f"{p}: labels {unknown} are not in the declared @classLabel list {list(classes)}")
+    return ClassificationData(series, labels, str(p), 0, classes)
+
+
+# ---- known datasets ---------------------------------------------------------------------------------------
+
+
+def read_names(data_root: str | os.PathLike | None = None, *, ascii: bool = True) -> ClassificationData:
+    """names -> language: 20,074 names in 18 files (checksums verified); ASCII-folded as the tutorial."""
+    folder = resolve("names", data_root=data_root)
+    return read_class_folder(folder, ascii=ascii)
+
+
+def read_mr_polarity(data_root: str | os.PathLike | None = None) -> ClassificationData:
+    """MR sentence polarity (Pang & Lee 2005): 5,331 'pos' + 5,331 'neg' sentences, decoded as latin-1."""
+    inputs, labels = [], []
+    for label in ("neg", "pos"):
+        p = resolve("mr-polarity", f"rt-polarity.{label}", data_root=data_root)
+        for line in lines(decode_bytes(p.read_bytes(), str(p), "latin-1")):
+            if line.strip():
+                inputs.append(line.strip())
+                labels.append(label)
+    return ClassificationData(inputs, labels, "mr-polarity", 0, ("neg", "pos"))
+
+
+UCI_SOURCES = ("amazon_cells", "imdb", "yelp")
+
+
+def read_uci_sentiment(
+    data_root: str | os.PathLike | None = None, *, sources: Sequence[str] = UCI_SOURCES
+) -> ClassificationData:
+    """UCI Sentiment Labelled Sentences: ``sentence<TAB>0|1``, 1,000 per source; labels '0' (neg) / '1' (pos)."""
+    inputs, labels = [], []
+    for src in sources:
+        if src not in UCI_SOURCES:
+            raise DataError(f"uci-sentiment-sentences: unknown source {src!r}; choose from {UCI_SOURCES}")
+        p = resolve("uci-sentiment-sentences", f"{src}_labelled.txt", data_root=data_root)
+        d = read_labelled_lines(p, label_first=False)
+        inputs += d.inputs
+        labels += d.labels
+    return ClassificationData(inputs, labels, "uci-sentiment-sentences", 0, ("0", "1"))
+
+
+def read_japanese_vowels(data_root: str | os.PathLike | None = None, *, split: str = "train") -> ClassificationData:
+    """JapaneseVowels (Kudo et al. 1999): 270 train / 370 test series (T, 12), speaker labels '1'..'9'."""
+    if split not in ("train", "test"):
+        raise DataError(f"japanese-vowels: split must be 'train' or 'test', got {split!r}")
+    return read_ts(resolve("japanese-vowels", f"JapaneseVowels_{split.upper()}.ts", data_root=data_root))
+
+
+def read_conll2000(data_root: str | os.PathLike | None = None, *, split: str = "train") -> ColumnData:
+    """CoNLL-2000 chunking read from the published zip: columns (word, POS, chunk IOB2); 8,936 / 2,012 sentences."""
+    if split not in ("train", "test"):
+        raise DataError(f"conll2000: split must be 'train' or 'test', got {split!r}")
+    p = resolve("conll2000", "conll2000.zip", data_root=data_root)
+    member = f"conll2000/{split}.txt"
+    with zipfile.ZipFile(p) as z:
+        try:
+            raw = z.read(member)
+        except KeyError:
+            raise DataError(f"{p} has no member {member}; is it the published NLTK conll2000.zip?") from None
+    return parse_columns(decode_bytes(raw, f"{p}!{member}", "utf-8"), f"{p}!{member}")
+
+
+def read_zip_columns(path: str | os.PathLike, member: str, *, encoding: str = "utf-8") -> ColumnData:
+    """A column file inside a zip archive, read without extracting."""
+    with zipfile.ZipFile(path) as z, z.open(member) as f:
+        raw = io.BufferedReader(f).read()
+    return parse_columns(decode_bytes(raw, f"{path}!{member}", encoding), f"{path}!{member}")
+
+
+def read_classification(
+    source: str | os.PathLike, *, data_root: str | os.PathLike | None = None, split: str = "train", **kwargs
+) -> ClassificationData:
+    """One entry point for the CLI: a known dataset name, a folder of class files, a ``.ts`` file, or a
+    ``label<TAB>text`` file."""
+    s = str(source)
+    if s == "names":
+        return read_names(data_root)
+    if s == "mr-polarity":
+        return read_mr_polarity(data_root)
+    if s == "uci-sentiment-sentences":
+        return read_uci_sentiment(data_root)
+    if s == "japanese-vowels":
+        return read_japanese_vowels(data_root, split=split)
+    p = Path(source)
+    if p.is_dir():
+        return read_class_folder(p, **kwargs)
+    if p.suffix == ".ts":
+        return read_ts(p)
+    if p.is_file():
+        return read_labelled_lines(p, **kwargs)
+    raise DataError(
+        f"no such dataset or path {s!r}: pass a known dataset ({', '.join(KNOWN[:4])}), a folder of "
+        f"one-class-per-file text files, a .ts file, or a label<TAB>text file"
+    )
+
+
+def read_tagging(
+    source: str | os.PathLike, *, data_root: str | os.PathLike | None = None, split: str = "train", **kwargs
+) -> ColumnData:
+    """A known column dataset (``conll2000``) or a CoNLL-style column file by path."""
+    if str(source) == "conll2000":
+        return read_conll2000(data_root, split=split)
+    p = Path(source)
+    if p.is_file():
+        return read_columns(p, **kwargs)
+    raise DataError(f"no such dataset or file {str(source)!r}: pass 'conll2000' or a CoNLL-style column file")
