@@ -211,3 +211,35 @@ class BucketSampler(Sampler[list[int]]):
             full, rest = divmod(n, size)
             return full * self.pool_batches + math.ceil(rest / self.batch_size)
         return len(self._batches())
+
+
+class BucketBatches:
+    """Collated, length-bucketed batches of ``(sequence, target)`` items in the form ``fit`` consumes:
+    ``epoch(e, start)`` yields the batches of epoch ``e`` from batch ``start`` on; the order depends only on
+    ``e`` and ``seed`` (resume is exact). ``shuffle=False`` serves sorted-by-length batches (evaluation)."""
+
+    def __init__(
+        self,
+        items: Sequence[tuple[Any, Any]],
+        batch_size: int,
+        *,
+        collate_fn: Any = collate,
+        shuffle: bool = True,
+        seed: int = 0,
+        pool_batches: int = 50,
+    ) -> None:
+        if len(items) == 0:
+            raise ValueError("BucketBatches: no items; the data set is empty")
+        self.items = items
+        self.collate_fn = collate_fn
+        self.sampler = BucketSampler(
+            [len(it[0]) for it in items], batch_size, shuffle=shuffle, seed=seed, pool_batches=pool_batches
+        )
+
+    def epoch(self, epoch: int, start: int = 0) -> Iterator[Any]:
+        self.sampler.set_epoch(epoch)
+        for b in list(self.sampler)[start:]:
+            yield self.collate_fn([self.items[i] for i in b])
+
+    def __len__(self) -> int:
+        return len(self.sampler)
