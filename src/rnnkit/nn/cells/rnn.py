@@ -26,5 +26,5 @@ class RNNCell(CellBase):
         p = self.params() if params is None else params
         (h,) = state  # (N, H)
         a = xp_t + linear(h, p[W_HH], p.get(B_HH))  # (N, H): W_ih x + b_ih + W_hh h + b_hh
-        h = F.activation(self.options.nonlinearity)(a)  # h' = f(a)
+        h = F.ACTIVATIONS[self.options.nonlinearity](a)  # h' = f(a)
         return (h,)
