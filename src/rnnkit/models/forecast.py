@@ -1,0 +1,144 @@
+"""Forecasting networks: an RNN encoder over any registered cell, then a direct or autoregressive decoder.
+
+Shapes: N batch, L input length, H horizon, D encoder inputs per step (targets, past and future
+covariates), C targets, F known-future covariates, K output parameters per target (1 point,
+2 Gaussian (mu, sigma), Q quantiles).
+
+* ``decoder="direct"`` (multi-horizon, MQ-RNN style, Wen et al. 2017 §3): the encoder's last hidden
+  state and the horizon's future covariates go through a small MLP that emits all H steps at once.
+* ``decoder="autoregressive"`` (seq2seq, Sutskever et al. 2014; DeepAR-style inputs, Salinas et al. 2020
+  §3.1): a second recurrent stack starts from the encoder state and is rolled over the horizon; its input
+  at step h is the previous target (the true one under teacher forcing in training, the model's own point
+  forecast at inference) and the future covariates of step h.
+
+``anchor=True`` adds the last observed target (scaled) to the location of every output, so the network
+learns the change from "now" rather than the level; with the autoregressive decoder each step is anchored
+on the previous step. This is what lets a small RNN extrapolate a trend beyond the training range.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from rnnkit.layout import CellOptions
+from rnnkit.nn import Recurrent
+
+LIKELIHOODS = ("point", "gaussian", "quantile")
+DECODERS = ("direct", "autoregressive")
+MIN_SIGMA = 1e-4  # floor on the Gaussian scale so the NLL stays finite
+
+
+class ForecastNet(nn.Module):
+    """RNN encoder + direct or autoregressive decoder; forward returns (N, H, C, K) distribution parameters."""
+
+    def __init__(
+        self,
+        *,
+        n_inputs: int,
+        n_targets: int,
+        n_future: int,
+        horizon: int,
+        cell: str = "lstm",
+        hidden_size: int = 64,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        decoder: str = "direct",
+        likelihood: str = "point",
+        quantiles: Sequence[float] = (0.1, 0.5, 0.9),
+        anchor: bool = True,
+        impl: str = "auto",
+        options: CellOptions | None = None,
+        weight_drop: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if decoder not in DECODERS:
+            raise ValueError(f"decoder must be one of {DECODERS}, got {decoder!r}")
+        if likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
+        q = tuple(float(x) for x in quantiles)
+        if likelihood == "quantile" and (not q or sorted(q) != list(q) or not all(0 < x < 1 for x in q)):
+            raise ValueError(f"quantiles must be increasing and inside (0, 1), got {q}")
+        self.C, self.F, self.H, self.D = n_targets, n_future, horizon, n_inputs
+        self.decoder_kind, self.likelihood, self.quantiles, self.anchor = decoder, likelihood, q, anchor
+        self.K = {"point": 1, "gaussian": 2, "quantile": len(q)}[likelihood]
+        rnn = dict(
+            num_layers=num_layers, dropout=dropout, impl=impl, options=options or CellOptions(), weight_drop=weight_drop
+        )
+        self.encoder = Recurrent(cell, n_inputs, hidden_size, **rnn)
+        if decoder == "direct":
+            self.head = nn.Sequential(
+                nn.Linear(hidden_size + horizon * n_future, hidden_size),
+                nn.ReLU(),
+                nn.Linear(hidden_size, horizon * n_targets * self.K),
+            )
+        else:
+            self.decoder = Recurrent(cell, n_targets + n_future, hidden_size, **rnn)
+            self.head = nn.Linear(hidden_size, n_targets * self.K)
+
+    def forward(self, x: Tensor, future: Tensor, y_teacher: Tensor | None = None) -> Tensor:
+        """x (N, L, D) history (targets first), future (N, H, F), y_teacher (N, H, C) or None -> (N, H, C, K)."""
+        N = x.shape[0]
+        last = x[:, -1, : self.C]  # (N, C) last observed targets, the anchor
+        out, state = self.encoder(x)  # out (N, L, H_hid)
+        if self.decoder_kind == "direct":
+            z = torch.cat([out[:, -1], future.reshape(N, -1)], dim=1)  # (N, H_hid + H*F)
+            raw = self.head(z).view(N, self.H, self.C, self.K)
+            return self._params(raw, last[:, None, :] if self.anchor else None)
+        if y_teacher is not None:  # teacher forcing: all H decoder steps in one call
+            prev = torch.cat([last[:, None], y_teacher[:, :-1]], dim=1)  # (N, H, C)
+            dec, _ = self.decoder(torch.cat([prev, future], dim=2), state)  # (N, H, H_hid)
+            raw = self.head(dec).view(N, self.H, self.C, self.K)
+            return self._params(raw, prev if self.anchor else None)
+        steps, prev = [], last
+        for h in range(self.H):  # free running: feed back the point forecast
+            inp = torch.cat([prev, future[:, h]], dim=1)[:, None]  # (N, 1, C + F)
+            dec, state = self.decoder(inp, state)
+            p = self._params(self.head(dec).view(N, 1, self.C, self.K), prev[:, None] if self.anchor else None)
+            steps.append(p)
+            prev = self.point(p)[:, 0]  # (N, C)
+        return torch.cat(steps, dim=1)
+
+    def _params(self, raw: Tensor, loc: Tensor | None) -> Tensor:
+        """Raw head output (N, H, C, K) -> distribution parameters; ``loc`` (N, H, C) shifts the location."""
+        if self.likelihood == "point":
+            mu = raw
+        elif self.likelihood == "gaussian":
+            mu = raw[..., :1]
+            sigma = F.softplus(raw[..., 1:]) + MIN_SIGMA
+        else:  # monotone quantiles: first one free, then positive increments (no quantile crossing)
+            mu = torch.cumsum(torch.cat([raw[..., :1], F.softplus(raw[..., 1:])], dim=-1), dim=-1)
+        if loc is not None:
+            mu = mu + loc[..., None]
+        return torch.cat([mu, sigma], dim=-1) if self.likelihood == "gaussian" else mu
+
+    def point(self, params: Tensor) -> Tensor:
+        """Point forecast (N, H, C): the value, the Gaussian mean, or the median (middle quantile)."""
+        if self.likelihood == "quantile":
+            return params[..., len(self.quantiles) // 2]
+        return params[..., 0]
+
+
+def gaussian_nll_loss(params: Tensor, y: Tensor) -> Tensor:
+    """Mean Gaussian negative log-likelihood, params (..., 2) = (mu, sigma), y (...)."""
+    mu, sigma = params[..., 0], params[..., 1]
+    return (0.5 * torch.log(2 * torch.pi * sigma**2) + 0.5 * ((y - mu) / sigma) ** 2).mean()
+
+
+def pinball_loss(q_pred: Tensor, y: Tensor, quantiles: Sequence[float]) -> Tensor:
+    """Mean pinball loss, q_pred (..., Q), y (...): ``max(q d, (q - 1) d)`` with ``d = y - y_q``."""
+    q = torch.as_tensor(quantiles, dtype=q_pred.dtype, device=q_pred.device)
+    d = y[..., None] - q_pred
+    return torch.maximum(q * d, (q - 1) * d).mean()
+
+
+def forecast_loss(model: ForecastNet, params: Tensor, y: Tensor) -> Tensor:
+    """The training loss for the model's likelihood: MSE, Gaussian NLL or pinball. params (N, H, C, K), y (N, H, C)."""
+    if model.likelihood == "gaussian":
+        return gaussian_nll_loss(params, y)
+    if model.likelihood == "quantile":
+        return pinball_loss(params, y, model.quantiles)
+    return F.mse_loss(params[..., 0], y)
