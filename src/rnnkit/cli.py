@@ -13,5 +13,29 @@ def demo() -> None:
     typer.echo("rnnkit demo: the language-model demo is not built yet.")
 
 
+@app.command()
+def gradcheck(
+    cell: str = typer.Option(..., help="registered cell name, e.g. rnn, lstm, gru"),
+    layers: int = typer.Option(1, min=1, help="stacked layers"),
+    bidirectional: bool = typer.Option(False, help="two directions (truncated BPTT is then skipped)"),
+    hidden: int = typer.Option(3, min=1, help="hidden units H"),
+    seed: int = typer.Option(0, help="seed of parameters, inputs, lengths and loss weights"),
+    nonlinearity: str = typer.Option("tanh", help="Elman activation: tanh or relu"),
+    gru_variant: str = typer.Option("torch", help="GRU form: torch or paper"),
+    k1: int = typer.Option(2, min=0, help="truncated-BPTT chunk length to check too (0: skip)"),
+) -> None:
+    """Check the NumPy engine's hand-written BPTT against central finite differences (float64)."""
+    from rnnkit.layout import CellOptions
+    from rnnkit.reference.gradcheck import run
+
+    try:
+        options = CellOptions(nonlinearity=nonlinearity, gru_variant=gru_variant)
+        ok = run(cell, layers=layers, bidirectional=bidirectional, hidden=hidden, seed=seed, options=options, k1=k1)
+    except ValueError as err:
+        typer.echo(f"rnnkit gradcheck: {err}", err=True)
+        raise typer.Exit(2) from None
+    raise typer.Exit(0 if ok else 1)
+
+
 if __name__ == "__main__":
     app()
