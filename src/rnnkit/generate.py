@@ -184,7 +184,7 @@ class _ReferenceLayer:
 
     def step(self, x: np.ndarray | None, xp: np.ndarray | None, state: list[np.ndarray]) -> np.ndarray:
         new, _ = self.mod.step(self.p, x[None, :], tuple(s[None, :] for s in state), self.options)
-        for s, n in zip(state, new):
+        for s, n in zip(state, new, strict=True):
             s[:] = n[0]
         return state[0]
 
@@ -240,7 +240,7 @@ class FastDecoder:
         xp = self.table[token] if self.table is not None else None
         if xp is None:
             x = self.emb[token]
-        for layer, st in zip(self.layers, self.state):
+        for layer, st in zip(self.layers, self.state, strict=True):
             x = layer.step(x, xp, st)
             xp = None
         np.dot(self.W_out, x, out=self.logits)  # (V, H) @ (H,)

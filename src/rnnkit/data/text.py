@@ -134,7 +134,7 @@ class Vocab:
             toks.pop()  # a prompt without a final newline has not ended its line: no <eos> yet
         stoi = self.stoi
         ids = np.fromiter((stoi.get(t, 0) for t in toks), dtype=np.int64, count=len(toks))
-        missing = sorted({t for t, i in zip(toks, ids) if i == 0 and t != UNK})
+        missing = sorted({t for t, i in zip(toks, ids, strict=True) if i == 0 and t != UNK})
         if missing:
             shown = ", ".join(repr(t) for t in missing[:20]) + (" ..." if len(missing) > 20 else "")
             msg = f"{where} has {len(missing)} {self.level}(s) outside the vocabulary of {len(self)}: {shown}"
@@ -259,7 +259,9 @@ class EncodedText:
     source: str
 
 
-def encode_splits(splits: TextSplits, *, level: str, vocab: Vocab | None = None, max_size: int | None = None) -> EncodedText:
+def encode_splits(
+    splits: TextSplits, *, level: str, vocab: Vocab | None = None, max_size: int | None = None
+) -> EncodedText:
     """Build the vocabulary on the training split only (unless given) and encode every split with it."""
     vocab = vocab or Vocab.build(splits.train, level=level, max_size=max_size)
     if vocab.level != level:

@@ -39,6 +39,7 @@ class TokenEncoder(nn.Module):
         locked: bool = False,
         embed_dropout: float = 0.0,
         weight_drop: float = 0.0,
+        bias: bool = True,
         options: CellOptions | None = None,
         impl: str = "auto",
     ) -> None:
@@ -51,7 +52,7 @@ class TokenEncoder(nn.Module):
         self.embedding = nn.Embedding(vocab_size, embedding_dim)
         self.rnn = Recurrent(
             cell, embedding_dim, hidden_size, num_layers=num_layers, bidirectional=bidirectional,
-            dropout=dropout, options=options, impl=impl, weight_drop=weight_drop,
+            dropout=dropout, bias=bias, options=options, impl=impl, weight_drop=weight_drop,
         )  # fmt: skip
         self.dropout, self.locked, self.embed_dropout = float(dropout), locked, float(embed_dropout)
         self.out_features = hidden_size * (2 if bidirectional else 1)

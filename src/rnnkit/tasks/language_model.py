@@ -1,0 +1,445 @@
+"""Language modelling: next-token prediction on a char or word stream, trained through ``rnnkit.train.fit``.
+
+The task is thin: it composes the text data (``rnnkit.data.text``), the token streams with truncated BPTT
+(``rnnkit.data.streams``), the model (``rnnkit.models.encoder.RecurrentLM``), the loss and the metrics, and
+hands them to ``fit``. Metrics, all from the summed negative log-likelihood over a token stream:
+
+    loss = -(1/T) Σ_t log p(x_t | x_<t)    nats per token
+    bits per char (bpc) = loss / ln 2      (char level)
+    perplexity (ppl)    = exp(loss)         (word level, Mikolov et al. 2010)
+
+``evaluate`` runs the whole split as one stream per column with the recurrent state carried from chunk to
+chunk (batch size 1 by default: the exact sequential likelihood of the split, the number papers report),
+never an average over chunks that each start from a zero state.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import typer
+from torch import Tensor
+from torch.nn import functional as F
+
+from rnnkit.config import (
+    ConfigError,
+    DataConfig,
+    ModelConfig,
+    RunConfig,
+    TrainConfig,
+    apply_overrides,
+    load_config,
+    parse_cli,
+)
+from rnnkit.data.sources import DataError
+from rnnkit.data.text import LEVELS, VOCAB_FILE, EncodedText, Vocab, encode_splits, load_splits
+from rnnkit.layout import LAYOUTS
+from rnnkit.models.encoder import RecurrentLM
+from rnnkit.registry import register_task
+from rnnkit.train import Callback, StepOutput, fit, load_model, seed_everything
+
+RESULTS_FILE = "results.json"
+
+
+# ---- configuration -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LMModelConfig(ModelConfig):
+    """The recurrent stack plus the embedding and the LM-specific regularisers (see models/encoder.py)."""
+
+    embedding_dim: int = 128
+    locked_dropout: bool = False  # one dropout mask per sequence on embeddings/outputs (Gal & Ghahramani 2016)
+    embed_dropout: float = 0.0  # drop whole embedding rows (Merity et al. 2017 §4.3)
+    tie_weights: bool = False  # output matrix = embedding matrix (Press & Wolf 2017)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.embedding_dim <= 0:
+            raise ConfigError(f"config model.embedding_dim: must be > 0, got {self.embedding_dim}")
+        if not 0.0 <= self.embed_dropout < 1.0:
+            raise ConfigError(f"config model.embed_dropout: is a probability in [0, 1), got {self.embed_dropout}")
+        if self.bidirectional:
+            raise ConfigError("config model.bidirectional: a language model reads left to right; set it to false")
+
+
+@dataclass(frozen=True)
+class LMDataConfig(DataConfig):
+    """Text source and batching: ``path`` (any UTF-8 file) or ``dataset`` ('tiny-shakespeare', 'ptb')."""
+
+    level: str = "char"  # "char" | "word"
+    bptt: int = 128  # truncated-BPTT chunk length (time steps per batch)
+    test_fraction: float = 0.0  # files given by path: the last fraction is a test split
+    max_vocab: int = 0  # keep the most frequent tokens (counting <unk>); 0: no limit
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.level not in LEVELS:
+            raise ConfigError(f"config data.level: must be one of {', '.join(LEVELS)}, got {self.level!r}")
+        if self.bptt <= 0:
+            raise ConfigError(f"config data.bptt: must be > 0, got {self.bptt}")
+        if not 0.0 <= self.test_fraction < 1.0:
+            raise ConfigError(f"config data.test_fraction: must be in [0, 1), got {self.test_fraction}")
+        if self.max_vocab < 0:
+            raise ConfigError(f"config data.max_vocab: must be >= 0 (0 = no limit), got {self.max_vocab}")
+
+
+def _lm_train() -> TrainConfig:
+    return TrainConfig(unit="tokens", lr=2e-3)
+
+
+@dataclass(frozen=True)
+class LMConfig(RunConfig):
+    """A whole language-model run; ``config.json`` in the run folder is one of these."""
+
+    task: str = "lm"
+    run_dir: str = "runs/lm"
+    model: LMModelConfig = field(default_factory=LMModelConfig)
+    data: LMDataConfig = field(default_factory=LMDataConfig)
+    train: TrainConfig = field(default_factory=_lm_train)
+    time_limit: float = 0.0  # wall-clock seconds of training, then stop cleanly (0: no limit)
+    eval_batch_size: int = 1  # final evaluation columns; 1 = the exact sequential likelihood of each split
+
+    def __post_init__(self) -> None:
+        if self.time_limit < 0:
+            raise ConfigError(f"config time_limit: must be >= 0 seconds (0 = no limit), got {self.time_limit}")
+        if self.eval_batch_size <= 0:
+            raise ConfigError(f"config eval_batch_size: must be > 0, got {self.eval_batch_size}")
+
+
+# ---- metrics -----------------------------------------------------------------------------------------------
+
+
+def lm_metrics(nats: float, *, level: str) -> dict[str, float]:
+    """loss (nats/token), bits per token (``bpc`` at char level) and perplexity from a mean NLL in nats."""
+    out = {"loss": nats, "ppl": math.exp(min(nats, 700.0))}
+    out["bpc" if level == "char" else "bits"] = nats / math.log(2)
+    return out
+
+
+@torch.no_grad()
+def stream_nll(
+    model: RecurrentLM, ids: np.ndarray | Tensor, *, batch_size: int = 1, chunk: int = 256
+) -> tuple[float, int]:
+    """Summed NLL (nats) and token count of predicting ``ids[1:]`` from the prefix, state carried throughout.
+
+    The stream is cut into ``batch_size`` contiguous columns (the last ``len % batch_size`` tokens are
+    dropped, as batchify does; none with batch_size=1); each column is read in chunks of ``chunk`` steps and
+    the final state of one chunk starts the next, so every prediction sees its whole column's history.
+    """
+    ids = torch.as_tensor(np.asarray(ids), dtype=torch.long)
+    n = (ids.numel() // batch_size) * batch_size
+    if n < 2 * batch_size:
+        raise DataError(f"a stream of {ids.numel()} tokens is too short to evaluate with {batch_size} columns")
+    cols = ids[:n].view(batch_size, -1)  # (N, L): column j is a contiguous piece of the stream
+    was_training = model.training
+    model.eval()
+    total, count, state = 0.0, 0, None
+    try:
+        L = cols.shape[1]
+        for s in range(0, L - 1, chunk):
+            e = min(s + chunk, L - 1)
+            x, y = cols[:, s:e], cols[:, s + 1 : e + 1]  # (N, t) inputs and next-token targets
+            logits, state = model(x, state)  # (N, t, V), state carried to the next chunk
+            total += float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum"))
+            count += y.numel()
+    finally:
+        model.train(was_training)
+    return total, count
+
+
+# ---- the task ----------------------------------------------------------------------------------------------
+
+
+def _lm_step(model: torch.nn.Module, batch: Any, state: Any):
+    """fit's step: mean cross-entropy (nats/token) of next-token prediction; the state is carried (TBPTT)."""
+    x, y = batch[0], batch[1]  # (N, T) inputs, (N, T) targets shifted by one
+    logits, state = model(x, state)  # (N, T, V)
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+    return StepOutput(loss, state, y.numel())
+
+
+class TimeLimit(Callback):
+    """Stop ``fit`` cleanly after ``seconds`` of wall-clock training (fit then saves ``last`` and returns)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self.t0 = seconds, None
+
+    def on_fit_start(self, fs: Any) -> None:
+        self.t0 = time.monotonic()
+
+    def on_step_end(self, fs: Any, logs: dict[str, float]) -> None:
+        if self.t0 is not None and time.monotonic() - self.t0 >= self.seconds:
+            fs.should_stop, fs.stop_reason = True, f"time limit of {self.seconds:g} s reached"
+
+
+@register_task("lm")
+class LanguageModel:
+    """Build, train (through ``fit``), evaluate and sample a recurrent language model.
+
+    >>> lm = LanguageModel(LMConfig(data=LMDataConfig(path="input.txt")))   # doctest: +SKIP
+    >>> lm.train(); lm.evaluate("valid"); "".join(lm.generate("ROMEO:", length=200))  # doctest: +SKIP
+    """
+
+    Config = LMConfig
+
+    def __init__(self, config: LMConfig, *, vocab: Vocab | None = None) -> None:
+        self.config = config
+        self.vocab = vocab
+        self._data: EncodedText | None = None
+        self.model: RecurrentLM | None = None
+
+    # -- data and model ---------------------------------------------------------------------------------
+
+    def data(self) -> EncodedText:
+        """The encoded splits (vocabulary built on the training split, or the run's saved vocabulary)."""
+        if self._data is None:
+            d = self.config.data
+            if d.path is None and d.dataset is None:
+                raise ConfigError(
+                    "config data: give data.path (a UTF-8 text file) or data.dataset (tiny-shakespeare, ptb)"
+                )
+            splits = load_splits(
+                path=d.path, dataset=d.dataset, data_root=d.data_root,
+                valid_fraction=d.val_fraction, test_fraction=d.test_fraction,
+            )  # fmt: skip
+            self._data = encode_splits(splits, level=d.level, vocab=self.vocab, max_size=d.max_vocab or None)
+            self.vocab = self._data.vocab
+        return self._data
+
+    def build_model(self) -> RecurrentLM:
+        """A fresh model for the current vocabulary (seeded by ``train.seed`` when called from ``train``)."""
+        if self.vocab is None:
+            self.data()
+        m = self.config.model
+        self.model = RecurrentLM(
+            len(self.vocab), cell=m.cell.name, embedding_dim=m.embedding_dim, hidden_size=m.hidden_size,
+            num_layers=m.num_layers, dropout=m.dropout, locked=m.locked_dropout, embed_dropout=m.embed_dropout,
+            weight_drop=m.weight_drop, bias=m.bias, options=m.cell.options(), impl=m.impl, tie_weights=m.tie_weights,
+        )  # fmt: skip
+        return self.model
+
+    def streams(self) -> tuple[Any, Any]:
+        """Training and validation token streams (batchified columns, TBPTT chunks of ``data.bptt``)."""
+        from rnnkit.data.streams import TokenStream
+
+        d, data = self.config.data, self.data()
+        train = TokenStream(data.train, batch_size=d.batch_size, bptt=d.bptt)
+        valid = TokenStream(data.valid, batch_size=d.eval_batch_size or d.batch_size, bptt=d.bptt)
+        return train, valid
+
+    # -- training ---------------------------------------------------------------------------------------
+
+    def train(self, *, callbacks: Sequence[Any] = (), resume: bool = False) -> dict[str, Any]:
+        """Train through ``fit`` into ``config.run_dir``, then evaluate every split; returns the results dict."""
+        cfg = self.config
+        seed_everything(cfg.train.seed, deterministic=cfg.train.deterministic)
+        train_data, val_data = self.streams()
+        model = self.build_model()
+        run_dir = Path(cfg.run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.vocab.save(run_dir / VOCAB_FILE)
+        cbs = list(callbacks)
+        if cfg.time_limit:
+            cbs.append(TimeLimit(cfg.time_limit))
+        t0 = time.monotonic()
+        result = fit(
+            model, _lm_step, train_data, config=cfg.train, val_data=val_data, run_dir=run_dir,
+            callbacks=cbs, resume=resume, run_config=cfg,
+        )  # fmt: skip
+        train_seconds = time.monotonic() - t0
+        self.model = result.model
+        results: dict[str, Any] = {
+            "train_seconds": round(train_seconds, 1), "steps": result.step, "epochs": result.epoch,
+            "stop_reason": result.stop_reason, "interrupted": result.interrupted,
+            "parameters": sum(p.numel() for p in self.model.parameters()), "vocab_size": len(self.vocab),
+        }  # fmt: skip
+        if not result.interrupted:
+            for split in ("valid", "test"):
+                if getattr(self.data(), split) is not None:
+                    results[split] = self.evaluate(split)
+        _write_json(run_dir / RESULTS_FILE, results)
+        return results
+
+    # -- evaluation and generation ------------------------------------------------------------------------
+
+    def evaluate(self, split: str = "valid", *, batch_size: int | None = None) -> dict[str, float]:
+        """loss (nats/token), bpc or bits, ppl and token count over the whole ``split`` with the state carried."""
+        if self.model is None:
+            raise ValueError("no model yet: call train() or LanguageModel.load(run_dir) first")
+        ids = getattr(self.data(), split, None) if split in ("train", "valid", "test") else None
+        if ids is None:
+            have = [s for s in ("train", "valid", "test") if getattr(self.data(), s) is not None]
+            raise ValueError(f"split {split!r} is not available for {self.data().source}; available: {', '.join(have)}")
+        t0 = time.monotonic()
+        total, count = stream_nll(self.model, ids, batch_size=batch_size or self.config.eval_batch_size)
+        out = lm_metrics(total / count, level=self.config.data.level)
+        out.update(tokens=count, seconds=round(time.monotonic() - t0, 2))
+        return out
+
+    def generate(self, prompt: str = "", **kwargs: Any) -> Iterator[str]:
+        """Stream text continuing ``prompt``; keyword arguments as ``rnnkit.generate.generate``."""
+        from rnnkit.generate import generate
+
+        if self.model is None or self.vocab is None:
+            raise ValueError("no model yet: call train() or LanguageModel.load(run_dir) first")
+        return generate(self.model, self.vocab, prompt=prompt, **kwargs)
+
+    @classmethod
+    def load(cls, run_dir: str | os.PathLike, *, which: str = "best") -> LanguageModel:
+        """A trained run: its config.json, vocab.json and the ``best`` (else ``last``) checkpoint."""
+        run = Path(run_dir)
+        if not (run / "config.json").is_file():
+            raise FileNotFoundError(
+                f"{run} is not a run folder (no config.json); pass the --out folder of `rnnkit train lm`"
+            )
+        cfg = load_config(LMConfig, run / "config.json")
+        lm = cls(cfg, vocab=Vocab.load(run / VOCAB_FILE))
+        model = lm.build_model()
+        load_model(run, model, which=which)
+        model.eval()
+        return lm
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+# ---- command line (registered in rnnkit/cli.py) ------------------------------------------------------------
+
+train_app = typer.Typer(help="Train a model for a task: `rnnkit train lm ...`.", no_args_is_help=True)
+
+_EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+@train_app.command("lm", context_settings=_EXTRA)
+def train_lm_command(
+    ctx: typer.Context,
+    data: Path | None = typer.Option(None, "--data", help="Any UTF-8 text file (split by --val-fraction)."),
+    dataset: str | None = typer.Option(None, help="A known dataset: tiny-shakespeare or ptb."),
+    data_root: Path | None = typer.Option(None, help="Folder holding the datasets (default $RNNKIT_DATA)."),
+    level: str | None = typer.Option(None, help="Tokens: char or word."),
+    cell: str | None = typer.Option(None, help="Any registered cell: " + ", ".join(sorted(LAYOUTS)) + "."),
+    hidden: int | None = typer.Option(None, help="Hidden units per layer."),
+    layers: int | None = typer.Option(None, help="Recurrent layers."),
+    embedding: int | None = typer.Option(None, help="Embedding size."),
+    dropout: float | None = typer.Option(None, help="Dropout on embeddings, between layers and on outputs."),
+    bptt: int | None = typer.Option(None, help="Truncated-BPTT length."),
+    batch_size: int | None = typer.Option(None, help="Columns of the batchified stream."),
+    lr: float | None = typer.Option(None, help="Learning rate."),
+    epochs: int | None = typer.Option(None, help="Passes over the training split."),
+    seconds: float | None = typer.Option(None, help="Stop training after this many seconds."),
+    val_fraction: float | None = typer.Option(None, help="--data files: the last fraction is validation."),
+    seed: int | None = typer.Option(None, help="Seed for everything."),
+    config: Path | None = typer.Option(None, help="A config.json (e.g. configs/*.json or a run's) to start from."),
+    out: Path | None = typer.Option(None, help="Run folder to write (default runs/lm)."),
+    quiet: bool = typer.Option(False, help="No progress bar."),
+) -> None:
+    """Train a language model; extra `--section.key=value` arguments override any config field."""
+
+    cfg = load_config(LMConfig, config) if config else LMConfig()
+    if data is not None or dataset is not None:  # a source on the command line replaces the config's
+        if data is not None and dataset is not None:
+            typer.echo("error: give --data FILE or --dataset NAME, not both", err=True)
+            raise typer.Exit(2)
+        path = str(data.resolve()) if data is not None else None
+        cfg = replace(cfg, data=replace(cfg.data, path=path, dataset=dataset))
+    given = {
+        "data.data_root": str(data_root) if data_root else None, "data.level": level, "model.cell.name": cell,
+        "model.hidden_size": hidden, "model.num_layers": layers, "model.embedding_dim": embedding,
+        "model.dropout": dropout, "data.bptt": bptt, "data.batch_size": batch_size, "train.lr": lr,
+        "train.epochs": epochs, "time_limit": seconds, "data.val_fraction": val_fraction, "train.seed": seed,
+        "run_dir": str(out) if out else None, "train.quiet": True if quiet else None,
+    }  # fmt: skip
+    cfg = apply_overrides(cfg, {k: v for k, v in given.items() if v is not None})
+    _, overrides = parse_cli(list(ctx.args))
+    cfg = apply_overrides(cfg, overrides)
+    try:
+        results = LanguageModel(cfg).train()
+    except (DataError, ConfigError, ValueError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(results, indent=1))
+
+
+def eval_command(
+    run: Path = typer.Argument(..., help="A run folder written by `rnnkit train lm`."),
+    split: str = typer.Option("all", help="valid, test, train or all (valid and test)."),
+    batch_size: int | None = typer.Option(None, help="Columns (default: the run's eval_batch_size, 1 = exact)."),
+    data_root: Path | None = typer.Option(None, help="Folder holding the datasets (default: the run's)."),
+    which: str = typer.Option("best", help="Checkpoint: best or last."),
+) -> None:
+    """Evaluate a trained language model over whole splits with the state carried: nats, bits, perplexity."""
+    try:
+        lm = LanguageModel.load(run, which=which)
+        if data_root is not None:
+            lm.config = replace(lm.config, data=replace(lm.config.data, data_root=str(data_root)))
+        splits = ["valid", "test"] if split == "all" else [split]
+        res = {}
+        for s in splits:
+            if s == "test" and split == "all" and lm.data().test is None:
+                continue
+            res[s] = lm.evaluate(s, batch_size=batch_size)
+    except (DataError, ConfigError, ValueError, FileNotFoundError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(res, indent=1))
+
+
+def generate_command(
+    run: Path = typer.Argument(..., help="A run folder written by `rnnkit train lm` (or `rnnkit demo`)."),
+    prompt: str = typer.Option("", help="Text to continue (out-of-vocabulary characters become <unk>)."),
+    length: int = typer.Option(500, help="Tokens to generate."),
+    temperature: float = typer.Option(1.0, help="Softmax temperature; 0 = greedy."),
+    top_k: int | None = typer.Option(None, help="Sample among the k most likely tokens."),
+    top_p: float | None = typer.Option(None, help="Nucleus sampling: smallest set with this probability."),
+    seed: int | None = typer.Option(None, help="Fixes the sampled text."),
+    strict: bool = typer.Option(False, help="Error (instead of <unk>) on prompt tokens outside the vocabulary."),
+    which: str = typer.Option("best", help="Checkpoint: best or last."),
+) -> None:
+    """Stream generated text as it is produced."""
+    import warnings
+
+    try:
+        lm = LanguageModel.load(run, which=which)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            pieces = lm.generate(prompt, length=length, temperature=temperature, top_k=top_k, top_p=top_p,
+                                 seed=seed, strict=strict)  # fmt: skip
+            first = next(pieces, "")
+        for w in caught:
+            typer.echo(f"warning: {w.message}", err=True)
+    except (DataError, ConfigError, ValueError, FileNotFoundError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    sys.stdout.write(prompt + first)
+    sys.stdout.flush()
+    for piece in pieces:
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+    sys.stdout.write("\n")
+
+
+def demo_command(
+    seconds: float = typer.Option(120.0, help="Training time budget in seconds."),
+    out: Path = typer.Option(Path("runs/demo"), help="Run folder."),
+    length: int = typer.Option(400, help="Characters to sample at the end."),
+    seed: int = typer.Option(0, help="Seed for training and sampling."),
+    quiet: bool = typer.Option(False, help="No progress bar."),
+) -> None:
+    """Train a small character LSTM offline (~2 minutes), print validation bits/char and a sample, plot losses."""
+    from rnnkit.demo import run_demo
+
+    run_demo(seconds=seconds, out=out, length=length, seed=seed, quiet=quiet)
