@@ -8,9 +8,24 @@ app = typer.Typer(help="rnnkit: recurrent neural networks as a glass box.", no_a
 
 
 @app.command()
-def demo() -> None:
-    """Train a small character model offline and show what it learned (placeholder until the LM task)."""
-    typer.echo("rnnkit demo: the language-model demo is not built yet.")
+def demo(
+    seconds: float = typer.Option(120.0, help="Training time budget in seconds."),
+    out: str = typer.Option("runs/demo", help="Run folder."),
+    length: int = typer.Option(400, help="Characters to sample at the end."),
+    seed: int = typer.Option(0, help="Seed for training and sampling."),
+    quiet: bool = typer.Option(False, help="No progress bar."),
+) -> None:
+    """Train a small character LSTM offline (~2 minutes), print validation bits/char and a sample, plot losses."""
+    from rnnkit.demo import run_demo
+
+    run_demo(seconds=seconds, out=out, length=length, seed=seed, quiet=quiet)
+
+
+from rnnkit.tasks import lm_cli  # noqa: E402 - language model: `train lm`, `eval`, `generate`
+
+app.add_typer(lm_cli.train_app, name="train")
+app.command("eval")(lm_cli.eval_command)
+app.command("generate")(lm_cli.generate_command)
 
 
 @app.command()

@@ -1,1 +1,2 @@
 """Placeholder package docstring."""
+from rnnkit.tasks.language_model import LanguageModel  # noqa: E402,F401 - registers task 'lm'
