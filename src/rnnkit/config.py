@@ -1,0 +1,457 @@
+"""Run configuration: frozen dataclasses, composed, with a JSON round trip and dotted CLI overrides.
+
+One dataclass per component (cell, model, data, optimiser, schedule, checkpoint, training), composed into a
+``RunConfig``. Tasks extend by subclassing and replacing a section with their own subclass::
+
+    @dataclass(frozen=True)
+    class LMDataConfig(DataConfig):
+        bptt: int = 128
+
+    @dataclass(frozen=True)
+    class LMConfig(RunConfig):
+        task: str = "lm"
+        data: LMDataConfig = field(default_factory=LMDataConfig)
+
+    cfg = config_from_cli(LMConfig, ["--config", "runs/lm-001/config.json", "--train.lr=3e-3"])
+
+Validation happens when an object is built (``__post_init__``), so a bad value fails at the boundary with
+a message naming the field; ``from_dict`` rejects unknown keys and suggests the closest known one.
+A run's ``config.json`` (``save_config``) is itself a valid ``--config``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import os
+import types
+import typing
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from rnnkit.layout import LAYOUTS, CellOptions
+
+C = TypeVar("C")
+
+
+class ConfigError(ValueError):
+    """A configuration key or value is wrong; the message names the dotted key and what is allowed."""
+
+
+def _check(cond: bool, key: str, msg: str) -> None:
+    if not cond:
+        raise ConfigError(f"config {key}: {msg}")
+
+
+def _one_of(value: Any, key: str, allowed: tuple) -> None:
+    _check(value in allowed, key, f"must be one of {', '.join(map(repr, allowed))}, got {value!r}")
+
+
+# --------------------------------------------------------------------------------------------- sections
+
+
+@dataclass(frozen=True)
+class CellConfig:
+    """Which recurrent cell and the options that change its math (see rnnkit.layout.CellOptions)."""
+
+    name: str = "lstm"
+    nonlinearity: str = "tanh"  # Elman only: "tanh" | "relu"
+    gru_variant: str = "torch"  # "torch" (torch.nn form) | "paper" (Cho et al. 2014)
+    forget_bias: float = 0.0  # LSTM forget-gate bias at init (1.0: Jozefowicz et al. 2015)
+
+    def __post_init__(self) -> None:
+        _one_of(self.name, "cell.name", tuple(sorted(LAYOUTS)))
+        _one_of(self.nonlinearity, "cell.nonlinearity", ("tanh", "relu"))
+        _one_of(self.gru_variant, "cell.gru_variant", ("torch", "paper"))
+
+    def options(self) -> CellOptions:
+        return CellOptions(nonlinearity=self.nonlinearity, gru_variant=self.gru_variant, forget_bias=self.forget_bias)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The recurrent stack; tasks subclass it to add embeddings, heads, tying."""
+
+    cell: CellConfig = field(default_factory=CellConfig)
+    hidden_size: int = 256
+    num_layers: int = 1
+    bidirectional: bool = False
+    bias: bool = True
+    dropout: float = 0.0  # between layers
+    weight_drop: float = 0.0  # DropConnect on W_hh (Merity et al. 2017, sec. 2)
+    impl: str = "auto"  # rnnkit.nn.Recurrent impl: auto | loop | fused | bptt | scan
+
+    def __post_init__(self) -> None:
+        _check(self.hidden_size > 0, "model.hidden_size", f"must be > 0, got {self.hidden_size}")
+        _check(self.num_layers > 0, "model.num_layers", f"must be > 0, got {self.num_layers}")
+        for k in ("dropout", "weight_drop"):
+            v = getattr(self, k)
+            _check(0.0 <= v < 1.0, f"model.{k}", f"is a probability in [0, 1), got {v}")
+        _one_of(self.impl, "model.impl", ("auto", "loop", "fused", "bptt", "scan"))
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the data comes from and how it is batched; tasks subclass it (bptt, horizon, ...)."""
+
+    path: str | None = None  # a file or folder; else `dataset` under the data root
+    dataset: str | None = None  # a name known to rnnkit.data.sources
+    data_root: str | None = None  # else $RNNKIT_DATA
+    batch_size: int = 32
+    eval_batch_size: int = 0  # 0: same as batch_size
+    val_fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        _check(self.batch_size > 0, "data.batch_size", f"must be > 0, got {self.batch_size}")
+        _check(self.eval_batch_size >= 0, "data.eval_batch_size", f"must be >= 0, got {self.eval_batch_size}")
+        _check(0.0 <= self.val_fraction < 1.0, "data.val_fraction", f"must be in [0, 1), got {self.val_fraction}")
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Optimiser: SGD (momentum, nesterov), Adam or AdamW. ``lr`` lives in TrainConfig."""
+
+    name: Literal["sgd", "adam", "adamw"] = "adamw"
+    momentum: float = 0.0  # SGD only
+    nesterov: bool = False  # SGD only
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+
+    def __post_init__(self) -> None:
+        _one_of(self.name, "train.optim.name", ("sgd", "adam", "adamw"))
+        _check(self.momentum >= 0, "train.optim.momentum", f"must be >= 0, got {self.momentum}")
+        _check(self.weight_decay >= 0, "train.optim.weight_decay", f"must be >= 0, got {self.weight_decay}")
+        _check(
+            len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas),
+            "train.optim.betas",
+            f"must be two numbers in [0, 1), got {self.betas}",
+        )
+        _check(
+            not self.nesterov or (self.name == "sgd" and self.momentum > 0),
+            "train.optim.nesterov",
+            "needs name='sgd' and momentum > 0",
+        )
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """Learning-rate schedule, as a multiplier of TrainConfig.lr (see rnnkit.train.schedule).
+
+    constant; step (x gamma every step_size steps); cosine (linear warm-up for warmup_steps, then cosine to
+    min_lr_ratio over the run); plateau (x factor after `patience` evaluations without improvement);
+    ntasgd (awd-lstm: constant, switch SGD -> averaged SGD when the validation metric has not improved on
+    the best of all but the last `nonmono` evaluations; Merity et al. 2017, sec. 3).
+    """
+
+    name: Literal["constant", "step", "cosine", "plateau", "ntasgd"] = "constant"
+    warmup_steps: int = 0  # linear warm-up from 0, any schedule
+    step_size: int = 1000  # step
+    gamma: float = 0.5  # step
+    min_lr_ratio: float = 0.0  # cosine floor and plateau floor, as a fraction of lr
+    factor: float = 0.5  # plateau
+    patience: int = 2  # plateau: evaluations without improvement
+    threshold: float = 1e-4  # plateau: relative improvement that counts
+    nonmono: int = 5  # ntasgd
+
+    def __post_init__(self) -> None:
+        k = "train.schedule"
+        _one_of(self.name, f"{k}.name", ("constant", "step", "cosine", "plateau", "ntasgd"))
+        _check(self.warmup_steps >= 0, f"{k}.warmup_steps", f"must be >= 0, got {self.warmup_steps}")
+        _check(self.step_size > 0, f"{k}.step_size", f"must be > 0, got {self.step_size}")
+        _check(0 < self.gamma <= 1, f"{k}.gamma", f"must be in (0, 1], got {self.gamma}")
+        _check(0 < self.factor < 1, f"{k}.factor", f"must be in (0, 1), got {self.factor}")
+        _check(0 <= self.min_lr_ratio <= 1, f"{k}.min_lr_ratio", f"must be in [0, 1], got {self.min_lr_ratio}")
+        _check(self.patience >= 0, f"{k}.patience", f"must be >= 0, got {self.patience}")
+        _check(self.nonmono > 0, f"{k}.nonmono", f"must be > 0, got {self.nonmono}")
+
+
+@dataclass(frozen=True)
+class CheckpointConfig:
+    """When to write ``last`` and which metric picks ``best``."""
+
+    every_steps: int = 0  # also write `last` every k optimiser steps; 0: at each evaluation and at the end
+    monitor: str = "val_loss"
+    mode: Literal["min", "max"] = "min"
+    save_best: bool = True
+    save_last: bool = True
+
+    def __post_init__(self) -> None:
+        _check(self.every_steps >= 0, "train.checkpoint.every_steps", f"must be >= 0, got {self.every_steps}")
+        _one_of(self.mode, "train.checkpoint.mode", ("min", "max"))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything ``fit`` reads."""
+
+    epochs: int = 1
+    max_steps: int = 0  # stop after this many optimiser steps; 0: no limit
+    lr: float = 1e-3
+    clip_norm: float = 1.0  # global gradient-norm clipping; 0 disables
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    log_every: int = 50  # optimiser steps between log lines / metrics.jsonl "train" records
+    eval_every: int = 0  # optimiser steps between evaluations; 0: end of each epoch
+    patience: int = 0  # early stopping: evaluations without improvement of checkpoint.monitor; 0: off
+    max_bad_steps: int = 5  # NaN/inf guard: stop after this many consecutive non-finite losses/grads
+    bad_step_lr_factor: float = 0.5  # NaN/inf guard: multiply the lr by this on each skipped step
+    seed: int = 0
+    deterministic: bool = False  # torch.use_deterministic_algorithms and friends (see seed_everything)
+    device: str = "cpu"  # "cpu", "cuda", "cuda:1", or "auto"
+    quiet: bool = False
+    unit: str = "items"  # throughput unit shown in progress: "tokens", "samples", ...
+
+    def __post_init__(self) -> None:
+        _check(self.epochs > 0, "train.epochs", f"must be > 0, got {self.epochs}")
+        _check(self.max_steps >= 0, "train.max_steps", f"must be >= 0 (0 = no limit), got {self.max_steps}")
+        _check(self.lr > 0, "train.lr", f"must be > 0, got {self.lr}")
+        _check(self.clip_norm >= 0, "train.clip_norm", f"must be >= 0 (0 disables clipping), got {self.clip_norm}")
+        _check(self.log_every > 0, "train.log_every", f"must be > 0, got {self.log_every}")
+        _check(self.eval_every >= 0, "train.eval_every", f"must be >= 0, got {self.eval_every}")
+        _check(self.patience >= 0, "train.patience", f"must be >= 0, got {self.patience}")
+        _check(self.max_bad_steps > 0, "train.max_bad_steps", f"must be > 0, got {self.max_bad_steps}")
+        _check(
+            0 < self.bad_step_lr_factor <= 1,
+            "train.bad_step_lr_factor",
+            f"must be in (0, 1], got {self.bad_step_lr_factor}",
+        )
+        _check(
+            self.device in ("cpu", "cuda", "auto") or self.device.startswith("cuda:"),
+            "train.device",
+            f"must be 'cpu', 'cuda', 'cuda:K' or 'auto', got {self.device!r}",
+        )
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A whole run: what to train, on what, how, and where to write it. Tasks subclass it."""
+
+    task: str = ""
+    run_dir: str = "runs/run"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+# --------------------------------------------------------------------------------------------- dict / JSON
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """Nested plain dict (tuples become lists), suitable for JSON."""
+    out: dict[str, Any] = {}
+    for f in fields(cfg):
+        v = getattr(cfg, f.name)
+        if is_dataclass(v):
+            v = to_dict(v)
+        elif isinstance(v, tuple):
+            v = list(v)
+        out[f.name] = v
+    return out
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _unknown(key: str, name: str, known: list[str]) -> ConfigError:
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return ConfigError(f"unknown config key {key!r}{hint} Known keys here: {', '.join(known)}")
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Convert a JSON value or a CLI string to type ``tp``; ConfigError naming ``key`` when impossible."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            if type(None) in args:
+                return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _coerce(value, a, key)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(errors[0] if errors else f"config {key}: cannot parse {value!r}")
+    if origin is Literal:
+        v = _coerce(value, type(args[0]), key)
+        if v not in args:
+            raise ConfigError(f"config {key}: must be one of {', '.join(map(repr, args))}, got {v!r}")
+        return v
+    if origin is tuple:
+        if isinstance(value, str):
+            value = [s for s in value.strip("()[] ").split(",") if s.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"config {key}: expected a list, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(v, args[0], key) for v in value)
+        if len(value) != len(args):
+            raise ConfigError(f"config {key}: expected {len(args)} values, got {len(value)} ({value!r})")
+        return tuple(_coerce(v, a, key) for v, a in zip(value, args, strict=True))
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on"):
+            return True
+        if isinstance(value, str) and value.lower() in ("false", "0", "no", "off"):
+            return False
+        raise ConfigError(f"config {key}: expected true/false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"config {key}: expected an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                try:
+                    f = float(value)
+                except ValueError:
+                    f = None
+                if f is not None and f.is_integer():
+                    return int(f)
+        raise ConfigError(f"config {key}: expected an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"config {key}: expected a number, got {value!r}")
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"config {key}: expected a number, got {value!r}")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"config {key}: expected a string, got {value!r}")
+    if isinstance(tp, type) and is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"config {key}: expected a section (object), got {value!r}")
+        return from_dict(tp, value, prefix=key)
+    return value
+
+
+def from_dict(cls: type[C], data: dict[str, Any], *, prefix: str = "") -> C:
+    """Build ``cls`` from a nested dict; unknown keys and bad values raise ConfigError with the dotted key."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {prefix or '<root>'}: expected an object, got {data!r}")
+    hints = _hints(cls)
+    names = [f.name for f in fields(cls) if f.init]
+    kwargs = {}
+    for k, v in data.items():
+        key = f"{prefix}.{k}" if prefix else k
+        if k not in names:
+            raise _unknown(key, k, names)
+        kwargs[k] = _coerce(v, hints[k], key)
+    try:
+        return cls(**kwargs)
+    except TypeError as e:  # pragma: no cover - every field has a default
+        raise ConfigError(f"config {prefix or '<root>'}: {e}") from None
+
+
+def save_config(cfg: Any, path: str | os.PathLike) -> Path:
+    """Write ``cfg`` as indented JSON (atomic: temp file + rename)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(to_dict(cfg), indent=2) + "\n")
+    os.replace(tmp, p)
+    return p
+
+
+def load_config(cls: type[C], path: str | os.PathLike) -> C:
+    """Read a ``config.json`` (e.g. a run folder's) into ``cls``."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "config.json"
+    try:
+        data = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {p} does not exist; pass a config.json or a run folder holding one") from None
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"config file {p} is not valid JSON ({e}); fix or regenerate it") from None
+    return from_dict(cls, data)
+
+
+# --------------------------------------------------------------------------------------------- overrides
+
+
+def apply_overrides(cfg: C, overrides: dict[str, Any] | list[str]) -> C:
+    """A copy of ``cfg`` with dotted keys replaced: ``{"train.lr": "3e-3"}`` or ``["train.lr=3e-3"]``.
+
+    Values are coerced to the field's type (strings from the CLI, or already-typed values).
+    """
+    if isinstance(overrides, list):
+        pairs = {}
+        for item in overrides:
+            if "=" not in item:
+                raise ConfigError(f"override {item!r} must look like key.sub=value, e.g. train.lr=3e-3")
+            k, v = item.split("=", 1)
+            pairs[k.strip().removeprefix("--")] = v
+        overrides = pairs
+    for key, value in overrides.items():
+        cfg = _set(cfg, key.split("."), value, key)
+    return cfg
+
+
+def _set(obj: Any, path: list[str], value: Any, key: str) -> Any:
+    names = [f.name for f in fields(obj) if f.init]
+    head = path[0]
+    if head not in names:
+        raise _unknown(key, head, names)
+    hints = _hints(type(obj))
+    if len(path) == 1:
+        tp = hints[head]
+        if isinstance(tp, type) and is_dataclass(tp):
+            raise ConfigError(f"config {key}: is a section; set one of its keys, e.g. {key}.{fields(tp)[0].name}=...")
+        new = _coerce(value, tp, key)
+    else:
+        sub = getattr(obj, head)
+        if not is_dataclass(sub):
+            raise ConfigError(f"config {key}: {head!r} is a value, not a section")
+        new = _set(sub, path[1:], value, key)
+    return dataclasses.replace(obj, **{head: new})
+
+
+def parse_cli(args: list[str]) -> tuple[str | None, list[str]]:
+    """Split ``["--config", "c.json", "--train.lr=3e-3", "--train.epochs", "4"]`` into (path, overrides)."""
+    config_path, overrides, i = None, [], 0
+    while i < len(args):
+        a = args[i]
+        if not a.startswith("--"):
+            raise ConfigError(f"unexpected argument {a!r}: overrides look like --train.lr=3e-3")
+        a = a[2:]
+        if "=" in a:
+            k, v = a.split("=", 1)
+        elif i + 1 < len(args) and not args[i + 1].startswith("--"):
+            k, v = a, args[i + 1]
+            i += 1
+        else:
+            k, v = a, "true"  # a bare flag: --train.quiet
+        if k == "config":
+            config_path = v
+        else:
+            overrides.append(f"{k}={v}")
+        i += 1
+    return config_path, overrides
+
+
+def config_from_cli(cls: type[C], args: list[str], *, base: C | None = None) -> C:
+    """``cls`` from ``--config path`` (if given, else ``base`` or defaults) plus dotted overrides."""
+    path, overrides = parse_cli(args)
+    cfg = load_config(cls, path) if path else (base if base is not None else cls())
+    return apply_overrides(cfg, overrides)
