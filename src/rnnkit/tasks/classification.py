@@ -1,0 +1,432 @@
+"""Sequence classification: characters, words or numeric multivariate series -> one class per sequence.
+
+A thin task over the shared core: token embedding (or the raw numeric channels, standardised with
+training statistics) -> ``rnnkit.nn.Recurrent`` (any registered cell, stacked, optionally bidirectional,
+lengths-aware) -> ``PooledClassifier`` (last / mean / max / attention) -> cross-entropy with optional class
+weights. Training goes through ``rnnkit.train.fit``; batches are length-bucketed (``BucketBatches``).
+
+The run folder holds ``config.json`` (a valid ``--config``), ``task.json`` (classes, vocabulary, scaler) and
+fit's checkpoints, so ``Classifier.load(run_dir)`` rebuilds the exact model for ``eval`` and ``predict``.
+
+Shape letters: N batch, T time, D input channels, E embedding size, H hidden, C classes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from rnnkit.config import ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig, load_config, save_config
+from rnnkit.data import readers
+from rnnkit.data.readers import ClassificationData
+from rnnkit.data.sequences import BucketBatches, PadCollate, truncate
+from rnnkit.data.sources import DataError
+from rnnkit.models.heads import POOLINGS, PooledClassifier
+from rnnkit.nn import Recurrent
+from rnnkit.registry import register_task
+from rnnkit.tasks import class_metrics
+
+INPUTS = ("char", "word", "numeric")
+TASK_FILE = "task.json"
+PAD, UNK = "<pad>", "<unk>"
+
+
+# ---- configuration ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClassifierModelConfig(ModelConfig):
+    """Encoder and head: what the input is, its embedding, and how the sequence is pooled."""
+
+    input: str = "char"  # char | word | numeric
+    embed_size: int = 64  # char / word embedding size (ignored for numeric input)
+    embed_dropout: float = 0.0  # dropout on the embedded (or numeric) input
+    pooling: str = "last"  # last | mean | max | attention
+    head_dropout: float = 0.0  # dropout on the pooled vector
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.input not in INPUTS:
+            raise ConfigError(f"model.input must be one of {INPUTS}, got {self.input!r}")
+        if self.pooling not in POOLINGS:
+            raise ConfigError(f"model.pooling must be one of {POOLINGS}, got {self.pooling!r}")
+        if self.embed_size < 1:
+            raise ConfigError(f"model.embed_size must be >= 1, got {self.embed_size}")
+
+
+@dataclass(frozen=True)
+class ClassifierDataConfig(DataConfig):
+    """Which examples, how they are split, and how text becomes tokens."""
+
+    test_path: str | None = None  # an explicit test set; else the dataset's official test split or a random one
+    test_fraction: float = 0.15  # random test split when there is no official one (names: 85/15)
+    split_seed: int = 2024  # seed of the random test split (the PyTorch names tutorial uses 2024)
+    folds: int = 0  # k-fold cross-validation (MR: 10); 0 = off
+    fold: int = 0  # which fold is the test set when folds > 0
+    max_len: int = 0  # truncate longer sequences (warning + count); 0 = no limit
+    lowercase: bool = False
+    min_freq: int = 1  # word vocabulary: rarer tokens map to <unk>
+    encoding: str = "utf-8"  # for files given by path
+    class_weights: str = "none"  # none | balanced (n / (C * count_c), for imbalanced classes)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0.0 < self.test_fraction < 1.0:
+            raise ConfigError(f"data.test_fraction must be in (0, 1), got {self.test_fraction}")
+        if self.folds and not 0 <= self.fold < self.folds:
+            raise ConfigError(f"data.fold must be in [0, data.folds={self.folds}), got {self.fold}")
+        if self.class_weights not in ("none", "balanced"):
+            raise ConfigError(f"data.class_weights must be 'none' or 'balanced', got {self.class_weights!r}")
+
+
+@dataclass(frozen=True)
+class ClassifierConfig(RunConfig):
+    task: str = "classify"
+    run_dir: str = "runs/classify"
+    model: ClassifierModelConfig = field(default_factory=ClassifierModelConfig)
+    data: ClassifierDataConfig = field(default_factory=ClassifierDataConfig)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(unit="samples"))
+
+
+# ---- tokens -----------------------------------------------------------------------------------------------
+
+
+def tokenize(text: str, level: str, *, lowercase: bool = False) -> list[str]:
+    """Characters, or whitespace-separated words (MR and UCI are already tokenised)."""
+    if lowercase:
+        text = text.lower()
+    return list(text) if level == "char" else text.split()
+
+
+class TokenVocab:
+    """Token <-> id with ``<pad>`` = 0 and ``<unk>`` = 1; built from training text only."""
+
+    def __init__(self, tokens: Sequence[str]) -> None:
+        self.itos = [PAD, UNK, *[t for t in tokens if t not in (PAD, UNK)]]
+        self.stoi = {t: i for i, t in enumerate(self.itos)}
+
+    @classmethod
+    def build(cls, token_lists: Sequence[Sequence[str]], *, min_freq: int = 1) -> TokenVocab:
+        counts = Counter(t for toks in token_lists for t in toks)
+        return cls(sorted(t for t, c in counts.items() if c >= min_freq))
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def encode(self, tokens: Sequence[str]) -> list[int]:
+        return [self.stoi.get(t, 1) for t in tokens]
+
+
+# ---- the network ------------------------------------------------------------------------------------------
+
+
+class ClassifierNet(nn.Module):
+    """(tokens (N, T) or series (N, T, D), lengths (N,)) -> (logits (N, C), attention (N, T) or None)."""
+
+    def __init__(self, cfg: ClassifierModelConfig, *, num_classes: int, vocab_size: int = 0, input_size: int = 0):
+        super().__init__()
+        if cfg.input == "numeric":
+            self.embed = None
+            d_in = input_size
+        else:
+            self.embed = nn.Embedding(vocab_size, cfg.embed_size, padding_idx=0)
+            d_in = cfg.embed_size
+        self.drop = nn.Dropout(cfg.embed_dropout)
+        self.encoder = Recurrent(
+            cfg.cell.name, d_in, cfg.hidden_size, num_layers=cfg.num_layers, bidirectional=cfg.bidirectional,
+            dropout=cfg.dropout, bias=cfg.bias, options=cfg.cell.options(), impl=cfg.impl,
+            weight_drop=cfg.weight_drop,
+        )  # fmt: skip
+        dirs = 2 if cfg.bidirectional else 1
+        self.head = PooledClassifier(
+            dirs * cfg.hidden_size, num_classes, pooling=cfg.pooling, directions=dirs, dropout=cfg.head_dropout
+        )
+        self.register_buffer("class_weight", torch.ones(num_classes))
+
+    def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor | None]:
+        h = self.embed(x) if self.embed is not None else x  # (N, T, E) or (N, T, D)
+        out, _ = self.encoder(self.drop(h), lengths=lengths)  # (N, T, dirs*H)
+        return self.head(out, lengths)  # (N, C), (N, T) | None
+
+
+def _step(model: nn.Module, batch: tuple[Tensor, Tensor, Tensor], state: Any) -> Any:
+    """fit's step: mean cross-entropy of the batch, accuracy as a metric."""
+    from rnnkit.train import StepOutput, unwrap
+
+    x, lengths, y = batch
+    logits, _ = model(x, lengths)  # (N, C)
+    loss = F.cross_entropy(logits, y, weight=unwrap(model).class_weight)
+    acc = (logits.argmax(1) == y).float().mean().item()
+    return StepOutput(loss, None, int(y.shape[0]), {"acc": acc})
+
+
+# ---- data splits ------------------------------------------------------------------------------------------
+
+
+def _perm(n: int, seed: int) -> list[int]:
+    """The permutation torch.utils.data.random_split draws (torch.randperm with a seeded generator)."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+
+
+def random_split(data: ClassificationData, test_fraction: float, seed: int) -> tuple[ClassificationData, ...]:
+    """Train/test as ``torch.utils.data.random_split(data, [1-f, f], generator=manual_seed(seed))`` does it."""
+    n = len(data)
+    n_train = int(np.floor(n * (1 - test_fraction)))
+    n_test = int(np.floor(n * test_fraction))
+    n_train += n - n_train - n_test  # random_split gives the remainder to the first splits, round robin
+    perm = _perm(n, seed)
+    return data.subset(perm[:n_train]), data.subset(perm[n_train:])
+
+
+def kfold_split(data: ClassificationData, folds: int, fold: int, seed: int) -> tuple[ClassificationData, ...]:
+    """Fold ``fold`` of a seeded k-fold partition as the test set, the rest as training."""
+    perm = _perm(len(data), seed)
+    test = perm[fold::folds]
+    held = set(test)
+    return data.subset([i for i in perm if i not in held]), data.subset(test)
+
+
+def load_splits(cfg: ClassifierDataConfig) -> tuple[ClassificationData, ClassificationData | None, ClassificationData]:
+    """(train, val, test) for a config: official test split where one exists, else a seeded random or k-fold
+    split; validation (for checkpoint selection and early stopping) is cut from training, never from test."""
+    source = cfg.path or cfg.dataset
+    if source is None:
+        raise ConfigError("data: give data.path (a file or folder) or data.dataset (a known dataset name)")
+    kw = {} if source in readers.KNOWN or str(source).endswith(".ts") else {"encoding": cfg.encoding}
+    data = readers.read_classification(source, data_root=cfg.data_root, split="train", **kw)
+    if cfg.test_path:
+        train, test = data, readers.read_classification(cfg.test_path, data_root=cfg.data_root, **kw)
+    elif source == "japanese-vowels":
+        train, test = data, readers.read_classification(source, data_root=cfg.data_root, split="test")
+    elif cfg.folds:
+        train, test = kfold_split(data, cfg.folds, cfg.fold, cfg.split_seed)
+    else:
+        train, test = random_split(data, cfg.test_fraction, cfg.split_seed)
+    val = None
+    if cfg.val_fraction > 0:
+        train, val = random_split(train, cfg.val_fraction, cfg.split_seed + 1)
+    return train, val, test
+
+
+# ---- the task ---------------------------------------------------------------------------------------------
+
+
+@register_task("classify")
+class Classifier:
+    """Train, evaluate and use a sequence classifier; see the module docstring."""
+
+    def __init__(self, config: ClassifierConfig | None = None) -> None:
+        self.config = config or ClassifierConfig()
+        self.classes: list[str] = []
+        self.vocab: TokenVocab | None = None
+        self.scaler: tuple[np.ndarray, np.ndarray] | None = None  # numeric: per-channel mean, std (train only)
+        self.input_size = 0
+        self.net: ClassifierNet | None = None
+
+    # -- preparing inputs --
+    def _prepare(self, train: ClassificationData) -> None:
+        """Classes, vocabulary or scaler from the training data only, then a fresh network."""
+        m, d = self.config.model, self.config.data
+        self.classes = list(train.classes)
+        if m.input == "numeric":
+            if not isinstance(train.inputs[0], np.ndarray):
+                raise DataError(f"model.input='numeric' needs numeric series; {train.source} holds text")
+            allx = np.concatenate(train.inputs, axis=0)  # (sum T, D)
+            self.scaler = (allx.mean(0), allx.std(0) + 1e-8)
+            self.input_size = allx.shape[1]
+        else:
+            if not isinstance(train.inputs[0], str):
+                raise DataError(f"model.input={m.input!r} needs text; {train.source} holds numeric series")
+            toks = [tokenize(t, m.input, lowercase=d.lowercase) for t in train.inputs]
+            self.vocab = TokenVocab.build(toks, min_freq=d.min_freq)
+        self._build()
+
+    def _build(self) -> None:
+        self.net = ClassifierNet(
+            self.config.model,
+            num_classes=len(self.classes),
+            vocab_size=len(self.vocab) if self.vocab else 0,
+            input_size=self.input_size,
+        )
+
+    def encode_inputs(self, inputs: Sequence[Any]) -> list[Any]:
+        """Texts -> id lists, or series -> standardised float32 arrays; truncated to data.max_len with a warning.
+
+        A text with no tokens (e.g. only whitespace) becomes a single ``<unk>``: a sequence needs one step.
+        """
+        m, d = self.config.model, self.config.data
+        if m.input == "numeric":
+            mean, std = self.scaler
+            seqs = [((np.asarray(x, dtype=np.float32) - mean) / std).astype(np.float32) for x in inputs]
+            for i, s in enumerate(seqs):
+                if s.ndim != 2 or s.shape[1] != self.input_size or len(s) == 0:
+                    raise DataError(f"input {i}: expected a (T>0, D={self.input_size}) series, got {s.shape}")
+        else:
+            seqs = [self.vocab.encode(tokenize(t, m.input, lowercase=d.lowercase)) or [1] for t in inputs]
+        seqs, _ = truncate(seqs, d.max_len or None, what="inputs")
+        return seqs
+
+    def encode(self, data: ClassificationData, *, unknown: str = "error") -> list[tuple[Any, int]]:
+        """(sequence, class id) items. Labels not seen in training: ``unknown='error'`` raises DataError
+        naming them; ``'skip'`` drops those examples with a warning."""
+        index = {c: i for i, c in enumerate(self.classes)}
+        bad = sorted(set(data.labels) - set(index))
+        keep = list(range(len(data)))
+        if bad:
+            if unknown == "error":
+                raise DataError(
+                    f"{data.source}: labels {bad[:10]} were not seen in training (known: {self.classes[:20]}); "
+                    f"retrain with them, or evaluate with unknown='skip' (--unknown skip) to drop those examples"
+                )
+            keep = [i for i in keep if data.labels[i] in index]
+            warnings.warn(
+                f"{data.source}: dropped {len(data) - len(keep)} examples with unseen labels {bad[:10]}", stacklevel=2
+            )
+        seqs = self.encode_inputs([data.inputs[i] for i in keep])
+        return [(s, index[data.labels[i]]) for s, i in zip(seqs, keep, strict=True)]
+
+    def _collate(self) -> PadCollate:
+        numeric = self.config.model.input == "numeric"
+        return PadCollate(dtype=torch.float32 if numeric else torch.long, target_dtype=torch.long)
+
+    # -- training --
+    def fit(
+        self,
+        train: ClassificationData,
+        val: ClassificationData | None = None,
+        *,
+        run_dir: str | os.PathLike | None = None,
+        callbacks: Sequence[Any] = (),
+        resume: bool = False,
+    ) -> Any:
+        """Build vocabulary/scaler and the network from ``train``, then train with ``rnnkit.train.fit``."""
+        from rnnkit.train import fit, seed_everything
+
+        cfg = self.config
+        seed_everything(cfg.train.seed)
+        self._prepare(train)
+        items = self.encode(train)
+        if cfg.data.class_weights == "balanced":
+            counts = np.bincount([y for _, y in items], minlength=len(self.classes)).astype(np.float64)
+            w = len(items) / (len(self.classes) * np.maximum(counts, 1))
+            self.net.class_weight.copy_(torch.as_tensor(w, dtype=torch.float32))
+        bs = cfg.data.batch_size
+        train_b = BucketBatches(items, bs, collate_fn=self._collate(), seed=cfg.train.seed)
+        val_b = None
+        if val is not None and len(val):
+            val_b = BucketBatches(
+                self.encode(val, unknown="skip"), cfg.data.eval_batch_size or bs, collate_fn=self._collate(),
+                shuffle=False,
+            )  # fmt: skip
+        if run_dir is not None:
+            self.save_task(run_dir)
+        result = fit(self.net, _step, train_b, config=cfg.train, val_data=val_b, run_dir=run_dir,
+                     callbacks=callbacks, resume=resume, run_config=cfg)  # fmt: skip
+        self.net = result.model
+        return result
+
+    # -- inference --
+    def predict_proba(self, inputs: Sequence[Any], *, batch_size: int = 256) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Class probabilities (N, C) in input order, and attention weights per input (empty unless attention)."""
+        if self.net is None:
+            raise RuntimeError("Classifier has no model yet: call fit() or Classifier.load(run_dir) first")
+        seqs = self.encode_inputs(inputs)
+        return self._proba(seqs, batch_size)
+
+    @torch.no_grad()
+    def _proba(self, seqs: list[Any], batch_size: int) -> tuple[np.ndarray, list[np.ndarray]]:
+        self.net.eval()
+        order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))  # similar lengths together
+        probs = np.zeros((len(seqs), len(self.classes)), dtype=np.float64)
+        attn: list[np.ndarray] = [np.zeros(0)] * len(seqs)
+        collate = self._collate()
+        dev = next(self.net.parameters()).device
+        for s in range(0, len(order), batch_size):
+            idx = order[s : s + batch_size]
+            x, lengths, _ = collate([(seqs[i], 0) for i in idx])
+            logits, w = self.net(x.to(dev), lengths.to(dev))
+            probs[idx] = torch.softmax(logits.double(), 1).cpu().numpy()
+            if w is not None:
+                for j, i in enumerate(idx):
+                    attn[i] = w[j, : lengths[j]].cpu().numpy()
+        return probs, attn
+
+    def predict(self, inputs: Sequence[Any], *, k: int = 1) -> list[list[tuple[str, float]]]:
+        """Top-``k`` (class, probability) per input, most probable first."""
+        probs, _ = self.predict_proba(inputs)
+        k = min(k, len(self.classes))
+        top = np.argsort(-probs, axis=1)[:, :k]
+        return [[(self.classes[j], float(p[j])) for j in row] for p, row in zip(probs, top, strict=True)]
+
+    def attention(self, text_or_series: Any) -> tuple[list[str], np.ndarray]:
+        """Tokens (or step indices) of one input and the attention weights over them (pooling='attention')."""
+        if self.config.model.pooling != "attention":
+            raise ValueError("attention weights exist only with model.pooling='attention'")
+        _, attn = self.predict_proba([text_or_series])
+        m = self.config.model
+        if m.input == "numeric":
+            toks = [str(t) for t in range(len(attn[0]))]
+        else:
+            toks = tokenize(text_or_series, m.input, lowercase=self.config.data.lowercase)[: len(attn[0])] or [UNK]
+        return toks, attn[0]
+
+    def evaluate(self, data: ClassificationData, *, unknown: str = "error", batch_size: int = 256) -> dict[str, Any]:
+        """Accuracy, macro-F1, per-class precision/recall/F1, confusion matrix, mean loss, majority baseline."""
+        items = self.encode(data, unknown=unknown)
+        probs, _ = self._proba([s for s, _ in items], batch_size)
+        y = np.array([t for _, t in items])
+        pred = probs.argmax(1)
+        report = class_metrics.class_report(y, pred, len(self.classes))
+        nll = float(-np.mean(np.log(np.maximum(probs[np.arange(len(y)), y], 1e-12))))
+        out = report.as_dict(self.classes)
+        out.update(loss=nll, n=len(y), classes=self.classes)
+        return out
+
+    # -- persistence --
+    def save_task(self, run_dir: str | os.PathLike) -> Path:
+        """Write ``config.json`` and ``task.json`` (classes, vocabulary, scaler) into ``run_dir``."""
+        d = Path(run_dir)
+        d.mkdir(parents=True, exist_ok=True)
+        save_config(self.config, d / "config.json")
+        meta = {
+            "classes": self.classes,
+            "vocab": self.vocab.itos if self.vocab else None,
+            "scaler": [a.tolist() for a in self.scaler] if self.scaler else None,
+            "input_size": self.input_size,
+        }
+        tmp = d / f".{TASK_FILE}.tmp"
+        tmp.write_text(json.dumps(meta))
+        os.replace(tmp, d / TASK_FILE)
+        return d / TASK_FILE
+
+    @classmethod
+    def load(cls, run_dir: str | os.PathLike, *, which: str = "best") -> Classifier:
+        """Rebuild a trained classifier from its run folder (config.json + task.json + checkpoint)."""
+        from rnnkit.train import load_model
+
+        d = Path(run_dir)
+        if not (d / TASK_FILE).is_file():
+            raise DataError(
+                f"{d} is not a classifier run folder (no {TASK_FILE}); pass the folder `classify train` wrote"
+            )
+        self = cls(load_config(ClassifierConfig, d / "config.json"))
+        meta = json.loads((d / TASK_FILE).read_text())
+        self.classes = meta["classes"]
+        self.vocab = TokenVocab(meta["vocab"][2:]) if meta["vocab"] else None
+        self.scaler = tuple(np.asarray(a, dtype=np.float32) for a in meta["scaler"]) if meta["scaler"] else None
+        self.input_size = meta["input_size"]
+        self._build()
+        load_model(d, self.net, which=which)
+        self.net.eval()
+        return self
