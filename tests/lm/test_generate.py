@@ -1,0 +1,134 @@
+"""Sampling distributions against hand-computed ones, FastDecoder against the model, seeded determinism."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from rnnkit.data.text import Vocab
+from rnnkit.generate import FastDecoder, generate, next_token_probs, sample
+from rnnkit.layout import CellOptions
+from rnnkit.models.encoder import RecurrentLM
+from rnnkit.registry import cell_names
+
+LOGITS = np.array([2.0, 1.0, 0.0, -1.0])
+E = [math.exp(v) for v in LOGITS]
+SOFTMAX = np.array(E) / sum(E)  # [0.6439, 0.2369, 0.0871, 0.0321]
+
+
+def test_plain_and_temperature():
+    np.testing.assert_allclose(next_token_probs(LOGITS), SOFTMAX, rtol=1e-12)  # float64 throughout
+    e2 = [math.exp(v / 2) for v in LOGITS]
+    np.testing.assert_allclose(next_token_probs(LOGITS, temperature=2.0), np.array(e2) / sum(e2), rtol=1e-12)
+    assert next_token_probs(LOGITS, temperature=0).tolist() == [1.0, 0.0, 0.0, 0.0]  # greedy
+
+
+def test_top_k_by_hand():
+    p = next_token_probs(LOGITS, top_k=2)
+    np.testing.assert_allclose(p, [E[0] / (E[0] + E[1]), E[1] / (E[0] + E[1]), 0, 0], rtol=1e-12)
+    # ties at the k-th value keep the lower id
+    assert next_token_probs(np.zeros(4), top_k=1).tolist() == [1.0, 0.0, 0.0, 0.0]
+    np.testing.assert_allclose(next_token_probs(LOGITS, top_k=10), SOFTMAX, rtol=1e-12)  # k >= V: no-op
+
+
+def test_top_p_by_hand():
+    # sorted mass: 0.644, 0.881, 0.968, 1.0 -> p=0.7 needs the first two tokens; p=0.6 only the first
+    p = next_token_probs(LOGITS, top_p=0.7)
+    np.testing.assert_allclose(p, [E[0] / (E[0] + E[1]), E[1] / (E[0] + E[1]), 0, 0], rtol=1e-12)
+    assert next_token_probs(LOGITS, top_p=0.6).tolist() == [1.0, 0.0, 0.0, 0.0]
+    p = next_token_probs(LOGITS, top_p=0.95)  # 0.968 >= 0.95: three tokens
+    np.testing.assert_allclose(p, [*(np.array(E[:3]) / sum(E[:3])), 0], rtol=1e-12)
+    # top-k first, then top-p on the renormalised distribution: k=3 gives 0.705, 0.259, 0.095 -> p=0.9 keeps 2
+    p = next_token_probs(LOGITS, top_k=3, top_p=0.9)
+    assert (p > 0).tolist() == [True, True, False, False]
+
+
+def test_sampling_options_are_validated():
+    with pytest.raises(ValueError, match=r"temperature must be >= 0 \(0 = greedy\), got -1"):
+        next_token_probs(LOGITS, temperature=-1)
+    with pytest.raises(ValueError, match=r"top_k must be >= 1"):
+        next_token_probs(LOGITS, top_k=0)
+    with pytest.raises(ValueError, match=r"top_p must be in \(0, 1\]"):
+        next_token_probs(LOGITS, top_p=1.5)
+
+
+def test_sample_frequencies_match_the_distribution():
+    rng = np.random.default_rng(0)
+    n = 20000
+    counts = np.bincount([sample(SOFTMAX, rng) for _ in range(n)], minlength=4) / n
+    # binomial std sqrt(p(1-p)/n) <= 0.0036: 4 sigma is 0.015
+    np.testing.assert_allclose(counts, SOFTMAX, atol=0.015)
+    assert sample(np.array([0.0, 0.0, 1.0]), rng) == 2  # zero-mass tokens are never drawn
+
+
+@pytest.mark.parametrize("cell", cell_names("nn"))
+def test_fast_decoder_matches_the_model(cell):
+    torch.manual_seed(0)
+    m = RecurrentLM(23, cell=cell, embedding_dim=8, hidden_size=12, num_layers=2, dropout=0.5).eval()
+    ids = torch.randint(0, 23, (1, 15))
+    with torch.no_grad():
+        ref = m(ids)[0][0].numpy()  # (T, V) full-sequence forward
+    dec = FastDecoder(m)
+    got = np.stack([dec.step(int(t)).copy() for t in ids[0]])
+    # float32 on both sides, different summation order: ~1e-6 relative to the logit scale
+    np.testing.assert_allclose(got, ref, atol=1e-5 * max(1.0, np.abs(ref).max()))
+    dec.reset()
+    np.testing.assert_allclose(dec.feed(ids[0].numpy()), ref[-1], atol=1e-5 * max(1.0, np.abs(ref).max()))
+
+
+@pytest.mark.parametrize(
+    "cell,options,tie", [("gru", CellOptions(gru_variant="paper"), False), ("rnn", CellOptions(nonlinearity="relu"), True)]
+)
+def test_fast_decoder_options_and_tied_projection(cell, options, tie):
+    torch.manual_seed(1)
+    m = RecurrentLM(17, cell=cell, embedding_dim=6, hidden_size=10, num_layers=3, options=options, tie_weights=tie)
+    m.eval()
+    ids = torch.randint(0, 17, (1, 9))
+    with torch.no_grad():
+        ref = m(ids)[0][0].numpy()
+    dec = FastDecoder(m)
+    got = np.stack([dec.step(int(t)).copy() for t in ids[0]])
+    np.testing.assert_allclose(got, ref, atol=1e-5 * max(1.0, np.abs(ref).max()))
+    with pytest.raises(ValueError, match=r"token id 17 is outside the vocabulary of 17"):
+        dec.step(17)
+
+
+def _tiny_lm(vocab: Vocab) -> RecurrentLM:
+    torch.manual_seed(0)
+    return RecurrentLM(len(vocab), cell="lstm", embedding_dim=8, hidden_size=16)
+
+
+def test_generation_is_deterministic_with_a_seed():
+    vocab = Vocab.build("abcdefgh ijkl\n", level="char")
+    m = _tiny_lm(vocab)
+    a = list(generate(m, vocab, prompt="abc", length=60, seed=3))
+    b = list(generate(m, vocab, prompt="abc", length=60, seed=3))
+    c = list(generate(m, vocab, prompt="abc", length=60, seed=4))
+    assert a == b and len(a) == 60 and all(len(p) == 1 for p in a)  # one character per streamed piece
+    assert a != c  # 60 draws over 14 symbols: equal by chance with negligible probability
+    greedy = "".join(generate(m, vocab, prompt="abc", length=20, temperature=0))
+    assert greedy == "".join(generate(m, vocab, prompt="abc", length=20, temperature=0, seed=99))
+
+
+def test_generation_prompt_fallback_and_errors():
+    vocab = Vocab.build("abc\n", level="char")
+    m = _tiny_lm(vocab)
+    with pytest.warns(UserWarning, match=r"prompt has 1 char\(s\) outside the vocabulary.*'Z'.*read as <unk>"):
+        out = "".join(generate(m, vocab, prompt="aZ", length=5, seed=0))
+    assert len(out) == 5
+    with pytest.raises(ValueError, match=r"prompt has 1 char\(s\) outside"):
+        list(generate(m, vocab, prompt="aZ", length=5, strict=True))
+    with pytest.raises(ValueError, match=r"length must be >= 0"):
+        list(generate(m, vocab, length=-1))
+    assert len("".join(generate(m, vocab, prompt="", length=7, seed=0))) == 7  # empty prompt: starts at "\n"
+
+
+def test_word_level_generation_joins_words():
+    vocab = Vocab.build("the cat sat\nthe dog ran\n", level="word")
+    m = _tiny_lm(vocab)
+    pieces = list(generate(m, vocab, prompt="the", length=30, seed=0))
+    text = "the" + "".join(pieces)
+    assert "  " not in text and all(p == "\n" or p.startswith(" ") or p.isalpha() or p.startswith("<") for p in pieces)
