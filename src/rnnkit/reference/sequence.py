@@ -330,12 +330,14 @@ class Chunk:
 def tbptt_windows(T: int, k1: int, k2: int | None = None) -> list[tuple[int, int, int]]:
     """(window_start, start, stop) per update: every k1 steps, backpropagate the last k2 (>= k1) steps.
 
-    k2 = k1 (the default) is the usual chunked scheme: disjoint chunks, the state carried between them.
+    The losses of the k1 new steps [start, stop) are backpropagated through them and k2 - k1 earlier steps
+    (window_start = start - (k2 - k1)); a last, shorter chunk keeps the same overlap. k2 = k1 (the default)
+    is the usual chunked scheme: disjoint chunks, the state carried between them.
     """
     k2 = k1 if k2 is None else k2
     if k1 < 1 or k2 < k1:
         raise ValueError(f"truncated BPTT needs 1 <= k1 <= k2, got k1={k1}, k2={k2}")
-    return [(max(0, min(s + k1, T) - k2), s, min(s + k1, T)) for s in range(0, T, k1)]
+    return [(max(0, s - (k2 - k1)), s, min(s + k1, T)) for s in range(0, T, k1)]
 
 
 def tbptt_forward_backward(
