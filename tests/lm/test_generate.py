@@ -80,7 +80,8 @@ def test_fast_decoder_matches_the_model(cell):
 
 
 @pytest.mark.parametrize(
-    "cell,options,tie", [("gru", CellOptions(gru_variant="paper"), False), ("rnn", CellOptions(nonlinearity="relu"), True)]
+    "cell,options,tie",
+    [("gru", CellOptions(gru_variant="paper"), False), ("rnn", CellOptions(nonlinearity="relu"), True)],
 )
 def test_fast_decoder_options_and_tied_projection(cell, options, tie):
     torch.manual_seed(1)

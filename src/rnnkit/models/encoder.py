@@ -20,6 +20,8 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.layout import CellOptions
+from rnnkit.models.regularizers import LockedDropout, embedding_dropout
+from rnnkit.models.regularizers import tie_weights as tie_weights_
 from rnnkit.nn.sequence import Recurrent
 
 
@@ -55,24 +57,16 @@ class TokenEncoder(nn.Module):
             dropout=dropout, bias=bias, options=options, impl=impl, weight_drop=weight_drop,
         )  # fmt: skip
         self.dropout, self.locked, self.embed_dropout = float(dropout), locked, float(embed_dropout)
+        self.locked_drop = LockedDropout(dropout)
         self.out_features = hidden_size * (2 if bidirectional else 1)
 
     def _drop(self, x: Tensor) -> Tensor:
         """Dropout on (N, T, F); with ``locked`` one mask per sequence shared over T (Gal & Ghahramani 2016)."""
-        if not self.training or not self.dropout:
-            return x
-        if not self.locked:
-            return nn.functional.dropout(x, self.dropout, True)
-        mask = x.new_empty(x.shape[0], 1, x.shape[2]).bernoulli_(1 - self.dropout) / (1 - self.dropout)
-        return x * mask  # (N, 1, F) broadcast over T
+        return self.locked_drop(x) if self.locked else nn.functional.dropout(x, self.dropout, self.training)
 
     def embed(self, ids: Tensor) -> Tensor:
         """(N, T) int -> (N, T, E); embedding dropout drops whole rows of E (Merity et al. 2017 §4.3)."""
-        W = self.embedding.weight  # (V, E)
-        if self.training and self.embed_dropout:
-            keep = W.new_empty(W.shape[0], 1).bernoulli_(1 - self.embed_dropout) / (1 - self.embed_dropout)
-            W = W * keep
-        return nn.functional.embedding(ids, W)
+        return embedding_dropout(self.embedding, ids, self.embed_dropout, training=self.training)
 
     def forward(self, ids: Tensor, state: tuple[Tensor, ...] | None = None) -> tuple[Tensor, tuple[Tensor, ...]]:
         if ids.dim() != 2 or ids.is_floating_point():
@@ -95,7 +89,7 @@ class RecurrentLM(TokenEncoder):
         self.proj = nn.Linear(H, E, bias=False) if tie_weights and H != E else None
         self.head = nn.Linear(E if tie_weights else H, vocab_size)
         if tie_weights:
-            self.head.weight = self.embedding.weight
+            tie_weights_(self.head, self.embedding)
         self.reset_head()
 
     def reset_head(self) -> None:
