@@ -1,0 +1,116 @@
+"""Matrix products for the hand-written BPTT path, routed to the fastest library on this machine.
+
+On this project's AMD CPUs ``torch.mm`` / ``addmm`` / ``F.linear`` run through MKL's AVX2 fallback
+(~180 GFLOP/s), while oneDNN's linear with the weight reordered once reaches ~410 GFLOP/s on large and
+~320-360 on step-sized products (measured; see benchmarks/RESULTS.md and ../shared/PERF-NOTES.md). That
+route is the one torch's own CPU compiler uses, through private ops
+(``torch.ops.mkldnn._reorder_linear_weight`` and ``torch.ops.mkldnn._linear_pointwise``), so it is
+feature-checked on first use and everything falls back to ``torch.mm`` when it is missing, on non-CPU
+devices and for dtypes oneDNN does not take (float64: gradient checks).
+
+Three products cover BPTT (row-vector convention, as ``torch.nn``):
+
+* ``linear(x, w, bias, add=...)``  ``x @ W^T (+ bias) (+ add)``  — projections, per-step recurrences, dx;
+* ``mm_tn(a, b)``                   ``a^T @ b``                   — weight gradients summed over all steps.
+
+A weight used many times is wrapped once with ``prepare`` (which reorders it for oneDNN).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+ROUTES = ("onednn", "torch")
+_forced: str | None = None  # set by ``use_route`` (tests, benchmarks); None means "best available"
+
+
+@functools.cache
+def onednn_available() -> bool:
+    """True when torch has the private oneDNN linear ops and they give the right answer on a tiny product."""
+    try:
+        ops = torch.ops.mkldnn
+        if not torch.backends.mkldnn.is_available():
+            return False
+        x = torch.arange(6.0).reshape(2, 3)
+        w = torch.arange(12.0).reshape(4, 3) / 7
+        packed = ops._reorder_linear_weight(w)
+        y = ops._linear_pointwise(x, packed, None, "none", [], "")
+        y2 = ops._linear_pointwise.binary(x, torch.ones(2, 4), packed, None, "add")
+        ref = x @ w.T
+        return bool(torch.allclose(y, ref, atol=1e-5) and torch.allclose(y2, ref + 1, atol=1e-5))
+    except (AttributeError, RuntimeError, NotImplementedError):
+        return False
+
+
+def route_for(t: Tensor) -> str:
+    """The route products on tensors like ``t`` take: 'onednn' (CPU float32 with the ops present) or 'torch'."""
+    if _forced == "torch":
+        return "torch"
+    if t.device.type == "cpu" and t.dtype == torch.float32 and onednn_available():
+        return "onednn"
+    return "torch"
+
+
+@contextlib.contextmanager
+def use_route(route: str | None) -> Iterator[None]:
+    """Force ``route`` ('torch' or None = best available) inside the block; tests use it to cover the fallback."""
+    global _forced
+    if route not in (None, *ROUTES):
+        raise ValueError(f"route must be one of {ROUTES} or None, got {route!r}")
+    if route == "onednn" and not onednn_available():
+        raise ValueError("route 'onednn' requested but torch's oneDNN linear ops are not available here")
+    old, _forced = _forced, route
+    try:
+        yield
+    finally:
+        _forced = old
+
+
+@dataclass(frozen=True)
+class Weight:
+    """A weight ``W (O, I)`` ready for repeated ``x @ W^T`` products: the dense tensor and, on the oneDNN
+    route, a copy reordered once into oneDNN's blocked layout."""
+
+    dense: Tensor
+    packed: Tensor | None
+
+
+def prepare(w: Tensor) -> Weight:
+    """Wrap ``w (O, I)`` for ``linear``; reorders it for oneDNN when that route applies (costs one copy)."""
+    if route_for(w) == "onednn":
+        return Weight(w, torch.ops.mkldnn._reorder_linear_weight(w.contiguous()))
+    return Weight(w, None)
+
+
+def linear(x: Tensor, w: Weight | Tensor, bias: Tensor | None = None, *, add: Tensor | None = None) -> Tensor:
+    """``x (M, I) @ W^T (I, O) + bias (O,) + add (M, O)`` as a new (M, O) tensor; bias and add optional."""
+    if not isinstance(w, Weight):
+        w = Weight(w, None)
+    if w.packed is not None or route_for(x) == "onednn":
+        wt = w.packed if w.packed is not None else w.dense  # oneDNN takes a plain weight too (reorders inside)
+        if add is None:
+            return torch.ops.mkldnn._linear_pointwise(x, wt, bias, "none", [], "")
+        return torch.ops.mkldnn._linear_pointwise.binary(x, add.contiguous(), wt, bias, "add")  # fused post-op
+    if add is None:
+        return torch.mm(x, w.dense.t()) if bias is None else torch.addmm(bias, x, w.dense.t())
+    if bias is not None:
+        add = add + bias
+    return torch.addmm(add, x, w.dense.t())
+
+
+def mm_tn(a: Tensor, b: Tensor) -> Tensor:
+    """``a^T @ b`` for a (M, P), b (M, Q) -> (P, Q): a weight gradient summed over the M = T*N rows.
+
+    On oneDNN this is computed as ``(b^T @ a)^T`` with ``a^T`` as the (column-major) weight operand, the
+    arrangement measured fastest here (~350 vs ~190 GFLOP/s for the direct form); the result is a
+    transposed view.
+    """
+    if route_for(a) == "onednn":
+        return torch.ops.mkldnn._linear_pointwise(b.t(), a.t(), None, "none", [], "").t()
+    return torch.mm(a.t(), b)
