@@ -13,7 +13,8 @@ Cells know one step (``init_state``, ``step``, ``step_backward``); everything ab
   states interleaved as ``l * directions + d``.
 
 Shapes: x (N, T, D); out (N, T, dirs*H); each state tensor (L*dirs, N, H). Parameters use stacked names
-``layers.{l}.{fwd|bwd}.{name}`` (``rnnkit.layout.stacked_param_name``). The runner never looks inside a
+``layers.{l}.{fwd|bwd}.{name}`` (``rnnkit.layout.stacked_param_name``); keys not starting with ``layers.``
+(an embedding, a head) may share the dict and are ignored. The runner never looks inside a
 cell's parameters, so cells without ``W_hh`` or with a diagonal one run unchanged.
 """
 
@@ -85,7 +86,7 @@ def _check_params(params: dict[str, np.ndarray], lay: CellLayout, D: int, H: int
             f"params is missing {missing} for cell {lay.name!r} with num_layers={L}, "
             f"bidirectional={dirs == 2}, bias={bias}; build them with rnnkit.layout.init_params per layer"
         )
-    extra = sorted(k for k in params if k not in expected)
+    extra = sorted(k for k in params if k.startswith("layers.") and k not in expected)  # other keys: not ours
     if extra:
         raise ValueError(
             f"params has unexpected entries {extra} for cell {lay.name!r} with num_layers={L}, "
