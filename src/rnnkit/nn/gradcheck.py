@@ -1,19 +1,52 @@
-"""Finite-difference check of a ``Recurrent``'s gradients (any impl), via ``torch.autograd.gradcheck``.
+"""Finite-difference checks of the PyTorch engine's gradients (autograd, or our BPTT path), in float64.
 
-The module is copied to float64 and put in eval mode (dropout and DropConnect would make the function
-random); every parameter, the input and the initial state are checked, through every output and state.
+Two ways in:
+
+* ``gradcheck(module, x, ...)`` wraps ``torch.autograd.gradcheck`` over a ``Recurrent`` and any impl: the
+  module is copied to float64, put in eval mode (dropout and DropConnect would make the function random),
+  and every parameter, the input and the initial state are checked through every output and final state.
+* ``gradcheck_sequence`` / ``gradcheck_tbptt`` / ``run`` mirror ``rnnkit.reference.gradcheck``: the same
+  random problem (same seed, same draws), the same test loss ``sum(out * R) + sum_k sum(final_k * S_k)``,
+  and the same per-array report (``GradcheckReport``, shared with the reference, engine-neutral).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch.func import functional_call
 
+from rnnkit.layout import CellOptions, layout
 from rnnkit.nn.sequence import Recurrent
+from rnnkit.reference.gradcheck import (
+    DEFAULT_ATOL,
+    DEFAULT_TOL,
+    GradcheckEntry,
+    GradcheckReport,
+    compare,
+    render,
+)
+from rnnkit.reference.gradcheck import stacked_params as _reference_stacked_params
+from rnnkit.reference.sequence import tbptt_windows
+
+__all__ = [
+    "DEFAULT_ATOL",
+    "DEFAULT_TOL",
+    "GradcheckEntry",
+    "GradcheckReport",
+    "compare",
+    "gradcheck",
+    "gradcheck_sequence",
+    "gradcheck_tbptt",
+    "numerical_gradient",
+    "render",
+    "run",
+    "stacked_params",
+]
 
 
 def gradcheck(
@@ -46,3 +79,214 @@ def gradcheck(
         return (out, *final)
 
     return torch.autograd.gradcheck(f, (x, *state, *params), eps=eps, atol=atol, rtol=rtol)
+
+
+def numerical_gradient(f: Callable[[], float], a: Tensor, *, eps: float = 1e-6) -> np.ndarray:
+    """dL/da by central differences, perturbing ``a`` in place element by element (restored afterwards)."""
+    grad = np.zeros(tuple(a.shape), dtype=np.float64)
+    flat, gflat = a.detach().view(-1), grad.reshape(-1)  # views: writes to flat change a
+    with torch.no_grad():
+        for i in range(flat.numel()):
+            old = float(flat[i])
+            flat[i] = old + eps
+            fp = f()
+            flat[i] = old - eps
+            fm = f()
+            flat[i] = old
+            gflat[i] = (fp - fm) / (2.0 * eps)
+    return grad
+
+
+def stacked_params(
+    cell: str,
+    input_size: int,
+    hidden_size: int,
+    *,
+    num_layers: int = 1,
+    bidirectional: bool = False,
+    bias: bool = True,
+    options: CellOptions = CellOptions(),
+    rng: np.random.Generator,
+) -> dict[str, Tensor]:
+    """Fresh float64 parameters for a stack, named ``layers.{l}.{fwd|bwd}.{name}`` (the reference's draws)."""
+    p = _reference_stacked_params(cell, input_size, hidden_size, num_layers=num_layers, bidirectional=bidirectional,
+                                  bias=bias, options=options, rng=rng)  # fmt: skip
+    return {k: torch.tensor(v) for k, v in p.items()}
+
+
+def _problem(cell, *, input_size, hidden_size, num_layers, bidirectional, batch, steps, lengths, bias, options,
+             seed, impl):  # fmt: skip
+    """The reference's random problem (same draws in the same order), as a float64 Recurrent and tensors."""
+    rng = np.random.default_rng(seed)
+    dirs = 2 if bidirectional else 1
+    params = stacked_params(cell, input_size, hidden_size, num_layers=num_layers, bidirectional=bidirectional,
+                            bias=bias, options=options, rng=rng)  # fmt: skip
+    x = torch.tensor(rng.standard_normal((batch, steps, input_size)))  # (N, T, D)
+    shape = (num_layers * dirs, batch, hidden_size)
+    state0 = tuple(torch.tensor(0.5 * rng.standard_normal(shape)) for _ in layout(cell).state)
+    if lengths is True:  # varied lengths, the first sequence full so the batch really is T long
+        lengths = np.concatenate([[steps], rng.integers(1, steps + 1, batch - 1)]).astype(np.int64)
+    elif lengths is False:
+        lengths = None
+    R = torch.tensor(rng.standard_normal((batch, steps, dirs * hidden_size)))  # weights of the test loss on out
+    S = tuple(torch.tensor(rng.standard_normal(shape)) for _ in layout(cell).state)  # ... on the final state
+    model = Recurrent(cell, input_size, hidden_size, num_layers=num_layers, bidirectional=bidirectional, bias=bias,
+                      options=options, impl=impl).double().eval()  # fmt: skip
+    model.load_state_dict(params)
+    lengths = None if lengths is None else torch.as_tensor(np.asarray(lengths))
+    return model, x, state0, lengths, R, S
+
+
+def _loss(out: Tensor, final: tuple, R: Tensor, S: tuple | None) -> Tensor:
+    total = (out * R).sum()
+    if S is not None:
+        total = total + sum((f * s).sum() for f, s in zip(final, S, strict=True))
+    return total
+
+
+def _title(kind: str, cell: str, impl: str, lengths, bias: bool, **sizes) -> str:
+    size = ", ".join(f"{k}={v}" for k, v in sizes.items())
+    full = "full" if lengths is None else [int(n) for n in lengths]
+    return f"gradcheck nn {cell} (impl={impl}): {kind}, {size}, lengths={full}, bias={bias}"
+
+
+def gradcheck_sequence(
+    cell: str,
+    *,
+    input_size: int = 3,
+    hidden_size: int = 3,
+    num_layers: int = 1,
+    bidirectional: bool = False,
+    batch: int = 3,
+    steps: int = 4,
+    lengths: bool | Sequence[int] = True,
+    bias: bool = True,
+    options: CellOptions = CellOptions(),
+    seed: int = 0,
+    impl: str = "loop",
+    eps: float = 1e-6,
+    tol: float = DEFAULT_TOL,
+    atol: float = DEFAULT_ATOL,
+) -> GradcheckReport:
+    """Full BPTT through ``Recurrent(impl=impl)`` against finite differences on every array."""
+    model, x, state0, lengths, R, S = _problem(
+        cell, input_size=input_size, hidden_size=hidden_size, num_layers=num_layers, bidirectional=bidirectional,
+        batch=batch, steps=steps, lengths=lengths, bias=bias, options=options, seed=seed, impl=impl,
+    )  # fmt: skip
+    params = dict(model.named_parameters())
+    xg = x.clone().requires_grad_(True)
+    sg = tuple(s.clone().requires_grad_(True) for s in state0)
+    out, final = model(xg, sg, lengths)
+    _loss(out, final, R, S).backward()
+
+    def f() -> float:
+        out, final = model(x, state0, lengths)
+        return float(_loss(out, final, R, S))
+
+    entries = [compare("bptt", k, p.grad.numpy(), numerical_gradient(f, p, eps=eps), tol=tol, atol=atol)
+               for k, p in params.items()]  # fmt: skip
+    entries.append(compare("bptt", "x", xg.grad.numpy(), numerical_gradient(f, x, eps=eps), tol=tol, atol=atol))
+    for name, s, g in zip(layout(cell).state, state0, sg, strict=True):
+        num = numerical_gradient(f, s, eps=eps)
+        entries.append(compare("bptt", f"state0.{name}", g.grad.numpy(), num, tol=tol, atol=atol))
+    title = _title("full BPTT", cell, impl, lengths, bias, layers=num_layers, bidirectional=bidirectional,
+                   H=hidden_size, N=batch, T=steps)  # fmt: skip
+    return GradcheckReport(title, tuple(entries), tol, atol)
+
+
+def gradcheck_tbptt(
+    cell: str,
+    *,
+    k1: int = 2,
+    k2: int | None = None,
+    input_size: int = 3,
+    hidden_size: int = 3,
+    num_layers: int = 1,
+    batch: int = 3,
+    steps: int = 5,
+    lengths: bool | Sequence[int] = False,
+    bias: bool = True,
+    options: CellOptions = CellOptions(),
+    seed: int = 0,
+    impl: str = "loop",
+    eps: float = 1e-6,
+    tol: float = DEFAULT_TOL,
+    atol: float = DEFAULT_ATOL,
+) -> GradcheckReport:
+    """Truncated BPTT as a training loop does it with this engine: per window, the carried state detached.
+
+    Window ``[w, e)`` (``reference.sequence.tbptt_windows``) differentiates ``sum(out[s:e] * R[s:e])`` (plus
+    the final-state term for the last one) w.r.t. the parameters, ``x[w:e]`` and the detached state entering
+    the window. Each entry reports the worst window. ``lengths`` must be full (False): a window can start after
+    a short sequence ended, and ``Recurrent`` requires every length >= 1.
+    """
+    if lengths is not False and lengths is not None:
+        raise ValueError("gradcheck_tbptt (nn): lengths must be False; a window may hold zero-length sequences")
+    model, x, state0, _, R, S = _problem(
+        cell, input_size=input_size, hidden_size=hidden_size, num_layers=num_layers, bidirectional=False,
+        batch=batch, steps=steps, lengths=False, bias=bias, options=options, seed=seed, impl=impl,
+    )  # fmt: skip
+    T = x.shape[1]
+    params = dict(model.named_parameters())
+    carried = {0: state0}
+    worst: dict[str, GradcheckEntry] = {}
+    windows = tbptt_windows(T, k1, k2)
+    for w, s, e in windows:
+        if w not in carried:  # k2 > k1: run (without gradient) from the last stored state to the window
+            b = max(t for t in carried if t <= w)
+            with torch.no_grad():
+                carried[w] = model(x[:, b:w], carried[b])[1]
+        xw, s_in = x[:, w:e].clone(), tuple(a.clone() for a in carried[w])
+        Sw = S if e == T else None
+        model.zero_grad()
+        xg, sg = xw.clone().requires_grad_(True), tuple(a.clone().requires_grad_(True) for a in s_in)
+        out, final = model(xg, sg)
+        _loss(out[:, s - w :], final, R[:, s:e], Sw).backward()
+        with torch.no_grad():
+            carried[e] = model(x[:, w:e], s_in)[1]  # detached: the next window's gradient stops here
+
+        def f(xw=xw, s_in=s_in, w=w, s=s, e=e, Sw=Sw) -> float:
+            out, final = model(xw, s_in)
+            return float(_loss(out[:, s - w :], final, R[:, s:e], Sw))
+
+        found = [compare("tbptt", k, p.grad.numpy(), numerical_gradient(f, p, eps=eps), tol=tol, atol=atol)
+                 for k, p in params.items()]  # fmt: skip
+        found.append(compare("tbptt", "x", xg.grad.numpy(), numerical_gradient(f, xw, eps=eps), tol=tol, atol=atol))
+        for name, a, g in zip(layout(cell).state, s_in, sg, strict=True):
+            num = numerical_gradient(f, a, eps=eps)
+            found.append(compare("tbptt", f"state_in.{name}", g.grad.numpy(), num, tol=tol, atol=atol))
+        for entry in found:
+            if entry.name not in worst or entry.rel_err > worst[entry.name].rel_err:
+                worst[entry.name] = entry
+    title = _title(f"truncated BPTT k1={k1} k2={k2 or k1}, {len(windows)} chunks", cell, impl, None, bias,
+                   layers=num_layers, H=hidden_size, N=batch, T=steps)  # fmt: skip
+    return GradcheckReport(title, tuple(worst.values()), tol, atol)
+
+
+def run(
+    cell: str,
+    *,
+    layers: int = 1,
+    bidirectional: bool = False,
+    hidden: int = 3,
+    seed: int = 0,
+    options: CellOptions = CellOptions(),
+    k1: int = 2,
+    impl: str = "loop",
+    console=None,
+) -> bool:
+    """Full BPTT (with lengths) and, unidirectional only, truncated BPTT; prints tables, True if all passed."""
+    from rich.console import Console
+
+    console = console or Console()
+    reports = [gradcheck_sequence(cell, hidden_size=hidden, num_layers=layers, bidirectional=bidirectional,
+                                  options=options, seed=seed, impl=impl)]  # fmt: skip
+    if k1 > 0 and not bidirectional:
+        reports.append(gradcheck_tbptt(cell, k1=k1, hidden_size=hidden, num_layers=layers, options=options, seed=seed,
+                                       impl=impl))  # fmt: skip
+    for r in reports:
+        console.print(render(r))
+    ok = all(r.passed for r in reports)
+    bad = sum(len(r.failures()) for r in reports)
+    console.print("[green]gradcheck passed[/green]" if ok else f"[bold red]gradcheck FAILED: {bad} arrays[/bold red]")
+    return ok

@@ -1,4 +1,4 @@
-"""Losses, mirroring ``rnnkit.reference.losses``: mean over counted positions, autograd for the backward."""
+"""Losses named as in ``rnnkit.reference.losses``: means over counted positions, autograd for the backward."""
 
 from __future__ import annotations
 
@@ -9,19 +9,28 @@ IGNORE_INDEX = -100  # targets equal to this are skipped (padding), as in torch.
 
 
 def cross_entropy(logits: Tensor, targets: Tensor, *, ignore_index: int = IGNORE_INDEX) -> Tensor:
-    """Mean of -log softmax(logits)[target] over positions whose target != ignore_index.
+    """Mean of ``-log softmax(logits)[target]`` over positions whose target != ignore_index.
 
-    logits (..., V), targets (...) integer. A batch whose targets are all ignored gives 0, not NaN.
+    logits (..., V), targets (...) integer. A batch whose targets are all ignored gives 0 (and a zero
+    gradient), not NaN, as ``rnnkit.reference.losses.cross_entropy``.
     """
+    if logits.shape[:-1] != targets.shape:
+        raise ValueError(
+            f"cross_entropy: logits {tuple(logits.shape)} must be targets' shape {tuple(targets.shape)} "
+            "plus a class axis"
+        )
+    if targets.is_floating_point() or targets.dtype == torch.bool:
+        raise ValueError(f"cross_entropy: targets must be integer class ids, got dtype {targets.dtype}")
     V = logits.shape[-1]
-    logits, targets = logits.reshape(-1, V), targets.reshape(-1)  # (M, V), (M,)
-    keep = targets != ignore_index  # (M,)
+    logits2, t = logits.reshape(-1, V), targets.reshape(-1)  # (M, V), (M,)
+    keep = t != ignore_index  # (M,)
+    t = torch.where(keep, t, 0)
+    if bool(keep.any()) and (int(t[keep].min()) < 0 or int(t[keep].max()) >= V):
+        raise ValueError(f"cross_entropy: a target is outside [0, V={V}) and is not ignore_index={ignore_index}")
     count = keep.sum()
-    if int(count) == 0:
-        return logits.sum() * 0.0  # keeps the graph, gradient zero
-    logp = torch.log_softmax(logits, dim=-1)  # (M, V), stable
-    nll = -logp.gather(1, torch.where(keep, targets, 0).unsqueeze(1)).squeeze(1)  # (M,)
-    return (nll * keep).sum() / count
+    logp = torch.log_softmax(logits2, dim=-1)  # (M, V), stable
+    nll = -logp.gather(1, t.unsqueeze(1)).squeeze(1)  # (M,)
+    return (nll * keep).sum() / count.clamp(min=1)  # all ignored: 0 with a zero gradient
 
 
 def mse(pred: Tensor, target: Tensor) -> Tensor:

@@ -1,4 +1,7 @@
-"""Optimisers and global-norm clipping, named as in ``rnnkit.reference.optim``, built on torch.optim."""
+"""Optimisers and global-norm clipping, named as in ``rnnkit.reference.optim``, built on torch.optim.
+
+The reference engine follows torch.optim's update rules exactly, so both engines take identical steps.
+"""
 
 from __future__ import annotations
 
@@ -22,9 +25,12 @@ def Adam(  # noqa: N802
     betas: tuple[float, float] = (0.9, 0.999),
     eps: float = 1e-8,
     weight_decay: float = 0.0,
+    decoupled: bool = False,
 ):
-    """Adam (Kingma & Ba 2015, Algorithm 1), bias-corrected moments; weight decay added to the gradient."""
-    return torch.optim.Adam(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+    """Adam (Kingma & Ba 2015, Algorithm 1), bias-corrected moments; L2 weight decay added to the gradient,
+    or outside the moments with ``decoupled=True`` (= AdamW)."""
+    cls = torch.optim.AdamW if decoupled else torch.optim.Adam
+    return cls(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
 
 
 def AdamW(  # noqa: N802
@@ -50,8 +56,18 @@ def build(name: str, params: Iterable[Tensor], *, lr: float, weight_decay: float
     raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
 
 
+def global_norm(params: Iterable[Tensor] | nn.Module) -> float:
+    """``sqrt(sum_k ||g_k||^2)`` over every parameter's gradient (parameters without one are skipped)."""
+    if isinstance(params, nn.Module):
+        params = params.parameters()
+    grads = [p.grad for p in params if p.grad is not None]
+    return float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))) if grads else 0.0
+
+
 def clip_grad_norm(params: Iterable[Tensor] | nn.Module, max_norm: float) -> float:
-    """Scale all gradients by min(1, max_norm / ||g||) where ||g|| is the global L2 norm; returns ||g||."""
+    """Scale every gradient by ``min(1, max_norm / (||g|| + 1e-6))``; returns the pre-clip global norm ||g||."""
+    if max_norm <= 0:
+        raise ValueError(f"clip_grad_norm: max_norm must be > 0, got {max_norm}")
     if isinstance(params, nn.Module):
         params = params.parameters()
     return float(torch.nn.utils.clip_grad_norm_(params, max_norm))
