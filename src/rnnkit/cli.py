@@ -27,6 +27,11 @@ app.add_typer(lm_cli.train_app, name="train")
 app.command("eval")(lm_cli.eval_command)
 app.command("generate")(lm_cli.generate_command)
 
+from rnnkit.tasks import classification_cli  # noqa: E402 - `classify` and `tag` command groups
+
+app.add_typer(classification_cli.classify_app, name="classify")
+app.add_typer(classification_cli.tag_app, name="tag")
+
 
 @app.command()
 def gradcheck(

@@ -34,3 +34,37 @@ def plot_loss(metrics: str | os.PathLike | list[dict], out: str | os.PathLike, *
     plt.close(fig)
     os.replace(tmp, out)
     return out
+
+
+def plot_confusion_matrix(
+    confusion, classes: list[str], out: str | os.PathLike, *, title: str = "confusion matrix (row-normalised)"
+) -> Path:
+    """Confusion matrix (rows: true class, columns: predicted) normalised per row, counts in the cells -> PNG."""
+    import numpy as np
+
+    C = np.asarray(confusion, dtype=np.float64)  # (K, K)
+    rates = C / np.maximum(C.sum(1, keepdims=True), 1)  # recall on the diagonal
+    K = len(classes)
+    size = max(4.0, 0.45 * K + 2)
+    fig, ax = plt.subplots(figsize=(size, size), dpi=100)
+    im = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(K), classes, rotation=90 if K > 6 else 0)
+    ax.set_yticks(range(K), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    if K <= 25:
+        for i in range(K):
+            for j in range(K):
+                if C[i, j]:
+                    ax.text(j, i, int(C[i, j]), ha="center", va="center", fontsize=7,
+                            color="white" if rates[i, j] > 0.5 else "black")  # fmt: skip
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}{out.suffix}")
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, out)
+    return out

@@ -1,0 +1,160 @@
+"""Quality of the classification and tagging tasks on the classic datasets, in their published settings.
+
+    python benchmarks/quality_classify.py names            # names -> language, 85/15 split seed 2024
+    python benchmarks/quality_classify.py japanese-vowels  # official 270 / 370 split
+    python benchmarks/quality_classify.py mr --folds 10    # MR polarity, 10-fold CV (--fold-limit K: first K folds)
+    python benchmarks/quality_classify.py conll-chunk      # CoNLL-2000 chunking, official test set, span F1
+    python benchmarks/quality_classify.py conll-pos        # CoNLL-2000 POS column as target, token accuracy
+    python benchmarks/quality_classify.py all
+
+Each run prints one JSON line (figures, wall time, settings, machine) and appends it to
+``benchmarks/results/quality_classify.jsonl``; ``benchmarks/RESULTS.md`` quotes those lines. Any config field can
+be overridden with dotted keys after ``--``, e.g. ``-- train.epochs=3 model.hidden_size=64``. Needs the data root
+($RNNKIT_DATA or ../shared/data). No validation split is taken from the test data: models are trained for a fixed
+number of epochs and the final model is scored once on the test set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rnnkit.config import apply_overrides, to_dict
+from rnnkit.tasks import class_metrics
+from rnnkit.tasks.classification import Classifier, ClassifierConfig
+from rnnkit.tasks.classification import load_splits as classify_splits
+from rnnkit.tasks.labeling import Tagger, TaggerConfig
+from rnnkit.tasks.labeling import load_splits as tag_splits
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "results" / "quality_classify.jsonl"
+
+# The settings the RESULTS.md figures were measured with (dotted overrides of the task configs).
+SETTINGS: dict[str, list[str]] = {
+    "names": [
+        "data.dataset=names", "data.test_fraction=0.15", "data.split_seed=2024", "data.val_fraction=0",
+        "model.input=char", "model.cell.name=lstm", "model.bidirectional=true", "model.hidden_size=128",
+        "model.embed_size=64", "model.pooling=last", "model.head_dropout=0.3", "data.batch_size=64",
+        "train.lr=3e-3", "train.epochs=12",
+    ],
+    "japanese-vowels": [
+        "data.dataset=japanese-vowels", "data.val_fraction=0", "model.input=numeric", "model.cell.name=lstm",
+        "model.bidirectional=true", "model.hidden_size=64", "model.pooling=mean", "model.head_dropout=0.3",
+        "data.batch_size=16", "train.lr=3e-3", "train.epochs=40",
+    ],
+    "mr": [
+        "data.dataset=mr-polarity", "data.folds=10", "data.split_seed=2024", "data.val_fraction=0",
+        "model.input=word", "model.cell.name=lstm", "model.bidirectional=true", "model.hidden_size=128",
+        "model.embed_size=128", "model.pooling=max", "model.embed_dropout=0.5", "model.head_dropout=0.5",
+        "data.min_freq=1", "data.batch_size=50", "train.lr=2e-3", "train.epochs=4", "train.optim.weight_decay=1e-4",
+    ],
+    "conll-chunk": [
+        "data.dataset=conll2000", "data.tag_column=2", "data.val_fraction=0", "model.cell.name=lstm",
+        "model.hidden_size=128", "model.word_embed=100", "model.char_embed=25", "model.char_hidden=25",
+        "model.crf=true", "model.embed_dropout=0.5", "data.batch_size=32", "train.lr=3e-3", "train.epochs=8",
+    ],
+    "conll-pos": [
+        "data.dataset=conll2000", "data.tag_column=1", "data.val_fraction=0", "model.cell.name=lstm",
+        "model.hidden_size=128", "model.word_embed=100", "model.char_embed=25", "model.char_hidden=25",
+        "model.crf=false", "model.embed_dropout=0.5", "data.batch_size=32", "train.lr=3e-3", "train.epochs=8",
+    ],
+}  # fmt: skip
+
+
+def machine() -> dict:
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpu": platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(),
+    }
+
+
+def run_classify(name: str, extra: list[str], fold_limit: int) -> dict:
+    cfg = apply_overrides(ClassifierConfig(), [*SETTINGS[name], "train.quiet=true", *extra])
+    folds = cfg.data.folds or 1
+    results, t0 = [], time.perf_counter()
+    for fold in range(min(folds, fold_limit) if fold_limit else folds):
+        c_cfg = apply_overrides(cfg, [f"data.fold={fold}"]) if cfg.data.folds else cfg
+        train, _, test = classify_splits(c_cfg.data)
+        clf = Classifier(c_cfg)
+        clf.fit(train)
+        r = clf.evaluate(test)
+        index = {c: i for i, c in enumerate(clf.classes)}
+        base = class_metrics.majority_baseline([index[y] for y in train.labels], [index[y] for y in test.labels])
+        results.append({"fold": fold, "accuracy": r["accuracy"], "macro_f1": r["macro_f1"], "majority": base})
+        print(json.dumps({"dataset": name, **results[-1]}), flush=True)
+    acc = [r["accuracy"] for r in results]
+    return {
+        "dataset": name,
+        "accuracy": float(np.mean(acc)),
+        "accuracy_std": float(np.std(acc)),
+        "macro_f1": float(np.mean([r["macro_f1"] for r in results])),
+        "majority_baseline": float(np.mean([r["majority"] for r in results])),
+        "folds_run": len(results),
+        "folds": cfg.data.folds,
+        "n_train": len(train),
+        "n_test": len(test),
+        "per_fold": results,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "settings": SETTINGS[name] + extra,
+        "config": to_dict(cfg),
+    }
+
+
+def run_tag(name: str, extra: list[str]) -> dict:
+    cfg = apply_overrides(TaggerConfig(), [*SETTINGS[name], "train.quiet=true", *extra])
+    t0 = time.perf_counter()
+    train, _, test = tag_splits(cfg.data)
+    tagger = Tagger(cfg)
+    tagger.fit(train)
+    r = tagger.evaluate(test)
+    return {
+        "dataset": name,
+        **r,
+        "n_train": len(train),
+        "seconds": round(time.perf_counter() - t0, 1),
+        "settings": SETTINGS[name] + extra,
+        "config": to_dict(cfg),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    extra: list[str] = []
+    if "--" in argv:
+        k = argv.index("--")
+        argv, extra = argv[:k], argv[k + 1 :]
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("which", choices=[*SETTINGS, "all"])
+    ap.add_argument("--fold-limit", type=int, default=0, help="run only the first K folds of a k-fold setting")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
+    ap.add_argument("--no-save", action="store_true", help="print only; do not append to the results file")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    os.environ.setdefault("RNNKIT_DATA", str(HERE.parent.parent / "shared" / "data"))
+    names = list(SETTINGS) if args.which == "all" else [args.which]
+    for name in names:
+        torch.manual_seed(0)
+        rec = run_tag(name, extra) if name.startswith("conll") else run_classify(name, extra, args.fold_limit)
+        rec.update(machine=machine(), command=" ".join(["python benchmarks/quality_classify.py", *sys.argv[1:]]))
+        rec["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        line = json.dumps(rec)
+        print(line, flush=True)
+        if not args.no_save:
+            OUT.parent.mkdir(exist_ok=True)
+            with OUT.open("a") as f:
+                f.write(line + "\n")
+
+
+if __name__ == "__main__":
+    main()
