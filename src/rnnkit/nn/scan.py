@@ -1,0 +1,234 @@
+"""Scans for cells gated on the input only (minGRU, minLSTM): ``h_t = a_t ⊙ h_{t-1} + b_t`` over a sequence.
+
+Because a and b do not read h, a whole layer is: one large input product for all steps, element-wise gates,
+then the linear recurrence. Two forms live here, both free of logarithms and of division:
+
+* ``linear_scan`` — a two-level (chunked) parallel scan. Split T into K chunks of C ≈ √T steps; scan every
+  chunk from zero at once (C vectorised steps over all chunks), keeping the within-chunk cumulative product
+  ``P_t = a_{s+1} ⋯ a_t``; then carry the chunk-entry states over the K boundaries; then add
+  ``P_t ⊙ carry`` everywhere. Products only ever multiply a carried state, so an underflowing product is
+  the correct tiny value, never a divisor: stable for any T (the division in ``cumsum(b / cumprod(a))``
+  and the ``logcumsumexp`` of Feng et al. 2024 §B.3 are what this avoids; the latter is ~45% of the time
+  on this CPU, PERF-NOTES). Its backward is the same scan reversed (adjoint of a linear recurrence):
+  ``g_t = dh_t + a_{t+1} g_{t+1}``, ``db_t = g_t``, ``da_t = g_t ⊙ h_{t-1}``, ``dh_0 = a_1 g_1``.
+* ``run_layer`` — the training path the runner calls (``impl="scan"``): an ``autograd.Function`` with a
+  hand-written backward that walks time in blocks of C steps, so the gate arithmetic and the recurrence of
+  a block stay in cache, and leaves the heavy work to three large products (input projection forward,
+  ``dx`` and ``dW_ih`` backward). Memory traffic, not FLOPs, bounds the element-wise part here, so it saves
+  only the projected input and h, and recomputes the gates block by block in the backward.
+
+Shapes: N batch, T time, D input, H hidden, G gates (2 minGRU, 3 minLSTM). Lengths: padded steps get
+``a = 1, b = 0`` (state unchanged) and zero output, as the runner's contract says.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from rnnkit.layout import B_IH, W_IH, CellOptions
+
+CELLS = ("mingru", "minlstm")
+
+
+def supports(cell: str, options: CellOptions, *, x: Tensor) -> bool:
+    """True for the cells whose gates read only the input (their recurrence is linear in h)."""
+    return cell in CELLS
+
+
+def chunk_size(T: int) -> int:
+    """C ≈ √T (a power of two), which balances the C vectorised in-chunk steps against the K = T/C carries."""
+    return max(1, min(T, 2 ** round(math.log2(math.sqrt(T))))) if T > 1 else 1
+
+
+# ---- the generic two-level scan --------------------------------------------------------------------------------
+
+
+def _scan(a: Tensor, b: Tensor, h0: Tensor, reverse: bool) -> Tensor:
+    """h (N, T, H) of ``h_t = a_t ⊙ h_{t∓1} + b_t`` from h0 (N, H); two-level chunked scan, no autograd."""
+    if reverse:
+        return _scan(a.flip(1), b.flip(1), h0, False).flip(1)
+    N, T, H = a.shape
+    C = chunk_size(T)
+    K = -(-T // C)
+    pad = K * C - T
+    if pad:  # pad at the end with a = 1, b = 0: leaves every real step unchanged
+        a = torch.cat([a, a.new_ones(N, pad, H)], 1)
+        b = torch.cat([b, b.new_zeros(N, pad, H)], 1)
+    a4, b4 = a.reshape(N, K, C, H), b.reshape(N, K, C, H)
+    hl = torch.empty_like(b4)  # (N, K, C, H): scan of each chunk from a zero state
+    P = torch.empty_like(a4)  # (N, K, C, H): within-chunk cumulative product a_{s+1} ⋯ a_t
+    hl[:, :, 0] = b4[:, :, 0]
+    P[:, :, 0] = a4[:, :, 0]
+    for j in range(1, C):  # all K chunks at once
+        torch.addcmul(b4[:, :, j], a4[:, :, j], hl[:, :, j - 1], out=hl[:, :, j])
+        torch.mul(P[:, :, j - 1], a4[:, :, j], out=P[:, :, j])
+    carry = torch.empty(N, K, H, dtype=a.dtype, device=a.device)  # state entering chunk k
+    carry[:, 0] = h0
+    for k in range(1, K):
+        torch.addcmul(hl[:, k - 1, -1], P[:, k - 1, -1], carry[:, k - 1], out=carry[:, k])
+    hl.addcmul_(P, carry[:, :, None])  # h_t = hl_t + P_t ⊙ carry_k
+    return hl.reshape(N, K * C, H)[:, :T]
+
+
+class _LinearScan(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, a: Tensor, b: Tensor, h0: Tensor, reverse: bool) -> Tensor:
+        h = _scan(a, b, h0, reverse)
+        ctx.save_for_backward(a, h, h0)
+        ctx.reverse = reverse
+        return h
+
+    @staticmethod
+    def backward(ctx, dh: Tensor):
+        a, h, h0 = ctx.saved_tensors
+        rev = ctx.reverse
+        # g_t = dh_t + a_{t+1} g_{t+1}: the same recurrence run the other way, with a shifted by one step.
+        one = a.new_zeros(a.shape[0], 1, a.shape[2])
+        a_next = torch.cat([one, a[:, :-1]], 1) if rev else torch.cat([a[:, 1:], one], 1)
+        g = _scan(a_next, dh.contiguous(), torch.zeros_like(h0), not rev)
+        h_prev = torch.cat([h[:, 1:], h0[:, None]], 1) if rev else torch.cat([h0[:, None], h[:, :-1]], 1)
+        first = -1 if rev else 0
+        return g * h_prev, g, a[:, first] * g[:, first], None
+
+
+def linear_scan(a: Tensor, b: Tensor, h0: Tensor | None = None, *, reverse: bool = False) -> Tensor:
+    """h (N, T, H) with ``h_t = a_t ⊙ h_{t-1} + b_t`` (``reverse``: from t = T-1 down), h0 (N, H) or zeros.
+
+    Differentiable in a, b and h0 (hand-written backward: the reversed scan).
+    """
+    if a.shape != b.shape or a.dim() != 3:
+        raise ValueError(f"linear_scan: a and b must both be (N, T, H), got {tuple(a.shape)} and {tuple(b.shape)}")
+    if h0 is None:
+        h0 = a.new_zeros(a.shape[0], a.shape[2])
+    return _LinearScan.apply(a, b, h0, reverse)
+
+
+# ---- the fused min* layer -------------------------------------------------------------------------------------
+
+
+def _g(a: Tensor) -> Tensor:
+    """Feng et al. 2024 §B.3: ``a + 0.5`` for a >= 0, σ(a) otherwise (= ``rnnkit.nn.cells.mingru.g``)."""
+    return torch.where(a >= 0, a + 0.5, torch.sigmoid(a))
+
+
+def _dg(a: Tensor) -> Tensor:
+    """g'(a): 1 for a >= 0, σ(a)(1 - σ(a)) otherwise."""
+    s = torch.sigmoid(a)
+    return torch.where(a >= 0, 1.0, s - s * s)
+
+
+def _coefficients(cell: str, xp: Tensor) -> tuple[Tensor, Tensor]:
+    """(a, b) of ``h' = a ⊙ h + b`` for a block of projected inputs xp (N, C, G*H)."""
+    if cell == "mingru":
+        a_z, a_h = xp.chunk(2, dim=-1)
+        z = torch.sigmoid(a_z)
+        return 1.0 - z, z * _g(a_h)  # §3.1: a = 1 - z, b = z ⊙ h~
+    a_f, a_i, a_h = xp.chunk(3, dim=-1)
+    d = torch.nn.functional.logsigmoid(a_f) - torch.nn.functional.logsigmoid(a_i)
+    return torch.sigmoid(d), torch.sigmoid(-d) * _g(a_h)  # §3.2.3: a = f', b = i' ⊙ h~
+
+
+def _dgates(cell: str, xp: Tensor, g: Tensor, h_prev: Tensor) -> Tensor:
+    """dL/dxp (N, C, G*H) of a block from g = dL/db (= dL/dh' of the step) and h_prev (N, C, H)."""
+    if cell == "mingru":
+        a_z, a_h = xp.chunk(2, dim=-1)
+        z = torch.sigmoid(a_z)
+        ht = _g(a_h)
+        da_z = g * (ht - h_prev) * z * (1.0 - z)  # ∂h'/∂z = h~ - h, σ' = z (1 - z)
+        return torch.cat([da_z, g * z * _dg(a_h)], dim=-1)
+    a_f, a_i, a_h = xp.chunk(3, dim=-1)
+    d = torch.nn.functional.logsigmoid(a_f) - torch.nn.functional.logsigmoid(a_i)
+    fn = torch.sigmoid(d)
+    in_ = 1.0 - fn
+    dd = g * (h_prev - _g(a_h)) * fn * in_  # h' = h~ + f' (h - h~), ∂f'/∂d = f' i'
+    return torch.cat([dd * torch.sigmoid(-a_f), -dd * torch.sigmoid(-a_i), g * in_ * _dg(a_h)], dim=-1)
+
+
+def _steps(T: int, C: int, reverse: bool) -> list[tuple[int, int]]:
+    """Blocks [t0, t1) of at most C steps, in the order the recurrence visits them."""
+    blocks = [(t0, min(t0 + C, T)) for t0 in range(0, T, C)]
+    return blocks[::-1] if reverse else blocks
+
+
+class _MinLayer(torch.autograd.Function):
+    """One min* layer: x (N, T, D) -> h (N, T, H) (unmasked), hand-written backward."""
+
+    @staticmethod
+    def forward(ctx, x, W, bias, h0, mask, cell: str, reverse: bool):  # noqa: D102
+        N, T, D = x.shape
+        H = h0.shape[1]
+        xp = torch.nn.functional.linear(x, W, bias)  # (N, T, G*H): every step's input map in one product
+        h = x.new_empty(N, T, H)
+        C = 16  # block of steps: (N, 16, G*H) float32 blocks stay in cache at N=32, H=512
+        state = h0
+        for t0, t1 in _steps(T, C, reverse):
+            a, b = _coefficients(cell, xp[:, t0:t1])  # (N, c, H) each
+            if mask is not None:  # padded steps: a = 1, b = 0, state unchanged
+                m = mask[:, t0:t1]
+                a = torch.where(m, a, 1.0)
+                b = b * m
+            ts = range(t1 - t0 - 1, -1, -1) if reverse else range(t1 - t0)
+            for j in ts:
+                state = torch.addcmul(b[:, j], a[:, j], state, out=h[:, t0 + j])
+        ctx.save_for_backward(x, W, xp, h, h0, mask)
+        ctx.cell, ctx.reverse, ctx.has_bias = cell, reverse, bias is not None
+        return h
+
+    @staticmethod
+    def backward(ctx, dh):  # noqa: D102
+        x, W, xp, h, h0, mask = ctx.saved_tensors
+        cell, reverse = ctx.cell, ctx.reverse
+        N, T, H = h.shape
+        dxp = torch.empty_like(xp)
+        carry = torch.zeros_like(h0)  # a_{t+1} ⊙ g_{t+1}, flowing against the direction of the recurrence
+        C = 16
+        for t0, t1 in _steps(T, C, not reverse):
+            xb = xp[:, t0:t1]
+            a, _ = _coefficients(cell, xb)
+            m = None if mask is None else mask[:, t0:t1]
+            if m is not None:
+                a = torch.where(m, a, 1.0)
+            g = dh[:, t0:t1].clone()  # (N, c, H): becomes g_t = dh_t + a_{t+1} g_{t+1}
+            ts = range(t1 - t0) if reverse else range(t1 - t0 - 1, -1, -1)
+            for j in ts:
+                g[:, j] += carry
+                carry = a[:, j] * g[:, j]
+            if reverse:  # h_prev of step t is h_{t+1}, h0 at T-1
+                h_prev = h[:, t0 + 1 : t1 + 1] if t1 < T else torch.cat([h[:, t0 + 1 : t1], h0[:, None]], 1)
+            else:
+                h_prev = h[:, t0 - 1 : t1 - 1] if t0 > 0 else torch.cat([h0[:, None], h[:, t0 : t1 - 1]], 1)
+            if m is not None:
+                g = g * m  # padded steps pass g on through a = 1 but produce no gate gradient
+            dxp[:, t0:t1] = _dgates(cell, xb, g, h_prev)
+        dxp2 = dxp.view(N * T, -1)  # (N*T, G*H)
+        dx = (dxp2 @ W).view(N, T, -1) if ctx.needs_input_grad[0] else None
+        dW = dxp2.t() @ x.reshape(N * T, -1)  # (G*H, D)
+        db = dxp2.sum(0) if ctx.has_bias else None
+        return dx, dW, db, carry, None, None, None
+
+
+def run_layer(
+    cell: str,
+    x: Tensor,
+    state: tuple[Tensor, ...],
+    params: dict[str, Tensor],
+    options: CellOptions,
+    *,
+    lengths: Tensor | None = None,
+    reverse: bool = False,
+) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """One min* layer and direction: x (N, T, D), state (h0,) -> (out (N, T, H), (h_final,)); the runner's call."""
+    if cell not in CELLS:
+        raise ValueError(f"nn.scan.run_layer handles {CELLS}, got cell {cell!r}; use impl='loop' or 'bptt'")
+    (h0,) = state
+    mask = None
+    if lengths is not None:
+        T = x.shape[1]
+        mask = (torch.arange(T, device=x.device)[None, :] < lengths[:, None]).unsqueeze(2)  # (N, T, 1)
+    h = _MinLayer.apply(x, params[W_IH], params.get(B_IH), h0, mask, cell, reverse)
+    final = h[:, 0] if reverse else h[:, -1]  # padded steps left the state unchanged
+    out = h if mask is None else h * mask
+    return out, (final,)
