@@ -14,8 +14,8 @@ Gate order: r, z, n (torch.nn). State: (h,). Shapes: W_ih (3H, D), W_hh (3H, H),
 Init: U(-1/sqrt(H), 1/sqrt(H)) for everything, as torch.nn.GRU.
 Departures from the paper: the default ("torch") applies the reset gate *after* the recurrent product,
 as torch.nn/cuDNN do (it lets the product of all three gates be one GEMM); Cho et al. 2014 eq. (8)
-apply it before (``gru_variant="paper"``). Both use ``h' = (1 - z) h~ + z h`` with z weighting the old
-state, which is eq. (7) of the paper with z and 1 - z named as torch.nn names them.
+apply it before (``gru_variant="paper"``). Both use ``h' = (1 - z) n + z h``, z weighting the old state
+as in eq. (7) of the paper and in torch.nn.
 """
 
 from __future__ import annotations
