@@ -66,3 +66,18 @@ def test_loop_matches_reference(cell, bias):
 
 def test_indrnn_clamp_matches_reference():
     _compare("indrnn", options=CellOptions(recurrent_max_abs=0.1))
+
+
+@pytest.mark.parametrize("cell", ["mingru", "minlstm"])
+def test_auto_picks_scan_and_weight_drop_is_refused_without_w_hh(cell):
+    assert Recurrent(cell, 3, 4).resolve_impl(torch.zeros(1, 2, 3)) == "scan"
+    with pytest.raises(ValueError, match=f"cell '{cell}' has no recurrent matrix"):
+        Recurrent(cell, 3, 4, weight_drop=0.5)
+
+
+def test_indrnn_weight_drop_runs():
+    # DropConnect on the element-wise u (H,) keeps working: one mask per forward.
+    model = Recurrent("indrnn", 3, 4, weight_drop=0.5).train()
+    out, (h,) = model(torch.randn(2, 5, 3))
+    out.sum().backward()
+    assert model.layers[0]["fwd"].W_hh.grad is not None

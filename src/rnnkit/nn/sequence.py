@@ -52,6 +52,9 @@ def _auto_impl(cell: str, options: CellOptions, x: Tensor) -> str:
     """
     if cell == "lstm" and fused.supports(cell, options, x=x):
         return "fused"
+    scan = _fast_module("scan")  # minGRU / minLSTM: the chunked scan (nn/scan.py)
+    if scan is not None and scan.supports(cell, options, x=x):
+        return "scan"
     bptt = _fast_module("bptt")
     if bptt is not None and bptt.supports(cell, options, x=x):
         return "bptt"
@@ -120,6 +123,8 @@ class Recurrent(nn.Module):
             raise ValueError(f"dropout and weight_drop must be in [0, 1), got {dropout} and {weight_drop}")
         if impl not in IMPLS:
             raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
+        if weight_drop and not layout(cell).has_hh:
+            raise ValueError(f"weight_drop drops W_hh, but cell {cell!r} has no recurrent matrix: use weight_drop=0")
         self.cell = cell
         self.layout = layout(cell)
         self.input_size, self.hidden_size = input_size, hidden_size
