@@ -103,11 +103,16 @@ class LMConfig(RunConfig):
     data: LMDataConfig = field(default_factory=LMDataConfig)
     train: TrainConfig = field(default_factory=_lm_train)
     time_limit: float = 0.0  # wall-clock seconds of training, then stop cleanly (0: no limit)
+    time_decay: str = "none"  # "cosine": decay the lr to 0 over time_limit (see TimeBudget)
     eval_batch_size: int = 1  # final evaluation columns; 1 = the exact sequential likelihood of each split
 
     def __post_init__(self) -> None:
         if self.time_limit < 0:
             raise ConfigError(f"config time_limit: must be >= 0 seconds (0 = no limit), got {self.time_limit}")
+        if self.time_decay not in ("none", "cosine"):
+            raise ConfigError(f"config time_decay: must be 'none' or 'cosine', got {self.time_decay!r}")
+        if self.time_decay != "none" and not self.time_limit:
+            raise ConfigError("config time_decay: needs time_limit > 0 (the decay runs over the time budget)")
         if self.eval_batch_size <= 0:
             raise ConfigError(f"config eval_batch_size: must be > 0, got {self.eval_batch_size}")
 
@@ -164,18 +169,34 @@ def _lm_step(model: torch.nn.Module, batch: Any, state: Any):
     return StepOutput(loss, state, y.numel())
 
 
-class TimeLimit(Callback):
-    """Stop ``fit`` cleanly after ``seconds`` of wall-clock training (fit then saves ``last`` and returns)."""
+class TimeBudget(Callback):
+    """Stop ``fit`` cleanly after ``seconds`` of wall-clock training, optionally decaying the lr by time.
 
-    def __init__(self, seconds: float) -> None:
-        self.seconds, self.t0 = seconds, None
+    With ``decay="cosine"`` the base lr is scaled by ``floor + (1 - floor) * (1 + cos(pi * t / seconds)) / 2``
+    where t is the elapsed training time: a cosine schedule (Loshchilov & Hutter 2017) whose length is a time
+    budget instead of a step count, which is what "the best model in 3 minutes" needs. fit multiplies the
+    scaled base by its own schedule factor, so a constant ``train.schedule`` is the usual companion.
+    """
+
+    def __init__(self, seconds: float, *, decay: str = "none", floor: float = 0.0) -> None:
+        if decay not in ("none", "cosine"):
+            raise ValueError(f"time-budget decay must be 'none' or 'cosine', got {decay!r}")
+        self.seconds, self.decay, self.floor = seconds, decay, floor
+        self.t0: float | None = None
+        self.base: list[float] = []
 
     def on_fit_start(self, fs: Any) -> None:
         self.t0 = time.monotonic()
+        self.base = [g.get("initial_lr", g["lr"]) for g in fs.optimizer.param_groups]
 
     def on_step_end(self, fs: Any, logs: dict[str, float]) -> None:
-        if self.t0 is not None and time.monotonic() - self.t0 >= self.seconds:
+        elapsed = time.monotonic() - self.t0
+        if elapsed >= self.seconds:
             fs.should_stop, fs.stop_reason = True, f"time limit of {self.seconds:g} s reached"
+        elif self.decay == "cosine":
+            k = self.floor + (1 - self.floor) * 0.5 * (1 + math.cos(math.pi * elapsed / self.seconds))
+            for g, b in zip(fs.optimizer.param_groups, self.base, strict=True):
+                g["initial_lr"] = b * k  # fit sets lr = initial_lr * schedule factor before the next step
 
 
 @register_task("lm")
@@ -246,7 +267,7 @@ class LanguageModel:
         self.vocab.save(run_dir / VOCAB_FILE)
         cbs = list(callbacks)
         if cfg.time_limit:
-            cbs.append(TimeLimit(cfg.time_limit))
+            cbs.append(TimeBudget(cfg.time_limit, decay=cfg.time_decay))
         t0 = time.monotonic()
         result = fit(
             model, _lm_step, train_data, config=cfg.train, val_data=val_data, run_dir=run_dir,
@@ -254,6 +275,8 @@ class LanguageModel:
         )  # fmt: skip
         train_seconds = time.monotonic() - t0
         self.model = result.model
+        if (run_dir / "best").is_dir():  # evaluate what `rnnkit eval/generate` will load: the best checkpoint
+            load_model(run_dir, self.model, which="best")
         results: dict[str, Any] = {
             "train_seconds": round(train_seconds, 1), "steps": result.step, "epochs": result.epoch,
             "stop_reason": result.stop_reason, "interrupted": result.interrupted,

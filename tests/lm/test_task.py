@@ -1,0 +1,113 @@
+"""The language-model task: metrics on known streams, state-carrying evaluation, training through fit, config."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from rnnkit.config import ConfigError, TrainConfig, load_config
+from rnnkit.models.encoder import RecurrentLM
+from rnnkit.tasks.language_model import (
+    LanguageModel,
+    LMConfig,
+    LMDataConfig,
+    LMModelConfig,
+    lm_metrics,
+    stream_nll,
+)
+
+PANGRAM = "the quick brown fox jumps over the lazy dog\n"
+
+
+def _uniform_lm(V: int) -> RecurrentLM:
+    m = RecurrentLM(V, cell="gru", embedding_dim=4, hidden_size=6)
+    with torch.no_grad():
+        m.head.weight.zero_()  # logits = 0 for every token: the uniform distribution
+        m.head.bias.zero_()
+    return m
+
+
+def test_uniform_model_costs_log_v_nats():
+    V = 37
+    ids = np.random.default_rng(0).integers(0, V, 500)
+    total, count = stream_nll(_uniform_lm(V), ids, batch_size=3, chunk=16)
+    assert count == (500 // 3) * 3 - 3  # 3 columns of 166: 165 predictions each
+    assert total / count == pytest.approx(math.log(V), rel=1e-6)  # float32 log-softmax of zeros
+    m = lm_metrics(total / count, level="char")
+    assert m["bpc"] == pytest.approx(math.log2(V), rel=1e-6) and m["ppl"] == pytest.approx(V, rel=1e-5)
+    assert "bits" in lm_metrics(1.0, level="word") and "bpc" not in lm_metrics(1.0, level="word")
+
+
+def test_evaluation_carries_the_state_across_chunks():
+    torch.manual_seed(0)
+    m = RecurrentLM(11, cell="lstm", embedding_dim=5, hidden_size=7, num_layers=2).eval()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.mul_(4.0)  # larger weights: a longer memory, so the carried state visibly matters
+    ids = np.random.default_rng(1).integers(0, 11, 300)
+    with torch.no_grad():  # one forward over the whole stream: the exact sequential likelihood
+        logits, _ = m(torch.as_tensor(ids[None, :-1]))
+        ref = float(torch.nn.functional.cross_entropy(logits[0], torch.as_tensor(ids[1:]), reduction="sum"))
+    total, count = stream_nll(m, ids, batch_size=1, chunk=7)
+    assert count == 299
+    assert total == pytest.approx(ref, rel=1e-5)  # float32, different chunking of the same computation
+    # what averaging over independent chunks (zero state each) would report instead: measurably different
+    reset = 0.0
+    with torch.no_grad():
+        for s in range(0, 299, 7):
+            x, y = torch.as_tensor(ids[None, s : min(s + 7, 299)]), torch.as_tensor(ids[s + 1 : min(s + 8, 300)])
+            reset += float(torch.nn.functional.cross_entropy(m(x)[0][0], y, reduction="sum"))
+    assert abs(reset - ref) > 1e-3 * abs(ref)  # 100x the float32 agreement asserted above
+
+
+def _cfg(tmp_path, **train) -> LMConfig:
+    path = tmp_path / "text.txt"
+    path.write_text(PANGRAM * 200, encoding="utf-8")
+    return LMConfig(
+        run_dir=str(tmp_path / "run"),
+        model=LMModelConfig(hidden_size=32, embedding_dim=16, impl="loop"),  # loop: no oneDNN JIT per shape
+        data=LMDataConfig(path=str(path), batch_size=8, bptt=16),
+        train=TrainConfig(lr=1e-2, log_every=10, quiet=True, unit="tokens", **train),
+    )
+
+
+def test_training_a_few_steps_learns_and_writes_the_run(tmp_path):
+    lm = LanguageModel(_cfg(tmp_path, max_steps=40))
+    res = lm.train()
+    V = res["vocab_size"]
+    assert V == len(set(PANGRAM)) + 1  # characters + <unk>
+    # 40 steps on a 44-character cycle: far below the uniform log V (3.3 nats); typically ~1.5
+    assert res["valid"]["loss"] < 0.75 * math.log(V)
+    run = tmp_path / "run"
+    for f in ("config.json", "vocab.json", "metrics.jsonl", "results.json"):
+        assert (run / f).is_file(), f
+    assert json.loads((run / "results.json").read_text())["steps"] == 40
+    assert load_config(LMConfig, run / "config.json") == lm.config  # the run's config is a valid config
+    back = LanguageModel.load(run)
+    assert back.evaluate("valid")["loss"] == pytest.approx(res["valid"]["loss"], rel=1e-6)  # best checkpoint
+    with pytest.raises(ValueError, match=r"split 'test' is not available.*available: train, valid"):
+        back.evaluate("test")
+
+
+def test_time_limit_stops_training(tmp_path):
+    cfg = _cfg(tmp_path, epochs=1000)
+    cfg = LMConfig(**{**cfg.__dict__, "time_limit": 1.0, "time_decay": "cosine"})
+    res = LanguageModel(cfg).train()
+    assert res["stop_reason"].startswith("time limit of 1 s") and res["train_seconds"] < 10
+
+
+def test_config_errors_name_the_field(tmp_path):
+    with pytest.raises(ConfigError, match=r"config data.level: must be one of char, word, got 'byte'"):
+        LMDataConfig(level="byte")
+    with pytest.raises(ConfigError, match=r"config model.bidirectional: a language model reads left to right"):
+        LMModelConfig(bidirectional=True)
+    with pytest.raises(ConfigError, match=r"config time_decay: needs time_limit > 0"):
+        LMConfig(time_decay="cosine")
+    with pytest.raises(ConfigError, match=r"give data.path \(a UTF-8 text file\) or data.dataset"):
+        LanguageModel(LMConfig()).data()
+    with pytest.raises(FileNotFoundError, match=r"is not a run folder \(no config.json\)"):
+        LanguageModel.load(tmp_path)
