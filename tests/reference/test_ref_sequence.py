@@ -196,3 +196,19 @@ def test_float32_in_float32_out():
     assert out.dtype == np.float32 and final[1].dtype == np.float32
     dx, _, dp = sequence.backward(np.ones_like(out), None, cache)
     assert dx.dtype == np.float32 and dp[stacked_param_name("W_hh", 0, False)].dtype == np.float32
+
+
+def test_tbptt_with_lengths_matches_the_full_forward_and_gradchecks():
+    """Sequences ending inside (or before) a chunk: the padded tail keeps the state, windows of length 0 too."""
+    from rnnkit.reference.gradcheck import gradcheck_tbptt
+
+    params, x, state0, rng = problem("gru", T=5, L=2)
+    lengths = np.array([5, 1, 3])
+    kw = dict(cell="gru", num_layers=2, lengths=lengths)
+    out, final, _ = sequence.forward(params, x, state0, **kw)
+    o, f, chunks = sequence.tbptt_forward_backward(params, x, rng.standard_normal(out.shape), state0, k1=2, **kw)
+    np.testing.assert_allclose(o, out, **TIGHT)
+    np.testing.assert_allclose(f[0], final[0], **TIGHT)
+    assert np.all(chunks[1].dx[1] == 0.0)  # sequence 1 ended before chunk 1: nothing to backpropagate
+    report = gradcheck_tbptt("gru", k1=2, k2=3, num_layers=2, batch=3, steps=5, lengths=[5, 1, 3], hidden_size=2)
+    assert report.passed, str(report)

@@ -124,8 +124,10 @@ def _problem(cell, *, input_size, hidden_size, num_layers, bidirectional, batch,
     state0 = tuple(0.5 * rng.standard_normal((num_layers * dirs, batch, hidden_size)) for _ in lay.state)
     if lengths is True:  # varied lengths, the first sequence full so the batch really is T long
         lengths = np.concatenate([[steps], rng.integers(1, steps + 1, batch - 1)]).astype(np.int64)
-    elif lengths is False:
+    elif lengths is False or lengths is None:
         lengths = None
+    else:
+        lengths = np.asarray(lengths)
     R = rng.standard_normal((batch, steps, dirs * hidden_size))  # weights of the test loss on out
     S = tuple(rng.standard_normal((num_layers * dirs, batch, hidden_size)) for _ in lay.state)  # ... on final
     return params, x, state0, lengths, R, S
