@@ -230,6 +230,7 @@ def forward(
 
 def _forward(params, x, state0, *, cell, num_layers, bidirectional, lengths, options, bias, dropout_masks,
              allow_zero_lengths=False):  # fmt: skip
+    """``forward``; ``allow_zero_lengths`` is for TBPTT windows a sequence has already ended before."""
     lay = layout(cell)
     module = get_cell(cell, engine="reference")
     if num_layers < 1:
