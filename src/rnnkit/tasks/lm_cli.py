@@ -47,27 +47,26 @@ def train_lm_command(
     quiet: bool = typer.Option(False, help="No progress bar."),
 ) -> None:
     """Train a language model; extra `--section.key=value` arguments override any config field."""
-
     from rnnkit.tasks.language_model import LanguageModel, LMConfig
 
-    cfg = load_config(LMConfig, config) if config else LMConfig()
-    if data is not None or dataset is not None:  # a source on the command line replaces the config's
-        if data is not None and dataset is not None:
-            typer.echo("error: give --data FILE or --dataset NAME, not both", err=True)
-            raise typer.Exit(2)
-        path = str(data.resolve()) if data is not None else None
-        cfg = replace(cfg, data=replace(cfg.data, path=path, dataset=dataset))
-    given = {
-        "data.data_root": str(data_root) if data_root else None, "data.level": level, "model.cell.name": cell,
-        "model.hidden_size": hidden, "model.num_layers": layers, "model.embedding_dim": embedding,
-        "model.dropout": dropout, "data.bptt": bptt, "data.batch_size": batch_size, "train.lr": lr,
-        "train.epochs": epochs, "time_limit": seconds, "data.val_fraction": val_fraction, "train.seed": seed,
-        "run_dir": str(out) if out else None, "train.quiet": True if quiet else None,
-    }  # fmt: skip
-    cfg = apply_overrides(cfg, {k: v for k, v in given.items() if v is not None})
-    _, overrides = parse_cli(list(ctx.args))
-    cfg = apply_overrides(cfg, overrides)
     try:
+        cfg = load_config(LMConfig, config) if config else LMConfig()
+        if data is not None or dataset is not None:  # a source on the command line replaces the config's
+            if data is not None and dataset is not None:
+                typer.echo("error: give --data FILE or --dataset NAME, not both", err=True)
+                raise typer.Exit(2)
+            path = str(data.resolve()) if data is not None else None
+            cfg = replace(cfg, data=replace(cfg.data, path=path, dataset=dataset))
+        given = {
+            "data.data_root": str(data_root) if data_root else None, "data.level": level, "model.cell.name": cell,
+            "model.hidden_size": hidden, "model.num_layers": layers, "model.embedding_dim": embedding,
+            "model.dropout": dropout, "data.bptt": bptt, "data.batch_size": batch_size, "train.lr": lr,
+            "train.epochs": epochs, "time_limit": seconds, "data.val_fraction": val_fraction, "train.seed": seed,
+            "run_dir": str(out) if out else None, "train.quiet": True if quiet else None,
+        }  # fmt: skip
+        cfg = apply_overrides(cfg, {k: v for k, v in given.items() if v is not None})
+        _, overrides = parse_cli(list(ctx.args))
+        cfg = apply_overrides(cfg, overrides)
         results = LanguageModel(cfg).train()
     except (DataError, ConfigError, ValueError) as e:
         typer.echo(f"error: {e}", err=True)
@@ -135,4 +134,3 @@ def generate_command(
         sys.stdout.write(piece)
         sys.stdout.flush()
     sys.stdout.write("\n")
-
