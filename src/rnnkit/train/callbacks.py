@@ -152,10 +152,12 @@ class MetricsLog(Callback):
 
 
 class LossPlot(Callback):
-    """Redraws ``run_dir/loss.png`` (train and validation loss) after each evaluation and at the end."""
+    """Redraws ``run_dir/loss.png`` (train and validation loss) after an evaluation, at most once every
+    ``min_interval`` seconds (a plot costs ~0.1 s), and always at the end."""
 
-    def __init__(self, filename: str = "loss.png") -> None:
-        self.filename = filename
+    def __init__(self, filename: str = "loss.png", *, min_interval: float = 30.0) -> None:
+        self.filename, self.min_interval = filename, min_interval
+        self._last = -math.inf
 
     def _draw(self, fs: FitState) -> None:
         if fs.run_dir is None or not fs.is_main or not (fs.run_dir / "metrics.jsonl").is_file():
@@ -163,9 +165,11 @@ class LossPlot(Callback):
         from rnnkit.plots import plot_loss
 
         plot_loss(fs.run_dir / "metrics.jsonl", fs.run_dir / self.filename)
+        self._last = time.monotonic()
 
     def on_evaluate(self, fs: FitState, metrics: dict[str, float]) -> None:
-        self._draw(fs)
+        if time.monotonic() - self._last >= self.min_interval:
+            self._draw(fs)
 
     def on_fit_end(self, fs: FitState) -> None:
         self._draw(fs)

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from rnnkit.config import TrainConfig, save_config
 from rnnkit.train import distributed as ddp
 from rnnkit.train.callbacks import Callback, EarlyStopping, LossPlot, MetricsLog, ProgressBar
-from rnnkit.train.checkpoint import CheckpointError, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from rnnkit.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from rnnkit.train.data import as_batches, num_batches, shard, to_device
 from rnnkit.train.metrics import RunningMean
 from rnnkit.train.schedule import Schedule
@@ -185,7 +185,7 @@ def _save(fs: FitState, schedule: Schedule, callbacks: Sequence[Callback], which
         "best": fs.best,
         "last": fs.last,
         "schedule": schedule.state_dict(),
-        "callbacks": [cb.state_dict() for cb in callbacks],
+        "callbacks": {k: cb.state_dict() for k, cb in _callback_keys(callbacks)},
         "carry": carry_spec,
         "rng": rng_state(),
         "optimizer_class": type(fs.optimizer).__name__,
@@ -216,13 +216,10 @@ def _resume(
         fs.optimizer = _asgd(fs.optimizer, config)
     load_checkpoint(path, model=fs.raw_model, optimizer=fs.optimizer)
     schedule.load_state_dict(s["schedule"])
-    if len(s["callbacks"]) != len(callbacks):
-        raise CheckpointError(
-            f"checkpoint {path} was saved with {len(s['callbacks'])} callbacks, fit has "
-            f"{len(callbacks)}: resume with the same callbacks"
-        )
-    for cb, d in zip(callbacks, s["callbacks"], strict=True):
-        cb.load_state_dict(d)
+    saved = s["callbacks"]
+    for key, cb in _callback_keys(callbacks):  # callbacks added or removed since the save keep a fresh state
+        if key in saved:
+            cb.load_state_dict(saved[key])
     fs.step, fs.epoch, fs.batch = s["step"], s["epoch"], s["batch"]
     fs.guard_factor, fs.bad_steps, fs.best, fs.last = s["guard_factor"], s["bad_steps"], s["best"], s["last"]
     fs.carry = unflatten_state(s["carry"], ck["tensors"], device)
@@ -448,6 +445,17 @@ class _TrainOnly:
     """config.json of a run started without a task config: ``{"train": {...}}``."""
 
     train: TrainConfig
+
+
+def _callback_keys(callbacks: Sequence[Callback]) -> list[tuple[str, Callback]]:
+    """Stable names for callback states in a checkpoint: ``ClassName.k`` (k-th of that class)."""
+    seen: dict[str, int] = {}
+    out = []
+    for cb in callbacks:
+        name = type(cb).__name__
+        out.append((f"{name}.{seen.get(name, 0)}", cb))
+        seen[name] = seen.get(name, 0) + 1
+    return out
 
 
 def _default_callbacks(cfg: TrainConfig, run: Path | None, has_val: bool, user: Sequence[Callback]) -> list[Callback]:

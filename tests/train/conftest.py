@@ -1,0 +1,15 @@
+"""Training tests use tiny models: one intra-op thread is faster for them and immune to a busy machine
+(OpenMP workers spinning on oversubscribed cores made a 1 ms step take ~1 s)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

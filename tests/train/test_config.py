@@ -1,0 +1,137 @@
+"""Config: frozen dataclasses, JSON round trip, dotted overrides with coercion, specific errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rnnkit.config import (
+    CellConfig,
+    ConfigError,
+    DataConfig,
+    OptimConfig,
+    RunConfig,
+    ScheduleConfig,
+    TrainConfig,
+    apply_overrides,
+    config_from_cli,
+    from_dict,
+    load_config,
+    parse_cli,
+    save_config,
+    to_dict,
+)
+
+
+@dataclass(frozen=True)
+class LMData(DataConfig):
+    bptt: int = 35
+
+
+@dataclass(frozen=True)
+class LMRun(RunConfig):
+    task: str = "lm"
+    data: LMData = field(default_factory=LMData)
+
+
+def test_frozen():
+    cfg = TrainConfig()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.lr = 1.0  # type: ignore[misc]
+
+
+def test_json_round_trip_through_run_folder(tmp_path):
+    cfg = apply_overrides(LMRun(), ["train.lr=3e-3", "data.bptt=70", "train.optim.betas=0.8,0.9"])
+    save_config(cfg, tmp_path / "config.json")
+    assert json.loads((tmp_path / "config.json").read_text())["data"]["bptt"] == 70
+    assert load_config(LMRun, tmp_path) == cfg  # the folder's config.json is a valid --config
+    again = config_from_cli(LMRun, ["--config", str(tmp_path / "config.json"), "--train.epochs", "3"])
+    assert again == dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=3))
+
+
+def test_overrides_coerce_types():
+    cfg = apply_overrides(
+        RunConfig(),
+        {"train.lr": "3e-3", "train.epochs": "4", "train.quiet": "true", "model.cell.name": "gru",
+         "train.optim.name": "sgd", "train.optim.momentum": "0.9", "data.path": "none", "train.max_steps": "1e3"},
+    )  # fmt: skip
+    assert cfg.train.lr == 3e-3 and isinstance(cfg.train.lr, float)
+    assert cfg.train.epochs == 4 and cfg.train.quiet is True and cfg.model.cell.name == "gru"
+    assert cfg.train.optim.momentum == 0.9 and cfg.data.path is None and cfg.train.max_steps == 1000
+
+
+def test_parse_cli_forms():
+    path, ov = parse_cli(["--config", "c.json", "--train.lr=3e-3", "--train.epochs", "2", "--train.quiet"])
+    assert path == "c.json" and ov == ["train.lr=3e-3", "train.epochs=2", "train.quiet=true"]
+    with pytest.raises(ConfigError, match="overrides look like --train.lr=3e-3"):
+        parse_cli(["train.lr=1"])
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("train.lrr=1e-3", r"unknown config key 'train.lrr'; did you mean 'lr'\?"),
+        ("trian.lr=1e-3", r"unknown config key 'trian.lr'; did you mean 'train'\?"),
+        ("train.lr=fast", r"config train.lr: expected a number, got 'fast'"),
+        ("train.epochs=2.5", r"config train.epochs: expected an integer, got '2.5'"),
+        ("train.quiet=maybe", r"config train.quiet: expected true/false"),
+        ("train.lr=-1", r"config train.lr: must be > 0, got -1.0"),
+        ("train.optim.name=rmsprop", r"config train.optim.name: must be one of 'sgd', 'adam', 'adamw'"),
+        ("model.cell.name=transformer", r"config cell.name: must be one of .*'lstm'"),
+        ("train.optim=adam", r"config train.optim: is a section; set one of its keys"),
+        ("train.optim.betas=0.9", r"config train.optim.betas: expected 2 values"),
+        ("train.lr", r"override 'train.lr' must look like key.sub=value"),
+    ],
+)
+def test_override_errors_are_specific(override, message):
+    with pytest.raises(ConfigError, match=message):
+        apply_overrides(RunConfig(), [override])
+
+
+def test_validation_at_build_time():
+    with pytest.raises(ConfigError, match=r"train.schedule.factor: must be in \(0, 1\)"):
+        ScheduleConfig(name="plateau", factor=1.5)
+    with pytest.raises(ConfigError, match=r"train.optim.nesterov: needs name='sgd' and momentum > 0"):
+        OptimConfig(name="adam", nesterov=True)
+    with pytest.raises(ConfigError, match=r"train.device: must be 'cpu', 'cuda', 'cuda:K' or 'auto'"):
+        TrainConfig(device="tpu")
+    with pytest.raises(ConfigError, match=r"data.val_fraction: must be in \[0, 1\)"):
+        from_dict(RunConfig, {"data": {"val_fraction": 1.5}})
+
+
+def test_load_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(RunConfig, tmp_path / "nope.json")
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="is not valid JSON"):
+        load_config(RunConfig, tmp_path / "bad.json")
+    (tmp_path / "unknown.json").write_text(json.dumps({"train": {"lr": 0.1, "epoch": 3}}))
+    with pytest.raises(ConfigError, match=r"unknown config key 'train.epoch'; did you mean 'epochs'\?"):
+        load_config(RunConfig, tmp_path / "unknown.json")
+
+
+def test_cell_options():
+    assert CellConfig(name="lstm", forget_bias=1.0).options().forget_bias == 1.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    lr=st.floats(1e-6, 10.0),
+    epochs=st.integers(1, 1000),
+    clip=st.floats(0.0, 100.0),
+    betas=st.tuples(st.floats(0.0, 0.999), st.floats(0.0, 0.999)),
+    name=st.sampled_from(["sgd", "adam", "adamw"]),
+    sched=st.sampled_from(["constant", "step", "cosine", "plateau", "ntasgd"]),
+)
+def test_round_trip_property(lr, epochs, clip, betas, name, sched):
+    cfg = TrainConfig(lr=lr, epochs=epochs, clip_norm=clip, optim=OptimConfig(name=name, betas=betas),
+                      schedule=ScheduleConfig(name=sched))  # fmt: skip
+    assert from_dict(TrainConfig, json.loads(json.dumps(to_dict(cfg)))) == cfg
+    # the CLI path: every value printed with repr and parsed back gives the same config
+    flat = [f"lr={lr!r}", f"epochs={epochs}", f"clip_norm={clip!r}", f"optim.betas={betas[0]!r},{betas[1]!r}"]
+    assert apply_overrides(TrainConfig(optim=OptimConfig(name=name), schedule=ScheduleConfig(name=sched)), flat) == cfg
