@@ -58,6 +58,11 @@ def test_lengths_wrong_shape_or_dtype(lstm):
         lstm(torch.randn(2, 5, 3), lengths=torch.tensor([5.0, 2.0]))
 
 
+def test_dtype_mismatch(lstm):
+    with pytest.raises(ValueError, match=r"input is torch.float64 on cpu but the parameters are torch.float32 on cpu"):
+        lstm(torch.randn(2, 5, 3, dtype=torch.float64))
+
+
 def test_constructor_errors():
     with pytest.raises(ValueError, match=r"impl must be one of"):
         Recurrent("lstm", 3, 4, impl="fast")

@@ -178,6 +178,12 @@ def test_auto_impl_policy():
     assert _auto_impl("gru", CellOptions(), x) in ("bptt", "fused")
 
 
+def test_auto_uses_the_loop_for_one_step_lstm():
+    """Generation calls T=1: oneDNN's per-call setup dwarfs one step (PERF-NOTES), so auto runs the loop."""
+    assert _auto_impl("lstm", CellOptions(), torch.randn(1, 1, 3)) == "loop"
+    assert _auto_impl("lstm", CellOptions(), torch.randn(1, 2, 3)) == "fused"
+
+
 def test_fused_rejects_paper_gru():
     m = Recurrent("gru", 3, 4, options=CellOptions(gru_variant="paper"), impl="fused")
     with pytest.raises(ValueError, match=r"impl='fused' does not support cell 'gru'"):

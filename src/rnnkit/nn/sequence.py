@@ -50,6 +50,8 @@ def _auto_impl(cell: str, options: CellOptions, x: Tensor) -> str:
     LSTM: torch's fused kernel (oneDNN on CPU) is hard to beat. GRU / RNN: torch.nn does not use oneDNN
     for them on CPU, so our BPTT path wins where it applies; then fused; the loop always works.
     """
+    if cell == "lstm" and x.shape[1] == 1:
+        return "loop"  # one step (generation): oneDNN's per-call setup costs ms, a step costs µs (PERF-NOTES)
     if cell == "lstm" and fused.supports(cell, options, x=x):
         return "fused"
     scan = _fast_module("scan")  # minGRU / minLSTM: the chunked scan (nn/scan.py)
@@ -80,7 +82,7 @@ def loop_layer(
     if lengths is not None:
         t = torch.arange(T, device=x.device)
         masks = (t[None, :] < lengths[:, None]).unsqueeze(2).unbind(1)  # T x (N, 1): True on real steps
-    outs: list[Tensor] = [x] * T  # placeholders, every slot is written below
+    outs: list[Tensor | None] = [None] * T  # filled in processing order, read in time order
     for t in steps:
         new = cell.recur(xp[t], state, params)
         if masks is None:
@@ -158,6 +160,12 @@ class Recurrent(nn.Module):
             raise ValueError(f"{where}: input has T=0 time steps; every sequence needs at least one step")
         if N == 0:
             raise ValueError(f"{where}: input has an empty batch (N=0)")
+        w = self.cells[0].W_ih
+        if x.dtype != w.dtype or x.device != w.device:
+            raise ValueError(
+                f"{where}: input is {x.dtype} on {x.device} but the parameters are {w.dtype} on {w.device}; "
+                "convert one side (x.to(dtype=..., device=...) or module.to(...))"
+            )
         if state is not None:
             names = self.layout.state
             if isinstance(state, Tensor):
@@ -188,6 +196,8 @@ class Recurrent(nn.Module):
                     f"[1, T={T}] (drop empty sequences from the batch, or pad x to the longest length)"
                 )
             lengths = lengths.to(device=x.device, dtype=torch.long)
+            if bool((lengths == T).all()):
+                lengths = None  # every sequence is full length: no masking or packing needed
         return state, lengths
 
     # ---- forward --------------------------------------------------------------------------------------
@@ -221,9 +231,8 @@ class Recurrent(nn.Module):
         """x (N, T, D), state of (L*dirs, N, H) or None (zeros), lengths (N,) -> (out (N, T, dirs*H), state)."""
         state, lengths = self._check(x, state, lengths)
         N = x.shape[0]
-        if state is None:
-            state = self.cells[0].init_state(N * self.num_layers * self.dirs, device=x.device, dtype=x.dtype)
-            state = tuple(s.view(self.num_layers * self.dirs, N, self.hidden_size) for s in state)
+        if state is None:  # zeros, one (L*dirs, N, H) tensor per state name
+            state = tuple(x.new_zeros(self.num_layers * self.dirs, N, self.hidden_size) for _ in self.layout.state)
         params = self.layer_params()
         impl = self.resolve_impl(x)
         if impl == "fused":
