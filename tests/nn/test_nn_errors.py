@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import rnnkit.nn as rn
+from rnnkit.layout import CellOptions
 from rnnkit.nn.sequence import Recurrent
 
 
@@ -74,5 +75,11 @@ def test_constructor_errors():
         rn.GRU(3, 4, dropout=1.0)
     with pytest.raises(ValueError, match=r"LSTM has fixed sigmoid/tanh activations"):
         rn.LSTM(3, 4, nonlinearity="relu")
+    with pytest.raises(ValueError, match=r"GRU: variant='paper' conflicts with options.gru_variant"):
+        rn.GRU(3, 4, variant="paper", options=CellOptions())
+    with pytest.raises(ValueError, match=r"LSTM: give forget_bias or options"):
+        rn.LSTM(3, 4, forget_bias=1.0, options=CellOptions())
+    with pytest.raises(ValueError, match=r"unknown cell 'nope' for engine 'nn'"):
+        rn.public_class("nope")
     with pytest.raises(ValueError, match=r"input_size and hidden_size must be positive"):
         rn.RNN(0, 4)

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rnnkit.nn as rn
+from rnnkit import registry
 from rnnkit.layout import CellOptions
 from rnnkit.nn.sequence import Recurrent, _auto_impl
 
@@ -118,6 +119,16 @@ def test_public_classes_follow_torch_state_convention():
     assert rn.GRU(3, 4, variant="paper").options.gru_variant == "paper"
     assert float(rn.LSTM(3, 4, forget_bias=1.0).layers[0]["fwd"].b_ih[4:8].detach().min()) > 0.4  # U(-.5,.5)+1
     assert rn.public_class("lstm") is rn.LSTM
+
+
+@pytest.mark.parametrize("cell", registry.cell_names("nn"))
+def test_every_registered_cell_has_a_public_class(cell):
+    cls = rn.public_class(cell)
+    assert cls is rn.public_class(cell) and cls.cell_name == cell
+    out, state = cls(3, 4, num_layers=2)(torch.randn(2, 5, 3))
+    assert out.shape == (2, 5, 4)
+    n_state = len(registry.get_cell(cell, engine="nn").layout.state)
+    assert (isinstance(state, torch.Tensor) and n_state == 1) or len(state) == n_state
 
 
 def test_single_step_cell_equals_recur_of_projection():

@@ -20,6 +20,7 @@ bidirectional layer starts at ``lengths[n] - 1``.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 from collections.abc import Sequence
@@ -276,7 +277,28 @@ class Recurrent(nn.Module):
 
 
 class RecurrentLayer(Recurrent):
-    """Base of the public classes: state in and out as torch.nn has it (a tensor, or (h, c) for LSTM)."""
+    """Base of the public classes: a ``Recurrent`` with torch.nn's calling convention, batch first.
+
+    Args:
+        input_size: D, features per input step. hidden_size: H, units per direction.
+        num_layers: L; layer l > 0 reads the (dropped-out) outputs of layer l - 1.
+        bidirectional: add a backward-in-time direction per layer; outputs are concatenated (dirs*H).
+        dropout: on every layer's output except the last, training mode only (as torch.nn).
+        nonlinearity: 'tanh' or 'relu' (the Elman RNN only). bias: with b_ih and b_hh.
+        options: a full ``CellOptions`` instead of the convenience arguments (not both).
+        impl: 'auto' | 'loop' | 'fused' | 'bptt' | 'scan' (see ``Recurrent``); all compute the same function.
+        weight_drop: DropConnect probability on W_hh (Merity et al. 2017 §4.1), training mode only.
+
+    Shapes (N batch, T time, dirs = 2 if bidirectional else 1):
+        x (N, T, D); hx (L*dirs, N, H), or (h, c) for LSTM, or None for zeros; lengths (N,) ints in [1, T].
+        Returns output (N, T, dirs*H), zero at t >= lengths[n], and the final state shaped like hx, taken
+        after each sequence's last real step.
+
+    Example::
+
+        lstm = rnnkit.nn.LSTM(10, 20, num_layers=2)
+        out, (h, c) = lstm(torch.randn(3, 5, 10))      # out (3, 5, 20), h and c (2, 3, 20)
+    """
 
     cell_name: ClassVar[str]
 
@@ -310,25 +332,39 @@ class RecurrentLayer(Recurrent):
 
 
 class RNN(RecurrentLayer):
-    """Elman RNN stack, ``nonlinearity`` 'tanh' or 'relu'; the torch.nn.RNN convention, batch first."""
+    """Elman RNN stack: ``h_t = f(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``, f = tanh or relu (``nonlinearity``).
+
+    The torch.nn.RNN convention, batch first; state is one tensor h. Equations: ``nn/cells/rnn.py``.
+    """
 
     cell_name = "rnn"
 
 
 class LSTM(RecurrentLayer):
-    """LSTM stack; state (h, c); ``forget_bias`` adds to the forget-gate bias at init (1.0: Jozefowicz 2015)."""
+    """LSTM stack (gates i, f, g, o; ``c' = f c + i g``, ``h' = o tanh(c')``); state (h, c) as torch.nn.LSTM.
+
+    ``forget_bias`` is added to the forget-gate slice of b_ih at init (1.0 recommended by Jozefowicz et al.
+    2015). Equations: ``nn/cells/lstm.py``.
+    """
 
     cell_name = "lstm"
 
     def __init__(self, input_size: int, hidden_size: int, *, forget_bias: float = 0.0, **kwargs) -> None:
         _tanh_only("LSTM", kwargs)
-        if forget_bias and kwargs.get("options") is None:
+        if kwargs.get("options") is None:
             kwargs["options"] = CellOptions(forget_bias=forget_bias)
+        elif forget_bias:
+            raise ValueError("LSTM: give forget_bias or options (with options.forget_bias), not both")
         super().__init__(input_size, hidden_size, **kwargs)
 
 
 class GRU(RecurrentLayer):
-    """GRU stack; ``variant`` 'torch' (torch.nn form, default) or 'paper' (Cho et al. 2014)."""
+    """GRU stack (gates r, z, n; ``h' = (1 - z) n + z h``); state is one tensor h, as torch.nn.GRU.
+
+    ``variant`` 'torch' (default, torch.nn / cuDNN form: ``n = tanh(W_in x + b_in + r (W_hn h + b_hn))``)
+    or 'paper' (Cho et al. 2014: ``n = tanh(W_in x + b_in + W_hn (r h) + b_hn)``; loop / BPTT paths only).
+    Equations: ``nn/cells/gru.py``.
+    """
 
     cell_name = "gru"
 
@@ -336,6 +372,8 @@ class GRU(RecurrentLayer):
         _tanh_only("GRU", kwargs)
         if kwargs.get("options") is None:
             kwargs["options"] = CellOptions(gru_variant=variant)
+        elif variant != kwargs["options"].gru_variant:
+            raise ValueError(f"GRU: variant={variant!r} conflicts with options.gru_variant; give one")
         super().__init__(input_size, hidden_size, **kwargs)
 
 
@@ -347,11 +385,13 @@ def _tanh_only(name: str, kwargs: dict) -> None:
 _PUBLIC: dict[str, type[RecurrentLayer]] = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 
 
+@functools.cache
+def _generated_class(cell: str) -> type[RecurrentLayer]:
+    get_cell(cell, engine="nn")  # a clear error for an unknown cell
+    doc = f"Stack of the registered {cell!r} cell with the torch.nn calling convention (see RecurrentLayer)."
+    return type(cell.upper(), (RecurrentLayer,), {"cell_name": cell, "__doc__": doc, "__module__": __name__})
+
+
 def public_class(cell: str) -> type[RecurrentLayer]:
     """The public class of a registered cell: RNN / LSTM / GRU, or a generated ``RecurrentLayer`` subclass."""
-    if cell not in _PUBLIC:
-        get_cell(cell, engine="nn")  # clear error for an unknown cell
-        _PUBLIC[cell] = type(
-            cell.upper(), (RecurrentLayer,), {"cell_name": cell, "__doc__": f"{cell} stack (generated public class)."}
-        )
-    return _PUBLIC[cell]
+    return _PUBLIC.get(cell) or _generated_class(cell)
