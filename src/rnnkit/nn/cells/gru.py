@@ -31,17 +31,21 @@ class GRUCell(CellBase):
     def recur(self, xp_t: Tensor, state: tuple, params: Params | None = None) -> tuple:
         p = self.params() if params is None else params
         (h,) = state  # (N, H)
-        x_r, x_z, x_n = xp_t.chunk(3, dim=1)  # (N, H) each: W_i* x + b_i*
+        H = h.shape[1]
+        W_hh, b_hh = p[W_HH], p.get(B_HH)
+        ax_r, ax_z, ax_n = xp_t.chunk(3, dim=1)  # (N, H) each: input part W_i* x + b_i*
         if self.options.gru_variant == "torch":
-            h_r, h_z, h_n = linear(h, p[W_HH], p.get(B_HH)).chunk(3, dim=1)  # (N, H) each: W_h* h + b_h*
-            r = F.sigmoid(x_r + h_r)
-            z = F.sigmoid(x_z + h_z)
-            n = F.tanh(x_n + r * h_n)  # reset applied after the product
+            ah_r, ah_z, ah_n = linear(h, W_hh, b_hh).chunk(3, dim=1)  # recurrent part, all three blocks at once
+            r = F.sigmoid(ax_r + ah_r)  # reset gate
+            z = F.sigmoid(ax_z + ah_z)  # update gate
+            hn = ah_n  # (N, H) W_hn h + b_hn
+            n = F.tanh(ax_n + r * hn)  # new state, reset after the product (torch.nn form)
         else:
-            W_hr, W_hz, W_hn = p[W_HH].chunk(3, dim=0)  # (H, H) each
-            b_hr, b_hz, b_hn = p[B_HH].chunk(3) if B_HH in p else (None, None, None)
-            r = F.sigmoid(x_r + linear(h, W_hr, b_hr))
-            z = F.sigmoid(x_z + linear(h, W_hz, b_hz))
-            n = F.tanh(x_n + linear(r * h, W_hn, b_hn))  # reset applied to h before the product (paper)
+            b_rz, b_n = (None, None) if b_hh is None else (b_hh[: 2 * H], b_hh[2 * H :])
+            ah_r, ah_z = linear(h, W_hh[: 2 * H], b_rz).chunk(2, dim=1)  # r and z blocks only
+            r = F.sigmoid(ax_r + ah_r)  # reset gate
+            z = F.sigmoid(ax_z + ah_z)  # update gate
+            hn = r * h  # (N, H) reset before the product, Cho et al. 2014 eq. (8)
+            n = F.tanh(ax_n + linear(hn, W_hh[2 * H :], b_n))
         h = (1 - z) * n + z * h  # h' = (1 - z) ⊙ n + z ⊙ h
         return (h,)
