@@ -268,10 +268,11 @@ class Classifier:
         m, d = self.config.model, self.config.data
         if m.input == "numeric":
             mean, std = self.scaler
-            seqs = [((np.asarray(x, dtype=np.float32) - mean) / std).astype(np.float32) for x in inputs]
+            seqs = [np.asarray(x, dtype=np.float32) for x in inputs]
             for i, s in enumerate(seqs):
                 if s.ndim != 2 or s.shape[1] != self.input_size or len(s) == 0:
                     raise DataError(f"input {i}: expected a (T>0, D={self.input_size}) series, got {s.shape}")
+            seqs = [((s - mean) / std).astype(np.float32) for s in seqs]
         else:
             seqs = [self.vocab.encode(tokenize(t, m.input, lowercase=d.lowercase)) or [1] for t in inputs]
         seqs, _ = truncate(seqs, d.max_len or None, what="inputs")

@@ -1,0 +1,111 @@
+"""Classifier and Tagger through fit() on tiny data: training learns, save -> load gives the same predictions,
+bad input (unknown labels, over-long sequences, wrong input kind) gives the documented behaviour."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from rnnkit.config import apply_overrides
+from rnnkit.data.readers import ClassificationData, ColumnData
+from rnnkit.data.sources import DataError
+from rnnkit.tasks.classification import Classifier, ClassifierConfig, kfold_split, random_split
+from rnnkit.tasks.labeling import Tagger, TaggerConfig
+
+QUIET = ["train.quiet=true", "data.val_fraction=0", "train.log_every=1000"]
+
+
+def _toy_text(n: int = 60) -> ClassificationData:
+    rng = np.random.default_rng(0)
+    a = ["".join(rng.choice(list("aeiou"), rng.integers(2, 7))) for _ in range(n)]
+    b = ["".join(rng.choice(list("xyzqk"), rng.integers(2, 7))) for _ in range(n)]
+    return ClassificationData(a + b, ["vowel"] * n + ["consonant"] * n, "toy")
+
+
+def test_char_classifier_learns_and_round_trips(tmp_path):
+    cfg = apply_overrides(
+        ClassifierConfig(),
+        [*QUIET, "model.hidden_size=16", "model.embed_size=8", "model.pooling=attention", "model.cell.name=lstm",
+         "model.bidirectional=true", "train.epochs=3", "train.lr=2e-2", "data.batch_size=24"],
+    )  # fmt: skip
+    data = _toy_text()
+    clf = Classifier(cfg)
+    clf.fit(data, run_dir=tmp_path / "run")
+    report = clf.evaluate(data)
+    assert report["accuracy"] > 0.9  # separable by character set
+    top = clf.predict(["aeiea", "zzkq"], k=2)
+    assert [t[0][0] for t in top] == ["vowel", "consonant"]
+    assert all(abs(sum(p for _, p in t) - 1) < 1e-6 for t in top)  # k = C: probabilities sum to 1
+    toks, w = clf.attention("aeiou")
+    assert toks == list("aeiou") and w.shape == (5,) and abs(w.sum() - 1) < 1e-5
+    again = Classifier.load(tmp_path / "run")
+    p1, _ = clf.predict_proba(["aeiea", "zzkq"])
+    p2, _ = again.predict_proba(["aeiea", "zzkq"])
+    np.testing.assert_allclose(p1, p2, rtol=0, atol=1e-6)  # same weights, float32 on the same path
+
+
+def test_numeric_classifier_and_class_weights():
+    rng = np.random.default_rng(1)
+    xs = [rng.normal(size=(int(rng.integers(3, 9)), 3)).astype(np.float32) + (2 if i % 2 else -2) for i in range(40)]
+    data = ClassificationData(xs, ["hi" if i % 2 else "lo" for i in range(40)], "toy-series")
+    cfg = apply_overrides(ClassifierConfig(), [*QUIET, "model.input=numeric", "model.hidden_size=8",
+                                               "model.pooling=mean", "train.epochs=3", "train.lr=2e-2",
+                                               "data.class_weights=balanced"])  # fmt: skip
+    clf = Classifier(cfg)
+    clf.fit(data)
+    assert torch.allclose(clf.net.class_weight, torch.ones(2))  # balanced classes -> weight 1 each
+    assert clf.evaluate(data)["accuracy"] > 0.9
+    with pytest.raises(DataError, match=r"expected a \(T>0, D=3\) series"):
+        clf.predict([np.zeros((4, 2), dtype=np.float32)])
+
+
+def test_unknown_labels_and_truncation():
+    cfg = apply_overrides(ClassifierConfig(), [*QUIET, "model.hidden_size=4", "data.max_len=3"])
+    clf = Classifier(cfg)
+    with pytest.warns(UserWarning, match=r"were longer than max_len=3"):
+        clf.fit(_toy_text(8))
+    other = ClassificationData(["aei", "xyz"], ["vowel", "alien"], "eval-set")
+    with pytest.raises(DataError, match=r"eval-set: labels \['alien'\] were not seen in training"):
+        clf.evaluate(other)
+    with pytest.warns(UserWarning, match="dropped 1 examples with unseen labels"):
+        assert clf.evaluate(other, unknown="skip")["n"] == 1
+    with pytest.raises(DataError, match="model.input='numeric' needs numeric series"):
+        Classifier(apply_overrides(cfg, ["model.input=numeric"])).fit(_toy_text(4))
+
+
+def test_splits_are_seeded_partitions():
+    d = _toy_text(50)
+    tr, te = random_split(d, 0.15, 2024)
+    assert (len(tr), len(te)) == (85, 15)
+    assert sorted(tr.inputs + te.inputs) == sorted(d.inputs)
+    tests = [kfold_split(d, 10, k, 0)[1] for k in range(10)]
+    assert sorted(x for t in tests for x in t.inputs) == sorted(d.inputs)  # folds partition the data
+
+
+def _toy_chunks() -> ColumnData:
+    sents = [
+        [("The", "DT", "B-NP"), ("dog", "NN", "I-NP"), ("runs", "VBZ", "B-VP")],
+        [("A", "DT", "B-NP"), ("cat", "NN", "I-NP"), ("sleeps", "VBZ", "B-VP"), (".", ".", "O")],
+        [("Dogs", "NNS", "B-NP"), ("bark", "VBP", "B-VP")],
+    ] * 6
+    return ColumnData(sents, "toy-chunks")
+
+
+@pytest.mark.parametrize("crf", [True, False])
+def test_tagger_learns_with_chars_and_crf(tmp_path, crf):
+    cfg = apply_overrides(TaggerConfig(), [*QUIET, "model.hidden_size=16", "model.word_embed=8", "model.char_embed=6",
+                                           "model.char_hidden=4", f"model.crf={str(crf).lower()}",
+                                           "model.embed_dropout=0", "train.epochs=6", "train.lr=3e-2",
+                                           "data.batch_size=6"])  # fmt: skip
+    data = _toy_chunks()
+    tagger = Tagger(cfg)
+    tagger.fit(data, run_dir=tmp_path / "tag")
+    r = tagger.evaluate(data)
+    assert r["token_accuracy"] > 0.95 and r["span_f1"] > 0.9
+    again = Tagger.load(tmp_path / "tag")
+    assert again.predict(["The cat runs"]) == tagger.predict([["The", "cat", "runs"]])
+    with pytest.raises(DataError, match=r"tags \['B-PP'\] were not seen in training"):
+        tagger.evaluate(ColumnData([[("in", "IN", "B-PP")]], "x"))
+    with pytest.raises(DataError, match="sentence 0 has no tokens"):
+        tagger.predict([""])
