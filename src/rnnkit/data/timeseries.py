@@ -37,6 +37,7 @@ CALENDAR = {  # name -> (pandas accessor, period): encoded as sin/cos of 2*pi*va
     "dayofmonth": ("day", 31),
     "dayofyear": ("dayofyear", 366),
     "month": ("month", 12),
+    "year": ("year", 0),  # not cyclic: the fractional year itself (a trend covariate, as Darts' examples use)
 }
 
 
@@ -91,7 +92,7 @@ class TimeSeries:
 
         Only calendar features can be generated; user-given future covariates must be supplied.
         """
-        n_user = len(self.future_names) - 2 * len(self.calendar)
+        n_user = len(self.future_names) - len(_calendar_names(self.calendar))
         if n_user:
             raise DataError(
                 f"the series has {n_user} user-given future covariates ({', '.join(self.future_names[:n_user])}); "
@@ -103,19 +104,26 @@ class TimeSeries:
 
 
 def calendar_features(time: pd.DatetimeIndex, names: Sequence[str]) -> np.ndarray:
-    """Cyclic calendar features (T, 2 * len(names)): ``sin, cos`` of ``2 pi value / period`` per name."""
+    """Calendar features (T, F): ``sin, cos`` of ``2 pi value / period`` per cyclic name; ``year`` is one column."""
     cols = []
     for name in names:
         if name not in CALENDAR:
             raise ValueError(f"unknown calendar feature {name!r}; known: {', '.join(CALENDAR)}")
         attr, period = CALENDAR[name]
         v = np.asarray(getattr(time, attr), dtype=np.float64)
+        if period == 0:  # year + fraction of the year elapsed; scaled later with the other inputs
+            cols.append(v + (np.asarray(time.dayofyear, dtype=np.float64) - 1) / 366)
+            continue
         cols += [np.sin(2 * np.pi * v / period), np.cos(2 * np.pi * v / period)]
     return np.stack(cols, axis=1) if cols else np.zeros((len(time), 0))
 
 
 def _calendar_names(names: Sequence[str]) -> list[str]:
-    return [f"{n}_{f}" for n in names for f in ("sin", "cos")]
+    return [
+        n if CALENDAR[n][1] == 0 else f"{n}_{f}"
+        for n in names
+        for f in (("",) if CALENDAR[n][1] == 0 else ("sin", "cos"))
+    ]
 
 
 # ----------------------------------------------------------------------------------------- reading

@@ -11,9 +11,10 @@ covariates), C targets, F known-future covariates, K output parameters per targe
   at step h is the previous target (the true one under teacher forcing in training, the model's own point
   forecast at inference) and the future covariates of step h.
 
-``anchor=True`` adds the last observed target (scaled) to the location of every output, so the network
+``anchor="last"`` adds the last observed target (scaled) to the location of every output, so the network
 learns the change from "now" rather than the level; with the autoregressive decoder each step is anchored
-on the previous step. This is what lets a small RNN extrapolate a trend beyond the training range.
+on the previous step. ``anchor="seasonal"`` (direct decoder) starts from the seasonal naive forecast with
+drift instead. Either lets a small RNN extrapolate a trend beyond the training range.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from rnnkit.layout import CellOptions
 from rnnkit.nn import Recurrent
 
 LIKELIHOODS = ("point", "gaussian", "quantile")
+ANCHORS = ("none", "last", "seasonal")
 DECODERS = ("direct", "autoregressive")
 MIN_SIGMA = 1e-4  # floor on the Gaussian scale so the NLL stays finite
 
@@ -49,7 +51,8 @@ class ForecastNet(nn.Module):
         decoder: str = "direct",
         likelihood: str = "point",
         quantiles: Sequence[float] = (0.1, 0.5, 0.9),
-        anchor: bool = True,
+        anchor: str = "last",
+        season: int = 1,
         impl: str = "auto",
         options: CellOptions | None = None,
         weight_drop: float = 0.0,
@@ -63,7 +66,14 @@ class ForecastNet(nn.Module):
         if likelihood == "quantile" and (not q or sorted(q) != list(q) or not all(0 < x < 1 for x in q)):
             raise ValueError(f"quantiles must be increasing and inside (0, 1), got {q}")
         self.C, self.F, self.H, self.D = n_targets, n_future, horizon, n_inputs
+        if anchor not in ANCHORS:
+            raise ValueError(f"anchor must be one of {ANCHORS}, got {anchor!r}")
+        if anchor == "seasonal" and decoder != "direct":
+            raise ValueError(
+                "anchor='seasonal' needs decoder='direct' (the autoregressive decoder anchors on the previous step)"
+            )
         self.decoder_kind, self.likelihood, self.quantiles, self.anchor = decoder, likelihood, q, anchor
+        self.season = season
         self.K = {"point": 1, "gaussian": 2, "quantile": len(q)}[likelihood]
         rnn = dict(
             num_layers=num_layers, dropout=dropout, impl=impl, options=options or CellOptions(), weight_drop=weight_drop
@@ -87,20 +97,39 @@ class ForecastNet(nn.Module):
         if self.decoder_kind == "direct":
             z = torch.cat([out[:, -1], future.reshape(N, -1)], dim=1)  # (N, H_hid + H*F)
             raw = self.head(z).view(N, self.H, self.C, self.K)
-            return self._params(raw, last[:, None, :] if self.anchor else None)
+            return self._params(raw, self._anchor(x))
         if y_teacher is not None:  # teacher forcing: all H decoder steps in one call
             prev = torch.cat([last[:, None], y_teacher[:, :-1]], dim=1)  # (N, H, C)
             dec, _ = self.decoder(torch.cat([prev, future], dim=2), state)  # (N, H, H_hid)
             raw = self.head(dec).view(N, self.H, self.C, self.K)
-            return self._params(raw, prev if self.anchor else None)
+            return self._params(raw, prev if self.anchor != "none" else None)
         steps, prev = [], last
         for h in range(self.H):  # free running: feed back the point forecast
             inp = torch.cat([prev, future[:, h]], dim=1)[:, None]  # (N, 1, C + F)
             dec, state = self.decoder(inp, state)
-            p = self._params(self.head(dec).view(N, 1, self.C, self.K), prev[:, None] if self.anchor else None)
+            p = self._params(
+                self.head(dec).view(N, 1, self.C, self.K), prev[:, None] if self.anchor != "none" else None
+            )
             steps.append(p)
             prev = self.point(p)[:, 0]  # (N, C)
         return torch.cat(steps, dim=1)
+
+    def _anchor(self, x: Tensor) -> Tensor | None:
+        """Location the direct head's outputs are added to (N, H, C), from the history x (N, L, D).
+
+        last: ``y_t`` for every step. seasonal: seasonal naive with drift, ``y_{t+h-m} + (y_t - y_{t-m})``
+        (the forecast of a seasonal random walk; the network learns the residual).
+        """
+        y = x[..., : self.C]  # (N, L, C)
+        if self.anchor == "none":
+            return None
+        if self.anchor == "last":
+            return y[:, -1:].expand(-1, self.H, -1)
+        m, L = self.season, y.shape[1]
+        if L < m + 1:
+            raise ValueError(f"anchor='seasonal' needs input_length >= season + 1 = {m + 1}, got {L}")
+        idx = L - m + torch.arange(self.H, device=x.device) % m  # (H,) the same phase one season back
+        return y[:, idx] + (y[:, -1:] - y[:, -1 - m : -m])
 
     def _params(self, raw: Tensor, loc: Tensor | None) -> Tensor:
         """Raw head output (N, H, C, K) -> distribution parameters; ``loc`` (N, H, C) shifts the location."""

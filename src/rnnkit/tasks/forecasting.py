@@ -80,7 +80,7 @@ class ForecastModelConfig(ModelConfig):
     decoder: str = "direct"  # direct | autoregressive
     likelihood: str = "point"  # point (MSE) | gaussian (NLL) | quantile (pinball)
     quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
-    anchor: bool = True  # forecast the change from the last observed value
+    anchor: str = "last"  # none | last (change from the last value) | seasonal (residual of seasonal naive + drift)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -105,8 +105,8 @@ class ForecastConfig(RunConfig):
 class WindowBatches:
     """Training windows in a fresh order every epoch (order depends only on seed + epoch: exact resume)."""
 
-    def __init__(self, x: np.ndarray, f: np.ndarray, y: np.ndarray, *, batch_size: int, shuffle: bool, seed: int = 0):
-        self.x, self.f, self.y = (torch.as_tensor(a, dtype=torch.float32) for a in (x, f, y))
+    def __init__(self, x: np.ndarray, y: np.ndarray, f: np.ndarray, *, batch_size: int, shuffle: bool, seed: int = 0):
+        self.x, self.y, self.f = (torch.as_tensor(a, dtype=torch.float32) for a in (x, y, f))  # as tsd.windows
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
 
     def __len__(self) -> int:
@@ -273,6 +273,7 @@ class Forecaster:
             likelihood=m.likelihood,
             quantiles=m.quantiles,
             anchor=m.anchor,
+            season=self.season,
             impl=m.impl,
         )
 
