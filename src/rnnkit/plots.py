@@ -68,3 +68,41 @@ def plot_confusion_matrix(
     plt.close(fig)
     os.replace(tmp, out)
     return out
+
+
+def plot_forecast(
+    history_time,
+    history,
+    out: str | os.PathLike,
+    *,
+    forecast_time=None,
+    forecast=None,
+    lower=None,
+    upper=None,
+    actual_time=None,
+    actual=None,
+    interval_label: str = "interval",
+    title: str = "forecast",
+    ylabel: str = "",
+) -> Path:
+    """History, point forecast, shaded prediction interval and actuals on one time axis -> PNG (forecasting)."""
+    fig, ax = plt.subplots(figsize=(8, 4), dpi=100)
+    ax.plot(history_time, history, color="0.3", lw=1, label="history")
+    if actual is not None:
+        ax.plot(actual_time, actual, color="black", lw=1.2, label="actual")
+    if forecast is not None:
+        if lower is not None and upper is not None:
+            ax.fill_between(forecast_time, lower, upper, color="tab:blue", alpha=0.25, label=interval_label)
+        ax.plot(forecast_time, forecast, color="tab:blue", lw=1.5, label="forecast")
+    ax.set_title(title)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best")
+    fig.autofmt_xdate()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}{out.suffix}")
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, out)
+    return out
