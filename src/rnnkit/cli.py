@@ -33,6 +33,15 @@ app.add_typer(classification_cli.classify_app, name="classify")
 app.add_typer(classification_cli.tag_app, name="tag")
 
 
+from rnnkit.tasks import forecasting_cli  # noqa: E402 - `forecast train|predict|backtest`
+
+app.add_typer(forecasting_cli.forecast_app, name="forecast")
+
+from rnnkit.explain import cli as explain_cli  # noqa: E402 - `explain gradients|states|trace`
+
+app.add_typer(explain_cli.explain_app, name="explain")
+
+
 @app.command()
 def gradcheck(
     cell: str = typer.Option(..., help="registered cell name, e.g. rnn, lstm, gru"),
