@@ -272,7 +272,7 @@ def generate(
 
     An empty prompt starts from a line break (``<eos>`` at word level, ``"\\n"`` at char level if the
     vocabulary has it). Prompt tokens outside the vocabulary are read as ``<unk>`` with a warning, or raise
-    ValueError with ``strict=True``. ``seed`` fixes the text (NumPy PCG64 stream).
+    ValueError with ``strict=True``. ``<unk>`` is never generated. ``seed`` fixes the text (NumPy PCG64 stream).
     """
     from rnnkit.data.text import EOS
 
@@ -298,6 +298,7 @@ def generate(
     logits = dec.feed(ids)
     first = not prompt or prompt[-1:].isspace()
     for _ in range(length):
+        logits[vocab.unk_id] = -np.inf  # never emit <unk>: it stands for "some unseen token", not text
         tok = sample(next_token_probs(logits, temperature=temperature, top_k=top_k, top_p=top_p), rng)
         yield vocab.decode_one(tok, first=first)
         first = vocab.level == "word" and tok == vocab.stoi.get(EOS)
