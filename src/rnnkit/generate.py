@@ -10,8 +10,9 @@ carries the state step by step with preallocated buffers:
   projection of a token is a row lookup ``(V, G*H)``;
 - for LSTM and Elman cells the input and recurrent products of layers > 0 are one product with the
   concatenated matrix ``[W_ih | W_hh] @ [x; h]``;
-- classic cells (rnn, lstm, gru) have a hand-written step here; any other registered cell runs the
-  reference engine's ``step`` (pure NumPy) in float32, so every registered cell generates.
+- classic cells (rnn, lstm, gru) and the layer-norm LSTM have a hand-written step here; any other registered
+  cell runs the reference engine's ``step`` (pure NumPy) in float32, so every registered cell generates
+  (the others - minGRU, minLSTM, IndRNN - have no matrix product on the state, so that is already fast).
 
 A parity test checks the decoder's logits against the PyTorch model's full-sequence forward.
 """
@@ -170,6 +171,49 @@ class _Layer:
         return h
 
 
+class _LayerNormLSTMLayer:
+    """Layer-norm LSTM (Ba et al. 2016 §3.1, eq. 20-22), batch 1; layer 0 reads a precomputed LN(W_ih x) table."""
+
+    EPS = 1e-5  # as rnnkit.reference.cells.layernorm_lstm and torch.nn.LayerNorm
+
+    def __init__(self, p: dict[str, np.ndarray], *, H: int) -> None:
+        self.H, self.p = H, p
+        self.W_ih, self.W_hh = np.ascontiguousarray(p[W_IH]), np.ascontiguousarray(p[W_HH])
+        G_H = self.W_hh.shape[0]
+        zero = np.zeros(G_H, dtype=np.float32)
+        self.bias = p.get(B_IH, zero) + p.get(B_HH, zero)  # the LN shifts of the two products, summed
+        self.a = np.empty(G_H, dtype=np.float32)
+
+    @classmethod
+    def ln(cls, v: np.ndarray) -> np.ndarray:
+        """(..., F): zero mean, unit variance over the last axis (ε added to the variance)."""
+        mu = v.mean(axis=-1, keepdims=True)
+        return (v - mu) / np.sqrt(v.var(axis=-1, keepdims=True) + cls.EPS)
+
+    def input_table(self, emb: np.ndarray) -> np.ndarray:
+        """α_x ⊙ LN(W_ih e_v) for every token v: (V, 4H) (LN of the input product does not read the state)."""
+        return np.ascontiguousarray(self.p["ln_ih_gain"] * self.ln(emb @ self.W_ih.T), dtype=np.float32)
+
+    def state0(self) -> list[np.ndarray]:
+        return [np.zeros(self.H, dtype=np.float32), np.zeros(self.H, dtype=np.float32)]
+
+    def step(self, x: np.ndarray | None, xp: np.ndarray | None, state: list[np.ndarray]) -> np.ndarray:
+        H, a, p = self.H, self.a, self.p
+        h, c = state
+        xpart = xp if xp is not None else p["ln_ih_gain"] * self.ln(self.W_ih @ x)
+        np.multiply(p["ln_hh_gain"], self.ln(self.W_hh @ h), out=a)  # eq. 20: the two products normalised apart
+        a += xpart
+        a += self.bias
+        _sigmoid(a[: 2 * H], a[: 2 * H])  # i, f
+        np.tanh(a[2 * H : 3 * H], out=a[2 * H : 3 * H])  # g
+        _sigmoid(a[3 * H :], a[3 * H :])  # o
+        c *= a[H : 2 * H]  # eq. 21: c' = f ⊙ c + i ⊙ g
+        c += a[:H] * a[2 * H : 3 * H]
+        np.tanh(p["ln_c_gain"] * self.ln(c) + p["ln_c_shift"], out=h)  # eq. 22: h' = o ⊙ tanh(LN(c'))
+        h *= a[3 * H :]
+        return h
+
+
 class _ReferenceLayer:
     """Any registered cell without a hand-written step here: the reference engine's pure ``step`` in float32."""
 
@@ -211,6 +255,8 @@ class FastDecoder:
                 p = {k: v.detach().float().cpu().numpy().copy() for k, v in cell_mod.params().items()}
                 if model.cell in self.CLASSIC:
                     layer = _Layer(model.cell, p, cell_mod.options, first=(l == 0), H=cell_mod.hidden_size)
+                elif model.cell == "layernorm_lstm":
+                    layer = _LayerNormLSTMLayer(p, H=cell_mod.hidden_size)
                 else:
                     layer = _ReferenceLayer(model.cell, p, cell_mod.options, H=cell_mod.hidden_size)
                 layers.append(layer)
@@ -219,7 +265,12 @@ class FastDecoder:
             p0 = model.rnn.layers[0]["fwd"].params()
             W0 = p0[W_IH].detach().float().cpu().numpy()
             b0 = p0[B_IH].detach().float().cpu().numpy() if B_IH in p0 else 0.0
-            self.table = np.ascontiguousarray(emb @ W0.T + b0, dtype=np.float32) if model.cell in self.CLASSIC else None
+            if model.cell in self.CLASSIC:
+                self.table = np.ascontiguousarray(emb @ W0.T + b0, dtype=np.float32)
+            elif model.cell == "layernorm_lstm":
+                self.table = layers[0].input_table(emb)
+            else:
+                self.table = None
             self.emb = np.ascontiguousarray(emb)
             W_out, b_out = model.head_weight()
             self.W_out = np.ascontiguousarray(W_out.detach().float().cpu().numpy())  # (V, H)
