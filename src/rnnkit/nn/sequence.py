@@ -368,11 +368,11 @@ class GRU(RecurrentLayer):
 
     cell_name = "gru"
 
-    def __init__(self, input_size: int, hidden_size: int, *, variant: str = "torch", **kwargs) -> None:
+    def __init__(self, input_size: int, hidden_size: int, *, variant: str | None = None, **kwargs) -> None:
         _tanh_only("GRU", kwargs)
         if kwargs.get("options") is None:
-            kwargs["options"] = CellOptions(gru_variant=variant)
-        elif variant != kwargs["options"].gru_variant:
+            kwargs["options"] = CellOptions(gru_variant=variant or "torch")
+        elif variant is not None and variant != kwargs["options"].gru_variant:
             raise ValueError(f"GRU: variant={variant!r} conflicts with options.gru_variant; give one")
         super().__init__(input_size, hidden_size, **kwargs)
 
