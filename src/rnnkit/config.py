@@ -390,10 +390,17 @@ def load_config(cls: type[C], path: str | os.PathLike) -> C:
 # --------------------------------------------------------------------------------------------- overrides
 
 
+# Short flags every task accepts: `--seed 3` sets train.seed (python, numpy, torch are all seeded from it),
+# `--deterministic` sets train.deterministic (torch's documented determinism flags), `--quiet` train.quiet.
+ALIASES = {"seed": "train.seed", "deterministic": "train.deterministic", "quiet": "train.quiet"}
+
+
 def apply_overrides(cfg: C, overrides: dict[str, Any] | list[str]) -> C:
     """A copy of ``cfg`` with dotted keys replaced: ``{"train.lr": "3e-3"}`` or ``["train.lr=3e-3"]``.
 
-    Values are coerced to the field's type (strings from the CLI, or already-typed values).
+    Values are coerced to the field's type (strings from the CLI, or already-typed values). The short keys in
+    ``ALIASES`` (``seed``, ``deterministic``, ``quiet``) map to their ``train.*`` fields when ``cfg`` has a
+    ``train`` section and no field of that name.
     """
     if isinstance(overrides, list):
         pairs = {}
@@ -403,7 +410,10 @@ def apply_overrides(cfg: C, overrides: dict[str, Any] | list[str]) -> C:
             k, v = item.split("=", 1)
             pairs[k.strip().removeprefix("--")] = v
         overrides = pairs
+    top = {f.name for f in fields(cfg)}
     for key, value in overrides.items():
+        if key in ALIASES and key not in top and "train" in top:
+            key = ALIASES[key]
         cfg = _set(cfg, key.split("."), value, key)
     return cfg
 

@@ -65,6 +65,11 @@ def test_overrides_coerce_types():
     assert cfg.train.optim.momentum == 0.9 and cfg.data.path is None and cfg.train.max_steps == 1000
 
 
+def test_seed_and_deterministic_flags():
+    cfg = config_from_cli(RunConfig, ["--seed", "7", "--deterministic"])
+    assert cfg.train.seed == 7 and cfg.train.deterministic is True
+
+
 def test_parse_cli_forms():
     path, ov = parse_cli(["--config", "c.json", "--train.lr=3e-3", "--train.epochs", "2", "--train.quiet"])
     assert path == "c.json" and ov == ["train.lr=3e-3", "train.epochs=2", "train.quiet=true"]

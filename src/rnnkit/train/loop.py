@@ -377,7 +377,7 @@ def _backward_clip(loss: Tensor, fs: FitState) -> bool:
     loss.backward()
     params = [p for g in fs.optimizer.param_groups for p in g["params"] if p.grad is not None]
     max_norm = fs.config.clip_norm if fs.config.clip_norm > 0 else math.inf
-    norm = torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=True)
+    norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
     return math.isfinite(float(norm))
 
 
