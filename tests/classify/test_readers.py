@@ -164,3 +164,23 @@ def test_conll2000_real(data_root):
     assert (len(tr), len(te)) == (8936, 2012)
     assert sum(map(len, te.sentences)) == 47366  # tokens of the official test set (conlleval counts the same)
     assert tr.sentences[0][0] == ("Confidence", "NN", "B-NP")
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 6), st.sampled_from(["1", "2", "3"])),
+        min_size=1, max_size=5,
+    ),
+    st.integers(1, 3),
+)  # fmt: skip
+def test_ts_round_trip(series, dims):
+    rng = np.random.default_rng(len(series) * 10 + dims)
+    arrays = [np.round(rng.normal(size=(T, dims)), 3).astype(np.float32) for T, _ in series]
+    body = "\n".join(":".join(",".join(repr(float(v)) for v in a[:, d]) for d in range(dims)) + f":{y}"
+                     for a, (_, y) in zip(arrays, series))  # fmt: skip
+    text = f"@dimensions {dims}\n@classLabel true 1 2 3\n@data\n{body}\n"
+    got, labels, header = readers.parse_ts(text, "mem")
+    assert labels == [y for _, y in series] and header["dimensions"] == str(dims)
+    for a, b in zip(arrays, got, strict=True):
+        np.testing.assert_array_equal(a, b)  # float32 values printed with repr parse back exactly
