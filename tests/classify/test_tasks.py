@@ -105,7 +105,13 @@ def test_tagger_learns_with_chars_and_crf(tmp_path, crf):
     assert r["token_accuracy"] > 0.95 and r["span_f1"] > 0.9
     again = Tagger.load(tmp_path / "tag")
     assert again.predict(["The cat runs"]) == tagger.predict([["The", "cat", "runs"]])
+    unseen = ColumnData([[("in", "IN", "B-PP")], [("The", "DT", "B-NP")]], "x")
     with pytest.raises(DataError, match=r"tags \['B-PP'\] were not seen in training"):
-        tagger.evaluate(ColumnData([[("in", "IN", "B-PP")]], "x"))
+        tagger.evaluate(unseen, unknown="error")
+    with pytest.warns(UserWarning, match=r"1 gold tags of kinds \['B-PP'\] .* scored as errors"):
+        r = tagger.evaluate(unseen)  # conlleval's behaviour: kept, and necessarily wrong
+    assert r["tokens"] == 2 and r["token_accuracy"] <= 0.5
+    with pytest.warns(UserWarning, match="dropped 1 sentences with unseen tags"):
+        assert tagger.evaluate(unseen, unknown="skip")["tokens"] == 1
     with pytest.raises(DataError, match="sentence 0 has no tokens"):
         tagger.predict([""])

@@ -239,7 +239,7 @@ def tag_train(
         train, val, test_data = load_splits(cfg.data)
         tagger = Tagger(cfg)
         tagger.fit(train, val, run_dir=cfg.run_dir)
-        report = tagger.evaluate(test_data, unknown="skip")
+        report = tagger.evaluate(test_data)
     except _ERRORS as e:
         _fail(e)
     (Path(cfg.run_dir) / "eval.json").write_text(json.dumps(report, indent=1))
@@ -250,7 +250,7 @@ def tag_train(
 def tag_eval(
     run: Path = typer.Argument(..., help="A run folder written by `rnnkit tag train`."),
     data: Path | None = typer.Option(None, help="Score this column file instead of the run's test split."),
-    unknown: str = typer.Option("error", help="Tags unseen in training: error or skip."),
+    unknown: str = typer.Option("score", help="Gold tags unseen in training: score (as errors), skip or error."),
 ) -> None:
     """Token accuracy (and chunk span precision/recall/F1 for IOB tags) of a trained tagger."""
     from rnnkit.data.readers import read_columns

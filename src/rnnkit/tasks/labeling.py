@@ -216,14 +216,17 @@ class Tagger:
         keep = list(range(len(words)))
         if bad:
             if unknown == "error":
-                raise DataError(
-                    f"{data.source}: tags {bad[:10]} were not seen in training (known: {self.tags[:30]}); "
-                    f"retrain with them, or evaluate with unknown='skip' (--unknown skip) to drop those sentences"
-                )
+                raise DataError(self._unseen_message(data, bad))
             keep = [i for i in keep if all(t in index for t in tags[i])]
             warnings.warn(f"{data.source}: dropped {len(words) - len(keep)} sentences with unseen tags", stacklevel=2)
         enc = self.encode_sentences([words[i] for i in keep])
         return [(w, c, [index[t] for t in tags[i][: len(w)]]) for (w, c), i in zip(enc, keep, strict=True)]
+
+    def _unseen_message(self, data: ColumnData, bad: list[str]) -> str:
+        return (
+            f"{data.source}: tags {bad[:10]} were not seen in training (known: {self.tags[:30]}); retrain with "
+            f"them, or evaluate with unknown='score' (count them as errors) or 'skip' (drop those sentences)"
+        )
 
     def _prepare(self, train: ColumnData) -> None:
         d = self.config.data
@@ -298,13 +301,35 @@ class Tagger:
         pred = self._decode(self.encode_sentences(toks))
         return [list(zip(s, [self.tags[k] for k in p], strict=False)) for s, p in zip(toks, pred, strict=True)]
 
-    def evaluate(self, data: ColumnData, *, unknown: str = "error") -> dict[str, Any]:
-        """Token accuracy; for IOB tag sets chunk span precision/recall/F1 too."""
-        items = self.encode(data, unknown=unknown)
-        pred = self._decode([(w, c) for w, c, _ in items])
-        gold = [[self.tags[k] for k in t] for _, _, t in items]
+    def evaluate(self, data: ColumnData, *, unknown: str = "score") -> dict[str, Any]:
+        """Token accuracy; for IOB tag sets chunk span precision/recall/F1 too.
+
+        Gold tags never seen in training (CoNLL-2000's test set has I-LST, absent from train):
+        ``unknown='score'`` (default, conlleval's behaviour) keeps them and counts them as errors, with a
+        warning; ``'skip'`` drops those sentences; ``'error'`` raises DataError naming them.
+        """
+        if unknown not in ("score", "skip", "error"):
+            raise ValueError(f"unknown must be 'score', 'skip' or 'error', got {unknown!r}")
+        words, gold = self.columns(data)
+        bad = sorted({t for s in gold for t in s} - set(self.tags))
+        if bad and unknown == "score":
+            n = sum(t in bad for s in gold for t in s)
+            warnings.warn(
+                f"{data.source}: {n} gold tags of kinds {bad[:10]} were not seen in training; they are scored "
+                f"as errors (the tagger cannot predict them)",
+                stacklevel=2,
+            )
+        elif bad:
+            if unknown == "error":
+                raise DataError(self._unseen_message(data, bad))
+            keep = [i for i, g in enumerate(gold) if not set(g) & set(bad)]
+            warnings.warn(f"{data.source}: dropped {len(gold) - len(keep)} sentences with unseen tags", stacklevel=2)
+            words, gold = [words[i] for i in keep], [gold[i] for i in keep]
+        enc = self.encode_sentences(words)
+        pred = self._decode(enc)
+        gold = [g[: len(w)] for g, (w, _) in zip(gold, enc, strict=True)]  # truncated like the inputs
         guess = [[self.tags[k] for k in p] for p in pred]
-        out: dict[str, Any] = {"token_accuracy": class_metrics.token_accuracy(gold, guess), "sentences": len(items)}
+        out: dict[str, Any] = {"token_accuracy": class_metrics.token_accuracy(gold, guess), "sentences": len(gold)}
         out["tokens"] = sum(map(len, gold))
         if is_iob(self.tags):
             s = class_metrics.span_f1(gold, guess)
