@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import os
 import tarfile
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,9 +34,9 @@ FILLS = (None, "ffill", "interpolate")
 ROWS = "rows"  # freq value: one step per row, timestamps only need to increase (trading days)
 CALENDAR = {  # name -> (pandas accessor, period): encoded as sin/cos of 2*pi*value/period
     "hour": ("hour", 24),
-    "dayofweek": ("dayofweek", 7),
+    "dayofweek": ("day_of_week", 7),
     "dayofmonth": ("day", 31),
-    "dayofyear": ("dayofyear", 366),
+    "dayofyear": ("day_of_year", 366),
     "month": ("month", 12),
     "year": ("year", 0),  # not cyclic: the fractional year itself (a trend covariate, as Darts' examples use)
 }
@@ -112,7 +113,7 @@ def calendar_features(time: pd.DatetimeIndex, names: Sequence[str]) -> np.ndarra
         attr, period = CALENDAR[name]
         v = np.asarray(getattr(time, attr), dtype=np.float64)
         if period == 0:  # year + fraction of the year elapsed; scaled later with the other inputs
-            cols.append(v + (np.asarray(time.dayofyear, dtype=np.float64) - 1) / 366)
+            cols.append(v + (np.asarray(time.day_of_year, dtype=np.float64) - 1) / 366)
             continue
         cols += [np.sin(2 * np.pi * v / period), np.cos(2 * np.pi * v / period)]
     return np.stack(cols, axis=1) if cols else np.zeros((len(time), 0))
@@ -158,7 +159,7 @@ def read_csv(
         sort=sort,
         calendar=calendar,
         date_format=date_format,
-        source=str(path),
+        source=str(path) if isinstance(path, (str, os.PathLike)) else "CSV",
     )
 
 
@@ -218,6 +219,8 @@ def from_frame(
     # --- timestamps: parse, duplicates, order
     raw_time = df[time_col]
     time = pd.to_datetime(raw_time, format=date_format, errors="coerce")
+    if date_format is None and time.isna().any():  # pandas guesses one format from row 0; allow a mix
+        time = pd.to_datetime(raw_time, format="mixed", errors="coerce")
     bad = time.isna().to_numpy()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
@@ -325,16 +328,20 @@ def from_frame(
 
 def _infer_freq(index: pd.DatetimeIndex, time_col: str, source: str) -> str:
     """pandas' inferred frequency, else the most common step (gaps then show up as missing rows)."""
-    f = pd.infer_freq(index) if len(index) >= 3 else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas 3 announces an offset return type; we normalise below
+        f = pd.infer_freq(index) if len(index) >= 3 else None
     if f is not None:
-        return f
+        return f if isinstance(f, str) else f.freqstr
     steps = pd.Series(index[1:] - index[:-1])
     step = steps.mode().iloc[0]
+    if step % pd.Timedelta(days=1) == pd.Timedelta(0) and step < pd.Timedelta(days=28):
+        return "D" if step.days == 1 else f"{step.days}D"
     # Calendar-month/year steps vary in days: recognise them by the day count.
     if pd.Timedelta(days=28) <= step <= pd.Timedelta(days=31) and (index.day == index.day[0]).all():
         return "MS" if index.day[0] == 1 else "ME"
     if pd.Timedelta(days=365) <= step <= pd.Timedelta(days=366):
-        return "YS" if (index.dayofyear == 1).all() else "YE"
+        return "YS" if (index.day_of_year == 1).all() else "YE"
     try:
         return pd.tseries.frequencies.to_offset(step).freqstr
     except ValueError as e:  # pragma: no cover - every Timedelta has an offset
