@@ -259,6 +259,8 @@ def test_step_contract_errors():
     train, _ = _streams()
     with pytest.raises(TypeError, match=r"step\(\) must return StepOutput"):
         fit(TinyLM(), lambda m, b, s: 1.0, train, config=QUIET)
+    with pytest.raises(ValueError, match="train_data gave no batches for epoch 0"):
+        fit(TinyLM(), lm_step, [], config=QUIET)
     with pytest.raises(TypeError, match="cannot train on int"):
         fit(TinyLM(), lm_step, 3, config=QUIET)
     assert StepOutput(torch.tensor(1.0)).n_items == 1

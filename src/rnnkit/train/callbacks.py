@@ -120,10 +120,14 @@ class ProgressBar(Callback):
         else:
             print(line, file=self.stream or sys.stderr, flush=True)
 
-    def on_fit_end(self, fs: FitState) -> None:
+    def close(self) -> None:
+        """Stop the live bar (idempotent); fit calls it even when training ends with an exception."""
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+
+    def on_fit_end(self, fs: FitState) -> None:
+        self.close()
         if self.kind != "quiet" and fs.stop_reason:
             print(f"stopped: {fs.stop_reason}", file=self.stream or sys.stderr, flush=True)
 

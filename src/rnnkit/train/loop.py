@@ -297,6 +297,9 @@ def fit(
             _save(fs, schedule, cbs, "last")
     finally:
         ddp.teardown(info, created=created_group)
+        for cb in cbs:  # never leave a live progress bar behind, whatever ended the run
+            if isinstance(cb, ProgressBar):
+                cb.close()
     if fs.interrupt:
         fs.stop_reason = f"interrupted ({fs.interrupt}) at step {fs.step}; resume with resume=True"
     for cb in cbs:
@@ -323,6 +326,7 @@ def _loop(
         cb.on_fit_start(fs)
     model.train()
     while fs.epoch < cfg.epochs and not fs.should_stop:
+        start = fs.batch
         for batch in train.epoch(fs.epoch, fs.batch):
             fs.batch, fs.mid_step = fs.batch + 1, True
             batch = to_device(batch, device)
@@ -360,6 +364,8 @@ def _loop(
                 fs.should_stop = True
                 break
         else:  # the epoch ran out of batches
+            if fs.batch == start == 0:
+                raise ValueError(f"train_data gave no batches for epoch {fs.epoch}: is it shorter than one batch?")
             fs.epoch, fs.batch, fs.carry = fs.epoch + 1, 0, None
             if val is not None and not cfg.eval_every:
                 _evaluate(fs, eval_step, val, schedule, cbs, device, info)
