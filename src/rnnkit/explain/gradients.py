@@ -198,8 +198,11 @@ def trained_profile(
     clip: float | None = None,
     split: str = "valid",
     which: str = "best",
+    windows: list[np.ndarray] | None = None,
 ) -> GradientProfile:
     """Profile of a trained LM run on ``batches`` x ``batch`` random windows of its ``split`` text.
+
+    ``windows`` replaces the random draw: a list of token-id batches (N, warmup + steps + 1).
 
     Each window: ``warmup`` tokens run without gradient to reach a realistic state, then ``steps`` tokens
     unrolled cell by cell with every state kept (``retain_grad``), loss = cross-entropy of the last
@@ -217,17 +220,21 @@ def trained_profile(
     if ids_all is None:
         raise ValueError(f"run {run_dir}: split {split!r} is not available; use --split train or valid")
     need = warmup + steps + 1
-    if len(ids_all) < need + 1:
-        raise ValueError(f"run {run_dir}: the {split} split has {len(ids_all)} tokens, fewer than {need} needed")
-    rng = np.random.default_rng(seed)
+    if windows is None:
+        if len(ids_all) < need + 1:
+            raise ValueError(f"run {run_dir}: the {split} split has {len(ids_all)} tokens, fewer than {need} needed")
+        rng = np.random.default_rng(seed)
+        starts = [rng.integers(0, len(ids_all) - need, size=batch) for _ in range(batches)]
+        windows = [np.stack([ids_all[s : s + need] for s in st]) for st in starts]  # each (N, need)
+    elif any(np.ndim(w) != 2 or np.shape(w)[1] != need for w in windows):
+        raise ValueError(f"windows must be token-id arrays (N, warmup + steps + 1 = {need})")
     cells = [model.rnn.layers[l]["fwd"] for l in range(len(model.rnn.layers))]
     cell_name = cfg.model.cell.name
     model.eval()
     dh_sum = dx_sum = dc_sum = None
     gnorms, count = [], 0
-    for _ in range(batches):
-        starts = rng.integers(0, len(ids_all) - need, size=batch)
-        win = torch.as_tensor(np.stack([ids_all[s : s + need] for s in starts]), dtype=torch.long)  # (N, need)
+    for w in windows:
+        win = torch.as_tensor(np.asarray(w), dtype=torch.long)  # (N, need)
         with torch.no_grad():
             _, state = model(win[:, :warmup]) if warmup else (None, None)  # each (L, N, H)
         ids, target = win[:, warmup : warmup + steps], win[:, warmup + steps]  # (N, T), (N,)
@@ -265,7 +272,7 @@ def trained_profile(
             radii.update(spectral_radii(cell_name, p[W_HH].detach().double().numpy(), prefix=f"{l}."))
     return _finish(
         f"{Path(run_dir).name} ({cell_name}, trained)", cell_name, dh_sum / count, dx_sum / count,
-        None if dc_sum is None else dc_sum / count, radii, gnorms, clip, batches, count,
+        None if dc_sum is None else dc_sum / count, radii, gnorms, clip, len(windows), count,
     )  # fmt: skip
 
 

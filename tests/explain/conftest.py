@@ -1,0 +1,34 @@
+"""A tiny trained language model shared by the explain tests (trained once per session, ~2 s)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+# Quotes, parentheses and line structure, so every text feature of explain.states varies.
+TEXT = (
+    'He said "the quick brown fox (a red one) jumps over the lazy dog" and left.\n'
+    "She wrote (twice) that the dog slept; nobody answered.\n"
+    'Then "why?" asked the fox (again), and the dog said "because".\n'
+)
+
+
+@pytest.fixture(scope="session")
+def lm_run(tmp_path_factory) -> Path:
+    """A run folder written by LanguageModel.train: a 1-layer char LSTM, H=16, trained for ~40 steps."""
+    from rnnkit.config import CellConfig, TrainConfig
+    from rnnkit.tasks.language_model import LanguageModel, LMConfig, LMDataConfig, LMModelConfig
+
+    root = tmp_path_factory.mktemp("explain-lm")
+    path = root / "text.txt"
+    path.write_text(TEXT * 40, encoding="utf-8")
+    cfg = LMConfig(
+        run_dir=str(root / "run"),
+        model=LMModelConfig(cell=CellConfig("lstm"), hidden_size=16, embedding_dim=8, impl="loop"),
+        data=LMDataConfig(path=str(path), batch_size=8, bptt=20),
+        train=TrainConfig(lr=1e-2, epochs=2, quiet=True, unit="tokens", log_every=10),
+        eval_batch_size=4,
+    )
+    LanguageModel(cfg).train()
+    return Path(cfg.run_dir)
