@@ -6,6 +6,7 @@
     python benchmarks/quality_classify.py conll-chunk      # CoNLL-2000 chunking, official test set, span F1
     python benchmarks/quality_classify.py conll-pos        # CoNLL-2000 POS column as target, token accuracy
     python benchmarks/quality_classify.py all
+    python benchmarks/quality_classify.py table            # latest record per dataset as a markdown table
 
 Each run prints one JSON line (figures, wall time, settings, machine) and appends it to
 ``benchmarks/results/quality_classify.jsonl``; ``benchmarks/RESULTS.md`` quotes those lines. Any config field can
@@ -127,6 +128,33 @@ def run_tag(name: str, extra: list[str]) -> dict:
     }
 
 
+def table(path: Path = OUT) -> str:
+    """The latest record per dataset in ``path`` as the markdown table RESULTS.md quotes."""
+    latest: dict[str, dict] = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            rec = json.loads(line)
+            latest[rec["dataset"]] = rec
+    rows = ["| dataset | measure | ours | reference | run | time (s) |", "|---|---|---|---|---|---|"]
+    for name, r in latest.items():
+        c = r["config"]
+        run = f"{c['model']['cell']['name']} H={c['model']['hidden_size']}, {c['train']['epochs']} epochs"
+        extra = r["settings"][len(SETTINGS.get(name, [])) :]
+        run += f" ({' '.join(extra)})" if extra else ""
+        if name.startswith("conll"):
+            figure = f"token acc {r['token_accuracy']:.4f}"
+            if "span_f1" in r:
+                figure = f"span F1 {r['span_f1']:.4f} (P {r['span_precision']:.4f} R {r['span_recall']:.4f}); " + figure
+            rows.append(f"| {name} | test set | {figure} | | {run} | {r['seconds']} |")
+        else:
+            folds = f"{r['folds_run']}/{r['folds']} folds" if r["folds"] else "1 split"
+            rows.append(
+                f"| {name} | accuracy / macro-F1 ({folds}) | {r['accuracy']:.4f} / {r['macro_f1']:.4f} | "
+                f"majority {r['majority_baseline']:.4f} | {run} | {r['seconds']} |"
+            )
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     extra: list[str] = []
@@ -138,6 +166,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--fold-limit", type=int, default=0, help="run only the first K folds of a k-fold setting")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
     ap.add_argument("--no-save", action="store_true", help="print only; do not append to the results file")
+    if argv and argv[0] == "table":
+        print(table())
+        return
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
