@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -36,7 +37,7 @@ def _table(rows: list[dict], title: str) -> None:
             v = r.get(c, "")
             cells.append(f"{v:.4g}" if isinstance(v, float) and not math.isnan(v) else ("-" if v == "" else str(v)))
         table.add_row(*cells)
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 160).print(table)  # no truncated names in logs/CI
 
 
 @forecast_app.command("train", context_settings=_EXTRA)

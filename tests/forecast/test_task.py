@@ -1,0 +1,105 @@
+"""Forecaster through rnnkit.train.fit: no leakage from later rows, backtest bookkeeping, predict, load, refit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from rnnkit.config import TrainConfig
+from rnnkit.data import timeseries as tsd
+from rnnkit.data.sources import DataError
+from rnnkit.tasks.forecasting import ForecastConfig, ForecastDataConfig, Forecaster, ForecastModelConfig
+
+TINY = TrainConfig(epochs=2, lr=1e-2, quiet=True, log_every=1000)
+
+
+def config(path, run_dir="", likelihood="point", **data):
+    d = dict(path=str(path), time_col="date", targets=("sales",), input_length=12, horizon=3, train_end="36", season=12)
+    d.update(data)
+    model = ForecastModelConfig(hidden_size=4, likelihood=likelihood)
+    return ForecastConfig(run_dir=str(run_dir), data=ForecastDataConfig(**d), model=model, train=TINY)
+
+
+def test_training_never_sees_rows_after_train_end(monthly_csv):
+    """Two fits that differ only in the values after train_end end with identical scalers and weights."""
+    a = Forecaster(config(monthly_csv))
+    a.fit()
+    s = a.series
+    corrupted = tsd.TimeSeries(**{**s.__dict__, "targets": s.targets.copy()})
+    corrupted.targets[36:] = 1e6
+    b = Forecaster(config(monthly_csv), series=corrupted)
+    b.fit()
+    assert np.array_equal(a.scaler.loc, b.scaler.loc) and np.array_equal(a.scaler.scale, b.scaler.scale)
+    for (k, va), vb in zip(a.model.state_dict().items(), b.model.state_dict().values()):
+        assert torch.equal(va, vb), k
+
+
+def test_backtest_bookkeeping(monthly_csv):
+    fc = Forecaster(config(monthly_csv))
+    fc.fit()
+    s = fc.series
+    bt = fc.backtest(start=40, stride=2, baselines=["naive", "seasonal_naive"])
+    assert bt.origins.tolist() == list(range(40, 60 - 3 + 1, 2))  # last origin leaves room for H = 3
+    for k, t in enumerate(bt.origins):
+        assert np.array_equal(bt.actual[k], s.targets[t : t + 3])
+        assert np.array_equal(bt.forecasts["naive"][k], np.repeat(s.targets[t - 1 : t], 3, axis=0))
+        assert np.array_equal(bt.forecasts["seasonal_naive"][k], s.targets[t - 12 : t - 9])
+    assert bt.times[0] == s.time[40]
+    assert set(bt.metrics) == {"rnn", "naive", "seasonal_naive"}
+    # MASE of seasonal naive by hand: its MAE over the scaled in-sample seasonal difference
+    scale = np.mean(np.abs(s.targets[12:36] - s.targets[:24]))
+    mae = np.mean(np.abs(bt.forecasts["seasonal_naive"] - bt.actual))
+    assert bt.metrics["seasonal_naive"]["MASE"] == pytest.approx(mae / scale, rel=1e-12)
+    last = fc.backtest(start=40, stride=2, baselines=["naive"], last_points_only=True)
+    assert last.metrics["naive"]["MAE"] == pytest.approx(
+        np.mean(np.abs(bt.forecasts["naive"][:, 2] - bt.actual[:, 2])), rel=1e-12
+    )
+    # the RNN forecast from origin t only reads rows < t: corrupting rows >= t changes nothing
+    other = tsd.TimeSeries(**{**s.__dict__, "targets": s.targets.copy()})
+    other.targets[46:] = -1e3
+    again = fc.backtest(other, start=46, end=49, baselines=[])
+    assert np.allclose(again.forecasts["rnn"][0], bt.forecasts["rnn"][3], rtol=0, atol=0)
+
+
+def test_backtest_statistical_baseline_subset_is_reported(monthly_csv):
+    fc = Forecaster(config(monthly_csv))
+    fc.fit()
+    bt = fc.backtest(start=48, baselines=["holt_winters"], baseline_stride=5)
+    assert "rnn@holt_winters" in bt.metrics
+    assert any("holt_winters: 2 of 10 origins (every 5)" in n for n in bt.notes)
+
+
+def test_backtest_start_too_early(monthly_csv):
+    fc = Forecaster(config(monthly_csv))
+    fc.fit()
+    with pytest.raises(DataError, match="backtest start row 5 leaves fewer than input_length=12 rows"):
+        fc.backtest(start=5)
+
+
+def test_probabilistic_predict_save_load_and_refit(monthly_csv, tmp_path):
+    fc = Forecaster(config(monthly_csv, tmp_path / "run", val_end="48", likelihood="quantile", calendar=("month",)))
+    fc.fit()
+    df = fc.predict()
+    assert list(df.columns) == ["time", "target", "forecast", "q0.1", "q0.5", "q0.9"]
+    assert df.time.tolist() == list(pd.date_range("2005-01-01", periods=3, freq="MS"))
+    assert (df["q0.1"] <= df["q0.5"]).all() and (df["q0.5"] <= df["q0.9"]).all()
+    loaded = Forecaster.load(tmp_path / "run")
+    pd.testing.assert_frame_equal(loaded.predict(), df)
+    bt = loaded.backtest(start=50, stride=4, baselines=[])
+    assert bt.intervals["rnn"].shape == (len(bt.origins), 3, 1, 3) and "pinball" in bt.metrics["rnn"]
+    refit = loaded.backtest(start=54, stride=3, refit=True, baselines=["naive"])
+    assert refit.origins.tolist() == [54, 57] and np.isfinite(refit.forecasts["rnn"]).all()
+
+
+def test_gaussian_backtest_reports_crps(monthly_csv):
+    fc = Forecaster(config(monthly_csv, likelihood="gaussian"))
+    fc.fit()
+    m = fc.backtest(start=50, baselines=[]).metrics["rnn"]
+    assert m["CRPS"] > 0 and m["pinball"] > 0
+
+
+def test_load_rejects_a_folder_that_is_not_a_run(tmp_path):
+    with pytest.raises(DataError, match="has no forecast.json: it is not a finished forecast run"):
+        Forecaster.load(tmp_path)
