@@ -3,7 +3,8 @@
 Runners (each one full token: embedding -> 2-layer recurrent stack -> output layer -> sampling):
 - ``torch.nn.LSTM per token``: the fused module called with T=1 for every token (per-call kernel setup);
 - ``2x torch.nn.LSTMCell``: eager cells under ``torch.inference_mode``;
-- ``numpy mat-vec``: a plain NumPy float32 step ``x @ W_ih.T + h @ W_hh.T`` per layer;
+- ``numpy mat-vec``: a plain NumPy float32 step ``x @ W_ih.T + h @ W_hh.T`` per layer (NumPy's default BLAS
+  threads, and again held to one BLAS thread: on busy cores that is much faster);
 - ``rnnkit``: ``rnnkit.generate.FastDecoder`` for every registered cell (same sizes).
 
 Correctness first: every runner's logits after a fixed prompt are compared with the PyTorch model's
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import time
@@ -23,7 +25,7 @@ import time
 import numpy as np
 import torch
 
-from rnnkit.generate import FastDecoder, next_token_probs, sample
+from rnnkit.generate import FastDecoder, blas_threads, next_token_probs, sample
 from rnnkit.models.encoder import RecurrentLM
 from rnnkit.registry import cell_names
 
@@ -100,6 +102,18 @@ class NumpyMatVec:
         return x @ self.Wo.T + self.bo
 
 
+class NumpyMatVec1(NumpyMatVec):
+    """The same NumPy step with OpenBLAS held to one thread (the faster choice on busy cores)."""
+
+    def step(self, tok: int) -> np.ndarray:
+        blas = blas_threads()
+        blas.set(1)
+        try:
+            return super().step(tok)
+        finally:
+            blas.set(blas.default)
+
+
 class Ours:
     def __init__(self, m: RecurrentLM) -> None:
         self.dec = FastDecoder(m)
@@ -151,6 +165,8 @@ def main() -> None:
         "2x torch.nn.LSTMCell": TorchLSTMCells(lstm),
         "numpy mat-vec": NumpyMatVec(lstm),
     }
+    if blas_threads().available and blas_threads().default > 1:
+        runners["numpy mat-vec, 1 thread"] = NumpyMatVec1(lstm)
     for cell in cells:
         m = lstm if cell == "lstm" else RecurrentLM(args.vocab, cell=cell, **size).eval()
         runners[f"rnnkit {cell}"] = (Ours(m), m)
@@ -171,15 +187,21 @@ def main() -> None:
             if rep:
                 times[name].append(t)
     med = {n: statistics.median(v) for n, v in times.items()}
-    base_lstm, base_np = med["torch.nn.LSTM per token"], med["numpy mat-vec"]
+    base_lstm = med["torch.nn.LSTM per token"]
+    base_np = min(v for n, v in med.items() if n.startswith("numpy"))  # the faster plain NumPy step here
     print(
         f"batch 1, {args.layers}x{args.hidden} (embedding {args.embedding}, V={args.vocab}), sampling included; "
         f"torch {torch.__version__}, numpy {np.__version__}, {torch.get_num_threads()} torch threads, "
         f"{platform.processor() or platform.machine()}"
     )
+    print(f"load average {os.getloadavg()[0]:.1f}; numpy BLAS threads {blas_threads().default}; ratios: speed-up over")
+    print("torch.nn.LSTM per token, and time relative to the faster plain NumPy step (target <= 1.5x)")
     print(f"{'runner':28s} {'ms/token':>9s} {'vs nn.LSTM/token':>17s} {'vs numpy step':>14s} {'max |dlogit|':>13s}")
     for n in runners:
-        print(f"{n:28s} {med[n]:9.3f} {base_lstm / med[n]:16.1f}x {med[n] / base_np:13.2f}x {errors[n]:13.1e}")
+        extra = ""
+        if isinstance(runners[n], tuple) and runners[n][0].dec.threads is not None:
+            extra = f"  (BLAS threads chosen: {runners[n][0].dec.threads})"
+        print(f"{n:28s} {med[n]:9.3f} {base_lstm / med[n]:16.1f}x {med[n] / base_np:13.2f}x {errors[n]:13.1e}{extra}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"ms_per_token": med, "max_abs_logit_error": errors, "args": vars(args)}, f, indent=1)
