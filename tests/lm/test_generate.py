@@ -133,3 +133,21 @@ def test_word_level_generation_joins_words():
     pieces = list(generate(m, vocab, prompt="the", length=30, seed=0))
     text = "the" + "".join(pieces)
     assert "  " not in text and all(p == "\n" or p.startswith(" ") or p.isalpha() or p.startswith("<") for p in pieces)
+
+
+def test_blas_thread_choice_is_local_to_the_step():
+    from rnnkit.generate import blas_threads
+
+    torch.manual_seed(0)
+    m = RecurrentLM(9, cell="lstm", embedding_dim=4, hidden_size=8).eval()
+    dec = FastDecoder(m)
+    blas = blas_threads()
+    if not blas.available:
+        pytest.skip("NumPy's BLAS is not an OpenBLAS this process can reach")
+    assert dec.threads in (1, blas.default)
+    ref = dec.step(3).copy()
+    for n in (1, blas.default):
+        dec.threads = n
+        dec.reset()
+        np.testing.assert_allclose(dec.step(3), ref, rtol=1e-6, atol=1e-7)  # float32, any BLAS split
+        assert blas.get() == blas.default  # restored after the step
