@@ -45,6 +45,13 @@ def _fast_module(name: str):
     return importlib.import_module(full)  # a real import error inside the module surfaces here
 
 
+def _impl_module(impl: str, cell: str):
+    """The module behind ``impl`` for ``cell``: layer-norm LSTM / IndRNN keep their BPTT in nn/bptt_extra.py."""
+    if impl == "bptt" and cell in ("layernorm_lstm", "indrnn"):
+        return _fast_module("bptt_extra")
+    return _fast_module(impl)
+
+
 def _auto_impl(cell: str, options: CellOptions, x: Tensor) -> str:
     """The default implementation for this cell, options and input (edit after measuring; see RESULTS.md).
 
@@ -58,7 +65,7 @@ def _auto_impl(cell: str, options: CellOptions, x: Tensor) -> str:
     scan = _fast_module("scan")  # minGRU / minLSTM: the chunked scan (nn/scan.py)
     if scan is not None and scan.supports(cell, options, x=x):
         return "scan"
-    bptt = _fast_module("bptt")
+    bptt = _impl_module("bptt", cell)
     if bptt is not None and bptt.supports(cell, options, x=x):
         return "bptt"
     if fused.supports(cell, options, x=x):
@@ -218,7 +225,7 @@ class Recurrent(nn.Module):
                 f"impl='fused' does not support cell {self.cell!r} with {self.options}; use impl='loop' or 'auto'"
             )
         if impl in ("bptt", "scan"):
-            mod = _fast_module(impl)
+            mod = _impl_module(impl, self.cell)
             if mod is None or not mod.supports(self.cell, self.options, x=x):
                 raise ValueError(
                     f"impl={impl!r} is not available for cell {self.cell!r} with {self.options}; "
@@ -253,7 +260,7 @@ class Recurrent(nn.Module):
                 if impl == "loop":
                     out, fin = loop_layer(self.cells[k], x, s0, params[k], lengths=lengths, reverse=d == 1)
                 else:  # bptt / scan share run_layer's signature
-                    run_layer = _fast_module(impl).run_layer
+                    run_layer = _impl_module(impl, self.cell).run_layer
                     out, fin = run_layer(self.cell, x, s0, params[k], self.options, lengths=lengths, reverse=d == 1)
                 outs.append(out)
                 finals.append(fin)
