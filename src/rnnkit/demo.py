@@ -59,7 +59,7 @@ def demo_config(*, seconds: float, out: str | Path, data: LMDataConfig, seed: in
             unit="tokens",
         ),
         time_limit=seconds,
-        eval_batch_size=4,
+        final_eval_batch_size=4,
     )
 
 

@@ -37,7 +37,7 @@ from rnnkit.config import (
     TrainConfig,
     load_config,
 )
-from rnnkit.data.sources import DataError
+from rnnkit.data.streams import batchify
 from rnnkit.data.text import LEVELS, VOCAB_FILE, EncodedText, Vocab, encode_splits, load_splits
 from rnnkit.models.encoder import RecurrentLM
 from rnnkit.registry import register_task
@@ -104,7 +104,7 @@ class LMConfig(RunConfig):
     train: TrainConfig = field(default_factory=_lm_train)
     time_limit: float = 0.0  # wall-clock seconds of training, then stop cleanly (0: no limit)
     time_decay: str = "none"  # "cosine": decay the lr to 0 over time_limit (see TimeBudget)
-    eval_batch_size: int = 1  # final evaluation columns; 1 = the exact sequential likelihood of each split
+    final_eval_batch_size: int = 1  # columns of the final evaluation; 1 = the exact likelihood of each split
 
     def __post_init__(self) -> None:
         if self.time_limit < 0:
@@ -113,8 +113,8 @@ class LMConfig(RunConfig):
             raise ConfigError(f"config time_decay: must be 'none' or 'cosine', got {self.time_decay!r}")
         if self.time_decay != "none" and not self.time_limit:
             raise ConfigError("config time_decay: needs time_limit > 0 (the decay runs over the time budget)")
-        if self.eval_batch_size <= 0:
-            raise ConfigError(f"config eval_batch_size: must be > 0, got {self.eval_batch_size}")
+        if self.final_eval_batch_size <= 0:
+            raise ConfigError(f"config final_eval_batch_size: must be > 0, got {self.final_eval_batch_size}")
 
 
 # ---- metrics -----------------------------------------------------------------------------------------------
@@ -137,11 +137,7 @@ def stream_nll(
     dropped, as batchify does; none with batch_size=1); each column is read in chunks of ``chunk`` steps and
     the final state of one chunk starts the next, so every prediction sees its whole column's history.
     """
-    ids = torch.as_tensor(np.asarray(ids), dtype=torch.long)
-    n = (ids.numel() // batch_size) * batch_size
-    if n < 2 * batch_size:
-        raise DataError(f"a stream of {ids.numel()} tokens is too short to evaluate with {batch_size} columns")
-    cols = ids[:n].view(batch_size, -1)  # (N, L): column j is a contiguous piece of the stream
+    cols = batchify(ids, batch_size)  # (N, L): row n is a contiguous piece of the stream
     was_training = model.training
     model.eval()
     total, count, state = 0.0, 0, None
@@ -302,7 +298,7 @@ class LanguageModel:
             have = [s for s in ("train", "valid", "test") if getattr(self.data(), s) is not None]
             raise ValueError(f"split {split!r} is not available for {self.data().source}; available: {', '.join(have)}")
         t0 = time.monotonic()
-        total, count = stream_nll(self.model, ids, batch_size=batch_size or self.config.eval_batch_size)
+        total, count = stream_nll(self.model, ids, batch_size=batch_size or self.config.final_eval_batch_size)
         out = lm_metrics(total / count, level=self.config.data.level)
         out.update(tokens=count, seconds=round(time.monotonic() - t0, 2))
         return out

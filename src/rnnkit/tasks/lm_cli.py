@@ -77,7 +77,7 @@ def train_lm_command(
 def eval_command(
     run: Path = typer.Argument(..., help="A run folder written by `rnnkit train lm`."),
     split: str = typer.Option("all", help="valid, test, train or all (valid and test)."),
-    batch_size: int | None = typer.Option(None, help="Columns (default: the run's eval_batch_size, 1 = exact)."),
+    batch_size: int | None = typer.Option(None, help="Columns (default: the run's final_eval_batch_size; 1 = exact)."),
     data_root: Path | None = typer.Option(None, help="Folder holding the datasets (default: the run's)."),
     which: str = typer.Option("best", help="Checkpoint: best or last."),
 ) -> None:
