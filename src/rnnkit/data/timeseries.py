@@ -466,7 +466,12 @@ class DatasetSpec:
 SPECS: dict[str, DatasetSpec] = {
     "airline-passengers": DatasetSpec("airline-passengers.csv", "Month", ("Passengers",), "MS", season=12),
     "monthly-sunspots": DatasetSpec(
-        "monthly-sunspots.csv", "Month", ("Sunspots",), "MS", season=12, note="the ~11-year cycle is 132 months"
+        "monthly-sunspots.csv",
+        "Month",
+        ("Sunspots",),
+        "MS",
+        season=1,
+        note="no annual season; the ~11-year cycle is irregular, so seasonal naive is the naive forecast",
     ),
     "daily-min-temperatures": DatasetSpec(
         "daily-min-temperatures.csv",

@@ -1,0 +1,232 @@
+"""Forecast quality on the classic datasets, in their published settings, RNN beside the baselines.
+
+    .venv/bin/python benchmarks/quality_forecast.py --data-root ../shared/data            # everything
+    .venv/bin/python benchmarks/quality_forecast.py --only airline-passengers --seeds 5   # one row
+
+Settings (each documented where it is defined below):
+* airline-passengers, Darts' RNN example: train up to 1959-01 (inclusive), historical forecasts from
+  1959-01 with horizon 6 and no retraining, MAPE of the 6-step-ahead points (Darts' ``last_points_only``)
+  on the original scale. Darts' LSTM: 2.71%.
+* etth1 / etth2 univariate OT, Informer (Zhou et al. 2021, §5.1 and Table 1): 12/4/4 months of 30 days
+  (rows [0, 8640) / [8640, 11520) / [11520, 14400)), z-score with training statistics, every test window
+  (stride 1), MSE and MAE on the normalised values.
+* the other datasets: a chronological 70/10/20 split, backtest over the test span.
+Every row reports MASE against the in-sample seasonal naive, so "beats seasonal naive" reads MASE(rnn) <
+MASE(seasonal_naive). ``--seeds K`` trains K models and also reports their averaged forecast (an ensemble).
+Results go to stdout (a markdown table) and ``--out`` (JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from rnnkit.config import TrainConfig
+from rnnkit.tasks import forecast_metrics as fm
+from rnnkit.tasks.forecasting import ForecastConfig, ForecastDataConfig, Forecaster, ForecastModelConfig
+
+# Informer Table 1 (univariate, ETTh1), MSE / MAE at horizons 24, 48, 168, as published (Zhou et al. 2021).
+INFORMER_ETTH1 = {
+    "LSTMa": {24: (0.114, 0.272), 48: (0.193, 0.358), 168: (0.236, 0.392)},
+    "DeepAR": {24: (0.107, 0.280), 48: (0.162, 0.327), 168: (0.239, 0.422)},
+    "ARIMA": {24: (0.108, 0.284), 48: (0.175, 0.424), 168: (0.396, 0.504)},
+    "Informer": {24: (0.098, 0.247), 48: (0.158, 0.319), 168: (0.183, 0.346)},
+}
+
+
+@dataclass
+class Case:
+    name: str  # row label
+    dataset: str
+    data: dict  # ForecastDataConfig fields
+    model: dict  # ForecastModelConfig fields
+    train: dict  # TrainConfig fields
+    backtest: dict  # Forecaster.backtest arguments
+    normalised: bool = False  # Informer: metrics on z-scored values
+
+
+def cases() -> list[Case]:
+    air = dict(
+        input_length=13,
+        horizon=6,
+        calendar=("month", "year"),
+        transform="log",
+        train_end="1959-01",
+        batch_size=16,
+    )
+    out = [
+        Case(
+            "airline-passengers (Darts)",
+            "airline-passengers",
+            air,
+            dict(hidden_size=16),
+            dict(epochs=200, lr=3e-3),
+            dict(start="1959-01", last_points_only=True),
+        )
+    ]
+    for ds in ("etth1", "etth2"):
+        for H in (24, 48, 168) if ds == "etth1" else (24,):
+            out.append(
+                Case(
+                    f"{ds} OT H={H} (Informer)",
+                    ds,
+                    dict(
+                        input_length=96,
+                        horizon=H,
+                        train_end="8640",
+                        val_end="11520",
+                        test_end="14400",
+                        batch_size=64,
+                        calendar=("hour",),
+                    ),
+                    dict(hidden_size=32),
+                    dict(epochs=4, lr=3e-3, patience=2),
+                    dict(baselines=("naive", "seasonal_naive")),
+                    normalised=True,
+                )
+            )
+    out += [
+        Case(
+            "monthly-sunspots",
+            "monthly-sunspots",
+            dict(input_length=48, horizon=12, train_end="0.7", val_end="0.8", batch_size=32),
+            dict(hidden_size=32),
+            dict(epochs=30, lr=3e-3, patience=5),
+            dict(stride=3, baseline_stride=8, max_history=600),
+        ),
+        Case(
+            "daily-min-temperatures",
+            "daily-min-temperatures",
+            dict(input_length=60, horizon=7, train_end="0.7", val_end="0.8", batch_size=64, calendar=("dayofyear",)),
+            dict(hidden_size=32),
+            dict(epochs=10, lr=3e-3, patience=3),
+            dict(stride=7, baselines=("naive", "seasonal_naive", "holt_winters"), baseline_stride=4, max_history=800),
+        ),
+        Case(
+            "shampoo-sales",
+            "shampoo-sales",
+            dict(input_length=6, horizon=3, train_end="24", batch_size=8, transform="log"),
+            dict(hidden_size=8),
+            dict(epochs=150, lr=3e-3),
+            dict(start=24, baselines=("naive", "holt_winters", "arima")),
+        ),
+        Case(
+            "msft-stock (Close)",
+            "msft-stock",
+            dict(input_length=30, horizon=5, train_end="0.7", val_end="0.8", batch_size=64, transform="log"),
+            dict(hidden_size=32),
+            dict(epochs=5, lr=1e-3, patience=2),
+            dict(stride=5, baselines=("naive", "seasonal_naive")),
+        ),
+    ]
+    return out
+
+
+def run_case(case: Case, data_root: str, seeds: int) -> dict:
+    t0 = time.time()
+    bts, fcs = [], []
+    for seed in range(seeds):
+        cfg = ForecastConfig(
+            data=ForecastDataConfig(dataset=case.dataset, data_root=data_root, **case.data),
+            model=ForecastModelConfig(**case.model),
+            train=TrainConfig(**{"quiet": True, "unit": "samples", "log_every": 10_000, "seed": seed, **case.train}),
+        )
+        fc = Forecaster(cfg)
+        fc.fit()
+        bts.append(fc.backtest(**case.backtest))
+        fcs.append(fc)
+    bt, fc = bts[0], fcs[0]
+    s = fc.series
+    H = fc.config.data.horizon
+    sel = (slice(None), slice(H - 1, H)) if case.backtest.get("last_points_only") else (slice(None),)
+    insample = s.targets[: fc.spans(s).train_end]
+    rows: dict[str, dict] = {}
+
+    def score(pred: np.ndarray, rows_idx=None) -> dict:
+        a, p = bt.actual, pred
+        if rows_idx is not None:
+            a, p = a[rows_idx], p[rows_idx]
+        m = fm.point_metrics(a[sel], p[sel], insample=insample, season=fc.season)
+        if case.normalised:  # Informer: MSE / MAE on z-scored targets (train statistics)
+            loc, scale = fc.scaler.loc[0], fc.scaler.scale[0]
+            m["MSE_norm"] = fm.mse((a[sel] - loc) / scale, (p[sel] - loc) / scale)
+            m["MAE_norm"] = fm.mae((a[sel] - loc) / scale, (p[sel] - loc) / scale)
+        return m
+
+    for k, b in enumerate(bts):
+        rows[f"rnn seed {k}"] = score(b.forecasts["rnn"])
+    if seeds > 1:
+        rows[f"rnn mean of {seeds}"] = score(np.mean([b.forecasts["rnn"] for b in bts], axis=0))
+    for name, pred in bt.forecasts.items():
+        if name == "rnn":
+            continue
+        ok = np.flatnonzero(np.isfinite(pred).all(axis=(1, 2)))
+        rows[name] = score(pred, ok)
+        if len(ok) < len(pred):
+            rows[f"rnn seed 0 @{name}"] = score(bt.forecasts["rnn"], ok)
+    return {
+        "case": case.name,
+        "origins": int(len(bt.origins)),
+        "first_origin": str(bt.times[0]),
+        "notes": bt.notes,
+        "rows": rows,
+        "seconds": round(time.time() - t0, 1),
+        "config": {"data": case.data, "model": case.model, "train": case.train, "backtest": case.backtest},
+    }
+
+
+def markdown(results: list[dict]) -> str:
+    lines = []
+    for r in results:
+        lines.append(f"\n**{r['case']}** — {r['origins']} origins from {r['first_origin']}, {r['seconds']} s")
+        keys = ["MAE", "RMSE", "MAPE", "sMAPE", "MASE"] + (
+            ["MSE_norm", "MAE_norm"] if "MSE_norm" in next(iter(r["rows"].values())) else []
+        )
+        lines.append("| model | " + " | ".join(keys) + " |")
+        lines.append("|---|" + "---:|" * len(keys))
+        for name, m in r["rows"].items():
+            lines.append(f"| {name} | " + " | ".join(f"{m[k]:.4g}" for k in keys) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data-root", default=os.environ.get("RNNKIT_DATA", "../shared/data"))
+    ap.add_argument("--only", default="", help="comma-separated substrings of case names")
+    ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (1: small models gain nothing from more)")
+    ap.add_argument("--out", default="benchmarks/results/forecast.json")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    only = [s for s in args.only.split(",") if s]
+    todo = [c for c in cases() if not only or any(o in c.name for o in only)]
+    results = []
+    t0 = time.time()
+    for c in todo:
+        r = run_case(c, args.data_root, args.seeds)
+        results.append(r)
+        print(markdown([r]), flush=True)
+    meta = {
+        "machine": f"{platform.machine()} {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f} at the end",
+        "torch": torch.__version__,
+        "threads": args.threads,
+        "seconds": round(time.time() - t0, 1),
+    }
+    print(f"\n{meta}")
+    if args.out:
+        os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+        prev = json.load(open(args.out)) if os.path.exists(args.out) else {}
+        prev.update({r["case"]: {**r, "meta": meta} for r in results})
+        with open(args.out, "w") as f:
+            json.dump(prev, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
