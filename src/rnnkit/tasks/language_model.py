@@ -179,10 +179,11 @@ class TimeBudget(Callback):
             raise ValueError(f"time-budget decay must be 'none' or 'cosine', got {decay!r}")
         self.seconds, self.decay, self.floor = seconds, decay, floor
         self.t0: float | None = None
+        self.total0: int | None = None  # fit's own step total (epochs x batches or max_steps)
         self.base: list[float] = []
 
     def on_fit_start(self, fs: Any) -> None:
-        self.t0 = time.monotonic()
+        self.t0, self.total0 = time.monotonic(), fs.total_steps
         self.base = [g.get("initial_lr", g["lr"]) for g in fs.optimizer.param_groups]
 
     def on_step_end(self, fs: Any, logs: dict[str, float]) -> None:
@@ -190,7 +191,8 @@ class TimeBudget(Callback):
         if elapsed >= self.seconds:
             fs.should_stop, fs.stop_reason = True, f"time limit of {self.seconds:g} s reached"
         elif fs.step >= 5:  # the progress bar's ETA then counts down the time budget, not 1000 epochs
-            fs.total_steps = min(fs.total_steps or 1 << 62, fs.step + int(fs.step * (self.seconds - elapsed) / elapsed))
+            estimate = fs.step + int(fs.step * (self.seconds - elapsed) / elapsed)
+            fs.total_steps = min(self.total0, estimate) if self.total0 else estimate
         elif self.decay == "cosine":
             k = self.floor + (1 - self.floor) * 0.5 * (1 + math.cos(math.pi * elapsed / self.seconds))
             for g, b in zip(fs.optimizer.param_groups, self.base, strict=True):
