@@ -42,9 +42,9 @@ OUT = HERE / "results" / "quality_classify.jsonl"
 SETTINGS: dict[str, list[str]] = {
     "names": [
         "data.dataset=names", "data.test_fraction=0.15", "data.split_seed=2024", "data.val_fraction=0",
-        "model.input=char", "model.cell.name=lstm", "model.bidirectional=true", "model.hidden_size=128",
-        "model.embed_size=64", "model.pooling=last", "model.head_dropout=0.3", "data.batch_size=64",
-        "train.lr=3e-3", "train.epochs=12",
+        "model.input=char", "model.cell.name=lstm", "model.bidirectional=true", "model.hidden_size=256",
+        "model.embed_size=64", "model.pooling=last", "model.embed_dropout=0.1", "model.head_dropout=0.3",
+        "data.batch_size=64", "train.lr=3e-3", "train.epochs=12", "train.schedule.name=cosine",
     ],
     "japanese-vowels": [
         "data.dataset=japanese-vowels", "data.val_fraction=0", "model.input=numeric", "model.cell.name=lstm",
@@ -138,9 +138,12 @@ def table(path: Path = OUT) -> str:
     rows = ["| dataset | measure | ours | reference | run | time (s) |", "|---|---|---|---|---|---|"]
     for name, r in latest.items():
         c = r["config"]
-        run = f"{c['model']['cell']['name']} H={c['model']['hidden_size']}, {c['train']['epochs']} epochs"
-        extra = r["settings"][len(SETTINGS.get(name, [])) :]
-        run += f" ({' '.join(extra)})" if extra else ""
+        m, t = c["model"], c["train"]
+        run = f"{'bi' if m['bidirectional'] else ''}{m['cell']['name']} H={m['hidden_size']}"
+        run += f", {t['epochs']} epochs, lr {t['lr']} {t['schedule']['name']}"
+        run += ", CRF" if m.get("crf") else ""
+        run += f", char features {m['char_embed']}/{m['char_hidden']}" if m.get("char_embed") else ""
+        run += f", pooling {m['pooling']}" if "pooling" in m else ""
         if name.startswith("conll"):
             figure = f"token acc {r['token_accuracy']:.4f}"
             if "span_f1" in r:
