@@ -93,19 +93,23 @@ class ForecastNet(nn.Module):
         """x (N, L, D) history (targets first), future (N, H, F), y_teacher (N, H, C) or None -> (N, H, C, K)."""
         N = x.shape[0]
         last = x[:, -1, : self.C]  # (N, C) last observed targets, the anchor
-        out, state = self.encoder(x)  # out (N, L, H_hid)
+        # With an anchor the network sees target levels relative to the last value (level-invariant, like
+        # RevIN's instance normalisation, Kim et al. 2022 §3): a level never seen in training changes nothing.
+        ref = last if self.anchor != "none" else torch.zeros_like(last)  # (N, C)
+        x_rel = torch.cat([x[..., : self.C] - ref[:, None], x[..., self.C :]], dim=2)  # (N, L, D)
+        out, state = self.encoder(x_rel)  # out (N, L, H_hid)
         if self.decoder_kind == "direct":
             z = torch.cat([out[:, -1], future.reshape(N, -1)], dim=1)  # (N, H_hid + H*F)
             raw = self.head(z).view(N, self.H, self.C, self.K)
             return self._params(raw, self._anchor(x))
         if y_teacher is not None:  # teacher forcing: all H decoder steps in one call
             prev = torch.cat([last[:, None], y_teacher[:, :-1]], dim=1)  # (N, H, C)
-            dec, _ = self.decoder(torch.cat([prev, future], dim=2), state)  # (N, H, H_hid)
+            dec, _ = self.decoder(torch.cat([prev - ref[:, None], future], dim=2), state)  # (N, H, H_hid)
             raw = self.head(dec).view(N, self.H, self.C, self.K)
             return self._params(raw, prev if self.anchor != "none" else None)
         steps, prev = [], last
         for h in range(self.H):  # free running: feed back the point forecast
-            inp = torch.cat([prev, future[:, h]], dim=1)[:, None]  # (N, 1, C + F)
+            inp = torch.cat([prev - ref, future[:, h]], dim=1)[:, None]  # (N, 1, C + F)
             dec, state = self.decoder(inp, state)
             p = self._params(
                 self.head(dec).view(N, 1, self.C, self.K), prev[:, None] if self.anchor != "none" else None
