@@ -66,7 +66,7 @@ def cases() -> list[Case]:
             "airline-passengers (Darts)",
             "airline-passengers",
             air,
-            dict(hidden_size=16),
+            dict(hidden_size=16, relative=False),
             dict(epochs=200, lr=3e-3),
             dict(start="1959-01", last_points_only=True),
         )

@@ -53,6 +53,7 @@ class ForecastNet(nn.Module):
         quantiles: Sequence[float] = (0.1, 0.5, 0.9),
         anchor: str = "last",
         season: int = 1,
+        relative: bool = True,
         impl: str = "auto",
         options: CellOptions | None = None,
         weight_drop: float = 0.0,
@@ -73,7 +74,7 @@ class ForecastNet(nn.Module):
                 "anchor='seasonal' needs decoder='direct' (the autoregressive decoder anchors on the previous step)"
             )
         self.decoder_kind, self.likelihood, self.quantiles, self.anchor = decoder, likelihood, q, anchor
-        self.season = season
+        self.season, self.relative = season, relative
         self.K = {"point": 1, "gaussian": 2, "quantile": len(q)}[likelihood]
         rnn = dict(
             num_layers=num_layers, dropout=dropout, impl=impl, options=options or CellOptions(), weight_drop=weight_drop
@@ -93,9 +94,11 @@ class ForecastNet(nn.Module):
         """x (N, L, D) history (targets first), future (N, H, F), y_teacher (N, H, C) or None -> (N, H, C, K)."""
         N = x.shape[0]
         last = x[:, -1, : self.C]  # (N, C) last observed targets, the anchor
-        # With an anchor the network sees target levels relative to the last value (level-invariant, like
-        # RevIN's instance normalisation, Kim et al. 2022 §3): a level never seen in training changes nothing.
-        ref = last if self.anchor != "none" else torch.zeros_like(last)  # (N, C)
+        # relative=True (with an anchor): the network sees target levels relative to the last value
+        # (level-invariant, like RevIN's instance normalisation, Kim et al. 2022 §3), so a level never seen
+        # in training changes nothing. Off, the absolute level is an input too (it helps when the level
+        # itself carries information, e.g. the seasonal amplitude of AirPassengers).
+        ref = last if (self.anchor != "none" and self.relative) else torch.zeros_like(last)  # (N, C)
         x_rel = torch.cat([x[..., : self.C] - ref[:, None], x[..., self.C :]], dim=2)  # (N, L, D)
         out, state = self.encoder(x_rel)  # out (N, L, H_hid)
         if self.decoder_kind == "direct":

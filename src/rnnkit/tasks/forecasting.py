@@ -81,6 +81,7 @@ class ForecastModelConfig(ModelConfig):
     likelihood: str = "point"  # point (MSE) | gaussian (NLL) | quantile (pinball)
     quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
     anchor: str = "last"  # none | last (change from the last value) | seasonal (residual of seasonal naive + drift)
+    relative: bool = True  # with an anchor, feed target levels relative to the last value (level-invariant)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -274,6 +275,7 @@ class Forecaster:
             quantiles=m.quantiles,
             anchor=m.anchor,
             season=self.season,
+            relative=m.relative,
             impl=m.impl,
         )
 
