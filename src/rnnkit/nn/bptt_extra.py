@@ -29,6 +29,7 @@ CELLS = ("layernorm_lstm", "indrnn")
 EPS = 1e-5  # as rnnkit.nn.cells.layernorm_lstm
 _LN = torch.native_layer_norm  # (x, shape, weight, bias, eps) -> (out, mean, rstd)
 _LN_BWD = torch.ops.aten.native_layer_norm_backward  # (g, x, shape, mean, rstd, w, b, mask) -> (dx, dw, db)
+_LN_BWD_OUT = torch.ops.aten.native_layer_norm_backward.out  # the same, into out0, out1, out2
 GAIN_IH, GAIN_HH, GAIN_C, SHIFT_C = "ln_ih_gain", "ln_hh_gain", "ln_c_gain", "ln_c_shift"
 
 
@@ -150,6 +151,7 @@ class _LayerNormLSTM(torch.autograd.Function):
         DC = torch.zeros_like(Hs[0]) if dcT is None else dcT.clone()
         tmp = torch.empty_like(Hs[0])
         dg_hh, dg_c, ds_c = torch.zeros_like(g_hh), torch.zeros_like(g_c), torch.zeros_like(s_c)
+        dgh, unused = torch.empty_like(g_hh), torch.empty_like(g_hh)
         whhT = gemm.prepare(W_hh.t().contiguous())  # (H, 4H)
         dh = G[T - 1, : _rows(bs, N, T - 1)]
         for t in range(T - 1, -1, -1):
@@ -167,13 +169,18 @@ class _LayerNormLSTM(torch.autograd.Function):
             _SIGMOID_BWD(torch.mul(dc, Cs[t, :b], out=w), f, grad_input=da_f)  # df = dc c_{t-1}
             _TANH_BWD(torch.mul(dc, i, out=w), g, grad_input=da_g)  # dg = dc i
             dc.mul_(f)  # dL/dc_{t-1}
-            dvh, dgh, _ = _LN_BWD(dA[t, :b], VH[t], [4 * H], MH[t], RH[t], g_hh, None, [True, True, False])
-            dVH[t, :b] = dvh
+            dvh = dVH[t, :b]  # written in place by the LN backward kernel
+            _LN_BWD_OUT(
+                dA[t, :b], VH[t], [4 * H], MH[t], RH[t], g_hh, g_hh, [True, True, True], out0=dvh, out1=dgh, out2=unused
+            )  # fmt: skip  (the .out form needs all three outputs)
             dg_hh += dgh
             if t > 0:
                 b_prev = _rows(bs, N, t - 1)
-                dh = G[t - 1, :b_prev]  # own buffer: add the recurrent path in place
-                dh[:b] += gemm.linear(dvh, whhT)
+                if b_prev == b:  # fused: dv_h @ W_hh + upstream, one oneDNN call
+                    dh = gemm.linear(dvh, whhT, add=G[t - 1, :b])
+                else:
+                    dh = G[t - 1, :b_prev]  # own buffer: add the recurrent path in place
+                    dh[:b] += gemm.linear(dvh, whhT)
         dh0 = gemm.linear(dVH[0], whhT)
         need = ctx.needs_input_grad
         dA2 = dA.view(T * N, 4 * H)
