@@ -59,7 +59,9 @@ def test_anchors_start_from_last_value_and_seasonal_naive():
     y = torch.arange(L, dtype=torch.float32).view(1, L, 1) ** 2  # 0 1 4 9 16 25 36 49
     for anchor, expected in (("last", [49.0, 49.0, 49.0]), ("seasonal", [16 + 40, 25 + 40, 36 + 40])):
         net = ForecastNet(n_inputs=1, n_targets=1, n_future=0, horizon=H, hidden_size=3, anchor=anchor, season=m)
-        assert net._anchor(y)[0, :, 0].tolist() == expected  # seasonal: y[T+h-m] + (y[T] - y[T-m]), T=7: y[4..6] + (49 - 9)
+        assert (
+            net._anchor(y)[0, :, 0].tolist() == expected
+        )  # seasonal: y[T+h-m] + (y[T] - y[T-m]), T=7: y[4..6] + (49 - 9)
     with pytest.raises(ValueError, match=r"input_length >= season \+ 1 = 9"):
         ForecastNet(n_inputs=1, n_targets=1, n_future=0, horizon=H, anchor="seasonal", season=8)._anchor(y)
     with pytest.raises(ValueError, match="anchor='seasonal' needs decoder='direct'"):
@@ -91,3 +93,22 @@ def test_bad_options():
         ForecastNet(n_inputs=1, n_targets=1, n_future=0, horizon=2, decoder="beam")
     with pytest.raises(ValueError, match="quantiles must be increasing and inside"):
         ForecastNet(n_inputs=1, n_targets=1, n_future=0, horizon=2, likelihood="quantile", quantiles=(0.9, 0.1))
+
+
+@pytest.mark.parametrize("decoder", ["direct", "autoregressive"])
+def test_relative_inputs_make_forecasts_shift_with_the_level(decoder):
+    """relative=True: adding c to every past target adds c to every forecast (level invariance); off, it does not."""
+    torch.manual_seed(0)
+    x, fut = torch.randn(2, 6, 2, dtype=torch.float64), torch.randn(2, 3, 1, dtype=torch.float64)
+    shifted = x.clone()
+    shifted[..., 0] += 5.0
+    for relative, invariant in ((True, True), (False, False)):
+        net = ForecastNet(
+            n_inputs=2, n_targets=1, n_future=1, horizon=3, hidden_size=4, decoder=decoder, relative=relative
+        )
+        net = net.double().eval()
+        with torch.no_grad():
+            diff = net(shifted, fut) - net(x, fut)
+        assert (
+            torch.allclose(diff, torch.full_like(diff, 5.0), atol=1e-10) == invariant
+        )  # float64: exact up to rounding
