@@ -16,7 +16,9 @@ TEXT = (
 
 @pytest.fixture(scope="session")
 def lm_run(tmp_path_factory) -> Path:
-    """A run folder written by LanguageModel.train: a 1-layer char LSTM, H=16, trained for ~40 steps."""
+    """A run folder written by LanguageModel.train: a 1-layer char LSTM, H=16, trained for 20 steps."""
+    import torch
+
     from rnnkit.config import CellConfig, TrainConfig
     from rnnkit.tasks.language_model import LanguageModel, LMConfig, LMDataConfig, LMModelConfig
 
@@ -27,8 +29,12 @@ def lm_run(tmp_path_factory) -> Path:
         run_dir=str(root / "run"),
         model=LMModelConfig(cell=CellConfig("lstm"), hidden_size=16, embedding_dim=8, impl="loop"),
         data=LMDataConfig(path=str(path), batch_size=8, bptt=20),
-        train=TrainConfig(lr=1e-2, epochs=2, quiet=True, unit="tokens", log_every=10),
-        eval_batch_size=4,
+        train=TrainConfig(lr=1e-2, epochs=1, max_steps=20, quiet=True, unit="tokens", log_every=10),
     )
-    LanguageModel(cfg).train()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a 16-unit model: thread hand-offs cost more than they give on a shared machine
+    try:
+        LanguageModel(cfg).train()
+    finally:
+        torch.set_num_threads(threads)
     return Path(cfg.run_dir)
