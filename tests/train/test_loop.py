@@ -264,3 +264,19 @@ def test_step_contract_errors():
     with pytest.raises(TypeError, match="cannot train on int"):
         fit(TinyLM(), lm_step, 3, config=QUIET)
     assert StepOutput(torch.tensor(1.0)).n_items == 1
+
+
+@pytest.mark.parametrize(
+    ("optim", "cls", "check"),
+    [
+        (OptimConfig(name="sgd", momentum=0.9, nesterov=True), torch.optim.SGD, {"momentum": 0.9, "nesterov": True}),
+        (OptimConfig(name="adam", betas=(0.8, 0.99)), torch.optim.Adam, {"betas": (0.8, 0.99)}),
+        (OptimConfig(name="adamw", weight_decay=0.1), torch.optim.AdamW, {"weight_decay": 0.1}),
+    ],
+)
+def test_build_optimizer(optim, cls, check):
+    from rnnkit.train import build_optimizer
+
+    opt = build_optimizer(torch.nn.Linear(2, 2).parameters(), TrainConfig(lr=0.5, optim=optim))
+    group = opt.param_groups[0]
+    assert type(opt) is cls and group["lr"] == 0.5 and all(group[k] == v for k, v in check.items())
