@@ -45,7 +45,7 @@ training forward (DDP synchronises gradients through it) and ``unwrap(model)`` t
     * ``metrics``: optional ``dict[str, float]`` (e.g. ``{"acc": 0.91}``) averaged over batches weighted by
       ``n_items``; at evaluation reported as ``val_<name>`` (``val_loss`` is always there).
     Training calls it with ``model.train()`` and grad enabled; evaluation with ``model.eval()`` and
-    ``torch.no_grad()``; ``model.training`` tells you which.
+    ``torch.no_grad()`` (and the unwrapped model, never DDP); ``model.training`` tells you which.
 
 ``train_data`` / ``val_data`` (``BatchesLike``), any of:
     * an object with ``epoch(epoch: int, start: int = 0) -> Iterator[batch]`` — the batches of that epoch from
@@ -80,7 +80,7 @@ Subclass ``Callback`` and override any of (all default to no-ops)::
     on_evaluate(fs: FitState, metrics: dict[str, float]) -> None  # {"val_loss", "val_<metric>", ...}
     on_epoch_end(fs: FitState) -> None
     on_fit_end(fs: FitState) -> None
-    state_dict() -> dict        # JSON-able; saved in checkpoints, restored by load_state_dict on resume
+    state_dict() -> dict        # JSON-able; saved in checkpoints under "ClassName.k", restored on resume
     load_state_dict(d: dict) -> None
 
 Set ``fs.should_stop = True`` (and ``fs.stop_reason``) to stop after the current step. ``FitState`` fields:
@@ -90,7 +90,10 @@ done), ``epoch``, ``batch`` (next batch index in the epoch), ``run_dir`` (Path |
 ``best`` (best eval metrics dict or None), ``lr`` (current base lr), ``should_stop``, ``stop_reason``.
 Built-ins: ``ProgressBar`` (rich bar with loss, items/s and ETA on a TTY, plain log lines otherwise,
 nothing when ``config.quiet``), ``EarlyStopping(patience, metric="val_loss", mode="min", min_delta=0)``,
-``Periodic(every_steps, fn)`` (``fn(fs)`` on rank 0, for samples / plots), ``LossPlot`` (``loss.png``).
+``Periodic(every_steps, fn)`` (``fn(fs)`` on rank 0, for samples / plots), ``LossPlot`` (``loss.png``, redrawn
+after evaluations at most every 30 s and at the end). ProgressBar, metrics.jsonl, LossPlot (with run_dir) and
+EarlyStopping (when ``config.patience`` > 0 and val_data is given) are added by default; passing your own
+ProgressBar replaces the default one.
 
 ``FitResult``: ``model`` (unwrapped), ``step``, ``epoch``, ``history``, ``best``, ``last`` (last eval metrics),
 ``interrupted`` (bool), ``stop_reason`` (str), ``run_dir``.
@@ -113,7 +116,8 @@ code. Each checkpoint folder is written to a temp folder and renamed into place.
 
     checkpoint_path(run_dir, which="best"|"last") -> Path   # best falls back to last when there is no best
     save_checkpoint(path, *, model, optimizer=None, state=None, tensors=None) -> Path
-    load_checkpoint(path, *, model=None, optimizer=None) -> dict    # state.json contents; verifies checksums
+    load_checkpoint(path, *, model=None, optimizer=None) -> {"state": dict, "tensors": dict, "path": Path}
+                                                                    # verifies checksums first
     load_model(path_or_run_dir, model, *, which="best") -> dict     # for generate / predict / export
     CheckpointError(ValueError)   # missing / truncated / corrupt checkpoint: says which file and what to do
 
