@@ -84,7 +84,7 @@ def run_demo(
         text, desc = builtin_english()
         path = out / "demo-input.txt"
         path.write_text(text, encoding="utf-8")
-        data = LMDataConfig(path=str(path), batch_size=32, bptt=64, val_fraction=0.1)
+        data = LMDataConfig(path=str(path.resolve()), batch_size=32, bptt=64, val_fraction=0.1)
         what, prompt = f"{desc}, {len(text) / 1e3:.0f} KB (no Tiny Shakespeare in a data root)", "The "
     cfg = demo_config(seconds=seconds, out=out, data=data, seed=seed, quiet=quiet)
     if _busy():  # measured here: 2 threads on 2 busy cores ran a step 18x slower than 1 thread
