@@ -1,6 +1,6 @@
 """Language-model quality: run the recipes in configs/ and record figure, wall time, machine and command.
 
-    python benchmarks/quality_lm.py                       # every recipe (hours: 3 + 30 + 15 + ~30 + 115 min)
+    python benchmarks/quality_lm.py                       # every recipe (3 + 30 + 15 + 115 min of training, plus evaluation)
     python benchmarks/quality_lm.py tiny-shakespeare-3min ptb-small-15min
     python benchmarks/quality_lm.py tiny-shakespeare-3min --time-limit 90 --no-write   # a short sanity run
 
@@ -38,7 +38,6 @@ TARGETS = {
     "tiny-shakespeare-3min": ("valid", "loss", 1.55, "plain 2x512 nn.LSTM: 1.64 nats/char at 3 min"),
     "tiny-shakespeare-30min": ("valid", "loss", 1.40, "plain 2x512 nn.LSTM: plateau 1.439 at ~17 min"),
     "ptb-small-15min": ("test", "ppl", 114.5, "Zaremba et al. 2014 small (13 epochs): test 114.5"),
-    "ptb-zaremba-small": ("test", "ppl", 114.5, "Zaremba et al. 2014 small: valid 120.7 / test 114.5"),
     "ptb-medium-2h": ("test", "ppl", 82.7, "Zaremba medium 82.7; pytorch/examples tied 2x650 75.96"),
 }
 
