@@ -142,6 +142,7 @@ def test_record_states_matches_the_nn_model(lm_run):
         rec.values("r")
 
 
+@pytest.mark.filterwarnings("ignore:text has 3 char:UserWarning")  # the unit=99 call reads the same text
 def test_explain_states_writes_png_and_valid_html(lm_run, tmp_path):
     text = 'He said "the quick (brown) fox".\nShe <left> & wrote.\n'
     with pytest.warns(UserWarning, match=r"outside the vocabulary"):  # '<', '>', '&' are not in its text

@@ -229,8 +229,14 @@ def explain_states(
     top: int = 3,
     chars: int = 80,
     which: str = "best",
+    html_units: int = 4,
+    html_chars: int | None = None,
 ) -> dict[str, Any]:
-    """The whole command: record, rank, write ``states.png`` and ``states.html`` into ``out_dir``; a summary."""
+    """The whole command: record, rank, write ``states.png`` and ``states.html`` into ``out_dir``; a summary.
+
+    Units are ranked over the whole text; the heatmap shows its first ``chars`` tokens, the HTML page the
+    first ``html_chars`` (all by default) coloured by the chosen unit and the next best, ``html_units`` blocks.
+    """
     from rnnkit.tasks.language_model import LanguageModel
 
     lm = LanguageModel.load(run_dir, which=which)
@@ -245,9 +251,10 @@ def explain_states(
     shown = list(dict.fromkeys(shown))[:12]
     out_dir = Path(out_dir)
     png = plot_heatmap(rec, out_dir / "states.png", units=shown, layer=layer, chars=chars)
-    blocks = [(f"layer {layer} {name} unit {u}", scale_for_color(name, values[:, u])) for u in shown[:4]]
+    n = len(rec.tokens) if html_chars is None else html_chars
+    blocks = [(f"layer {layer} {name} unit {u}", scale_for_color(name, values[:n, u])) for u in shown[:html_units]]
     page = html_page(
-        rec.tokens, blocks, title=f"{Path(run_dir).name}: {rec.cell} {name} activations", ranking=ranking,
+        rec.tokens[:n], blocks, title=f"{Path(run_dir).name}: {rec.cell} {name} activations", ranking=ranking,
         note="Each character is coloured by the unit's activation after reading it: red positive, blue negative "
         "(gates: 0 blue, 1 red). Hover a character for the value.",
     )  # fmt: skip
