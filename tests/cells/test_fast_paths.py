@@ -4,8 +4,6 @@ fused scan layer of nn/scan.py (minGRU, minLSTM), float64 and the float32 oneDNN
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 import torch
 
@@ -65,7 +63,10 @@ def _compare(cell, impl, *, T=9, bias=True, num_layers=1, bidirectional=False, u
         torch.testing.assert_close(got_p[name], ref_p[name], **tol, msg=lambda m, name=name: f"{name}: {m}")
 
 
-GRID = list(itertools.product([True, False], [1, 2], [False, True], [False, True]))  # bias, layers, bidir, lengths
+# (bias, layers, bidirectional, lengths): every pair of option values appears in some row, a pairwise cover of
+# the 16-row product that keeps this set fast (interactions of three options are not all covered).
+GRID = [(True, 1, False, False), (False, 2, True, True), (True, 2, False, True), (False, 1, True, False),
+        (True, 1, True, True), (False, 2, False, False)]  # fmt: skip
 
 
 @pytest.mark.parametrize(("bias", "num_layers", "bidirectional", "use_lengths"), GRID)
