@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -97,7 +98,9 @@ class ForecastConfig(RunConfig):
     run_dir: str = ""  # "" : nothing written
     model: ForecastModelConfig = field(default_factory=ForecastModelConfig)
     data: ForecastDataConfig = field(default_factory=ForecastDataConfig)
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=50, lr=3e-3, unit="samples", log_every=20))
+    train: TrainConfig = field(
+        default_factory=lambda: TrainConfig(epochs=50, lr=3e-3, unit="samples", log_every=20, patience=10)
+    )
 
 
 # --------------------------------------------------------------------------------------------- batches
@@ -281,7 +284,7 @@ class Forecaster:
 
     def fit(self, series: tsd.TimeSeries | None = None, *, train_end: int | None = None, callbacks: Sequence = ()):
         """Fit the scaler on the training span and train through ``rnnkit.train.fit``; returns its FitResult."""
-        from rnnkit.train import EarlyStopping, fit, seed_everything
+        from rnnkit.train import fit, seed_everything
 
         series = series or self.load_series()
         self.series = series
@@ -303,17 +306,29 @@ class Forecaster:
         if sp.val_end > sp.train_end:
             t_val = tsd.origins(max(0, sp.train_end - L), sp.val_end, L, H)
             val = WindowBatches(*tsd.windows(v, y, f, t_val, L, H), batch_size=d.eval_batch_size or 256, shuffle=False)
-            if cfg.train.patience == 0:
-                extra.append(EarlyStopping(patience=10))
-        run_dir = cfg.run_dir or None
-        self.result = fit(
-            self.model, _step, train, config=cfg.train, val_data=val, run_dir=run_dir, callbacks=extra, run_config=cfg
-        )
-        self.model = self.result.model
-        if run_dir and val is not None:  # use the best validation checkpoint, as saved
-            from rnnkit.train import load_model
+        # With a validation span we keep the best checkpoint; without a run folder it lives in a temp folder.
+        tmp = tempfile.TemporaryDirectory(prefix="rnnkit-forecast-") if (val is not None and not cfg.run_dir) else None
+        run_dir = cfg.run_dir or (tmp.name if tmp else None)
+        try:
+            self.result = fit(
+                self.model,
+                _step,
+                train,
+                config=cfg.train,
+                val_data=val,
+                run_dir=run_dir,
+                callbacks=extra,
+                run_config=cfg,
+            )
+            self.model = self.result.model
+            if val is not None:  # use the best validation checkpoint, as saved
+                from rnnkit.train import load_model
 
-            load_model(run_dir, self.model, which="best")
+                load_model(run_dir, self.model, which="best")
+        finally:
+            if tmp is not None:
+                tmp.cleanup()
+        run_dir = cfg.run_dir or None
         if run_dir:
             self.save_state(run_dir, sp)
         return self.result
