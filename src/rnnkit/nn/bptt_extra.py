@@ -169,10 +169,11 @@ class _LayerNormLSTM(torch.autograd.Function):
             _SIGMOID_BWD(torch.mul(dc, Cs[t, :b], out=w), f, grad_input=da_f)  # df = dc c_{t-1}
             _TANH_BWD(torch.mul(dc, i, out=w), g, grad_input=da_g)  # dg = dc i
             dc.mul_(f)  # dL/dc_{t-1}
-            dvh = dVH[t, :b]  # written in place by the LN backward kernel
+            dvh = dVH[t, :b]  # written in place by the LN backward kernel (its .out form wants all three outputs,
+            # so g_hh stands in for the absent shift and the shift gradient goes to ``unused``)
             _LN_BWD_OUT(
-                dA[t, :b], VH[t], [4 * H], MH[t], RH[t], g_hh, g_hh, [True, True, True], out0=dvh, out1=dgh, out2=unused
-            )  # fmt: skip  (the .out form needs all three outputs)
+                dA[t, :b], VH[t], [4 * H], MH[t], RH[t], g_hh, g_hh, [True] * 3, out0=dvh, out1=dgh, out2=unused
+            )
             dg_hh += dgh
             if t > 0:
                 b_prev = _rows(bs, N, t - 1)
