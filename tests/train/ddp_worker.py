@@ -13,7 +13,7 @@ import torch
 from rnnkit.config import OptimConfig, TrainConfig
 from rnnkit.data.streams import TokenStream
 from rnnkit.train import fit
-from train.helpers import TinyLM, lm_step, token_stream
+from tests.train.helpers import TinyLM, lm_step, token_stream
 
 
 def main(run_dir: str) -> None:

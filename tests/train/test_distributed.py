@@ -13,14 +13,14 @@ import torch
 from safetensors.torch import load_file
 
 from rnnkit.train.metrics import read_metrics
-from train import ddp_worker
+from tests.train import ddp_worker
 
 HERE = Path(__file__).resolve().parent
 
 
 def _env() -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(HERE.parent), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([str(HERE.parent.parent), env.get("PYTHONPATH", "")])
     env["OMP_NUM_THREADS"] = "1"
     return env
 

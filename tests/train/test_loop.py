@@ -15,7 +15,7 @@ from rnnkit.config import CheckpointConfig, OptimConfig, RunConfig, ScheduleConf
 from rnnkit.data.streams import TokenStream
 from rnnkit.train import Callback, ProgressBar, StepOutput, TrainingDiverged, as_batches, fit
 from rnnkit.train.metrics import read_metrics
-from train.helpers import TinyClassifier, TinyLM, cls_batches, cls_step, lm_step, token_stream
+from tests.train.helpers import TinyClassifier, TinyLM, cls_batches, cls_step, lm_step, token_stream
 
 QUIET = TrainConfig(quiet=True)
 
