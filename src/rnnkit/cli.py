@@ -37,9 +37,17 @@ from rnnkit.tasks import forecasting_cli  # noqa: E402 - `forecast train|predict
 
 app.add_typer(forecasting_cli.forecast_app, name="forecast")
 
+from rnnkit.tasks import translation_cli  # noqa: E402 - `translate train|eval|translate`
+
+app.add_typer(translation_cli.translate_app, name="translate")
+
 from rnnkit.explain import cli as explain_cli  # noqa: E402 - `explain gradients|states|trace`
 
 app.add_typer(explain_cli.explain_app, name="explain")
+
+from rnnkit.bench import bench_app  # noqa: E402 - `bench cells`: engine speed side by side
+
+app.add_typer(bench_app, name="bench")
 
 
 @app.command()

@@ -1,0 +1,26 @@
+"""Shared helpers for benchmark scripts: machine info, interleaved timers with medians, the matmul peak,
+and appending a section to RESULTS.md.
+
+The code lives in ``rnnkit.bench`` so the installed ``rnnkit bench`` CLI can use it too; scripts in this
+folder import it from here::
+
+    from common import interleaved, machine_info, matmul_peak, append_section
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rnnkit.bench import Timing, cpu_model, interleaved, machine_info, matmul_peak
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+
+__all__ = ["RESULTS", "Timing", "append_section", "cpu_model", "interleaved", "machine_info", "matmul_peak"]
+
+
+def append_section(title: str, body: str, *, path: Path = RESULTS) -> None:
+    """Append ``## title`` and ``body`` to RESULTS.md (created with a header if missing); never rewrites it."""
+    if not path.exists():
+        path.write_text(f"# Benchmark results\n\nMachine: {cpu_model()} (see each section for threads and versions).\n")
+    with path.open("a") as fh:
+        fh.write(f"\n## {title}\n\n{body.rstrip()}\n")
