@@ -115,7 +115,7 @@ def cases() -> list[Case]:
             dict(input_length=6, horizon=3, train_end="24", batch_size=8, transform="log"),
             dict(hidden_size=8),
             dict(epochs=150, lr=3e-3),
-            dict(start=24, baselines=("naive", "holt_winters", "arima")),
+            dict(start=24),
         ),
         Case(
             "msft-stock (Close)",
