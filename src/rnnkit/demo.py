@@ -12,17 +12,15 @@ progress bar and loss plot), ``evaluate`` reads the whole validation split with 
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any, TextIO
-
-import torch
 
 from rnnkit.config import CellConfig, TrainConfig
 from rnnkit.data.sources import available
 from rnnkit.data.text import builtin_english
 from rnnkit.tasks.language_model import LanguageModel, LMConfig, LMDataConfig, LMModelConfig
+from rnnkit.tasks.lm_cli import one_thread_if_busy
 
 # The demo model: small enough to learn visibly in ~2 minutes on 2 CPU cores (tests shrink it further).
 DEMO_MODEL = {"cell": "lstm", "embedding_dim": 64, "hidden_size": 256, "num_layers": 2, "dropout": 0.1}
@@ -88,12 +86,7 @@ def run_demo(
         data = LMDataConfig(path=str(path.resolve()), batch_size=32, bptt=64, val_fraction=0.1)
         what, prompt = f"{desc}, {len(text) / 1e3:.0f} KB (no Tiny Shakespeare in a data root)", "The "
     cfg = demo_config(seconds=seconds, out=out, data=data, seed=seed, quiet=quiet)
-    if _busy():  # measured here: 2 threads on 2 busy cores ran a step 18x slower than 1 thread
-        torch.set_num_threads(1)
-        print(
-            f"(the CPU is busy - load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: training on 1 thread)",
-            file=stream,
-        )
+    one_thread_if_busy(lambda m: print(m, file=stream))  # 2 threads on 2 busy cores: a step 18x slower
     m = cfg.model
     size = f"{m.num_layers}x{m.hidden_size} character {m.cell.name.upper()}"
     print(f"rnnkit demo: a {size} trained for {seconds:g} s on {what}", file=stream)
@@ -115,14 +108,6 @@ def run_demo(
           else ""), file=stream)  # fmt: skip
     print(f"next: rnnkit generate {out} --prompt {prompt!r} --length 500 --temperature 0.8", file=stream)
     return results
-
-
-def _busy() -> bool:
-    """True when other processes already keep every core busy (1-minute load average >= cores)."""
-    try:
-        return os.getloadavg()[0] >= (os.cpu_count() or 1) and torch.get_num_threads() > 1
-    except OSError:  # pragma: no cover - platforms without getloadavg
-        return False
 
 
 def _log2(n: int) -> float:
