@@ -27,6 +27,15 @@ GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny tensors gain nothing from threads; on a shared 2-core machine OpenMP spinning makes them 10x slower."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 def make(cell, D, H, *, bias=True, dtype=torch.float64, device="cpu", seed=0):
     g = torch.Generator().manual_seed(seed)
     G = GATES[cell]

@@ -10,6 +10,15 @@ from rnnkit.nn import gemm
 ROUTES = [None, "torch"]  # None = best available (oneDNN here when present)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny products gain nothing from threads; on a shared 2-core machine OpenMP spinning slows them."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 def _route_param(route):
     if route is None and not gemm.onednn_available():
         pytest.skip("torch has no oneDNN linear ops here: only the fallback route exists")
