@@ -25,7 +25,7 @@ def trained_run(tmp_path_factory):
             "--train.max_steps=8", "--model.impl=loop", "--data.val_fraction", "0.2"]  # fmt: skip
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
-    return out, json.loads(res.output)
+    return out, json.loads(res.stdout)
 
 
 def test_train_writes_a_run_whose_config_records_the_options(trained_run):
@@ -40,7 +40,7 @@ def test_eval_reports_nats_bits_and_perplexity(trained_run):
     out, results = trained_run
     res = runner.invoke(app, ["eval", str(out), "--split", "valid"])
     assert res.exit_code == 0, res.output
-    valid = json.loads(res.output)["valid"]
+    valid = json.loads(res.stdout)["valid"]
     assert valid["loss"] == pytest.approx(results["valid"]["loss"], rel=1e-6)
     assert valid["bpc"] == pytest.approx(valid["loss"] / 0.6931471805599453, rel=1e-9)
 
@@ -50,7 +50,7 @@ def test_generate_streams_and_is_seeded(trained_run):
     args = ["generate", str(out), "--prompt", "to be", "--length", "30", "--seed", "5", "--top-k", "5"]
     a, b = runner.invoke(app, args), runner.invoke(app, args)
     assert a.exit_code == 0, a.output
-    assert a.output == b.output and a.output.startswith("to be") and len(a.output) == len("to be") + 30 + 1
+    assert a.stdout == b.stdout and a.stdout.startswith("to be") and len(a.stdout) == len("to be") + 30 + 1
 
 
 def test_generate_prompt_outside_vocabulary(trained_run):
@@ -88,3 +88,11 @@ def test_demo_offline_with_a_tiny_budget(tmp_path, monkeypatch):
     assert "Python Language Reference" in res.output and "bits/char" in res.output and "--- sample" in res.output
     assert (tmp_path / "demo" / "demo-input.txt").stat().st_size > 200_000
     assert (tmp_path / "demo" / "loss.png").is_file()
+
+
+def test_resume_continues_the_run(trained_run):
+    out, results = trained_run
+    args = ["train", "lm", "--config", str(out / "config.json"), "--resume", "--train.max_steps=10", "--quiet"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["steps"] == 10  # 8 steps from the first run + 2 more, same vocabulary

@@ -259,6 +259,8 @@ class LanguageModel:
     def train(self, *, callbacks: Sequence[Any] = (), resume: bool = False) -> dict[str, Any]:
         """Train through ``fit`` into ``config.run_dir``, then evaluate every split; returns the results dict."""
         cfg = self.config
+        if resume and self.vocab is None and (Path(cfg.run_dir) / VOCAB_FILE).is_file():
+            self.vocab = Vocab.load(Path(cfg.run_dir) / VOCAB_FILE)  # the ids the checkpoint was trained on
         seed_everything(cfg.train.seed, deterministic=cfg.train.deterministic)
         train_data, val_data = self.streams()
         model = self.build_model()

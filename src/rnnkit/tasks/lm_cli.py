@@ -67,6 +67,7 @@ def train_lm_command(
     config: Path | None = typer.Option(None, help="A config.json (e.g. configs/*.json or a run's) to start from."),
     out: Path | None = typer.Option(None, help="Run folder to write (default runs/lm)."),
     quiet: bool = typer.Option(False, help="No progress bar."),
+    resume: bool = typer.Option(False, help="Continue the run in --out from its last checkpoint."),
 ) -> None:
     """Train a language model; extra `--section.key=value` arguments override any config field."""
     from rnnkit.tasks.language_model import LanguageModel, LMConfig
@@ -90,7 +91,7 @@ def train_lm_command(
         _, overrides = parse_cli(list(ctx.args))
         cfg = apply_overrides(cfg, overrides)
         one_thread_if_busy(lambda m: typer.echo(m, err=True))
-        results = LanguageModel(cfg).train()
+        results = LanguageModel(cfg).train(resume=resume)
     except (DataError, ConfigError, ValueError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
