@@ -71,7 +71,7 @@ def train_tutorial_lm(run: Path, *, seconds: float, fast: bool = False) -> Path:
     return run
 
 
-def _capture(fn, width: int = 110) -> str:
+def _capture(fn, width: int = 170) -> str:
     buf = io.StringIO()
     fn(Console(file=buf, width=width, color_system=None))
     return buf.getvalue()
@@ -116,7 +116,8 @@ def make_figures(out: Path, *, run: Path | None = None, fast: bool = False, seco
     lm = LanguageModel.load(run)
     text = lm.vocab.decode(lm.data().valid[: (120 if fast else 700)])
     summary = explain_states(run, text, out, top=3, chars=60 if fast else 100, html_units=2, html_chars=400)
-    written["states"], written["states_html"] = summary["heatmap"], str(out / "states.html")
+    written["states"], written["states_html"] = str(out / "states.png"), str(out / "states.html")
+    summary["heatmap"], summary["html"] = Path(summary["heatmap"]).name, Path(summary["html"]).name  # portable
     (out / "states.json").write_text(json.dumps(summary, indent=1) + "\n")
 
     # 5. the worked example: LSTM, D=2, H=3, T=3

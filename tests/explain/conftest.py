@@ -38,3 +38,14 @@ def lm_run(tmp_path_factory) -> Path:
     finally:
         torch.set_num_threads(threads)
     return Path(cfg.run_dir)
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Tiny models on a shared 2-core machine: one intra-op thread avoids spin-waiting on a busy partner core."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -42,6 +42,7 @@ def gradients_command(
     recurrent_scale: float = typer.Option(1.0, help="Fresh cells: multiply W_hh by this (try 3 for explosion)."),
     clip: float = typer.Option(-1.0, help="Global-norm clip to report (fresh default 1; runs: their clip_norm)."),
     warmup: int = typer.Option(50, min=0, help="Runs: tokens read without gradient before the window."),
+    split: str = typer.Option("valid", help="Runs: text split the windows come from (train or valid)."),
     out: Path = typer.Option(Path("explain/gradients.png"), help="Plot to write."),
     json_out: str | None = typer.Option(None, "--json", help="Write the profiles as JSON to this file ('-': stdout)."),
 ) -> None:
@@ -61,6 +62,7 @@ def gradients_command(
                     warmup=warmup,
                     seed=seed,
                     clip=None if clip < 0 else clip,
+                    split=split,
                 )  # fmt: skip
                 for r in runs
             ]

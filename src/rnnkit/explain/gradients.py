@@ -218,7 +218,7 @@ def trained_profile(
     clip = cfg.train.clip_norm if clip is None else clip
     ids_all = getattr(lm.data(), split, None)
     if ids_all is None:
-        raise ValueError(f"run {run_dir}: split {split!r} is not available; use --split train or valid")
+        raise ValueError(f"run {run_dir}: split {split!r} is not available; use split 'train' or 'valid'")
     need = warmup + steps + 1
     if windows is None:
         if len(ids_all) < need + 1:
@@ -311,10 +311,10 @@ def profiles_table(profiles: list[GradientProfile], *, at: tuple[int, ...] = (0,
         t.add_column(f"k={k}", justify="right")
     t.add_column("rate/step", justify="right")
     t.add_column("ρ(W_hh) per gate", justify="left")
-    t.add_column("||∇θ|| before → after clip", justify="right")
+    t.add_column("||∇θ|| → clipped (% of batches)", justify="right")
     for p in profiles:
         dh = np.asarray(p.dh_norm)
         radii = " ".join(f"{k}:{v:.2f}" for k, v in p.spectral_radius.items())
-        clip = f"{p.grad_norm:.3g} → {p.clipped_norm:.3g} (clip {p.clip:g}, {p.clipped_fraction:.0%} clipped)"
+        clip = f"{p.grad_norm:.3g} → {p.clipped_norm:.3g} ({p.clipped_fraction:.0%} at {p.clip:g})"
         t.add_row(p.label, *[f"{dh[k] / dh[0]:.2e}" for k in ks], f"{p.decay_rate:.4f}", radii, clip)
     return t
