@@ -29,10 +29,11 @@ def test_multicolumn_and_unknown():
 @pytest.mark.parametrize("name", ["holt_winters", "arima"])
 def test_statistical_baselines_recover_a_clean_seasonal_trend(name):
     """trend + period-12 season + N(0, 0.5^2) noise: both recover the clean continuation within 3 noise sigmas."""
-    t = np.arange(72 + 6)
+    n = 48  # 4 seasons: enough for both models, and the ARIMA fit stays well under a second
+    t = np.arange(n + 6)
     clean = 50 + 0.5 * t + 10 * np.sin(2 * np.pi * t / 12)
     y = clean + np.random.default_rng(0).normal(0, 0.5, len(t))
-    fc = baseline_forecast(name, y[:72], 6, season=12)[:, 0]
-    assert np.max(np.abs(fc - clean[72:])) < 1.5  # measured 0.21 (ARIMA), 0.53 (Holt-Winters)
-    capped = baseline_forecast(name, y[:72], 6, season=12, max_history=48)
+    fc = baseline_forecast(name, y[:n], 6, season=12)[:, 0]
+    assert np.max(np.abs(fc - clean[n:])) < 1.5  # 3 noise sigmas; measured ~0.5
+    capped = baseline_forecast(name, y[:n], 6, season=12, max_history=40)
     assert capped.shape == (6, 1) and np.isfinite(capped).all()
