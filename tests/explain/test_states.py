@@ -173,3 +173,27 @@ def test_html_in_headless_chromium(tmp_path):  # pragma: no cover - only where a
     dom = subprocess.run([exe, "--headless", "--disable-gpu", "--no-sandbox", "--dump-dom", path.as_uri()],
                          capture_output=True, text=True, timeout=60).stdout  # fmt: skip
     assert dom.count('class="c"') == len(TRICKY)
+
+
+def test_record_states_two_layer_gru_matches_the_nn_model():
+    """Gates of a GRU (r, z, n) and the layer-to-layer hand-off, on a fresh 2-layer model (no run folder)."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from rnnkit.data.text import Vocab
+    from rnnkit.layout import CellOptions
+    from rnnkit.models.encoder import RecurrentLM
+
+    torch.manual_seed(0)
+    text = "a (b) 'c' d\ne f"
+    vocab = Vocab.build(text, level="char")
+    model = RecurrentLM(len(vocab), cell="gru", embedding_dim=4, hidden_size=5, num_layers=2,
+                        options=CellOptions(gru_variant="paper"), impl="loop").eval()  # fmt: skip
+    cfg = SimpleNamespace(model=SimpleNamespace(cell=SimpleNamespace(name="gru")), data=SimpleNamespace(level="char"))
+    rec = record_states(SimpleNamespace(model=model, config=cfg, vocab=vocab), text)
+    assert len(rec.layers) == 2 and set(rec.layers[1]) == {"h", "r", "z", "n"}
+    with torch.no_grad():
+        out, state = model.rnn(model.embed(torch.as_tensor(vocab.encode(list(text)))[None]))
+    np.testing.assert_allclose(rec.values("h", layer=1), out[0].double().numpy(), atol=1e-5)  # float32 rounding
+    np.testing.assert_allclose(rec.values("h", layer=0)[-1], state[0][0, 0].double().numpy(), atol=1e-5)

@@ -163,7 +163,8 @@ def html_page(
     note: str = "",
 ) -> str:
     """A standalone HTML page: per block (caption, values (T,) in [-1, 1]) the text with one coloured
-    ``<span class="c">`` per character (``title`` holds the value), HTML-escaped; an optional ranking table."""
+    ``<span class="c">`` per token — a character for char-level models — (``title`` holds the value),
+    HTML-escaped; an optional ranking table."""
     esc = html.escape
     parts = [
         "<!DOCTYPE html>",
@@ -252,9 +253,10 @@ def explain_states(
     out_dir = Path(out_dir)
     png = plot_heatmap(rec, out_dir / "states.png", units=shown, layer=layer, chars=chars)
     n = len(rec.tokens) if html_chars is None else html_chars
+    shown_tokens = rec.tokens if lm.config.data.level == "char" else [t + " " for t in rec.tokens]  # words: spaced
     blocks = [(f"layer {layer} {name} unit {u}", scale_for_color(name, values[:n, u])) for u in shown[:html_units]]
     page = html_page(
-        rec.tokens[:n], blocks, title=f"{Path(run_dir).name}: {rec.cell} {name} activations", ranking=ranking,
+        shown_tokens[:n], blocks, title=f"{Path(run_dir).name}: {rec.cell} {name} activations", ranking=ranking,
         note="Each character is coloured by the unit's activation after reading it: red positive, blue negative "
         "(gates: 0 blue, 1 red). Hover a character for the value.",
     )  # fmt: skip
