@@ -69,3 +69,17 @@ def test_gradients_and_states_of_a_run(lm_run, tmp_path):
     assert "position_in_line" in r.output and "states.html" in r.output
     r = runner.invoke(app, ["explain", "states", str(tmp_path), "--text", str(text)])
     assert r.exit_code == 2 and "is not a run folder (no config.json)" in r.output
+
+
+def test_gradients_fresh_cells_on_real_text(tmp_path):
+    text = tmp_path / "t.txt"
+    text.write_text("the cat sat on the mat; (the dog) did not.\n" * 5, encoding="utf-8")
+    args = ["explain", "gradients", "--cell", "rnn,lstm", "--hidden", "8", "--steps", "12", "--batch", "3",
+            "--batches", "1", "--data", str(text), "--out", str(tmp_path / "g.png")]  # fmt: skip
+    r = runner.invoke(app, args + ["--json", "-"])
+    assert r.exit_code == 0, r.output
+    rnn, lstm = json.loads(r.stdout)["profiles"]
+    assert len(rnn["dx_norm"]) == 12 and lstm["decay_rate"] > rnn["decay_rate"]
+    text.write_text("short", encoding="utf-8")
+    r = runner.invoke(app, args)
+    assert r.exit_code == 2 and "the text has 5 characters; --steps 12 needs at least 13" in r.output

@@ -144,3 +144,13 @@ def test_plot_and_table(tmp_path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size < 100_000
     t = profiles_table(ps)
     assert [c.header for c in t.columns][:4] == ["model", "k=0", "k=1", "k=5"] and t.row_count == 2
+
+
+def test_text_inputs_are_one_hot_windows():
+    from rnnkit.explain.gradients import text_inputs
+
+    data, V = text_inputs("abcabcabd", batches=2, batch=3, steps=4, hidden_size=5, seed=0)
+    assert V == 5 and len(data) == 2  # a, b, c, d and the vocabulary's <unk>
+    x, y = data[0]
+    assert x.shape == (3, 4, 5) and y.shape == (3, 5)
+    np.testing.assert_array_equal(x.sum(-1), 1.0)  # exactly one character per step

@@ -41,6 +41,7 @@ def gradients_command(
     forget_bias: float = typer.Option(1.0, help="Fresh LSTM: forget-gate bias at init."),
     recurrent_scale: float = typer.Option(1.0, help="Fresh cells: multiply W_hh by this (try 3 for explosion)."),
     clip: float = typer.Option(-1.0, help="Global-norm clip to report (fresh default 1; runs: their clip_norm)."),
+    data: Path | None = typer.Option(None, "--data", help="Fresh cells: one-hot characters of this text file."),
     warmup: int = typer.Option(50, min=0, help="Runs: tokens read without gradient before the window."),
     split: str = typer.Option("valid", help="Runs: text split the windows come from (train or valid)."),
     out: Path = typer.Option(Path("explain/gradients.png"), help="Plot to write."),
@@ -68,11 +69,13 @@ def gradients_command(
             ]
         else:
             cells = [c.strip() for c in cell.split(",") if c.strip()]
+            text = data.read_text(encoding="utf-8") if data is not None else None
             profiles = fresh_profiles(
                 cells, hidden_size=hidden, input_size=input_size, steps=steps, batch=batch, batches=batches,
                 seed=seed, forget_bias=forget_bias, recurrent_scale=recurrent_scale, clip=1.0 if clip < 0 else clip,
+                text=text,
             )  # fmt: skip
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, OSError, UnicodeDecodeError) as e:
         _fail(str(e))
     plot = plot_profiles(profiles, out)
     if json_out == "-":

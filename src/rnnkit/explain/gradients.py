@@ -93,6 +93,25 @@ def fresh_inputs(*, batches: int, batch: int, steps: int, input_size: int, hidde
     ]
 
 
+def text_inputs(text: str, *, batches: int, batch: int, steps: int, hidden_size: int, seed: int):
+    """Real batches for fresh cells: one-hot characters (N, T, V) of random windows of ``text`` (V = its
+    distinct characters), with seeded Gaussian last-step targets (N, H). Returns (data, V)."""
+    from rnnkit.data.text import Vocab
+
+    if len(text) < steps + 1:
+        raise ValueError(f"the text has {len(text)} characters; --steps {steps} needs at least {steps + 1}")
+    vocab = Vocab.build(text, level="char")
+    ids = vocab.encode(list(text))  # (L,)
+    V = len(vocab)
+    rng = np.random.default_rng([seed, 11])
+    data = []
+    for _ in range(batches):
+        starts = rng.integers(0, len(ids) - steps, size=batch)
+        win = np.stack([ids[s : s + steps] for s in starts])  # (N, T)
+        data.append((np.eye(V)[win], rng.standard_normal((batch, hidden_size))))  # (N, T, V) one-hot, (N, H)
+    return data, V
+
+
 def reference_profile(
     cell: str,
     params: dict[str, np.ndarray],
@@ -164,15 +183,23 @@ def fresh_profiles(
     forget_bias: float = 1.0,
     recurrent_scale: float = 1.0,
     clip: float = 1.0,
+    text: str | None = None,
 ) -> list[GradientProfile]:
     """Profiles of freshly initialised reference cells, side by side on the very same inputs.
 
-    ``recurrent_scale`` multiplies every W_hh after init (>1 shows exploding gradients and clipping at work);
-    ``forget_bias`` is the LSTM forget-gate bias added at init (Jozefowicz et al. 2015).
+    Inputs: seeded Gaussian (N, T, ``input_size``), or with ``text`` one-hot characters of random windows of
+    it (``input_size`` is then its alphabet size). ``recurrent_scale`` multiplies every W_hh after init (>1
+    shows exploding gradients and clipping at work); ``forget_bias`` is the LSTM forget-gate bias added at
+    init (Jozefowicz et al. 2015).
     """
-    data = fresh_inputs(
-        batches=batches, batch=batch, steps=steps, input_size=input_size, hidden_size=hidden_size, seed=seed
-    )
+    if text is not None:
+        data, input_size = text_inputs(
+            text, batches=batches, batch=batch, steps=steps, hidden_size=hidden_size, seed=seed
+        )
+    else:
+        data = fresh_inputs(
+            batches=batches, batch=batch, steps=steps, input_size=input_size, hidden_size=hidden_size, seed=seed
+        )
     out = []
     for cell in cells:
         options = CellOptions(forget_bias=forget_bias) if cell in ("lstm", "layernorm_lstm") else CellOptions()
