@@ -16,6 +16,7 @@ from rnnkit.tasks.language_model import (
     LMConfig,
     LMDataConfig,
     LMModelConfig,
+    TimeBudget,
     lm_metrics,
     stream_nll,
 )
@@ -97,7 +98,23 @@ def test_time_limit_stops_training(tmp_path):
     cfg = _cfg(tmp_path, epochs=1000)
     cfg = LMConfig(**{**cfg.__dict__, "time_limit": 1.0, "time_decay": "cosine"})
     res = LanguageModel(cfg).train()
-    assert res["stop_reason"].startswith("time limit of 1 s") and res["train_seconds"] < 10
+    assert res["stop_reason"] == "time limit of 1 s reached" and res["epochs"] < 1000  # stopped by time, not epochs
+
+
+def test_time_budget_cosine_decay_by_hand():
+    from types import SimpleNamespace
+
+    opt = SimpleNamespace(param_groups=[{"lr": 2.0, "initial_lr": 2.0}])
+    fs = SimpleNamespace(optimizer=opt, step=10, total_steps=None, should_stop=False, stop_reason="")
+    cb = TimeBudget(100.0, decay="cosine")
+    cb.on_fit_start(fs)
+    cb.t0 -= 75.0  # 75 s of the 100 s budget have passed
+    cb.on_step_end(fs, {})
+    assert opt.param_groups[0]["initial_lr"] == pytest.approx(2.0 * 0.5 * (1 + math.cos(0.75 * math.pi)), rel=1e-3)
+    assert fs.total_steps == pytest.approx(13, abs=1) and not fs.should_stop  # 10 steps in 75 s: ~3 more
+    cb.t0 -= 25.0
+    cb.on_step_end(fs, {})
+    assert fs.should_stop and fs.stop_reason == "time limit of 100 s reached"
 
 
 def test_config_errors_name_the_field(tmp_path):

@@ -190,10 +190,11 @@ class TimeBudget(Callback):
         elapsed = time.monotonic() - self.t0
         if elapsed >= self.seconds:
             fs.should_stop, fs.stop_reason = True, f"time limit of {self.seconds:g} s reached"
-        elif fs.step >= 5:  # the progress bar's ETA then counts down the time budget, not 1000 epochs
+            return
+        if fs.step >= 5:  # the progress bar's ETA then counts down the time budget, not 1000 epochs
             estimate = fs.step + int(fs.step * (self.seconds - elapsed) / elapsed)
             fs.total_steps = min(self.total0, estimate) if self.total0 else estimate
-        elif self.decay == "cosine":
+        if self.decay == "cosine":
             k = self.floor + (1 - self.floor) * 0.5 * (1 + math.cos(math.pi * elapsed / self.seconds))
             for g, b in zip(fs.optimizer.param_groups, self.base, strict=True):
                 g["initial_lr"] = b * k  # fit sets lr = initial_lr * schedule factor before the next step
