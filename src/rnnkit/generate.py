@@ -436,6 +436,11 @@ def generate(
         dec = FastDecoder(model)
     finally:
         model.train(was_training)
+    if dec.vocab_size != len(vocab):
+        raise ValueError(
+            f"the model predicts {dec.vocab_size} tokens but the vocabulary has {len(vocab)}: load the vocab.json "
+            f"saved with this model's run"
+        )
     rng = np.random.default_rng(seed)
     logits = dec.feed(ids)
     first = not prompt or prompt[-1:].isspace()

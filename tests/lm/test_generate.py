@@ -125,6 +125,8 @@ def test_generation_prompt_fallback_and_errors():
     with pytest.raises(ValueError, match=r"length must be >= 0"):
         list(generate(m, vocab, length=-1))
     assert len("".join(generate(m, vocab, prompt="", length=7, seed=0))) == 7  # empty prompt: starts at "\n"
+    with pytest.raises(ValueError, match=r"the model predicts 5 tokens but the vocabulary has 4"):
+        list(generate(m, Vocab.build("ab\n", level="char"), prompt="a", length=3))
 
 
 def test_word_level_generation_joins_words():
