@@ -482,7 +482,7 @@ class Forecaster:
         t = tsd.origins(first - L, last_end, L, H, stride=stride)
         actual = np.stack([series.targets[i : i + H] for i in t])  # (N, H, C)
         point = np.empty_like(actual)
-        qs_all = None
+        qs_all, gauss = None, None  # gauss: (mu, sigma) on the original scale, for the closed-form CRPS
         if refit:
             for k, ti in enumerate(t):
                 self.fit(series, train_end=int(ti))
@@ -500,8 +500,6 @@ class Forecaster:
                 C = params.shape[2]
                 mu_s, sig_s = params[..., 0], params[..., 1]
                 gauss = (mu_s * self.scaler.scale[:C] + self.scaler.loc[:C], sig_s * self.scaler.scale[:C])
-            else:
-                gauss = None
         q = tuple(self.config.model.quantiles) if qs_all is not None else ()
         insample = series.targets[: sp.train_end]
         sel = (slice(None), slice(H - 1, H)) if last_points_only else (slice(None),)
@@ -514,7 +512,7 @@ class Forecaster:
         metrics = {"rnn": score(point, all_rows)}
         if qs_all is not None:
             metrics["rnn"]["pinball"] = fm.pinball(actual[sel], qs_all[sel], q)
-        if not refit and gauss is not None and self.config.data.transform == "none":
+        if gauss is not None and self.config.data.transform == "none":
             metrics["rnn"]["CRPS"] = fm.crps_gaussian(actual[sel], gauss[0][sel], gauss[1][sel])
         notes = [f"{len(t)} origins from {series.time[t[0]]} every {stride} rows, horizon {H}"]
         for name in baselines:

@@ -164,8 +164,9 @@ def predict_command(
         n = min(len(s), 8 * fc.config.data.horizon)
         first = df[df.target == s.target_names[0]]
         qcols = [c for c in df.columns if c.startswith("q")]
+        hist_x = s.time[-n:] if s.freq != "rows" else list(range(len(s) - n, len(s)))  # rows: step numbers
         plot_forecast(
-            s.time[-n:],
+            hist_x,
             s.targets[-n:, 0],
             plot,
             forecast_time=first.time,
