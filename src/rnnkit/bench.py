@@ -275,6 +275,8 @@ def bench_cells(
                     if progress:
                         progress(f"{case.label} ...")
                     results.append(run_case(case, impls=impls, repeats=repeats, forward=forward))
+                    if progress:  # partial results survive an interrupted run
+                        progress(format_results(results[-1:], peak["peak"]))
     return info, peak, results
 
 
