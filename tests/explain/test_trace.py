@@ -9,6 +9,7 @@ from rnnkit.explain.trace import backward_steps, cache_quantities, gate_activati
 from rnnkit.layout import CellOptions, init_params, stacked_param_name
 from rnnkit.reference import losses, sequence
 from rnnkit.reference.functional import sigmoid, tanh
+from rnnkit.registry import cell_names
 
 CASES = [
     ("rnn", CellOptions()),
@@ -17,13 +18,14 @@ CASES = [
     ("gru", CellOptions()),
     ("gru", CellOptions(gru_variant="paper")),
 ]
+OTHER_CELLS = [(c, CellOptions()) for c in cell_names("reference") if c not in ("rnn", "lstm", "gru")]
 
 
 def _arr(v) -> np.ndarray:
     return np.asarray(v, dtype=np.float64)
 
 
-@pytest.mark.parametrize(("cell", "options"), CASES)
+@pytest.mark.parametrize(("cell", "options"), CASES + OTHER_CELLS)
 def test_trace_equals_reference_runner(cell, options):
     tr = trace(cell, input_size=2, hidden_size=3, steps=3, batch=2, seed=4, options=options)
     params = {stacked_param_name(k, 0, False): _arr(v) for k, v in tr["params"].items()}
@@ -39,7 +41,8 @@ def test_trace_equals_reference_runner(cell, options):
     for k, g in tr["grads"]["dparams"].items():
         np.testing.assert_allclose(_arr(g), dparams[stacked_param_name(k, 0, False)], rtol=0, atol=1e-14)
     np.testing.assert_allclose(_arr(tr["grads"]["dx"]), dx, rtol=0, atol=1e-14)
-    np.testing.assert_allclose(_arr(tr["grads"]["dstate0"]["h"]), dstate0[0][0], rtol=0, atol=1e-14)
+    for k, name in enumerate(tr["state_names"]):
+        np.testing.assert_allclose(_arr(tr["grads"]["dstate0"][name]), dstate0[k][0], rtol=0, atol=1e-14)
     # the backward steps run T-1 .. 0 and the running sum ends at the total
     assert [b["t"] for b in tr["backward"]] == [2, 1, 0]
 
@@ -55,8 +58,6 @@ def test_trace_cache_fields_are_the_cells_cache():
     assert set(q) == set(tr["forward"][0]["cache"])
     np.testing.assert_array_equal(q["i"], caches[0].i)
     assert set(gate_activations("lstm", caches[0])) == {"i", "f", "g", "o"}
-    with pytest.raises(TypeError, match="NamedTuple cache"):
-        cache_quantities((1, 2))
 
 
 @pytest.mark.parametrize(("cell", "options"), CASES[2:4] + [CASES[0]])
@@ -97,3 +98,22 @@ def test_trace_rejects_empty_sizes():
         trace("rnn", steps=0)
     with pytest.raises(ValueError, match=r"unknown cell 'foo'"):
         trace("foo")
+
+
+def test_every_registered_cell_has_named_cache_fields():
+    """A new cell must be named here (NamedTuple cache or TUPLE_CACHE_FIELDS) or its trace would be opaque."""
+    from rnnkit.explain.trace import TUPLE_CACHE_FIELDS
+
+    for cell in cell_names("reference"):
+        params = init_params(cell, 2, 3, rng=np.random.default_rng(0))
+        _, caches = run_steps(cell, params, np.ones((1, 1, 2)))
+        assert hasattr(caches[0], "_asdict") or cell in TUPLE_CACHE_FIELDS, cell
+        q = cache_quantities(caches[0], cell)
+        assert {"x", "h"} <= set(q), cell
+        gates = gate_activations(cell, caches[0])
+        if cell in ("mingru", "minlstm"):  # the candidate "gate" h is the cache's h_tilde, not the old state
+            np.testing.assert_array_equal(gates["h"], q["h_tilde"])
+    with pytest.raises(ValueError, match=r"the mingru cache has 2 entries, rnnkit.explain names 7"):
+        cache_quantities((1, 2), "mingru")
+    with pytest.raises(TypeError, match=r"cannot name the entries of a tuple cache for cell 'foo'"):
+        cache_quantities((1, 2), "foo")

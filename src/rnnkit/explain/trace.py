@@ -48,35 +48,75 @@ CACHE_FIELDS: dict[str, dict[str, str]] = {
         "hn": "torch form: h W_hn^T + b_hn (what r multiplies); paper form: r ⊙ h",
     },
 }
-_NOT_ARRAYS = ("params", "options", "variant")
+# Cells whose step returns a plain tuple: the names of its entries, in order, read off each cell's ``step``
+# (a test checks the lengths against the cells, so a changed cache fails loudly instead of being misnamed).
+TUPLE_CACHE_FIELDS: dict[str, tuple[str, ...]] = {
+    # x, h_{t-1}, pre-activation a = W_ih x + u ⊙ h + b, the (clamped) recurrent weight u, its clamp mask
+    "indrnn": ("x", "h", "a", "u", "u_mask", "W_ih", "has_bias"),
+    # LN of both products (xhat, hhat and their 1/σ), gates, LN of c' (chat, 1/σ), tanh(LN(c')) — Ba et al. 2016
+    "layernorm_lstm": (
+        "x",
+        "h",
+        "c",
+        "xhat",
+        "inv_x",
+        "hhat",
+        "inv_h",
+        "i",
+        "f",
+        "g",
+        "o",
+        "chat",
+        "inv_c",
+        "tanh_c_new",
+        "params",
+        "has_bias",
+    ),  # fmt: skip
+    # update gate z, candidate h~ = g(a_h) and its pre-activation — Feng et al. 2024 §3.1
+    "mingru": ("x", "h", "z", "h_tilde", "a_h", "W_ih", "has_bias"),
+    # pre-activations, normalised gates f' = f / (f + i), i' = i / (f + i), candidate h~ — Feng et al. 2024 §3.2
+    "minlstm": ("x", "h", "a_f", "a_i", "a_h", "f", "i", "h_tilde", "W_ih", "has_bias"),
+}
+# Gate name (layout) -> cache field where they differ: the min* cells call their candidate gate "h".
+GATE_FIELDS: dict[str, dict[str, str]] = {"mingru": {"h": "h_tilde"}, "minlstm": {"h": "h_tilde"}}
+_NOT_ARRAYS = ("params", "options", "variant", "W_ih", "has_bias")
 
 
-def cache_quantities(cache: Any) -> dict[str, np.ndarray]:
-    """Name -> array of every array field of a reference cell's step cache (a NamedTuple), params excluded.
+def cache_quantities(cache: Any, cell: str | None = None) -> dict[str, np.ndarray]:
+    """Name -> array of every quantity in a reference cell's step cache, parameters excluded.
 
-    Works for every registered reference cell because each one's cache is a NamedTuple whose array fields
-    are named after the textbook quantities (see ``CACHE_FIELDS`` for the classic three).
+    The classic cells return a NamedTuple whose fields are named after the textbook quantities
+    (``CACHE_FIELDS``); the others a plain tuple, named here by ``TUPLE_CACHE_FIELDS[cell]``.
     """
-    if not hasattr(cache, "_asdict"):
-        raise TypeError(f"expected a reference cell's NamedTuple cache, got {type(cache).__name__}")
-    return {k: v for k, v in cache._asdict().items() if k not in _NOT_ARRAYS and isinstance(v, np.ndarray)}
+    if hasattr(cache, "_asdict"):
+        items = cache._asdict().items()
+    elif cell in TUPLE_CACHE_FIELDS:
+        names = TUPLE_CACHE_FIELDS[cell]
+        if len(names) != len(cache):
+            raise ValueError(f"the {cell} cache has {len(cache)} entries, rnnkit.explain names {len(names)}: update "
+                             "TUPLE_CACHE_FIELDS to the cell's step")  # fmt: skip
+        items = zip(names, cache, strict=True)
+    else:
+        raise TypeError(f"cannot name the entries of a {type(cache).__name__} cache for cell {cell!r}")
+    return {k: v for k, v in items if k not in _NOT_ARRAYS and isinstance(v, np.ndarray)}
 
 
 def gate_activations(cell: str, cache: Any) -> dict[str, np.ndarray]:
     """The gate activations a cache holds, by gate name (LSTM: i, f, g, o; GRU: r, z, n; Elman: none)."""
-    q = cache_quantities(cache)
-    return {g: q[g] for g in layout(cell).gates if g in q}
+    q = cache_quantities(cache, cell)
+    alias = GATE_FIELDS.get(cell, {})
+    return {g: q[alias.get(g, g)] for g in layout(cell).gates if alias.get(g, g) in q}
 
 
 def preactivations(cell: str, cache: Any) -> dict[str, np.ndarray]:
     """Affine parts of each gate block from the cache's inputs and parameters: ``a_ih.<gate>``, ``a_hh.<gate>``.
 
-    Classic cells only (the ones with a full ``W_hh``); see the module docstring for how they combine.
+    Classic cells only (rnn, lstm, gru; empty for others); see the module docstring for how they combine.
     """
     lay = layout(cell)
-    q, p = cache_quantities(cache), cache.params
-    if not lay.has_hh or lay.hh_diagonal or W_HH not in p:
+    if cell not in CACHE_FIELDS or W_HH not in cache.params:  # e.g. layer-norm LSTM: normalised before the sum
         return {}
+    q, p = cache_quantities(cache, cell), cache.params
     H = p[W_HH].shape[1]
     a_ih = q["x"] @ p[W_IH].T + (p[B_IH] if B_IH in p else 0.0)  # (N, G*H)
     a_hh = q["h"] @ p[W_HH].T + (p[B_HH] if B_HH in p else 0.0)  # (N, G*H)
@@ -166,7 +206,7 @@ def trace(
     fwd = []
     for t, (s, c) in enumerate(zip(states, caches, strict=True)):
         fwd.append({
-            "t": t, "cache": cache_quantities(c), "preact": preactivations(cell, c),
+            "t": t, "cache": cache_quantities(c, cell), "preact": preactivations(cell, c),
             "state": dict(zip(lay.state, s, strict=True)),
         })  # fmt: skip
     result = {
