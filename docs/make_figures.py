@@ -77,7 +77,7 @@ def _capture(fn, width: int = 170) -> str:
     return buf.getvalue()
 
 
-def make_figures(out: Path, *, run: Path | None = None, fast: bool = False, seconds: float = 480.0) -> dict:
+def make_figures(out: Path, *, run: Path | None = None, fast: bool = False, seconds: float = 420.0) -> dict:
     """Write every tutorial figure and text output into ``out``; returns what was written (name -> path)."""
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, str] = {}
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=DOCS / "figures", help="output folder (default docs/figures)")
     ap.add_argument("--run", type=Path, default=None, help="a run folder (default runs/tutorial-lm, trained if absent)")
     ap.add_argument("--fast", action="store_true", help="tiny sizes for tests")
-    ap.add_argument("--seconds", type=float, default=480.0, help="training time if the tutorial model is missing")
+    ap.add_argument("--seconds", type=float, default=420.0, help="training time if the tutorial model is missing")
     ap.add_argument("--train-only", action="store_true", help="only train the tutorial model into --run")
     a = ap.parse_args(argv)
     if a.train_only:
