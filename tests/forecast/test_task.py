@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -103,3 +105,20 @@ def test_gaussian_backtest_reports_crps(monthly_csv):
 def test_load_rejects_a_folder_that_is_not_a_run(tmp_path):
     with pytest.raises(DataError, match="has no forecast.json: it is not a finished forecast run"):
         Forecaster.load(tmp_path)
+
+
+@pytest.mark.parametrize("decoder", ["direct", "autoregressive"])
+def test_multivariate_targets_with_past_covariates(monthly_csv, decoder):
+    """Two targets (sales, promo as a target) or one target + a past covariate: shapes, names and per-target MASE."""
+    fc = Forecaster(config(monthly_csv, targets=("sales", "promo"), calendar=("month",)))
+    fc = Forecaster(replace(fc.config, model=replace(fc.config.model, decoder=decoder)))
+    fc.fit()
+    df = fc.predict()
+    assert df.target.tolist() == ["sales"] * 3 + ["promo"] * 3
+    bt = fc.backtest(start=48, baselines=["naive"])
+    assert bt.actual.shape == bt.forecasts["rnn"].shape == (10, 3, 2)
+    assert np.isnan(bt.metrics["rnn"]["MASE"])  # promo = t mod 3 repeats every 12 months: no MASE scale
+    past = Forecaster(config(monthly_csv, past_covariates=("promo",)))
+    past.fit()
+    assert past.series.inputs().shape[1] == 2 and past.model.D == 2
+    assert np.isfinite(past.backtest(start=48, baselines=[]).forecasts["rnn"]).all()

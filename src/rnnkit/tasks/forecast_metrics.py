@@ -119,12 +119,15 @@ POINT_METRICS = ("MAE", "MSE", "RMSE", "MAPE", "sMAPE", "MASE")
 
 
 def point_metrics(y: np.ndarray, yhat: np.ndarray, *, insample: np.ndarray, season: int) -> dict[str, float]:
-    """Every point metric at once (MAPE is NaN when an actual is 0)."""
+    """Every point metric at once (MAPE is NaN when an actual is 0, MASE when its in-sample scale is 0)."""
     out = {"MAE": mae(y, yhat), "MSE": mse(y, yhat), "RMSE": rmse(y, yhat)}
     try:
         out["MAPE"] = mape(y, yhat)
     except ValueError:
         out["MAPE"] = float("nan")
     out["sMAPE"] = smape(y, yhat)
-    out["MASE"] = mase(y, yhat, insample, season)
+    try:
+        out["MASE"] = mase(y, yhat, insample, season)
+    except ValueError:  # a constant in-sample column (or too short a history): no scale to divide by
+        out["MASE"] = float("nan")
     return out
