@@ -234,3 +234,11 @@ def test_reader_roundtrip_and_gap_detection(n, start, freq, drop):
 def test_dataset_unknown_name():
     with pytest.raises(DataError, match="unknown forecasting dataset 'nope'; known: airline-passengers"):
         tsd.spec("nope")
+
+
+def test_from_dataframe_with_typed_columns():
+    df = pd.DataFrame({"t": pd.date_range("2021-01-01", periods=4, freq="h"), "y": [1.0, np.nan, 3.0, 4.0]})
+    with pytest.raises(DataError, match=r"DataFrame: column 'y' row 1 \(2021-01-01 01:00:00\) is missing"):
+        tsd.from_frame(df, time_col="t", targets="y")
+    s = tsd.from_frame(df, time_col="t", targets="y", fill="interpolate", calendar=["hour"])
+    assert s.freq == "h" and s.targets[1, 0] == pytest.approx(2.0) and s.future.shape == (4, 2)
