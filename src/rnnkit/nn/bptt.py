@@ -75,8 +75,8 @@ def run_layer(
             sorted_lens, perm = torch.sort(lengths, descending=True, stable=True)  # packed order
             inv = torch.empty_like(perm)
             inv[perm] = torch.arange(N, device=x.device)
-            slens = sorted_lens.tolist()
-            batch_sizes = [sum(1 for n in slens if n > t) for t in range(T)]  # b_t: active rows at step t
+            t = torch.arange(T, device=x.device)
+            batch_sizes = (sorted_lens[None, :] > t[:, None]).sum(1).tolist()  # b_t: active rows at step t
             x = x.index_select(0, perm)
             state = tuple(s.index_select(0, perm) for s in state)
             lengths = sorted_lens
@@ -121,8 +121,14 @@ def _final(buf: Tensor, batch_sizes: list[int] | None) -> Tensor:
     if batch_sizes is None:
         return buf[-1].clone()
     N = buf.shape[1]
-    lens = torch.tensor([sum(1 for b in batch_sizes if b > n) for n in range(N)], device=buf.device)
+    lens = _lengths(batch_sizes, N, buf.device)
     return buf[lens, torch.arange(N, device=buf.device)]  # (N, H)
+
+
+def _lengths(batch_sizes: list[int], N: int, device: torch.device) -> Tensor:
+    """Sorted sequence lengths back from the batch sizes: len_n = #{t : b_t > n}, (N,) long."""
+    bs = torch.tensor(batch_sizes)
+    return (bs[None, :] > torch.arange(N)[:, None]).sum(1).to(device)
 
 
 def _upstream(dout: Tensor | None, dh_final: Tensor | None, like: Tensor, batch_sizes: list[int] | None) -> Tensor:
@@ -134,7 +140,7 @@ def _upstream(dout: Tensor | None, dh_final: Tensor | None, like: Tensor, batch_
             G[-1] += dh_final
         else:
             N = G.shape[1]
-            last = torch.tensor([sum(1 for b in batch_sizes if b > n) - 1 for n in range(N)], device=G.device)
+            last = _lengths(batch_sizes, N, G.device) - 1
             G.index_put_((last, torch.arange(N, device=G.device)), dh_final, accumulate=True)
     return G
 
