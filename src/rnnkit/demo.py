@@ -38,7 +38,7 @@ def find_demo_data_root() -> Path | None:
 
 
 def demo_config(*, seconds: float, out: str | Path, data: LMDataConfig, seed: int = 0, quiet: bool = False) -> LMConfig:
-    """The demo recipe: a 2x256 char LSTM (embedding 64), TBPTT 64, batch 32, AdamW 3e-3 cosine-decayed by time."""
+    """The demo recipe: a 2x256 char LSTM (embedding 64), TBPTT 64, batch 32, AdamW 3e-3, decayed at the end."""
     eval_every = 200 if seconds >= 60 else 25
     return LMConfig(
         run_dir=str(out),
@@ -57,7 +57,7 @@ def demo_config(*, seconds: float, out: str | Path, data: LMDataConfig, seed: in
             unit="tokens",
         ),
         time_limit=seconds,
-        time_decay="cosine",  # lr decays to 0 over the time budget: the best model at the deadline
+        time_decay="wsd",  # constant lr, then to 0 over the last 20% of the budget (see TimeBudget)
         final_eval_batch_size=4,
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 
 import numpy as np
 import pytest
@@ -115,6 +116,13 @@ def test_time_budget_cosine_decay_by_hand():
     cb.t0 -= 25.0
     cb.on_step_end(fs, {})
     assert fs.should_stop and fs.stop_reason == "time limit of 100 s reached"
+    wsd = TimeBudget(100.0, decay="wsd", final=0.2)
+    opt.param_groups[0]["initial_lr"] = 2.0  # a fresh run
+    wsd.on_fit_start(fs)
+    for elapsed, k in ((50.0, 1.0), (79.0, 1.0), (90.0, 0.5), (95.0, 0.25)):  # stable, then linear to 0
+        wsd.t0 = time.monotonic() - elapsed
+        wsd.on_step_end(fs, {})
+        assert opt.param_groups[0]["initial_lr"] == pytest.approx(2.0 * k, abs=2e-3), elapsed
 
 
 def test_config_errors_name_the_field(tmp_path):
