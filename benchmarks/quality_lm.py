@@ -1,6 +1,6 @@
 """Language-model quality: run the recipes in configs/ and record figure, wall time, machine and command.
 
-    python benchmarks/quality_lm.py                       # every recipe (3 + 30 + 15 + 115 min of training, plus evaluation)
+    python benchmarks/quality_lm.py        # every recipe: 3 + 30 + 15 + 115 min of training, plus evaluation
     python benchmarks/quality_lm.py tiny-shakespeare-3min ptb-small-15min
     python benchmarks/quality_lm.py tiny-shakespeare-3min --time-limit 90 --no-write   # a short sanity run
 
