@@ -87,11 +87,12 @@ def run_classify(name: str, extra: list[str], fold_limit: int) -> dict:
         c_cfg = apply_overrides(cfg, [f"data.fold={fold}"]) if cfg.data.folds else cfg
         train, _, test = classify_splits(c_cfg.data)
         clf = Classifier(c_cfg)
-        clf.fit(train)
+        fr = clf.fit(train)
         r = clf.evaluate(test)
         index = {c: i for i, c in enumerate(clf.classes)}
         base = class_metrics.majority_baseline([index[y] for y in train.labels], [index[y] for y in test.labels])
-        results.append({"fold": fold, "accuracy": r["accuracy"], "macro_f1": r["macro_f1"], "majority": base})
+        results.append({"fold": fold, "accuracy": r["accuracy"], "macro_f1": r["macro_f1"], "majority": base,
+                        "epochs_done": fr.epoch, "steps": fr.step, "interrupted": fr.interrupted})  # fmt: skip
         print(json.dumps({"dataset": name, **results[-1]}), flush=True)
     acc = [r["accuracy"] for r in results]
     return {
@@ -116,11 +117,14 @@ def run_tag(name: str, extra: list[str]) -> dict:
     t0 = time.perf_counter()
     train, _, test = tag_splits(cfg.data)
     tagger = Tagger(cfg)
-    tagger.fit(train)
+    fr = tagger.fit(train)
     r = tagger.evaluate(test)
     return {
         "dataset": name,
         **r,
+        "epochs_done": fr.epoch,
+        "steps": fr.step,
+        "interrupted": fr.interrupted,
         "n_train": len(train),
         "seconds": round(time.perf_counter() - t0, 1),
         "settings": SETTINGS[name] + extra,
