@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rnnkit.layout import CellOptions
 from rnnkit.nn import scan
@@ -54,6 +56,21 @@ def test_linear_scan_equals_sequential(T, low, high, reverse):
     torch.testing.assert_close(out_s, out_q, **TOL)
     for gs, gq, name in zip(g_s, g_q, "a b h0".split(), strict=True):
         torch.testing.assert_close(gs, gq, **TOL, msg=lambda m, name=name: f"d{name}: {m}")
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    T=st.integers(1, 200),
+    N=st.integers(1, 3),
+    H=st.integers(1, 4),
+    reverse=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_linear_scan_chunking_any_shape(T, N, H, reverse, seed):
+    # The chunk / padding / carry bookkeeping for every T (powers of two and not, T < C, one-step chunks).
+    a, b, h0 = _coeffs(N, T, H, seed=seed)
+    with torch.no_grad():
+        torch.testing.assert_close(scan.linear_scan(a, b, h0, reverse=reverse), _sequential(a, b, h0, reverse), **TOL)
 
 
 def test_linear_scan_is_finite_for_long_sequences_with_small_a():
