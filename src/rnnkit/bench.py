@@ -226,9 +226,9 @@ def format_results(results: Sequence[CaseResult], peak: float) -> str:
     """A markdown table: per case and variant, forward and forward+backward medians, ratios to torch.nn,
     GEMM GFLOP/s and share of the measured peak, and the gradient check."""
     lines = [
-        "| case | variant | fwd ms | fwd / torch.nn | fwd+bwd ms | fwd+bwd / torch.nn | GFLOP/s (fwd+bwd) | % peak "
-        "| grad err |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| case | variant | fwd ms | fwd / torch.nn | fwd+bwd ms | fwd+bwd / torch.nn | paired ratio | "
+        "GFLOP/s (fwd+bwd) | % peak | grad err |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         fb_ref = r.fwdbwd.get(TORCH)
@@ -239,10 +239,16 @@ def format_results(results: Sequence[CaseResult], peak: float) -> str:
             fw_ms = f"{fw.median * 1e3:.1f}" if fw else "-"
             fw_ratio = f"{fw.median / fw_ref.median:.2f}x" if fw and fw_ref else "-"
             fb_ratio = f"{t.median / fb_ref.median:.2f}x" if fb_ref else "-"
+            # median over repeats of (this variant / torch.nn in the same round): robust to slow load drifts
+            paired = (
+                f"{statistics.median(a / b for a, b in zip(t.samples, fb_ref.samples, strict=True)):.2f}x"
+                if fb_ref
+                else "-"
+            )
             gf = r.case.gemm_flops(backward=True) / t.median / 1e9
             ok = "ok" if r.max_grad_err[name] <= GRAD_TOL else "FAIL"
             lines.append(
-                f"| {r.case.label} | {label} | {fw_ms} | {fw_ratio} | {t.median * 1e3:.1f} | {fb_ratio} | "
+                f"| {r.case.label} | {label} | {fw_ms} | {fw_ratio} | {t.median * 1e3:.1f} | {fb_ratio} | {paired} | "
                 f"{gf:.0f} | {100 * gf / peak:.0f}% | {r.max_grad_err[name]:.1e} {ok} |"
             )
     return "\n".join(lines)
