@@ -310,7 +310,7 @@ class Seq2Seq(nn.Module):
             return ((5.0 + n_tokens) / 6.0) ** length_penalty
 
         ds = self.encode(src, src_lengths).select(torch.arange(N, device=dev).repeat_interleave(K))  # N*K rows
-        scores = torch.full((N, K), float("-inf"), device=dev)
+        scores = torch.full((N, K), float("-inf"), device=dev, dtype=ds.memory.dtype)
         scores[:, 0] = 0.0  # all K rows start identical: only the first one is expanded
         tokens = torch.full((N * K, 1), self.spec.bos_id, dtype=torch.long, device=dev)  # (N*K, t+1)
         finished: list[list[tuple[list[int], float]]] = [[] for _ in range(N)]
@@ -359,7 +359,7 @@ class Seq2Seq(nn.Module):
             ds = ds.select(rows)
             new_tok = torch.tensor(nt, dtype=torch.long, device=dev).view(-1, 1)
             tokens = torch.cat([tokens.index_select(0, rows), new_tok], dim=1)  # (N*K, t+2)
-            scores = torch.tensor(ns, device=dev)  # (N, K)
+            scores = torch.tensor(ns, device=dev, dtype=logp.dtype)  # (N, K)
         for n in range(N):
             finished[n].sort(key=lambda f: -f[1])
         return finished
