@@ -186,7 +186,7 @@ class _MinLayer(torch.autograd.Function):
         cell, reverse = ctx.cell, ctx.reverse
         N, T, H = h.shape
         dxp = torch.empty_like(xp)
-        carry = torch.zeros_like(h0)  # a_{t+1} ⊙ g_{t+1}, flowing against the direction of the recurrence
+        a_next = g_next = None  # a_{t+1}, g_{t+1} of the step visited last (against the recurrence's direction)
         C = 16
         for t0, t1 in _steps(T, C, not reverse):
             xb = xp[:, t0:t1]
@@ -197,8 +197,9 @@ class _MinLayer(torch.autograd.Function):
             g = dh[:, t0:t1].clone()  # (N, c, H): becomes g_t = dh_t + a_{t+1} g_{t+1}
             ts = range(t1 - t0) if reverse else range(t1 - t0 - 1, -1, -1)
             for j in ts:
-                g[:, j] += carry
-                carry = a[:, j] * g[:, j]
+                if a_next is not None:
+                    g[:, j].addcmul_(a_next, g_next)  # g_t = dh_t + a_{t+1} g_{t+1}, one op a step
+                a_next, g_next = a[:, j], g[:, j]
             if reverse:  # h_prev of step t is h_{t+1}, h0 at T-1
                 h_prev = h[:, t0 + 1 : t1 + 1] if t1 < T else torch.cat([h[:, t0 + 1 : t1], h0[:, None]], 1)
             else:
@@ -210,7 +211,7 @@ class _MinLayer(torch.autograd.Function):
         dx = gemm.linear(dxp2, W.t()).view(N, T, -1) if ctx.needs_input_grad[0] else None
         dW = gemm.mm_tn(dxp2, x.reshape(N * T, -1))  # (G*H, D)
         db = dxp2.sum(0) if ctx.has_bias else None
-        return dx, dW, db, carry, None, None, None
+        return dx, dW, db, a_next * g_next, None, None, None  # dh_0 = a_1 g_1
 
 
 def run_layer(
