@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 import rnnkit.demo as demo_mod
 from rnnkit.cli import app
 
-pytestmark = pytest.mark.xdist_group("lm-cli")  # one worker trains the shared run once (make test: loadgroup)
+pytestmark = pytest.mark.xdist_group(name="lm-cli")  # keep the module on one worker under --dist loadgroup
 runner = CliRunner()
 TEXT = "to be or not to be that is the question\n" * 150
 
