@@ -79,11 +79,11 @@ def machine() -> dict:
     }
 
 
-def run_classify(name: str, extra: list[str], fold_limit: int) -> dict:
+def run_classify(name: str, extra: list[str], fold_limit: int, fold_start: int = 0) -> dict:
     cfg = apply_overrides(ClassifierConfig(), [*SETTINGS[name], "train.quiet=true", *extra])
     folds = cfg.data.folds or 1
     results, t0 = [], time.perf_counter()
-    for fold in range(min(folds, fold_limit) if fold_limit else folds):
+    for fold in range(fold_start, min(folds, fold_start + fold_limit) if fold_limit else folds):
         c_cfg = apply_overrides(cfg, [f"data.fold={fold}"]) if cfg.data.folds else cfg
         train, _, test = classify_splits(c_cfg.data)
         clf = Classifier(c_cfg)
@@ -102,6 +102,7 @@ def run_classify(name: str, extra: list[str], fold_limit: int) -> dict:
         "macro_f1": float(np.mean([r["macro_f1"] for r in results])),
         "majority_baseline": float(np.mean([r["majority"] for r in results])),
         "folds_run": len(results),
+        "folds_list": [r["fold"] for r in results],
         "folds": cfg.data.folds,
         "n_train": len(train),
         "n_test": len(test),
@@ -171,6 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("which", choices=[*SETTINGS, "all"])
     ap.add_argument("--fold-limit", type=int, default=0, help="run only the first K folds of a k-fold setting")
+    ap.add_argument("--fold-start", type=int, default=0, help="first fold to run (with --fold-limit: a slice)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
     ap.add_argument("--no-save", action="store_true", help="print only; do not append to the results file")
     if argv and argv[0] == "table":
@@ -183,7 +185,10 @@ def main(argv: list[str] | None = None) -> None:
     names = list(SETTINGS) if args.which == "all" else [args.which]
     for name in names:
         torch.manual_seed(0)
-        rec = run_tag(name, extra) if name.startswith("conll") else run_classify(name, extra, args.fold_limit)
+        if name.startswith("conll"):
+            rec = run_tag(name, extra)
+        else:
+            rec = run_classify(name, extra, args.fold_limit, args.fold_start)
         rec.update(machine=machine(), command=" ".join(["python benchmarks/quality_classify.py", *sys.argv[1:]]))
         rec["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         line = json.dumps(rec)
