@@ -1,0 +1,31 @@
+"""Corpus BLEU / chrF are sacrebleu's, with the standard 13a tokenisation and the signature reported."""
+
+from __future__ import annotations
+
+import pytest
+import sacrebleu
+
+from rnnkit.tasks.translation import corpus_scores
+
+HYPS = ["the cat sat on the mat .", "there is a dog in the garden", "i m cold .", "he is not here ."]
+REFS = ["the cat is on the mat .", "a dog is in the garden", "i am cold .", "he is not here ."]
+
+
+def test_bleu_and_chrf_match_sacrebleu_on_fixed_strings() -> None:
+    got = corpus_scores(HYPS, REFS)
+    assert got["bleu"] == pytest.approx(sacrebleu.corpus_bleu(HYPS, [REFS], force=True).score, abs=1e-12)
+    assert got["chrf"] == pytest.approx(sacrebleu.corpus_chrf(HYPS, [REFS]).score, abs=1e-12)
+    # by hand: clipped n-gram matches 20/23, 12/19, 6/15, 3/11 (13a leaves these strings as they are),
+    # hypothesis longer than the reference so BP = 1; BLEU = 100 * geometric mean of the four precisions
+    by_hand = 100 * (20 / 23 * 12 / 19 * 6 / 15 * 3 / 11) ** 0.25
+    assert got["bleu"] == pytest.approx(by_hand, abs=1e-9)
+    assert "tok:13a" in got["bleu_signature"] and "nrefs:1" in got["bleu_signature"]
+    assert "nc:6" in got["chrf_signature"]
+
+
+def test_perfect_and_empty_outputs() -> None:
+    assert corpus_scores(REFS, REFS)["bleu"] == pytest.approx(100.0)
+    assert corpus_scores(REFS, REFS)["chrf"] == pytest.approx(100.0)
+    assert corpus_scores([""] * 4, REFS)["bleu"] == 0.0
+    with pytest.raises(ValueError, match="3 hypotheses but 4 references"):
+        corpus_scores(HYPS[:3], REFS)
