@@ -148,6 +148,7 @@ class CaseResult:
     fwdbwd: dict[str, Timing]
     max_grad_err: dict[str, float]  # variant -> max |grad - torch.nn grad| / max |torch.nn grad|
     auto_impl: str
+    peak: float = 0.0  # matmul peak GFLOP/s measured just before this case (the load changes during a run)
 
 
 def _models(case: CellCase, impls: Sequence[str]) -> tuple[dict[str, nn.Module], list[str]]:
@@ -216,13 +217,13 @@ def run_case(case: CellCase, *, impls: Sequence[str] = IMPLS, repeats: int = 7, 
 
         fw = interleaved({n: (lambda m=m: fwd_only(m)) for n, m in models.items()}, repeats=repeats)
     auto = models["auto"].resolve_impl(x) if "auto" in models else "-"
-    return CaseResult(case, fw, fb, errs, auto)
+    return CaseResult(case, fw, fb, errs, auto, matmul_peak(repeats=5)["peak"])
 
 
 GRAD_TOL = 1e-4  # float32: max |difference| relative to the largest gradient entry (accumulation order differs)
 
 
-def format_results(results: Sequence[CaseResult], peak: float) -> str:
+def format_results(results: Sequence[CaseResult], peak: float | None = None) -> str:
     """A markdown table: per case and variant, forward and forward+backward medians, ratios to torch.nn,
     GEMM GFLOP/s and share of the measured peak, and the gradient check."""
     lines = [
@@ -247,9 +248,10 @@ def format_results(results: Sequence[CaseResult], peak: float) -> str:
             )
             gf = r.case.gemm_flops(backward=True) / t.median / 1e9
             ok = "ok" if r.max_grad_err[name] <= GRAD_TOL else "FAIL"
+            pk = r.peak or peak or float("nan")
             lines.append(
                 f"| {r.case.label} | {label} | {fw_ms} | {fw_ratio} | {t.median * 1e3:.1f} | {fb_ratio} | {paired} | "
-                f"{gf:.0f} | {100 * gf / peak:.0f}% | {r.max_grad_err[name]:.1e} {ok} |"
+                f"{gf:.0f} | {100 * gf / pk:.0f}% of {pk:.0f} | {r.max_grad_err[name]:.1e} {ok} |"
             )
     return "\n".join(lines)
 
@@ -296,7 +298,7 @@ def report(info: dict[str, str], peak: dict[str, float], results: Sequence[CaseR
         f"{info['onednn']}, {info['mkl']}; gemm route {info['gemm_route']}; {info['date_utc']} UTC.",
         "",
         f"Matmul peak measured in the same run (4096x512 @ 512x2048 float32, GFLOP/s): {routes}; "
-        f"peak = {peak['peak']:.0f}.",
+        f"peak = {peak['peak']:.0f}; '% peak' uses the peak re-measured right after each case.",
         "",
     ]
     return "\n".join(head) + format_results(results, peak["peak"]) + "\n"
