@@ -58,9 +58,10 @@ def _exhaustive(model: Seq2Seq, src: torch.Tensor, length: int, max_len: int, al
     T = max_len
     tgt = torch.tensor([[*ids, EOS] + [PAD] * (T - len(ids) - 1) for ids in hyps])  # (M, T)
     M = len(hyps)
-    logits, _ = model(
-        src.expand(M, -1), torch.tensor([length] * M), torch.cat([torch.full((M, 1), BOS), tgt[:, :-1]], 1)
-    )
+    with torch.no_grad():
+        logits, _ = model(
+            src.expand(M, -1), torch.tensor([length] * M), torch.cat([torch.full((M, 1), BOS), tgt[:, :-1]], 1)
+        )
     logp = model._mask_logits(logits).log_softmax(-1).gather(2, tgt.unsqueeze(2)).squeeze(2)  # (M, T)
     real = torch.arange(T)[None, :] <= torch.tensor([len(ids) for ids in hyps])[:, None]  # up to and with EOS
     total = torch.where(real, logp, 0.0).sum(1)  # teacher-forced log p(ids + EOS)
