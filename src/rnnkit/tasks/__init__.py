@@ -1,5 +1,9 @@
-"""Placeholder package docstring."""
-from rnnkit.tasks.classification import Classifier  # noqa: E402,F401 - registers task 'classify'
-from rnnkit.tasks.forecasting import Forecaster  # noqa: E402,F401 - registers task 'forecast'
-from rnnkit.tasks.labeling import Tagger  # noqa: E402,F401 - registers task 'tag'
-from rnnkit.tasks.language_model import LanguageModel  # noqa: E402,F401 - registers task 'lm'
+"""The jobs RNNs are used for, each a thin layer over the shared core; importing registers them."""
+
+from rnnkit.tasks.classification import Classifier
+from rnnkit.tasks.forecasting import Forecaster
+from rnnkit.tasks.labeling import Tagger
+from rnnkit.tasks.language_model import LanguageModel
+from rnnkit.tasks.translation import Translator
+
+__all__ = ["Classifier", "Forecaster", "LanguageModel", "Tagger", "Translator"]
