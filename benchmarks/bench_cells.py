@@ -30,16 +30,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--impls", nargs="+", default=list(IMPLS), choices=IMPLS)
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall", help="cpu: process CPU time (use 1 thread)")
     ap.add_argument("--no-forward", action="store_true", help="time forward+backward only")
-    ap.add_argument("--quick", action="store_true", help="H=512, L=1, no loop, fwd+bwd only, 5 repeats")
+    ap.add_argument("--quick", action="store_true", help="H=512, L=1, no loop, fwd+bwd only")
     ap.add_argument("--write", action="store_true", help="append the table to benchmarks/RESULTS.md")
     args = ap.parse_args(argv)
     if args.quick:
-        args.hidden, args.layers, args.repeats, args.no_forward = [512], [1], 5, True
+        args.hidden, args.layers, args.no_forward = [512], [1], True
         args.impls = [i for i in args.impls if i != "loop"]
     info, peak, results = bench_cells(
         cells=args.cells, hidden=args.hidden, layers=args.layers, seq_lens=args.seq_lens, batch=args.batch,
-        impls=args.impls, repeats=args.repeats, forward=not args.no_forward, threads=args.threads,
+        impls=args.impls, repeats=args.repeats, forward=not args.no_forward, threads=args.threads, clock=args.clock,
         progress=lambda s: print(s, file=sys.stderr, flush=True),
     )  # fmt: skip
     command = "python benchmarks/bench_cells.py " + shlex.join(argv if argv is not None else sys.argv[1:])

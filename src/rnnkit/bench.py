@@ -74,8 +74,13 @@ class Timing:
         return (q[0], q[2])
 
 
+# 'wall': elapsed time. 'cpu': CPU time of this process (all its threads) — with one thread it is the work
+# alone, unmoved by other processes on a shared machine; with more threads it also counts OpenMP spinning.
+CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
 def interleaved(
-    fns: dict[str, Callable[[], object]], *, repeats: int = 7, warmup: int = 1, inner: int = 1
+    fns: dict[str, Callable[[], object]], *, repeats: int = 7, warmup: int = 1, inner: int = 1, clock: str = "wall"
 ) -> dict[str, Timing]:
     """Time every function ``repeats`` times, round-robin, after ``warmup`` untimed calls each.
 
@@ -85,12 +90,13 @@ def interleaved(
         for _ in range(warmup):
             fn()
     out = {name: Timing() for name in fns}
+    now = CLOCKS[clock]
     for _ in range(repeats):
         for name, fn in fns.items():
-            t0 = time.perf_counter()
+            t0 = now()
             for _ in range(inner):
                 fn()
-            out[name].samples.append((time.perf_counter() - t0) / inner)
+            out[name].samples.append((now() - t0) / inner)
     return out
 
 
@@ -183,7 +189,9 @@ def _params(m: nn.Module) -> list[Tensor]:
     return list(m.parameters())
 
 
-def run_case(case: CellCase, *, impls: Sequence[str] = IMPLS, repeats: int = 7, forward: bool = True) -> CaseResult:
+def run_case(
+    case: CellCase, *, impls: Sequence[str] = IMPLS, repeats: int = 7, forward: bool = True, clock: str = "wall"
+) -> CaseResult:
     """Correctness first (every variant's gradients against torch.nn's), then interleaved timings."""
     models, _ = _models(case, impls)
     g = torch.Generator().manual_seed(1)
@@ -207,7 +215,7 @@ def run_case(case: CellCase, *, impls: Sequence[str] = IMPLS, repeats: int = 7, 
         errs[name] = max(
             float((a - b).abs().max() / b.abs().max().clamp_min(1e-30)) for a, b in zip(got, ref, strict=True)
         )
-    fb = interleaved({n: (lambda m=m: fwdbwd(m)) for n, m in models.items()}, repeats=repeats)
+    fb = interleaved({n: (lambda m=m: fwdbwd(m)) for n, m in models.items()}, repeats=repeats, clock=clock)
     fw: dict[str, Timing] = {}
     if forward:
 
@@ -215,7 +223,7 @@ def run_case(case: CellCase, *, impls: Sequence[str] = IMPLS, repeats: int = 7, 
             with torch.no_grad():
                 m(x)
 
-        fw = interleaved({n: (lambda m=m: fwd_only(m)) for n, m in models.items()}, repeats=repeats)
+        fw = interleaved({n: (lambda m=m: fwd_only(m)) for n, m in models.items()}, repeats=repeats, clock=clock)
     auto = models["auto"].resolve_impl(x) if "auto" in models else "-"
     return CaseResult(case, fw, fb, errs, auto, matmul_peak(repeats=5)["peak"])
 
@@ -267,6 +275,7 @@ def bench_cells(
     repeats: int = 7,
     forward: bool = True,
     threads: int | None = 2,
+    clock: str = "wall",
     progress: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, str], dict[str, float], list[CaseResult]]:
     """Run every case; returns (machine info, matmul peak per route, results). Prints progress if asked."""
@@ -282,7 +291,7 @@ def bench_cells(
                     case = CellCase(cell, H, L, T, batch)
                     if progress:
                         progress(f"{case.label} ...")
-                    results.append(run_case(case, impls=impls, repeats=repeats, forward=forward))
+                    results.append(run_case(case, impls=impls, repeats=repeats, forward=forward, clock=clock))
                     if progress:  # partial results survive an interrupted run
                         progress(format_results(results[-1:], peak["peak"]))
     return info, peak, results
