@@ -20,6 +20,7 @@ REF, NN = SRC / "reference", SRC / "nn"
 NN_ONLY = {
     "fused.py": "torch.nn's fused kernels run on our weights; NumPy has no such kernels",
     "bptt.py": "hand-written autograd.Function fast path; the reference IS hand-written BPTT",
+    "bptt_extra.py": "hand-written BPTT fast path for layernorm_lstm and indrnn; the reference IS hand-written BPTT",
     "gemm.py": "oneDNN linear route for the fast path's products; a torch-only concern",
     "scan.py": "parallel scans for input-gated cells; the reference runs those cells step by step",
     "cells/base.py": "nn.Module base for the cells; reference cells are pure functions and need no base",
