@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -40,8 +41,10 @@ def cpu_model() -> str:
 def machine_info() -> dict[str, str]:
     """What a reader needs to compare figures: CPU, cores, threads, torch and oneDNN/MKL versions."""
     cfg = torch.__config__.show()
-    mkldnn = next((ln.split("(")[0].strip(" -") for ln in cfg.splitlines() if "MKL-DNN" in ln), "n/a")
-    mkl = next((ln.strip(" -")[:60] for ln in cfg.splitlines() if "Math Kernel Library" in ln), "n/a")
+    m = re.search(r"MKL-DNN (v[\d.]+)", cfg)
+    mkldnn = f"oneDNN {m.group(1)}" if m else "oneDNN n/a"
+    k = re.search(r"Math Kernel Library Version ([\d.]+)", cfg)
+    mkl = f"MKL {k.group(1)}" if k else "MKL n/a"
     return {
         "cpu": cpu_model(),
         "cores": str(os.cpu_count()),

@@ -57,8 +57,8 @@ def _auto_impl(cell: str, options: CellOptions, x: Tensor) -> str:
 
     LSTM: torch's fused kernel (oneDNN on CPU) is hard to beat. GRU / RNN: torch.nn does not use oneDNN
     for them on CPU, so our BPTT path wins where it applies; then fused; the loop always works.
-    Measured (benchmarks/RESULTS.md, bench_cells, T=128 N=32 H=512 fwd+bwd): bptt/torch.nn = 0.49x GRU,
-    0.57x RNN, 1.18x LSTM; so LSTM stays on fused. On CUDA the cuDNN kernels run every classic cell.
+    Measured (benchmarks/RESULTS.md, bench_cells, T=128 N=32 H=512 fwd+bwd, 2 threads): bptt/torch.nn = 0.51x GRU,
+    0.64x RNN, 1.14x LSTM; so LSTM stays on fused. On CUDA the cuDNN kernels run every classic cell.
     """
     if cell == "lstm" and x.shape[1] == 1:
         return "loop"  # one step (generation): oneDNN's per-call setup costs ms, a step costs µs (PERF-NOTES)
