@@ -11,6 +11,21 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
+def save_figure(fig, out: str | os.PathLike) -> Path:
+    """Write ``fig`` to ``out`` (PNG) and close it; returns the path.
+
+    The PNG goes to a temporary file in the same folder first and is renamed into place (atomic), so a reader
+    never sees half a file; every plot in rnnkit is written through here.
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}{out.suffix}")
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, out)
+    return out
+
+
 def plot_loss(metrics: str | os.PathLike | list[dict], out: str | os.PathLike, *, title: str = "loss") -> Path:
     """Train loss (per log event) and validation loss (per evaluation) against optimiser steps -> PNG."""
     from rnnkit.train.metrics import read_metrics, series
@@ -27,13 +42,7 @@ def plot_loss(metrics: str | os.PathLike | list[dict], out: str | os.PathLike, *
     ax.grid(alpha=0.3)
     if ax.lines:
         ax.legend()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}{out.suffix}")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, out)
-    return out
+    return save_figure(fig, out)
 
 
 def plot_confusion_matrix(
@@ -61,13 +70,7 @@ def plot_confusion_matrix(
                             color="white" if rates[i, j] > 0.5 else "black")  # fmt: skip
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}{out.suffix}")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, out)
-    return out
+    return save_figure(fig, out)
 
 
 def plot_forecast(
@@ -99,10 +102,4 @@ def plot_forecast(
     ax.grid(alpha=0.3)
     ax.legend(loc="best")
     fig.autofmt_xdate()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}{out.suffix}")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, out)
-    return out
+    return save_figure(fig, out)

@@ -422,11 +422,9 @@ def plot_attention(
     src_tokens: Sequence[str], out_tokens: Sequence[str], weights: Any, out: str | os.PathLike, *, title: str = ""
 ) -> Path:
     """Attention heatmap (rows: output tokens, columns: source tokens) -> PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
+
+    from rnnkit.plots import plt, save_figure  # pyplot on the Agg backend (no display needed)
 
     w = np.asarray(weights.detach().cpu() if isinstance(weights, Tensor) else weights, dtype=np.float64)
     if w.shape != (len(out_tokens), len(src_tokens)):
@@ -441,10 +439,4 @@ def plot_attention(
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}{out.suffix}")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, out)
-    return out
+    return save_figure(fig, out)
