@@ -27,7 +27,11 @@ from rnnkit.reference.gradcheck import (
     DEFAULT_TOL,
     GradcheckEntry,
     GradcheckReport,
+    central_differences,
+    check_arrays,
     compare,
+    keep_worst,
+    print_reports,
     render,
 )
 from rnnkit.reference.gradcheck import stacked_params as _reference_stacked_params
@@ -38,11 +42,15 @@ __all__ = [
     "DEFAULT_TOL",
     "GradcheckEntry",
     "GradcheckReport",
+    "central_differences",
+    "check_arrays",
     "compare",
     "gradcheck",
     "gradcheck_sequence",
     "gradcheck_tbptt",
+    "keep_worst",
     "numerical_gradient",
+    "print_reports",
     "render",
     "run",
     "stacked_params",
@@ -83,18 +91,8 @@ def gradcheck(
 
 def numerical_gradient(f: Callable[[], float], a: Tensor, *, eps: float = 1e-6) -> np.ndarray:
     """dL/da by central differences, perturbing ``a`` in place element by element (restored afterwards)."""
-    grad = np.zeros(tuple(a.shape), dtype=np.float64)
-    flat, gflat = a.detach().view(-1), grad.reshape(-1)  # views: writes to flat change a
-    with torch.no_grad():
-        for i in range(flat.numel()):
-            old = float(flat[i])
-            flat[i] = old + eps
-            fp = f()
-            flat[i] = old - eps
-            fm = f()
-            flat[i] = old
-            gflat[i] = (fp - fm) / (2.0 * eps)
-    return grad
+    with torch.no_grad():  # view(-1) is a view: writes change a
+        return central_differences(f, a.detach().view(-1), eps=eps).reshape(tuple(a.shape))
 
 
 def stacked_params(
@@ -183,12 +181,10 @@ def gradcheck_sequence(
         out, final = model(x, state0, lengths)
         return float(_loss(out, final, R, S))
 
-    entries = [compare("bptt", k, p.grad.numpy(), numerical_gradient(f, p, eps=eps), tol=tol, atol=atol)
-               for k, p in params.items()]  # fmt: skip
-    entries.append(compare("bptt", "x", xg.grad.numpy(), numerical_gradient(f, x, eps=eps), tol=tol, atol=atol))
-    for name, s, g in zip(layout(cell).state, state0, sg, strict=True):
-        num = numerical_gradient(f, s, eps=eps)
-        entries.append(compare("bptt", f"state0.{name}", g.grad.numpy(), num, tol=tol, atol=atol))
+    names = [f"state0.{name}" for name in layout(cell).state]
+    arrays = {**params, "x": x, **dict(zip(names, state0, strict=True))}
+    analytic = {k: a.grad.numpy() for k, a in {**params, "x": xg, **dict(zip(names, sg, strict=True))}.items()}
+    entries = check_arrays("bptt", f, arrays, analytic, numerical=numerical_gradient, eps=eps, tol=tol, atol=atol)
     title = _title("full BPTT", cell, impl, lengths, bias, layers=num_layers, bidirectional=bidirectional,
                    H=hidden_size, N=batch, T=steps)  # fmt: skip
     return GradcheckReport(title, tuple(entries), tol, atol)
@@ -249,15 +245,11 @@ def gradcheck_tbptt(
             out, final = model(xw, s_in)
             return float(_loss(out[:, s - w :], final, R[:, s:e], Sw))
 
-        found = [compare("tbptt", k, p.grad.numpy(), numerical_gradient(f, p, eps=eps), tol=tol, atol=atol)
-                 for k, p in params.items()]  # fmt: skip
-        found.append(compare("tbptt", "x", xg.grad.numpy(), numerical_gradient(f, xw, eps=eps), tol=tol, atol=atol))
-        for name, a, g in zip(layout(cell).state, s_in, sg, strict=True):
-            num = numerical_gradient(f, a, eps=eps)
-            found.append(compare("tbptt", f"state_in.{name}", g.grad.numpy(), num, tol=tol, atol=atol))
-        for entry in found:
-            if entry.name not in worst or entry.rel_err > worst[entry.name].rel_err:
-                worst[entry.name] = entry
+        names = [f"state_in.{name}" for name in layout(cell).state]
+        arrays = {**params, "x": xw, **dict(zip(names, s_in, strict=True))}
+        analytic = {k: a.grad.numpy() for k, a in {**params, "x": xg, **dict(zip(names, sg, strict=True))}.items()}
+        keep_worst(worst, check_arrays("tbptt", f, arrays, analytic, numerical=numerical_gradient, eps=eps, tol=tol,
+                                       atol=atol))  # fmt: skip
     title = _title(f"truncated BPTT k1={k1} k2={k2 or k1}, {len(windows)} chunks", cell, impl, None, bias,
                    layers=num_layers, H=hidden_size, N=batch, T=steps)  # fmt: skip
     return GradcheckReport(title, tuple(worst.values()), tol, atol)
@@ -284,9 +276,4 @@ def run(
     if k1 > 0 and not bidirectional:
         reports.append(gradcheck_tbptt(cell, k1=k1, hidden_size=hidden, num_layers=layers, options=options, seed=seed,
                                        impl=impl))  # fmt: skip
-    for r in reports:
-        console.print(render(r))
-    ok = all(r.passed for r in reports)
-    bad = sum(len(r.failures()) for r in reports)
-    console.print("[green]gradcheck passed[/green]" if ok else f"[bold red]gradcheck FAILED: {bad} arrays[/bold red]")
-    return ok
+    return print_reports(reports, console)

@@ -62,19 +62,24 @@ class GradcheckReport:
         return "\n".join([self.title, *rows])
 
 
-def numerical_gradient(f: Callable[[], float], a: np.ndarray, *, eps: float = 1e-6) -> np.ndarray:
-    """dL/da by central differences, perturbing ``a`` in place element by element (restored afterwards)."""
-    grad = np.zeros_like(a, dtype=np.float64)
-    flat, gflat = a.reshape(-1), grad.reshape(-1)  # views: writes to flat change a
-    for i in range(flat.size):
-        old = flat[i]
+def central_differences(f: Callable[[], float], flat, *, eps: float) -> np.ndarray:
+    """``(f(+eps) - f(-eps)) / (2 eps)`` for each element of ``flat``, a 1-D view (NumPy array or tensor) of
+    the array ``f`` reads, written in place and restored; engine-neutral, both engines' ``numerical_gradient``."""
+    grad = np.zeros(len(flat), dtype=np.float64)
+    for i in range(len(flat)):
+        old = float(flat[i])
         flat[i] = old + eps
         fp = f()
         flat[i] = old - eps
         fm = f()
         flat[i] = old
-        gflat[i] = (fp - fm) / (2.0 * eps)
+        grad[i] = (fp - fm) / (2.0 * eps)
     return grad
+
+
+def numerical_gradient(f: Callable[[], float], a: np.ndarray, *, eps: float = 1e-6) -> np.ndarray:
+    """dL/da by central differences, perturbing ``a`` in place element by element (restored afterwards)."""
+    return central_differences(f, a.reshape(-1), eps=eps).reshape(a.shape)  # reshape(-1) is a view: writes change a
 
 
 def compare(
@@ -87,6 +92,28 @@ def compare(
     scale = max(float(np.max(np.abs(analytic))), float(np.max(np.abs(numeric)))) if analytic.size else 0.0
     rel = err / scale if scale > 0 else (0.0 if err == 0 else float("inf"))
     return GradcheckEntry(check, name, tuple(analytic.shape), err, rel, bool(rel <= tol or err <= atol))
+
+
+def check_arrays(
+    check: str,
+    f: Callable[[], float],
+    arrays: dict,
+    analytic: dict[str, np.ndarray],
+    *,
+    numerical,
+    eps: float,
+    tol: float,
+    atol: float,
+) -> list[GradcheckEntry]:
+    """One entry per array, in order: ``analytic[name]`` against ``numerical(f, arrays[name], eps=eps)``."""
+    return [compare(check, k, analytic[k], numerical(f, a, eps=eps), tol=tol, atol=atol) for k, a in arrays.items()]
+
+
+def keep_worst(worst: dict[str, GradcheckEntry], found: list[GradcheckEntry]) -> None:
+    """Truncated BPTT: keep, per array name, the entry of the window with the largest relative error."""
+    for entry in found:
+        if entry.name not in worst or entry.rel_err > worst[entry.name].rel_err:
+            worst[entry.name] = entry
 
 
 def stacked_params(
@@ -178,11 +205,10 @@ def gradcheck_sequence(
         out, final, _ = sequence.forward(params, x, state0, **kw)
         return _loss(out, final, R, S)
 
-    entries = [compare("bptt", k, dparams[k], numerical_gradient(f, v, eps=eps), tol=tol, atol=atol)
-               for k, v in params.items()]  # fmt: skip
-    entries.append(compare("bptt", "x", dx, numerical_gradient(f, x, eps=eps), tol=tol, atol=atol))
-    for name, s, ds in zip(layout(cell).state, state0, dstate0, strict=True):
-        entries.append(compare("bptt", f"state0.{name}", ds, numerical_gradient(f, s, eps=eps), tol=tol, atol=atol))
+    names = [f"state0.{name}" for name in layout(cell).state]
+    arrays = {**params, "x": x, **dict(zip(names, state0, strict=True))}
+    analytic = {**dparams, "x": dx, **dict(zip(names, dstate0, strict=True))}
+    entries = check_arrays("bptt", f, arrays, analytic, numerical=numerical_gradient, eps=eps, tol=tol, atol=atol)
     title = (f"gradcheck {cell}: full BPTT, layers={num_layers}, bidirectional={bidirectional}, H={hidden_size}, "
              f"N={batch}, T={steps}, {_describe(lengths, bias, options)}")  # fmt: skip
     return GradcheckReport(title, tuple(entries), tol, atol)
@@ -235,15 +261,11 @@ def gradcheck_tbptt(
             )  # fmt: skip
             return _loss(out[:, s - w :], final, R[:, s:e], S if e == T else None)
 
-        found = [compare("tbptt", k, ch.dparams[k], numerical_gradient(f, v, eps=eps), tol=tol, atol=atol)
-                 for k, v in params.items()]  # fmt: skip
-        found.append(compare("tbptt", "x", ch.dx, numerical_gradient(f, xw, eps=eps), tol=tol, atol=atol))
-        for name, a, da in zip(layout(cell).state, s_in, ch.dstate_in, strict=True):
-            num = numerical_gradient(f, a, eps=eps)
-            found.append(compare("tbptt", f"state_in.{name}", da, num, tol=tol, atol=atol))
-        for entry in found:
-            if entry.name not in worst or entry.rel_err > worst[entry.name].rel_err:
-                worst[entry.name] = entry
+        names = [f"state_in.{name}" for name in layout(cell).state]
+        arrays = {**params, "x": xw, **dict(zip(names, s_in, strict=True))}
+        analytic = {**ch.dparams, "x": ch.dx, **dict(zip(names, ch.dstate_in, strict=True))}
+        keep_worst(worst, check_arrays("tbptt", f, arrays, analytic, numerical=numerical_gradient, eps=eps, tol=tol,
+                                       atol=atol))  # fmt: skip
     title = (f"gradcheck {cell}: truncated BPTT k1={k1} k2={k2 or k1}, {len(chunks)} chunks, layers={num_layers}, "
              f"H={hidden_size}, N={batch}, T={steps}, {_describe(lengths, bias, options)}")  # fmt: skip
     return GradcheckReport(title, tuple(worst.values()), tol, atol)
@@ -262,6 +284,16 @@ def render(report: GradcheckReport):
         verdict = "[green]PASS[/green]" if e.passed else "[bold red]FAIL[/bold red]"
         table.add_row(e.check, e.name, str(e.shape), f"{e.max_abs_err:.2e}", f"{e.rel_err:.2e}", verdict)
     return table
+
+
+def print_reports(reports: Sequence[GradcheckReport], console) -> bool:
+    """One table per report, then a one-line verdict; True if every array passed."""
+    for r in reports:
+        console.print(render(r))
+    ok = all(r.passed for r in reports)
+    bad = sum(len(r.failures()) for r in reports)
+    console.print("[green]gradcheck passed[/green]" if ok else f"[bold red]gradcheck FAILED: {bad} arrays[/bold red]")
+    return ok
 
 
 def run(
@@ -286,9 +318,4 @@ def run(
                                   options=options, seed=seed)]  # fmt: skip
     if k1 > 0 and not bidirectional:  # truncated BPTT runs forward in time only
         reports.append(gradcheck_tbptt(cell, k1=k1, hidden_size=hidden, num_layers=layers, options=options, seed=seed))
-    for r in reports:
-        console.print(render(r))
-    ok = all(r.passed for r in reports)
-    bad = sum(len(r.failures()) for r in reports)
-    console.print("[green]gradcheck passed[/green]" if ok else f"[bold red]gradcheck FAILED: {bad} arrays[/bold red]")
-    return ok
+    return print_reports(reports, console)
