@@ -92,7 +92,8 @@ class ProgressBar(Callback):
 
     def on_step_end(self, fs: FitState, logs: dict[str, float]) -> None:
         if self._progress is not None:
-            self._progress.update(self._task, completed=fs.step, epoch=fs.epoch)
+            # total_steps can change mid-run (a time budget re-estimates it from the measured speed)
+            self._progress.update(self._task, total=fs.total_steps, completed=fs.step, epoch=fs.epoch)
 
     def on_log(self, fs: FitState, logs: dict[str, float]) -> None:
         speed = f"{logs.get('items_per_s', 0):,.0f} {fs.config.unit}/s"
