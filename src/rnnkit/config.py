@@ -363,14 +363,19 @@ def from_dict(cls: type[C], data: dict[str, Any], *, prefix: str = "") -> C:
         raise ConfigError(f"config {prefix or '<root>'}: {e}") from None
 
 
-def save_config(cfg: Any, path: str | os.PathLike) -> Path:
-    """Write ``cfg`` as indented JSON (atomic: temp file + rename)."""
+def write_json(path: str | os.PathLike, obj: Any, *, indent: int | None = None) -> Path:
+    """Write ``obj`` as UTF-8 JSON atomically (temp file + rename): a crash never leaves half a file."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(to_dict(cfg), indent=2) + "\n")
+    tmp.write_text(json.dumps(obj, indent=indent, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, p)
     return p
+
+
+def save_config(cfg: Any, path: str | os.PathLike) -> Path:
+    """Write ``cfg`` as indented JSON (atomic: temp file + rename)."""
+    return write_json(path, to_dict(cfg), indent=2)
 
 
 def load_config(cls: type[C], path: str | os.PathLike) -> C:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit.config import write_json
 from rnnkit.data.sources import DataError, resolve
 
 UNK = "<unk>"
@@ -179,10 +180,7 @@ class Vocab:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write as JSON (UTF-8, atomic: temp file + rename)."""
-        p = Path(path)
-        tmp = p.with_name(p.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, p)
+        write_json(path, self.to_json())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Vocab:

@@ -27,7 +27,16 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from rnnkit.config import ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig, load_config, save_config
+from rnnkit.config import (
+    ConfigError,
+    DataConfig,
+    ModelConfig,
+    RunConfig,
+    TrainConfig,
+    load_config,
+    save_config,
+    write_json,
+)
 from rnnkit.data import readers
 from rnnkit.data.readers import ClassificationData
 from rnnkit.data.sequences import BucketBatches, PadCollate, truncate
@@ -406,10 +415,7 @@ class Classifier:
             "scaler": [a.tolist() for a in self.scaler] if self.scaler else None,
             "input_size": self.input_size,
         }
-        tmp = d / f".{TASK_FILE}.tmp"
-        tmp.write_text(json.dumps(meta))
-        os.replace(tmp, d / TASK_FILE)
-        return d / TASK_FILE
+        return write_json(d / TASK_FILE, meta)
 
     @classmethod
     def load(cls, run_dir: str | os.PathLike, *, which: str = "best") -> Classifier:

@@ -28,7 +28,16 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from rnnkit.config import ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig, load_config, save_config
+from rnnkit.config import (
+    ConfigError,
+    DataConfig,
+    ModelConfig,
+    RunConfig,
+    TrainConfig,
+    load_config,
+    save_config,
+    write_json,
+)
 from rnnkit.data import readers
 from rnnkit.data.readers import ColumnData
 from rnnkit.data.sequences import IGNORE_INDEX, BucketBatches, lengths_to_mask, pad_sequences, truncate
@@ -342,10 +351,7 @@ class Tagger:
         d.mkdir(parents=True, exist_ok=True)
         save_config(self.config, d / "config.json")
         meta = {"words": self.words.itos, "chars": self.chars.itos, "tags": self.tags}
-        tmp = d / f".{TASK_FILE}.tmp"
-        tmp.write_text(json.dumps(meta))
-        os.replace(tmp, d / TASK_FILE)
-        return d / TASK_FILE
+        return write_json(d / TASK_FILE, meta)
 
     @classmethod
     def load(cls, run_dir: str | os.PathLike, *, which: str = "best") -> Tagger:

@@ -15,7 +15,6 @@ never an average over chunks that each start from a zero state.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -36,6 +35,7 @@ from rnnkit.config import (
     RunConfig,
     TrainConfig,
     load_config,
+    write_json,
 )
 from rnnkit.data.streams import batchify
 from rnnkit.data.text import LEVELS, VOCAB_FILE, EncodedText, Vocab, encode_splits, load_splits
@@ -341,6 +341,4 @@ class LanguageModel:
 
 
 def _write_json(path: Path, obj: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1) + "\n")
-    os.replace(tmp, path)
+    write_json(path, obj, indent=1)

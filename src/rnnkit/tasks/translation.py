@@ -38,6 +38,7 @@ from rnnkit.config import (
     TrainConfig,
     load_config,
     save_config,
+    write_json,
 )
 from rnnkit.data import pairs as P
 from rnnkit.data.sequences import IGNORE_INDEX, BucketBatches, pad_sequences
@@ -390,10 +391,7 @@ class Translator:
         d.mkdir(parents=True, exist_ok=True)
         save_config(self.config, d / "config.json")
         meta = {"src_vocab": self.src_vocab.to_json(), "tgt_vocab": self.tgt_vocab.to_json()}
-        tmp = d / f".{TASK_FILE}.tmp"
-        tmp.write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, d / TASK_FILE)
-        return d / TASK_FILE
+        return write_json(d / TASK_FILE, meta)
 
     @classmethod
     def load(cls, run_dir: str | os.PathLike, *, which: str = "best") -> Translator:
