@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import os
 import types
 import typing
@@ -60,14 +61,24 @@ class CellConfig:
     nonlinearity: str = "tanh"  # Elman only: "tanh" | "relu"
     gru_variant: str = "torch"  # "torch" (torch.nn form) | "paper" (Cho et al. 2014)
     forget_bias: float = 0.0  # LSTM forget-gate bias at init (1.0: Jozefowicz et al. 2015)
+    recurrent_max_abs: float | None = None  # IndRNN only: clamp |u| <= this (Li et al. 2018 §3.1); None = off
 
     def __post_init__(self) -> None:
         _one_of(self.name, "cell.name", tuple(sorted(LAYOUTS)))
         _one_of(self.nonlinearity, "cell.nonlinearity", ("tanh", "relu"))
         _one_of(self.gru_variant, "cell.gru_variant", ("torch", "paper"))
+        g = self.recurrent_max_abs
+        _check(
+            g is None or (isinstance(g, (int, float)) and not isinstance(g, bool) and math.isfinite(g) and g > 0),
+            "cell.recurrent_max_abs",
+            f"must be a positive finite number (e.g. 1.0), or null for no clamp; got {g!r}",
+        )
 
     def options(self) -> CellOptions:
-        return CellOptions(nonlinearity=self.nonlinearity, gru_variant=self.gru_variant, forget_bias=self.forget_bias)
+        return CellOptions(
+            nonlinearity=self.nonlinearity, gru_variant=self.gru_variant, forget_bias=self.forget_bias,
+            recurrent_max_abs=self.recurrent_max_abs,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

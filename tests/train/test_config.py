@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -122,6 +123,100 @@ def test_load_config_errors(tmp_path):
 
 def test_cell_options():
     assert CellConfig(name="lstm", forget_bias=1.0).options().forget_bias == 1.0
+    assert CellConfig(name="indrnn", recurrent_max_abs=2.0).options().recurrent_max_abs == 2.0
+    assert CellConfig().options().recurrent_max_abs is None
+
+
+# ---- IndRNN's recurrent clamp (CellOptions.recurrent_max_abs) reaches the config, the CLI and the model ----
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+def _task_configs() -> list[type]:
+    from rnnkit.tasks.classification import ClassifierConfig
+    from rnnkit.tasks.forecasting import ForecastConfig
+    from rnnkit.tasks.labeling import TaggerConfig
+    from rnnkit.tasks.language_model import LMConfig
+    from rnnkit.tasks.translation import TranslatorConfig
+
+    return [RunConfig, LMConfig, ClassifierConfig, TaggerConfig, ForecastConfig, TranslatorConfig]
+
+
+def test_recurrent_max_abs_round_trip(tmp_path):
+    cfg = apply_overrides(LMRun(), ["model.cell.name=indrnn", "model.cell.recurrent_max_abs=1.5"])
+    assert cfg.model.cell.recurrent_max_abs == 1.5
+    save_config(cfg, tmp_path / "config.json")
+    assert json.loads((tmp_path / "config.json").read_text())["model"]["cell"]["recurrent_max_abs"] == 1.5
+    assert load_config(LMRun, tmp_path) == cfg
+    # unset, it is written as null and read back as None; "none" on the CLI clears it
+    save_config(LMRun(), tmp_path / "off.json")
+    assert json.loads((tmp_path / "off.json").read_text())["model"]["cell"]["recurrent_max_abs"] is None
+    assert load_config(LMRun, tmp_path / "off.json") == LMRun()
+    assert apply_overrides(cfg, ["model.cell.recurrent_max_abs=none"]).model.cell.recurrent_max_abs is None
+
+
+def test_config_without_recurrent_max_abs_still_loads(tmp_path):
+    old = {"model": {"cell": {"name": "lstm", "nonlinearity": "tanh", "gru_variant": "torch", "forget_bias": 1.0}}}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    cell = load_config(RunConfig, tmp_path / "old.json").model.cell
+    assert cell.forget_bias == 1.0 and cell.recurrent_max_abs is None
+    from rnnkit.tasks.language_model import LMConfig
+
+    shipped = sorted(CONFIGS.glob("lm-*.json"))  # written before the field existed
+    assert shipped, f"no configs/lm-*.json under {CONFIGS}"
+    for path in shipped:
+        assert load_config(LMConfig, path).model.cell.recurrent_max_abs is None, path.name
+
+
+def test_recurrent_max_abs_override_in_every_task_config():
+    for cls in _task_configs():
+        cfg = config_from_cli(cls, ["--model.cell.recurrent_max_abs=1.0"])
+        assert cfg.model.cell.recurrent_max_abs == 1.0, cls.__name__
+        assert cfg.model.cell.options().recurrent_max_abs == 1.0, cls.__name__
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "nan", "inf"])
+def test_recurrent_max_abs_must_be_positive(bad):
+    with pytest.raises(ConfigError, match=r"config cell.recurrent_max_abs: must be a positive finite number .*or null"):
+        apply_overrides(RunConfig(), [f"model.cell.recurrent_max_abs={bad}"])
+    with pytest.raises(ConfigError, match=r"cell.recurrent_max_abs: .*got -0.5"):
+        CellConfig(name="indrnn", recurrent_max_abs=-0.5)
+
+
+@pytest.mark.parametrize("impl", ["loop", "bptt"])
+def test_model_from_config_clamps_indrnn(tmp_path, impl):
+    """A classifier built from a saved config clamps u to [-γ, γ] in the step, on every nn path, and the
+    reference (NumPy) step given the same config's options computes the same numbers."""
+    import numpy as np
+    import torch
+
+    from rnnkit.reference.cells import indrnn as ref_indrnn
+    from rnnkit.tasks.classification import ClassifierConfig, ClassifierNet
+
+    gamma = 0.5
+    cfg = config_from_cli(ClassifierConfig, [
+        "--model.input=numeric", "--model.cell.name=indrnn", "--model.hidden_size=4", f"--model.impl={impl}",
+        f"--model.cell.recurrent_max_abs={gamma}",
+    ])  # fmt: skip
+    save_config(cfg, tmp_path / "config.json")
+    cfg = load_config(ClassifierConfig, tmp_path)  # what a run folder gives back
+    net = ClassifierNet(cfg.model, num_classes=2, input_size=3).double()
+    rnn = net.encoder
+    p = rnn.cells[0]
+    with torch.no_grad():
+        p.W_hh.copy_(torch.tensor([2.0, -3.0, 0.25, -0.4], dtype=torch.float64))  # two entries beyond γ
+    torch.manual_seed(0)
+    x = torch.randn(5, 1, 3, dtype=torch.float64)  # (N, T=1, D): one step
+    h0 = torch.rand(1, 5, 4, dtype=torch.float64) + 0.5  # positive, so the u ⊙ h term matters
+    out, _ = rnn(x, (h0,))
+    u = p.W_hh.detach().clamp(-gamma, gamma)  # [0.5, -0.5, 0.25, -0.4]
+    pre = x[:, 0] @ p.W_ih.detach().T + p.b_ih.detach() + u * h0[0] + p.b_hh.detach()
+    torch.testing.assert_close(out[:, 0], torch.relu(pre), rtol=0, atol=1e-12)
+    unclamped = torch.relu(pre - u * h0[0] + p.W_hh.detach() * h0[0])
+    assert not torch.allclose(out[:, 0], unclamped)  # the clamp changed the answer
+    params = {k: v.detach().numpy() for k, v in p.params().items()}
+    (ref_h,), _ = ref_indrnn.step(params, x[:, 0].numpy(), (h0[0].numpy(),), cfg.model.cell.options())
+    np.testing.assert_allclose(out[:, 0].detach().numpy(), ref_h, rtol=0, atol=1e-12)
 
 
 @settings(max_examples=40, deadline=None)
