@@ -2,11 +2,13 @@
 
     python benchmarks/quality_classify.py names            # names -> language, 85/15 split seed 2024
     python benchmarks/quality_classify.py japanese-vowels  # official 270 / 370 split
-    python benchmarks/quality_classify.py mr --folds 10    # MR polarity, 10-fold CV (--fold-limit K: first K folds)
+    python benchmarks/quality_classify.py mr               # MR polarity, 10-fold CV (--fold-limit K: first K folds)
     python benchmarks/quality_classify.py conll-chunk      # CoNLL-2000 chunking, official test set, span F1
     python benchmarks/quality_classify.py conll-pos        # CoNLL-2000 POS column as target, token accuracy
     python benchmarks/quality_classify.py all
     python benchmarks/quality_classify.py table            # latest record per dataset as a markdown table
+    python benchmarks/quality_classify.py mr --fold-limit 3 --validate 0.1 -- model.hidden_size=128   # tuning:
+        # scored on 10% held out of each training part, never on test; goes to results/tune_classify.jsonl
 
 Each run prints one JSON line (figures, wall time, settings, machine) and appends it to
 ``benchmarks/results/quality_classify.jsonl``; ``benchmarks/RESULTS.md`` quotes those lines. Any config field can
@@ -79,13 +81,19 @@ def machine() -> dict:
     }
 
 
-def run_classify(name: str, extra: list[str], fold_limit: int, fold_start: int = 0) -> dict:
-    cfg = apply_overrides(ClassifierConfig(), [*SETTINGS[name], "train.quiet=true", *extra])
+def run_classify(name: str, extra: list[str], fold_limit: int, fold_start: int = 0, validate: float = 0.0) -> dict:
+    """Train on each fold's (or the split's) training part and score on its test part; with ``validate`` > 0
+    score instead on that fraction of the training part, held out from training (for choosing a setting
+    without looking at test data)."""
+    tail = [f"data.val_fraction={validate}"] if validate else []
+    cfg = apply_overrides(ClassifierConfig(), [*SETTINGS[name], "train.quiet=true", *extra, *tail])
     folds = cfg.data.folds or 1
     results, t0 = [], time.perf_counter()
     for fold in range(fold_start, min(folds, fold_start + fold_limit) if fold_limit else folds):
         c_cfg = apply_overrides(cfg, [f"data.fold={fold}"]) if cfg.data.folds else cfg
-        train, _, test = classify_splits(c_cfg.data)
+        train, val, test = classify_splits(c_cfg.data)
+        if validate:
+            test = val
         clf = Classifier(c_cfg)
         fr = clf.fit(train)
         r = clf.evaluate(test)
@@ -109,6 +117,7 @@ def run_classify(name: str, extra: list[str], fold_limit: int, fold_start: int =
         "per_fold": results,
         "seconds": round(time.perf_counter() - t0, 1),
         "settings": SETTINGS[name] + extra,
+        "scored_on": f"validation ({validate:.0%} of each training part)" if validate else "test",
         "config": to_dict(cfg),
     }
 
@@ -175,6 +184,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--fold-start", type=int, default=0, help="first fold to run (with --fold-limit: a slice)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
     ap.add_argument("--no-save", action="store_true", help="print only; do not append to the results file")
+    ap.add_argument(
+        "--validate", type=float, default=0.0, metavar="F",
+        help="hold out F of each training part and score on it instead of the test part (goes to tune_classify.jsonl)",
+    )  # fmt: skip
     if argv and argv[0] == "table":
         print(table())
         return
@@ -188,14 +201,15 @@ def main(argv: list[str] | None = None) -> None:
         if name.startswith("conll"):
             rec = run_tag(name, extra)
         else:
-            rec = run_classify(name, extra, args.fold_limit, args.fold_start)
+            rec = run_classify(name, extra, args.fold_limit, args.fold_start, args.validate)
         rec.update(machine=machine(), command=" ".join(["python benchmarks/quality_classify.py", *sys.argv[1:]]))
         rec["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         line = json.dumps(rec)
         print(line, flush=True)
         if not args.no_save:
-            OUT.parent.mkdir(exist_ok=True)
-            with OUT.open("a") as f:
+            out = OUT.with_name("tune_classify.jsonl") if args.validate else OUT
+            out.parent.mkdir(exist_ok=True)
+            with out.open("a") as f:
                 f.write(line + "\n")
 
 
