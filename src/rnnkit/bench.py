@@ -9,6 +9,7 @@ across runs.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import re
@@ -22,6 +23,7 @@ from torch import Tensor, nn
 
 from rnnkit.layout import CellOptions, layout
 from rnnkit.nn import gemm
+from rnnkit.registry import cell_names
 
 # ---- machine and timers ---------------------------------------------------------------------------------------
 
@@ -122,8 +124,32 @@ def matmul_peak(*, repeats: int = 7, m: int = 4096, k: int = 512, n: int = 2048)
 
 # ---- the cell benchmark ---------------------------------------------------------------------------------------
 
-IMPLS = ("loop", "fused", "bptt", "auto")
+IMPLS = ("loop", "fused", "bptt", "scan", "auto")  # each cell runs the ones that apply to it
 TORCH = "torch.nn"
+
+# The torch.nn layer each cell is timed against, as (classic cell, options) built through ``to_torch``.
+# rnn / gru / lstm are their own anchor: torch.nn computes exactly our cell, so it gets a copy of our
+# weights and is the gradient reference. The other cells have no torch.nn twin: they are timed against
+# the layer they would replace (other weights, other math: speed only) and their gradients are checked
+# against their own ``loop`` impl. minLSTM is paired with GRU as in the issue-8 measurements in RESULTS.md.
+ANCHORS: dict[str, tuple[str, CellOptions]] = {
+    "rnn": ("rnn", CellOptions()),
+    "gru": ("gru", CellOptions()),
+    "lstm": ("lstm", CellOptions()),
+    "layernorm_lstm": ("lstm", CellOptions()),
+    "mingru": ("gru", CellOptions()),
+    "minlstm": ("gru", CellOptions()),
+    "indrnn": ("rnn", CellOptions(nonlinearity="relu")),  # IndRNN is an Elman RNN with ReLU and diagonal W_hh
+}
+
+# Named presets of benchmarks/bench_cells.py and `rnnkit bench cells`: forward+backward of the fast impls
+# (no loop) at H=512, L=1; --quick at T=128, --long at T = 128, 512, 2048 (where the scans pay off).
+FAST_IMPLS = tuple(i for i in IMPLS if i != "loop")
+PRESETS: dict[str, dict[str, object]] = {
+    "quick": {"hidden": [512], "layers": [1], "forward": False, "impls": list(FAST_IMPLS)},
+    "long": {"hidden": [512], "layers": [1], "seq_lens": [128, 512, 2048], "forward": False,
+             "impls": list(FAST_IMPLS), "repeats": 5},
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -138,10 +164,14 @@ class CellCase:
     options: CellOptions = CellOptions()
 
     def gemm_flops(self, *, backward: bool) -> float:
-        """Multiply-add FLOPs of the GEMMs (forward: x W_ih^T and h W_hh^T per step; backward twice that:
-        dx, dW_ih, dh, dW_hh). Element-wise work is not counted."""
-        G, H, N, T = layout(self.cell).G, self.hidden, self.batch, self.seq_len
-        fwd = self.layers * 2.0 * N * T * G * H * (H + H)
+        """Multiply-add FLOPs of the GEMMs (forward: x W_ih^T and, for a full W_hh, h W_hh^T per step;
+        backward twice that: dx, dW_ih, dh, dW_hh). Element-wise work (IndRNN's u ⊙ h) is not counted."""
+        lay = layout(self.cell)
+        G, H, N, T = lay.G, self.hidden, self.batch, self.seq_len
+        per_step = G * H * H  # x W_ih^T with D = H
+        if lay.has_hh and not lay.hh_diagonal:
+            per_step += G * H * H  # h W_hh^T
+        fwd = self.layers * 2.0 * N * T * per_step
         return 3.0 * fwd if backward else fwd
 
     @property
@@ -155,53 +185,87 @@ class CaseResult:
     case: CellCase
     fwd: dict[str, Timing]
     fwdbwd: dict[str, Timing]
-    max_grad_err: dict[str, float]  # variant -> max |grad - torch.nn grad| / max |torch.nn grad|
+    # variant -> max |grad - reference grad| / max |reference grad| over dx and every parameter; the reference
+    # is torch.nn (same weights) when it has the cell, else our loop; a non-twin anchor is not checked
+    max_grad_err: dict[str, float]
     auto_impl: str
     peak: float = 0.0  # matmul peak GFLOP/s measured just before this case (the load changes during a run)
+    anchor: str = TORCH  # the torch.nn row's name, e.g. 'torch.nn.GRU' for a cell timed against another layer
+    anchor_twin: bool = True  # True: torch.nn computes this very cell with our weights
+    anchor_cell: str | None = None  # the classic cell behind the torch.nn row (its FLOPs differ when not a twin)
 
 
-def _models(case: CellCase, impls: Sequence[str]) -> tuple[dict[str, nn.Module], list[str]]:
-    """One rnnkit ``Recurrent`` per impl sharing one set of weights, plus torch.nn with a copy of them."""
+@dataclass
+class _Models:
+    timed: dict[str, nn.Module]  # impl or TORCH -> module, timed in this order
+    reference: nn.Module  # gradients of every timed variant are compared with this one's
+    anchor: str = TORCH
+    anchor_twin: bool = True
+    anchor_cell: str | None = None
+
+
+def _torch_name(m: nn.Module) -> str:
+    relu = isinstance(m, nn.RNN) and m.nonlinearity == "relu"
+    return f"{TORCH}.{type(m).__name__}" + ("(relu)" if relu else "")
+
+
+def _models(case: CellCase, impls: Sequence[str]) -> _Models:
+    """One rnnkit ``Recurrent`` per impl that applies to the cell, sharing one set of weights, and the
+    torch.nn layer: a copy of those weights when torch.nn has the cell, else its anchor (``ANCHORS``)."""
     from rnnkit.nn import fused
     from rnnkit.nn.sequence import Recurrent
 
-    torch.manual_seed(0)
-    base = Recurrent(case.cell, case.hidden, case.hidden, num_layers=case.layers, options=case.options, impl="loop")
-    x = torch.zeros(1, 1, case.hidden)
-    models: dict[str, nn.Module] = {}
-    skipped = []
-    for impl in impls:
-        if impl == "fused" and not fused.supports(case.cell, case.options, x=x):
-            skipped.append(impl)
-            continue
-        if impl == "bptt":
-            from rnnkit.nn import bptt
+    def build(cell: str, options: CellOptions, impl: str) -> Recurrent:
+        return Recurrent(cell, case.hidden, case.hidden, num_layers=case.layers, options=options, impl=impl)
 
-            if not bptt.supports(case.cell, case.options, x=x):
-                skipped.append(impl)
-                continue
-        m = Recurrent(case.cell, case.hidden, case.hidden, num_layers=case.layers, options=case.options, impl=impl)
+    torch.manual_seed(0)
+    base = build(case.cell, case.options, "loop")
+    x = torch.zeros(1, 2, case.hidden)  # a probe for resolve_impl: float32, T > 1
+    timed: dict[str, nn.Module] = {}
+    for impl in impls:
+        m = build(case.cell, case.options, impl)
+        try:
+            m.resolve_impl(x)
+        except ValueError:  # this impl does not apply to this cell (e.g. scan for lstm, fused for mingru)
+            continue
         m.load_state_dict(base.state_dict())
-        models[impl] = m
+        timed[impl] = m
     if fused.supports(case.cell, case.options):
-        models[TORCH] = base.to_torch()
-    return models, skipped
+        timed[TORCH] = twin = base.to_torch()
+        return _Models(timed, twin, anchor_cell=case.cell)
+    if case.cell not in ANCHORS:  # a cell with no anchor yet: timed and checked, no ratios
+        return _Models(timed, base, anchor="", anchor_twin=False)
+    a_cell, a_options = ANCHORS[case.cell]
+    timed[TORCH] = anchor = build(a_cell, a_options, "loop").to_torch()  # other weights: timing only
+    return _Models(timed, base, anchor=_torch_name(anchor), anchor_twin=False, anchor_cell=a_cell)
 
 
 def _params(m: nn.Module) -> list[Tensor]:
     return list(m.parameters())
 
 
+GRAD_TOL = 1e-4  # float32: max |difference| relative to the largest gradient entry (accumulation order differs)
+# A cell checked against its own loop is compared on the first 16 steps of the benchmark's input (same N, H, L,
+# float32 kernels), not all T: at init the layer-norm LSTM amplifies rounding differences exponentially with T,
+# so two correct paths drift apart (its outputs too, not only gradients). Measured loop vs bptt, N=8, H=64,
+# random input: float64 2e-13 at T=64 but 2e-2 at T=2048; float32, N=32, H=512: 7e-6 at T=16 (1e-5 with L=2),
+# 4e-5 at T=32, 4e-4 at T=64 (tests/cells/test_fast_paths.py checks it at T=12 for the same reason). The scans'
+# long-T bookkeeping is checked in float64 up to T=4096 by tests/cells/test_scan.py instead.
+LOOP_CHECK_STEPS = 16
+
+
 def run_case(
     case: CellCase, *, impls: Sequence[str] = IMPLS, repeats: int = 7, forward: bool = True, clock: str = "wall"
 ) -> CaseResult:
-    """Correctness first (every variant's gradients against torch.nn's), then interleaved timings."""
-    models, _ = _models(case, impls)
+    """Correctness first (every variant's gradients against torch.nn's, or the loop's where torch.nn does not
+    have the cell, on the first ``LOOP_CHECK_STEPS`` steps), then interleaved timings."""
+    built = _models(case, impls)
+    models = built.timed
     g = torch.Generator().manual_seed(1)
     x = torch.randn(case.batch, case.seq_len, case.hidden, generator=g).requires_grad_(True)  # dx computed too
     gout = torch.randn(case.batch, case.seq_len, case.hidden, generator=g)
 
-    def fwdbwd(m: nn.Module) -> list[Tensor]:
+    def fwdbwd(m: nn.Module, x: Tensor = x, gout: Tensor = gout) -> list[Tensor]:
         for p in m.parameters():
             p.grad = None
         x.grad = None
@@ -209,11 +273,16 @@ def run_case(
         out.backward(gout)
         return [x.grad, *(p.grad for p in m.parameters())]
 
-    ref_name = TORCH if TORCH in models else "loop"
-    ref = fwdbwd(models[ref_name])
+    xc, gc = x, gout
+    if not built.anchor_twin:  # checked against our loop: a short window (see LOOP_CHECK_STEPS)
+        xc = x.detach()[:, :LOOP_CHECK_STEPS].clone().requires_grad_(True)
+        gc = gout[:, :LOOP_CHECK_STEPS]
+    ref = fwdbwd(built.reference, xc, gc)
     errs = {}
     for name, m in models.items():
-        got = fwdbwd(m)
+        if name == TORCH and not built.anchor_twin:
+            continue  # another cell with other weights: nothing to compare
+        got = fwdbwd(m, xc, gc)
         # relative to the largest gradient entry: float32 sums over T*N rows in a different order per kernel
         errs[name] = max(
             float((a - b).abs().max() / b.abs().max().clamp_min(1e-30)) for a, b in zip(got, ref, strict=True)
@@ -228,10 +297,10 @@ def run_case(
 
         fw = interleaved({n: (lambda m=m: fwd_only(m)) for n, m in models.items()}, repeats=repeats, clock=clock)
     auto = models["auto"].resolve_impl(x) if "auto" in models else "-"
-    return CaseResult(case, fw, fb, errs, auto, matmul_peak(repeats=5)["peak"])
-
-
-GRAD_TOL = 1e-4  # float32: max |difference| relative to the largest gradient entry (accumulation order differs)
+    return CaseResult(
+        case, fw, fb, errs, auto, matmul_peak(repeats=5)["peak"],
+        anchor=built.anchor, anchor_twin=built.anchor_twin, anchor_cell=built.anchor_cell,
+    )  # fmt: skip
 
 
 def format_results(results: Sequence[CaseResult], peak: float | None = None) -> str:
@@ -247,6 +316,10 @@ def format_results(results: Sequence[CaseResult], peak: float | None = None) -> 
         fw_ref = r.fwd.get(TORCH)
         for name, t in r.fwdbwd.items():
             label = f"{name} (= {r.auto_impl})" if name == "auto" else name
+            flops = r.case.gemm_flops(backward=True)
+            if name == TORCH and not r.anchor_twin:
+                label = f"{r.anchor} (anchor)"
+                flops = dataclasses.replace(r.case, cell=r.anchor_cell).gemm_flops(backward=True)
             fw = r.fwd.get(name)
             fw_ms = f"{fw.median * 1e3:.1f}" if fw else "-"
             fw_ratio = f"{fw.median / fw_ref.median:.2f}x" if fw and fw_ref else "-"
@@ -257,19 +330,20 @@ def format_results(results: Sequence[CaseResult], peak: float | None = None) -> 
                 if fb_ref
                 else "-"
             )
-            gf = r.case.gemm_flops(backward=True) / t.median / 1e9
-            ok = "ok" if r.max_grad_err[name] <= GRAD_TOL else "FAIL"
+            gf = flops / t.median / 1e9
+            err = r.max_grad_err.get(name)
+            check = "- (other cell)" if err is None else f"{err:.1e} {'ok' if err <= GRAD_TOL else 'FAIL'}"
             pk = r.peak or peak or float("nan")
             lines.append(
                 f"| {r.case.label} | {label} | {fw_ms} | {fw_ratio} | {t.median * 1e3:.1f} | {fb_ratio} | {paired} | "
-                f"{gf:.0f} | {100 * gf / pk:.0f}% of {pk:.0f} | {r.max_grad_err[name]:.1e} {ok} |"
+                f"{gf:.0f} | {100 * gf / pk:.0f}% of {pk:.0f} | {check} |"
             )
     return "\n".join(lines)
 
 
 def bench_cells(
     *,
-    cells: Sequence[str] = ("rnn", "gru", "lstm"),
+    cells: Sequence[str] | None = None,
     hidden: Sequence[int] = (128, 256, 512),
     layers: Sequence[int] = (1, 2),
     seq_lens: Sequence[int] = (128,),
@@ -281,7 +355,11 @@ def bench_cells(
     clock: str = "wall",
     progress: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, str], dict[str, float], list[CaseResult]]:
-    """Run every case; returns (machine info, matmul peak per route, results). Prints progress if asked."""
+    """Run every case; returns (machine info, matmul peak per route, results). Prints progress if asked.
+
+    ``cells=None`` runs every cell registered in the nn engine."""
+    if cells is None:
+        cells = cell_names(engine="nn")
     if threads:
         torch.set_num_threads(threads)
     info = machine_info()
@@ -312,6 +390,12 @@ def report(info: dict[str, str], peak: dict[str, float], results: Sequence[CaseR
         f"Matmul peak measured in the same run (4096x512 @ 512x2048 float32, GFLOP/s): {routes}; "
         f"peak = {peak['peak']:.0f}; '% peak' uses the peak re-measured right after each case.",
         "",
+        "Ratios are to the torch.nn row of the same case. For rnn, gru and lstm that row is torch.nn with a "
+        "copy of our weights and the gradient reference; a cell torch.nn lacks is timed against the layer it "
+        "would replace (the '(anchor)' row: other math, speed only) and its gradients are checked against "
+        f"its own loop impl on the first {LOOP_CHECK_STEPS} steps (the layer-norm LSTM amplifies rounding over "
+        f"long T). grad err: max |dx, dW difference| / max |reference|, tolerance {GRAD_TOL:g}.",
+        "",
     ]
     return "\n".join(head) + format_results(results, peak["peak"]) + "\n"
 
@@ -325,21 +409,35 @@ bench_app = typer.Typer(help="Engine speed on this machine, every engine side by
 
 @bench_app.command("cells")
 def cells_command(
-    cells: list[str] = typer.Option(["rnn", "gru", "lstm"], "--cell", help="cells to time (repeatable)"),
+    cells: list[str] | None = typer.Option(None, "--cell", help="cells to time (repeatable; default: every cell)"),
     hidden: list[int] = typer.Option([128, 256, 512], "--hidden", help="hidden sizes (repeatable)"),
     layers: list[int] = typer.Option([1, 2], "--layers", help="layer counts (repeatable)"),
     seq_lens: list[int] = typer.Option([128], "--seq-len", help="sequence lengths (repeatable)"),
     repeats: int = typer.Option(7, help="interleaved repeats per variant (median reported)"),
     threads: int = typer.Option(2, help="torch intra-op threads"),
     quick: bool = typer.Option(False, "--quick", help="H=512, L=1, no loop, forward+backward only, 5 repeats"),
+    long: bool = typer.Option(False, "--long", help="like --quick at T = 128, 512, 2048 (replaces --seq-len)"),
 ) -> None:
     """Forward and forward+backward of every impl and torch.nn per cell; correctness checked first."""
-    impls: Sequence[str] = IMPLS
-    forward = True
+    known = cell_names(engine="nn")
+    unknown = [c for c in cells or () if c not in known]
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown cell(s) {', '.join(unknown)}; known: {', '.join(known)}", param_hint="--cell"
+        )
+    if quick and long:
+        raise typer.BadParameter("give --quick or --long, not both", param_hint="--long")
+    args: dict = {"hidden": hidden, "layers": layers, "seq_lens": seq_lens, "repeats": repeats, "impls": IMPLS,
+                  "forward": True}  # fmt: skip
     if quick:
-        hidden, layers, repeats, forward, impls = [512], [1], 5, False, ("fused", "bptt", "auto")
+        args |= PRESETS["quick"] | {"repeats": 5}
+    if long:
+        args |= PRESETS["long"]
     info, peak, results = bench_cells(
-        cells=cells, hidden=hidden, layers=layers, seq_lens=seq_lens, impls=impls, repeats=repeats,
-        forward=forward, threads=threads, progress=lambda s: typer.echo(s, err=True),
+        cells=cells or None, threads=threads, progress=lambda s: typer.echo(s, err=True), **args
     )  # fmt: skip
-    typer.echo(report(info, peak, results, "rnnkit bench cells" + (" --quick" if quick else "")))
+    command = ["rnnkit", "bench", "cells", *(["--quick"] if quick else ["--long"] if long else [])]
+    command += [f"--cell={c}" for c in cells or ()]
+    command += [f"--hidden={h}" for h in args["hidden"]] + [f"--layers={n}" for n in args["layers"]]
+    command += [f"--seq-len={t}" for t in args["seq_lens"]] + [f"--repeats={args['repeats']}", f"--threads={threads}"]
+    typer.echo(report(info, peak, results, " ".join(command)))
