@@ -14,6 +14,10 @@ carries the state step by step with preallocated buffers:
   cell runs the reference engine's ``step`` (pure NumPy) in float32, so every registered cell generates
   (the others - minGRU, minLSTM, IndRNN - have no matrix product on the state, so that is already fast).
 
+An adaptive-softmax model (Grave et al. 2017) gets its full log-probability vector from the head and every
+tail cluster (``_AdaptiveOut``); sampling treats it as logits (softmax of log-probabilities is the
+distribution itself, so temperature, top-k and top-p act exactly as on logits).
+
 A parity test checks the decoder's logits against the PyTorch model's full-sequence forward.
 """
 
@@ -289,8 +293,45 @@ class _ReferenceLayer:
         return state[0]
 
 
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    """log softmax of a vector, shifted by its max (no overflow)."""
+    z = z - z.max()
+    return z - np.log(np.exp(z).sum())
+
+
+class _AdaptiveOut:
+    """Full log-probabilities (V,) of a ``torch.nn.AdaptiveLogSoftmaxWithLoss`` head at batch 1 (Grave et al. 2017 §4).
+
+    head = log_softmax(W_head h + b)                       (c_0 + K,): shortlist words, then K clusters
+    log p(w) = head[w]                                     w < c_0
+    log p(w) = head[c_0 + i] + log_softmax(W2_i W1_i h)[w - c_i]    c_i <= w < c_{i+1}
+    """
+
+    def __init__(self, asm) -> None:  # asm: torch.nn.AdaptiveLogSoftmaxWithLoss
+        def np32(t):
+            return np.ascontiguousarray(t.detach().float().cpu().numpy())
+
+        self.W_head = np32(asm.head.weight)  # (c_0 + K, H)
+        self.b_head = np32(asm.head.bias) if asm.head.bias is not None else np.zeros(len(self.W_head), np.float32)
+        self.tails = [(np32(i2h.weight), np32(h2o.weight)) for i2h, h2o in asm.tail]  # (H/div^(i+1), H), (n_i, .)
+        self.cutoffs = list(asm.cutoffs)  # [c_0, ..., c_{K-1}, V]
+        self.vocab_size = asm.n_classes
+
+    def __call__(self, h: np.ndarray, out: np.ndarray) -> np.ndarray:
+        c0 = self.cutoffs[0]
+        head = _log_softmax(self.W_head @ h + self.b_head)
+        out[:c0] = head[:c0]
+        for i, (W1, W2) in enumerate(self.tails):
+            lo, hi = self.cutoffs[i], self.cutoffs[i + 1]
+            out[lo:hi] = _log_softmax(W2 @ (W1 @ h))
+            out[lo:hi] += head[c0 + i]  # log p(cluster i) + log p(w | cluster i)
+        return out
+
+
 class FastDecoder:
     """Incremental batch-1 decoding of a ``RecurrentLM`` in NumPy float32: ``step(token) -> logits (V,)``.
+
+    For an adaptive-softmax model ``step`` returns the log-probabilities (V,) instead, usable as logits.
 
     Weights are copied out once at construction (later training does not affect it). The state is carried
     across calls; ``reset()`` zeroes it. ``calibrate`` picks the faster BLAS thread count in this process
@@ -329,11 +370,13 @@ class FastDecoder:
             else:
                 self.table = None
             self.emb = np.ascontiguousarray(emb)
-            W_out, b_out = model.head_weight()
-            self.W_out = np.ascontiguousarray(W_out.detach().float().cpu().numpy())  # (V, H)
-            self.b_out = b_out.detach().float().cpu().numpy().copy() if b_out is not None else np.zeros(len(emb))
-        self.logits = np.empty(self.W_out.shape[0], dtype=np.float32)
-        self.vocab_size = self.W_out.shape[0]
+            self.adaptive = _AdaptiveOut(model.head) if getattr(model, "adaptive", False) else None
+            if self.adaptive is None:
+                W_out, b_out = model.head_weight()
+                self.W_out = np.ascontiguousarray(W_out.detach().float().cpu().numpy())  # (V, H)
+                self.b_out = b_out.detach().float().cpu().numpy().copy() if b_out is not None else np.zeros(len(emb))
+        self.vocab_size = self.adaptive.vocab_size if self.adaptive is not None else self.W_out.shape[0]
+        self.logits = np.empty(self.vocab_size, dtype=np.float32)
         self.blas, self.threads = blas_threads(), None
         self.reset()
         if calibrate:
@@ -385,6 +428,8 @@ class FastDecoder:
         for layer, st in zip(self.layers, self.state, strict=True):
             x = layer.step(x, xp, st)
             xp = None
+        if self.adaptive is not None:
+            return self.adaptive(x, self.logits)  # log-probabilities (V,)
         np.dot(self.W_out, x, out=self.logits)  # (V, H) @ (H,)
         self.logits += self.b_out
         return self.logits

@@ -96,3 +96,26 @@ def test_resume_continues_the_run(trained_run):
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["steps"] == 10  # 8 steps from the first run + 2 more, same vocabulary
+
+
+def test_adaptive_softmax_train_eval_generate(tmp_path):
+    words = "the cat sat on the mat\na dog ran in the park\none fish two fish red fish blue fish\n" * 40
+    (tmp_path / "w.txt").write_text(words, encoding="utf-8")
+    out = tmp_path / "run"
+    args = ["train", "lm", "--data", str(tmp_path / "w.txt"), "--level", "word", "--hidden", "16", "--embedding", "8",
+            "--bptt", "8", "--batch-size", "4", "--out", str(out), "--quiet", "--adaptive", "3,8",
+            "--train.max_steps=4", "--model.impl=loop"]  # fmt: skip
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert json.loads((out / "config.json").read_text())["model"]["adaptive_cutoffs"] == [3, 8]
+    valid = json.loads(res.stdout)["valid"]
+    res = runner.invoke(app, ["eval", str(out), "--split", "valid"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["valid"]["loss"] == pytest.approx(valid["loss"], rel=1e-6)
+    res = runner.invoke(app, ["generate", str(out), "--prompt", "the cat ", "--length", "5", "--seed", "1"])
+    assert res.exit_code == 0 and res.stdout.startswith("the cat "), res.output
+    bad = [*args[:-2], "--adaptive", "3,80", "--train.max_steps=1"]
+    res = runner.invoke(app, bad)  # the vocabulary has 17 tokens
+    assert res.exit_code == 2 and "adaptive cutoffs must lie in (0, V) = (0, 17)" in res.output
+    res = runner.invoke(app, [*args, "--model.tie_weights=true"])
+    assert res.exit_code == 2 and "cannot be tied to the embedding" in res.output

@@ -42,3 +42,54 @@ def test_lm_errors():
         RecurrentLM(5, bidirectional=True)
     with pytest.raises(ValueError, match=r"ids must be an integer \(N, T\) tensor"):
         RecurrentLM(5)(torch.zeros(2, 3))
+
+
+# ---- adaptive softmax (Grave et al. 2017) -------------------------------------------------------------------
+
+
+def _adaptive(**kw) -> RecurrentLM:
+    torch.manual_seed(0)
+    return RecurrentLM(30, cell="lstm", embedding_dim=8, hidden_size=16, num_layers=2, adaptive_cutoffs=[5, 12], **kw)
+
+
+def test_adaptive_nll_is_the_log_probability_of_the_target():
+    m = _adaptive().double()  # float64: the two paths differ only by summation order, far below the 1e-6 below
+    ids, y = torch.randint(0, 30, (3, 9)), torch.randint(0, 30, (3, 9))
+    y[0, 0], y[1, 0] = 29, 5  # the last id and the first id of a cluster are scored
+    logp, state = m(ids)  # (N, T, V) full log-probabilities
+    assert logp.shape == (3, 9, 30) and state[0].shape == (2, 3, 16)
+    torch.testing.assert_close(logp.exp().sum(-1), torch.ones(3, 9, dtype=torch.float64), rtol=0, atol=1e-12)
+    nll, state2 = m.nll(ids, y)
+    assert nll.shape == (3, 9)
+    torch.testing.assert_close(nll, -logp.gather(-1, y[..., None])[..., 0], rtol=0, atol=1e-6)
+    torch.testing.assert_close(state2[0], state[0])  # the same recurrent pass
+    # callers that treat the scores as logits stay correct: log_softmax(log p) = log p, so cross-entropy = nll
+    torch.testing.assert_close(torch.log_softmax(logp, -1), logp, rtol=0, atol=1e-12)
+    ce = torch.nn.functional.cross_entropy(logp.reshape(-1, 30), y.reshape(-1), reduction="none")
+    torch.testing.assert_close(ce.view(3, 9), nll, rtol=0, atol=1e-6)
+    nll.sum().backward()
+    assert all(p.grad is not None for p in m.parameters())  # every parameter of the head and tails is trained
+
+
+def test_full_softmax_nll_is_cross_entropy_of_the_logits():
+    torch.manual_seed(0)
+    m = RecurrentLM(13, cell="gru", embedding_dim=6, hidden_size=10, tie_weights=True)
+    ids, y = torch.randint(0, 13, (2, 5)), torch.randint(0, 13, (2, 5))
+    logits, _ = m(ids)
+    ref = torch.nn.functional.cross_entropy(logits.reshape(-1, 13), y.reshape(-1), reduction="none").view(2, 5)
+    torch.testing.assert_close(m.nll(ids, y)[0], ref)
+    with pytest.raises(ValueError, match=r"targets \(2, 4\) must have the shape of ids \(2, 5\)"):
+        m.nll(ids, y[:, :4])
+
+
+def test_adaptive_errors():
+    with pytest.raises(ValueError, match=r"adaptive_cutoffs and tie_weights cannot be combined"):
+        _adaptive(tie_weights=True)
+    with pytest.raises(ValueError, match=r"must lie in \(0, V\) = \(0, 30\).*got \[5, 30\]"):
+        RecurrentLM(30, hidden_size=16, adaptive_cutoffs=[5, 30])
+    with pytest.raises(ValueError, match=r"strictly increasing integers, e.g. \[2000, 6000\], got \[12, 5\]"):
+        RecurrentLM(30, hidden_size=16, adaptive_cutoffs=[12, 5])
+    with pytest.raises(ValueError, match=r"would project H=16 to 16 // 4\^3 = 0 units"):
+        RecurrentLM(30, hidden_size=16, adaptive_cutoffs=[5, 10, 20])
+    with pytest.raises(ValueError, match=r"no single \(V, H\) output map"):
+        _adaptive().head_weight()

@@ -155,3 +155,22 @@ def test_blas_thread_choice_is_local_to_the_step():
         dec.reset()
         np.testing.assert_allclose(dec.step(3), ref, rtol=1e-6, atol=1e-7)  # float32, any BLAS split
         assert blas.get() == blas.default  # restored after the step
+
+
+def test_fast_decoder_adaptive_softmax_log_probabilities():
+    torch.manual_seed(2)
+    m = RecurrentLM(40, cell="lstm", embedding_dim=8, hidden_size=16, num_layers=2, adaptive_cutoffs=[6, 15, 30],
+                   adaptive_div_value=2.0)  # fmt: skip
+    m.eval()
+    ids = torch.randint(0, 40, (1, 12))
+    with torch.no_grad():
+        ref = m(ids)[0][0].numpy()  # (T, V): torch's AdaptiveLogSoftmaxWithLoss.log_prob
+    dec = FastDecoder(m)
+    got = np.stack([dec.step(int(t)).copy() for t in ids[0]])
+    np.testing.assert_allclose(got, ref, atol=1e-5)  # float32 both sides; log-probs are O(1..10)
+    np.testing.assert_allclose(np.exp(got.astype(np.float64)).sum(1), 1.0, atol=1e-5)
+    # sampling reads them as logits: the distribution is the model's own
+    np.testing.assert_allclose(next_token_probs(got[-1]), np.exp(ref[-1].astype(np.float64)), atol=1e-6)
+    vocab = Vocab(["<unk>", *(f"w{i}" for i in range(39))], level="word")
+    a = "".join(generate(m, vocab, prompt="w1 w2 ", length=20, seed=1, top_k=10))
+    assert a == "".join(generate(m, vocab, prompt="w1 w2 ", length=20, seed=1, top_k=10)) and len(a.split()) == 20

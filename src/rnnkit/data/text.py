@@ -96,6 +96,9 @@ class Vocab:
         """Vocabulary of ``text`` (or an iterable of tokens): ``<unk>`` first, then by frequency, ties by token.
 
         ``max_size`` (counting ``<unk>``) and ``min_freq`` drop rare tokens; they encode as ``<unk>``.
+        Word ids are therefore ranked by training-split frequency (``<unk>`` aside, whatever its count): the
+        adaptive softmax (``RecurrentLM(adaptive_cutoffs=...)``) relies on it, since its shortlist is ids
+        ``[0, c_0)``. Char vocabularies are sorted by code point instead.
         """
         toks = tokenize(text, level) if isinstance(text, str) else list(text)
         counts = Counter(toks)

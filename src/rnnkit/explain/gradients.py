@@ -279,8 +279,7 @@ def trained_profile(
                 per_step.append(s)
             layer_in, kept = outs, per_step
         h_last = layer_in[-1]  # (N, H) top layer, last step
-        out = model.proj(h_last) if model.proj is not None else h_last
-        loss = F.cross_entropy(model.head(out), target)
+        loss = F.cross_entropy(model.scores(h_last), target)  # logits, or log-probs (adaptive softmax)
         loss.backward()
         dh = torch.stack([s[0].grad.norm(dim=1) for s in kept[::-1]]).numpy()  # (T, N), k = 0 first
         dx = torch.stack([x.grad.norm(dim=1) for x in xs[::-1]]).numpy()

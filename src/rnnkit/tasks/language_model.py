@@ -8,6 +8,9 @@ hands them to ``fit``. Metrics, all from the summed negative log-likelihood over
     bits per char (bpc) = loss / ln 2      (char level)
     perplexity (ppl)    = exp(loss)         (word level, Mikolov et al. 2010)
 
+Both training and evaluation take the loss from ``RecurrentLM.nll`` (through ``model(x, state, targets=y)``),
+so an adaptive-softmax model (``model.adaptive_cutoffs``) scores only each target's cluster.
+
 ``evaluate`` runs the whole split as one stream per column with the recurrent state carried from chunk to
 chunk (batch size 1 by default: the exact sequential likelihood of the split, the number papers report),
 never an average over chunks that each start from a zero state.
@@ -20,13 +23,13 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
-from torch.nn import functional as F
 
 from rnnkit.config import (
     ConfigError,
@@ -39,7 +42,7 @@ from rnnkit.config import (
 )
 from rnnkit.data.streams import batchify
 from rnnkit.data.text import LEVELS, VOCAB_FILE, EncodedText, Vocab, encode_splits, load_splits
-from rnnkit.models.encoder import RecurrentLM
+from rnnkit.models.encoder import RecurrentLM, check_adaptive
 from rnnkit.registry import register_task
 from rnnkit.train import Callback, StepOutput, fit, load_model, seed_everything
 
@@ -58,6 +61,10 @@ class LMModelConfig(ModelConfig):
     locked_dropout: bool = False  # one dropout mask per sequence on embeddings/outputs (Gal & Ghahramani 2016)
     embed_dropout: float = 0.0  # drop whole embedding rows (Merity et al. 2017 §4.3)
     tie_weights: bool = False  # output matrix = embedding matrix (Press & Wolf 2017)
+    # adaptive softmax (Grave et al. 2017): shortlist [0, c0), clusters [c0, c1), ..., [c_last, V); () = full
+    # softmax. Word ids are ranked by frequency (Vocab.build), which is what makes the shortlist the frequent words.
+    adaptive_cutoffs: tuple[int, ...] = ()
+    adaptive_div_value: float = 4.0  # cluster i projects H -> H / div^(i+1)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -67,6 +74,19 @@ class LMModelConfig(ModelConfig):
             raise ConfigError(f"config model.embed_dropout: is a probability in [0, 1), got {self.embed_dropout}")
         if self.bidirectional:
             raise ConfigError("config model.bidirectional: a language model reads left to right; set it to false")
+        c = self.adaptive_cutoffs
+        if any(b <= a for a, b in pairwise(c)) or any(x <= 0 for x in c):
+            raise ConfigError(
+                f"config model.adaptive_cutoffs: must be strictly increasing positive token ids, e.g. [2000, 6000] "
+                f"(empty = full softmax), got {list(c)}"
+            )
+        if c and self.tie_weights:
+            raise ConfigError(
+                "config model.adaptive_cutoffs: the adaptive softmax cannot be tied to the embedding; set "
+                "model.tie_weights=false or model.adaptive_cutoffs=[]"
+            )
+        if self.adaptive_div_value < 1.0:
+            raise ConfigError(f"config model.adaptive_div_value: must be >= 1, got {self.adaptive_div_value}")
 
 
 @dataclass(frozen=True)
@@ -147,8 +167,8 @@ def stream_nll(
         for s in range(0, L - 1, chunk):
             e = min(s + chunk, L - 1)
             x, y = cols[:, s:e], cols[:, s + 1 : e + 1]  # (N, t) inputs and next-token targets
-            logits, state = model(x, state)  # (N, t, V), state carried to the next chunk
-            total += float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum"))
+            nll, state = model(x, state, targets=y)  # (N, t) nats, state carried to the next chunk
+            total += float(nll.sum())
             count += y.numel()
     finally:
         model.train(was_training)
@@ -161,9 +181,8 @@ def stream_nll(
 def _lm_step(model: torch.nn.Module, batch: Any, state: Any):
     """fit's step: mean cross-entropy (nats/token) of next-token prediction; the state is carried (TBPTT)."""
     x, y = batch[0], batch[1]  # (N, T) inputs, (N, T) targets shifted by one
-    logits, state = model(x, state)  # (N, T, V)
-    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
-    return StepOutput(loss, state, y.numel())
+    nll, state = model(x, state, targets=y)  # (N, T): RecurrentLM.nll via __call__, so a DDP wrapper sees it
+    return StepOutput(nll.mean(), state, y.numel())
 
 
 class TimeBudget(Callback):
@@ -247,10 +266,22 @@ class LanguageModel:
         if self.vocab is None:
             self.data()
         m = self.config.model
+        if m.adaptive_cutoffs:  # V is known only now: check the cutoffs against it
+            if self.vocab.level != "word":
+                raise ConfigError(
+                    "config model.adaptive_cutoffs: needs data.level=word - the adaptive softmax relies on ids ranked "
+                    "by frequency (char vocabularies are in code-point order, and small enough for a full softmax)"
+                )
+            try:
+                check_adaptive(m.adaptive_cutoffs, len(self.vocab), hidden_size=m.hidden_size,
+                               div_value=m.adaptive_div_value)  # fmt: skip
+            except ValueError as e:
+                raise ConfigError(f"config model.adaptive_cutoffs: {e}") from None
         self.model = RecurrentLM(
             len(self.vocab), cell=m.cell.name, embedding_dim=m.embedding_dim, hidden_size=m.hidden_size,
             num_layers=m.num_layers, dropout=m.dropout, locked=m.locked_dropout, embed_dropout=m.embed_dropout,
             weight_drop=m.weight_drop, bias=m.bias, options=m.cell.options(), impl=m.impl, tie_weights=m.tie_weights,
+            adaptive_cutoffs=m.adaptive_cutoffs, adaptive_div_value=m.adaptive_div_value,
         )  # fmt: skip
         return self.model
 

@@ -57,6 +57,9 @@ def train_lm_command(
     layers: int | None = typer.Option(None, help="Recurrent layers."),
     embedding: int | None = typer.Option(None, help="Embedding size."),
     dropout: float | None = typer.Option(None, help="Dropout on embeddings, between layers and on outputs."),
+    adaptive: str | None = typer.Option(
+        None, help="Adaptive softmax cutoffs, e.g. 2000,6000 (word level; 'none' = full softmax)."
+    ),
     bptt: int | None = typer.Option(None, help="Truncated-BPTT length."),
     batch_size: int | None = typer.Option(None, help="Columns of the batchified stream."),
     lr: float | None = typer.Option(None, help="Learning rate."),
@@ -90,6 +93,9 @@ def train_lm_command(
         cfg = apply_overrides(cfg, {k: v for k, v in given.items() if v is not None})
         _, overrides = parse_cli(list(ctx.args))
         cfg = apply_overrides(cfg, overrides)
+        if adaptive is not None:  # after the dotted overrides, so --model.tie_weights=false can come first
+            cutoffs = "" if adaptive.strip().lower() in ("none", "0", "") else adaptive
+            cfg = apply_overrides(cfg, {"model.adaptive_cutoffs": cutoffs})
         one_thread_if_busy(lambda m: typer.echo(m, err=True))
         results = LanguageModel(cfg).train(resume=resume)
     except (DataError, ConfigError, ValueError) as e:
