@@ -42,16 +42,22 @@ def base_config(data_root: str | None) -> LMConfig:
     return replace(cfg, data=replace(cfg.data, data_root=data_root or cfg.data.data_root))
 
 
+def with_layers(cfg: LMConfig, layers: int | None) -> LMConfig:
+    return replace(cfg, model=replace(cfg.model, num_layers=layers)) if layers else cfg
+
+
 def count(lm: LanguageModel, cell: str, hidden: int) -> int:
     m = lm.config.model
     lm.config = replace(lm.config, model=replace(m, hidden_size=hidden, cell=replace(m.cell, name=cell)))
     return sum(p.numel() for p in lm.build_model().parameters())
 
 
-def matched_hidden(cfg: LMConfig, cell: str) -> tuple[int, int, int]:
-    """(hidden size, its parameter count, the reference count): the multiple of 8 closest to the reference."""
+def matched_hidden(cfg: LMConfig, cell: str, layers: int | None = None) -> tuple[int, int, int]:
+    """(hidden size, its parameter count, the reference count): the multiple of 8 closest to the reference
+    (the recipe's own model), for ``cell`` with ``layers`` layers (default: the recipe's)."""
     lm = LanguageModel(cfg)
     target = count(lm, cfg.model.cell.name, cfg.model.hidden_size)
+    lm.config = with_layers(lm.config, layers)
     lo, hi = 1, 256  # in units of 8; the count grows with the hidden size, so bisect for the first one >= target
     while lo < hi:
         mid = (lo + hi) // 2
@@ -65,10 +71,12 @@ def matched_hidden(cfg: LMConfig, cell: str) -> tuple[int, int, int]:
 
 def run(cell: str, args: argparse.Namespace) -> dict:
     cfg = base_config(args.data_root)
-    hidden, params, target = matched_hidden(cfg, cell)
+    hidden, params, target = matched_hidden(cfg, cell, args.layers)
+    cfg = with_layers(cfg, args.layers)
     m = cfg.model
+    name = f"{cell}-L{m.num_layers}" if args.layers else cell
     cfg = replace(
-        cfg, run_dir=str(Path(args.runs) / cell), time_limit=args.budget,
+        cfg, run_dir=str(Path(args.runs) / name), time_limit=args.budget,
         model=replace(m, hidden_size=hidden, cell=replace(m.cell, name=cell)),
         train=replace(cfg.train, quiet=True, seed=args.seed),
     )  # fmt: skip
@@ -77,7 +85,7 @@ def run(cell: str, args: argparse.Namespace) -> dict:
     res = LanguageModel(cfg).train()
     tokens = res["steps"] * cfg.data.batch_size * cfg.data.bptt
     return {
-        "cell": cell, "hidden": hidden, "parameters": params, "reference_parameters": target,
+        "cell": cell, "layers": m.num_layers, "hidden": hidden, "parameters": params, "reference_parameters": target,
         "valid_loss": res["valid"]["loss"], "valid_bpc": res["valid"].get("bpc"), "steps": res["steps"],
         "train_seconds": res["train_seconds"], "tokens_per_second": round(tokens / res["train_seconds"]),
         "total_seconds": round(time.monotonic() - t0, 1), "budget": args.budget, "seed": args.seed,
@@ -90,17 +98,19 @@ def run(cell: str, args: argparse.Namespace) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    latest = {r["cell"]: r for r in rows}
-    ref = latest.get("gru")
+    latest = {(r["cell"], r.get("layers", 2)): r for r in rows}
+    ref = latest.get(("gru", 2))
     lines = [
-        "| cell | hidden | parameters | valid nats/char | bits/char | vs gru | steps | tokens/s | threads | load |",
+        "| cell | layers x hidden | parameters | valid nats/char | bits/char | vs gru | steps | tokens/s | threads "
+        "| load |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in sorted(latest.values(), key=lambda r: r["valid_loss"]):
         d = f"{r['valid_loss'] - ref['valid_loss']:+.3f}" if ref else "–"
         m = r["machine"]
         lines.append(
-            f"| {r['cell']} | {r['hidden']} | {r['parameters']:,} | {r['valid_loss']:.3f} | {r['valid_bpc']:.3f} | "
+            f"| {r['cell']} | {r.get('layers', 2)} x {r['hidden']} | {r['parameters']:,} | {r['valid_loss']:.3f} | "
+            f"{r['valid_bpc']:.3f} | "
             f"{d} | {r['steps']} | {r['tokens_per_second']:,} | {m['threads']} | "
             f"{m['load_avg_1min_at_start']}/{m['load_avg_1min_at_end']} |"
         )
@@ -114,6 +124,7 @@ def main() -> None:
     ap.add_argument("--budget", type=float, default=600.0, help="training seconds per cell")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--layers", type=int, default=None, help="layers (default: the recipe's 2); hidden re-matched")
     ap.add_argument("--data-root", default=None, help="datasets folder (default $RNNKIT_DATA or ../shared/data)")
     ap.add_argument("--runs", default="runs/quality_cells", help="where the run folders go")
     ap.add_argument("--out", type=Path, default=OUT, help="the JSON-lines record to append to / read")
@@ -129,7 +140,7 @@ def main() -> None:
     if args.what == "sizes":
         cfg = base_config(args.data_root)
         for cell in cells:
-            h, n, target = matched_hidden(cfg, cell)
+            h, n, target = matched_hidden(cfg, cell, args.layers)
             print(f"{cell:16s} hidden {h:5d}  parameters {n:,} ({(n - target) / target:+.1%} of {target:,})")
         return
     torch.set_num_threads(args.threads)
