@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from rnnkit.models.forecast import ForecastNet, forecast_loss, gaussian_nll_loss, pinball_loss
 from rnnkit.tasks import forecast_metrics as fm
@@ -112,3 +113,73 @@ def test_relative_inputs_make_forecasts_shift_with_the_level(decoder):
         assert (
             torch.allclose(diff, torch.full_like(diff, 5.0), atol=1e-10) == invariant
         )  # float64: exact up to rounding
+
+
+def _recurrent(**kw):
+    args = dict(n_inputs=3, n_targets=1, n_future=2, horizon=4, hidden_size=5, decoder="recurrent", anchor="none")
+    return ForecastNet(**{**args, **kw})
+
+
+@pytest.mark.parametrize(("likelihood", "K"), [("point", 1), ("gaussian", 2), ("quantile", 3)])
+def test_recurrent_shapes_and_gradients(likelihood, K):
+    torch.manual_seed(0)
+    N, L, H = 3, 6, 4
+    net = _recurrent(likelihood=likelihood)
+    x, fut, y = torch.randn(N, L, 3), torch.randn(N, H, 2), torch.randn(N, H, 1)
+    params, target = net.sequence(x, fut, y)
+    assert params.shape == (N, L + H - 1, 1, K)  # one next-step prediction per input step
+    torch.testing.assert_close(target, torch.cat([x[:, 1:, :1], y], dim=1), rtol=0, atol=0)
+    forecast_loss(net, params, target).backward()
+    assert all(q.grad is not None and torch.isfinite(q.grad).all() for q in net.parameters())
+    with torch.no_grad():
+        assert net.eval()(x, fut).shape == (N, H, 1, K)
+
+
+def test_recurrent_teacher_forcing_equals_free_running_when_fed_its_own_forecasts():
+    """sequence() with y = the free-running point forecasts gives the free-running output from step L - 1 on."""
+    torch.manual_seed(1)
+    net = _recurrent().eval()
+    L = 6
+    x, fut = torch.randn(2, L, 3), torch.randn(2, 4, 2)
+    with torch.no_grad():
+        free = net(x, fut)
+        forced, _ = net.sequence(x, fut, free[..., 0])
+    torch.testing.assert_close(forced[:, L - 1 :], free, rtol=1e-5, atol=1e-6)  # float32, different op grouping
+
+
+def test_recurrent_reads_the_covariates_of_the_step_it_predicts():
+    """Darts' RNNModel layout: the step that predicts y_t reads the covariates of t, not those of t - 1."""
+    torch.manual_seed(2)
+    net = _recurrent(horizon=1).double().eval()
+    x, fut = torch.randn(1, 5, 3, dtype=torch.float64), torch.randn(1, 1, 2, dtype=torch.float64)
+    with torch.no_grad():
+        base = net(x, fut)
+        moved_future = net(x, fut + 1.0)  # covariates of the forecast step t
+        x2 = x.clone()
+        x2[:, 0, 1:] += 1.0  # covariates of the oldest history step: read by no step (it predicts nothing in range)
+        moved_oldest = net(x2, fut)
+    assert not torch.allclose(base, moved_future)
+    torch.testing.assert_close(base, moved_oldest, rtol=0, atol=0)
+
+
+def test_recurrent_anchor_last_predicts_changes():
+    """With a zero read-out, anchor='last' forecasts 'no change' at every step: the last value, repeated."""
+    net = _recurrent(anchor="last", relative=False).eval()
+    nn.init.zeros_(net.head.weight)
+    nn.init.zeros_(net.head.bias)
+    x = torch.randn(2, 6, 3)
+    with torch.no_grad():
+        p = net(x, torch.randn(2, 4, 2))
+    torch.testing.assert_close(p[..., 0], x[:, -1:, :1].expand(-1, 4, -1), rtol=0, atol=0)
+
+
+def test_recurrent_bad_options():
+    with pytest.raises(ValueError, match="decoder='recurrent' reads targets and known-future covariates only"):
+        _recurrent(n_inputs=4)  # one past covariate
+    with pytest.raises(ValueError, match="set relative=False, or anchor='none'"):
+        _recurrent(anchor="last", relative=True)
+    with pytest.raises(ValueError, match="trains through sequence"):
+        _recurrent()(torch.randn(1, 6, 3), torch.randn(1, 4, 2), torch.randn(1, 4, 1))
+    direct = ForecastNet(n_inputs=1, n_targets=1, n_future=0, horizon=2)
+    with pytest.raises(ValueError, match="sequence\\(\\) is the recurrent decoder's training pass"):
+        direct.sequence(torch.randn(1, 3, 1), torch.randn(1, 2, 0), torch.randn(1, 2, 1))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -122,3 +123,48 @@ def test_multivariate_targets_with_past_covariates(monthly_csv, decoder):
     past.fit()
     assert past.series.inputs().shape[1] == 2 and past.model.D == 2
     assert np.isfinite(past.backtest(start=48, baselines=[]).forecasts["rnn"]).all()
+
+
+def recurrent_config(path, run_dir="", **data):
+    """Darts' RNNModel layout: one LSTM trained on next-step predictions over training_length-step windows."""
+    cfg = config(path, run_dir, calendar=("month_onehot", "year"), training_length=8, scaler="minmax", **data)
+    return replace(cfg, model=replace(cfg.model, decoder="recurrent", anchor="none"))
+
+
+def test_recurrent_training_windows_never_see_rows_after_train_end(monthly_csv):
+    """training_length sets the teacher-forced window; still no row at or after train_end reaches training."""
+    a = Forecaster(recurrent_config(monthly_csv))
+    a.fit()
+    n_windows = 36 - 8  # origins t in [8 - 3 + 1, 36 - 3]: history 6 + horizon 3 = 9 values = 8 inputs
+    assert a.result.step == 2 * math.ceil(n_windows / a.config.data.batch_size)  # 2 epochs
+    corrupted = tsd.TimeSeries(**{**a.series.__dict__, "targets": a.series.targets.copy()})
+    corrupted.targets[36:] = 1e6
+    b = Forecaster(recurrent_config(monthly_csv), series=corrupted)
+    b.fit()
+    for (k, va), vb in zip(a.model.state_dict().items(), b.model.state_dict().values()):
+        assert torch.equal(va, vb), k
+
+
+def test_recurrent_predict_save_load_and_backtest(monthly_csv, tmp_path):
+    fc = Forecaster(recurrent_config(monthly_csv, tmp_path / "run", calendar_span=120))
+    fc.fit()
+    # calendar columns scaled over 120 generated months from 2000-01 (Darts' fixed-span covariate scaling)
+    year_min, year_max = 2000.0, 2009 + 334 / 366  # fractional year of 2000-01-01 and 2009-12-01
+    assert fc.scaler.loc[-1] == pytest.approx(year_min) and fc.scaler.scale[-1] == pytest.approx(year_max - year_min)
+    assert fc.scaler.loc[0] == pytest.approx(fc.series.targets[:36].min())  # targets: the training span only
+    df = fc.predict()
+    pd.testing.assert_frame_equal(Forecaster.load(tmp_path / "run").predict(), df)
+    bt = fc.backtest(start=48, baselines=["naive"], last_points_only=True)
+    assert bt.forecasts["rnn"].shape == (10, 3, 1) and np.isfinite(bt.metrics["rnn"]["MAPE"])
+
+
+def test_recurrent_config_errors(monthly_csv):
+    from rnnkit.config import ConfigError
+
+    with pytest.raises(ConfigError, match="data.training_length must be 0 \\(default\\) or >= horizon=3, got 2"):
+        ForecastDataConfig(horizon=3, training_length=2)
+    with pytest.raises(ConfigError, match="data.calendar_span must be 0, or > 0 with calendar features"):
+        ForecastDataConfig(calendar_span=100)
+    direct = replace(recurrent_config(monthly_csv), model=ForecastModelConfig(hidden_size=4))
+    with pytest.raises(ConfigError, match="training_length applies to model.decoder='recurrent' only"):
+        Forecaster(direct).fit()

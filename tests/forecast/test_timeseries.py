@@ -242,3 +242,15 @@ def test_from_dataframe_with_typed_columns():
         tsd.from_frame(df, time_col="t", targets="y")
     s = tsd.from_frame(df, time_col="t", targets="y", fill="interpolate", calendar=["hour"])
     assert s.freq == "h" and s.targets[1, 0] == pytest.approx(2.0) and s.future.shape == (4, 2)
+
+
+def test_calendar_one_hot_month_and_its_future_extension():
+    df = pd.DataFrame({"t": pd.date_range("1949-01-01", periods=14, freq="MS"), "y": np.arange(14.0)})
+    s = tsd.from_frame(df, time_col="t", targets="y", calendar=["month_onehot", "dayofweek_onehot"])
+    assert s.future_names == [f"month_onehot_{m}" for m in range(1, 13)] + [f"dayofweek_onehot_{d}" for d in range(7)]
+    f = s.future[:, :12]
+    assert f.shape == (14, 12) and (f.sum(axis=1) == 1).all() and (s.future[:, 12:].sum(axis=1) == 1).all()
+    assert f[0, 0] == 1 and f[11, 11] == 1 and f[13, 1] == 1  # Jan 1949, Dec 1949, Feb 1950
+    assert s.future[0, 12 + 5] == 1  # 1949-01-01 was a Saturday (dayofweek 5)
+    nxt = s.future_calendar(2)  # 1950-03, 1950-04
+    assert nxt[:, :12].argmax(axis=1).tolist() == [2, 3]

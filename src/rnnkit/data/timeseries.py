@@ -39,7 +39,13 @@ CALENDAR = {  # name -> (pandas accessor, period): encoded as sin/cos of 2*pi*va
     "dayofyear": ("day_of_year", 366),
     "month": ("month", 12),
     "year": ("year", 0),  # not cyclic: the fractional year itself (a trend covariate, as Darts' examples use)
+    # one column per value (1..period), as Darts' ``datetime_attribute_timeseries(..., one_hot=True)``: a
+    # separate level per month is easier for a small RNN than reading it off a sin/cos pair
+    "month_onehot": ("month", 12),
+    "dayofweek_onehot": ("day_of_week", 7),
+    "hour_onehot": ("hour", 24),
 }
+ONEHOT_BASE = {"month_onehot": 1, "dayofweek_onehot": 0, "hour_onehot": 0}  # first value of the accessor
 
 
 @dataclass
@@ -105,13 +111,17 @@ class TimeSeries:
 
 
 def calendar_features(time: pd.DatetimeIndex, names: Sequence[str]) -> np.ndarray:
-    """Calendar features (T, F): ``sin, cos`` of ``2 pi value / period`` per cyclic name; ``year`` is one column."""
+    """Calendar features (T, F): ``sin, cos`` of ``2 pi value / period`` per cyclic name; ``year`` is one column;
+    ``*_onehot`` names are ``period`` 0/1 columns."""
     cols = []
     for name in names:
         if name not in CALENDAR:
             raise ValueError(f"unknown calendar feature {name!r}; known: {', '.join(CALENDAR)}")
         attr, period = CALENDAR[name]
         v = np.asarray(getattr(time, attr), dtype=np.float64)
+        if name in ONEHOT_BASE:
+            cols += list(np.eye(period)[v.astype(int) - ONEHOT_BASE[name]].T)  # period columns (T,)
+            continue
         if period == 0:  # year + fraction of the year elapsed; scaled later with the other inputs
             cols.append(v + (np.asarray(time.day_of_year, dtype=np.float64) - 1) / 366)
             continue
@@ -120,11 +130,12 @@ def calendar_features(time: pd.DatetimeIndex, names: Sequence[str]) -> np.ndarra
 
 
 def _calendar_names(names: Sequence[str]) -> list[str]:
-    return [
-        n if CALENDAR[n][1] == 0 else f"{n}_{f}"
-        for n in names
-        for f in (("",) if CALENDAR[n][1] == 0 else ("sin", "cos"))
-    ]
+    def parts(n: str) -> list[str]:
+        if n in ONEHOT_BASE:
+            return [f"{n}_{ONEHOT_BASE[n] + k}" for k in range(CALENDAR[n][1])]
+        return [n] if CALENDAR[n][1] == 0 else [f"{n}_sin", f"{n}_cos"]
+
+    return [c for n in names for c in parts(n)]
 
 
 # ----------------------------------------------------------------------------------------- reading

@@ -10,6 +10,12 @@ covariates), C targets, F known-future covariates, K output parameters per targe
   §3.1): a second recurrent stack starts from the encoder state and is rolled over the horizon; its input
   at step h is the previous target (the true one under teacher forcing in training, the model's own point
   forecast at inference) and the future covariates of step h.
+* ``decoder="recurrent"`` (one RNN over the whole sequence, the layout of Darts' ``RNNModel`` and of DeepAR,
+  Salinas et al. 2020 §3.1): step s reads ``(y_s, future covariates of s + 1)`` and emits ``y_{s+1}``. Training
+  is teacher-forced next-step prediction at every step of a window (``sequence``); inference reads the L
+  history steps, then feeds its own point forecast back for the remaining H - 1 steps. It takes no past
+  covariates (unknown over the horizon) and no relative input levels (there is no single "last value" in a
+  teacher-forced window); ``anchor="last"`` makes every step predict the change from its input value.
 
 ``anchor="last"`` adds the last observed target (scaled) to the location of every output, so the network
 learns the change from "now" rather than the level; with the autoregressive decoder each step is anchored
@@ -30,7 +36,7 @@ from rnnkit.nn import Recurrent
 
 LIKELIHOODS = ("point", "gaussian", "quantile")
 ANCHORS = ("none", "last", "seasonal")
-DECODERS = ("direct", "autoregressive")
+DECODERS = ("direct", "autoregressive", "recurrent")
 MIN_SIGMA = 1e-4  # floor on the Gaussian scale so the NLL stays finite
 
 
@@ -73,6 +79,13 @@ class ForecastNet(nn.Module):
             raise ValueError(
                 "anchor='seasonal' needs decoder='direct' (the autoregressive decoder anchors on the previous step)"
             )
+        if decoder == "recurrent" and n_inputs != n_targets + n_future:
+            raise ValueError(
+                f"decoder='recurrent' reads targets and known-future covariates only ({n_targets} + {n_future} "
+                f"inputs), got {n_inputs}: drop the past covariates or use decoder='direct'/'autoregressive'"
+            )
+        if decoder == "recurrent" and anchor != "none" and relative:
+            raise ValueError("decoder='recurrent' feeds absolute (scaled) levels: set relative=False, or anchor='none'")
         self.decoder_kind, self.likelihood, self.quantiles, self.anchor = decoder, likelihood, q, anchor
         self.season, self.relative = season, relative
         self.K = {"point": 1, "gaussian": 2, "quantile": len(q)}[likelihood]
@@ -80,7 +93,9 @@ class ForecastNet(nn.Module):
             num_layers=num_layers, dropout=dropout, impl=impl, options=options or CellOptions(), weight_drop=weight_drop
         )
         self.encoder = Recurrent(cell, n_inputs, hidden_size, **rnn)
-        if decoder == "direct":
+        if decoder == "recurrent":  # the encoder is the whole model; a linear read-out per step
+            self.head = nn.Linear(hidden_size, n_targets * self.K)
+        elif decoder == "direct":
             self.head = nn.Sequential(
                 nn.Linear(hidden_size + horizon * n_future, hidden_size),
                 nn.ReLU(),
@@ -93,6 +108,10 @@ class ForecastNet(nn.Module):
     def forward(self, x: Tensor, future: Tensor, y_teacher: Tensor | None = None) -> Tensor:
         """x (N, L, D) history (targets first), future (N, H, F), y_teacher (N, H, C) or None -> (N, H, C, K)."""
         N = x.shape[0]
+        if self.decoder_kind == "recurrent":
+            if y_teacher is not None:
+                raise ValueError("decoder='recurrent' trains through sequence(), not forward(..., y_teacher)")
+            return self._recurrent(x, future)
         last = x[:, -1, : self.C]  # (N, C) last observed targets, the anchor
         # relative=True (with an anchor): the network sees target levels relative to the last value
         # (level-invariant, like RevIN's instance normalisation, Kim et al. 2022 §3), so a level never seen
@@ -120,6 +139,47 @@ class ForecastNet(nn.Module):
             steps.append(p)
             prev = self.point(p)[:, 0]  # (N, C)
         return torch.cat(steps, dim=1)
+
+    def _next_step_inputs(self, x: Tensor, future: Tensor) -> Tensor:
+        """Recurrent layout: x (N, L, C + F) history, future (N, H, F) -> (N, L + H - 1, C + F) where step s
+        holds ``(y_s, covariates of s + 1)``; the last H - 1 target slots are placeholders (zeros)."""
+        N, C = x.shape[0], self.C
+        cov = torch.cat([x[:, 1:, C:], future], dim=1)  # (N, L + H - 1, F) covariates one step ahead
+        y = torch.cat([x[..., :C], x.new_zeros(N, self.H - 1, C)], dim=1)  # (N, L + H - 1, C)
+        return torch.cat([y, cov], dim=2)
+
+    def sequence(self, x: Tensor, future: Tensor, y_teacher: Tensor) -> tuple[Tensor, Tensor]:
+        """Teacher-forced training pass of the recurrent decoder over a whole window.
+
+        x (N, L, C + F), future (N, H, F), y_teacher (N, H, C) -> (params (N, L + H - 1, C, K), targets
+        (N, L + H - 1, C)): step s's prediction of ``y_{s+1}`` for every step, and the true ``y_{s+1}``.
+        """
+        if self.decoder_kind != "recurrent":
+            raise ValueError(
+                f"sequence() is the recurrent decoder's training pass; this model is {self.decoder_kind!r}"
+            )
+        N, C = x.shape[0], self.C
+        y_all = torch.cat([x[..., :C], y_teacher], dim=1)  # (N, L + H, C) the window's targets
+        inp = self._next_step_inputs(x, future)
+        inp = torch.cat([y_all[:, :-1], inp[..., C:]], dim=2)  # true targets in every input slot
+        out, _ = self.encoder(inp)  # (N, L + H - 1, H_hid)
+        raw = self.head(out).view(N, -1, C, self.K)
+        return self._params(raw, y_all[:, :-1] if self.anchor != "none" else None), y_all[:, 1:]
+
+    def _recurrent(self, x: Tensor, future: Tensor) -> Tensor:
+        """Free-running recurrent forecast: read the L history steps, then feed back H - 1 point forecasts."""
+        N, C, L = x.shape[0], self.C, x.shape[1]
+        inp = self._next_step_inputs(x, future)  # (N, L + H - 1, C + F)
+        out, state = self.encoder(inp[:, :L])  # (N, L, H_hid); the last step predicts y at the origin
+        prev = x[:, -1:, :C]  # (N, 1, C)
+        p = self._params(self.head(out[:, -1:]).view(N, 1, C, self.K), prev if self.anchor != "none" else None)
+        steps = [p]
+        for h in range(1, self.H):  # step L + h - 1 reads the forecast of y at origin + h - 1
+            prev = self.point(p)  # (N, 1, C)
+            dec, state = self.encoder(torch.cat([prev, inp[:, L + h - 1 : L + h, C:]], dim=2), state)
+            p = self._params(self.head(dec).view(N, 1, C, self.K), prev if self.anchor != "none" else None)
+            steps.append(p)
+        return torch.cat(steps, dim=1)  # (N, H, C, K)
 
     def _anchor(self, x: Tensor) -> Tensor | None:
         """Location the direct head's outputs are added to (N, H, C), from the history x (N, L, D).

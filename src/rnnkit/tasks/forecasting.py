@@ -54,7 +54,12 @@ class ForecastDataConfig(DataConfig):
     date_format: str = ""
     input_length: int = 24
     horizon: int = 6
+    # decoder='recurrent': input steps per teacher-forced training window; 0: input_length + horizon - 1
+    training_length: int = 0
     scaler: str = "standard"  # standard | minmax | none, fitted on the training span
+    # >0: fit the calendar features' scaling over this many steps from the series start instead (Darts'
+    # examples scale their year covariate over 1000 steps); calendar values are known in advance, no leak
+    calendar_span: int = 0
     transform: str = "none"  # none | log (targets must be > 0; forecasts are exp'd back)
     train_end: str = "0.7"
     val_end: str = ""  # "" : no validation span
@@ -67,6 +72,16 @@ class ForecastDataConfig(DataConfig):
             raise ConfigError(
                 f"config data.input_length and data.horizon must be > 0, got {self.input_length}, {self.horizon}"
             )
+        if self.training_length < 0 or 0 < self.training_length < self.horizon:
+            raise ConfigError(
+                f"config data.training_length must be 0 (default) or >= horizon={self.horizon}, got "
+                f"{self.training_length}"
+            )
+        if self.calendar_span < 0 or (self.calendar_span and not self.calendar):
+            raise ConfigError(
+                f"config data.calendar_span must be 0, or > 0 with calendar features, got {self.calendar_span} with "
+                f"calendar={self.calendar}"
+            )
         if self.scaler not in ("standard", "minmax", "none"):
             raise ConfigError(f"config data.scaler: must be 'standard', 'minmax' or 'none', got {self.scaler!r}")
         if self.transform not in ("none", "log"):
@@ -78,7 +93,8 @@ class ForecastDataConfig(DataConfig):
 @dataclass(frozen=True)
 class ForecastModelConfig(ModelConfig):
     hidden_size: int = 64
-    decoder: str = "direct"  # direct | autoregressive
+    # direct | autoregressive | recurrent (one RNN, next-step teacher forcing, as Darts' RNNModel)
+    decoder: str = "direct"
     likelihood: str = "point"  # point (MSE) | gaussian (NLL) | quantile (pinball)
     quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
     anchor: str = "last"  # none | last (change from the last value) | seasonal (residual of seasonal naive + drift)
@@ -125,11 +141,18 @@ class WindowBatches:
 
 
 def _step(model, batch, state):
-    """One forward + loss for fit(): teacher forcing for the autoregressive decoder in training mode only."""
+    """One forward + loss for fit(): teacher forcing for the autoregressive decoder in training mode only.
+
+    The recurrent decoder trains on next-step predictions at every step of the window (``sequence``) and is
+    evaluated, like the others, on its free-running H-step forecast.
+    """
     from rnnkit.train import StepOutput, unwrap
 
     x, f, y = batch
     net = unwrap(model)
+    if model.training and net.decoder_kind == "recurrent":
+        params, target = net.sequence(x, f, y)  # (N, S, C, K), (N, S, C) with S = window steps
+        return StepOutput(forecast_loss(net, params, target), None, x.shape[0])
     teacher = y if (model.training and net.decoder_kind == "autoregressive") else None
     params = model(x, f, teacher)  # (N, H, C, K)
     return StepOutput(forecast_loss(net, params, y), None, x.shape[0])
@@ -253,6 +276,16 @@ class Forecaster:
     def _untransform(self, y: np.ndarray) -> np.ndarray:
         return np.exp(y) if self.config.data.transform == "log" else y
 
+    def _scale_calendar_over_span(self, series: tsd.TimeSeries) -> None:
+        """Refit the calendar columns' scaling (the last inputs) on ``calendar_span`` generated steps from the start."""
+        if series.freq == tsd.ROWS:
+            raise DataError("data.calendar_span needs a real frequency, not freq='rows'")
+        when = pd.date_range(series.time[0], periods=self.config.data.calendar_span, freq=series.freq)
+        cal = tsd.calendar_features(when, series.calendar)  # (span, K)
+        sub = tsd.Scaler(self.config.data.scaler).fit(cal)
+        K = cal.shape[1]
+        self.scaler.loc[-K:], self.scaler.scale[-K:] = sub.loc, sub.scale
+
     def _scaled(self, series: tsd.TimeSeries) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Scaled encoder inputs (T, D), targets (T, C), future covariates (T, F) with the fitted scaler."""
         C, F = series.targets.shape[1], series.future.shape[1]
@@ -295,12 +328,21 @@ class Forecaster:
         L, H = d.input_length, d.horizon
         C = series.targets.shape[1]
         self.scaler = tsd.Scaler(d.scaler).fit(self._transform(series.inputs()[: sp.train_end], C))  # train only
+        if d.calendar_span:
+            self._scale_calendar_over_span(series)
         v, y, f = self._scaled(series)
-        t_train = tsd.origins(0, sp.train_end, L, H)
+        # The recurrent decoder's training window is training_length inputs (L_fit history + H - 1 teacher steps).
+        L_fit = d.training_length - H + 1 if (d.training_length and self.config.model.decoder == "recurrent") else L
+        if d.training_length and self.config.model.decoder != "recurrent":
+            raise ConfigError(
+                f"config data.training_length applies to model.decoder='recurrent' only, got decoder="
+                f"{self.config.model.decoder!r}: leave training_length at 0"
+            )
+        t_train = tsd.origins(0, sp.train_end, L_fit, H)
         seed_everything(cfg.train.seed)
         self.model = self.build_model(series)
         train = WindowBatches(
-            *tsd.windows(v, y, f, t_train, L, H), batch_size=d.batch_size, shuffle=True, seed=cfg.train.seed
+            *tsd.windows(v, y, f, t_train, L_fit, H), batch_size=d.batch_size, shuffle=True, seed=cfg.train.seed
         )
         val, extra = None, list(callbacks)
         if sp.val_end > sp.train_end:

@@ -51,7 +51,7 @@ def train_command(
     past: list[str] = typer.Option([], help="past covariate column(s)"),
     future: list[str] = typer.Option([], help="known-future covariate column(s)"),
     calendar: list[str] = typer.Option(
-        [], help="calendar features: month, dayofweek, hour, dayofmonth, dayofyear, year"
+        [], help="calendar features: month, dayofweek, hour, dayofmonth, dayofyear, year, month_onehot, ..."
     ),
     freq: str = typer.Option("", help="pandas frequency (default inferred); 'rows' = one step per row"),
     fill: str = typer.Option("", help="repair missing values / gaps: ffill or interpolate (default: error)"),
@@ -63,7 +63,7 @@ def train_command(
     cell: str = typer.Option(None, help="registered cell: lstm, gru, rnn, ..."),
     hidden: int = typer.Option(None, help="hidden units"),
     likelihood: str = typer.Option(None, help="point | gaussian | quantile"),
-    decoder: str = typer.Option(None, help="direct | autoregressive"),
+    decoder: str = typer.Option(None, help="direct | autoregressive | recurrent"),
     epochs: int = typer.Option(None, help="training epochs"),
     run_dir: str = typer.Option("runs/forecast", help="run folder"),
     config: str = typer.Option(None, help="a config.json to start from (dotted overrides may follow: --train.lr=1e-3)"),
