@@ -1,0 +1,90 @@
+"""Training-step throughput: full softmax vs adaptive softmax, 2x200 untied LSTM on PTB (V=10k), N=20, T=35.
+
+One process, variants and thread counts interleaved per round; median tokens/s over rounds.
+
+    RNNKIT_DATA=../shared/data python benchmarks/bench_adaptive.py [ROUNDS]
+"""
+
+import os
+import platform
+import statistics
+import sys
+import time
+
+import torch
+
+from rnnkit.data.streams import TokenStream
+from rnnkit.models.encoder import RecurrentLM
+from rnnkit.tasks.language_model import LanguageModel, LMConfig, LMDataConfig
+
+ROUNDS, WARM, STEPS = int(sys.argv[1]) if len(sys.argv) > 1 else 5, 2, 8
+VARIANTS = {"full": None, "asm[2000,6000]": [2000, 6000], "asm[1000,4000]": [1000, 4000], "asm[500,2000]": [500, 2000]}
+THREADS = (1, 2)
+
+lm = LanguageModel(LMConfig(data=LMDataConfig(dataset="ptb", level="word", batch_size=20, bptt=35)))
+data = lm.data()
+V = len(data.vocab)
+counts = torch.bincount(torch.as_tensor(data.train), minlength=V)
+cum = counts.cumsum(0).double() / counts.sum()
+print(
+    f"PTB V={V}; token coverage of ids [0,500) {cum[499]:.3f}, [0,1000) {cum[999]:.3f}, [0,2000) {cum[1999]:.3f}, "
+    f"[0,4000) {cum[3999]:.3f}, [0,6000) {cum[5999]:.3f}"
+)
+stream = TokenStream(data.train, batch_size=20, bptt=35)
+batches = [b for _, b in zip(range(WARM + STEPS), stream.epoch(0), strict=False)]
+
+models = {}
+for name, cut in VARIANTS.items():
+    torch.manual_seed(0)
+    models[name] = RecurrentLM(V, cell="lstm", embedding_dim=200, hidden_size=200, num_layers=2, adaptive_cutoffs=cut)
+    print(name, "parameters", sum(p.numel() for p in models[name].parameters()))
+
+# correctness first: the adaptive nll is -log p(target) of the full log-probabilities
+m = models["asm[2000,6000]"].eval()
+x, y = batches[0][0], batches[0][1]
+with torch.no_grad():
+    nll, _ = m.nll(x, y)
+    lp, _ = m(x)
+err = (nll + lp.gather(-1, y[..., None])[..., 0]).abs().max().item()
+print(f"check: |nll + log p(y)| max {err:.2e}; sum of probabilities - 1: {(lp.exp().sum(-1) - 1).abs().max():.2e}")
+assert err < 1e-4
+
+
+def run(model, n):
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    state = None
+    t0 = None
+    for i, b in enumerate(batches):
+        if i == WARM:
+            t0 = time.perf_counter()
+        nll, state = model(b[0], state, targets=b[1])
+        state = tuple(s.detach() for s in state)
+        loss = nll.mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 0.25)
+        opt.step()
+    return STEPS * 20 * 35 / (time.perf_counter() - t0)
+
+
+res = {(v, n): [] for v in VARIANTS for n in THREADS}
+t_start = time.time()
+for r in range(ROUNDS):
+    for n in THREADS:
+        torch.set_num_threads(n)
+        for v in VARIANTS:
+            res[(v, n)].append(run(models[v], n))
+    print(f"round {r + 1}/{ROUNDS} done at {time.time() - t_start:.0f} s", flush=True)
+
+print(
+    f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+    f"load {os.getloadavg()[0]:.2f}"
+)
+print(f"{'variant':<16} {'threads':>7} {'tok/s median':>13} {'min':>8} {'max':>8} {'x full':>7}")
+for n in THREADS:
+    base = statistics.median(res[("full", n)])
+    for v in VARIANTS:
+        xs = res[(v, n)]
+        med = statistics.median(xs)
+        print(f"{v:<16} {n:>7} {med:>13.0f} {min(xs):>8.0f} {max(xs):>8.0f} {med / base:>7.2f}")
