@@ -55,7 +55,7 @@ SETTINGS: dict[str, list[str]] = {
     ],
     "mr": [
         "data.dataset=mr-polarity", "data.folds=10", "data.split_seed=2024", "data.val_fraction=0",
-        "model.input=word", "model.cell.name=lstm", "model.bidirectional=true", "model.hidden_size=64",
+        "model.input=word", "model.cell.name=gru", "model.bidirectional=true", "model.hidden_size=64",
         "model.embed_size=128", "model.pooling=mean", "model.embed_dropout=0.5", "model.head_dropout=0.5",
         "data.min_freq=1", "data.batch_size=50", "train.lr=2e-3", "train.epochs=5", "train.optim.weight_decay=0.01",
     ],
