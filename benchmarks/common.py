@@ -9,13 +9,17 @@ folder import it from here::
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from rnnkit.bench import Timing, cpu_model, interleaved, machine_info, matmul_peak
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
-__all__ = ["RESULTS", "Timing", "append_section", "cpu_model", "interleaved", "machine_info", "matmul_peak"]
+__all__ = [
+    "RESULTS", "Timing", "append_section", "cpu_model", "interleaved", "machine_info", "matmul_peak",
+    "shared_data_root",
+]  # fmt: skip
 
 
 def append_section(title: str, body: str, *, path: Path = RESULTS) -> None:
@@ -24,3 +28,10 @@ def append_section(title: str, body: str, *, path: Path = RESULTS) -> None:
         path.write_text(f"# Benchmark results\n\nMachine: {cpu_model()} (see each section for threads and versions).\n")
     with path.open("a") as fh:
         fh.write(f"\n## {title}\n\n{body.rstrip()}\n")
+
+
+def shared_data_root() -> str | None:
+    """``../shared/data`` beside the checkout (as on CI and this machine) when $RNNKIT_DATA is unset, else None
+    (None lets the loaders read $RNNKIT_DATA themselves)."""
+    path = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+    return str(path) if not os.environ.get("RNNKIT_DATA") and path.is_dir() else None

@@ -25,6 +25,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
+from common import shared_data_root
+from quality_lm import machine
 
 from rnnkit.config import load_config
 from rnnkit.registry import cell_names
@@ -80,19 +82,17 @@ def run(cell: str, args: argparse.Namespace) -> dict:
         model=replace(m, hidden_size=hidden, cell=replace(m.cell, name=cell)),
         train=replace(cfg.train, quiet=True, seed=args.seed),
     )  # fmt: skip
-    load0 = os.getloadavg()[0]
+    info = machine()
     t0 = time.monotonic()
     res = LanguageModel(cfg).train()
+    info["load_avg_1min_at_end"] = round(os.getloadavg()[0], 1)
     tokens = res["steps"] * cfg.data.batch_size * cfg.data.bptt
     return {
         "cell": cell, "layers": m.num_layers, "hidden": hidden, "parameters": params, "reference_parameters": target,
         "valid_loss": res["valid"]["loss"], "valid_bpc": res["valid"].get("bpc"), "steps": res["steps"],
         "train_seconds": res["train_seconds"], "tokens_per_second": round(tokens / res["train_seconds"]),
         "total_seconds": round(time.monotonic() - t0, 1), "budget": args.budget, "seed": args.seed,
-        "machine": {
-            "cores": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-            "load_avg_1min_at_start": round(load0, 1), "load_avg_1min_at_end": round(os.getloadavg()[0], 1),
-        },
+        "machine": info,
         "command": "python " + shlex.join(sys.argv), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }  # fmt: skip
 
@@ -129,8 +129,7 @@ def main() -> None:
     ap.add_argument("--runs", default="runs/quality_cells", help="where the run folders go")
     ap.add_argument("--out", type=Path, default=OUT, help="the JSON-lines record to append to / read")
     args = ap.parse_args()
-    if args.data_root is None and not os.environ.get("RNNKIT_DATA") and (REPO.parent / "shared" / "data").is_dir():
-        args.data_root = str(REPO.parent / "shared" / "data")
+    args.data_root = args.data_root or shared_data_root()
     cells = args.cells or cell_names(engine="nn")
     if args.what == "table":
         out = args.out

@@ -24,6 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
+from common import shared_data_root
 
 from rnnkit.config import load_config
 from rnnkit.tasks.language_model import LanguageModel, LMConfig
@@ -141,8 +142,7 @@ def main() -> None:
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
     args = ap.parse_args()
-    if args.data_root is None and not os.environ.get("RNNKIT_DATA") and (REPO.parent / "shared" / "data").is_dir():
-        args.data_root = str(REPO.parent / "shared" / "data")
+    args.data_root = args.data_root or shared_data_root()
     if args.threads:
         torch.set_num_threads(args.threads)
     unknown = [r for r in args.recipes if r not in TARGETS]
