@@ -2,26 +2,24 @@
 
 One process, variants and thread counts interleaved per round; median tokens/s over rounds.
 
-    RNNKIT_DATA=../shared/data python benchmarks/bench_adaptive.py [ROUNDS]
+    python benchmarks/bench_adaptive.py [ROUNDS]      # data: $RNNKIT_DATA or ../shared/data
 """
 
 import os
-import platform
-import statistics
 import sys
-import time
 
 import torch
+from common import interleaved, machine_info, shared_data_root
 
 from rnnkit.data.streams import TokenStream
 from rnnkit.models.encoder import RecurrentLM
 from rnnkit.tasks.language_model import LanguageModel, LMConfig, LMDataConfig
 
-ROUNDS, WARM, STEPS = int(sys.argv[1]) if len(sys.argv) > 1 else 5, 2, 8
+ROUNDS, WARM, STEPS = int(sys.argv[1]) if len(sys.argv) > 1 else 5, 1, 8
 VARIANTS = {"full": None, "asm[2000,6000]": [2000, 6000], "asm[1000,4000]": [1000, 4000], "asm[500,2000]": [500, 2000]}
 THREADS = (1, 2)
 
-lm = LanguageModel(LMConfig(data=LMDataConfig(dataset="ptb", level="word", batch_size=20, bptt=35)))
+lm = LanguageModel(LMConfig(data=LMDataConfig(dataset="ptb", data_root=shared_data_root(), level="word", batch_size=20, bptt=35)))
 data = lm.data()
 V = len(data.vocab)
 counts = torch.bincount(torch.as_tensor(data.train), minlength=V)
@@ -31,7 +29,7 @@ print(
     f"[0,4000) {cum[3999]:.3f}, [0,6000) {cum[5999]:.3f}"
 )
 stream = TokenStream(data.train, batch_size=20, bptt=35)
-batches = [b for _, b in zip(range(WARM + STEPS), stream.epoch(0), strict=False)]
+batches = [b for _, b in zip(range(STEPS), stream.epoch(0), strict=False)]
 
 models = {}
 for name, cut in VARIANTS.items():
@@ -50,41 +48,36 @@ print(f"check: |nll + log p(y)| max {err:.2e}; sum of probabilities - 1: {(lp.ex
 assert err < 1e-4
 
 
-def run(model, n):
-    model.train()
-    opt = torch.optim.SGD(model.parameters(), lr=1.0)
-    state = None
-    t0 = None
-    for i, b in enumerate(batches):
-        if i == WARM:
-            t0 = time.perf_counter()
-        nll, state = model(b[0], state, targets=b[1])
-        state = tuple(s.detach() for s in state)
-        loss = nll.mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 0.25)
-        opt.step()
-    return STEPS * 20 * 35 / (time.perf_counter() - t0)
+def steps(model: RecurrentLM, threads: int):
+    """One timed sample: ``STEPS`` training steps from a zero state at ``threads`` torch threads."""
+
+    def run() -> None:
+        torch.set_num_threads(threads)
+        model.train()
+        state = None
+        for b in batches:
+            nll, state = model(b[0], state, targets=b[1])
+            state = tuple(s.detach() for s in state)
+            opts[id(model)].zero_grad(set_to_none=True)
+            nll.mean().backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 0.25)
+            opts[id(model)].step()
+
+    return run
 
 
-res = {(v, n): [] for v in VARIANTS for n in THREADS}
-t_start = time.time()
-for r in range(ROUNDS):
-    for n in THREADS:
-        torch.set_num_threads(n)
-        for v in VARIANTS:
-            res[(v, n)].append(run(models[v], n))
-    print(f"round {r + 1}/{ROUNDS} done at {time.time() - t_start:.0f} s", flush=True)
+opts = {id(m): torch.optim.SGD(m.parameters(), lr=1.0) for m in models.values()}
+fns = {(v, n): steps(models[v], n) for n in THREADS for v in VARIANTS}
+timings = interleaved({f"{v}@{n}": fn for (v, n), fn in fns.items()}, repeats=ROUNDS, warmup=WARM)
 
-print(
-    f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-    f"load {os.getloadavg()[0]:.2f}"
-)
+info = machine_info()
+print(f"\nmachine: {info['cpu']}, {info['cores']} cores, torch {info['torch']}, load {os.getloadavg()[0]:.2f}")
 print(f"{'variant':<16} {'threads':>7} {'tok/s median':>13} {'min':>8} {'max':>8} {'x full':>7}")
+tokens = STEPS * 20 * 35
 for n in THREADS:
-    base = statistics.median(res[("full", n)])
+    base = tokens / timings[f"full@{n}"].median
     for v in VARIANTS:
-        xs = res[(v, n)]
-        med = statistics.median(xs)
-        print(f"{v:<16} {n:>7} {med:>13.0f} {min(xs):>8.0f} {max(xs):>8.0f} {med / base:>7.2f}")
+        t = timings[f"{v}@{n}"]
+        med = tokens / t.median
+        print(f"{v:<16} {n:>7} {med:>13.0f} {tokens / max(t.samples):>8.0f} {tokens / min(t.samples):>8.0f} "
+              f"{med / base:>7.2f}")  # fmt: skip
