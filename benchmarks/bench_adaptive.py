@@ -19,7 +19,9 @@ ROUNDS, WARM, STEPS = int(sys.argv[1]) if len(sys.argv) > 1 else 5, 1, 8
 VARIANTS = {"full": None, "asm[2000,6000]": [2000, 6000], "asm[1000,4000]": [1000, 4000], "asm[500,2000]": [500, 2000]}
 THREADS = (1, 2)
 
-lm = LanguageModel(LMConfig(data=LMDataConfig(dataset="ptb", data_root=shared_data_root(), level="word", batch_size=20, bptt=35)))
+lm = LanguageModel(
+    LMConfig(data=LMDataConfig(dataset="ptb", data_root=shared_data_root(), level="word", batch_size=20, bptt=35))
+)
 data = lm.data()
 V = len(data.vocab)
 counts = torch.bincount(torch.as_tensor(data.train), minlength=V)
