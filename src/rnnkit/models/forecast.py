@@ -144,9 +144,12 @@ class ForecastNet(nn.Module):
         """Recurrent layout: x (N, L, C + F) history, future (N, H, F) -> (N, L + H - 1, C + F) where step s
         holds ``(y_s, covariates of s + 1)``; the last H - 1 target slots are placeholders (zeros)."""
         N, C = x.shape[0], self.C
-        cov = torch.cat([x[:, 1:, C:], future], dim=1)  # (N, L + H - 1, F) covariates one step ahead
         y = torch.cat([x[..., :C], x.new_zeros(N, self.H - 1, C)], dim=1)  # (N, L + H - 1, C)
-        return torch.cat([y, cov], dim=2)
+        return torch.cat([y, self._next_covariates(x, future)], dim=2)
+
+    def _next_covariates(self, x: Tensor, future: Tensor) -> Tensor:
+        """(N, L + H - 1, F): step s's known covariates of s + 1 (history then future)."""
+        return torch.cat([x[:, 1:, self.C :], future], dim=1)
 
     def sequence(self, x: Tensor, future: Tensor, y_teacher: Tensor) -> tuple[Tensor, Tensor]:
         """Teacher-forced training pass of the recurrent decoder over a whole window.
@@ -160,8 +163,7 @@ class ForecastNet(nn.Module):
             )
         N, C = x.shape[0], self.C
         y_all = torch.cat([x[..., :C], y_teacher], dim=1)  # (N, L + H, C) the window's targets
-        inp = self._next_step_inputs(x, future)
-        inp = torch.cat([y_all[:, :-1], inp[..., C:]], dim=2)  # true targets in every input slot
+        inp = torch.cat([y_all[:, :-1], self._next_covariates(x, future)], dim=2)  # true targets in every slot
         out, _ = self.encoder(inp)  # (N, L + H - 1, H_hid)
         raw = self.head(out).view(N, -1, C, self.K)
         return self._params(raw, y_all[:, :-1] if self.anchor != "none" else None), y_all[:, 1:]
