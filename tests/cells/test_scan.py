@@ -150,3 +150,14 @@ def test_scan_layer_long_sequence_equals_loop_and_is_finite():
 def test_scan_impl_rejects_other_cells():
     with pytest.raises(ValueError, match="impl='scan' is not available for cell 'lstm'"):
         Recurrent("lstm", 3, 4, impl="scan")(torch.zeros(1, 2, 3))
+
+
+def test_scan_layer_second_backward_fails_clearly():
+    # The backward writes the gate gradients over its saved projected input (saves a large buffer); a second
+    # backward through the same graph must then be refused by autograd, not read overwritten values.
+    torch.manual_seed(0)
+    m = Recurrent("mingru", 4, 5, impl="scan")
+    out, _ = m(torch.randn(2, 7, 4, requires_grad=True))
+    out.sum().backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.sum().backward()

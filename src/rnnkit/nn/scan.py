@@ -108,52 +108,54 @@ def linear_scan(a: Tensor, b: Tensor, h0: Tensor | None = None, *, reverse: bool
 
 
 # ---- the fused min* layer -------------------------------------------------------------------------------------
+#
+# Both cells are a blend, h' = h + w ⊙ (h~ - h) = lerp(h, h~, w): minGRU's w is z (§3.1), minLSTM's is the
+# normalised input gate i' = σ(-d), d = log σ(a_f) - log σ(a_i) (§3.2.3, since f' = σ(d) = 1 - i'). So the
+# forward step is one addcmul (a = 1 - w, b = w ⊙ h~), and the backward needs only w, h~ and σ(a_h):
+#   g_t = dh_t + (1 - w_{t+1}) g_{t+1}      (the reversed recurrence)
+#   dw_t = g_t ⊙ (h~_t - h_{t-1}),  dh~_t = g_t ⊙ w_t,  dh_0 = (1 - w_1) g_1
+# Every block's element-wise work writes into buffers allocated once per call (fresh 1 MB temporaries per
+# op cost page faults: profiled, the same mul ran ~8x slower than on a reused buffer), and the gate
+# gradients go straight into their columns of dxp.
 
 
-def _g(a: Tensor) -> Tensor:
-    """Feng et al. 2024 §B.3 ``g`` (= ``rnnkit.nn.cells.mingru.g``) as ``max(a + 0.5, σ(a))``: the same
-    function (a + 0.5 ≥ σ(a) exactly when a ≥ 0) in two fast kernels; ``torch.where`` with a scalar was
-    ~18% of the layer's time in a profile."""
-    return torch.maximum(torch.sigmoid(a), a + 0.5)
+_sigmoid_backward = torch.ops.aten.sigmoid_backward.grad_input  # (dy, y, grad_input=out): dy ⊙ y ⊙ (1 - y)
 
 
-def _dg(a: Tensor) -> Tensor:
-    """g'(a): 1 for a >= 0, σ(a)(1 - σ(a)) otherwise."""
-    s = torch.sigmoid(a)
-    return (s - s * s).masked_fill_(a >= 0, 1.0)
+class _Work:
+    """The (N, C, H) buffers of one layer call; ``view(c)`` gives the first c steps (a shorter last block)."""
+
+    def __init__(self, like: Tensor, N: int, C: int, H: int) -> None:
+        self.w, self.ht, self.s, self.a, self.g, self.tmp = (like.new_empty(N, C, H) for _ in range(6))
+        self.pos = torch.empty(N, C, H, dtype=torch.bool, device=like.device)
+
+    def view(self, c: int) -> tuple[Tensor, ...]:
+        return tuple(b[:, :c] for b in (self.w, self.ht, self.s, self.a, self.g, self.tmp, self.pos))
 
 
-def _coefficients(cell: str, xp: Tensor) -> tuple[Tensor, Tensor]:
-    """(a, b) of ``h' = a ⊙ h + b`` for a block of projected inputs xp (N, C, G*H)."""
+def _blend(cell: str, xb: Tensor, w: Tensor, ht: Tensor, s: Tensor) -> None:
+    """w, h~ and s = σ(a_h) of a block of projected inputs xb (N, c, G*H), written into the buffers given."""
+    H = w.shape[-1]
+    a_h = xb[..., -H:]
+    torch.sigmoid(a_h, out=s)
+    torch.add(a_h, 0.5, out=ht)
+    # h~ = g(a_h) (Feng et al. 2024 §B.3, = rnnkit.nn.cells.mingru.g) as max(σ(a), a + 1/2): the same function
+    # (a + 1/2 ≥ σ(a) exactly when a ≥ 0) in two fast kernels; torch.where with a scalar was ~18% of a profile
+    torch.maximum(ht, s, out=ht)
     if cell == "mingru":
-        a_z, a_h = xp.chunk(2, dim=-1)
-        z = torch.sigmoid(a_z)
-        return 1.0 - z, z * _g(a_h)  # §3.1: a = 1 - z, b = z ⊙ h~
-    a_f, a_i, a_h = xp.chunk(3, dim=-1)
-    d = torch.nn.functional.logsigmoid(a_f) - torch.nn.functional.logsigmoid(a_i)
-    return torch.sigmoid(d), torch.sigmoid(-d) * _g(a_h)  # §3.2.3: a = f', b = i' ⊙ h~
-
-
-def _dgates(cell: str, xp: Tensor, g: Tensor, h_prev: Tensor) -> Tensor:
-    """dL/dxp (N, C, G*H) of a block from g = dL/db (= dL/dh' of the step) and h_prev (N, C, H)."""
-    if cell == "mingru":
-        a_z, a_h = xp.chunk(2, dim=-1)
-        z = torch.sigmoid(a_z)
-        ht = _g(a_h)
-        da_z = g * (ht - h_prev) * z * (1.0 - z)  # ∂h'/∂z = h~ - h, σ' = z (1 - z)
-        return torch.cat([da_z, g * z * _dg(a_h)], dim=-1)
-    a_f, a_i, a_h = xp.chunk(3, dim=-1)
-    d = torch.nn.functional.logsigmoid(a_f) - torch.nn.functional.logsigmoid(a_i)
-    fn = torch.sigmoid(d)
-    in_ = 1.0 - fn
-    dd = g * (h_prev - _g(a_h)) * fn * in_  # h' = h~ + f' (h - h~), ∂f'/∂d = f' i'
-    return torch.cat([dd * torch.sigmoid(-a_f), -dd * torch.sigmoid(-a_i), g * in_ * _dg(a_h)], dim=-1)
+        torch.sigmoid(xb[..., :H], out=w)  # z
+    else:  # i' = σ(-d) = σ(log σ(a_i) - log σ(a_f))
+        F = torch.nn.functional
+        torch.sigmoid(F.logsigmoid(xb[..., H : 2 * H]) - F.logsigmoid(xb[..., :H]), out=w)
 
 
 def _steps(T: int, C: int, reverse: bool) -> list[tuple[int, int]]:
     """Blocks [t0, t1) of at most C steps, in the order the recurrence visits them."""
     blocks = [(t0, min(t0 + C, T)) for t0 in range(0, T, C)]
     return blocks[::-1] if reverse else blocks
+
+
+BLOCK = 16  # steps per block: (N, 16, H) float32 buffers stay in cache at N=32, H=512
 
 
 class _MinLayer(torch.autograd.Function):
@@ -165,14 +167,17 @@ class _MinLayer(torch.autograd.Function):
         H = h0.shape[1]
         xp = gemm.linear(x.reshape(N * T, D), W, bias).view(N, T, -1)  # (N, T, G*H): all steps in one product
         h = x.new_empty(N, T, H)
-        C = 16  # block of steps: (N, 16, G*H) float32 blocks stay in cache at N=32, H=512
+        work = _Work(x, N, min(BLOCK, T), H)
+        one = h0.new_ones(())  # a 0-dim tensor: 1 - w with out= (torch.rsub has no out)
         state = h0
-        for t0, t1 in _steps(T, C, reverse):
-            a, b = _coefficients(cell, xp[:, t0:t1])  # (N, c, H) each
-            if mask is not None:  # padded steps: a = 1, b = 0, state unchanged
-                m = mask[:, t0:t1]
-                a = a.masked_fill(~m, 1.0)
-                b = b * m
+        for t0, t1 in _steps(T, BLOCK, reverse):
+            w, ht, s, a, b, *_ = work.view(t1 - t0)
+            _blend(cell, xp[:, t0:t1], w, ht, s)
+            if mask is not None:  # padded steps: w = 0, state unchanged
+                w.mul_(mask[:, t0:t1])
+            # h' = a ⊙ h + b with a = 1 - w, b = w ⊙ h~: one addcmul a step (a per-step lerp measured ~4x slower)
+            torch.sub(one, w, out=a)
+            torch.mul(w, ht, out=b)
             ts = range(t1 - t0 - 1, -1, -1) if reverse else range(t1 - t0)
             for j in ts:
                 state = torch.addcmul(b[:, j], a[:, j], state, out=h[:, t0 + j])
@@ -185,28 +190,50 @@ class _MinLayer(torch.autograd.Function):
         x, W, xp, h, h0, mask = ctx.saved_tensors
         cell, reverse = ctx.cell, ctx.reverse
         N, T, H = h.shape
-        dxp = torch.empty_like(xp)
-        a_next = g_next = None  # a_{t+1}, g_{t+1} of the step visited last (against the recurrence's direction)
-        C = 16
-        for t0, t1 in _steps(T, C, not reverse):
+        # The gate gradients overwrite xp block by block, each after its last read: xp is this Function's own
+        # tensor, so this saves a fresh (N, T, G*H) buffer, whose first touch alone (page faults) measured as
+        # much as a third of the element-wise work. A second backward through the same graph then fails
+        # autograd's saved-tensor version check instead of reading overwritten values.
+        dxp = xp
+        work = _Work(h, N, min(BLOCK, T), H)
+        one = h0.new_ones(())
+        a_next = h0.new_zeros(N, H)  # 1 - w_{t+1} and g_{t+1} of the step visited last, carried across blocks
+        g_next = h0.new_zeros(N, H)
+        for t0, t1 in _steps(T, BLOCK, not reverse):
+            c = t1 - t0
             xb = xp[:, t0:t1]
-            a, _ = _coefficients(cell, xb)
+            w, ht, s, a, g, tmp, pos = work.view(c)
+            _blend(cell, xb, w, ht, s)
             m = None if mask is None else mask[:, t0:t1]
             if m is not None:
-                a = a.masked_fill(~m, 1.0)
-            g = dh[:, t0:t1].clone()  # (N, c, H): becomes g_t = dh_t + a_{t+1} g_{t+1}
-            ts = range(t1 - t0) if reverse else range(t1 - t0 - 1, -1, -1)
+                w.mul_(m)  # padded steps: w = 0, so a = 1 passes g on and dh~ = 0
+            torch.sub(one, w, out=a)
+            g.copy_(dh[:, t0:t1])
+            ts = range(c) if reverse else range(c - 1, -1, -1)
             for j in ts:
-                if a_next is not None:
-                    g[:, j].addcmul_(a_next, g_next)  # g_t = dh_t + a_{t+1} g_{t+1}, one op a step
+                g[:, j].addcmul_(a_next, g_next)  # g_t = dh_t + a_{t+1} g_{t+1}, one op a step
                 a_next, g_next = a[:, j], g[:, j]
-            if reverse:  # h_prev of step t is h_{t+1}, h0 at T-1
-                h_prev = h[:, t0 + 1 : t1 + 1] if t1 < T else torch.cat([h[:, t0 + 1 : t1], h0[:, None]], 1)
+            a_next, g_next = a_next.clone(), g_next.clone()  # the buffers are rewritten by the next block
+            # tmp = h~ - h_prev; h_prev of step t is h_{t-1} (h_{t+1} when reversed), h0 at the sequence's start
+            if reverse:
+                torch.sub(ht[:, :-1], h[:, t0 + 1 : t1], out=tmp[:, :-1])
+                torch.sub(ht[:, -1], h[:, t1] if t1 < T else h0, out=tmp[:, -1])
             else:
-                h_prev = h[:, t0 - 1 : t1 - 1] if t0 > 0 else torch.cat([h0[:, None], h[:, t0 : t1 - 1]], 1)
+                torch.sub(ht[:, 1:], h[:, t0 : t1 - 1], out=tmp[:, 1:])
+                torch.sub(ht[:, 0], h[:, t0 - 1] if t0 > 0 else h0, out=tmp[:, 0])
+            dw = tmp.mul_(g)
             if m is not None:
-                g = g * m  # padded steps pass g on through a = 1 but produce no gate gradient
-            dxp[:, t0:t1] = _dgates(cell, xb, g, h_prev)
+                dw.mul_(m)  # a padded step's gate had no effect
+            if cell == "mingru":
+                _sigmoid_backward(dw, w, grad_input=dxp[:, t0:t1, :H])  # dz ⊙ σ'(a_z), σ' = z (1 - z)
+            else:  # w = σ(d'), d' = log σ(a_i) - log σ(a_f): ∂d'/∂a_i = σ(-a_i), ∂d'/∂a_f = -σ(-a_f)
+                dd = _sigmoid_backward(dw, w, grad_input=a)  # a is free once the recursion is done
+                torch.mul(torch.sigmoid(-xb[..., :H]), dd, out=dxp[:, t0:t1, :H]).neg_()
+                torch.mul(torch.sigmoid(-xb[..., H : 2 * H]), dd, out=dxp[:, t0:t1, H : 2 * H])
+            dht = torch.mul(g, w, out=g)  # g is no longer needed either
+            # g'(a) = 1 for a >= 0, σ(a)(1 - σ(a)) otherwise
+            torch.ge(xb[..., -H:], 0, out=pos)
+            torch.where(pos, dht, _sigmoid_backward(dht, s, grad_input=tmp), out=dxp[:, t0:t1, -H:])
         dxp2 = dxp.view(N * T, -1)  # (N*T, G*H)
         dx = gemm.linear(dxp2, W.t()).view(N, T, -1) if ctx.needs_input_grad[0] else None
         dW = gemm.mm_tn(dxp2, x.reshape(N * T, -1))  # (G*H, D)
