@@ -7,7 +7,8 @@
 Each recipe is ``configs/lm-<name>.json`` trained with ``LanguageModel.train`` (through ``fit``); the figure
 is the full validation (and test) split evaluated with the state carried at batch size 1 on the best
 checkpoint. The time to reach the target is read from the periodic evaluations (``eval_every``) when the
-recipe has them. Results go to ``benchmarks/results/quality_lm.json`` and, unless ``--no-write``, into the
+recipe has them. Results go to ``benchmarks/results/quality_lm.json`` (one record per recipe, the latest run's;
+other recipes' records are kept) and, unless ``--no-write``, into the
 language-modelling section of ``benchmarks/RESULTS.md`` (between its markers; nothing else is touched).
 """
 
@@ -154,7 +155,10 @@ def main() -> None:
         print(table(rows[-1:]), flush=True)
     out = HERE / "results" / "quality_lm.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(rows, indent=1) + "\n")
+    # keep the other recipes' latest records: a run of one recipe replaces only that recipe's record
+    done = {r["recipe"] for r in rows}
+    kept = [r for r in json.loads(out.read_text()) if r.get("recipe") not in done] if out.exists() else []
+    out.write_text(json.dumps(kept + rows, indent=1) + "\n")
     if not args.no_write:
         write_results_md(rows, rows[0]["command"])
 
