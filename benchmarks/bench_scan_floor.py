@@ -42,6 +42,7 @@ def main() -> None:
 
     def layer_step(model: torch.nn.Module, with_dx: bool):
         def step() -> None:
+            # a fresh leaf each call (as a training step sees); this copy is in both layers' times, not the floor's
             xi = x.clone().requires_grad_(with_dx)
             out, _ = model(xi)
             out.sum().backward()
