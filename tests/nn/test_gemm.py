@@ -40,8 +40,10 @@ def test_linear_matches_matmul(route, bias, add):
     torch.testing.assert_close(got.double(), ref, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("avx512", [True, False])  # mm_tn takes oneDNN only on AVX-512 CPUs: cover both forms
 @pytest.mark.parametrize("route", ROUTES)
-def test_mm_tn_matches_matmul(route):
+def test_mm_tn_matches_matmul(route, avx512, monkeypatch):
+    monkeypatch.setattr(gemm, "_avx512", lambda: avx512)
     g = torch.Generator().manual_seed(1)
     a, b = torch.randn(64, 6, generator=g), torch.randn(64, 4, generator=g)
     with gemm.use_route(_route_param(route)):

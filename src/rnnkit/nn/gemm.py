@@ -104,13 +104,21 @@ def linear(x: Tensor, w: Weight | Tensor, bias: Tensor | None = None, *, add: Te
     return torch.addmm(add, x, w.dense.t())
 
 
+@functools.cache
+def _avx512() -> bool:
+    """True when torch's CPU kernels run with AVX-512 here (``torch.backends.cpu.get_cpu_capability``)."""
+    return "AVX512" in torch.backends.cpu.get_cpu_capability()
+
+
 def mm_tn(a: Tensor, b: Tensor) -> Tensor:
     """``a^T @ b`` for a (M, P), b (M, Q) -> (P, Q): a weight gradient summed over the M = T*N rows.
 
-    On oneDNN this is computed as ``(b^T @ a)^T`` with ``a^T`` as the (column-major) weight operand, the
-    arrangement measured fastest here (~350 vs ~190 GFLOP/s for the direct form); the result is a
-    transposed view.
+    On an AVX-512 CPU with oneDNN this is ``(b^T @ a)^T`` with ``a^T`` as the (column-major) weight operand:
+    MKL runs its AVX2 fallback on AMD, and this arrangement measured ~350 against ~190 GFLOP/s for the direct
+    form (2026-11-22). Where the CPU has AVX2 only, both libraries run AVX2 kernels and oneDNN's copy of the
+    transposed operands is pure cost: ``torch.mm(a^T, b)`` (BLAS reads a transposed, no copy) measured
+    1.15-1.9x faster on every BPTT shape but one (``benchmarks/bench_mm_tn.py``, 2026-11-30).
     """
-    if route_for(a) == "onednn":
+    if route_for(a) == "onednn" and _avx512():
         return torch.ops.mkldnn._linear_pointwise(b.t(), a.t(), None, "none", [], "").t()
     return torch.mm(a.t(), b)
