@@ -111,9 +111,12 @@ def linear_scan(a: Tensor, b: Tensor, h0: Tensor | None = None, *, reverse: bool
 #
 # Both cells are a blend, h' = h + w ⊙ (h~ - h) = lerp(h, h~, w): minGRU's w is z (§3.1), minLSTM's is the
 # normalised input gate i' = σ(-d), d = log σ(a_f) - log σ(a_i) (§3.2.3, since f' = σ(d) = 1 - i'). So the
-# forward step is one addcmul (a = 1 - w, b = w ⊙ h~), and the backward needs only w, h~ and σ(a_h):
+# forward step is one addcmul (a = 1 - w, b = w ⊙ h~), and the backward needs only w and h~:
 #   g_t = dh_t + (1 - w_{t+1}) g_{t+1}      (the reversed recurrence)
 #   dw_t = g_t ⊙ (h~_t - h_{t-1}),  dh~_t = g_t ⊙ w_t,  dh_0 = (1 - w_1) g_1
+# The forward writes h~ over its pre-activation a_h in the projected input xp (and minGRU's z over a_z), so the
+# backward reads the gates instead of recomputing them: g'(a_h) is recovered from h~ itself (below), and
+# σ'(a_z) = z (1 - z). minLSTM keeps a_f and a_i, whose derivatives need both, and recomputes i' per block.
 # Every block's element-wise work writes into buffers allocated once per call (fresh 1 MB temporaries per
 # op cost page faults: profiled, the same mul ran ~8x slower than on a reused buffer), and the gate
 # gradients go straight into their columns of dxp.
@@ -125,12 +128,11 @@ _sigmoid_backward = torch.ops.aten.sigmoid_backward.grad_input  # (dy, y, grad_i
 class _Work:
     """The (N, C, H) buffers of one layer call; ``view(c)`` gives the first c steps (a shorter last block)."""
 
-    def __init__(self, like: Tensor, N: int, C: int, H: int) -> None:
-        self.w, self.ht, self.s, self.a, self.g, self.tmp = (like.new_empty(N, C, H) for _ in range(6))
-        self.pos = torch.empty(N, C, H, dtype=torch.bool, device=like.device)
+    def __init__(self, like: Tensor, N: int, C: int, H: int, n: int) -> None:
+        self.bufs = [like.new_empty(N, C, H) for _ in range(n)]
 
-    def view(self, c: int) -> tuple[Tensor, ...]:
-        return tuple(b[:, :c] for b in (self.w, self.ht, self.s, self.a, self.g, self.tmp, self.pos))
+    def view(self, c: int) -> list[Tensor]:
+        return [b[:, :c] for b in self.bufs]
 
 
 def _one_minus(w: Tensor, out: Tensor) -> Tensor:
@@ -138,20 +140,28 @@ def _one_minus(w: Tensor, out: Tensor) -> Tensor:
     return torch.sub(w.new_ones(()), w, out=out)
 
 
-def _blend(cell: str, xb: Tensor, w: Tensor, ht: Tensor, s: Tensor) -> None:
-    """w, h~ and s = σ(a_h) of a block of projected inputs xb (N, c, G*H), written into the buffers given."""
-    H = w.shape[-1]
-    a_h = xb[..., -H:]
-    torch.sigmoid(a_h, out=s)
-    torch.add(a_h, 0.5, out=ht)
+def _min_lstm_gate(xb: Tensor, out: Tensor) -> Tensor:
+    """minLSTM's normalised input gate i' = σ(-d) = σ(log σ(a_i) - log σ(a_f)) of a block, into out."""
+    H = out.shape[-1]
+    F = torch.nn.functional
+    return torch.sigmoid(F.logsigmoid(xb[..., H : 2 * H]) - F.logsigmoid(xb[..., :H]), out=out)
+
+
+def _gates_in_place(cell: str, xb: Tensor, s: Tensor, w: Tensor) -> tuple[Tensor, Tensor]:
+    """Turn a block of projected inputs xb (N, c, G*H) into its gates: h~ = g(a_h) over a_h's columns, and for
+    minGRU z = σ(a_z) over a_z's; returns (w, h~) as views (minLSTM's w is computed into the buffer w)."""
+    H = s.shape[-1]
+    ht = xb[..., -H:]
     # h~ = g(a_h) (Feng et al. 2024 §B.3, = rnnkit.nn.cells.mingru.g) as max(σ(a), a + 1/2): the same function
     # (a + 1/2 ≥ σ(a) exactly when a ≥ 0) in two fast kernels; torch.where with a scalar was ~18% of a profile
+    torch.sigmoid(ht, out=s)
+    ht.add_(0.5)
     torch.maximum(ht, s, out=ht)
     if cell == "mingru":
-        torch.sigmoid(xb[..., :H], out=w)  # z
-    else:  # i' = σ(-d) = σ(log σ(a_i) - log σ(a_f))
-        F = torch.nn.functional
-        torch.sigmoid(F.logsigmoid(xb[..., H : 2 * H]) - F.logsigmoid(xb[..., :H]), out=w)
+        w = torch.sigmoid(xb[..., :H], out=xb[..., :H])  # z
+    else:
+        _min_lstm_gate(xb, w)
+    return w, ht
 
 
 def _steps(T: int, C: int, reverse: bool) -> list[tuple[int, int]]:
@@ -172,20 +182,21 @@ class _MinLayer(torch.autograd.Function):
         H = h0.shape[1]
         xp = gemm.linear(x.reshape(N * T, D), W, bias).view(N, T, -1)  # (N, T, G*H): all steps in one product
         h = x.new_empty(N, T, H)
-        work = _Work(x, N, min(BLOCK, T), H)
+        work = _Work(x, N, min(BLOCK, T), H, 4)
         state = h0
         for t0, t1 in _steps(T, BLOCK, reverse):
-            w, ht, s, a, b, *_ = work.view(t1 - t0)
-            _blend(cell, xp[:, t0:t1], w, ht, s)
+            s, wbuf, a, b = work.view(t1 - t0)
+            w, ht = _gates_in_place(cell, xp[:, t0:t1], s, wbuf)
             if mask is not None:  # padded steps: w = 0, state unchanged
                 w.mul_(mask[:, t0:t1])
             # h' = a ⊙ h + b with a = 1 - w, b = w ⊙ h~: one addcmul a step (a per-step lerp measured ~4x slower)
             _one_minus(w, out=a)
             torch.mul(w, ht, out=b)
-            ts = range(t1 - t0 - 1, -1, -1) if reverse else range(t1 - t0)
-            for j in ts:
-                state = torch.addcmul(b[:, j], a[:, j], state, out=h[:, t0 + j])
-        ctx.save_for_backward(x, W, xp, h, h0, mask)
+            # unbind makes a block's per-step views in one call (a select per step cost ~4 us, as much as the step)
+            av, bv, hv = a.unbind(1), b.unbind(1), h[:, t0:t1].unbind(1)
+            for j in range(t1 - t0 - 1, -1, -1) if reverse else range(t1 - t0):
+                state = torch.addcmul(bv[j], av[j], state, out=hv[j])
+        ctx.save_for_backward(x, W, xp, h, h0, mask)  # xp now holds h~ (and minGRU's masked z), see above
         ctx.cell, ctx.reverse, ctx.has_bias = cell, reverse, bias is not None
         return h
 
@@ -199,23 +210,26 @@ class _MinLayer(torch.autograd.Function):
         # much as a third of the element-wise work. A second backward through the same graph then fails
         # autograd's saved-tensor version check instead of reading overwritten values.
         dxp = xp
-        work = _Work(h, N, min(BLOCK, T), H)
+        work = _Work(h, N, min(BLOCK, T), H, 4)
         a_next = h0.new_zeros(N, H)  # 1 - w_{t+1} and g_{t+1} of the step visited last, carried across blocks
         g_next = h0.new_zeros(N, H)
         for t0, t1 in _steps(T, BLOCK, not reverse):
             c = t1 - t0
             xb = xp[:, t0:t1]
-            w, ht, s, a, g, tmp, pos = work.view(c)
-            _blend(cell, xb, w, ht, s)
+            a, g, tmp, wbuf = work.view(c)
+            ht = xb[..., -H:]
             m = None if mask is None else mask[:, t0:t1]
-            if m is not None:
-                w.mul_(m)  # padded steps: w = 0, so a = 1 passes g on and dh~ = 0
+            if cell == "mingru":
+                w = xb[..., :H]  # z, masked in the forward
+            else:
+                w = _min_lstm_gate(xb, wbuf)
+                if m is not None:
+                    w.mul_(m)  # padded steps: w = 0, so a = 1 passes g on and dh~ = 0
             _one_minus(w, out=a)
-            g.copy_(dh[:, t0:t1])
-            ts = range(c) if reverse else range(c - 1, -1, -1)
-            for j in ts:
-                g[:, j].addcmul_(a_next, g_next)  # g_t = dh_t + a_{t+1} g_{t+1}, one op a step
-                a_next, g_next = a[:, j], g[:, j]
+            av, gv, dhv = a.unbind(1), g.unbind(1), dh[:, t0:t1].unbind(1)
+            for j in range(c) if reverse else range(c - 1, -1, -1):  # g_t = dh_t + a_{t+1} g_{t+1}, one op a step
+                torch.addcmul(dhv[j], a_next, g_next, out=gv[j])
+                a_next, g_next = av[j], gv[j]
             a_next, g_next = a_next.clone(), g_next.clone()  # the buffers are rewritten by the next block
             # tmp = h~ - h_prev; h_prev of step t is h_{t-1} (h_{t+1} when reversed), h0 at the sequence's start
             if reverse:
@@ -227,16 +241,22 @@ class _MinLayer(torch.autograd.Function):
             dw = tmp.mul_(g)
             if m is not None:
                 dw.mul_(m)  # a padded step's gate had no effect
+            torch.mul(g, w, out=g)  # dh~ = g ⊙ w (g is no longer needed)
             if cell == "mingru":
-                _sigmoid_backward(dw, w, grad_input=dxp[:, t0:t1, :H])  # dz ⊙ σ'(a_z), σ' = z (1 - z)
+                _sigmoid_backward(dw, w, grad_input=dxp[:, t0:t1, :H])  # dz ⊙ z (1 - z), written over z
             else:  # w = σ(d'), d' = log σ(a_i) - log σ(a_f): ∂d'/∂a_i = σ(-a_i), ∂d'/∂a_f = -σ(-a_f)
-                dd = _sigmoid_backward(dw, w, grad_input=a)  # a is free once the recursion is done
-                torch.mul(torch.sigmoid(-xb[..., :H]), dd, out=dxp[:, t0:t1, :H]).neg_()
-                torch.mul(torch.sigmoid(-xb[..., H : 2 * H]), dd, out=dxp[:, t0:t1, H : 2 * H])
-            dht = torch.mul(g, w, out=g)  # g is no longer needed either
-            # g'(a) = 1 for a >= 0, σ(a)(1 - σ(a)) otherwise
-            torch.ge(xb[..., -H:], 0, out=pos)
-            torch.where(pos, dht, _sigmoid_backward(dht, s, grad_input=tmp), out=dxp[:, t0:t1, -H:])
+                dd = _sigmoid_backward(dw, w, grad_input=a)  # a is free once the recursion is done; tmp after this
+                for col, sign in ((slice(0, H), -1.0), (slice(H, 2 * H), 1.0)):  # a_f's column, then a_i's
+                    torch.sigmoid(torch.neg(xb[..., col], out=tmp), out=tmp)
+                    torch.mul(tmp, dd, out=dxp[:, t0:t1, col]).mul_(sign)
+            # g'(a_h) from h~ = g(a_h) itself: 1 where a_h ≥ 0 (h~ = a_h + 1/2 ≥ 1/2), else σ'(a_h) = h~ (1 - h~)
+            # (h~ = σ(a_h) < 1/2). As h~ (1 - h~) ≤ 1/4, that is max(h~ - h~², [h~ ≥ 1/2]) with the test as 0/1
+            # floats: four fast passes (torch.where and a bool mask measured ~6x slower). Within rounding of the
+            # kink at a_h = 0 either one-sided derivative may be used.
+            step = torch.ge(ht, 0.5, out=wbuf)  # wbuf is free: minLSTM's gate was last read above
+            torch.addcmul(ht, ht, ht, value=-1.0, out=tmp)
+            torch.maximum(tmp, step, out=tmp)
+            torch.mul(tmp, g, out=dxp[:, t0:t1, -H:])
         dxp2 = dxp.view(N * T, -1)  # (N*T, G*H)
         dx = gemm.linear(dxp2, W.t()).view(N, T, -1) if ctx.needs_input_grad[0] else None
         dW = gemm.mm_tn(dxp2, x.reshape(N * T, -1))  # (G*H, D)
