@@ -115,3 +115,30 @@ def test_tagger_learns_with_chars_and_crf(tmp_path, crf):
         assert tagger.evaluate(unseen, unknown="skip")["tokens"] == 1
     with pytest.raises(DataError, match="sentence 0 has no tokens"):
         tagger.predict([""])
+
+
+def test_word_dropout_replaces_tokens_with_unk_in_training_only():
+    from rnnkit.config import ConfigError
+    from rnnkit.tasks.classification import ClassifierNet
+
+    cfg = apply_overrides(ClassifierConfig(), ["model.input=word", "model.word_dropout=0.5", "model.hidden_size=4"])
+    net = ClassifierNet(cfg.model, num_classes=2, vocab_size=50)
+    seen = []
+    net.embed.register_forward_hook(lambda mod, args, out: seen.append(args[0].clone()))
+    torch.manual_seed(0)
+    x = torch.randint(2, 50, (64, 40))
+    x[:, 30:] = 0  # padding
+    lengths = torch.full((64,), 30)
+    net.train()
+    net(x, lengths)
+    dropped = seen[-1] != x
+    assert (seen[-1][dropped] == 1).all()  # a dropped token reads as <unk>
+    assert not dropped[:, 30:].any()  # padding is never touched
+    assert 0.45 < dropped[:, :30].float().mean().item() < 0.55  # 1920 draws at p = 0.5: 4.4 sd either side
+    net.eval()
+    net(x, lengths)
+    assert torch.equal(seen[-1], x)  # evaluation sees the tokens as given
+    with pytest.raises(ConfigError, match=r"model.word_dropout must be in \[0, 1\)"):
+        apply_overrides(ClassifierConfig(), ["model.word_dropout=1.0"])
+    with pytest.raises(ConfigError, match="model.word_dropout applies to char/word tokens"):
+        apply_overrides(ClassifierConfig(), ["model.input=numeric", "model.word_dropout=0.1"])

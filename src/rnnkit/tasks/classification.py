@@ -63,6 +63,7 @@ class ClassifierModelConfig(ModelConfig):
     embed_dropout: float = 0.0  # dropout on the embedded (or numeric) input
     pooling: str = "last"  # last | mean | max | attention
     head_dropout: float = 0.0  # dropout on the pooled vector
+    word_dropout: float = 0.0  # training only: each token becomes <unk> with this probability (Iyyer et al. 2015)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -72,6 +73,10 @@ class ClassifierModelConfig(ModelConfig):
             raise ConfigError(f"model.pooling must be one of {POOLINGS}, got {self.pooling!r}")
         if self.embed_size < 1:
             raise ConfigError(f"model.embed_size must be >= 1, got {self.embed_size}")
+        if not 0.0 <= self.word_dropout < 1.0:
+            raise ConfigError(f"model.word_dropout must be in [0, 1), got {self.word_dropout}")
+        if self.word_dropout and self.input == "numeric":
+            raise ConfigError("model.word_dropout applies to char/word tokens; set it to 0 for model.input='numeric'")
 
 
 @dataclass(frozen=True)
@@ -152,6 +157,7 @@ class ClassifierNet(nn.Module):
             self.embed = nn.Embedding(vocab_size, cfg.embed_size, padding_idx=0)
             d_in = cfg.embed_size
         self.drop = nn.Dropout(cfg.embed_dropout)
+        self.word_dropout = cfg.word_dropout
         self.encoder = Recurrent(
             cfg.cell.name, d_in, cfg.hidden_size, num_layers=cfg.num_layers, bidirectional=cfg.bidirectional,
             dropout=cfg.dropout, bias=cfg.bias, options=cfg.cell.options(), impl=cfg.impl,
@@ -164,6 +170,10 @@ class ClassifierNet(nn.Module):
         self.register_buffer("class_weight", torch.ones(num_classes))
 
     def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor | None]:
+        if self.embed is not None and self.training and self.word_dropout > 0:
+            # whole tokens, not embedding units: a dropped token reads as <unk> (id 1); padding (id 0) stays
+            drop = (torch.rand(x.shape, device=x.device) < self.word_dropout) & (x != 0)
+            x = x.masked_fill(drop, 1)
         h = self.embed(x) if self.embed is not None else x  # (N, T, E) or (N, T, D)
         out, _ = self.encoder(self.drop(h), lengths=lengths)  # (N, T, dirs*H)
         return self.head(out, lengths)  # (N, C), (N, T) | None
