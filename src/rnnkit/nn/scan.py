@@ -15,7 +15,7 @@ then the linear recurrence. Two forms live here, both free of logarithms and of 
   hand-written backward that walks time in blocks of C steps, so the gate arithmetic and the recurrence of
   a block stay in cache, and leaves the heavy work to three large products (input projection forward,
   ``dx`` and ``dW_ih`` backward). Memory traffic, not FLOPs, bounds the element-wise part here, so it saves
-  only the projected input and h, and recomputes the gates block by block in the backward.
+  only the projected input (with the gates written over it) and h.
 
 Shapes: N batch, T time, D input, H hidden, G gates (2 minGRU, 3 minLSTM). Lengths: padded steps get
 ``a = 1, b = 0`` (state unchanged) and zero output, as the runner's contract says.
