@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 
 import torch
-from common import interleaved, machine_info
+from common import interleaved, run_header
 
 from rnnkit.nn import gemm
 
@@ -52,9 +52,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    info = machine_info()
-    print(f"{args.threads} threads, {args.repeats} repeats; {info['cpu']}, torch {info['torch']}, "
-          f"CPU capability {torch.backends.cpu.get_cpu_capability()}, {info['date_utc']} UTC")  # fmt: skip
+    print(run_header(args.threads, args.repeats))
     print("| shape (M x P x Q) | route | ms | GFLOP/s | vs onednn |")
     print("|---|---|---:|---:|---:|")
     for label, M, P, Q in SHAPES:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 
 import torch
-from common import interleaved, machine_info, matmul_peak
+from common import interleaved, matmul_peak, run_header
 
 from rnnkit.nn import gemm
 from rnnkit.nn.sequence import Recurrent
@@ -70,9 +70,7 @@ def main() -> None:
         for name, t in res.items():
             rows.append((with_dx, name, t.median * 1e3, base / t.median))
     peak = matmul_peak(repeats=3)["peak"]
-    info = machine_info()
-    print(f"T={T} N={N} H={H}, {args.threads} threads, {args.repeats} repeats; {info['cpu']}, torch {info['torch']}, "
-          f"{info['date_utc']} UTC; matmul peak now {peak:.0f} GFLOP/s")  # fmt: skip
+    print(f"T={T} N={N} H={H}, {run_header(args.threads, args.repeats)}; matmul peak now {peak:.0f} GFLOP/s")
     print("| x requires grad | variant | fwd+bwd ms | nn.GRU time / this |")
     print("|---|---|---:|---:|")
     for with_dx, name, ms, speedup in rows:

@@ -18,8 +18,15 @@ RESULTS = Path(__file__).with_name("RESULTS.md")
 
 __all__ = [
     "RESULTS", "Timing", "append_section", "cpu_model", "interleaved", "machine_info", "matmul_peak",
-    "shared_data_root",
+    "run_header", "shared_data_root",
 ]  # fmt: skip
+
+
+def run_header(threads: int, repeats: int) -> str:
+    """One line naming the run's setting and machine, printed above a benchmark's table."""
+    info = machine_info()
+    return (f"{threads} threads, {repeats} repeats; {info['cpu']} ({info['cpu_capability']}), torch {info['torch']}, "
+            f"{info['date_utc']} UTC")  # fmt: skip
 
 
 def append_section(title: str, body: str, *, path: Path = RESULTS) -> None:

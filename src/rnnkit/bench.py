@@ -55,6 +55,7 @@ def machine_info() -> dict[str, str]:
         "onednn": mkldnn,
         "mkl": mkl,
         "gemm_route": "onednn" if gemm.onednn_available() else "torch (oneDNN linear ops unavailable)",
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),  # AVX2 / AVX512: decides gemm.mm_tn's route
         "python": platform.python_version(),
         "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
     }
