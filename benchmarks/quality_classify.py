@@ -45,8 +45,9 @@ SETTINGS: dict[str, list[str]] = {
     "names": [
         "data.dataset=names", "data.test_fraction=0.15", "data.split_seed=2024", "data.val_fraction=0",
         "model.input=char", "model.cell.name=lstm", "model.bidirectional=true", "model.hidden_size=256",
-        "model.embed_size=64", "model.pooling=last", "model.embed_dropout=0.1", "model.head_dropout=0.3",
-        "data.batch_size=64", "train.lr=3e-3", "train.epochs=12", "train.schedule.name=cosine",
+        "model.num_layers=2", "model.embed_size=64", "model.pooling=last", "model.embed_dropout=0.1",
+        "model.head_dropout=0.3", "data.batch_size=64", "train.lr=3e-3", "train.epochs=12",
+        "train.schedule.name=cosine",
     ],
     "japanese-vowels": [
         "data.dataset=japanese-vowels", "data.val_fraction=0", "model.input=numeric", "model.cell.name=lstm",
