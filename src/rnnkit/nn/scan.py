@@ -246,9 +246,11 @@ class _MinLayer(torch.autograd.Function):
                 _sigmoid_backward(dw, w, grad_input=dxp[:, t0:t1, :H])  # dz ⊙ z (1 - z), written over z
             else:  # w = σ(d'), d' = log σ(a_i) - log σ(a_f): ∂d'/∂a_i = σ(-a_i), ∂d'/∂a_f = -σ(-a_f)
                 dd = _sigmoid_backward(dw, w, grad_input=a)  # a is free once the recursion is done; tmp after this
-                for col, sign in ((slice(0, H), -1.0), (slice(H, 2 * H), 1.0)):  # a_f's column, then a_i's
-                    torch.sigmoid(torch.neg(xb[..., col], out=tmp), out=tmp)
-                    torch.mul(tmp, dd, out=dxp[:, t0:t1, col]).mul_(sign)
+                # da_f = -σ(-a_f) dd first (a_i's column is still unread), then da_i = σ(-a_i) dd
+                torch.sigmoid(torch.neg(xb[..., :H], out=tmp), out=tmp)
+                torch.mul(tmp, dd, out=dxp[:, t0:t1, :H]).neg_()
+                torch.sigmoid(torch.neg(xb[..., H : 2 * H], out=tmp), out=tmp)
+                torch.mul(tmp, dd, out=dxp[:, t0:t1, H : 2 * H])
             # g'(a_h) from h~ = g(a_h) itself: 1 where a_h ≥ 0 (h~ = a_h + 1/2 ≥ 1/2), else σ'(a_h) = h~ (1 - h~)
             # (h~ = σ(a_h) < 1/2). As h~ (1 - h~) ≤ 1/4, that is max(h~ - h~², [h~ ≥ 1/2]) with the test as 0/1
             # floats: four fast passes (torch.where and a bool mask measured ~6x slower). Within rounding of the
