@@ -7,13 +7,16 @@ A minGRU layer cannot be faster than the matrix products it has to do: forward `
 once, (N*T, D) @ (D, 2H)), backward ``dW = dxp^T x`` and, when x requires grad, ``dx = dxp W``. Timing just
 those products, through the same ``rnnkit.nn.gemm`` route the layer uses, gives the best ratio to
 ``torch.nn.GRU`` that any float32 minGRU implementation could reach on this machine today; the layer's own
-time shows how much of the gap is the element-wise gate and scan work. Everything runs interleaved in one
+time shows how much of the gap is the element-wise gate and scan work, done either by the native C kernel
+(``nn/scan.c``, the default on CPU) or by blocks of aten ops (``RNNKIT_NATIVE=0``, set per call here so both
+run in the same process). Everything runs interleaved in one
 process (``common.interleaved``), so the ratios are fair even when the host's speed drifts.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 
 import torch
 from common import interleaved, matmul_peak, run_header
@@ -40,12 +43,20 @@ def main() -> None:
     dxp = torch.randn(N * T, W.shape[0])  # the gradient the products see: (N*T, 2H)
     x2 = x.reshape(N * T, H)
 
-    def layer_step(model: torch.nn.Module, with_dx: bool):
+    def layer_step(model: torch.nn.Module, with_dx: bool, native: str = "1"):
         def step() -> None:
             # a fresh leaf each call (as a training step sees); this copy is in both layers' times, not the floor's
             xi = x.clone().requires_grad_(with_dx)
-            out, _ = model(xi)
-            out.sum().backward()
+            before = os.environ.get("RNNKIT_NATIVE")
+            os.environ["RNNKIT_NATIVE"] = native  # read by nn.scan at each forward and backward
+            try:
+                out, _ = model(xi)
+                out.sum().backward()
+            finally:
+                if before is None:
+                    del os.environ["RNNKIT_NATIVE"]
+                else:
+                    os.environ["RNNKIT_NATIVE"] = before
 
         return step
 
@@ -63,6 +74,7 @@ def main() -> None:
         fns = {
             "torch.nn.GRU": layer_step(gru, with_dx),
             "rnnkit mingru (auto)": layer_step(mingru, with_dx),
+            "rnnkit mingru, aten element-wise (RNNKIT_NATIVE=0)": layer_step(mingru, with_dx, "0"),
             "mingru products alone (floor)": floor_step(with_dx),
         }
         res = interleaved(fns, repeats=args.repeats, warmup=1)

@@ -161,3 +161,69 @@ def test_scan_layer_second_backward_fails_clearly():
     out.sum().backward(retain_graph=True)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         out.sum().backward()
+
+
+# ---- the native (C) kernel against the aten blocks -------------------------------------------------------------
+
+
+def _layer_grads(cell, x, h0, W, b, mask, reverse, w_out, *, native_fwd, native_bwd, monkeypatch):
+    x, h0, W, b = (t.detach().clone().requires_grad_() for t in (x, h0, W, b))
+    monkeypatch.setenv("RNNKIT_NATIVE", "1" if native_fwd else "0")
+    h = scan._MinLayer.apply(x, W, b, h0, mask, cell, reverse)
+    monkeypatch.setenv("RNNKIT_NATIVE", "1" if native_bwd else "0")
+    (h * w_out).sum().backward()
+    return [h.detach(), x.grad, h0.grad, W.grad, b.grad]
+
+
+# float64: the same sums in another order and libm's vectorised exp/log1p (a few ulp): 1e-12 is ample and any
+# wrong index gives O(1) errors. float32: dW and db sum N*T = 320 terms of size ~3 (x is scaled by 3), so
+# rounding alone reaches ~320 * 3 * 6e-8 ≈ 6e-5 absolute where terms cancel; 1e-4 allows it.
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("cell", scan.CELLS)
+@pytest.mark.parametrize(("reverse", "use_mask"), [(False, False), (True, True)])
+def test_native_kernel_equals_aten_blocks(dtype, cell, reverse, use_mask, monkeypatch):
+    if scan._native(dtype) is None:
+        pytest.skip("no C compiler here: the native kernel cannot be built (the aten path is what runs)")
+    gen = torch.Generator().manual_seed(4)
+    # N = 5 over 2 threads splits 2 + 3; N*T*H = 81,920 is over the threading threshold
+    N, T, D, H, G = 5, 64, 7, 256, 2 if cell == "mingru" else 3
+    x = 3 * torch.randn(N, T, D, generator=gen, dtype=dtype)  # large: gates near 0 and 1, both sides of g's kink
+    h0, W, b = (torch.randn(*s, generator=gen, dtype=dtype) for s in [(N, H), (G * H, D), (G * H,)])
+    mask = (torch.arange(T)[None, :] < torch.tensor([T, 1, 30, 0, 63])[:, None]).unsqueeze(2) if use_mask else None
+    w_out = torch.randn(N, T, H, generator=gen, dtype=dtype)
+    tol = dict(rtol=1e-12, atol=1e-12) if dtype == torch.float64 else dict(rtol=1e-4, atol=1e-4)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        args = (cell, x, h0, W, b, mask, reverse, w_out)
+        ref = _layer_grads(*args, native_fwd=False, native_bwd=False, monkeypatch=monkeypatch)
+        for fwd, bwd in [(True, True), (True, False), (False, True)]:  # either backward follows either forward
+            got = _layer_grads(*args, native_fwd=fwd, native_bwd=bwd, monkeypatch=monkeypatch)
+            for name, r, g in zip("h dx dh0 dW db".split(), ref, got, strict=True):
+                torch.testing.assert_close(g, r, **tol, msg=lambda m, name=name: f"{fwd=} {bwd=} {name}: {m}")
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_native_kernel_missing_compiler_falls_back_with_a_warning(monkeypatch, tmp_path):
+    monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path))  # nothing cached: a build is needed
+    monkeypatch.setenv("CC", "no-such-compiler-rnnkit")
+    monkeypatch.setattr(scan, "_LIBS", {})
+    with pytest.warns(RuntimeWarning, match="native min\\* kernel is unavailable.*no-such-compiler-rnnkit"):
+        assert scan._native(torch.float64) is None
+    torch.manual_seed(0)
+    m = Recurrent("mingru", 3, 4, impl="scan").double()
+    x = torch.randn(2, 5, 3, dtype=torch.float64)
+    monkeypatch.setenv("RNNKIT_NATIVE", "0")
+    ref, _ = m(x)
+    monkeypatch.setenv("RNNKIT_NATIVE", "1")
+    got, _ = m(x)  # the aten path, no second warning
+    torch.testing.assert_close(got, ref, rtol=0, atol=0)
+
+
+def test_native_kernel_switch_and_scope(monkeypatch):
+    monkeypatch.setenv("RNNKIT_NATIVE", "0")
+    assert scan._native(torch.float32) is None
+    monkeypatch.setenv("RNNKIT_NATIVE", "1")
+    assert scan._native(torch.float16) is None  # no C type for it: the aten path
+    assert scan._native_for(torch.zeros(1, dtype=torch.float32), torch.zeros(1, dtype=torch.float64)) is None

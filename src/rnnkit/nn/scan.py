@@ -23,7 +23,18 @@ Shapes: N batch, T time, D input, H hidden, G gates (2 minGRU, 3 minLSTM). Lengt
 
 from __future__ import annotations
 
+import ctypes
+import hashlib
 import math
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import threading
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -107,6 +118,120 @@ def linear_scan(a: Tensor, b: Tensor, h0: Tensor | None = None, *, reverse: bool
     return _LinearScan.apply(a, b, h0, reverse)
 
 
+# ---- the native kernel -----------------------------------------------------------------------------------------
+#
+# The gates and the recurrence of a layer, forward and backward, as one C loop per sequence (scan.c): through
+# aten they are ~8 passes over (N, T, H) plus an op per step, each streaming a block through memory again. It is
+# compiled on first use with the system C compiler (well under a second, cached per machine) and runs on CPU for
+# float32/float64; anywhere else, or without a compiler, the aten blocks of _MinLayer run: the same math,
+# storing the same things in xp, so either backward can follow either forward (the tests compare them).
+# RNNKIT_NATIVE=0 switches it off.
+
+_SRC = Path(__file__).with_name("scan.c")
+# -ffast-math lets gcc vectorise exp/log1p through libmvec; it is given to the compile step only, because
+# linking a shared object with it would add crtfastmath.o, which sets flush-to-zero for the whole process.
+_CFLAGS = ("-O3", "-march=native", "-ffast-math", "-fPIC", "-std=c11")
+_REALS = {torch.float32: "float", torch.float64: "double"}
+_LIBS: dict[torch.dtype, ctypes.CDLL | None] = {}
+_LOCK = threading.Lock()
+_POOL: list[ThreadPoolExecutor] = []  # one executor, made on first use
+_P = ctypes.c_void_p
+_I64, _I32 = ctypes.c_int64, ctypes.c_int32
+_ARGS = [_I64, _I64, _I64, _I64, _I32, _I32, _P]  # n0, n1, T, H, lstm, reverse, xp
+
+
+def native_enabled() -> bool:
+    """Whether the C kernel may be used (RNNKIT_NATIVE=0 turns it off, e.g. to compare or to rule it out)."""
+    return os.environ.get("RNNKIT_NATIVE", "1") != "0"
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("RNNKIT_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "rnnkit"
+    )
+    return Path(root)
+
+
+def _build(real: str) -> Path:
+    """Compile scan.c for one float type into the cache (atomically: concurrent first uses may race)."""
+    cc = os.environ.get("CC", "cc")
+    if shutil.which(cc) is None:
+        raise OSError(f"no C compiler ({cc!r} is not on PATH; set CC)")
+    # the key covers everything the binary depends on: source, flags, compiler, and this machine's CPU
+    # (-march=native), so a shared home directory on two kinds of machine keeps two builds
+    cpu = platform.processor() + platform.machine()
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            cpu += next((line for line in f if line.startswith("flags")), "")
+    version = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30).stdout
+    key = hashlib.sha256("\0".join([_SRC.read_text(), " ".join(_CFLAGS), real, version, cpu]).encode()).hexdigest()
+    out = _cache_dir() / f"scan-{real}-{key[:16]}.so"
+    if out.exists():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        obj, lib = Path(tmp) / "scan.o", Path(tmp) / "scan.so"
+        for cmd in (
+            [cc, "-c", *_CFLAGS, f"-DREAL={real}", str(_SRC), "-o", str(obj)],
+            [cc, "-shared", str(obj), "-o", str(lib), "-lm"],
+        ):
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+            if r.returncode != 0:
+                raise OSError(f"{' '.join(cmd)} failed:\n{r.stderr.strip()}")
+        os.replace(lib, out)
+    return out
+
+
+def _native(dtype: torch.dtype) -> ctypes.CDLL | None:
+    """The compiled kernels for dtype, or None (not enabled, not a float type, or the build failed: warned once)."""
+    if dtype not in _REALS or not native_enabled():
+        return None
+    with _LOCK:
+        if dtype not in _LIBS:
+            try:
+                lib = ctypes.CDLL(str(_build(_REALS[dtype])))
+                lib.min_forward.argtypes = [*_ARGS, _P, _P, _P]  # h0, mask, h
+                lib.min_forward.restype = None
+                lib.min_backward.argtypes = [*_ARGS, _P, _P, _P, _P, _P, _P]  # h, h0, dh, mask, dh0, db
+                lib.min_backward.restype = _I32
+            except (OSError, subprocess.SubprocessError) as e:
+                warnings.warn(
+                    f"rnnkit: the native min* kernel is unavailable ({e}); minGRU/minLSTM use the slower aten "
+                    "path. Install a C compiler (or set CC) for the fast one; RNNKIT_NATIVE=0 silences this.",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+                lib = None
+            _LIBS[dtype] = lib
+        return _LIBS[dtype]
+
+
+def _native_for(*tensors: Tensor) -> ctypes.CDLL | None:
+    """The kernels when every tensor is a CPU tensor of one float type, else None (the aten path)."""
+    t0 = tensors[0]
+    if t0.device.type != "cpu" or any(t.device != t0.device or t.dtype != t0.dtype for t in tensors):
+        return None
+    return _native(t0.dtype)
+
+
+def _parallel(fn, N: int, work: int, *args) -> list:
+    """fn(n0, n1, *args) over sequences split between torch's thread count (ctypes drops the GIL in the call)."""
+    k = min(torch.get_num_threads(), N) if work >= 1 << 16 else 1  # small calls: a thread hop costs more
+    if k <= 1:
+        return [fn(0, N, *args)]
+    with _LOCK:
+        if not _POOL or _POOL[0]._max_workers < k - 1:
+            _POOL[:] = [ThreadPoolExecutor(max_workers=k - 1, thread_name_prefix="rnnkit-scan")]
+        pool = _POOL[0]
+    cuts = [N * i // k for i in range(k + 1)]
+    futures = [pool.submit(fn, cuts[i], cuts[i + 1], *args) for i in range(1, k)]
+    return [fn(cuts[0], cuts[1], *args)] + [f.result() for f in futures]
+
+
+def _ptr(t: Tensor | None) -> int | None:
+    return None if t is None else t.data_ptr()
+
+
 # ---- the fused min* layer -------------------------------------------------------------------------------------
 #
 # Both cells are a blend, h' = h + w ⊙ (h~ - h) = lerp(h, h~, w): minGRU's w is z (§3.1), minLSTM's is the
@@ -173,6 +298,83 @@ def _steps(T: int, C: int, reverse: bool) -> list[tuple[int, int]]:
 BLOCK = 16  # steps per block: (N, 16, H) float32 buffers stay in cache at N=32, H=512
 
 
+def _forward_aten(cell: str, xp: Tensor, h0: Tensor, mask: Tensor | None, reverse: bool, h: Tensor) -> None:
+    """The forward's gates and recurrence in blocks of aten ops: h~ (and z) over xp, the states into h."""
+    N, T, H = h.shape
+    work = _Work(h, N, min(BLOCK, T), H, 4)
+    state = h0
+    for t0, t1 in _steps(T, BLOCK, reverse):
+        s, wbuf, a, b = work.view(t1 - t0)
+        w, ht = _gates_in_place(cell, xp[:, t0:t1], s, wbuf)
+        if mask is not None:  # padded steps: w = 0, state unchanged
+            w.mul_(mask[:, t0:t1])
+        # h' = a ⊙ h + b with a = 1 - w, b = w ⊙ h~: one addcmul a step (a per-step lerp measured ~4x slower)
+        _one_minus(w, out=a)
+        torch.mul(w, ht, out=b)
+        # unbind makes a block's per-step views in one call (a select per step cost ~4 us, as much as the step)
+        av, bv, hv = a.unbind(1), b.unbind(1), h[:, t0:t1].unbind(1)
+        for j in range(t1 - t0 - 1, -1, -1) if reverse else range(t1 - t0):
+            state = torch.addcmul(bv[j], av[j], state, out=hv[j])
+
+
+def _backward_aten(
+    cell: str, xp: Tensor, h: Tensor, h0: Tensor, dh: Tensor, mask: Tensor | None, reverse: bool
+) -> Tensor:
+    """The backward's recurrence and gate gradients in blocks of aten ops: dxp over xp; returns dh_0."""
+    N, T, H = h.shape
+    dxp = xp  # block by block, each after its last read (see _MinLayer.backward)
+    work = _Work(h, N, min(BLOCK, T), H, 4)
+    a_next = h0.new_zeros(N, H)  # 1 - w_{t+1} and g_{t+1} of the step visited last, carried across blocks
+    g_next = h0.new_zeros(N, H)
+    for t0, t1 in _steps(T, BLOCK, not reverse):
+        c = t1 - t0
+        xb = xp[:, t0:t1]
+        a, g, tmp, wbuf = work.view(c)
+        ht = xb[..., -H:]
+        m = None if mask is None else mask[:, t0:t1]
+        if cell == "mingru":
+            w = xb[..., :H]  # z, masked in the forward
+        else:
+            w = _min_lstm_gate(xb, wbuf)
+            if m is not None:
+                w.mul_(m)  # padded steps: w = 0, so a = 1 passes g on and dh~ = 0
+        _one_minus(w, out=a)
+        av, gv, dhv = a.unbind(1), g.unbind(1), dh[:, t0:t1].unbind(1)
+        for j in range(c) if reverse else range(c - 1, -1, -1):  # g_t = dh_t + a_{t+1} g_{t+1}, one op a step
+            torch.addcmul(dhv[j], a_next, g_next, out=gv[j])
+            a_next, g_next = av[j], gv[j]
+        a_next, g_next = a_next.clone(), g_next.clone()  # the buffers are rewritten by the next block
+        # tmp = h~ - h_prev; h_prev of step t is h_{t-1} (h_{t+1} when reversed), h0 at the sequence's start
+        if reverse:
+            torch.sub(ht[:, :-1], h[:, t0 + 1 : t1], out=tmp[:, :-1])
+            torch.sub(ht[:, -1], h[:, t1] if t1 < T else h0, out=tmp[:, -1])
+        else:
+            torch.sub(ht[:, 1:], h[:, t0 : t1 - 1], out=tmp[:, 1:])
+            torch.sub(ht[:, 0], h[:, t0 - 1] if t0 > 0 else h0, out=tmp[:, 0])
+        dw = tmp.mul_(g)
+        if m is not None:
+            dw.mul_(m)  # a padded step's gate had no effect
+        torch.mul(g, w, out=g)  # dh~ = g ⊙ w (g is no longer needed)
+        if cell == "mingru":
+            _sigmoid_backward(dw, w, grad_input=dxp[:, t0:t1, :H])  # dz ⊙ z (1 - z), written over z
+        else:  # w = σ(d'), d' = log σ(a_i) - log σ(a_f): ∂d'/∂a_i = σ(-a_i), ∂d'/∂a_f = -σ(-a_f)
+            dd = _sigmoid_backward(dw, w, grad_input=a)  # a is free once the recursion is done; tmp after this
+            # da_f = -σ(-a_f) dd first (a_i's column is still unread), then da_i = σ(-a_i) dd
+            torch.sigmoid(torch.neg(xb[..., :H], out=tmp), out=tmp)
+            torch.mul(tmp, dd, out=dxp[:, t0:t1, :H]).neg_()
+            torch.sigmoid(torch.neg(xb[..., H : 2 * H], out=tmp), out=tmp)
+            torch.mul(tmp, dd, out=dxp[:, t0:t1, H : 2 * H])
+        # g'(a_h) from h~ = g(a_h) itself: 1 where a_h ≥ 0 (h~ = a_h + 1/2 ≥ 1/2), else σ'(a_h) = h~ (1 - h~)
+        # (h~ = σ(a_h) < 1/2). As h~ (1 - h~) ≤ 1/4, that is max(h~ - h~², [h~ ≥ 1/2]) with the test as 0/1
+        # floats: four fast passes (torch.where and a bool mask measured ~6x slower). Within rounding of the
+        # kink at a_h = 0 either one-sided derivative may be used.
+        step = torch.ge(ht, 0.5, out=wbuf)  # wbuf is free: minLSTM's gate was last read above
+        torch.addcmul(ht, ht, ht, value=-1.0, out=tmp)
+        torch.maximum(tmp, step, out=tmp)
+        torch.mul(tmp, g, out=dxp[:, t0:t1, -H:])
+    return a_next * g_next  # dh_0 = a_1 g_1
+
+
 class _MinLayer(torch.autograd.Function):
     """One min* layer: x (N, T, D) -> h (N, T, H) (unmasked), hand-written backward."""
 
@@ -182,20 +384,14 @@ class _MinLayer(torch.autograd.Function):
         H = h0.shape[1]
         xp = gemm.linear(x.reshape(N * T, D), W, bias).view(N, T, -1)  # (N, T, G*H): all steps in one product
         h = x.new_empty(N, T, H)
-        work = _Work(x, N, min(BLOCK, T), H, 4)
-        state = h0
-        for t0, t1 in _steps(T, BLOCK, reverse):
-            s, wbuf, a, b = work.view(t1 - t0)
-            w, ht = _gates_in_place(cell, xp[:, t0:t1], s, wbuf)
-            if mask is not None:  # padded steps: w = 0, state unchanged
-                w.mul_(mask[:, t0:t1])
-            # h' = a ⊙ h + b with a = 1 - w, b = w ⊙ h~: one addcmul a step (a per-step lerp measured ~4x slower)
-            _one_minus(w, out=a)
-            torch.mul(w, ht, out=b)
-            # unbind makes a block's per-step views in one call (a select per step cost ~4 us, as much as the step)
-            av, bv, hv = a.unbind(1), b.unbind(1), h[:, t0:t1].unbind(1)
-            for j in range(t1 - t0 - 1, -1, -1) if reverse else range(t1 - t0):
-                state = torch.addcmul(bv[j], av[j], state, out=hv[j])
+        lib = _native_for(xp, h0) if xp.is_contiguous() else None
+        if lib is None:
+            _forward_aten(cell, xp, h0, mask, reverse, h)
+        else:
+            m = None if mask is None else mask.reshape(N, T).to(xp.dtype)
+            h0c = h0.contiguous()
+            ptrs = [_ptr(t) for t in (xp, h0c, m, h)]
+            _parallel(lib.min_forward, N, N * T * H, T, H, cell == "minlstm", reverse, *ptrs)
         ctx.save_for_backward(x, W, xp, h, h0, mask)  # xp now holds h~ (and minGRU's masked z), see above
         ctx.cell, ctx.reverse, ctx.has_bias = cell, reverse, bias is not None
         return h
@@ -203,67 +399,32 @@ class _MinLayer(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dh):  # noqa: D102
         x, W, xp, h, h0, mask = ctx.saved_tensors
-        cell, reverse = ctx.cell, ctx.reverse
         N, T, H = h.shape
-        # The gate gradients overwrite xp block by block, each after its last read: xp is this Function's own
-        # tensor, so this saves a fresh (N, T, G*H) buffer, whose first touch alone (page faults) measured as
-        # much as a third of the element-wise work. A second backward through the same graph then fails
-        # autograd's saved-tensor version check instead of reading overwritten values.
-        dxp = xp
-        work = _Work(h, N, min(BLOCK, T), H, 4)
-        a_next = h0.new_zeros(N, H)  # 1 - w_{t+1} and g_{t+1} of the step visited last, carried across blocks
-        g_next = h0.new_zeros(N, H)
-        for t0, t1 in _steps(T, BLOCK, not reverse):
-            c = t1 - t0
-            xb = xp[:, t0:t1]
-            a, g, tmp, wbuf = work.view(c)
-            ht = xb[..., -H:]
-            m = None if mask is None else mask[:, t0:t1]
-            if cell == "mingru":
-                w = xb[..., :H]  # z, masked in the forward
-            else:
-                w = _min_lstm_gate(xb, wbuf)
-                if m is not None:
-                    w.mul_(m)  # padded steps: w = 0, so a = 1 passes g on and dh~ = 0
-            _one_minus(w, out=a)
-            av, gv, dhv = a.unbind(1), g.unbind(1), dh[:, t0:t1].unbind(1)
-            for j in range(c) if reverse else range(c - 1, -1, -1):  # g_t = dh_t + a_{t+1} g_{t+1}, one op a step
-                torch.addcmul(dhv[j], a_next, g_next, out=gv[j])
-                a_next, g_next = av[j], gv[j]
-            a_next, g_next = a_next.clone(), g_next.clone()  # the buffers are rewritten by the next block
-            # tmp = h~ - h_prev; h_prev of step t is h_{t-1} (h_{t+1} when reversed), h0 at the sequence's start
-            if reverse:
-                torch.sub(ht[:, :-1], h[:, t0 + 1 : t1], out=tmp[:, :-1])
-                torch.sub(ht[:, -1], h[:, t1] if t1 < T else h0, out=tmp[:, -1])
-            else:
-                torch.sub(ht[:, 1:], h[:, t0 : t1 - 1], out=tmp[:, 1:])
-                torch.sub(ht[:, 0], h[:, t0 - 1] if t0 > 0 else h0, out=tmp[:, 0])
-            dw = tmp.mul_(g)
-            if m is not None:
-                dw.mul_(m)  # a padded step's gate had no effect
-            torch.mul(g, w, out=g)  # dh~ = g ⊙ w (g is no longer needed)
-            if cell == "mingru":
-                _sigmoid_backward(dw, w, grad_input=dxp[:, t0:t1, :H])  # dz ⊙ z (1 - z), written over z
-            else:  # w = σ(d'), d' = log σ(a_i) - log σ(a_f): ∂d'/∂a_i = σ(-a_i), ∂d'/∂a_f = -σ(-a_f)
-                dd = _sigmoid_backward(dw, w, grad_input=a)  # a is free once the recursion is done; tmp after this
-                # da_f = -σ(-a_f) dd first (a_i's column is still unread), then da_i = σ(-a_i) dd
-                torch.sigmoid(torch.neg(xb[..., :H], out=tmp), out=tmp)
-                torch.mul(tmp, dd, out=dxp[:, t0:t1, :H]).neg_()
-                torch.sigmoid(torch.neg(xb[..., H : 2 * H], out=tmp), out=tmp)
-                torch.mul(tmp, dd, out=dxp[:, t0:t1, H : 2 * H])
-            # g'(a_h) from h~ = g(a_h) itself: 1 where a_h ≥ 0 (h~ = a_h + 1/2 ≥ 1/2), else σ'(a_h) = h~ (1 - h~)
-            # (h~ = σ(a_h) < 1/2). As h~ (1 - h~) ≤ 1/4, that is max(h~ - h~², [h~ ≥ 1/2]) with the test as 0/1
-            # floats: four fast passes (torch.where and a bool mask measured ~6x slower). Within rounding of the
-            # kink at a_h = 0 either one-sided derivative may be used.
-            step = torch.ge(ht, 0.5, out=wbuf)  # wbuf is free: minLSTM's gate was last read above
-            torch.addcmul(ht, ht, ht, value=-1.0, out=tmp)
-            torch.maximum(tmp, step, out=tmp)
-            torch.mul(tmp, g, out=dxp[:, t0:t1, -H:])
-        dxp2 = dxp.view(N * T, -1)  # (N*T, G*H)
+        # The gate gradients overwrite xp (either path): xp is this Function's own tensor, so this saves a fresh
+        # (N, T, G*H) buffer, whose first touch alone (page faults) measured as much as a third of the
+        # element-wise work. A second backward through the same graph then fails autograd's saved-tensor
+        # version check instead of reading overwritten values.
+        lib = _native_for(xp, h, h0, dh)
+        if lib is None:
+            dh0 = _backward_aten(ctx.cell, xp, h, h0, dh, mask, ctx.reverse)
+        else:
+            m = None if mask is None else mask.reshape(N, T).to(xp.dtype)
+            h0c, dhc = h0.contiguous(), dh.contiguous()
+            dh0 = torch.empty_like(h0c)
+            db_n = xp.new_empty(N, xp.shape[2]) if ctx.has_bias else None  # each sequence's share of db
+            ptrs = [_ptr(t) for t in (xp, h, h0c, dhc, m, dh0, db_n)]
+            failed = _parallel(lib.min_backward, N, N * T * H, T, H, ctx.cell == "minlstm", ctx.reverse, *ptrs)
+            if any(failed):
+                raise MemoryError(f"nn.scan: the native backward could not allocate 2 x {H} scratch values")
+            torch.autograd.graph.increment_version(xp)  # C wrote through a pointer: tell autograd, as aten would
+        dxp2 = xp.view(N * T, -1)  # (N*T, G*H): the gate gradients now
         dx = gemm.linear(dxp2, W.t()).view(N, T, -1) if ctx.needs_input_grad[0] else None
         dW = gemm.mm_tn(dxp2, x.reshape(N * T, -1))  # (G*H, D)
-        db = dxp2.sum(0) if ctx.has_bias else None
-        return dx, dW, db, a_next * g_next, None, None, None  # dh_0 = a_1 g_1
+        if ctx.has_bias:
+            db = dxp2.sum(0) if lib is None else db_n.sum(0)
+        else:
+            db = None
+        return dx, dW, db, dh0, None, None, None
 
 
 def run_layer(
