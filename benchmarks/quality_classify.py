@@ -9,6 +9,8 @@
     python benchmarks/quality_classify.py table            # latest record per dataset as a markdown table
     python benchmarks/quality_classify.py mr --fold-limit 3 --validate 0.1 -- model.hidden_size=128   # tuning:
         # scored on 10% held out of each training part, never on test; goes to results/tune_classify.jsonl
+    python benchmarks/quality_classify.py mr --ensemble 5  # per fold, the mean of 5 runs' probabilities (seeds
+        # train.seed .. +4), with each member's own accuracy beside it (`rnnkit classify eval RUN RUN ...`)
 
 Each run prints one JSON line (figures, wall time, settings, machine) and appends it to
 ``benchmarks/results/quality_classify.jsonl``; ``benchmarks/RESULTS.md`` quotes those lines. Any config field can
@@ -32,7 +34,7 @@ import torch
 
 from rnnkit.config import apply_overrides, to_dict
 from rnnkit.tasks import class_metrics
-from rnnkit.tasks.classification import Classifier, ClassifierConfig
+from rnnkit.tasks.classification import Classifier, ClassifierConfig, evaluate_ensemble
 from rnnkit.tasks.classification import load_splits as classify_splits
 from rnnkit.tasks.labeling import Tagger, TaggerConfig
 from rnnkit.tasks.labeling import load_splits as tag_splits
@@ -82,10 +84,12 @@ def machine() -> dict:
     }
 
 
-def run_classify(name: str, extra: list[str], fold_limit: int, fold_start: int = 0, validate: float = 0.0) -> dict:
+def run_classify(
+    name: str, extra: list[str], fold_limit: int, fold_start: int = 0, validate: float = 0.0, ensemble: int = 1
+) -> dict:
     """Train on each fold's (or the split's) training part and score on its test part; with ``validate`` > 0
     score instead on that fraction of the training part, held out from training (for choosing a setting
-    without looking at test data)."""
+    without looking at test data); with ``ensemble`` K > 1 train K seeds per fold and score their mean."""
     tail = [f"data.val_fraction={validate}"] if validate else []
     cfg = apply_overrides(ClassifierConfig(), [*SETTINGS[name], "train.quiet=true", *extra, *tail])
     folds = cfg.data.folds or 1
@@ -95,13 +99,20 @@ def run_classify(name: str, extra: list[str], fold_limit: int, fold_start: int =
         train, val, test = classify_splits(c_cfg.data)
         if validate:
             test = val
-        clf = Classifier(c_cfg)
-        fr = clf.fit(train)
-        r = clf.evaluate(test)
+        members, members_acc = [], []
+        for k in range(ensemble):
+            clf = Classifier(apply_overrides(c_cfg, [f"train.seed={c_cfg.train.seed + k}"]))
+            fr = clf.fit(train)
+            members.append(clf)
+            if ensemble > 1:
+                members_acc.append(clf.evaluate(test)["accuracy"])
+        r = evaluate_ensemble(members, test)
         index = {c: i for i, c in enumerate(clf.classes)}
         base = class_metrics.majority_baseline([index[y] for y in train.labels], [index[y] for y in test.labels])
         results.append({"fold": fold, "accuracy": r["accuracy"], "macro_f1": r["macro_f1"], "majority": base,
                         "epochs_done": fr.epoch, "steps": fr.step, "interrupted": fr.interrupted})  # fmt: skip
+        if ensemble > 1:
+            results[-1]["members_accuracy"] = members_acc
         print(json.dumps({"dataset": name, **results[-1]}), flush=True)
     acc = [r["accuracy"] for r in results]
     return {
@@ -118,6 +129,8 @@ def run_classify(name: str, extra: list[str], fold_limit: int, fold_start: int =
         "per_fold": results,
         "seconds": round(time.perf_counter() - t0, 1),
         "settings": SETTINGS[name] + extra,
+        "ensemble": ensemble,
+        "members_mean_accuracy": float(np.mean([a for r in results for a in r.get("members_accuracy", [])] or acc)),
         "scored_on": f"validation ({validate:.0%} of each training part)" if validate else "test",
         "config": to_dict(cfg),
     }
@@ -159,6 +172,7 @@ def table(path: Path = OUT) -> str:
         run += ", CRF" if m.get("crf") else ""
         run += f", char features {m['char_embed']}/{m['char_hidden']}" if m.get("char_embed") else ""
         run += f", pooling {m['pooling']}" if "pooling" in m else ""
+        run += f", mean of {r['ensemble']} seeds' probabilities" if r.get("ensemble", 1) > 1 else ""
         if name.startswith("conll"):
             figure = f"token acc {r['token_accuracy']:.4f}"
             if "span_f1" in r:
@@ -189,6 +203,7 @@ def main(argv: list[str] | None = None) -> None:
         "--validate", type=float, default=0.0, metavar="F",
         help="hold out F of each training part and score on it instead of the test part (goes to tune_classify.jsonl)",
     )  # fmt: skip
+    ap.add_argument("--ensemble", type=int, default=1, metavar="K", help="per fold, score the mean of K seeds' runs")
     if argv and argv[0] == "table":
         print(table())
         return
@@ -202,7 +217,7 @@ def main(argv: list[str] | None = None) -> None:
         if name.startswith("conll"):
             rec = run_tag(name, extra)
         else:
-            rec = run_classify(name, extra, args.fold_limit, args.fold_start, args.validate)
+            rec = run_classify(name, extra, args.fold_limit, args.fold_start, args.validate, args.ensemble)
         rec.update(machine=machine(), command=" ".join(["python benchmarks/quality_classify.py", *sys.argv[1:]]))
         rec["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         line = json.dumps(rec)

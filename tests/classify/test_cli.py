@@ -80,3 +80,16 @@ def test_tag_round_trip(tmp_path):
     assert len(r.output.split()) == 3
     r = runner.invoke(app, ["tag", "predict", str(run)])
     assert r.exit_code == 2 and "nothing to tag" in r.output
+
+
+def test_classify_eval_of_several_runs_is_an_ensemble(tmp_path):
+    data = _tsv(tmp_path / "d.tsv")
+    for seed in (0, 1):
+        r = runner.invoke(app, ["classify", "train", "--data", str(data), "--out", str(tmp_path / f"r{seed}"),
+                                "--seed", str(seed), *TINY, "--data.val_fraction=0"])  # fmt: skip
+        assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["classify", "eval", str(tmp_path / "r0"), str(tmp_path / "r1"), "--data", str(data)])
+    assert r.exit_code == 0 and "mean of 2 runs" in " ".join(r.output.split()), r.output  # rich may wrap
+    r = runner.invoke(app, ["classify", "eval", str(tmp_path / "r0"), str(tmp_path / "r1"), "--data", str(data),
+                            "--json"])  # fmt: skip
+    assert r.exit_code == 0 and json.loads(r.output)["members"] == 2

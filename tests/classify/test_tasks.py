@@ -142,3 +142,34 @@ def test_word_dropout_replaces_tokens_with_unk_in_training_only():
         apply_overrides(ClassifierConfig(), ["model.word_dropout=1.0"])
     with pytest.raises(ConfigError, match="model.word_dropout applies to char/word tokens"):
         apply_overrides(ClassifierConfig(), ["model.input=numeric", "model.word_dropout=0.1"])
+
+
+def test_ensemble_averages_member_probabilities():
+    from rnnkit.tasks.classification import evaluate_ensemble
+
+    data = _toy_text(20)
+    members = []
+    for seed in (0, 1):
+        cfg = apply_overrides(ClassifierConfig(), [*QUIET, "model.hidden_size=4", "model.embed_size=4",
+                                                   "train.epochs=1", f"train.seed={seed}"])  # fmt: skip
+        clf = Classifier(cfg)
+        clf.fit(data)
+        members.append(clf)
+    one = evaluate_ensemble(members[:1], data)
+    assert one == {**members[0].evaluate(data), "members": 1}
+    both = evaluate_ensemble(members, data)
+    p = (members[0].predict_proba(data.inputs)[0] + members[1].predict_proba(data.inputs)[0]) / 2
+    y = np.array([members[0].classes.index(c) for c in data.labels])
+    assert both["members"] == 2 and both["n"] == len(y)
+    assert both["accuracy"] == pytest.approx(float(np.mean(p.argmax(1) == y)))
+    assert both["loss"] == pytest.approx(float(-np.mean(np.log(p[np.arange(len(y)), y]))))
+    # a member whose classes come in another order is read by class name, not by column
+    members[1].classes = members[1].classes[::-1]
+    out = members[1].net.head.out  # the same model with its output rows swapped
+    out.weight.data, out.bias.data = out.weight.data.flip(0), out.bias.data.flip(0)
+    assert evaluate_ensemble(members, data)["accuracy"] == pytest.approx(both["accuracy"])
+    members[1].classes = ["vowel", "other"]
+    with pytest.raises(ValueError, match="members must be trained on the same label set"):
+        evaluate_ensemble(members, data)
+    with pytest.raises(ValueError, match="at least one"):
+        evaluate_ensemble([], data)

@@ -135,25 +135,26 @@ def classify_train(
 
 @classify_app.command("eval")
 def classify_eval(
-    run: Path = typer.Argument(..., help="A run folder written by `rnnkit classify train`."),
-    data: Path | None = typer.Option(None, help="Score this file/folder instead of the run's test split."),
+    runs: list[Path] = typer.Argument(..., help="Run folder(s) of `rnnkit classify train`; several: an ensemble."),
+    data: Path | None = typer.Option(None, help="Score this file/folder instead of the first run's test split."),
     unknown: str = typer.Option("error", help="Labels unseen in training: error or skip."),
     plot: Path | None = typer.Option(None, help="Write the confusion matrix PNG here."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Accuracy, macro-F1, per-class precision/recall and the confusion matrix of a trained classifier."""
+    """Accuracy, macro-F1, per-class precision/recall and the confusion matrix of a trained classifier, or of
+    the mean of several runs' class probabilities (e.g. the same recipe trained with different seeds)."""
     from rnnkit.data.readers import read_classification
-    from rnnkit.tasks.classification import Classifier, load_splits
+    from rnnkit.tasks.classification import Classifier, evaluate_ensemble, load_splits
 
     try:
-        clf = Classifier.load(run)
-        d = clf.config.data
+        members = [Classifier.load(run) for run in runs]
+        d = members[0].config.data
         if data is not None:
             kw = {} if data.suffix == ".ts" else {"encoding": d.encoding}
             test = read_classification(data, **kw)
         else:
             test = load_splits(d)[2]
-        report = clf.evaluate(test, unknown=unknown)
+        report = evaluate_ensemble(members, test, unknown=unknown)
     except _ERRORS as e:
         _fail(e)
     if plot is not None:
@@ -161,7 +162,8 @@ def classify_eval(
     if as_json:
         typer.echo(json.dumps(report))
     else:
-        print_report(report, title=str(data or "test split"))
+        title = str(data or "test split") + (f", mean of {len(runs)} runs" if len(runs) > 1 else "")
+        print_report(report, title=title)
 
 
 @classify_app.command("predict")
