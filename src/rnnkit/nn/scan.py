@@ -35,6 +35,7 @@ import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -134,7 +135,7 @@ _CFLAGS = ("-O3", "-march=native", "-ffast-math", "-fPIC", "-std=c11")
 _REALS = {torch.float32: "float", torch.float64: "double"}
 _LIBS: dict[torch.dtype, ctypes.CDLL | None] = {}
 _LOCK = threading.Lock()
-_POOL: list[ThreadPoolExecutor] = []  # one executor, made on first use
+_POOL: dict[str, Any] = {}  # the executor and the process that made it (a forked child makes its own)
 _P = ctypes.c_void_p
 _I64, _I32 = ctypes.c_int64, ctypes.c_int32
 _ARGS = [_I64, _I64, _I64, _I64, _I32, _I32, _P]  # n0, n1, T, H, lstm, reverse, xp
@@ -220,9 +221,10 @@ def _parallel(fn, N: int, work: int, *args) -> list:
     if k <= 1:
         return [fn(0, N, *args)]
     with _LOCK:
-        if not _POOL or _POOL[0]._max_workers < k - 1:
-            _POOL[:] = [ThreadPoolExecutor(max_workers=k - 1, thread_name_prefix="rnnkit-scan")]
-        pool = _POOL[0]
+        if _POOL.get("pid") != os.getpid() or _POOL["workers"] < k - 1:
+            pool = ThreadPoolExecutor(max_workers=k - 1, thread_name_prefix="rnnkit-scan")
+            _POOL.update(pool=pool, workers=k - 1, pid=os.getpid())
+        pool = _POOL["pool"]
     cuts = [N * i // k for i in range(k + 1)]
     futures = [pool.submit(fn, cuts[i], cuts[i + 1], *args) for i in range(1, k)]
     return [fn(cuts[0], cuts[1], *args)] + [f.result() for f in futures]
