@@ -406,7 +406,7 @@ class _MinLayer(torch.autograd.Function):
         # (N, T, G*H) buffer, whose first touch alone (page faults) measured as much as a third of the
         # element-wise work. A second backward through the same graph then fails autograd's saved-tensor
         # version check instead of reading overwritten values.
-        lib = _native_for(xp, h, h0, dh)
+        lib = _native_for(xp, h, h0, dh) if xp.is_contiguous() else None  # as the forward decided
         if lib is None:
             dh0 = _backward_aten(ctx.cell, xp, h, h0, dh, mask, ctx.reverse)
         else:
