@@ -202,6 +202,8 @@ class TrainConfig:
     max_steps: int = 0  # stop after this many optimiser steps; 0: no limit
     lr: float = 1e-3
     clip_norm: float = 1.0  # global gradient-norm clipping; 0 disables
+    ema: float = 0.0  # decay of an exponential moving average of the weights (Keras's ema_momentum; 0.99 is usual):
+    # evaluated, saved as `best` and left in the model at the end, while training goes on with the live weights; 0: off
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
@@ -221,6 +223,12 @@ class TrainConfig:
         _check(self.max_steps >= 0, "train.max_steps", f"must be >= 0 (0 = no limit), got {self.max_steps}")
         _check(self.lr > 0, "train.lr", f"must be > 0, got {self.lr}")
         _check(self.clip_norm >= 0, "train.clip_norm", f"must be >= 0 (0 disables clipping), got {self.clip_norm}")
+        _check(0 <= self.ema < 1, "train.ema", f"must be in [0, 1) (a per-step decay, 0.99; 0: off), got {self.ema}")
+        _check(
+            not (self.ema and self.schedule.name == "ntasgd"),
+            "train.ema",
+            "cannot be combined with schedule 'ntasgd', which averages the weights itself; set one of them",
+        )
         _check(self.log_every > 0, "train.log_every", f"must be > 0, got {self.log_every}")
         _check(self.eval_every >= 0, "train.eval_every", f"must be >= 0, got {self.eval_every}")
         _check(self.patience >= 0, "train.patience", f"must be >= 0, got {self.patience}")

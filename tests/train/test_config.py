@@ -92,11 +92,13 @@ def test_parse_cli_forms():
         ("train.optim=adam", r"config train.optim: is a section; set one of its keys"),
         ("train.optim.betas=0.9", r"config train.optim.betas: expected 2 values"),
         ("train.lr", r"override 'train.lr' must look like key.sub=value"),
+        ("train.ema=1", r"config train.ema: must be in \[0, 1\) \(a per-step decay, 0.99; 0: off\), got 1.0"),
+        ("train.schedule.name=ntasgd train.ema=0.9", r"train.ema: cannot be combined with schedule 'ntasgd'"),
     ],
 )
 def test_override_errors_are_specific(override, message):
     with pytest.raises(ConfigError, match=message):
-        apply_overrides(RunConfig(), [override])
+        apply_overrides(RunConfig(), override.split(" "))
 
 
 def test_validation_at_build_time():

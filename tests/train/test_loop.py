@@ -201,6 +201,51 @@ def test_ntasgd_switches_to_averaged_sgd(tmp_path):
     assert json.loads((tmp_path / "last" / "state.json").read_text())["optimizer"]["class"] == "ASGD"
 
 
+class _LiveWeights(Callback):
+    """Records the live parameters after every optimiser step (in float64)."""
+
+    def __init__(self) -> None:
+        self.seen: list[list[torch.Tensor]] = []
+
+    def on_step_end(self, fs, logs):
+        self.seen.append([p.detach().double().clone() for p in fs.raw_model.parameters()])
+
+
+def test_ema_is_the_decayed_mean_of_the_live_weights_and_what_fit_returns(tmp_path):
+    """train.ema: the returned model holds avg_t = avg_{t-1} + (1 - min(d, 1 - 1/(t+1))) (w_t - avg_{t-1}), replayed
+    here in float64 from the live weights (float32 rounding over ~20 lerps: 1e-6); evaluation and `best` use it."""
+    from rnnkit.train import load_checkpoint, load_model
+    from rnnkit.train.distributed import DistInfo
+    from rnnkit.train.loop import evaluate
+
+    torch.manual_seed(0)
+    model, d = TinyClassifier(), 0.9
+    avg = [p.detach().double().clone() for p in model.parameters()]
+    rec, val = _LiveWeights(), cls_batches(2, seed=9)
+    cfg = _cfg(epochs=4, ema=d, checkpoint=CheckpointConfig(monitor="val_loss"))
+    res = fit(model, cls_step, cls_batches(6, seed=0), val_data=val, config=cfg, run_dir=tmp_path, callbacks=[rec])
+    assert len(rec.seen) == res.step == 24  # past 1/(1-d) = 10 steps: both the running mean and the decay are used
+    for t, live in enumerate(rec.seen, start=1):
+        w = 1 - min(d, 1 - 1 / (t + 1))
+        avg = [a + w * (x - a) for a, x in zip(avg, live, strict=True)]
+    got = [p.detach().double() for p in res.model.parameters()]
+    for a, g, live in zip(avg, got, rec.seen[-1], strict=True):
+        torch.testing.assert_close(g, a, rtol=0, atol=1e-6)
+        assert not torch.allclose(g, live, atol=1e-4)  # the average is not the final live weights
+    final = evaluate(res.model, cls_step, as_batches(val), device=torch.device("cpu"), info=DistInfo())
+    assert res.last["val_loss"] == pytest.approx(final["val_loss"], rel=1e-6)  # the last evaluation saw the EMA
+    for which in ("best", "last"):  # `last` keeps live weights for resuming; load_model serves the EMA from it
+        fresh = TinyClassifier()
+        load_model(tmp_path, fresh, which=which)
+        if which == "last" or res.best["step"] == res.step:
+            for a, b in zip(fresh.parameters(), res.model.parameters(), strict=True):
+                assert torch.equal(a, b), which
+    live = TinyClassifier()
+    load_checkpoint(tmp_path / "last", model=live)
+    for a, b in zip(live.parameters(), rec.seen[-1], strict=True):
+        assert torch.equal(a.double(), b)
+
+
 class _InterruptAt(Callback):
     def __init__(self, k: int, how: str) -> None:
         self.k, self.how = k, how
@@ -213,9 +258,13 @@ class _InterruptAt(Callback):
                 raise KeyboardInterrupt  # as Ctrl-C surfacing between steps
 
 
-@pytest.mark.parametrize(("source", "how"), [("stream", "keyboard"), ("stream", "sigterm"), ("loader", "sigint")])
-def test_exact_resume_bit_for_bit(tmp_path, source, how):
-    """Interrupted at step k then resumed == uninterrupted, bit for bit (CPU): params and optimiser."""
+@pytest.mark.parametrize(
+    ("source", "how", "ema"),
+    [("stream", "keyboard", 0.0), ("stream", "sigterm", 0.0), ("loader", "sigint", 0.0), ("loader", "keyboard", 0.9)],
+)
+def test_exact_resume_bit_for_bit(tmp_path, source, how, ema):
+    """Interrupted at step k then resumed == uninterrupted, bit for bit (CPU): params and optimiser (and, with
+    train.ema, the averaged weights, which the returned model holds)."""
     if source == "stream":
         train, val = _streams(variable=True)  # carried TBPTT state + epoch-dependent chunk lengths
         make, step = TinyLM, lm_step
@@ -225,7 +274,7 @@ def test_exact_resume_bit_for_bit(tmp_path, source, how):
         train = torch.utils.data.DataLoader(ds, batch_size=8, shuffle=True)  # re-seeded per epoch by fit
         val, make, step, k = cls_batches(2, seed=1), TinyClassifier, cls_step, 9
     cfg = _cfg(epochs=3, eval_every=7, lr=3e-3, optim=OptimConfig(name="adam"),
-               schedule=ScheduleConfig(name="cosine", warmup_steps=5))  # fmt: skip
+               schedule=ScheduleConfig(name="cosine", warmup_steps=5), ema=ema)  # fmt: skip
 
     def run(run_dir, callbacks=(), resume=False):
         torch.manual_seed(123)  # the task seeds before building the model

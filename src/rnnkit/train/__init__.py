@@ -64,10 +64,13 @@ training forward (DDP synchronises gradients through it) and ``unwrap(model)`` t
     world size) unless the data object has ``shard`` or uses a DistributedSampler.
 
 The loop (``loop.py``), per batch: move to device -> step (forward + loss) -> NaN/inf guard -> backward ->
-clip global grad norm (``config.clip_norm``, on by default) -> optimiser step -> schedule -> log ->
-evaluate (every ``config.eval_every`` steps, 0 = end of each epoch) -> checkpoint (last; best on the
-monitored metric) -> callbacks. Ctrl-C / SIGTERM finish the current step, save ``last`` and return
-``FitResult(interrupted=True)``; ``fit(..., resume=True)`` continues bit-for-bit on CPU.
+clip global grad norm (``config.clip_norm``, on by default) -> optimiser step -> weight EMA (``config.ema``) ->
+schedule -> log -> evaluate (every ``config.eval_every`` steps, 0 = end of each epoch) -> checkpoint (last; best on
+the monitored metric) -> callbacks. With ``config.ema = d`` (Keras's ``use_ema`` / ``ema_momentum``) evaluation,
+``best`` and the returned model use the exponential moving average of the weights; ``last`` keeps the live weights
+(to resume) with the average beside them, which ``load_model`` serves.
+Ctrl-C / SIGTERM finish the current step, save ``last`` and return ``FitResult(interrupted=True)``;
+``fit(..., resume=True)`` continues bit-for-bit on CPU.
 
 Callbacks
 ---------

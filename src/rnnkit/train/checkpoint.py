@@ -282,6 +282,22 @@ def load_checkpoint(
     return {"state": _from_json(meta["state"]), "tensors": loaded.get(EXTRA, {}), "path": path}
 
 
+EMA_PREFIX = "ema."  # a `last` checkpoint of a run with train.ema keeps the averaged weights under these names
+
+
 def load_model(path: str | os.PathLike, model: nn.Module, *, which: str = "best") -> dict[str, Any]:
-    """Load weights for inference from a run folder (``best``, else ``last``) or a checkpoint folder."""
-    return load_checkpoint(checkpoint_path(path, which), model=model)["state"]
+    """Load weights for inference from a run folder (``best``, else ``last``) or a checkpoint folder. A ``last``
+    written with ``train.ema`` holds the live weights (for resuming) and the averaged ones: inference gets those."""
+    ck = load_checkpoint(checkpoint_path(path, which), model=model)
+    ema = {k[len(EMA_PREFIX) :]: v for k, v in ck["tensors"].items() if k.startswith(EMA_PREFIX)}
+    if ema:
+        params = dict(unwrap(model).named_parameters())
+        if set(ema) != set(params):
+            raise CheckpointError(
+                f"checkpoint {ck['path']}: its averaged (EMA) weights do not match {type(unwrap(model)).__name__}'s "
+                f"parameters (differ: {sorted(set(ema) ^ set(params))[:5]}); build the model with the run's config.json"
+            )
+        with torch.no_grad():
+            for n, p in params.items():
+                p.copy_(ema[n])
+    return ck["state"]

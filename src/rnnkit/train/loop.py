@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from rnnkit.config import TrainConfig, save_config
 from rnnkit.train import distributed as ddp
 from rnnkit.train.callbacks import Callback, EarlyStopping, LossPlot, MetricsLog, ProgressBar
-from rnnkit.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from rnnkit.train.checkpoint import EMA_PREFIX, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from rnnkit.train.data import as_batches, num_batches, shard, to_device
 from rnnkit.train.metrics import RunningMean
 from rnnkit.train.schedule import Schedule
@@ -73,6 +73,7 @@ class FitState:
     interrupt: str | None = None  # set by the SIGINT / SIGTERM handler
     mid_step: bool = False  # True between taking a batch and finishing its update (position not saveable)
     saved_at: tuple[int, int, int] | None = None  # (step, epoch, batch) of the last `last` checkpoint
+    ema: WeightEMA | None = None  # train.ema > 0: the averaged weights
 
     @property
     def is_main(self) -> bool:
@@ -123,20 +124,58 @@ def _asgd(optimizer: torch.optim.Optimizer, config: TrainConfig) -> torch.optim.
     return torch.optim.ASGD(params, lr=config.lr, t0=0, lambd=0.0, weight_decay=config.optim.weight_decay)
 
 
+class WeightEMA:
+    """Exponential moving average of a model's parameters (Polyak averaging; Keras's ``use_ema``), updated after
+    every optimiser step: ``avg <- d * avg + (1 - d) * w``. The decay ramps as ``min(d, 1 - 1/(t+1))``, so for the
+    first ``1/(1-d)`` steps ``avg`` is the plain mean of the weights so far and is not pulled toward the init."""
+
+    PREFIX = EMA_PREFIX  # checkpoint tensor names: "ema." + parameter name
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.params = dict(model.named_parameters())
+        self.avg = {n: p.detach().clone() for n, p in self.params.items()}
+        self.updates = 0
+
+    @torch.no_grad()
+    def update(self) -> None:
+        self.updates += 1
+        w = 1.0 - min(self.decay, 1.0 - 1.0 / (self.updates + 1))
+        for n, p in self.params.items():
+            self.avg[n].lerp_(p.detach(), w)
+
+    def tensors(self) -> dict[str, Tensor]:
+        return {self.PREFIX + n: a for n, a in self.avg.items()}
+
+    def load(self, tensors: dict[str, Tensor], updates: int) -> None:
+        """Restore from a checkpoint's tensors; a checkpoint written without EMA restarts the average here."""
+        found = {k[len(self.PREFIX) :]: v for k, v in tensors.items() if k.startswith(self.PREFIX)}
+        with torch.no_grad():
+            for n, p in self.params.items():
+                self.avg[n].copy_(found[n] if n in found else p.detach())
+        self.updates = updates if found else 0
+
+
+def _averaged_weights(fs: FitState) -> contextlib.AbstractContextManager[None]:
+    """Evaluate (and save best) with the averaged weights, then put the live ones back: the EMA's when
+    ``train.ema`` is on, ASGD's ``ax`` after an NT-ASGD switch, else the live weights themselves."""
+    if fs.ema is not None:
+        return _swapped([(p, fs.ema.avg[n]) for n, p in fs.ema.params.items()])
+    if isinstance(fs.optimizer, torch.optim.ASGD):
+        st = fs.optimizer.state
+        ps = [p for g in fs.optimizer.param_groups for p in g["params"]]
+        return _swapped([(p, st[p]["ax"]) for p in ps if st.get(p, {}).get("ax") is not None])
+    return contextlib.nullcontext()
+
+
 @contextlib.contextmanager
-def _averaged_weights(optimizer: torch.optim.Optimizer) -> Iterator[None]:
-    """Under ASGD, evaluate (and save best) with the averaged weights ``ax``, then put the live ones back."""
-    if not isinstance(optimizer, torch.optim.ASGD):
-        yield
-        return
+def _swapped(pairs: list[tuple[Tensor, Tensor]]) -> Iterator[None]:
+    """Copy each ``(param, value)``'s value into the parameter for the block, then restore the parameter."""
     saved = []
     with torch.no_grad():
-        for g in optimizer.param_groups:
-            for p in g["params"]:
-                ax = optimizer.state.get(p, {}).get("ax")
-                if ax is not None:
-                    saved.append((p, p.detach().clone()))
-                    p.copy_(ax)
+        for p, value in pairs:
+            saved.append((p, p.detach().clone()))
+            p.copy_(value)
     try:
         yield
     finally:
@@ -190,13 +229,15 @@ def _save(fs: FitState, schedule: Schedule, callbacks: Sequence[Callback], which
         "rng": rng_state(),
         "optimizer_class": type(fs.optimizer).__name__,
         "world_size": fs.world_size,
+        "ema_updates": fs.ema.updates if fs.ema is not None else 0,
     }
     if which == "best":
-        with _averaged_weights(fs.optimizer):
+        with _averaged_weights(fs):
             save_checkpoint(fs.run_dir / "best", model=fs.raw_model, state=state)
-    else:
+    else:  # the live weights (to resume exactly) and the EMA's beside them (load_model serves those)
+        extra = {**carry, **(fs.ema.tensors() if fs.ema is not None else {})}
         save_checkpoint(
-            fs.run_dir / "last", model=fs.raw_model, optimizer=fs.optimizer, state=state, tensors=carry, keep_prev=True
+            fs.run_dir / "last", model=fs.raw_model, optimizer=fs.optimizer, state=state, tensors=extra, keep_prev=True
         )
         fs.saved_at = (fs.step, fs.epoch, fs.batch)
 
@@ -223,6 +264,8 @@ def _resume(
     fs.step, fs.epoch, fs.batch = s["step"], s["epoch"], s["batch"]
     fs.guard_factor, fs.bad_steps, fs.best, fs.last = s["guard_factor"], s["bad_steps"], s["best"], s["last"]
     fs.carry = unflatten_state(s["carry"], ck["tensors"], device)
+    if fs.ema is not None:
+        fs.ema.load(ck["tensors"], s.get("ema_updates", 0))
     set_rng_state(s["rng"])
 
 
@@ -278,6 +321,7 @@ def fit(
     schedule = Schedule(cfg.schedule, total_steps=total, mode=cfg.checkpoint.mode)
     cbs = _default_callbacks(cfg, run, val is not None, callbacks)
     fs = FitState(wrapped, raw, opt, cfg, run, info.rank, info.world_size, total_steps=total)
+    fs.ema = WeightEMA(raw, cfg.ema) if cfg.ema else None
     if run is not None and fs.is_main:
         run.mkdir(parents=True, exist_ok=True)
         save_config(run_config if run_config is not None else _TrainOnly(cfg), run / "config.json")
@@ -302,6 +346,10 @@ def fit(
                 cb.close()
     if fs.interrupt:
         fs.stop_reason = f"interrupted ({fs.interrupt}) at step {fs.step}; resume with resume=True"
+    if fs.ema is not None:  # as Keras does at the end of fit: the returned model holds the averaged weights
+        with torch.no_grad():
+            for n, p in fs.ema.params.items():
+                p.copy_(fs.ema.avg[n])
     for cb in cbs:
         cb.on_fit_end(fs)
     return FitResult(
@@ -347,6 +395,8 @@ def _loop(
             for g in fs.optimizer.param_groups:
                 g["lr"] = g["initial_lr"] * schedule.factor(fs.step) * fs.guard_factor * scale
             fs.optimizer.step()
+            if fs.ema is not None:
+                fs.ema.update()
             fs.step, fs.carry, fs.mid_step = fs.step + 1, carry, False
             mean.add({"loss": loss, **(out.metrics or {})}, out.n_items)
             if fs.step % cfg.log_every == 0:
@@ -422,7 +472,7 @@ def _evaluate(
     device: torch.device,
     info: ddp.DistInfo,
 ) -> None:
-    with _averaged_weights(fs.optimizer):
+    with _averaged_weights(fs):
         metrics = evaluate(fs.raw_model, eval_step, val, device=device, info=info)
     mon, mode = fs.config.checkpoint.monitor, fs.config.checkpoint.mode
     if mon not in metrics:
@@ -480,6 +530,7 @@ __all__ = [
     "FitState",
     "StepOutput",
     "TrainingDiverged",
+    "WeightEMA",
     "build_optimizer",
     "evaluate",
     "fit",
