@@ -127,7 +127,8 @@ def _asgd(optimizer: torch.optim.Optimizer, config: TrainConfig) -> torch.optim.
 class WeightEMA:
     """Exponential moving average of a model's parameters (Polyak averaging; Keras's ``use_ema``), updated after
     every optimiser step: ``avg <- d * avg + (1 - d) * w``. The decay ramps as ``min(d, 1 - 1/(t+1))``, so for the
-    first ``1/(1-d)`` steps ``avg`` is the plain mean of the weights so far and is not pulled toward the init."""
+    first ``1/(1-d)`` steps ``avg`` is the plain mean of the initial and updated weights so far (not an average
+pulled toward the init), and an EMA after that."""
 
     PREFIX = EMA_PREFIX  # checkpoint tensor names: "ema." + parameter name
 
@@ -143,6 +144,12 @@ class WeightEMA:
         w = 1.0 - min(self.decay, 1.0 - 1.0 / (self.updates + 1))
         for n, p in self.params.items():
             self.avg[n].lerp_(p.detach(), w)
+
+    @torch.no_grad()
+    def apply(self) -> None:
+        """Put the averaged weights into the model (for good: ``_averaged_weights`` swaps them in for a block)."""
+        for n, p in self.params.items():
+            p.copy_(self.avg[n])
 
     def tensors(self) -> dict[str, Tensor]:
         return {self.PREFIX + n: a for n, a in self.avg.items()}
@@ -347,9 +354,7 @@ def fit(
     if fs.interrupt:
         fs.stop_reason = f"interrupted ({fs.interrupt}) at step {fs.step}; resume with resume=True"
     if fs.ema is not None:  # as Keras does at the end of fit: the returned model holds the averaged weights
-        with torch.no_grad():
-            for n, p in fs.ema.params.items():
-                p.copy_(fs.ema.avg[n])
+        fs.ema.apply()
     for cb in cbs:
         cb.on_fit_end(fs)
     return FitResult(
