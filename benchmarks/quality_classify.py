@@ -16,7 +16,7 @@ Each run prints one JSON line (figures, wall time, settings, machine) and append
 ``benchmarks/results/quality_classify.jsonl``; ``benchmarks/RESULTS.md`` quotes those lines. Any config field can
 be overridden with dotted keys after ``--``, e.g. ``-- train.epochs=3 model.hidden_size=64``. Needs the data root
 ($RNNKIT_DATA or ../shared/data). No validation split is taken from the test data: models are trained for a fixed
-number of epochs and the final model is scored once on the test set.
+number of epochs and the final model (with ``train.ema``, its averaged weights) is scored once on the test set.
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ SETTINGS: dict[str, list[str]] = {
     "names": [
         "data.dataset=names", "data.test_fraction=0.15", "data.split_seed=2024", "data.val_fraction=0",
         "model.input=char", "model.cell.name=lstm", "model.bidirectional=true", "model.hidden_size=256",
-        "model.num_layers=2", "model.embed_size=64", "model.pooling=last", "model.embed_dropout=0.1",
-        "model.head_dropout=0.3", "data.batch_size=64", "train.lr=3e-3", "train.epochs=12",
+        "model.num_layers=2", "model.dropout=0.5", "model.embed_size=64", "model.pooling=last",
+        "model.embed_dropout=0.1", "model.head_dropout=0.3", "data.batch_size=64", "train.lr=3e-3", "train.epochs=12",
         "train.schedule.name=cosine",
     ],
     "japanese-vowels": [
@@ -60,7 +60,8 @@ SETTINGS: dict[str, list[str]] = {
         "data.dataset=mr-polarity", "data.folds=10", "data.split_seed=2024", "data.val_fraction=0",
         "model.input=word", "model.cell.name=gru", "model.bidirectional=true", "model.hidden_size=64",
         "model.embed_size=128", "model.pooling=mean", "model.embed_dropout=0.5", "model.head_dropout=0.5",
-        "data.min_freq=1", "data.batch_size=50", "train.lr=2e-3", "train.epochs=5", "train.optim.weight_decay=0.01",
+        "data.min_freq=1", "data.batch_size=50", "train.lr=2e-3", "train.epochs=8", "train.optim.weight_decay=0.01",
+        "train.ema=0.99",
     ],
     "conll-chunk": [
         "data.dataset=conll2000", "data.tag_column=2", "data.val_fraction=0", "model.cell.name=lstm",
