@@ -18,7 +18,7 @@ RESULTS = Path(__file__).with_name("RESULTS.md")
 
 __all__ = [
     "RESULTS", "Timing", "append_section", "cpu_model", "interleaved", "machine_info", "matmul_peak",
-    "run_header", "shared_data_root",
+    "run_header", "shared_data_root", "split_overrides",
 ]  # fmt: skip
 
 
@@ -42,3 +42,11 @@ def shared_data_root() -> str | None:
     (None lets the loaders read $RNNKIT_DATA themselves)."""
     path = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
     return str(path) if not os.environ.get("RNNKIT_DATA") and path.is_dir() else None
+
+
+def split_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
+    """A script's own arguments, and the dotted config overrides after ``--`` (``-- train.epochs=3``)."""
+    if "--" not in argv:
+        return list(argv), []
+    k = argv.index("--")
+    return list(argv[:k]), list(argv[k + 1 :])

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from common import split_overrides
 
 from rnnkit.config import apply_overrides, to_dict
 from rnnkit.tasks import class_metrics
@@ -157,19 +158,43 @@ def run_tag(name: str, extra: list[str]) -> dict:
     }
 
 
+def _same_run(a: dict, b: dict) -> bool:
+    """Two slices of one k-fold run: same settings and ensemble, disjoint folds, together not over the total."""
+    if not (a.get("folds_list") and a["settings"] == b["settings"] and a.get("ensemble") == b.get("ensemble")):
+        return False
+    return not set(a["folds_list"]) & set(b.get("folds_list", [])) and a["folds_run"] + b["folds_run"] <= a["folds"]
+
+
+def _merge_folds(a: dict, b: dict) -> dict:
+    """One record from two slices: per-fold figures joined, means and sd recomputed, wall times added."""
+    per = sorted(a["per_fold"] + b["per_fold"], key=lambda r: r["fold"])
+    acc = [r["accuracy"] for r in per]
+    return {**b, "per_fold": per, "folds_run": len(per), "folds_list": [r["fold"] for r in per],
+            "accuracy": float(np.mean(acc)), "accuracy_std": float(np.std(acc)),
+            "macro_f1": float(np.mean([r["macro_f1"] for r in per])),
+            "majority_baseline": float(np.mean([r["majority"] for r in per])),
+            "seconds": round(a["seconds"] + b["seconds"], 1)}  # fmt: skip
+
+
 def table(path: Path = OUT) -> str:
-    """The latest record per dataset in ``path`` as the markdown table RESULTS.md quotes."""
+    """The latest record per dataset in ``path`` as the markdown table RESULTS.md quotes; a k-fold run made of
+    slices (``--fold-start/--fold-limit``, run side by side) is merged with the earlier slices of the same setting."""
     latest: dict[str, dict] = {}
     for line in path.read_text().splitlines():
         if line.strip():
             rec = json.loads(line)
+            prev = latest.get(rec["dataset"])
+            if prev is not None and _same_run(prev, rec):
+                rec = _merge_folds(prev, rec)
             latest[rec["dataset"]] = rec
     rows = ["| dataset | measure | ours | reference | run | time (s) |", "|---|---|---|---|---|---|"]
     for name, r in latest.items():
         c = r["config"]
         m, t = c["model"], c["train"]
         run = f"{'bi' if m['bidirectional'] else ''}{m['cell']['name']} H={m['hidden_size']}"
+        run += f" x{m['num_layers']} layers, dropout {m['dropout']}" if m["num_layers"] > 1 else ""
         run += f", {t['epochs']} epochs, lr {t['lr']} {t['schedule']['name']}"
+        run += f", weight EMA {t['ema']}" if t.get("ema") else ""
         run += ", CRF" if m.get("crf") else ""
         run += f", char features {m['char_embed']}/{m['char_hidden']}" if m.get("char_embed") else ""
         run += f", pooling {m['pooling']}" if "pooling" in m else ""
@@ -189,11 +214,7 @@ def table(path: Path = OUT) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
-    extra: list[str] = []
-    if "--" in argv:
-        k = argv.index("--")
-        argv, extra = argv[:k], argv[k + 1 :]
+    argv, extra = split_overrides(sys.argv[1:] if argv is None else argv)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("which", choices=[*SETTINGS, "all"])
     ap.add_argument("--fold-limit", type=int, default=0, help="run only the first K folds of a k-fold setting")

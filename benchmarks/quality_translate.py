@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import torch
+from common import split_overrides
 
 from rnnkit.config import apply_overrides, to_dict
 from rnnkit.tasks.translation import Translator, TranslatorConfig
@@ -129,9 +130,7 @@ def table() -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    extra = argv[argv.index("--") + 1 :] if "--" in argv else []
-    argv = argv[: argv.index("--")] if "--" in argv else argv
+    argv, extra = split_overrides(sys.argv[1:] if argv is None else argv)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("what", choices=[*SETTINGS, "table"])
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1: the machine is shared)")
