@@ -2,9 +2,50 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import typer
 
 app = typer.Typer(help="rnnkit: recurrent neural networks as a glass box.", no_args_is_help=True)
+
+
+def one_thread_if_busy(echo: Callable[[str], None] | None = None) -> bool:
+    """Use 1 torch thread when other processes already keep every core busy (1-minute load >= cores).
+
+    Measured on the 2-core team machine at load ~10: a 2x256 LSTM training step took 4.5 s on 2 threads and
+    0.25 s on 1 (OpenMP workers wait for a descheduled peer at every parallel region). Returns True if it did.
+    """
+    import os
+
+    import torch
+
+    try:
+        busy = os.getloadavg()[0] >= (os.cpu_count() or 1) and torch.get_num_threads() > 1
+    except OSError:  # pragma: no cover - platforms without getloadavg
+        return False
+    if busy:
+        torch.set_num_threads(1)
+        if echo is not None:
+            echo(f"(the CPU is busy - load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: using 1 thread)")
+    return busy
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    threads: int = typer.Option(
+        0, min=0, help="torch threads for the command; 0: all cores, or 1 when other processes keep every core busy."
+    ),
+) -> None:
+    """rnnkit: recurrent neural networks as a glass box."""
+    if ctx.invoked_subcommand in ("bench", "gradcheck"):  # bench sets its own (--threads there); gradcheck is NumPy
+        return
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    else:
+        one_thread_if_busy(lambda m: typer.echo(m, err=True))
 
 
 @app.command()

@@ -20,7 +20,6 @@ from rnnkit.config import CellConfig, TrainConfig
 from rnnkit.data.sources import available
 from rnnkit.data.text import builtin_english
 from rnnkit.tasks.language_model import LanguageModel, LMConfig, LMDataConfig, LMModelConfig
-from rnnkit.tasks.lm_cli import one_thread_if_busy
 
 # The demo model: small enough to learn visibly in ~2 minutes on 2 CPU cores (tests shrink it further).
 DEMO_MODEL = {"cell": "lstm", "embedding_dim": 64, "hidden_size": 256, "num_layers": 2, "dropout": 0.1}
@@ -86,6 +85,8 @@ def run_demo(
         data = LMDataConfig(path=str(path.resolve()), batch_size=32, bptt=64, val_fraction=0.1)
         what, prompt = f"{desc}, {len(text) / 1e3:.0f} KB (no Tiny Shakespeare in a data root)", "The "
     cfg = demo_config(seconds=seconds, out=out, data=data, seed=seed, quiet=quiet)
+    from rnnkit.cli import one_thread_if_busy  # (`rnnkit demo` has run it already; a library call has not)
+
     one_thread_if_busy(lambda m: print(m, file=stream))  # 2 threads on 2 busy cores: a step 18x slower
     m = cfg.model
     size = f"{m.num_layers}x{m.hidden_size} character {m.cell.name.upper()}"

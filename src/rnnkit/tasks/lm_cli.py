@@ -16,28 +16,6 @@ from rnnkit.config import ConfigError, apply_overrides, load_config, parse_cli
 from rnnkit.data.sources import DataError
 from rnnkit.layout import LAYOUTS
 
-
-def one_thread_if_busy(echo=None) -> bool:
-    """Use 1 torch thread when other processes already keep every core busy (1-minute load >= cores).
-
-    Measured on the 2-core team machine at load ~10: a 2x256 LSTM training step took 4.5 s on 2 threads and
-    0.25 s on 1 (OpenMP workers wait for a descheduled peer at every parallel region). Returns True if it did.
-    """
-    import os
-
-    import torch
-
-    try:
-        busy = os.getloadavg()[0] >= (os.cpu_count() or 1) and torch.get_num_threads() > 1
-    except OSError:  # pragma: no cover - platforms without getloadavg
-        return False
-    if busy:
-        torch.set_num_threads(1)
-        if echo is not None:
-            echo(f"(the CPU is busy - load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: using 1 thread)")
-    return busy
-
-
 # ---- command line (registered in rnnkit/cli.py) ------------------------------------------------------------
 
 train_app = typer.Typer(help="Train a model for a task: `rnnkit train lm ...`.", no_args_is_help=True)
@@ -96,7 +74,6 @@ def train_lm_command(
         if adaptive is not None:  # after the dotted overrides, so --model.tie_weights=false can come first
             cutoffs = "" if adaptive.strip().lower() in ("none", "0", "") else adaptive
             cfg = apply_overrides(cfg, {"model.adaptive_cutoffs": cutoffs})
-        one_thread_if_busy(lambda m: typer.echo(m, err=True))
         results = LanguageModel(cfg).train(resume=resume)
     except (DataError, ConfigError, ValueError) as e:
         typer.echo(f"error: {e}", err=True)
@@ -114,7 +91,6 @@ def eval_command(
     """Evaluate a trained language model over whole splits with the state carried: nats, bits, perplexity."""
     from rnnkit.tasks.language_model import LanguageModel
 
-    one_thread_if_busy(lambda m: typer.echo(m, err=True))
     try:
         lm = LanguageModel.load(run, which=which)
         if data_root is not None:
