@@ -93,3 +93,32 @@ def test_classify_eval_of_several_runs_is_an_ensemble(tmp_path):
     r = runner.invoke(app, ["classify", "eval", str(tmp_path / "r0"), str(tmp_path / "r1"), "--data", str(data),
                             "--json"])  # fmt: skip
     assert r.exit_code == 0 and json.loads(r.output)["members"] == 2
+
+
+SHIPPED = {  # configs/<file>.json -> the benchmarks/quality_classify.py setting it must equal
+    "classify-mr-polarity": "mr",
+    "classify-names": "names",
+    "classify-japanese-vowels": "japanese-vowels",
+    "tag-conll2000-chunk": "conll-chunk",
+    "tag-conll2000-pos": "conll-pos",
+}
+
+
+@pytest.mark.parametrize("file", sorted(SHIPPED))
+def test_shipped_configs_are_the_benchmark_settings(file, monkeypatch):
+    """`rnnkit classify|tag train --config configs/X.json` trains what RESULTS.md reports: the files must not drift
+    from quality_classify.py's SETTINGS."""
+    from pathlib import Path
+
+    from rnnkit.config import apply_overrides, load_config
+    from rnnkit.tasks.classification import ClassifierConfig
+    from rnnkit.tasks.labeling import TaggerConfig
+
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.syspath_prepend(str(root / "benchmarks"))
+    from quality_classify import SETTINGS
+
+    name = SHIPPED[file]
+    cls = TaggerConfig if file.startswith("tag-") else ClassifierConfig
+    want = apply_overrides(cls(), [*SETTINGS[name], f"run_dir=runs/{file}"])
+    assert load_config(cls, root / "configs" / f"{file}.json") == want
