@@ -82,6 +82,9 @@ def save_confusion_png(report: dict[str, Any], path: Path) -> Path:
 # ---- classify ----------------------------------------------------------------------------------------------
 
 
+RESUME_HELP = "Continue the run in --out from its last checkpoint (--config RUN reuses the run's settings)."
+
+
 @classify_app.command("train", context_settings=_EXTRA)
 def classify_train(
     ctx: typer.Context,
@@ -105,6 +108,7 @@ def classify_train(
     config: Path | None = typer.Option(None, help="A config.json to start from (e.g. a run's)."),
     out: Path | None = typer.Option(None, help="Run folder (default runs/classify)."),
     quiet: bool = typer.Option(False, help="No progress bar."),
+    resume: bool = typer.Option(False, help=RESUME_HELP),
 ) -> None:
     """Train a classifier, then score it on the test split (eval.json, confusion.png in the run folder)."""
     from rnnkit.tasks.classification import Classifier, ClassifierConfig, load_splits
@@ -123,7 +127,7 @@ def classify_train(
         cfg = _apply(cfg, given, ctx.args)
         train, val, test_data = load_splits(cfg.data)
         clf = Classifier(cfg)
-        clf.fit(train, val, run_dir=cfg.run_dir)
+        clf.fit(train, val, run_dir=cfg.run_dir, resume=resume)
         report = clf.evaluate(test_data, unknown="skip")
     except _ERRORS as e:
         _fail(e)
@@ -223,6 +227,7 @@ def tag_train(
     config: Path | None = typer.Option(None),
     out: Path | None = typer.Option(None, help="Run folder (default runs/tag)."),
     quiet: bool = typer.Option(False),
+    resume: bool = typer.Option(False, help=RESUME_HELP),
 ) -> None:
     """Train a tagger, then score it on the test split (eval.json in the run folder)."""
     from rnnkit.tasks.labeling import Tagger, TaggerConfig, load_splits
@@ -240,7 +245,7 @@ def tag_train(
         cfg = _apply(cfg, given, ctx.args)
         train, val, test_data = load_splits(cfg.data)
         tagger = Tagger(cfg)
-        tagger.fit(train, val, run_dir=cfg.run_dir)
+        tagger.fit(train, val, run_dir=cfg.run_dir, resume=resume)
         report = tagger.evaluate(test_data)
     except _ERRORS as e:
         _fail(e)
