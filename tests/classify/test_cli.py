@@ -127,14 +127,9 @@ def test_shipped_configs_are_the_benchmark_settings(file, monkeypatch):
 @pytest.mark.parametrize("task", ["classify", "tag"])
 def test_train_resume_continues_exactly(tmp_path, task, monkeypatch):
     """`train --epochs 1`, then `train --config RUN --epochs 2 --resume` == a straight 2-epoch run, bit for bit."""
-    import torch
+    from tests.train.helpers import assert_same_last, spy_resume
 
-    from rnnkit.train import load_checkpoint, loop
-
-    resumed_from = []  # a fresh 2-epoch run would match too: check that the checkpoint was really picked up
-    real = loop._resume
-    monkeypatch.setattr(loop, "_resume", lambda fs, path, *a: (resumed_from.append(path), real(fs, path, *a)))
-
+    resumed_from = spy_resume(monkeypatch)
     if task == "classify":
         data = _tsv(tmp_path / "d.tsv")
         args = ["classify", "train", "--data", str(data), "--input", "word", "--hidden", "4", "--quiet"]
@@ -150,11 +145,7 @@ def test_train_resume_continues_exactly(tmp_path, task, monkeypatch):
     r = runner.invoke(app, [*args, "--config", str(cut), "--epochs", "2", "--out", str(cut), "--resume"])
     assert r.exit_code == 0, r.output
     assert resumed_from == [cut / "last"]
-    a, b = load_checkpoint(full / "last"), load_checkpoint(cut / "last")
-    assert any(k.startswith("ema.") for k in a["tensors"])
-    assert a["state"]["step"] == b["state"]["step"] > 2 and a["state"]["epoch"] == b["state"]["epoch"] == 2
-    for k in a["tensors"]:  # the EMA's averaged weights, which depend on every live step of both epochs
-        assert torch.equal(a["tensors"][k], b["tensors"][k]), k
+    assert_same_last(full / "last", cut / "last")  # weights, optimiser, and the EMA's averaged weights
     assert json.loads((full / "eval.json").read_text()) == json.loads((cut / "eval.json").read_text())
 
 

@@ -64,3 +64,22 @@ def test_bad_input_exits_with_the_message(tmp_path):
     assert "column 'sales' row 1 holds 'oops', which is not a number" in r.output
     r = runner.invoke(app, ["forecast", "train", "--csv", str(p), "--run-dir", str(tmp_path / "r")])
     assert r.exit_code == 2 and "data.time_col and data.targets are required" in r.output
+
+
+def test_train_resume_continues_exactly(monthly_csv, tmp_path, monkeypatch):
+    """`forecast train --epochs 1`, then the same with `--epochs 2 --resume` == a straight 2-epoch run."""
+    from tests.train.helpers import assert_same_last, spy_resume
+
+    resumed_from = spy_resume(monkeypatch)
+    args = ["forecast", "train", "--csv", str(monthly_csv), "--time-col", "date", "--target", "sales", "--horizon",
+            "3", "--input-length", "12", "--train-end", "36", "--val-end", "48", "--hidden", "4", "--quiet",
+            "--data.batch_size=4"]  # fmt: skip
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    assert runner.invoke(app, [*args, "--epochs", "2", "--run-dir", str(full)]).exit_code == 0
+    assert runner.invoke(app, [*args, "--epochs", "1", "--run-dir", str(cut)]).exit_code == 0
+    r = runner.invoke(app, [*args, "--epochs", "2", "--run-dir", str(cut), "--resume"])
+    assert r.exit_code == 0, r.output
+    assert resumed_from == [cut / "last"]
+    assert_same_last(full / "last", cut / "last")
+    r = runner.invoke(app, [*args, "--run-dir", str(tmp_path / "none"), "--resume"])
+    assert r.exit_code == 2 and "no checkpoint at" in r.output

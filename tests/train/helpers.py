@@ -75,3 +75,27 @@ def cls_batches(n_batches: int = 6, n: int = 8, seed: int = 0):
         y = (x[..., 0].sum(1) > 0).long()
         out.append((x, lengths, y))
     return out
+
+
+def spy_resume(monkeypatch) -> list:
+    """Record the checkpoint paths fit() resumes from: a resumed run that matches a straight one proves nothing
+    unless the checkpoint was really picked up (a fresh run of the same length would match too)."""
+    from rnnkit.train import loop
+
+    seen: list = []
+    real = loop._resume
+    monkeypatch.setattr(loop, "_resume", lambda fs, path, *a: (seen.append(path), real(fs, path, *a)))
+    return seen
+
+
+def assert_same_last(a, b) -> None:
+    """Two runs' `last` checkpoints hold the same position, weights, optimiser and extra tensors, bit for bit."""
+    from rnnkit.train import load_checkpoint
+
+    x, y = load_checkpoint(a), load_checkpoint(b)
+    assert (x["state"]["step"], x["state"]["epoch"]) == (y["state"]["step"], y["state"]["epoch"])
+    for f in ("model.safetensors", "optimizer.safetensors", "state.safetensors"):
+        pa, pb = a / f, b / f
+        assert pa.is_file() == pb.is_file(), f
+        if pa.is_file():
+            assert pa.read_bytes() == pb.read_bytes(), f

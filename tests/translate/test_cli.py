@@ -81,3 +81,21 @@ def test_errors_empty_input_and_unknown_direction(trained: tuple[Path, Path]) ->
     assert res.exit_code == 2 and "unknown language direction 'src-deu'" in res.output
     res = runner.invoke(app, ["translate", "eval", str(data.parent)])
     assert res.exit_code == 2 and "not a translation run folder" in res.output
+
+
+def test_train_resume_continues_exactly(trained: tuple[Path, Path], tmp_path: Path, monkeypatch) -> None:
+    """`translate train --epochs 1`, then `--config RUN --epochs 2 --resume` == a straight 2-epoch run."""
+    from tests.train.helpers import assert_same_last, spy_resume
+
+    resumed_from = spy_resume(monkeypatch)
+    _, data = trained
+    args = ["translate", "train", "--data", str(data), "--columns", "src-tgt", "--direction", "src-tgt", "--setting",
+            "general", "--max-len", "5", "--hidden", "8", "--batch-size", "64", "--beam", "1", "--quiet"]  # fmt: skip
+    tail = ["--", "--model.embed_size=8"]
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    assert runner.invoke(app, [*args, "--epochs", "2", "--out", str(full), *tail]).exit_code == 0
+    assert runner.invoke(app, [*args, "--epochs", "1", "--out", str(cut), *tail]).exit_code == 0
+    res = runner.invoke(app, [*args, "--epochs", "2", "--out", str(cut), "--resume", *tail])
+    assert res.exit_code == 0, res.output
+    assert resumed_from == [cut / "last"]
+    assert_same_last(full / "last", cut / "last")

@@ -315,9 +315,20 @@ class Forecaster:
             impl=m.impl,
         )
 
-    def fit(self, series: tsd.TimeSeries | None = None, *, train_end: int | None = None, callbacks: Sequence = ()):
-        """Fit the scaler on the training span and train through ``rnnkit.train.fit``; returns its FitResult."""
+    def fit(
+        self,
+        series: tsd.TimeSeries | None = None,
+        *,
+        train_end: int | None = None,
+        callbacks: Sequence = (),
+        resume: bool = False,
+    ):
+        """Fit the scaler on the training span and train through ``rnnkit.train.fit``; returns its FitResult.
+        ``resume``: continue from ``config.run_dir``'s last checkpoint (the scaler is refit on the same span)."""
         from rnnkit.train import fit, seed_everything
+
+        if resume and not self.config.run_dir:
+            raise ConfigError("resume needs config.run_dir: the run folder whose last checkpoint to continue")
 
         series = series or self.load_series()
         self.series = series
@@ -361,6 +372,7 @@ class Forecaster:
                 run_dir=run_dir,
                 callbacks=extra,
                 run_config=cfg,
+                resume=resume,
             )
             self.model = self.result.model
             if val is not None:  # use the best validation checkpoint, as saved

@@ -68,11 +68,13 @@ def train_command(
     run_dir: str = typer.Option("runs/forecast", help="run folder"),
     config: str = typer.Option(None, help="a config.json to start from (dotted overrides may follow: --train.lr=1e-3)"),
     quiet: bool = typer.Option(False, help="no progress output"),
+    resume: bool = typer.Option(False, help="continue the run in --run-dir from its last checkpoint"),
 ) -> None:
     """Train a forecaster; writes config.json, checkpoints, forecast.json and loss.png into the run folder."""
     from rnnkit.config import ConfigError, apply_overrides, load_config, parse_cli
     from rnnkit.data.sources import DataError
     from rnnkit.tasks.forecasting import ForecastConfig, Forecaster
+    from rnnkit.train import CheckpointError
 
     try:
         cfg = load_config(ForecastConfig, config) if config else ForecastConfig()
@@ -112,8 +114,8 @@ def train_command(
         _, extra = parse_cli(list(ctx.args))
         cfg = apply_overrides(cfg, extra)
         fc = Forecaster(cfg)
-        result = fc.fit()
-    except (ConfigError, DataError) as err:
+        result = fc.fit(resume=resume)
+    except (ConfigError, DataError, CheckpointError) as err:
         _fail(err)
     last = result.last or {}
     typer.echo(

@@ -62,6 +62,9 @@ def translate_train(
     config: Path | None = typer.Option(None, help="A config.json to start from (e.g. a run's)."),
     out: Path | None = typer.Option(None, help="Run folder (default runs/translate)."),
     quiet: bool = typer.Option(False, help="No progress bar."),
+    resume: bool = typer.Option(
+        False, help="Continue the run in --out from its last checkpoint (--config RUN reuses the run's settings)."
+    ),
 ) -> None:
     """Train a translator, then score greedy and beam decoding on the held-out test split (eval.json)."""
     from rnnkit.tasks.translation import Translator, TranslatorConfig
@@ -82,7 +85,7 @@ def translate_train(
         cfg = apply_overrides(cfg, parse_cli(list(ctx.args))[1])
         tr = Translator(cfg)
         splits = tr.load_splits()
-        tr.fit(splits.train, splits.val, run_dir=cfg.run_dir)
+        tr.fit(splits.train, splits.val, run_dir=cfg.run_dir, resume=resume)
         reports = {"greedy": tr.evaluate(splits.test, beam_size=1)}
         if cfg.decode.beam_size > 1:
             reports[f"beam{cfg.decode.beam_size}"] = tr.evaluate(splits.test)
