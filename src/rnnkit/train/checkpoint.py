@@ -285,11 +285,16 @@ def load_checkpoint(
 EMA_PREFIX = "ema."  # a `last` checkpoint of a run with train.ema keeps the averaged weights under these names
 
 
+def ema_weights(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The averaged weights a ``last`` checkpoint's extra tensors hold, by parameter name (empty without EMA)."""
+    return {k[len(EMA_PREFIX) :]: v for k, v in tensors.items() if k.startswith(EMA_PREFIX)}
+
+
 def load_model(path: str | os.PathLike, model: nn.Module, *, which: str = "best") -> dict[str, Any]:
     """Load weights for inference from a run folder (``best``, else ``last``) or a checkpoint folder. A ``last``
     written with ``train.ema`` holds the live weights (for resuming) and the averaged ones: inference gets those."""
     ck = load_checkpoint(checkpoint_path(path, which), model=model)
-    ema = {k[len(EMA_PREFIX) :]: v for k, v in ck["tensors"].items() if k.startswith(EMA_PREFIX)}
+    ema = ema_weights(ck["tensors"])
     if ema:
         params = dict(unwrap(model).named_parameters())
         if set(ema) != set(params):

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from rnnkit.config import TrainConfig, save_config
 from rnnkit.train import distributed as ddp
 from rnnkit.train.callbacks import Callback, EarlyStopping, LossPlot, MetricsLog, ProgressBar
-from rnnkit.train.checkpoint import EMA_PREFIX, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from rnnkit.train.checkpoint import EMA_PREFIX, ema_weights, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from rnnkit.train.data import as_batches, num_batches, shard, to_device
 from rnnkit.train.metrics import RunningMean
 from rnnkit.train.schedule import Schedule
@@ -130,8 +130,6 @@ class WeightEMA:
     first ``1/(1-d)`` steps ``avg`` is the plain mean of the initial and updated weights so far (not an average
 pulled toward the init), and an EMA after that."""
 
-    PREFIX = EMA_PREFIX  # checkpoint tensor names: "ema." + parameter name
-
     def __init__(self, model: nn.Module, decay: float) -> None:
         self.decay = decay
         self.params = dict(model.named_parameters())
@@ -152,11 +150,11 @@ pulled toward the init), and an EMA after that."""
             p.copy_(self.avg[n])
 
     def tensors(self) -> dict[str, Tensor]:
-        return {self.PREFIX + n: a for n, a in self.avg.items()}
+        return {EMA_PREFIX + n: a for n, a in self.avg.items()}  # "ema." + parameter name
 
     def load(self, tensors: dict[str, Tensor], updates: int) -> None:
         """Restore from a checkpoint's tensors; a checkpoint written without EMA restarts the average here."""
-        found = {k[len(self.PREFIX) :]: v for k, v in tensors.items() if k.startswith(self.PREFIX)}
+        found = ema_weights(tensors)
         with torch.no_grad():
             for n, p in self.params.items():
                 self.avg[n].copy_(found[n] if n in found else p.detach())
