@@ -2,12 +2,11 @@
 validation after every epoch and, at the end, with averaged weights instead of the final ones (a paired
 comparison: every variant shares the same trajectory).
 
-    python benchmarks/probe_averaging.py mr --folds 0,1,2              # 5 epochs, as quality_classify's setting
-    python benchmarks/probe_averaging.py mr --folds 0,1,2 -- train.epochs=8
+    python benchmarks/probe_averaging.py mr --folds 0,1,2              # 8 epochs, as quality_classify's setting
+    python benchmarks/probe_averaging.py mr --folds 0,1,2 -- train.epochs=5   # the setting before 2026-12-02
 
-Averages: an exponential moving average of the parameters after every optimiser step for each decay d (the
-decay ramps as min(d, 1 - 1/(t+1)), i.e. a plain running mean until t = 1/(1-d), so no average is biased toward
-the initial weights), and "swa": the mean of the weights at the ends of the last three epochs (Izmailov et al.
+Averages: the trainer's own ``WeightEMA`` (what ``train.ema=d`` does) for each decay d, updated after every
+optimiser step, and "swa": the mean of the weights at the ends of the last three epochs (Izmailov et al.
 2018, without their cyclic lr). Scored on 10% of each fold's training part (``data.val_fraction=0.1``), never on
 the test part. Prints one JSON line per fold and appends it to ``results/tune_classify.jsonl``.
 """
@@ -32,6 +31,7 @@ from rnnkit.tasks.classification import ClassificationData, Classifier, Classifi
 from rnnkit.tasks.classification import load_splits as classify_splits  # noqa: E402
 from rnnkit.train import FitState  # noqa: E402
 from rnnkit.train.callbacks import Callback  # noqa: E402
+from rnnkit.train.loop import WeightEMA  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 DECAYS = (0.98, 0.99, 0.995, 0.998)
@@ -43,18 +43,17 @@ class Averages(Callback):
 
     def __init__(self, clf: Classifier, val: ClassificationData, epochs: int) -> None:
         self.clf, self.val, self.epochs = clf, val, epochs
-        self.ema: dict[float, list[torch.Tensor]] = {}
+        self.ema: dict[float, WeightEMA] = {}
         self.swa: list[torch.Tensor] = []
-        self.n_swa, self.t = 0, 0
+        self.n_swa = 0
         self.curve: list[float] = []
 
+    def on_fit_start(self, fs: FitState) -> None:
+        self.ema = {d: WeightEMA(fs.raw_model, d) for d in DECAYS}  # from the initial weights, as fit does
+
     def on_step_end(self, fs: FitState, logs: dict) -> None:
-        ps = [p.detach() for p in fs.raw_model.parameters()]
-        if not self.ema:
-            self.ema = {d: [p.clone() for p in ps] for d in DECAYS}
-        self.t += 1
-        for d, avg in self.ema.items():
-            torch._foreach_lerp_(avg, ps, 1 - min(d, 1 - 1 / (self.t + 1)))
+        for ema in self.ema.values():
+            ema.update()
 
     def on_epoch_end(self, fs: FitState) -> None:
         if fs.epoch > self.epochs - 3:
@@ -99,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
         cb = Averages(clf, val, cfg.train.epochs)
         clf.fit(train, callbacks=[cb])
         rec = {"probe": "averaging", "dataset": args.which, "fold": fold, "final": cb.curve[-1], "curve": cb.curve}
-        rec.update({f"ema{d}": accuracy_with(clf, w, val) for d, w in cb.ema.items()})
+        rec.update({f"ema{d}": accuracy_with(clf, list(e.avg.values()), val) for d, e in cb.ema.items()})
         rec["swa_last3"] = accuracy_with(clf, cb.swa, val)
         rec.update(seconds=round(time.perf_counter() - t0, 1), extra=extra, machine=machine())
         rec["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
