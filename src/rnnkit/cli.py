@@ -68,10 +68,16 @@ app.add_typer(lm_cli.train_app, name="train")
 app.command("eval")(lm_cli.eval_command)
 app.command("generate")(lm_cli.generate_command)
 
-from rnnkit.tasks import classification_cli  # noqa: E402 - `classify` and `tag` command groups
+from rnnkit.tasks.cli import task_app  # noqa: E402 - one factory: `rnnkit <task> train|eval|predict`
 
-app.add_typer(classification_cli.classify_app, name="classify")
-app.add_typer(classification_cli.tag_app, name="tag")
+_TASK_HELP = {
+    "classify": "Sequence classification: names, sentiment, multivariate series.",
+    "tag": "Sequence labelling: POS tags, IOB chunks (BiLSTM/BiGRU, CRF).",
+}
+for _name, _help in _TASK_HELP.items():
+    from rnnkit.registry import get_task
+
+    app.add_typer(task_app(get_task(_name), help=_help), name=_name)
 
 
 from rnnkit.tasks import forecasting_cli  # noqa: E402 - `forecast train|predict|backtest`

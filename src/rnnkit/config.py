@@ -110,6 +110,8 @@ class DataConfig:
     path: str | None = None  # a file or folder; else `dataset` under the data root
     dataset: str | None = None  # a name known to rnnkit.data.sources
     data_root: str | None = None  # else $RNNKIT_DATA
+    val_path: str | None = None  # a validation file; else a held-out val_fraction of the training data
+    test_path: str | None = None  # a test file; else the dataset's official test split (or the task's own rule)
     batch_size: int = 32
     eval_batch_size: int = 0  # 0: same as batch_size
     val_fraction: float = 0.1
@@ -254,6 +256,17 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    time_limit: float = 0.0  # wall-clock seconds of training, then stop cleanly (0: no limit); any task
+    time_decay: str = "none"  # "cosine" | "wsd": decay the lr to 0 over time_limit (see train/budget.py)
+
+    def __post_init__(self) -> None:
+        _check(self.time_limit >= 0, "time_limit", f"must be >= 0 seconds (0 = no limit), got {self.time_limit}")
+        _one_of(self.time_decay, "time_decay", ("none", "cosine", "wsd"))
+        _check(
+            self.time_decay == "none" or self.time_limit > 0,
+            "time_decay",
+            "needs time_limit > 0 (the decay runs over the time budget)",
+        )
 
 
 # --------------------------------------------------------------------------------------------- dict / JSON

@@ -40,17 +40,17 @@ def test_classify_round_trip(tmp_path):
 
 def test_classify_bad_inputs(tmp_path):
     r = runner.invoke(app, ["classify", "train", "--data", str(tmp_path / "none.tsv"), *TINY])
-    assert r.exit_code == 2 and "no such dataset or path" in r.output
+    assert r.exit_code == 1 and "no such dataset or path" in r.output
     r = runner.invoke(app, ["classify", "train", "--data", "x", "--dataset", "names", *TINY])
     assert r.exit_code == 2 and "not both" in r.output
     r = runner.invoke(app, ["classify", "train", "--data", str(_tsv(tmp_path / "d.tsv")), "--pooling", "sum", *TINY])
-    assert r.exit_code == 2 and "model.pooling must be one of" in r.output
+    assert r.exit_code == 1 and "model.pooling must be one of" in r.output
     r = runner.invoke(app, ["classify", "eval", str(tmp_path)])
-    assert r.exit_code == 2 and "is not a classifier run folder" in r.output
+    assert r.exit_code == 1 and "is not a run folder (no config.json)" in r.output
     bad = tmp_path / "latin.tsv"
     bad.write_bytes("pos\tcaf\xe9\n".encode("latin-1"))
     r = runner.invoke(app, ["classify", "train", "--data", str(bad), *TINY])
-    assert r.exit_code == 2 and "--encoding latin-1" in r.output
+    assert r.exit_code == 1 and "--encoding latin-1" in r.output
 
 
 def test_classify_eval_unknown_label(tmp_path):
@@ -59,7 +59,7 @@ def test_classify_eval_unknown_label(tmp_path):
     other = tmp_path / "o.tsv"
     other.write_text("pos\tfun\nmeh\tso so\n")
     r = runner.invoke(app, ["classify", "eval", str(run), "--data", str(other)])
-    assert r.exit_code == 2 and "labels ['meh'] were not seen in training" in r.output
+    assert r.exit_code == 1 and "labels ['meh'] were not seen in training" in r.output
     with pytest.warns(UserWarning, match=r"dropped 1 examples with unseen labels \['meh'\]"):
         r = runner.invoke(app, ["classify", "eval", str(run), "--data", str(other), "--unknown", "skip", "--json"])
     assert r.exit_code == 0 and json.loads(r.output.splitlines()[-1])["n"] == 1
@@ -73,7 +73,7 @@ def test_tag_round_trip(tmp_path):
                             "--out", str(run), *TINY, "--data.val_fraction=0"])  # fmt: skip
     assert r.exit_code == 0, r.output
     assert {"token_accuracy", "span_f1"} <= set(json.loads(r.output.strip().splitlines()[-1]))
-    r = runner.invoke(app, ["tag", "eval", str(run), "--data", str(data)])
+    r = runner.invoke(app, ["tag", "eval", str(run), "--data", str(data), "--json"])
     assert r.exit_code == 0 and json.loads(r.output)["tokens"] == 18
     r = runner.invoke(app, ["tag", "predict", str(run), "The cat runs"])
     assert r.exit_code == 0 and r.output.startswith("The/")
@@ -152,4 +152,4 @@ def test_train_resume_continues_exactly(tmp_path, task, monkeypatch):
 def test_train_resume_without_a_checkpoint_is_a_clear_error(tmp_path):
     r = runner.invoke(app, ["classify", "train", "--data", str(_tsv(tmp_path / "d.tsv")), "--out", str(tmp_path / "x"),
                             "--resume", *TINY])  # fmt: skip
-    assert r.exit_code == 2 and "no checkpoint at" in r.output
+    assert r.exit_code == 1 and "is not a classify run folder (no task.json)" in r.output

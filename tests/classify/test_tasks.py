@@ -3,6 +3,8 @@ bad input (unknown labels, over-long sequences, wrong input kind) gives the docu
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -30,8 +32,8 @@ def test_char_classifier_learns_and_round_trips(tmp_path):
          "model.bidirectional=true", "train.epochs=3", "train.lr=2e-2", "data.batch_size=24"],
     )  # fmt: skip
     data = _toy_text()
-    clf = Classifier(cfg)
-    clf.fit(data, run_dir=tmp_path / "run")
+    clf = Classifier(replace(cfg, run_dir=str(tmp_path / "run")))
+    clf.fit(data)
     report = clf.evaluate(data)
     assert report["accuracy"] > 0.9  # separable by character set
     top = clf.predict(["aeiea", "zzkq"], k=2)
@@ -99,8 +101,8 @@ def test_tagger_learns_with_chars_and_crf(tmp_path, crf):
                                            "model.embed_dropout=0", "train.epochs=6", "train.lr=3e-2",
                                            "data.batch_size=6"])  # fmt: skip
     data = _toy_chunks()
-    tagger = Tagger(cfg)
-    tagger.fit(data, run_dir=tmp_path / "tag")
+    tagger = Tagger(replace(cfg, run_dir=str(tmp_path / "tag")))
+    tagger.fit(data)
     r = tagger.evaluate(data)
     assert r["token_accuracy"] > 0.95 and r["span_f1"] > 0.9
     again = Tagger.load(tmp_path / "tag")

@@ -13,11 +13,9 @@ Shape letters: N batch, T time, D input channels, E embedding size, H hidden, C 
 
 from __future__ import annotations
 
-import json
-import os
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,9 +31,6 @@ from rnnkit.config import (
     ModelConfig,
     RunConfig,
     TrainConfig,
-    load_config,
-    save_config,
-    write_json,
 )
 from rnnkit.data import readers
 from rnnkit.data.readers import ClassificationData
@@ -45,6 +40,9 @@ from rnnkit.models.heads import POOLINGS, PooledClassifier
 from rnnkit.nn import Recurrent
 from rnnkit.registry import register_task
 from rnnkit.tasks import class_metrics
+from rnnkit.tasks.base import Splits, Task
+from rnnkit.tasks.cli import Opt
+from rnnkit.tasks.reports import print_report, save_confusion_png
 
 INPUTS = ("char", "word", "numeric")
 TASK_FILE = "task.json"
@@ -83,7 +81,6 @@ class ClassifierModelConfig(ModelConfig):
 class ClassifierDataConfig(DataConfig):
     """Which examples, how they are split, and how text becomes tokens."""
 
-    test_path: str | None = None  # an explicit test set; else the dataset's official test split or a random one
     test_fraction: float = 0.15  # random test split when there is no official one (names: 85/15)
     split_seed: int = 2024  # seed of the random test split (the PyTorch names tutorial uses 2024)
     folds: int = 0  # k-fold cross-validation (MR: 10); 0 = off
@@ -107,7 +104,7 @@ class ClassifierDataConfig(DataConfig):
 @dataclass(frozen=True)
 class ClassifierConfig(RunConfig):
     task: str = "classify"
-    run_dir: str = "runs/classify"
+    run_dir: str = ""  # "": nothing written (the CLI's default is runs/<task>)
     model: ClassifierModelConfig = field(default_factory=ClassifierModelConfig)
     data: ClassifierDataConfig = field(default_factory=ClassifierDataConfig)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(unit="samples"))
@@ -233,7 +230,9 @@ def load_splits(cfg: ClassifierDataConfig) -> tuple[ClassificationData, Classifi
     else:
         train, test = random_split(data, cfg.test_fraction, cfg.split_seed)
     val = None
-    if cfg.val_fraction > 0:
+    if cfg.val_path:
+        val = readers.read_classification(cfg.val_path, data_root=cfg.data_root, **kw)
+    elif cfg.val_fraction > 0:
         train, val = random_split(train, cfg.val_fraction, cfg.split_seed + 1)
     return train, val, test
 
@@ -242,20 +241,27 @@ def load_splits(cfg: ClassifierDataConfig) -> tuple[ClassificationData, Classifi
 
 
 @register_task("classify")
-class Classifier:
+class Classifier(Task):
     """Train, evaluate and use a sequence classifier; see the module docstring."""
 
+    name = "classify"
+    Config = ClassifierConfig
+
     def __init__(self, config: ClassifierConfig | None = None) -> None:
-        self.config = config or ClassifierConfig()
+        super().__init__(config)
         self.classes: list[str] = []
         self.vocab: TokenVocab | None = None
         self.scaler: tuple[np.ndarray, np.ndarray] | None = None  # numeric: per-channel mean, std (train only)
         self.input_size = 0
-        self.net: ClassifierNet | None = None
+        self.class_weight: list[float] | None = None  # data.class_weights='balanced': n / (C * count_c)
 
-    # -- preparing inputs --
-    def _prepare(self, train: ClassificationData) -> None:
-        """Classes, vocabulary or scaler from the training data only, then a fresh network."""
+    # -- data --
+    def load_data(self) -> Splits:
+        train, val, test = load_splits(self.config.data)
+        return Splits(train, val, test)
+
+    def prepare(self, train: ClassificationData) -> None:
+        """Classes, vocabulary or scaler (and balanced class weights) from the training data only."""
         m, d = self.config.model, self.config.data
         self.classes = list(train.classes)
         if m.input == "numeric":
@@ -269,15 +275,38 @@ class Classifier:
                 raise DataError(f"model.input={m.input!r} needs text; {train.source} holds numeric series")
             toks = [tokenize(t, m.input, lowercase=d.lowercase) for t in train.inputs]
             self.vocab = TokenVocab.build(toks, min_freq=d.min_freq)
-        self._build()
+        self.class_weight = None
+        if d.class_weights == "balanced":
+            index = {c: i for i, c in enumerate(self.classes)}
+            counts = np.bincount([index[y] for y in train.labels], minlength=len(self.classes)).astype(np.float64)
+            self.class_weight = (len(train) / (len(self.classes) * np.maximum(counts, 1))).tolist()
 
-    def _build(self) -> None:
-        self.net = ClassifierNet(
+    def build_model(self) -> ClassifierNet:
+        net = ClassifierNet(
             self.config.model,
             num_classes=len(self.classes),
             vocab_size=len(self.vocab) if self.vocab else 0,
             input_size=self.input_size,
         )
+        if self.class_weight is not None:
+            net.class_weight.copy_(torch.as_tensor(self.class_weight, dtype=torch.float32))
+        return net
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "classes": self.classes,
+            "vocab": self.vocab.itos if self.vocab else None,
+            "scaler": [a.tolist() for a in self.scaler] if self.scaler else None,
+            "input_size": self.input_size,
+            "class_weight": self.class_weight,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.classes = state["classes"]
+        self.vocab = TokenVocab(state["vocab"][2:]) if state["vocab"] else None
+        self.scaler = tuple(np.asarray(a, dtype=np.float32) for a in state["scaler"]) if state["scaler"] else None
+        self.input_size = state["input_size"]
+        self.class_weight = state.get("class_weight")
 
     def encode_inputs(self, inputs: Sequence[Any]) -> list[Any]:
         """Texts -> id lists, or series -> standardised float32 arrays; truncated to data.max_len with a warning.
@@ -321,66 +350,39 @@ class Classifier:
         return PadCollate(dtype=torch.float32 if numeric else torch.long, target_dtype=torch.long)
 
     # -- training --
-    def fit(
-        self,
-        train: ClassificationData,
-        val: ClassificationData | None = None,
-        *,
-        run_dir: str | os.PathLike | None = None,
-        callbacks: Sequence[Any] = (),
-        resume: bool = False,
-    ) -> Any:
-        """Build vocabulary/scaler and the network from ``train``, then train with ``rnnkit.train.fit``."""
-        from rnnkit.train import fit, seed_everything
-
+    def make_batches(self, train: ClassificationData, val: ClassificationData | None) -> tuple[Any, Any]:
         cfg = self.config
-        seed_everything(cfg.train.seed)
-        self._prepare(train)
-        items = self.encode(train)
-        if cfg.data.class_weights == "balanced":
-            counts = np.bincount([y for _, y in items], minlength=len(self.classes)).astype(np.float64)
-            w = len(items) / (len(self.classes) * np.maximum(counts, 1))
-            self.net.class_weight.copy_(torch.as_tensor(w, dtype=torch.float32))
         bs = cfg.data.batch_size
-        train_b = BucketBatches(items, bs, collate_fn=self._collate(), seed=cfg.train.seed)
+        train_b = BucketBatches(self.encode(train), bs, collate_fn=self._collate(), seed=cfg.train.seed)
         val_b = None
         if val is not None and len(val):
             val_b = BucketBatches(
                 self.encode(val, unknown="skip"), cfg.data.eval_batch_size or bs, collate_fn=self._collate(),
                 shuffle=False,
             )  # fmt: skip
-        if run_dir is not None:
-            self.save_task(run_dir)
-        result = fit(self.net, _step, train_b, config=cfg.train, val_data=val_b, run_dir=run_dir,
-                     callbacks=callbacks, resume=resume, run_config=cfg)  # fmt: skip
-        self.net = result.model
-        return result
+        return train_b, val_b
+
+    step = staticmethod(_step)
 
     # -- inference --
     def predict_proba(self, inputs: Sequence[Any], *, batch_size: int = 256) -> tuple[np.ndarray, list[np.ndarray]]:
         """Class probabilities (N, C) in input order, and attention weights per input (empty unless attention)."""
-        if self.net is None:
-            raise RuntimeError("Classifier has no model yet: call fit() or Classifier.load(run_dir) first")
-        seqs = self.encode_inputs(inputs)
-        return self._proba(seqs, batch_size)
+        self.require_model()
+        return self._proba(self.encode_inputs(inputs), batch_size)
 
-    @torch.no_grad()
     def _proba(self, seqs: list[Any], batch_size: int) -> tuple[np.ndarray, list[np.ndarray]]:
-        self.net.eval()
-        order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))  # similar lengths together
-        probs = np.zeros((len(seqs), len(self.classes)), dtype=np.float64)
-        attn: list[np.ndarray] = [np.zeros(0)] * len(seqs)
-        collate = self._collate()
-        dev = next(self.net.parameters()).device
-        for s in range(0, len(order), batch_size):
-            idx = order[s : s + batch_size]
-            x, lengths, _ = collate([(seqs[i], 0) for i in idx])
-            logits, w = self.net(x.to(dev), lengths.to(dev))
-            probs[idx] = torch.softmax(logits.double(), 1).cpu().numpy()
-            if w is not None:
-                for j, i in enumerate(idx):
-                    attn[i] = w[j, : lengths[j]].cpu().numpy()
-        return probs, attn
+        collate, dev = self._collate(), self.device
+
+        def run(batch: list[Any]) -> list[tuple[np.ndarray, np.ndarray]]:
+            x, lengths, _ = collate([(s, 0) for s in batch])
+            logits, w = self.model(x.to(dev), lengths.to(dev))  # (N, C), (N, T) | None
+            p = torch.softmax(logits.double(), 1).cpu().numpy()
+            att = [w[j, : lengths[j]].cpu().numpy() if w is not None else np.zeros(0) for j in range(len(batch))]
+            return list(zip(p, att, strict=True))
+
+        res = self.infer(seqs, run, batch_size=batch_size)
+        probs = np.stack([p for p, _ in res]) if res else np.zeros((0, len(self.classes)))
+        return probs, [a for _, a in res]
 
     def predict(self, inputs: Sequence[Any], *, k: int = 1) -> list[list[tuple[str, float]]]:
         """Top-``k`` (class, probability) per input, most probable first."""
@@ -405,40 +407,60 @@ class Classifier:
         """Accuracy, macro-F1, per-class precision/recall/F1, confusion matrix, mean loss, majority baseline."""
         return evaluate_ensemble([self], data, unknown=unknown, batch_size=batch_size)
 
-    # -- persistence --
-    def save_task(self, run_dir: str | os.PathLike) -> Path:
-        """Write ``config.json`` and ``task.json`` (classes, vocabulary, scaler) into ``run_dir``."""
-        d = Path(run_dir)
-        d.mkdir(parents=True, exist_ok=True)
-        save_config(self.config, d / "config.json")
-        meta = {
-            "classes": self.classes,
-            "vocab": self.vocab.itos if self.vocab else None,
-            "scaler": [a.tolist() for a in self.scaler] if self.scaler else None,
-            "input_size": self.input_size,
-        }
-        return write_json(d / TASK_FILE, meta)
+    # -- command line (tasks/cli.py builds `rnnkit classify train|eval|predict` from these) --
+    cli_options = (
+        Opt("--input", "model.input", str, "char, word or numeric."),
+        Opt("--bidirectional", "model.bidirectional", bool, "Read the sequence in both directions."),
+        Opt("--pooling", "model.pooling", str, "last, mean, max or attention."),
+        Opt("--class-weights", "data.class_weights", str, "none or balanced (for imbalanced classes)."),
+        Opt("--max-len", "data.max_len", int, "Truncate longer inputs (warns with a count; 0: no limit)."),
+        Opt("--encoding", "data.encoding", str, "Encoding of files given by path."),
+    )
+    eval_options = (Opt("--unknown", None, str, "Labels unseen in training: error or skip.", default="error"),
+                    Opt("--plot", None, Path, "Write the confusion matrix PNG here."))  # fmt: skip
+    predict_options = (
+        Opt("--k", None, int, "How many classes to show per input.", default=3),
+        Opt("--attention", None, bool, "Print attention weights per token.", default=False),
+    )
+    train_help = "Train a classifier, then score it on the test split (eval.json, confusion.png in the run folder)."
+    eval_help = (
+        "Accuracy, macro-F1, per-class precision/recall and the confusion matrix of a trained classifier, or of the "
+        "mean of several runs' class probabilities (e.g. the same recipe trained with different seeds)."
+    )
+    predict_help = "Top-k classes with probabilities for each input (texts as arguments, --file or stdin)."
+    predict_inputs_help = "Texts to classify."
+    predict_verb = "classify"
+
+    def read_eval_data(self, path: Path) -> ClassificationData:
+        kw = {} if Path(path).suffix == ".ts" else {"encoding": self.config.data.encoding}
+        return readers.read_classification(path, **kw)
+
+    def read_predict_file(self, path: Path) -> list[Any]:
+        return readers.read_ts(path).inputs if Path(path).suffix == ".ts" else super().read_predict_file(path)
+
+    def predict_lines(self, items: list[Any], *, k: int = 3, attention: bool = False) -> Iterator[str]:
+        for x, top in zip(items, self.predict(items, k=k), strict=True):
+            shown = x if isinstance(x, str) else f"<series T={len(x)}>"
+            yield f"{shown}\t" + "  ".join(f"{c} {p:.3f}" for c, p in top)
+            if attention and isinstance(x, str):
+                toks, w = self.attention(x)
+                yield "  " + " ".join(f"{t}:{v:.2f}" for t, v in zip(toks, w, strict=False))
+
+    def test_report(self, splits: Splits) -> dict[str, Any] | None:
+        return self.evaluate(splits.test, unknown="skip") if splits.test is not None else None
 
     @classmethod
-    def load(cls, run_dir: str | os.PathLike, *, which: str = "best") -> Classifier:
-        """Rebuild a trained classifier from its run folder (config.json + task.json + checkpoint)."""
-        from rnnkit.train import load_model
+    def evaluate_runs(cls, tasks: Sequence[Task], data: Any, *, unknown: str = "error", plot: Path | None = None):
+        report = evaluate_ensemble(tasks, data, unknown=unknown)
+        if plot is not None:
+            save_confusion_png(report, plot)
+        return report
 
-        d = Path(run_dir)
-        if not (d / TASK_FILE).is_file():
-            raise DataError(
-                f"{d} is not a classifier run folder (no {TASK_FILE}); pass the folder `classify train` wrote"
-            )
-        self = cls(load_config(ClassifierConfig, d / "config.json"))
-        meta = json.loads((d / TASK_FILE).read_text())
-        self.classes = meta["classes"]
-        self.vocab = TokenVocab(meta["vocab"][2:]) if meta["vocab"] else None
-        self.scaler = tuple(np.asarray(a, dtype=np.float32) for a in meta["scaler"]) if meta["scaler"] else None
-        self.input_size = meta["input_size"]
-        self._build()
-        load_model(d, self.net, which=which)
-        self.net.eval()
-        return self
+    def after_report(self, report: dict[str, Any]) -> None:
+        save_confusion_png(report, self.run_dir / "confusion.png")
+
+    def print_report(self, report: dict[str, Any], *, title: str) -> None:
+        print_report(report, title=title)
 
 
 def evaluate_ensemble(

@@ -14,11 +14,9 @@ Shape letters: N sentences, T tokens, L characters per token, E embedding size, 
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,9 +32,6 @@ from rnnkit.config import (
     ModelConfig,
     RunConfig,
     TrainConfig,
-    load_config,
-    save_config,
-    write_json,
 )
 from rnnkit.data import readers
 from rnnkit.data.readers import ColumnData
@@ -47,7 +42,9 @@ from rnnkit.models.heads import TaggerHead, pool_last
 from rnnkit.nn import Recurrent
 from rnnkit.registry import register_task
 from rnnkit.tasks import class_metrics
+from rnnkit.tasks.base import Splits, Task
 from rnnkit.tasks.classification import TokenVocab
+from rnnkit.tasks.cli import Opt
 
 TASK_FILE = "task.json"
 _DIGITS = re.compile(r"\d")
@@ -75,7 +72,6 @@ class TaggerModelConfig(ModelConfig):
 
 @dataclass(frozen=True)
 class TaggerDataConfig(DataConfig):
-    test_path: str | None = None  # explicit test file; conll2000 has its official test split
     word_column: int = 0
     tag_column: int = -1  # CoNLL-2000: 1 = POS, 2 (= -1) = chunk IOB
     lowercase: bool = True  # word embedding on lower-cased words (case still reaches the char features)
@@ -96,7 +92,7 @@ class TaggerDataConfig(DataConfig):
 @dataclass(frozen=True)
 class TaggerConfig(RunConfig):
     task: str = "tag"
-    run_dir: str = "runs/tag"
+    run_dir: str = ""  # "": nothing written (the CLI's default is runs/<task>)
     model: TaggerModelConfig = field(default_factory=TaggerModelConfig)
     data: TaggerDataConfig = field(default_factory=TaggerDataConfig)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(unit="samples"))
@@ -179,15 +175,17 @@ def is_iob(tags: Sequence[str]) -> bool:
 
 
 @register_task("tag")
-class Tagger:
+class Tagger(Task):
     """Train, evaluate and use a per-token tagger; see the module docstring."""
 
+    name = "tag"
+    Config = TaggerConfig
+
     def __init__(self, config: TaggerConfig | None = None) -> None:
-        self.config = config or TaggerConfig()
+        super().__init__(config)
         self.words: TokenVocab | None = None
         self.chars: TokenVocab | None = None
         self.tags: list[str] = []
-        self.net: TaggerNet | None = None
 
     # -- inputs --
     def _word_key(self, w: str) -> str:
@@ -237,35 +235,31 @@ class Tagger:
             f"them, or evaluate with unknown='score' (count them as errors) or 'skip' (drop those sentences)"
         )
 
-    def _prepare(self, train: ColumnData) -> None:
+    # -- the Task contract --
+    def load_data(self) -> Splits:
+        return Splits(*load_splits(self.config.data))
+
+    def prepare(self, train: ColumnData) -> None:
         d = self.config.data
         words, tags = self.columns(train)
         self.words = TokenVocab.build([[self._word_key(t) for t in s] for s in words], min_freq=d.min_freq)
         self.chars = TokenVocab.build([list(t) for s in words for t in s])
         self.tags = sorted({t for s in tags for t in s})
-        self._build()
 
-    def _build(self) -> None:
-        self.net = TaggerNet(
+    def build_model(self) -> TaggerNet:
+        return TaggerNet(
             self.config.model, num_words=len(self.words), num_chars=len(self.chars), num_tags=len(self.tags)
         )
 
-    # -- training --
-    def fit(
-        self,
-        train: ColumnData,
-        val: ColumnData | None = None,
-        *,
-        run_dir: str | os.PathLike | None = None,
-        callbacks: Sequence[Any] = (),
-        resume: bool = False,
-    ) -> Any:
-        """Vocabularies and tag set from ``train``, then ``rnnkit.train.fit``."""
-        from rnnkit.train import fit, seed_everything
+    def state_dict(self) -> dict[str, Any]:
+        return {"words": self.words.itos, "chars": self.chars.itos, "tags": self.tags}
 
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.words, self.chars = TokenVocab(state["words"][2:]), TokenVocab(state["chars"][2:])
+        self.tags = state["tags"]
+
+    def make_batches(self, train: ColumnData, val: ColumnData | None) -> tuple[Any, Any]:
         cfg = self.config
-        seed_everything(cfg.train.seed)
-        self._prepare(train)
         bs = cfg.data.batch_size
         train_b = BucketBatches(self.encode(train), bs, collate_fn=_collate, seed=cfg.train.seed)
         val_b = None
@@ -273,33 +267,38 @@ class Tagger:
             val_b = BucketBatches(
                 self.encode(val, unknown="skip"), cfg.data.eval_batch_size or bs, collate_fn=_collate, shuffle=False
             )
-        if run_dir is not None:
-            self.save_task(run_dir)
-        result = fit(self.net, _step, train_b, config=cfg.train, val_data=val_b, run_dir=run_dir,
-                     callbacks=callbacks, resume=resume, run_config=cfg)  # fmt: skip
-        self.net = result.model
-        return result
+        return train_b, val_b
+
+    step = staticmethod(_step)
+
+    def val_metrics(self, val: ColumnData) -> Any:
+        """Span F1 (IOB tag sets) or token accuracy over the whole validation set, for choosing ``best``."""
+
+        def score(model: nn.Module) -> dict[str, float]:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # unseen tags are counted as errors, as at test time
+                r = self.evaluate(val)
+            out = {"val_token_accuracy": r["token_accuracy"]}
+            if "span_f1" in r:
+                out["val_span_f1"] = r["span_f1"]
+            return out
+
+        return score
 
     # -- inference --
-    @torch.no_grad()
     def _decode(self, encoded: list[tuple[list[int], list[list[int]]]], batch_size: int = 128) -> list[list[int]]:
-        if self.net is None:
-            raise RuntimeError("Tagger has no model yet: call fit() or Tagger.load(run_dir) first")
-        self.net.eval()
-        dev = next(self.net.parameters()).device
-        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]))
-        out: list[list[int]] = [[] for _ in encoded]
-        for s in range(0, len(order), batch_size):
-            idx = order[s : s + batch_size]
-            words, chars, lengths, _ = _collate([(*encoded[i], [0] * len(encoded[i][0])) for i in idx])
-            scores = self.net(words.to(dev), chars.to(dev), lengths.to(dev))  # (N, T, K)
-            if self.net.crf is not None:
-                best, _ = self.net.crf.decode(scores, lengths_to_mask(lengths.to(dev), scores.shape[1]))
+        net, dev = self.require_model(), self.device
+
+        def run(batch: list[tuple[list[int], list[list[int]]]]) -> list[list[int]]:
+            words, chars, lengths, _ = _collate([(*e, [0] * len(e[0])) for e in batch])
+            scores = net(words.to(dev), chars.to(dev), lengths.to(dev))  # (N, T, K)
+            if net.crf is not None:
+                best, _ = net.crf.decode(scores, lengths_to_mask(lengths.to(dev), scores.shape[1]))
             else:
                 best = scores.argmax(2)
-            for j, i in enumerate(idx):
-                out[i] = best[j, : lengths[j]].tolist()
-        return out
+            return [best[j, : lengths[j]].tolist() for j in range(len(batch))]
+
+        return self.infer(encoded, run, batch_size=batch_size, length=lambda e: len(e[0]))
 
     def predict(self, sentences: Sequence[Sequence[str] | str]) -> list[list[tuple[str, str]]]:
         """Tag token lists (or whitespace-tokenised strings): [(token, tag), ...] per sentence."""
@@ -345,30 +344,32 @@ class Tagger:
             out.update(span_precision=s.precision, span_recall=s.recall, span_f1=s.f1, chunks=s.n_true)
         return out
 
-    # -- persistence --
-    def save_task(self, run_dir: str | os.PathLike) -> Path:
-        d = Path(run_dir)
-        d.mkdir(parents=True, exist_ok=True)
-        save_config(self.config, d / "config.json")
-        meta = {"words": self.words.itos, "chars": self.chars.itos, "tags": self.tags}
-        return write_json(d / TASK_FILE, meta)
+    # -- command line (tasks/cli.py builds `rnnkit tag train|eval|predict` from these) --
+    cli_options = (
+        Opt("--tag-column", "data.tag_column", int, "Column holding the tag (CoNLL-2000: 1 POS, 2 chunk)."),
+        Opt("--char-embed", "model.char_embed", int, "Character features: embedding size (0: off)."),
+        Opt("--crf", "model.crf", bool, "CRF output layer (Viterbi decoding)."),
+        Opt("--max-len", "data.max_len", int, "Truncate longer sentences (warns with a count; 0: no limit)."),
+    )
+    eval_options = (
+        Opt("--unknown", None, str, "Gold tags unseen in training: score (as errors), skip or error.", default="score"),
+    )
+    train_help = "Train a tagger, then score it on the test split (eval.json in the run folder)."
+    eval_help = "Token accuracy (and chunk span precision/recall/F1 for IOB tags) of a trained tagger."
+    predict_help = "Print token/TAG for each token of each whitespace-tokenised sentence."
+    predict_inputs_help = "Whitespace-tokenised sentences."
+    predict_verb = "tag"
 
-    @classmethod
-    def load(cls, run_dir: str | os.PathLike, *, which: str = "best") -> Tagger:
-        from rnnkit.train import load_model
+    def describe_data(self, splits: Splits) -> str:
+        n = lambda x: "none" if x is None else f"{len(x):,}"  # noqa: E731
+        return f"{n(splits.train)} training, {n(splits.val)} validation, {n(splits.test)} test sentences"
 
-        d = Path(run_dir)
-        if not (d / TASK_FILE).is_file():
-            raise DataError(f"{d} is not a tagger run folder (no {TASK_FILE}); pass the folder `tag train` wrote")
-        self = cls(load_config(TaggerConfig, d / "config.json"))
-        meta = json.loads((d / TASK_FILE).read_text())
-        self.words, self.chars = TokenVocab(meta["words"][2:]), TokenVocab(meta["chars"][2:])
-        self.tags = meta["tags"]
-        self._build()
-        load_model(d, self.net, which=which)
-        self.net.eval()
-        return self
+    def read_eval_data(self, path: Path) -> ColumnData:
+        return readers.read_tagging(path, encoding=self.config.data.encoding)
 
+    def predict_lines(self, items: list[Any]) -> Iterator[str]:
+        for sent in self.predict(items):
+            yield " ".join(f"{w}/{t}" for w, t in sent)
 
 def load_splits(cfg: TaggerDataConfig) -> tuple[ColumnData, ColumnData | None, ColumnData]:
     """(train, val, test): official test for conll2000 (or data.test_path), else a seeded random split of
@@ -385,7 +386,9 @@ def load_splits(cfg: TaggerDataConfig) -> tuple[ColumnData, ColumnData | None, C
     else:
         train, test = _split(train, cfg.test_fraction, cfg.split_seed)
     val = None
-    if cfg.val_fraction > 0:
+    if cfg.val_path:
+        val = readers.read_tagging(cfg.val_path, **kw)
+    elif cfg.val_fraction > 0:
         train, val = _split(train, cfg.val_fraction, cfg.split_seed + 1)
     return train, val, test
 

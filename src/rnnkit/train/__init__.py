@@ -23,7 +23,8 @@ Public API
         resume: bool | str | Path = False,      # True: resume from run_dir/last; a path: from that checkpoint
         optimizer: torch.optim.Optimizer | None = None,   # default: built from config.optim over model.parameters()
         run_config: Any = None,                 # the task's whole config dataclass, written to run_dir/config.json
-    ) -> FitResult
+        evaluator: Callable[[nn.Module], dict] | None = None,  # extra whole-set validation metrics, merged
+    ) -> FitResult                              # into each evaluation (e.g. {"val_f1": ...}; monitor may name one)
 
 What a task supplies
 --------------------

@@ -74,6 +74,7 @@ class FitState:
     mid_step: bool = False  # True between taking a batch and finishing its update (position not saveable)
     saved_at: tuple[int, int, int] | None = None  # (step, epoch, batch) of the last `last` checkpoint
     ema: WeightEMA | None = None  # train.ema > 0: the averaged weights
+    evaluator: Callable[[nn.Module], dict[str, float]] | None = None  # the task's own validation metrics
 
     @property
     def is_main(self) -> bool:
@@ -307,6 +308,7 @@ def fit(
     resume: bool | str | os.PathLike = False,
     optimizer: torch.optim.Optimizer | None = None,
     run_config: Any = None,
+    evaluator: Callable[[nn.Module], dict[str, float]] | None = None,
 ) -> FitResult:
     """Train ``model`` with ``step`` on ``train_data``; see the rnnkit.train docstring for the contract."""
     cfg = config or TrainConfig()
@@ -327,6 +329,7 @@ def fit(
     cbs = _default_callbacks(cfg, run, val is not None, callbacks)
     fs = FitState(wrapped, raw, opt, cfg, run, info.rank, info.world_size, total_steps=total)
     fs.ema = WeightEMA(raw, cfg.ema) if cfg.ema else None
+    fs.evaluator = evaluator
     if run is not None and fs.is_main:
         run.mkdir(parents=True, exist_ok=True)
         save_config(run_config if run_config is not None else _TrainOnly(cfg), run / "config.json")
@@ -477,6 +480,8 @@ def _evaluate(
 ) -> None:
     with _averaged_weights(fs):
         metrics = evaluate(fs.raw_model, eval_step, val, device=device, info=info)
+        if fs.evaluator is not None:  # e.g. span F1 or BLEU over the whole validation set (not batch means)
+            metrics.update(fs.evaluator(fs.raw_model))
     mon, mode = fs.config.checkpoint.monitor, fs.config.checkpoint.mode
     if mon not in metrics:
         raise KeyError(f"train.checkpoint.monitor is {mon!r} but evaluation gives {sorted(metrics)}")

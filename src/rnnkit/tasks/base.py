@@ -1,0 +1,343 @@
+"""The Task contract: a task writes only its own part; this base owns the plumbing every task shares, once.
+
+A task subclass supplies (Darts' template method, without its 3,000-line base)::
+
+    name, Config                        the registry name and the config dataclass (a RunConfig)
+    load_data() -> Splits               read + split its data from the config (train, val | None, test | None)
+    prepare(train)                      vocabularies / scalers / label sets from the training data only
+    build_model() -> nn.Module          the network, from its config section
+    make_batches(train, val)            what ``rnnkit.train.fit`` consumes: (train batches, val batches | None)
+    step(model, batch, state)           one batch's loss -> StepOutput
+    evaluate(data) -> dict              a flat report of its metrics
+    predict(...)                        its inference
+    state_dict() / load_state_dict(d)   what goes into task.json (JSON only)
+    val_metrics(val) -> dict            optional: whole-set validation metrics (F1, BLEU) merged into each eval
+
+and the base gives every task: seeding, the run folder (``config.json``, ``task.json``, checkpoints,
+``metrics.jsonl``, ``eval.json``, plots) always from ``config.run_dir``; ``fit(train=None, val=None, *,
+callbacks, resume) -> FitResult`` that leaves the ``best`` weights in ``.model`` (so ``train`` and ``eval``
+report the same weights, and say which); ``load(run_dir, which=)``; a length-sorted batched inference driver
+(``infer``); the test report (``write_report``); one error for "not trained" and one for "not a run folder".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from rnnkit.config import ConfigError, load_config, save_config, write_json
+from rnnkit.data.sources import DataError
+
+TASK_FILE = "task.json"
+REPORT_FILE = "eval.json"
+
+
+class NotTrainedError(RuntimeError):
+    """A task was asked to predict or evaluate before ``fit`` or ``load``."""
+
+
+class NotARunError(DataError):
+    """A folder given as a run folder is not one (or is one of another task)."""
+
+
+@dataclass
+class Splits:
+    """A task's data: training, validation (None: none) and test (None: none) parts, and what was decided."""
+
+    train: Any
+    val: Any = None
+    test: Any = None
+    notes: list[str] = field(default_factory=list)  # human-readable lines: formats detected, repairs, choices
+
+
+class Task:
+    """Base of every task; see the module docstring for what a subclass writes."""
+
+    name: ClassVar[str] = ""
+    Config: ClassVar[type] = object
+    legacy_task_files: ClassVar[tuple[str, ...]] = ()  # older runs' name for task.json (read, never written)
+
+    def __init__(self, config: Any = None) -> None:
+        self.config = config if config is not None else self.Config()
+        self.model: nn.Module | None = None
+        self.fit_result: Any = None
+        self.notes: list[str] = []  # what load_data / prepare decided from the data, printed by the CLI
+
+    # ---- what a task writes (defaults where one makes sense) ----------------------------------------------
+
+    def load_data(self) -> Splits:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def prepare(self, train: Any) -> None:
+        """Fit vocabularies / scalers / label sets on the training data (nothing by default)."""
+
+    def build_model(self) -> nn.Module:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def make_batches(self, train: Any, val: Any) -> tuple[Any, Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def step(self, model: nn.Module, batch: Any, state: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def evaluate(self, data: Any, **kwargs: Any) -> dict[str, Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what ``state_dict`` wrote (vocabularies, classes, scalers)."""
+
+    def val_metrics(self, val: Any) -> Callable[[nn.Module], dict[str, float]] | None:
+        """A function scoring the whole validation set (``{"val_f1": ...}``), or None: batch means only."""
+        return None
+
+    def callbacks(self) -> list[Any]:
+        """Task-specific callbacks added to fit's (none by default)."""
+        return []
+
+    # ---- what the CLI factory (tasks/cli.py) asks of a task; defaults suit most ----------------------------
+
+    cli_options: ClassVar[tuple[Any, ...]] = ()  # extra `train` options (tasks.cli.Opt), after the common ones
+    eval_options: ClassVar[tuple[Any, ...]] = ()  # extra `eval` options, passed to evaluate_runs as keywords
+    predict_options: ClassVar[tuple[Any, ...]] = ()  # extra `predict` options, passed to predict_lines
+    train_help: ClassVar[str] = "Train, then score the test split (eval.json in the run folder)."
+    eval_help: ClassVar[str] = "Score a trained run on its test split or on --data FILE."
+    predict_help: ClassVar[str] = "Predict for inputs given as arguments, --file or stdin (one per line)."
+    predict_inputs_help: ClassVar[str] = "Inputs to predict for."
+    predict_verb: ClassVar[str] = "predict"
+    predict_without_inputs: ClassVar[bool] = False  # e.g. forecasting: the run's own series
+
+    def describe_data(self, splits: Splits) -> str:
+        n = lambda x: "none" if x is None else f"{len(x):,}"  # noqa: E731
+        return f"{n(splits.train)} training, {n(splits.val)} validation, {n(splits.test)} test examples"
+
+    def read_eval_data(self, path: Path) -> Any:  # pragma: no cover - per task
+        raise NotImplementedError(f"{self.name} eval --data is not supported")
+
+    def read_predict_file(self, path: Path) -> list[Any]:
+        """Non-empty lines of a UTF-8 (or the config's encoding) file."""
+        from rnnkit.data.readers import lines, read_text_file
+
+        enc = getattr(self.config.data, "encoding", "utf-8")
+        return [s for s in lines(read_text_file(path, enc)) if s.strip()]
+
+    def predict_lines(self, items: list[Any], **options: Any) -> Iterable[str]:  # pragma: no cover - per task
+        raise NotImplementedError
+
+    def test_report(self, splits: Splits) -> dict[str, Any] | None:
+        """The report ``train`` writes as eval.json: ``evaluate`` on the test split (None without one)."""
+        return self.evaluate(splits.test) if splits.test is not None else None
+
+    def after_report(self, report: dict[str, Any]) -> None:
+        """Extra files from the test report (a confusion-matrix PNG, ...)."""
+
+    def print_report(self, report: dict[str, Any], *, title: str) -> None:
+        import typer
+
+        typer.echo(title)
+        typer.echo(json.dumps(report, default=str))
+
+    @classmethod
+    def evaluate_runs(cls, tasks: Sequence[Task], data: Any, **options: Any) -> dict[str, Any]:
+        """``eval`` of one run (a task may accept several, e.g. an ensemble)."""
+        if len(tasks) != 1:
+            raise ValueError(f"`rnnkit {cls.name} eval` takes one run folder, got {len(tasks)}")
+        return tasks[0].evaluate(data, **options)
+
+    @classmethod
+    def extend_cli(cls, app: Any) -> None:
+        """Register the task's own verbs (generate, backtest, translate) on its typer app."""
+
+    # ---- the shared part ---------------------------------------------------------------------------------
+
+    @property
+    def run_dir(self) -> Path | None:
+        return Path(self.config.run_dir) if self.config.run_dir else None
+
+    @property
+    def net(self) -> nn.Module | None:
+        """Older name of ``model`` (kept so code written against it still runs)."""
+        return self.model
+
+    @net.setter
+    def net(self, value: nn.Module | None) -> None:
+        self.model = value
+
+    def require_model(self) -> nn.Module:
+        """The trained network, or NotTrainedError saying how to get one."""
+        if self.model is None:
+            cls = type(self).__name__
+            raise NotTrainedError(f"{cls} has no model yet: call fit() or {cls}.load(run_dir) first")
+        return self.model
+
+    def fit(
+        self,
+        train: Any = None,
+        val: Any = None,
+        *,
+        callbacks: Sequence[Any] = (),
+        resume: bool = False,
+    ) -> Any:
+        """Prepare from ``train`` (default: the configured data), train through ``rnnkit.train.fit`` into
+        ``config.run_dir`` and leave the selected weights (``best`` when there was validation) in ``.model``.
+
+        ``resume``: continue the run folder's last checkpoint; the vocabularies come from its task.json, so the
+        ids are the ones the checkpoint was trained on.
+        """
+        from rnnkit.train import fit, seed_everything
+        from rnnkit.train.budget import TimeBudget
+
+        cfg = self.config
+        run = self.run_dir
+        if resume:
+            if run is None:
+                raise ConfigError("resume needs config.run_dir: the run folder whose last checkpoint to continue")
+            self._read_task_file(run)
+        if train is None:
+            splits = self.load_data()
+            train, val = splits.train, (val if val is not None else splits.val)
+        seed_everything(cfg.train.seed, deterministic=cfg.train.deterministic)
+        if not resume:
+            self.prepare(train)
+        self.model = self.build_model()
+        train_b, val_b = self.make_batches(train, val)
+        if run is not None:
+            self.save(run)
+        cbs = [*self.callbacks(), *callbacks]
+        if cfg.time_limit:
+            cbs.append(TimeBudget(cfg.time_limit, decay=cfg.time_decay))
+        # Without a run folder the checkpoints still go somewhere, so that `best` can be restored: a temp folder.
+        tmp = tempfile.TemporaryDirectory(prefix=f"rnnkit-{self.name}-") if run is None and val_b is not None else None
+        ckpt = run if run is not None else (Path(tmp.name) if tmp else None)
+        t0 = time.monotonic()
+        try:
+            result = fit(
+                self.model, self.step, train_b, config=cfg.train, val_data=val_b, run_dir=ckpt, callbacks=cbs,
+                resume=resume, run_config=cfg, evaluator=self.val_metrics(val) if val_b is not None else None,
+            )  # fmt: skip
+            self.train_seconds = time.monotonic() - t0
+            self.model = result.model
+            self.fit_result = result
+            self._best = ckpt is not None and (ckpt / "best").is_dir() and not result.interrupted
+            if self._best:
+                from rnnkit.train import load_model
+
+                load_model(ckpt, self.model, which="best")  # what `eval`, `predict` and `load` use
+        finally:
+            if tmp is not None:
+                tmp.cleanup()
+        self.model.eval()
+        return result
+
+    def weights(self) -> dict[str, Any]:
+        """Which weights ``.model`` holds after fit/load: ``{"which": "best", "step": S, "epoch": E}``."""
+        r = self.fit_result
+        if r is None:
+            return getattr(self, "_loaded", {"which": "none"})
+        if r.best is not None and getattr(self, "_best", False):
+            return {"which": "best", "step": r.best.get("step"), "metrics": _rounded(r.best)}
+        return {"which": "last", "step": r.step, "epoch": r.epoch}
+
+    def describe_weights(self) -> str:
+        w = self.weights()
+        if w["which"] == "best":
+            mon = self.config.train.checkpoint.monitor
+            v = (w.get("metrics") or {}).get(mon)
+            return f"best checkpoint (step {w['step']}, {mon} {v})" if v is not None else f"best (step {w['step']})"
+        if w["which"] == "last":
+            return f"last weights (step {w.get('step')})"
+        return "untrained weights"
+
+    def save(self, run_dir: str | os.PathLike | None = None) -> Path:
+        """Write ``config.json`` and ``task.json`` into the run folder (weights are fit's checkpoints)."""
+        d = Path(run_dir) if run_dir is not None else self.run_dir
+        if d is None:
+            raise ConfigError("save needs a folder: pass run_dir or set config.run_dir")
+        d.mkdir(parents=True, exist_ok=True)
+        save_config(self.config, d / "config.json")
+        return write_json(d / TASK_FILE, {"task": self.name, **self.state_dict()}, indent=None)
+
+    def _read_task_file(self, run: Path) -> None:
+        for name in (TASK_FILE, *self.legacy_task_files):
+            p = run / name
+            if p.is_file():
+                try:
+                    state = json.loads(p.read_text(encoding="utf-8"))
+                except (json.JSONDecodeError, UnicodeDecodeError) as e:
+                    raise NotARunError(f"{p} is not valid JSON ({e}); the run folder is damaged") from None
+                if state.get("task", self.name) != self.name:
+                    raise NotARunError(
+                        f"{run} is a {state['task']!r} run, not {self.name!r}: use `rnnkit {state['task']} ...`"
+                    )
+                state.pop("task", None)
+                self.load_state_dict(state)
+                return
+        raise NotARunError(
+            f"{run} is not a {self.name} run folder (no {TASK_FILE}); pass the --out folder of "
+            f"`rnnkit {self.name} train`"
+        )
+
+    @classmethod
+    def load(cls, run_dir: str | os.PathLike, *, which: str = "best") -> Task:
+        """Rebuild a trained task from its run folder: config.json, task.json and the ``which`` checkpoint."""
+        from rnnkit.train import load_model
+
+        d = Path(run_dir)
+        hint = f"pass the --out folder of `rnnkit {cls.name} train`"
+        if not d.is_dir():
+            raise NotARunError(f"{d} does not exist or is not a folder; {hint}")
+        if not (d / "config.json").is_file():
+            raise NotARunError(f"{d} is not a run folder (no config.json); {hint}")
+        self = cls(replace(load_config(cls.Config, d / "config.json"), run_dir=str(d)))
+        self._read_task_file(d)
+        self.model = self.build_model()
+        state = load_model(d, self.model, which=which)
+        self.model.eval()
+        self._loaded = {"which": which if (d / which).is_dir() else "last", "step": state.get("step")}
+        return self
+
+    def infer(
+        self,
+        items: Sequence[Any],
+        run: Callable[[list[Any]], Iterable[Any]],
+        *,
+        batch_size: int,
+        length: Callable[[Any], int] = len,
+    ) -> list[Any]:
+        """Length-sorted batched inference: ``run(batch_items)`` yields one result per item; results come back in
+        input order. Sorting by length keeps padding small; no gradients, model in eval mode."""
+        model = self.require_model()
+        model.eval()
+        order = sorted(range(len(items)), key=lambda i: length(items[i]))
+        out: list[Any] = [None] * len(items)
+        with torch.no_grad():
+            for s in range(0, len(order), batch_size):
+                idx = order[s : s + batch_size]
+                for i, r in zip(idx, run([items[i] for i in idx]), strict=True):
+                    out[i] = r
+        return out
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.require_model().parameters()).device
+
+    def write_report(self, report: dict[str, Any], *, name: str = REPORT_FILE) -> Path | None:
+        """Write a test report into the run folder, saying which weights produced it."""
+        if self.run_dir is None:
+            return None
+        return write_json(self.run_dir / name, {**report, "weights": self.weights()}, indent=1)
+
+
+def _rounded(m: dict[str, Any]) -> dict[str, Any]:
+    return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in m.items()}

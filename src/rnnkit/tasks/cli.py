@@ -1,0 +1,293 @@
+"""One CLI factory: a registered Task becomes ``rnnkit <task> train|eval|predict`` with the common options
+declared once, every default shown in ``--help``, one error style, and the task's own options and verbs added.
+
+    app = task_app(Classifier)          # rnnkit classify train|eval|predict
+
+A task declares ``cli_options`` (extra ``train`` options, each mapped to a dotted config key), optionally
+``eval_options`` / ``predict_options``, and implements ``read_eval_data(path)``, ``print_report(report)`` and
+``predict_lines(inputs, **options)``; its extra verbs (generate, backtest, translate) are registered by
+``Task.extend_cli(app)``. Any ``--section.key=value`` after the options overrides a config field.
+Bodies import torch lazily so ``rnnkit --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import typer
+
+EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+@dataclass(frozen=True)
+class Opt:
+    """One command-line option: ``--flag`` (plus ``aliases``) setting dotted config ``key`` (None: the command
+    reads it itself), of ``type``; ``path=True`` stores an absolute path string."""
+
+    flag: str
+    key: str | None
+    type: Any
+    help: str
+    aliases: tuple[str, ...] = ()
+    path: bool = False
+    default: Any = None
+
+    @property
+    def name(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+
+# The options every task's `train` has (the task's own `cli_options` follow them in --help).
+COMMON: tuple[Opt, ...] = (
+    Opt("--data", "data.path", Path, "Training data: a file or folder (formats: docs/formats.md).", path=True),
+    Opt("--dataset", "data.dataset", str, "A known dataset instead of --data."),
+    Opt("--data-root", "data.data_root", Path, "Folder holding the known datasets (default $RNNKIT_DATA).", path=True),
+    Opt("--val", "data.val_path", Path, "Validation file (default: a held-out data.val_fraction of --data).",
+        path=True),  # fmt: skip
+    Opt("--test", "data.test_path", Path, "Test file, scored after training (default: the dataset's test split).",
+        path=True),  # fmt: skip
+    Opt("--out", "run_dir", Path, "Run folder to write.", aliases=("--run-dir",), path=True),
+    Opt("--seed", "train.seed", int, "Seed of everything (data order, init, dropout)."),
+    Opt("--epochs", "train.epochs", int, "Most passes over the training data (early stopping may stop sooner)."),
+    Opt("--seconds", "time_limit", float, "Training time budget in seconds (0: none); final evaluation comes after."),
+    Opt("--lr", "train.lr", float, "Learning rate."),
+    Opt("--batch-size", "data.batch_size", int, "Examples (LM: columns) per batch."),
+    Opt("--cell", "model.cell.name", str, "Any registered cell: lstm, gru, rnn, mingru, minlstm, ..."),
+    Opt("--hidden", "model.hidden_size", int, "Hidden units (per direction)."),
+    Opt("--layers", "model.num_layers", int, "Stacked recurrent layers."),
+)
+
+
+class UsageError(ValueError):
+    """The command line contradicts itself (e.g. --data and --dataset both); exit code 2."""
+
+
+def get_key(cfg: Any, key: str) -> Any:
+    """The value of dotted ``key`` in a config (AttributeError if it does not exist)."""
+    for part in key.split("."):
+        cfg = getattr(cfg, part)
+    return cfg
+
+
+def _with_default(opt: Opt, defaults: Any) -> str:
+    if opt.key is None:
+        return opt.help
+    try:
+        v = get_key(defaults, opt.key)
+    except AttributeError:
+        return opt.help
+    shown = "none" if v in (None, "") else (",".join(map(str, v)) if isinstance(v, tuple) else v)
+    return f"{opt.help} [config {opt.key}: {shown}]"
+
+
+def _param(opt: Opt, defaults: Any) -> inspect.Parameter:
+    help_ = _with_default(opt, defaults)
+    if opt.type is bool:
+        flag = opt.flag.removeprefix("--")
+        decl = typer.Option(opt.default, f"--{flag}/--no-{flag}", help=help_)
+        tp: Any = bool | None
+    else:
+        decl = typer.Option(opt.default, opt.flag, *opt.aliases, help=help_)
+        tp = opt.type | None if opt.default is None else opt.type
+    return inspect.Parameter(opt.name, inspect.Parameter.KEYWORD_ONLY, default=decl, annotation=tp)
+
+
+def command(fn: Callable[..., Any], params: Sequence[inspect.Parameter]) -> Callable[..., Any]:
+    """``fn(**kwargs)`` exposed to typer with the signature ``params`` (typer reads ``__signature__``)."""
+
+    def wrapper(**kwargs: Any) -> Any:
+        return fn(**kwargs)
+
+    wrapper.__signature__ = inspect.Signature(list(params))  # type: ignore[attr-defined]
+    wrapper.__doc__ = fn.__doc__
+    wrapper.__name__ = fn.__name__
+    return wrapper
+
+
+# ---- errors ------------------------------------------------------------------------------------------------
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    from rnnkit.config import ConfigError
+    from rnnkit.data.sources import DataError
+    from rnnkit.tasks.base import NotTrainedError
+    from rnnkit.train import CheckpointError, TrainingDiverged
+
+    return (ConfigError, DataError, CheckpointError, TrainingDiverged, NotTrainedError, ValueError, OSError)
+
+
+@contextlib.contextmanager
+def errors_as_messages(prog: str) -> Iterator[None]:
+    """Turn rnnkit's errors into one line ``rnnkit <task>: error: ...`` (exit 1; 2 for usage errors)."""
+    try:
+        yield
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except UsageError as e:
+        typer.echo(f"{prog}: error: {e}", err=True)
+        raise typer.Exit(2) from None
+    except _known_errors() as e:
+        msg = str(e) if not isinstance(e, OSError) or not e.filename else f"{e.strerror}: {e.filename}"
+        typer.echo(f"{prog}: error: {msg}", err=True)
+        raise typer.Exit(1) from None
+
+
+def echo_notes(notes: Sequence[str]) -> None:
+    for n in notes:
+        typer.echo(f"  {n}", err=True)
+
+
+# ---- config from the command line --------------------------------------------------------------------------
+
+
+def build_config(task_cls: type, given: dict[str, Any], extra: Sequence[str]) -> Any:
+    """The run config: ``--config`` (or the task's defaults), then the options given, then dotted overrides."""
+    from rnnkit.config import apply_overrides, load_config, parse_cli
+
+    config = given.pop("config", None)
+    cfg = load_config(task_cls.Config, config) if config else task_cls.Config()
+    opts = {o.name: o for o in (*COMMON, *task_cls.cli_options)}
+    data, dataset = given.get("data"), given.get("dataset")
+    if data is not None and dataset is not None:
+        raise UsageError("give --data PATH or --dataset NAME, not both")
+    if data is not None or dataset is not None:  # a source on the command line replaces the config's
+        cfg = replace(cfg, data=replace(cfg.data, path=None, dataset=None))
+    values: dict[str, Any] = {}
+    for name, v in given.items():
+        o = opts.get(name)
+        if v is None or o is None or o.key is None:
+            continue
+        values[o.key] = str(Path(v).expanduser().resolve()) if o.path else v
+    cfg = apply_overrides(cfg, values)
+    return apply_overrides(cfg, parse_cli(list(extra))[1])
+
+
+# ---- the factory -------------------------------------------------------------------------------------------
+
+
+def task_app(task_cls: type, *, help: str) -> typer.Typer:
+    """``rnnkit <task>`` with train, eval and predict, plus the task's own verbs (``task_cls.extend_cli``)."""
+    app = typer.Typer(help=help, no_args_is_help=True)
+    prog = f"rnnkit {task_cls.name}"
+    defaults = task_cls.Config()
+    train_opts = [*COMMON, *task_cls.cli_options]
+
+    def train(**kw: Any) -> None:
+        ctx: typer.Context = kw.pop("ctx")
+        resume, quiet = kw.pop("resume"), kw.pop("quiet")
+        with errors_as_messages(prog):
+            cfg = build_config(task_cls, kw, ctx.args)
+            if quiet:
+                cfg = replace(cfg, train=replace(cfg.train, quiet=True))
+            if not cfg.run_dir:
+                cfg = replace(cfg, run_dir=f"runs/{task_cls.name}")
+            train_and_test(task_cls, cfg, resume=resume)
+
+    train.__doc__ = task_cls.train_help
+    params = [
+        inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
+        *[_param(o, defaults) for o in train_opts],
+        inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY, annotation=Path | None,
+                          default=typer.Option(None, help="A config.json to start from (configs/*.json or a run's).")),
+        inspect.Parameter("resume", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
+                          default=typer.Option(False, help="Continue the run in --out from its last checkpoint.")),
+        inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
+                          default=typer.Option(False, help="No progress bar.")),
+    ]  # fmt: skip
+    app.command("train", context_settings=EXTRA)(command(train, params))
+
+    def eval_(**kw: Any) -> None:
+        runs, data, which, as_json = kw.pop("runs"), kw.pop("data"), kw.pop("which"), kw.pop("as_json")
+        with errors_as_messages(prog):
+            tasks = [task_cls.load(r, which=which) for r in runs]
+            first = tasks[0]
+            if kw.get("data_root"):
+                first.config = replace(first.config, data=replace(first.config.data, data_root=str(kw["data_root"])))
+            test = first.read_eval_data(data) if data is not None else first.load_data().test
+            if test is None:
+                raise UsageError(f"{runs[0]} has no test split: pass --data FILE to score")
+            report = task_cls.evaluate_runs(tasks, test, **{k: v for k, v in kw.items() if k != "data_root"})
+        if as_json:
+            import json
+
+            typer.echo(json.dumps(report, default=str))
+        else:
+            title = str(data or "test split") + (f", mean of {len(runs)} runs" if len(runs) > 1 else "")
+            first.print_report(report, title=f"{title} ({first.describe_weights()})")
+
+    eval_.__doc__ = task_cls.eval_help
+    params = [
+        inspect.Parameter("runs", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=list[Path],
+                          default=typer.Argument(..., help=f"Run folder(s) of `{prog} train`.")),
+        inspect.Parameter("data", inspect.Parameter.KEYWORD_ONLY, annotation=Path | None,
+                          default=typer.Option(None, help="Score this file instead of the run's test split.")),
+        inspect.Parameter("which", inspect.Parameter.KEYWORD_ONLY, annotation=str,
+                          default=typer.Option("best", help="Checkpoint: best or last.")),
+        inspect.Parameter("data_root", inspect.Parameter.KEYWORD_ONLY, annotation=Path | None,
+                          default=typer.Option(None, help="Folder holding the datasets (default: the run's).")),
+        inspect.Parameter("as_json", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
+                          default=typer.Option(False, "--json", help="Print the report as JSON.")),
+        *[_param(o, None) for o in task_cls.eval_options],
+    ]  # fmt: skip
+    app.command("eval")(command(eval_, params))
+
+    def predict(**kw: Any) -> None:
+        run, inputs, file, which = kw.pop("run"), kw.pop("inputs"), kw.pop("file"), kw.pop("which")
+        with errors_as_messages(prog):
+            task = task_cls.load(run, which=which)
+            items = list(inputs or [])
+            if file is not None:
+                items += task.read_predict_file(file)
+            if not items and not task_cls.predict_without_inputs:
+                if sys.stdin is not None and not sys.stdin.isatty():
+                    items = [line for line in sys.stdin.read().splitlines() if line.strip()]
+                if not items:
+                    raise UsageError(f"nothing to {task_cls.predict_verb}: give inputs as arguments, --file or stdin")
+            for line in task.predict_lines(items, **kw):
+                typer.echo(line)
+
+    predict.__doc__ = task_cls.predict_help
+    params = [
+        inspect.Parameter("run", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Path,
+                          default=typer.Argument(..., help=f"A run folder of `{prog} train`.")),
+        inspect.Parameter("inputs", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=list[str] | None,
+                          default=typer.Argument(None, help=task_cls.predict_inputs_help)),
+        inspect.Parameter("file", inspect.Parameter.KEYWORD_ONLY, annotation=Path | None,
+                          default=typer.Option(None, help="Read the inputs from this file (one per line).")),
+        inspect.Parameter("which", inspect.Parameter.KEYWORD_ONLY, annotation=str,
+                          default=typer.Option("best", help="Checkpoint: best or last.")),
+        *[_param(o, None) for o in task_cls.predict_options],
+    ]  # fmt: skip
+    app.command("predict")(command(predict, params))
+    task_cls.extend_cli(app)
+    return app
+
+
+def train_and_test(task_cls: type, cfg: Any, *, resume: bool = False) -> Any:
+    """What ``<task> train`` does: read the data (printing what was decided), fit, score the test split with the
+    weights ``eval`` will load, write eval.json (saying which weights) and print the report."""
+    task = task_cls(cfg)
+    splits = task.load_data()
+    typer.echo(f"rnnkit {task_cls.name}: {task.describe_data(splits)}", err=True)
+    echo_notes([*splits.notes, *task.notes])
+    seen = len(task.notes)
+    task.fit(splits.train, splits.val, resume=resume)
+    echo_notes(task.notes[seen:])  # what prepare decided from the training data (input level, classes, ...)
+    r = task.fit_result
+    if r is not None and r.interrupted:
+        typer.echo(f"{r.stop_reason}; nothing scored", err=True)
+        return task
+    if r is not None and r.stop_reason:
+        typer.echo(f"stopped: {r.stop_reason}", err=True)
+    report = task.test_report(splits)
+    if report is not None:
+        task.write_report(report)
+        task.after_report(report)
+        task.print_report(report, title=f"test ({task.run_dir}; {task.describe_weights()})")
+    return task
