@@ -84,7 +84,7 @@ def run(cell: str, args: argparse.Namespace) -> dict:
     )  # fmt: skip
     info = machine()
     t0 = time.monotonic()
-    res = LanguageModel(cfg).train()
+    res = LanguageModel(cfg).fit_and_test()
     info["load_avg_1min_at_end"] = round(os.getloadavg()[0], 1)
     tokens = res["steps"] * cfg.data.batch_size * cfg.data.bptt
     return {

@@ -4,7 +4,7 @@
     python benchmarks/quality_lm.py tiny-shakespeare-3min ptb-small-15min
     python benchmarks/quality_lm.py tiny-shakespeare-3min --time-limit 90 --no-write   # a short sanity run
 
-Each recipe is ``configs/lm-<name>.json`` trained with ``LanguageModel.train`` (through ``fit``); the figure
+Each recipe is ``configs/lm-<name>.json`` trained with ``LanguageModel.fit_and_test`` (through ``fit``); the figure
 is the full validation (and test) split evaluated with the state carried at batch size 1 on the best
 checkpoint. The time to reach the target is read from the periodic evaluations (``eval_every``) when the
 recipe has them. Results go to ``benchmarks/results/quality_lm.json`` (one record per recipe, the latest run's;
@@ -83,7 +83,7 @@ def run(name: str, args: argparse.Namespace) -> dict:
     clock = EvalClock()
     info = machine()
     t0 = time.monotonic()
-    res = LanguageModel(cfg).train(callbacks=[clock])
+    res = LanguageModel(cfg).fit_and_test(callbacks=[clock])
     info["load_avg_1min_at_end"] = round(os.getloadavg()[0], 1)
     split, metric, target, anchor = TARGETS[name]
     value = res.get(split, {}).get(metric)

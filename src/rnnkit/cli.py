@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 import typer
@@ -62,22 +63,34 @@ def demo(
     run_demo(seconds=seconds, out=out, length=length, seed=seed, quiet=quiet)
 
 
-from rnnkit.tasks import lm_cli  # noqa: E402 - language model: `train lm`, `eval`, `generate`
-
-app.add_typer(lm_cli.train_app, name="train")
-app.command("eval")(lm_cli.eval_command)
-app.command("generate")(lm_cli.generate_command)
-
+from rnnkit.registry import get_task  # noqa: E402
 from rnnkit.tasks.cli import task_app  # noqa: E402 - one factory: `rnnkit <task> train|eval|predict`
 
 _TASK_HELP = {
+    "lm": "Language modelling: char/word next-token prediction, evaluation over whole splits, generation.",
     "classify": "Sequence classification: names, sentiment, multivariate series.",
     "tag": "Sequence labelling: POS tags, IOB chunks (BiLSTM/BiGRU, CRF).",
 }
-for _name, _help in _TASK_HELP.items():
-    from rnnkit.registry import get_task
+_TASK_APPS = {name: task_app(get_task(name), help=h) for name, h in _TASK_HELP.items()}
+for _name, _app in _TASK_APPS.items():
+    app.add_typer(_app, name=_name)
 
-    app.add_typer(task_app(get_task(_name), help=_help), name=_name)
+
+def _verb(task: str, verb: str, *, name: str) -> typer.models.CommandInfo:
+    """A copy of ``rnnkit <task> <verb>`` registered under another ``name``."""
+    info = copy.copy(next(c for c in _TASK_APPS[task].registered_commands if c.name == verb))
+    info.name = name
+    return info
+
+
+# Older spellings, kept so nothing a user typed breaks: `rnnkit train lm` = `rnnkit lm train`, `rnnkit eval RUN` =
+# `rnnkit lm eval RUN`, `rnnkit generate RUN` = `rnnkit lm generate RUN`.
+train_app = typer.Typer(help="Train a model for a task: `rnnkit train lm ...` (= `rnnkit lm train ...`).",
+                        no_args_is_help=True)  # fmt: skip
+train_app.registered_commands.append(_verb("lm", "train", name="lm"))
+app.add_typer(train_app, name="train")
+app.registered_commands.append(_verb("lm", "eval", name="eval"))
+app.registered_commands.append(_verb("lm", "generate", name="generate"))
 
 
 from rnnkit.tasks import forecasting_cli  # noqa: E402 - `forecast train|predict|backtest`

@@ -92,7 +92,7 @@ def run_demo(
     size = f"{m.num_layers}x{m.hidden_size} character {m.cell.name.upper()}"
     print(f"rnnkit demo: a {size} trained for {seconds:g} s on {what}", file=stream)
     lm = LanguageModel(cfg)
-    results = lm.train()
+    results = lm.fit_and_test()
     valid = results.get("valid", {})
     print(
         f"\nafter {results['train_seconds']:.0f} s ({results['steps']} steps): validation "
@@ -105,8 +105,8 @@ def run_demo(
         print(piece, end="", file=stream, flush=True)
     print("\n---", file=stream)
     plot = out / "loss.png"
-    print(f"run folder {out}: config.json, metrics.jsonl, vocab.json, checkpoints" + (", loss.png" if plot.exists()
-          else ""), file=stream)  # fmt: skip
+    files = "config.json, task.json, metrics.jsonl, eval.json, checkpoints" + (", loss.png" if plot.exists() else "")
+    print(f"run folder {out}: {files}", file=stream)
     print(f"next: rnnkit generate {out} --prompt {prompt!r} --length 500 --temperature 0.8", file=stream)
     return results
 

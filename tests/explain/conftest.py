@@ -34,7 +34,7 @@ def lm_run(tmp_path_factory) -> Path:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a 16-unit model: thread hand-offs cost more than they give on a shared machine
     try:
-        LanguageModel(cfg).train()
+        LanguageModel(cfg).fit_and_test()
     finally:
         torch.set_num_threads(threads)
     return Path(cfg.run_dir)

@@ -58,26 +58,26 @@ def test_generate_prompt_outside_vocabulary(trained_run):
     res = runner.invoke(app, ["generate", str(out), "--prompt", "Q!", "--length", "3", "--seed", "0"])
     assert res.exit_code == 0 and "warning: prompt has 2 char(s) outside the vocabulary" in res.output
     res = runner.invoke(app, ["generate", str(out), "--prompt", "Q", "--strict"])
-    assert res.exit_code == 2 and "error: prompt has 1 char(s) outside the vocabulary" in res.output
+    assert res.exit_code == 1 and "error: prompt has 1 char(s) outside the vocabulary" in res.output
 
 
 def test_cli_error_paths(tmp_path):
     bad = tmp_path / "latin1.txt"
     bad.write_bytes(b"abc\xff\n" * 10)
     res = runner.invoke(app, ["train", "lm", "--data", str(bad), "--out", str(tmp_path / "r")])
-    assert res.exit_code == 2 and "not valid UTF-8: byte offset 3 (line 1)" in res.output
+    assert res.exit_code == 1 and "not valid UTF-8: byte offset 3 (line 1)" in res.output
     empty = tmp_path / "empty.txt"
     empty.write_text("")
     res = runner.invoke(app, ["train", "lm", "--data", str(empty), "--out", str(tmp_path / "r")])
-    assert res.exit_code == 2 and "is empty" in res.output
+    assert res.exit_code == 1 and "is empty" in res.output
     res = runner.invoke(app, ["train", "lm", "--data", str(empty), "--dataset", "ptb"])
     assert res.exit_code == 2 and "not both" in res.output
     res = runner.invoke(app, ["train", "lm", "--data", str(empty), "--train.lrr=1"])
-    assert res.exit_code == 2 and "train.lrr" in res.output
+    assert res.exit_code == 1 and "train.lrr" in res.output
     res = runner.invoke(app, ["generate", str(tmp_path)])
-    assert res.exit_code == 2 and "is not a run folder (no config.json)" in res.output
+    assert res.exit_code == 1 and "is not a run folder (no config.json)" in res.output
     res = runner.invoke(app, ["eval", str(tmp_path / "nope")])
-    assert res.exit_code == 2 and "is not a run folder" in res.output
+    assert res.exit_code == 1 and "does not exist or is not a folder" in res.output
 
 
 def test_demo_offline_with_a_tiny_budget(tmp_path, monkeypatch):
@@ -116,6 +116,6 @@ def test_adaptive_softmax_train_eval_generate(tmp_path):
     assert res.exit_code == 0 and res.stdout.startswith("the cat "), res.output
     bad = [*args[:-2], "--adaptive", "3,80", "--train.max_steps=1"]
     res = runner.invoke(app, bad)  # the vocabulary has 17 tokens
-    assert res.exit_code == 2 and "adaptive cutoffs must lie in (0, V) = (0, 17)" in res.output
+    assert res.exit_code == 1 and "adaptive cutoffs must lie in (0, V) = (0, 17)" in res.output
     res = runner.invoke(app, [*args, "--model.tie_weights=true"])
-    assert res.exit_code == 2 and "cannot be tied to the embedding" in res.output
+    assert res.exit_code == 1 and "cannot be tied to the embedding" in res.output

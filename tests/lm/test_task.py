@@ -12,6 +12,7 @@ import torch
 
 from rnnkit.config import ConfigError, TrainConfig, load_config, to_dict
 from rnnkit.models.encoder import RecurrentLM
+from rnnkit.tasks.base import NotARunError
 from rnnkit.tasks.language_model import (
     LanguageModel,
     LMConfig,
@@ -79,15 +80,15 @@ def _cfg(tmp_path, **train) -> LMConfig:
 
 def test_training_a_few_steps_learns_and_writes_the_run(tmp_path):
     lm = LanguageModel(_cfg(tmp_path, max_steps=40))
-    res = lm.train()
+    res = lm.fit_and_test()
     V = res["vocab_size"]
     assert V == len(set(PANGRAM)) + 1  # characters + <unk>
     # 40 steps on a 44-character cycle: far below the uniform log V (3.3 nats); typically ~1.5
     assert res["valid"]["loss"] < 0.75 * math.log(V)
     run = tmp_path / "run"
-    for f in ("config.json", "vocab.json", "metrics.jsonl", "results.json"):
+    for f in ("config.json", "task.json", "metrics.jsonl", "eval.json"):
         assert (run / f).is_file(), f
-    assert json.loads((run / "results.json").read_text())["steps"] == 40
+    assert json.loads((run / "eval.json").read_text())["steps"] == 40
     assert load_config(LMConfig, run / "config.json") == lm.config  # the run's config is a valid config
     back = LanguageModel.load(run)
     assert back.evaluate("valid")["loss"] == pytest.approx(res["valid"]["loss"], rel=1e-6)  # best checkpoint
@@ -98,7 +99,7 @@ def test_training_a_few_steps_learns_and_writes_the_run(tmp_path):
 def test_time_limit_stops_training(tmp_path):
     cfg = _cfg(tmp_path, epochs=1000)
     cfg = LMConfig(**{**cfg.__dict__, "time_limit": 1.0, "time_decay": "cosine"})
-    res = LanguageModel(cfg).train()
+    res = LanguageModel(cfg).fit_and_test()
     assert res["stop_reason"] == "time limit of 1 s reached" and res["epochs"] < 1000  # stopped by time, not epochs
 
 
@@ -134,7 +135,7 @@ def test_config_errors_name_the_field(tmp_path):
         LMConfig(time_decay="cosine")
     with pytest.raises(ConfigError, match=r"give data.path \(a UTF-8 text file\) or data.dataset"):
         LanguageModel(LMConfig()).data()
-    with pytest.raises(FileNotFoundError, match=r"is not a run folder \(no config.json\)"):
+    with pytest.raises(NotARunError, match=r"is not a run folder \(no config.json\)"):
         LanguageModel.load(tmp_path)
 
 
@@ -162,7 +163,7 @@ def _word_cfg(tmp_path, cutoffs=(4, 12), **train) -> LMConfig:
 
 def test_adaptive_softmax_trains_saves_and_loads(tmp_path):
     lm = LanguageModel(_word_cfg(tmp_path, max_steps=40, epochs=10))
-    res = lm.train()
+    res = lm.fit_and_test()
     V = res["vocab_size"]
     assert V == 29 and lm.model.adaptive and lm.model.head.cutoffs == [4, 12, 29]  # 27 words, <eos>, <unk>
     counts = np.bincount(lm.data().train, minlength=V)

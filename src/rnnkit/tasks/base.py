@@ -122,6 +122,15 @@ class Task:
         n = lambda x: "none" if x is None else f"{len(x):,}"  # noqa: E731
         return f"{n(splits.train)} training, {n(splits.val)} validation, {n(splits.test)} test examples"
 
+    def eval_data(self, path: Path | None) -> Any:
+        """What ``eval`` scores: ``--data FILE`` read as the task reads its data, else the run's test split."""
+        if path is not None:
+            return self.read_eval_data(path)
+        test = self.load_data().test
+        if test is None:
+            raise DataError(f"{self.run_dir} has no test split: pass --data FILE to score")
+        return test
+
     def read_eval_data(self, path: Path) -> Any:  # pragma: no cover - per task
         raise NotImplementedError(f"{self.name} eval --data is not supported")
 
@@ -145,8 +154,8 @@ class Task:
     def print_report(self, report: dict[str, Any], *, title: str) -> None:
         import typer
 
-        typer.echo(title)
-        typer.echo(json.dumps(report, default=str))
+        typer.echo(title, err=True)  # the report alone on stdout: `rnnkit lm train ... > report.json` works
+        typer.echo(json.dumps(report, default=str))  # one line: easy to parse, to grep, to append
 
     @classmethod
     def evaluate_runs(cls, tasks: Sequence[Task], data: Any, **options: Any) -> dict[str, Any]:
@@ -239,6 +248,19 @@ class Task:
                 tmp.cleanup()
         self.model.eval()
         return result
+
+    def fit_and_test(self, *, callbacks: Sequence[Any] = (), resume: bool = False) -> dict[str, Any] | None:
+        """What ``rnnkit <task> train`` does: read the configured data, fit, score the test part with the weights
+        ``load`` will give, write eval.json (saying which weights); returns the report (None: nothing to score)."""
+        splits = self.load_data()
+        self.splits = splits
+        self.fit(splits.train, splits.val, callbacks=callbacks, resume=resume)
+        if self.fit_result.interrupted:
+            return None
+        report = self.test_report(splits)
+        if report is not None:
+            self.write_report(report)
+        return report
 
     def weights(self) -> dict[str, Any]:
         """Which weights ``.model`` holds after fit/load: ``{"which": "best", "step": S, "epoch": E}``."""

@@ -37,6 +37,8 @@ class Opt:
     aliases: tuple[str, ...] = ()
     path: bool = False
     default: Any = None
+    convert: Callable[[Any], Any] | None = None  # command-line value -> config value
+    late: bool = False  # applied after the dotted overrides (when it is only valid once they are in)
 
     @property
     def name(self) -> str:
@@ -83,7 +85,7 @@ def _with_default(opt: Opt, defaults: Any) -> str:
     except AttributeError:
         return opt.help
     shown = "none" if v in (None, "") else (",".join(map(str, v)) if isinstance(v, tuple) else v)
-    return f"{opt.help} [config {opt.key}: {shown}]"
+    return f"{opt.help} (default {shown}; config {opt.key})"  # parentheses: rich would eat [square brackets]
 
 
 def _param(opt: Opt, defaults: Any) -> inspect.Parameter:
@@ -159,13 +161,16 @@ def build_config(task_cls: type, given: dict[str, Any], extra: Sequence[str]) ->
     if data is not None or dataset is not None:  # a source on the command line replaces the config's
         cfg = replace(cfg, data=replace(cfg.data, path=None, dataset=None))
     values: dict[str, Any] = {}
+    late: dict[str, Any] = {}
     for name, v in given.items():
         o = opts.get(name)
         if v is None or o is None or o.key is None:
             continue
-        values[o.key] = str(Path(v).expanduser().resolve()) if o.path else v
+        v = str(Path(v).expanduser().resolve()) if o.path else v
+        (late if o.late else values)[o.key] = o.convert(v) if o.convert else v
     cfg = apply_overrides(cfg, values)
-    return apply_overrides(cfg, parse_cli(list(extra))[1])
+    cfg = apply_overrides(cfg, parse_cli(list(extra))[1])
+    return apply_overrides(cfg, late)
 
 
 # ---- the factory -------------------------------------------------------------------------------------------
@@ -209,9 +214,7 @@ def task_app(task_cls: type, *, help: str) -> typer.Typer:
             first = tasks[0]
             if kw.get("data_root"):
                 first.config = replace(first.config, data=replace(first.config.data, data_root=str(kw["data_root"])))
-            test = first.read_eval_data(data) if data is not None else first.load_data().test
-            if test is None:
-                raise UsageError(f"{runs[0]} has no test split: pass --data FILE to score")
+            test = first.eval_data(data)
             report = task_cls.evaluate_runs(tasks, test, **{k: v for k, v in kw.items() if k != "data_root"})
         if as_json:
             import json
@@ -273,21 +276,27 @@ def train_and_test(task_cls: type, cfg: Any, *, resume: bool = False) -> Any:
     """What ``<task> train`` does: read the data (printing what was decided), fit, score the test split with the
     weights ``eval`` will load, write eval.json (saying which weights) and print the report."""
     task = task_cls(cfg)
-    splits = task.load_data()
-    typer.echo(f"rnnkit {task_cls.name}: {task.describe_data(splits)}", err=True)
-    echo_notes([*splits.notes, *task.notes])
-    seen = len(task.notes)
-    task.fit(splits.train, splits.val, resume=resume)
-    echo_notes(task.notes[seen:])  # what prepare decided from the training data (input level, classes, ...)
+    report = task.fit_and_test(resume=resume, callbacks=[_note_printer(task)])
     r = task.fit_result
-    if r is not None and r.interrupted:
+    if r.interrupted:
         typer.echo(f"{r.stop_reason}; nothing scored", err=True)
         return task
-    if r is not None and r.stop_reason:
+    if r.stop_reason:
         typer.echo(f"stopped: {r.stop_reason}", err=True)
-    report = task.test_report(splits)
     if report is not None:
-        task.write_report(report)
         task.after_report(report)
         task.print_report(report, title=f"test ({task.run_dir}; {task.describe_weights()})")
     return task
+
+
+def _note_printer(task: Any) -> Any:
+    """A fit callback that prints, before the first step, what the task read and decided from the data."""
+    from rnnkit.train import Callback
+
+    class NotePrinter(Callback):
+        def on_fit_start(self, fs: Any) -> None:
+            if fs.is_main:
+                typer.echo(f"rnnkit {task.name}: {task.describe_data(task.splits)}", err=True)
+                echo_notes([*task.splits.notes, *task.notes])
+
+    return NotePrinter()

@@ -19,10 +19,10 @@ never an average over chunks that each start from a zero state.
 from __future__ import annotations
 
 import math
-import os
 import time
+import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -37,18 +37,15 @@ from rnnkit.config import (
     ModelConfig,
     RunConfig,
     TrainConfig,
-    load_config,
-    write_json,
 )
 from rnnkit.data.streams import batchify
-from rnnkit.data.text import LEVELS, VOCAB_FILE, EncodedText, Vocab, encode_splits, load_splits
+from rnnkit.data.text import LEVELS, VOCAB_FILE, EncodedText, Vocab, encode_splits, load_splits, read_text, tokenize
 from rnnkit.models.encoder import RecurrentLM, check_adaptive
 from rnnkit.registry import register_task
-from rnnkit.train import Callback, StepOutput, fit, load_model, seed_everything
-
-RESULTS_FILE = "results.json"
-TIME_DECAYS = ("none", "cosine", "wsd")
-
+from rnnkit.tasks.base import Splits, Task
+from rnnkit.tasks.cli import Opt
+from rnnkit.train import StepOutput
+from rnnkit.train.budget import TIME_DECAYS, TimeBudget  # noqa: F401 - their home was here; importable as before
 
 # ---- configuration -----------------------------------------------------------------------------------------
 
@@ -116,24 +113,18 @@ def _lm_train() -> TrainConfig:
 
 @dataclass(frozen=True)
 class LMConfig(RunConfig):
-    """A whole language-model run; ``config.json`` in the run folder is one of these."""
+    """A whole language-model run; ``config.json`` in the run folder is one of these (``time_limit`` and
+    ``time_decay``, the wall-clock budget, are RunConfig's: every task has them)."""
 
     task: str = "lm"
-    run_dir: str = "runs/lm"
+    run_dir: str = ""  # "": nothing written (the CLI's default is runs/lm)
     model: LMModelConfig = field(default_factory=LMModelConfig)
     data: LMDataConfig = field(default_factory=LMDataConfig)
     train: TrainConfig = field(default_factory=_lm_train)
-    time_limit: float = 0.0  # wall-clock seconds of training, then stop cleanly (0: no limit)
-    time_decay: str = "none"  # "cosine" | "wsd": decay the lr to 0 over time_limit (see TimeBudget)
     final_eval_batch_size: int = 1  # columns of the final evaluation; 1 = the exact likelihood of each split
 
     def __post_init__(self) -> None:
-        if self.time_limit < 0:
-            raise ConfigError(f"config time_limit: must be >= 0 seconds (0 = no limit), got {self.time_limit}")
-        if self.time_decay not in TIME_DECAYS:
-            raise ConfigError(f"config time_decay: must be one of {', '.join(TIME_DECAYS)}, got {self.time_decay!r}")
-        if self.time_decay != "none" and not self.time_limit:
-            raise ConfigError("config time_decay: needs time_limit > 0 (the decay runs over the time budget)")
+        super().__post_init__()
         if self.final_eval_batch_size <= 0:
             raise ConfigError(f"config final_eval_batch_size: must be > 0, got {self.final_eval_batch_size}")
 
@@ -185,63 +176,27 @@ def _lm_step(model: torch.nn.Module, batch: Any, state: Any):
     return StepOutput(nll.mean(), state, y.numel())
 
 
-class TimeBudget(Callback):
-    """Stop ``fit`` cleanly after ``seconds`` of wall-clock training, optionally decaying the lr by time.
-
-    With f = t / seconds the elapsed fraction of the budget, the base lr is scaled by
-    - ``"cosine"``: ``floor + (1 - floor) * (1 + cos(pi * f)) / 2`` (Loshchilov & Hutter 2017, over time);
-    - ``"wsd"``: 1 until the last ``final`` fraction, then linearly to ``floor`` (warmup-stable-decay, Hu et
-      al. 2024 "MiniCPM" §4.1): the lr stays high while the model is far from converged - measured on the
-      demo (2x256 char LSTM, 120 s, busy CPU), cosine to 0 ended at 2.05 nats/char vs 1.81 for a constant lr.
-    A schedule whose length is a time budget instead of a step count is what "the best model in 3 minutes"
-    needs. fit multiplies the scaled base by its own schedule factor (a constant ``train.schedule`` here).
-    """
-
-    def __init__(self, seconds: float, *, decay: str = "none", floor: float = 0.0, final: float = 0.2) -> None:
-        if decay not in TIME_DECAYS:
-            raise ValueError(f"time-budget decay must be one of {', '.join(TIME_DECAYS)}, got {decay!r}")
-        self.seconds, self.decay, self.floor, self.final = seconds, decay, floor, final
-        self.t0: float | None = None
-        self.total0: int | None = None  # fit's own step total (epochs x batches or max_steps)
-        self.base: list[float] = []
-
-    def on_fit_start(self, fs: Any) -> None:
-        self.t0, self.total0 = time.monotonic(), fs.total_steps
-        self.base = [g.get("initial_lr", g["lr"]) for g in fs.optimizer.param_groups]
-
-    def on_step_end(self, fs: Any, logs: dict[str, float]) -> None:
-        elapsed = time.monotonic() - self.t0
-        if elapsed >= self.seconds:
-            fs.should_stop, fs.stop_reason = True, f"time limit of {self.seconds:g} s reached"
-            return
-        if fs.step >= 5:  # the progress bar's ETA then counts down the time budget, not 1000 epochs
-            estimate = fs.step + int(fs.step * (self.seconds - elapsed) / elapsed)
-            fs.total_steps = min(self.total0, estimate) if self.total0 else estimate
-        if self.decay != "none":
-            f = elapsed / self.seconds
-            if self.decay == "cosine":
-                k = self.floor + (1 - self.floor) * 0.5 * (1 + math.cos(math.pi * f))
-            else:  # wsd: stable, then linear to the floor over the final fraction
-                k = 1.0 if f < 1 - self.final else self.floor + (1 - self.floor) * (1 - f) / self.final
-            for g, b in zip(fs.optimizer.param_groups, self.base, strict=True):
-                g["initial_lr"] = b * k  # fit sets lr = initial_lr * schedule factor before the next step
+def _adaptive(v: str) -> str:
+    """--adaptive 2000,6000 | none -> the config string (empty: a full softmax)."""
+    return "" if v.strip().lower() in ("none", "0", "") else v
 
 
 @register_task("lm")
-class LanguageModel:
+class LanguageModel(Task):
     """Build, train (through ``fit``), evaluate and sample a recurrent language model.
 
     >>> lm = LanguageModel(LMConfig(data=LMDataConfig(path="input.txt")))   # doctest: +SKIP
-    >>> lm.train(); lm.evaluate("valid"); "".join(lm.generate("ROMEO:", length=200))  # doctest: +SKIP
+    >>> lm.fit_and_test(); lm.evaluate("valid"); "".join(lm.generate("ROMEO:", length=200))  # doctest: +SKIP
     """
 
+    name = "lm"
     Config = LMConfig
+    legacy_task_files = (VOCAB_FILE,)  # runs written before task.json held the vocabulary alone in vocab.json
 
-    def __init__(self, config: LMConfig, *, vocab: Vocab | None = None) -> None:
-        self.config = config
+    def __init__(self, config: LMConfig | None = None, *, vocab: Vocab | None = None) -> None:
+        super().__init__(config)
         self.vocab = vocab
         self._data: EncodedText | None = None
-        self.model: RecurrentLM | None = None
 
     # -- data and model ---------------------------------------------------------------------------------
 
@@ -257,12 +212,36 @@ class LanguageModel:
                 path=d.path, dataset=d.dataset, data_root=d.data_root,
                 valid_fraction=d.val_fraction, test_fraction=d.test_fraction,
             )  # fmt: skip
+            if d.val_path or d.test_path:  # explicit files replace the held-out parts
+                splits = replace(
+                    splits,
+                    valid=read_text(d.val_path) if d.val_path else splits.valid,
+                    test=read_text(d.test_path) if d.test_path else splits.test,
+                )
             self._data = encode_splits(splits, level=d.level, vocab=self.vocab, max_size=d.max_vocab or None)
             self.vocab = self._data.vocab
         return self._data
 
+    def load_data(self) -> Splits:
+        e = self.data()
+        return Splits(e.train, e.valid, e.test)
+
+    def describe_data(self, splits: Splits) -> str:
+        n = lambda x: "none" if x is None else f"{len(x):,}"  # noqa: E731
+        unit = "characters" if self.config.data.level == "char" else "words"
+        return (
+            f"{self.data().source}: {n(splits.train)} training, {n(splits.val)} validation, {n(splits.test)} test "
+            f"{unit}; vocabulary {len(self.vocab)}"
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"vocab": self.vocab.to_json()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.vocab = Vocab.from_json(state.get("vocab", state))  # vocab.json of older runs is the vocabulary itself
+
     def build_model(self) -> RecurrentLM:
-        """A fresh model for the current vocabulary (seeded by ``train.seed`` when called from ``train``)."""
+        """A fresh model for the current vocabulary (seeded by ``train.seed`` when called from ``fit``)."""
         if self.vocab is None:
             self.data()
         m = self.config.model
@@ -277,72 +256,58 @@ class LanguageModel:
                                div_value=m.adaptive_div_value)  # fmt: skip
             except ValueError as e:
                 raise ConfigError(f"config model.adaptive_cutoffs: {e}") from None
-        self.model = RecurrentLM(
+        return RecurrentLM(
             len(self.vocab), cell=m.cell.name, embedding_dim=m.embedding_dim, hidden_size=m.hidden_size,
             num_layers=m.num_layers, dropout=m.dropout, locked=m.locked_dropout, embed_dropout=m.embed_dropout,
             weight_drop=m.weight_drop, bias=m.bias, options=m.cell.options(), impl=m.impl, tie_weights=m.tie_weights,
             adaptive_cutoffs=m.adaptive_cutoffs, adaptive_div_value=m.adaptive_div_value,
         )  # fmt: skip
-        return self.model
 
-    def streams(self) -> tuple[Any, Any]:
+    def make_batches(self, train: np.ndarray, val: np.ndarray | None) -> tuple[Any, Any]:
         """Training and validation token streams (batchified columns, TBPTT chunks of ``data.bptt``)."""
         from rnnkit.data.streams import TokenStream
 
-        d, data = self.config.data, self.data()
-        train = TokenStream(data.train, batch_size=d.batch_size, bptt=d.bptt)
-        valid = TokenStream(data.valid, batch_size=d.eval_batch_size or d.batch_size, bptt=d.bptt)
-        return train, valid
+        d = self.config.data
+        train_s = TokenStream(train, batch_size=d.batch_size, bptt=d.bptt)
+        val_s = TokenStream(val, batch_size=d.eval_batch_size or d.batch_size, bptt=d.bptt) if val is not None else None
+        return train_s, val_s
 
-    # -- training ---------------------------------------------------------------------------------------
+    def streams(self) -> tuple[Any, Any]:
+        """The configured data's training and validation streams."""
+        return self.make_batches(self.data().train, self.data().valid)
 
-    def train(self, *, callbacks: Sequence[Any] = (), resume: bool = False) -> dict[str, Any]:
-        """Train through ``fit`` into ``config.run_dir``, then evaluate every split; returns the results dict."""
-        cfg = self.config
-        if resume and self.vocab is None and (Path(cfg.run_dir) / VOCAB_FILE).is_file():
-            self.vocab = Vocab.load(Path(cfg.run_dir) / VOCAB_FILE)  # the ids the checkpoint was trained on
-        seed_everything(cfg.train.seed, deterministic=cfg.train.deterministic)
-        train_data, val_data = self.streams()
-        model = self.build_model()
-        run_dir = Path(cfg.run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        self.vocab.save(run_dir / VOCAB_FILE)
-        cbs = list(callbacks)
-        if cfg.time_limit:
-            cbs.append(TimeBudget(cfg.time_limit, decay=cfg.time_decay))
-        t0 = time.monotonic()
-        result = fit(
-            model, _lm_step, train_data, config=cfg.train, val_data=val_data, run_dir=run_dir,
-            callbacks=cbs, resume=resume, run_config=cfg,
-        )  # fmt: skip
-        train_seconds = time.monotonic() - t0
-        self.model = result.model
-        if (run_dir / "best").is_dir():  # evaluate what `rnnkit eval/generate` will load: the best checkpoint
-            load_model(run_dir, self.model, which="best")
-        results: dict[str, Any] = {
-            "train_seconds": round(train_seconds, 1), "steps": result.step, "epochs": result.epoch,
-            "stop_reason": result.stop_reason, "interrupted": result.interrupted,
-            "parameters": sum(p.numel() for p in self.model.parameters()), "vocab_size": len(self.vocab),
-        }  # fmt: skip
-        if not result.interrupted:
-            for split in ("valid", "test"):
-                if getattr(self.data(), split) is not None:
-                    results[split] = self.evaluate(split)
-        _write_json(run_dir / RESULTS_FILE, results)
-        return results
+    step = staticmethod(_lm_step)
 
     # -- evaluation and generation ------------------------------------------------------------------------
 
-    def evaluate(self, split: str = "valid", *, batch_size: int | None = None) -> dict[str, float]:
-        """loss (nats/token), bpc or bits, ppl and token count over the whole ``split`` with the state carried."""
-        if self.model is None:
-            raise ValueError("no model yet: call train() or LanguageModel.load(run_dir) first")
-        ids = getattr(self.data(), split, None) if split in ("train", "valid", "test") else None
-        if ids is None:
-            have = [s for s in ("train", "valid", "test") if getattr(self.data(), s) is not None]
-            raise ValueError(f"split {split!r} is not available for {self.data().source}; available: {', '.join(have)}")
+    def test_report(self, splits: Splits) -> dict[str, Any]:
+        """Run facts and the exact likelihood of the validation and test splits (what RESULTS.md reports)."""
+        r = self.fit_result
+        out: dict[str, Any] = {
+            "train_seconds": round(getattr(self, "train_seconds", 0.0), 1), "steps": r.step if r else None,
+            "epochs": r.epoch if r else None, "stop_reason": r.stop_reason if r else "",
+            "parameters": sum(p.numel() for p in self.require_model().parameters()), "vocab_size": len(self.vocab),
+        }  # fmt: skip
+        for split in ("valid", "test"):
+            if getattr(self.data(), split) is not None:
+                out[split] = self.evaluate(split)
+        return out
+
+    def evaluate(self, data: str | np.ndarray = "valid", *, batch_size: int | None = None) -> dict[str, float]:
+        """loss (nats/token), bpc or bits, ppl and token count over a whole split (its name, or ids) with the
+        state carried."""
+        model = self.require_model()
+        if isinstance(data, str):
+            ids = getattr(self.data(), data, None) if data in ("train", "valid", "test") else None
+            if ids is None:
+                have = [s for s in ("train", "valid", "test") if getattr(self.data(), s) is not None]
+                raise ValueError(
+                    f"split {data!r} is not available for {self.data().source}; available: {', '.join(have)}"
+                )
+        else:
+            ids = data
         t0 = time.monotonic()
-        total, count = stream_nll(self.model, ids, batch_size=batch_size or self.config.final_eval_batch_size)
+        total, count = stream_nll(model, ids, batch_size=batch_size or self.config.final_eval_batch_size)
         out = lm_metrics(total / count, level=self.config.data.level)
         out.update(tokens=count, seconds=round(time.monotonic() - t0, 2))
         return out
@@ -351,25 +316,54 @@ class LanguageModel:
         """Stream text continuing ``prompt``; keyword arguments as ``rnnkit.generate.generate``."""
         from rnnkit.generate import generate
 
-        if self.model is None or self.vocab is None:
-            raise ValueError("no model yet: call train() or LanguageModel.load(run_dir) first")
-        return generate(self.model, self.vocab, prompt=prompt, **kwargs)
+        return generate(self.require_model(), self.vocab, prompt=prompt, **kwargs)
+
+    # -- command line (tasks/cli.py builds `rnnkit lm train|eval|predict` from these; + generate) -------------
+    cli_options = (
+        Opt("--level", "data.level", str, "Tokens: char or word."),
+        Opt("--embedding", "model.embedding_dim", int, "Embedding size."),
+        Opt("--dropout", "model.dropout", float, "Dropout on embeddings, between layers and on outputs."),
+        Opt("--adaptive", "model.adaptive_cutoffs", str, "Adaptive softmax cutoffs, e.g. 2000,6000 (word level; "
+            "'none' = full softmax).", convert=_adaptive, late=True),
+        Opt("--bptt", "data.bptt", int, "Truncated-BPTT length."),
+        Opt("--val-fraction", "data.val_fraction", float, "--data files: the last fraction is validation."),
+    )  # fmt: skip
+    eval_options = (
+        Opt("--split", None, str, "valid, test, train or all (valid and test).", default="all"),
+        Opt("--columns", None, int, "Columns (default: the run's final_eval_batch_size; 1 = exact)."),
+    )
+    predict_options = (
+        Opt("--length", None, int, "Tokens to generate per prompt.", default=200),
+        Opt("--temperature", None, float, "Softmax temperature; 0 = greedy.", default=1.0),
+        Opt("--seed", None, int, "Fixes the sampled text."),
+    )
+    train_help = "Train a language model, then score the validation and test splits (eval.json)."
+    eval_help = "Evaluate a trained language model over whole splits with the state carried: nats, bits, perplexity."
+    predict_help = "Continue each prompt (one sample per prompt, one line each)."
+    predict_inputs_help = "Prompts to continue."
+
+    def eval_data(self, path: Path | None) -> Any:
+        return read_text(path) if path is not None else self.data()
 
     @classmethod
-    def load(cls, run_dir: str | os.PathLike, *, which: str = "best") -> LanguageModel:
-        """A trained run: its config.json, vocab.json and the ``best`` (else ``last``) checkpoint."""
-        run = Path(run_dir)
-        if not (run / "config.json").is_file():
-            raise FileNotFoundError(
-                f"{run} is not a run folder (no config.json); pass the --out folder of `rnnkit train lm`"
+    def evaluate_runs(cls, tasks: Sequence[Task], data: Any, *, split: str = "all", columns: int | None = None):
+        (lm,) = tasks
+        if isinstance(data, str):  # --data FILE: its whole text, encoded with the run's vocabulary
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ids = lm.vocab.encode(tokenize(data, lm.vocab.level), where="--data")
+            return {"data": lm.evaluate(ids, batch_size=columns)}
+        splits = ["valid", "test"] if split == "all" else [split]
+        return {s: lm.evaluate(s, batch_size=columns) for s in splits if not (split == "all" and data.test is None)}
+
+    def predict_lines(self, items: list[str], *, length: int = 200, temperature: float = 1.0, seed: int | None = None):
+        for prompt in items:
+            yield (prompt + "".join(self.generate(prompt, length=length, temperature=temperature, seed=seed))).replace(
+                "\n", "\\n"
             )
-        cfg = load_config(LMConfig, run / "config.json")
-        lm = cls(cfg, vocab=Vocab.load(run / VOCAB_FILE))
-        model = lm.build_model()
-        load_model(run, model, which=which)
-        model.eval()
-        return lm
 
+    @classmethod
+    def extend_cli(cls, app: Any) -> None:
+        from rnnkit.tasks.lm_cli import generate_command
 
-def _write_json(path: Path, obj: dict) -> None:
-    write_json(path, obj, indent=1)
+        app.command("generate")(generate_command)
