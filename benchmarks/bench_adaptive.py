@@ -13,7 +13,7 @@ from common import interleaved, machine_info, shared_data_root
 
 from rnnkit.data.streams import TokenStream
 from rnnkit.models.encoder import RecurrentLM
-from rnnkit.tasks.language_model import LanguageModel, LMConfig, LMDataConfig
+from rnnkit.tasks.lm.task import LanguageModel, LMConfig, LMDataConfig
 
 ROUNDS, WARM, STEPS = int(sys.argv[1]) if len(sys.argv) > 1 else 5, 1, 8
 VARIANTS = {"full": None, "asm[2000,6000]": [2000, 6000], "asm[1000,4000]": [1000, 4000], "asm[500,2000]": [500, 2000]}

@@ -27,8 +27,8 @@ from common import split_overrides  # noqa: E402
 from quality_classify import SETTINGS, machine  # noqa: E402
 
 from rnnkit.config import apply_overrides  # noqa: E402
-from rnnkit.tasks.classification import ClassificationData, Classifier, ClassifierConfig  # noqa: E402
-from rnnkit.tasks.classification import load_splits as classify_splits  # noqa: E402
+from rnnkit.tasks.classify.task import ClassificationData, Classifier, ClassifierConfig  # noqa: E402
+from rnnkit.tasks.classify.task import load_splits as classify_splits  # noqa: E402
 from rnnkit.train import FitState  # noqa: E402
 from rnnkit.train.callbacks import Callback  # noqa: E402
 from rnnkit.train.loop import WeightEMA  # noqa: E402

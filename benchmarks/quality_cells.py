@@ -30,7 +30,7 @@ from quality_lm import machine
 
 from rnnkit.config import load_config
 from rnnkit.registry import cell_names
-from rnnkit.tasks.language_model import LanguageModel, LMConfig
+from rnnkit.tasks.lm.task import LanguageModel, LMConfig
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent

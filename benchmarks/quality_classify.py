@@ -34,11 +34,11 @@ import torch
 from common import split_overrides
 
 from rnnkit.config import apply_overrides, to_dict
-from rnnkit.tasks import class_metrics
-from rnnkit.tasks.classification import Classifier, ClassifierConfig, evaluate_ensemble
-from rnnkit.tasks.classification import load_splits as classify_splits
-from rnnkit.tasks.labeling import Tagger, TaggerConfig
-from rnnkit.tasks.labeling import load_splits as tag_splits
+from rnnkit.tasks.classify import metrics as class_metrics
+from rnnkit.tasks.classify.task import Classifier, ClassifierConfig, evaluate_ensemble
+from rnnkit.tasks.classify.task import load_splits as classify_splits
+from rnnkit.tasks.tag.task import Tagger, TaggerConfig
+from rnnkit.tasks.tag.task import load_splits as tag_splits
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "results" / "quality_classify.jsonl"

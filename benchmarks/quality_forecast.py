@@ -38,8 +38,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from rnnkit.config import OptimConfig, TrainConfig  # noqa: E402
-from rnnkit.tasks import forecast_metrics as fm  # noqa: E402
-from rnnkit.tasks.forecasting import ForecastConfig, ForecastDataConfig, Forecaster, ForecastModelConfig  # noqa: E402
+from rnnkit.tasks.forecast import metrics as fm  # noqa: E402
+from rnnkit.tasks.forecast.task import ForecastConfig, ForecastDataConfig, Forecaster, ForecastModelConfig  # noqa: E402
 
 # Informer Table 1 (univariate, ETTh1), MSE / MAE at horizons 24, 48, 168, as published (Zhou et al. 2021);
 # checked against the S4 paper's reprint of that table (Gu et al. 2022, Table 13): see RESULTS.md.

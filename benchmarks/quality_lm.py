@@ -28,7 +28,7 @@ import torch
 from common import shared_data_root
 
 from rnnkit.config import load_config
-from rnnkit.tasks.language_model import LanguageModel, LMConfig
+from rnnkit.tasks.lm.task import LanguageModel, LMConfig
 from rnnkit.train import Callback
 
 HERE = Path(__file__).resolve().parent

@@ -26,7 +26,7 @@ import torch
 from common import split_overrides
 
 from rnnkit.config import apply_overrides, to_dict
-from rnnkit.tasks.translation import Translator, TranslatorConfig
+from rnnkit.tasks.translate.task import Translator, TranslatorConfig
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "results" / "quality_translate.jsonl"

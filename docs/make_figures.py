@@ -40,7 +40,7 @@ def train_tutorial_lm(run: Path, *, seconds: float, fast: bool = False) -> Path:
     from rnnkit.config import CellConfig, TrainConfig
     from rnnkit.data.text import builtin_english
     from rnnkit.demo import find_demo_data_root
-    from rnnkit.tasks.language_model import LanguageModel, LMConfig, LMDataConfig, LMModelConfig
+    from rnnkit.tasks.lm.task import LanguageModel, LMConfig, LMDataConfig, LMModelConfig
 
     run.mkdir(parents=True, exist_ok=True)
     root = find_demo_data_root()
@@ -111,7 +111,7 @@ def make_figures(out: Path, *, run: Path | None = None, fast: bool = False, seco
     (out / "gradients_trained.txt").write_text(_capture(lambda c: c.print(profiles_table([trained]))))
 
     # 4. hidden units and gates of the trained model over its validation text
-    from rnnkit.tasks.language_model import LanguageModel
+    from rnnkit.tasks.lm.task import LanguageModel
 
     lm = LanguageModel.load(run)
     text = lm.vocab.decode(lm.data().valid[: (120 if fast else 700)])

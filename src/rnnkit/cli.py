@@ -93,11 +93,11 @@ app.registered_commands.append(_verb("lm", "eval", name="eval"))
 app.registered_commands.append(_verb("lm", "generate", name="generate"))
 
 
-from rnnkit.tasks import forecasting_cli  # noqa: E402 - `forecast train|predict|backtest`
+from rnnkit.tasks.forecast import cli as forecasting_cli  # noqa: E402 - `forecast train|predict|backtest`
 
 app.add_typer(forecasting_cli.forecast_app, name="forecast")
 
-from rnnkit.tasks import translation_cli  # noqa: E402 - `translate train|eval|translate`
+from rnnkit.tasks.translate import cli as translation_cli  # noqa: E402 - `translate train|eval|translate`
 
 app.add_typer(translation_cli.translate_app, name="translate")
 

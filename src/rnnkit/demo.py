@@ -19,7 +19,7 @@ from typing import Any, TextIO
 from rnnkit.config import CellConfig, TrainConfig
 from rnnkit.data.sources import available
 from rnnkit.data.text import builtin_english
-from rnnkit.tasks.language_model import LanguageModel, LMConfig, LMDataConfig, LMModelConfig
+from rnnkit.tasks.lm.task import LanguageModel, LMConfig, LMDataConfig, LMModelConfig
 
 # The demo model: small enough to learn visibly in ~2 minutes on 2 CPU cores (tests shrink it further).
 DEMO_MODEL = {"cell": "lstm", "embedding_dim": 64, "hidden_size": 256, "num_layers": 2, "dropout": 0.1}

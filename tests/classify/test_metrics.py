@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnnkit.tasks.class_metrics import (
+from rnnkit.tasks.classify.metrics import (
     accuracy,
     class_report,
     confusion_matrix,

@@ -12,8 +12,8 @@ import torch
 from rnnkit.config import apply_overrides
 from rnnkit.data.readers import ClassificationData, ColumnData
 from rnnkit.data.sources import DataError
-from rnnkit.tasks.classification import Classifier, ClassifierConfig, kfold_split, random_split
-from rnnkit.tasks.labeling import Tagger, TaggerConfig
+from rnnkit.tasks.classify.task import Classifier, ClassifierConfig, kfold_split, random_split
+from rnnkit.tasks.tag.task import Tagger, TaggerConfig
 
 QUIET = ["train.quiet=true", "data.val_fraction=0", "train.log_every=1000"]
 
@@ -121,7 +121,7 @@ def test_tagger_learns_with_chars_and_crf(tmp_path, crf):
 
 def test_word_dropout_replaces_tokens_with_unk_in_training_only():
     from rnnkit.config import ConfigError
-    from rnnkit.tasks.classification import ClassifierNet
+    from rnnkit.tasks.classify.task import ClassifierNet
 
     cfg = apply_overrides(ClassifierConfig(), ["model.input=word", "model.word_dropout=0.5", "model.hidden_size=4"])
     net = ClassifierNet(cfg.model, num_classes=2, vocab_size=50)
@@ -147,7 +147,7 @@ def test_word_dropout_replaces_tokens_with_unk_in_training_only():
 
 
 def test_ensemble_averages_member_probabilities():
-    from rnnkit.tasks.classification import evaluate_ensemble
+    from rnnkit.tasks.classify.task import evaluate_ensemble
 
     data = _toy_text(20)
     members = []

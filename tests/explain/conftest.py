@@ -20,7 +20,7 @@ def lm_run(tmp_path_factory) -> Path:
     import torch
 
     from rnnkit.config import CellConfig, TrainConfig
-    from rnnkit.tasks.language_model import LanguageModel, LMConfig, LMDataConfig, LMModelConfig
+    from rnnkit.tasks.lm.task import LanguageModel, LMConfig, LMDataConfig, LMModelConfig
 
     root = tmp_path_factory.mktemp("explain-lm")
     path = root / "text.txt"

@@ -107,7 +107,7 @@ def test_trained_profile_matches_the_reference_engine(lm_run):
     """The torch path (nn cells unrolled with retain_grad) against the reference engine on the same weights."""
     import torch
 
-    from rnnkit.tasks.language_model import LanguageModel
+    from rnnkit.tasks.lm.task import LanguageModel
 
     warmup, T, N = 6, 15, 3
     lm = LanguageModel.load(lm_run)

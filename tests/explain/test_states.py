@@ -126,7 +126,7 @@ def test_record_states_matches_the_nn_model(lm_run):
     """The reference engine on the trained weights gives the nn model's hidden states (float32 vs float64)."""
     import torch
 
-    from rnnkit.tasks.language_model import LanguageModel
+    from rnnkit.tasks.lm.task import LanguageModel
 
     lm = LanguageModel.load(lm_run)
     text = 'He said "the dog (a red one)".\nThe fox'

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnnkit.tasks.forecast_baselines import baseline_forecast, naive, seasonal_naive
+from rnnkit.tasks.forecast.baselines import baseline_forecast, naive, seasonal_naive
 
 
 def test_naive_repeats_last_value():

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from rnnkit.tasks import forecast_metrics as fm
+from rnnkit.tasks.forecast import metrics as fm
 
 Y = np.array([100.0, 200.0, 300.0])
 F = np.array([110.0, 180.0, 300.0])  # errors -10, 20, 0

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from rnnkit.models.forecast import ForecastNet, forecast_loss, gaussian_nll_loss, pinball_loss
-from rnnkit.tasks import forecast_metrics as fm
+from rnnkit.tasks.forecast import metrics as fm
 
 
 @pytest.mark.parametrize("decoder", ["direct", "autoregressive"])

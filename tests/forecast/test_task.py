@@ -13,7 +13,7 @@ import torch
 from rnnkit.config import TrainConfig
 from rnnkit.data import timeseries as tsd
 from rnnkit.data.sources import DataError
-from rnnkit.tasks.forecasting import ForecastConfig, ForecastDataConfig, Forecaster, ForecastModelConfig
+from rnnkit.tasks.forecast.task import ForecastConfig, ForecastDataConfig, Forecaster, ForecastModelConfig
 
 TINY = TrainConfig(epochs=2, lr=1e-2, quiet=True, log_every=1000)
 

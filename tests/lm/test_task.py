@@ -13,7 +13,7 @@ import torch
 from rnnkit.config import ConfigError, TrainConfig, load_config, to_dict
 from rnnkit.models.encoder import RecurrentLM
 from rnnkit.tasks.base import NotARunError
-from rnnkit.tasks.language_model import (
+from rnnkit.tasks.lm.task import (
     LanguageModel,
     LMConfig,
     LMDataConfig,

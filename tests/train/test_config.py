@@ -135,11 +135,11 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 def _task_configs() -> list[type]:
-    from rnnkit.tasks.classification import ClassifierConfig
-    from rnnkit.tasks.forecasting import ForecastConfig
-    from rnnkit.tasks.labeling import TaggerConfig
-    from rnnkit.tasks.language_model import LMConfig
-    from rnnkit.tasks.translation import TranslatorConfig
+    from rnnkit.tasks.classify.task import ClassifierConfig
+    from rnnkit.tasks.forecast.task import ForecastConfig
+    from rnnkit.tasks.lm.task import LMConfig
+    from rnnkit.tasks.tag.task import TaggerConfig
+    from rnnkit.tasks.translate.task import TranslatorConfig
 
     return [RunConfig, LMConfig, ClassifierConfig, TaggerConfig, ForecastConfig, TranslatorConfig]
 
@@ -162,7 +162,7 @@ def test_config_without_recurrent_max_abs_still_loads(tmp_path):
     (tmp_path / "old.json").write_text(json.dumps(old))
     cell = load_config(RunConfig, tmp_path / "old.json").model.cell
     assert cell.forget_bias == 1.0 and cell.recurrent_max_abs is None
-    from rnnkit.tasks.language_model import LMConfig
+    from rnnkit.tasks.lm.task import LMConfig
 
     shipped = sorted(CONFIGS.glob("lm-*.json"))  # written before the field existed
     assert shipped, f"no configs/lm-*.json under {CONFIGS}"
@@ -193,7 +193,7 @@ def test_model_from_config_clamps_indrnn(tmp_path, impl):
     import torch
 
     from rnnkit.reference.cells import indrnn as ref_indrnn
-    from rnnkit.tasks.classification import ClassifierConfig, ClassifierNet
+    from rnnkit.tasks.classify.task import ClassifierConfig, ClassifierNet
 
     gamma = 0.5
     cfg = config_from_cli(ClassifierConfig, [

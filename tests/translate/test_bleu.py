@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sacrebleu
 
-from rnnkit.tasks.translation import corpus_scores
+from rnnkit.tasks.translate.task import corpus_scores
 
 HYPS = ["the cat sat on the mat .", "there is a dog in the garden", "i m cold .", "he is not here ."]
 REFS = ["the cat is on the mat .", "a dog is in the garden", "i am cold .", "he is not here ."]

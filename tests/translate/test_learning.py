@@ -7,7 +7,7 @@ import random
 import torch
 
 from rnnkit.config import apply_overrides
-from rnnkit.tasks.translation import Translator, TranslatorConfig
+from rnnkit.tasks.translate.task import Translator, TranslatorConfig
 
 
 def reverse_pairs(rnd: random.Random, n: int) -> list[tuple[str, str]]:

@@ -9,7 +9,7 @@ import torch
 
 from rnnkit.data.sequences import IGNORE_INDEX
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqSpec, padded_loss
-from rnnkit.tasks.translation import ObjectiveConfig
+from rnnkit.tasks.translate.task import ObjectiveConfig
 
 PAD, BOS, EOS = 1, 2, 3
 

@@ -109,7 +109,7 @@ def states_command(
         if text is not None:
             body = text.read_text(encoding="utf-8")
         else:
-            from rnnkit.tasks.language_model import LanguageModel
+            from rnnkit.tasks.lm.task import LanguageModel
 
             lm = LanguageModel.load(run)
             body = lm.vocab.decode(lm.data().valid[: chars + 1])

@@ -238,7 +238,7 @@ def trained_profile(
     import torch
     from torch.nn import functional as F
 
-    from rnnkit.tasks.language_model import LanguageModel
+    from rnnkit.tasks.lm.task import LanguageModel
 
     lm = LanguageModel.load(run_dir, which=which)
     model, cfg = lm.model, lm.config

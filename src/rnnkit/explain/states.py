@@ -238,7 +238,7 @@ def explain_states(
     Units are ranked over the whole text; the heatmap shows its first ``chars`` tokens, the HTML page the
     first ``html_chars`` (all by default) coloured by the chosen unit and the next best, ``html_units`` blocks.
     """
-    from rnnkit.tasks.language_model import LanguageModel
+    from rnnkit.tasks.lm.task import LanguageModel
 
     lm = LanguageModel.load(run_dir, which=which)
     rec = record_states(lm, text)

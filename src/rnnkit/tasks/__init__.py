@@ -1,9 +1,10 @@
-"""The jobs RNNs are used for, each a thin layer over the shared core; importing registers them."""
+"""The jobs RNNs are used for, each a small package over the shared Task base (tasks/base.py); importing
+registers them."""
 
-from rnnkit.tasks.classification import Classifier
-from rnnkit.tasks.forecasting import Forecaster
-from rnnkit.tasks.labeling import Tagger
-from rnnkit.tasks.language_model import LanguageModel
-from rnnkit.tasks.translation import Translator
+from rnnkit.tasks.classify import Classifier
+from rnnkit.tasks.forecast import Forecaster
+from rnnkit.tasks.lm import LanguageModel
+from rnnkit.tasks.tag import Tagger
+from rnnkit.tasks.translate import Translator
 
 __all__ = ["Classifier", "Forecaster", "LanguageModel", "Tagger", "Translator"]

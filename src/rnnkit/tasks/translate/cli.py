@@ -67,7 +67,7 @@ def translate_train(
     ),
 ) -> None:
     """Train a translator, then score greedy and beam decoding on the held-out test split (eval.json)."""
-    from rnnkit.tasks.translation import Translator, TranslatorConfig
+    from rnnkit.tasks.translate.task import Translator, TranslatorConfig
 
     try:
         cfg = load_config(TranslatorConfig, config) if config else TranslatorConfig()
@@ -114,7 +114,7 @@ def translate_eval(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Corpus BLEU and chrF (sacrebleu, 13a tokenisation; signatures printed) of a trained translator."""
-    from rnnkit.tasks.translation import Translator
+    from rnnkit.tasks.translate.task import Translator
 
     try:
         tr = Translator.load(run)
@@ -139,7 +139,7 @@ def translate_sentences(
     plot: Path | None = typer.Option(None, help="Write the attention heatmap of the first sentence here (PNG)."),
 ) -> None:
     """Translate sentences given as arguments or on stdin (one per line); prints one translation per line."""
-    from rnnkit.tasks.translation import Translator, plot_attention
+    from rnnkit.tasks.translate.task import Translator, plot_attention
 
     try:
         inputs = list(sentences or [])

@@ -25,7 +25,7 @@ def generate_command(
     """Stream generated text as it is produced."""
     import warnings
 
-    from rnnkit.tasks.language_model import LanguageModel
+    from rnnkit.tasks.lm.task import LanguageModel
 
     with errors_as_messages("rnnkit lm generate"):
         lm = LanguageModel.load(run, which=which)

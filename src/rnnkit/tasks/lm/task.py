@@ -364,6 +364,6 @@ class LanguageModel(Task):
 
     @classmethod
     def extend_cli(cls, app: Any) -> None:
-        from rnnkit.tasks.lm_cli import generate_command
+        from rnnkit.tasks.lm.cli import generate_command
 
         app.command("generate")(generate_command)

@@ -1,4 +1,4 @@
-"""``rnnkit forecast train|predict|backtest``: thin commands over ``rnnkit.tasks.forecasting.Forecaster``."""
+"""``rnnkit forecast train|predict|backtest``: thin commands over ``rnnkit.tasks.forecast.task.Forecaster``."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def train_command(
     """Train a forecaster; writes config.json, checkpoints, forecast.json and loss.png into the run folder."""
     from rnnkit.config import ConfigError, apply_overrides, load_config, parse_cli
     from rnnkit.data.sources import DataError
-    from rnnkit.tasks.forecasting import ForecastConfig, Forecaster
+    from rnnkit.tasks.forecast.task import ForecastConfig, Forecaster
     from rnnkit.train import CheckpointError
 
     try:
@@ -126,7 +126,7 @@ def train_command(
 
 def _load(run_dir: str, csv: str | None):
     from rnnkit.config import load_config
-    from rnnkit.tasks.forecasting import ForecastConfig, Forecaster
+    from rnnkit.tasks.forecast.task import ForecastConfig, Forecaster
 
     series = None
     if csv:

@@ -30,8 +30,8 @@ from rnnkit.data import timeseries as tsd
 from rnnkit.data.sources import DataError
 from rnnkit.models.forecast import DECODERS, LIKELIHOODS, ForecastNet, forecast_loss
 from rnnkit.registry import register_task
-from rnnkit.tasks import forecast_metrics as fm
-from rnnkit.tasks.forecast_baselines import BASELINES, baseline_forecast
+from rnnkit.tasks.forecast import metrics as fm
+from rnnkit.tasks.forecast.baselines import BASELINES, baseline_forecast
 
 STATE_FILE = "forecast.json"  # scaler + series metadata beside the checkpoint (JSON, no pickle)
 

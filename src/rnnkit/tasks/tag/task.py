@@ -37,13 +37,11 @@ from rnnkit.data import readers
 from rnnkit.data.readers import ColumnData
 from rnnkit.data.sequences import IGNORE_INDEX, BucketBatches, lengths_to_mask, pad_sequences, truncate
 from rnnkit.data.sources import DataError
-from rnnkit.models.crf import CRF
-from rnnkit.models.heads import TaggerHead, pool_last
-from rnnkit.nn import Recurrent
+from rnnkit.models.tagger import TaggerNet
 from rnnkit.registry import register_task
-from rnnkit.tasks import class_metrics
 from rnnkit.tasks.base import Splits, Task
-from rnnkit.tasks.classification import TokenVocab
+from rnnkit.tasks.classify import metrics as class_metrics
+from rnnkit.tasks.classify.task import TokenVocab
 from rnnkit.tasks.cli import Opt
 
 TASK_FILE = "task.json"
@@ -96,48 +94,6 @@ class TaggerConfig(RunConfig):
     model: TaggerModelConfig = field(default_factory=TaggerModelConfig)
     data: TaggerDataConfig = field(default_factory=TaggerDataConfig)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(unit="samples"))
-
-
-class TaggerNet(nn.Module):
-    """(words (N, T), chars (N, T, L), lengths (N,)) -> per-token scores (N, T, K); ``crf`` when configured."""
-
-    def __init__(self, cfg: TaggerModelConfig, *, num_words: int, num_chars: int, num_tags: int) -> None:
-        super().__init__()
-        self.words = nn.Embedding(num_words, cfg.word_embed, padding_idx=0)
-        d_in = cfg.word_embed
-        self.chars = self.char_rnn = None
-        if cfg.char_embed:
-            self.chars = nn.Embedding(num_chars, cfg.char_embed, padding_idx=0)
-            self.char_rnn = Recurrent("lstm", cfg.char_embed, cfg.char_hidden, bidirectional=True)
-            d_in += 2 * cfg.char_hidden
-        self.drop = nn.Dropout(cfg.embed_dropout)
-        self.encoder = Recurrent(
-            cfg.cell.name, d_in, cfg.hidden_size, num_layers=cfg.num_layers, bidirectional=cfg.bidirectional,
-            dropout=cfg.dropout, bias=cfg.bias, options=cfg.cell.options(), impl=cfg.impl,
-            weight_drop=cfg.weight_drop,
-        )  # fmt: skip
-        dirs = 2 if cfg.bidirectional else 1
-        self.head = TaggerHead(dirs * cfg.hidden_size, num_tags, dropout=cfg.head_dropout)
-        self.crf = CRF(num_tags) if cfg.crf else None
-
-    def char_features(self, chars: Tensor, lengths: Tensor) -> Tensor:
-        """(N, T, L) character ids -> (N, T, 2*Hc): final fwd/bwd states of each real word's characters."""
-        N, T, L = chars.shape
-        mask = lengths_to_mask(lengths, T)  # (N, T)
-        words = chars[mask]  # (W, L): real words only
-        wlen = (words != 0).sum(1).clamp(min=1)  # (W,) a word has >= 1 character
-        out, _ = self.char_rnn(self.chars(words), lengths=wlen)  # (W, L, 2*Hc)
-        feats = pool_last(out, wlen, directions=2)  # (W, 2*Hc)
-        full = feats.new_zeros(N, T, feats.shape[1])
-        full[mask] = feats
-        return full
-
-    def forward(self, words: Tensor, chars: Tensor, lengths: Tensor) -> Tensor:
-        h = self.words(words)  # (N, T, E)
-        if self.char_rnn is not None:
-            h = torch.cat([h, self.char_features(chars, lengths)], dim=2)
-        out, _ = self.encoder(self.drop(h), lengths=lengths)  # (N, T, dirs*H)
-        return self.head(out)  # (N, T, K)
 
 
 def _loss(net: TaggerNet, scores: Tensor, tags: Tensor, lengths: Tensor) -> Tensor:
