@@ -44,35 +44,39 @@ HERE = Path(__file__).resolve().parent
 OUT = HERE / "results" / "quality_classify.jsonl"
 
 # The settings the RESULTS.md figures were measured with (dotted overrides of the task configs).
+# The tuned settings, written out in full where they differ from today's task defaults (which choose input,
+# pooling and CRF from the data and stop early on validation): these reproduce RESULTS.md's figures.
+_FIXED = ["train.patience=0", "train.checkpoint.monitor=val_loss", "train.checkpoint.mode=min"]
 SETTINGS: dict[str, list[str]] = {
     "names": [
         "data.dataset=names", "data.test_fraction=0.15", "data.split_seed=2024", "data.val_fraction=0",
         "model.input=char", "model.cell.name=lstm", "model.bidirectional=true", "model.hidden_size=256",
         "model.num_layers=2", "model.dropout=0.5", "model.embed_size=64", "model.pooling=last",
         "model.embed_dropout=0.1", "model.head_dropout=0.3", "data.batch_size=64", "train.lr=3e-3", "train.epochs=12",
-        "train.schedule.name=cosine",
+        "train.schedule.name=cosine", *_FIXED,
     ],
     "japanese-vowels": [
         "data.dataset=japanese-vowels", "data.val_fraction=0", "model.input=numeric", "model.cell.name=lstm",
         "model.bidirectional=true", "model.hidden_size=64", "model.pooling=mean", "model.head_dropout=0.3",
-        "data.batch_size=16", "train.lr=3e-3", "train.epochs=40",
+        "data.batch_size=16", "train.lr=3e-3", "train.epochs=40", "model.embed_dropout=0",
+        "model.embed_size=64", *_FIXED,
     ],
     "mr": [
         "data.dataset=mr-polarity", "data.folds=10", "data.split_seed=2024", "data.val_fraction=0",
         "model.input=word", "model.cell.name=gru", "model.bidirectional=true", "model.hidden_size=64",
         "model.embed_size=128", "model.pooling=mean", "model.embed_dropout=0.5", "model.head_dropout=0.5",
         "data.min_freq=1", "data.batch_size=50", "train.lr=2e-3", "train.epochs=8", "train.optim.weight_decay=0.01",
-        "train.ema=0.99",
+        "train.ema=0.99", *_FIXED,
     ],
     "conll-chunk": [
         "data.dataset=conll2000", "data.tag_column=2", "data.val_fraction=0", "model.cell.name=lstm",
         "model.hidden_size=128", "model.word_embed=100", "model.char_embed=25", "model.char_hidden=25",
-        "model.crf=true", "model.embed_dropout=0.5", "data.batch_size=32", "train.lr=3e-3", "train.epochs=8",
+        "model.crf=true", "model.embed_dropout=0.5", "data.batch_size=32", "train.lr=3e-3", "train.epochs=8", *_FIXED,
     ],
     "conll-pos": [
         "data.dataset=conll2000", "data.tag_column=1", "data.val_fraction=0", "model.cell.name=lstm",
         "model.hidden_size=128", "model.word_embed=100", "model.char_embed=25", "model.char_hidden=25",
-        "model.crf=false", "model.embed_dropout=0.5", "data.batch_size=32", "train.lr=3e-3", "train.epochs=8",
+        "model.crf=false", "model.embed_dropout=0.5", "data.batch_size=32", "train.lr=3e-3", "train.epochs=8", *_FIXED,
     ],
 }  # fmt: skip
 

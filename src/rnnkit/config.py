@@ -186,7 +186,7 @@ class CheckpointConfig:
     """When to write ``last`` and which metric picks ``best``."""
 
     every_steps: int = 0  # also write `last` every k optimiser steps; 0: at each evaluation and at the end
-    monitor: str = "val_loss"
+    monitor: str = "val_loss"  # "auto": the task's own metric and direction (Task.default_monitor)
     mode: Literal["min", "max"] = "min"
     save_best: bool = True
     save_last: bool = True

@@ -123,7 +123,8 @@ def test_word_dropout_replaces_tokens_with_unk_in_training_only():
     from rnnkit.config import ConfigError
     from rnnkit.tasks.classify.task import ClassifierNet
 
-    cfg = apply_overrides(ClassifierConfig(), ["model.input=word", "model.word_dropout=0.5", "model.hidden_size=4"])
+    cfg = apply_overrides(ClassifierConfig(), ["model.input=word", "model.word_dropout=0.5", "model.hidden_size=4",
+                                             "model.embed_size=8", "model.pooling=mean"])
     net = ClassifierNet(cfg.model, num_classes=2, vocab_size=50)
     seen = []
     net.embed.register_forward_hook(lambda mod, args, out: seen.append(args[0].clone()))

@@ -198,7 +198,7 @@ def test_model_from_config_clamps_indrnn(tmp_path, impl):
     gamma = 0.5
     cfg = config_from_cli(ClassifierConfig, [
         "--model.input=numeric", "--model.cell.name=indrnn", "--model.hidden_size=4", f"--model.impl={impl}",
-        f"--model.cell.recurrent_max_abs={gamma}",
+        f"--model.cell.recurrent_max_abs={gamma}", "--model.pooling=last", "--model.bidirectional=false",
     ])  # fmt: skip
     save_config(cfg, tmp_path / "config.json")
     cfg = load_config(ClassifierConfig, tmp_path)  # what a run folder gives back

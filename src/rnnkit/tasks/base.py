@@ -71,6 +71,7 @@ class Task:
         self.model: nn.Module | None = None
         self.fit_result: Any = None
         self.notes: list[str] = []  # what load_data / prepare decided from the data, printed by the CLI
+        self.decided: dict[str, Any] = {}  # model settings prepare chose from the data (see ``decide``)
 
     # ---- what a task writes (defaults where one makes sense) ----------------------------------------------
 
@@ -105,6 +106,18 @@ class Task:
     def callbacks(self) -> list[Any]:
         """Task-specific callbacks added to fit's (none by default)."""
         return []
+
+    def default_monitor(self) -> tuple[str, str]:
+        """``(metric, "min"|"max")`` that picks ``best`` and drives early stopping when the config says
+        ``train.checkpoint.monitor = "auto"``: the task's own metric (accuracy, F1, BLEU, MAE), not only loss."""
+        return "val_loss", "min"
+
+    def decide(self, note: str, **model_fields: Any) -> None:
+        """Settle ``auto`` model settings from the training data: the config (hence config.json) gets the chosen
+        values, task.json keeps them for a resume, and ``note`` is printed by the CLI ("word input: ...")."""
+        self.decided.update(model_fields)
+        self.config = replace(self.config, model=replace(self.config.model, **model_fields))
+        self.notes.append(note)
 
     # ---- what the CLI factory (tasks/cli.py) asks of a task; defaults suit most ----------------------------
 
@@ -219,6 +232,7 @@ class Task:
         seed_everything(cfg.train.seed, deterministic=cfg.train.deterministic)
         if not resume:
             self.prepare(train)
+        cfg = self.config = self._resolve_monitor(self.config)
         self.model = self.build_model()
         train_b, val_b = self.make_batches(train, val)
         if run is not None:
@@ -262,6 +276,13 @@ class Task:
             self.write_report(report)
         return report
 
+    def _resolve_monitor(self, cfg: Any) -> Any:
+        ck = cfg.train.checkpoint
+        if ck.monitor != "auto":
+            return cfg
+        monitor, mode = self.default_monitor()
+        return replace(cfg, train=replace(cfg.train, checkpoint=replace(ck, monitor=monitor, mode=mode)))
+
     def weights(self) -> dict[str, Any]:
         """Which weights ``.model`` holds after fit/load: ``{"which": "best", "step": S, "epoch": E}``."""
         r = self.fit_result
@@ -288,7 +309,8 @@ class Task:
             raise ConfigError("save needs a folder: pass run_dir or set config.run_dir")
         d.mkdir(parents=True, exist_ok=True)
         save_config(self.config, d / "config.json")
-        return write_json(d / TASK_FILE, {"task": self.name, **self.state_dict()}, indent=None)
+        state = {"task": self.name, **self.state_dict(), **({"decided": self.decided} if self.decided else {})}
+        return write_json(d / TASK_FILE, state, indent=None)
 
     def _read_task_file(self, run: Path) -> None:
         for name in (TASK_FILE, *self.legacy_task_files):
@@ -303,6 +325,10 @@ class Task:
                         f"{run} is a {state['task']!r} run, not {self.name!r}: use `rnnkit {state['task']} ...`"
                     )
                 state.pop("task", None)
+                decided = state.pop("decided", {})
+                if decided:  # the run's choices win over a command line's "auto" (a resume rebuilds the same net)
+                    self.decided = dict(decided)
+                    self.config = replace(self.config, model=replace(self.config.model, **decided))
                 self.load_state_dict(state)
                 return
         raise NotARunError(

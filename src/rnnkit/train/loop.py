@@ -481,7 +481,9 @@ def _evaluate(
     with _averaged_weights(fs):
         metrics = evaluate(fs.raw_model, eval_step, val, device=device, info=info)
         if fs.evaluator is not None:  # e.g. span F1 or BLEU over the whole validation set (not batch means)
+            was_training = fs.raw_model.training
             metrics.update(fs.evaluator(fs.raw_model))
+            fs.raw_model.train(was_training)  # a task's evaluate() may leave eval mode: dropout must come back
     mon, mode = fs.config.checkpoint.monitor, fs.config.checkpoint.mode
     if mon not in metrics:
         raise KeyError(f"train.checkpoint.monitor is {mon!r} but evaluation gives {sorted(metrics)}")

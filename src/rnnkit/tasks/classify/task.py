@@ -26,6 +26,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from rnnkit.config import (
+    CheckpointConfig,
     ConfigError,
     DataConfig,
     ModelConfig,
@@ -54,23 +55,26 @@ PAD, UNK = "<pad>", "<unk>"
 
 @dataclass(frozen=True)
 class ClassifierModelConfig(ModelConfig):
-    """Encoder and head: what the input is, its embedding, and how the sequence is pooled."""
+    """Encoder and head: what the input is, its embedding, and how the sequence is pooled. ``auto`` settings are
+    chosen from the training data by ``Classifier.prepare`` (and written to the run's config.json)."""
 
-    input: str = "char"  # char | word | numeric
-    embed_size: int = 64  # char / word embedding size (ignored for numeric input)
-    embed_dropout: float = 0.0  # dropout on the embedded (or numeric) input
-    pooling: str = "last"  # last | mean | max | attention
-    head_dropout: float = 0.0  # dropout on the pooled vector
+    hidden_size: int = 128
+    bidirectional: bool = True  # a label depends on the whole sequence: read it both ways
+    input: str = "auto"  # char | word | numeric | auto (series -> numeric; >= 3 tokens per line -> word; else char)
+    embed_size: int = 0  # char / word embedding size; 0: 64 for char, 128 for word input (ignored for numeric)
+    embed_dropout: float = 0.3  # dropout on the embedded (or numeric) input
+    pooling: str = "auto"  # last | mean | max | attention | auto (char -> last, word / numeric -> mean)
+    head_dropout: float = 0.3  # dropout on the pooled vector
     word_dropout: float = 0.0  # training only: each token becomes <unk> with this probability (Iyyer et al. 2015)
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.input not in INPUTS:
-            raise ConfigError(f"model.input must be one of {INPUTS}, got {self.input!r}")
-        if self.pooling not in POOLINGS:
-            raise ConfigError(f"model.pooling must be one of {POOLINGS}, got {self.pooling!r}")
-        if self.embed_size < 1:
-            raise ConfigError(f"model.embed_size must be >= 1, got {self.embed_size}")
+        if self.input not in (*INPUTS, "auto"):
+            raise ConfigError(f"model.input must be one of {INPUTS} or 'auto', got {self.input!r}")
+        if self.pooling not in (*POOLINGS, "auto"):
+            raise ConfigError(f"model.pooling must be one of {POOLINGS} or 'auto', got {self.pooling!r}")
+        if self.embed_size < 0:
+            raise ConfigError(f"model.embed_size must be >= 1 (0: chosen from the input), got {self.embed_size}")
         if not 0.0 <= self.word_dropout < 1.0:
             raise ConfigError(f"model.word_dropout must be in [0, 1), got {self.word_dropout}")
         if self.word_dropout and self.input == "numeric":
@@ -107,7 +111,14 @@ class ClassifierConfig(RunConfig):
     run_dir: str = ""  # "": nothing written (the CLI's default is runs/<task>)
     model: ClassifierModelConfig = field(default_factory=ClassifierModelConfig)
     data: ClassifierDataConfig = field(default_factory=ClassifierDataConfig)
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(unit="samples"))
+    train: TrainConfig = field(default_factory=lambda: _classify_train())
+
+
+def _classify_train() -> TrainConfig:
+    """Train until validation accuracy stops improving (3 evaluations), at most 30 epochs; best by accuracy."""
+    return TrainConfig(
+        unit="samples", epochs=30, patience=3, lr=2e-3, checkpoint=CheckpointConfig(monitor="auto", mode="max")
+    )
 
 
 # ---- tokens -----------------------------------------------------------------------------------------------
@@ -225,6 +236,7 @@ class Classifier(Task):
 
     def prepare(self, train: ClassificationData) -> None:
         """Classes, vocabulary or scaler (and balanced class weights) from the training data only."""
+        self._decide_input(train)
         m, d = self.config.model, self.config.data
         self.classes = list(train.classes)
         if m.input == "numeric":
@@ -243,6 +255,34 @@ class Classifier(Task):
             index = {c: i for i, c in enumerate(self.classes)}
             counts = np.bincount([index[y] for y in train.labels], minlength=len(self.classes)).astype(np.float64)
             self.class_weight = (len(train) / (len(self.classes) * np.maximum(counts, 1))).tolist()
+
+    def _decide_input(self, train: ClassificationData) -> None:
+        """Settle model.input / embed_size / pooling when they are 'auto', from the training data, and say why."""
+        m = self.config.model
+        if "auto" not in (m.input, m.pooling) and m.embed_size:
+            return
+        numeric = len(train) > 0 and not isinstance(train.inputs[0], str)
+        words = [len(t.split()) for t in train.inputs] if not numeric else []
+        mean = float(np.mean(words)) if words else 0.0
+        level = m.input
+        if level == "auto":
+            level = "numeric" if numeric else ("word" if mean >= 3 else "char")
+        why = {
+            "numeric": "numeric input: the examples are series",
+            "word": f"word input: mean {mean:.1f} whitespace tokens per example (>= 3: sentences)",
+            "char": f"char input: mean {mean:.1f} whitespace tokens per example (< 3: names, codes, single words)",
+        }[level]
+        pooling = m.pooling if m.pooling != "auto" else ("last" if level == "char" else "mean")
+        embed = m.embed_size or (64 if level == "char" else 128)
+        bi = "bidirectional" if m.bidirectional else "one direction"
+        self.decide(
+            f"{why}; {bi} {m.cell.name.upper()} {m.num_layers}x{m.hidden_size}, {pooling} pooling"
+            + (f", embedding {embed}" if level != "numeric" else ""),
+            input=level, pooling=pooling, embed_size=embed,
+        )  # fmt: skip
+
+    def default_monitor(self) -> tuple[str, str]:
+        return "val_acc", "max"  # fit's per-example mean over the validation set = its accuracy
 
     def build_model(self) -> ClassifierNet:
         net = ClassifierNet(

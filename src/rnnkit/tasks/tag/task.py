@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from rnnkit.config import (
+    CheckpointConfig,
     ConfigError,
     DataConfig,
     ModelConfig,
@@ -53,9 +54,9 @@ class TaggerModelConfig(ModelConfig):
     hidden_size: int = 128
     bidirectional: bool = True
     word_embed: int = 100
-    char_embed: int = 0  # 0: no character features; else the character embedding size (Lample et al.: 25)
+    char_embed: int = 25  # character embedding size (Lample et al.: 25); 0: no character features
     char_hidden: int = 25  # per direction of the character BiLSTM
-    crf: bool = False
+    crf: bool | Literal["auto"] = "auto"  # auto: a CRF for IOB tag sets (spans stay well-formed), else a softmax
     embed_dropout: float = 0.5  # on the concatenated word features (Lample et al. 2016 §4.3)
     head_dropout: float = 0.0
 
@@ -93,7 +94,15 @@ class TaggerConfig(RunConfig):
     run_dir: str = ""  # "": nothing written (the CLI's default is runs/<task>)
     model: TaggerModelConfig = field(default_factory=TaggerModelConfig)
     data: TaggerDataConfig = field(default_factory=TaggerDataConfig)
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(unit="samples"))
+    train: TrainConfig = field(default_factory=lambda: _tag_train())
+
+
+def _tag_train() -> TrainConfig:
+    """Train until the validation metric (span F1, else token accuracy) stops improving for 3 evaluations, at most
+    30 epochs; best by that metric."""
+    return TrainConfig(
+        unit="samples", epochs=30, patience=3, lr=3e-3, checkpoint=CheckpointConfig(monitor="auto", mode="max")
+    )
 
 
 def _loss(net: TaggerNet, scores: Tensor, tags: Tensor, lengths: Tensor) -> Tensor:
@@ -201,6 +210,15 @@ class Tagger(Task):
         self.words = TokenVocab.build([[self._word_key(t) for t in s] for s in words], min_freq=d.min_freq)
         self.chars = TokenVocab.build([list(t) for s in words for t in s])
         self.tags = sorted({t for s in tags for t in s})
+        if self.config.model.crf == "auto":
+            iob = is_iob(self.tags)
+            self.decide(
+                f"{len(self.tags)} tags" + (", IOB spans: a CRF output layer" if iob else ": a softmax per token"),
+                crf=iob,
+            )
+
+    def default_monitor(self) -> tuple[str, str]:
+        return ("val_span_f1" if is_iob(self.tags) else "val_token_accuracy"), "max"
 
     def build_model(self) -> TaggerNet:
         return TaggerNet(
