@@ -30,7 +30,8 @@ def _classify(d: Path) -> list[str]:
 
 
 def _tag(d: Path) -> list[str]:
-    (d / "t.conll").write_text("The DT B-NP\ndog NN I-NP\nruns VBZ B-VP\n\nA DT B-NP\ncat NN I-NP\nsleeps VBZ B-VP\n" * 4)
+    text = "The DT B-NP\ndog NN I-NP\nruns VBZ B-VP\n\nA DT B-NP\ncat NN I-NP\nsleeps VBZ B-VP\n"
+    (d / "t.conll").write_text(text * 4)
     return ["--data", str(d / "t.conll"), "--test", str(d / "t.conll"), "--hidden", "4", "--batch-size", "2"]
 
 
