@@ -180,8 +180,23 @@ class LossPlot(Callback):
         self._draw(fs)
 
 
+def improves(
+    metrics: dict[str, float], best: dict[str, float] | None, metric: str, mode: str, *, min_delta: float = 0.0
+) -> bool:
+    """Whether an evaluation beats the best so far on ``metric``. A tie on a metric other than the loss is broken
+    by a lower ``val_loss``: accuracy on a small validation set moves in steps of 1/n and sits on plateaus, where
+    the loss still tells a better model from a worse one."""
+    if best is None:
+        return True
+    v, b = metrics[metric], best[metric]
+    if v == b and metric != "val_loss" and "val_loss" in metrics and "val_loss" in best:
+        return metrics["val_loss"] < best["val_loss"]
+    return v < b - min_delta if mode == "min" else v > b + min_delta
+
+
 class EarlyStopping(Callback):
-    """Stop when ``metric`` has not improved by ``min_delta`` for ``patience`` evaluations."""
+    """Stop when ``metric`` has not improved by ``min_delta`` for ``patience`` evaluations (ties broken by
+    ``val_loss``, as ``improves`` says)."""
 
     def __init__(self, patience: int, *, metric: str = "val_loss", mode: str = "min", min_delta: float = 0.0) -> None:
         if patience < 1:
@@ -190,17 +205,18 @@ class EarlyStopping(Callback):
             raise ValueError(f"EarlyStopping mode must be 'min' or 'max', got {mode!r}")
         self.patience, self.metric, self.mode, self.min_delta = patience, metric, mode, min_delta
         self.best: float | None = None
+        self.best_loss: float | None = None  # val_loss at the best evaluation (the tie-break)
         self.bad = 0
 
     def on_evaluate(self, fs: FitState, metrics: dict[str, float]) -> None:
         if self.metric not in metrics:
             raise KeyError(f"EarlyStopping monitors {self.metric!r} but evaluation gave {sorted(metrics)}")
         v = metrics[self.metric]
-        better = self.best is None or (
-            v < self.best - self.min_delta if self.mode == "min" else v > self.best + self.min_delta
-        )
-        if better:
-            self.best, self.bad = v, 0
+        best = None if self.best is None else {self.metric: self.best}
+        if best is not None and self.best_loss is not None:
+            best["val_loss"] = self.best_loss
+        if improves(metrics, best, self.metric, self.mode, min_delta=self.min_delta):
+            self.best, self.best_loss, self.bad = v, metrics.get("val_loss"), 0
             return
         self.bad += 1
         if self.bad >= self.patience:
@@ -210,10 +226,10 @@ class EarlyStopping(Callback):
             )
 
     def state_dict(self) -> dict[str, Any]:
-        return {"best": self.best, "bad": self.bad}
+        return {"best": self.best, "best_loss": self.best_loss, "bad": self.bad}
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
-        self.best, self.bad = d["best"], d["bad"]
+        self.best, self.best_loss, self.bad = d["best"], d.get("best_loss"), d["bad"]
 
 
 class Periodic(Callback):

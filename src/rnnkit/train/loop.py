@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from rnnkit.config import TrainConfig, save_config
 from rnnkit.train import distributed as ddp
-from rnnkit.train.callbacks import Callback, EarlyStopping, LossPlot, MetricsLog, ProgressBar
+from rnnkit.train.callbacks import Callback, EarlyStopping, LossPlot, MetricsLog, ProgressBar, improves
 from rnnkit.train.checkpoint import EMA_PREFIX, ema_weights, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from rnnkit.train.data import as_batches, num_batches, shard, to_device
 from rnnkit.train.metrics import RunningMean
@@ -493,7 +493,7 @@ def _evaluate(
         fs.optimizer = _asgd(fs.optimizer, fs.config)
         for g in fs.optimizer.param_groups:
             g.setdefault("initial_lr", g["lr"])
-    improved = fs.best is None or (metrics[mon] < fs.best[mon] if mode == "min" else metrics[mon] > fs.best[mon])
+    improved = improves(metrics, fs.best, mon, mode)
     fs.last = {**metrics, "step": fs.step}
     if improved:
         fs.best = dict(fs.last)

@@ -115,9 +115,9 @@ class ClassifierConfig(RunConfig):
 
 
 def _classify_train() -> TrainConfig:
-    """Train until validation accuracy stops improving (3 evaluations), at most 30 epochs; best by accuracy."""
+    """Train until validation accuracy (ties: loss) stops improving for 5 evaluations, at most 30 epochs; best by it."""
     return TrainConfig(
-        unit="samples", epochs=30, patience=3, lr=2e-3, checkpoint=CheckpointConfig(monitor="auto", mode="max")
+        unit="samples", epochs=30, patience=5, lr=2e-3, checkpoint=CheckpointConfig(monitor="auto", mode="max")
     )
 
 

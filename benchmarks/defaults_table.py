@@ -1,0 +1,132 @@
+"""The defaults table: what a stranger gets from `rnnkit <task> train --data TRAIN --test TEST` with no other
+options, beside the tuned recipe's figure in RESULTS.md, on the same split.
+
+    python benchmarks/defaults_table.py names mr-fold0 japanese-vowels conll-chunk conll-pos
+    python benchmarks/defaults_table.py table          # the latest record per case, as a markdown table
+
+Each case writes the tuned recipe's train/test split as plain files (TSV ``label<TAB>text``, CoNLL columns) with
+the project's own readers, then runs the installed CLI in a subprocess exactly as a user would, and reads the
+run's eval.json. Records go to ``benchmarks/results/defaults.jsonl`` with the wall time, the machine and the
+load. The tuned figures are copied from RESULTS.md (the row named in ``TUNED``), not re-run here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from common import machine_info, shared_data_root
+
+OUT = Path(__file__).with_name("results") / "defaults.jsonl"
+
+
+def _root() -> str | None:
+    return os.environ.get("RNNKIT_DATA") or shared_data_root()
+
+
+def _tsv(data, path: Path) -> Path:
+    path.write_text("".join(f"{y}\t{x}\n" for x, y in zip(data.inputs, data.labels, strict=True)), encoding="utf-8")
+    return path
+
+
+def _classify_files(d: Path, **data: object) -> list[str]:
+    from rnnkit.tasks.classify.task import ClassifierDataConfig, load_splits
+
+    train, _, test = load_splits(ClassifierDataConfig(data_root=_root(), val_fraction=0, **data))
+    return ["classify", "--data", str(_tsv(train, d / "train.tsv")), "--test", str(_tsv(test, d / "test.tsv"))]
+
+
+def _conll_files(d: Path) -> tuple[Path, Path]:
+    from rnnkit.tasks.tag.task import TaggerDataConfig, load_splits
+
+    train, _, test = load_splits(TaggerDataConfig(dataset="conll2000", data_root=_root(), val_fraction=0))
+    paths = []
+    for name, part in (("train.txt", train), ("test.txt", test)):
+        p = d / name
+        p.write_text("".join("".join(" ".join(r) + "\n" for r in s) + "\n" for s in part.sentences), encoding="utf-8")
+        paths.append(p)
+    return paths[0], paths[1]
+
+
+def _conll(d: Path, *extra: str) -> list[str]:
+    train, test = _conll_files(d)
+    return ["tag", "--data", str(train), "--test", str(test), *extra]
+
+
+# case -> (command after `rnnkit`, minus `train`; metric key in eval.json; tuned figure; the RESULTS.md row)
+CASES: dict[str, tuple[Callable[[Path], list[str]], str, float, str]] = {
+    "japanese-vowels": (lambda d: ["classify", "--dataset", "japanese-vowels"], "accuracy", 0.9757,
+                        "Classification: JapaneseVowels, BiLSTM H=64, 40 epochs"),
+    "names": (lambda d: _classify_files(d, dataset="names"), "accuracy", 0.8422,
+              "Classification: names, 2-layer char BiLSTM H=256, 12 epochs (single model)"),
+    "mr-fold0": (lambda d: _classify_files(d, dataset="mr-polarity", folds=10, fold=0), "accuracy", 0.7732,
+                 "Classification: MR fold 0 of the 10-fold single-model row (BiGRU, 8 epochs + EMA)"),
+    "conll-chunk": (lambda d: _conll(d), "span_f1", 0.9303,
+                    "Classification and tagging: CoNLL-2000 chunking, BiLSTM-CRF, 8 epochs"),
+    "conll-pos": (lambda d: _conll(d, "--tag-column", "1"), "token_accuracy", 0.9734,
+                  "Classification and tagging: CoNLL-2000 POS, BiLSTM softmax, 5 epochs"),
+}  # fmt: skip
+
+
+def run(case: str) -> dict:
+    make, metric, tuned, row = CASES[case]
+    with tempfile.TemporaryDirectory(prefix=f"defaults-{case}-") as tmp:
+        d = Path(tmp)
+        task, *args = make(d)
+        cmd = [sys.executable, "-m", "rnnkit.cli", task, "train", *args, "--out", str(d / "run"), "--quiet"]
+        env = {**os.environ, **({"RNNKIT_DATA": _root()} if _root() else {})}
+        t0 = time.monotonic()
+        p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        seconds = time.monotonic() - t0
+        if p.returncode != 0:
+            raise SystemExit(f"{case}: exit {p.returncode}\n{p.stderr[-3000:]}")
+        report = json.loads((d / "run" / "eval.json").read_text())
+        config = json.loads((d / "run" / "config.json").read_text())
+    notes = [line.strip() for line in p.stderr.splitlines() if line.startswith("  ")]
+    shown = [a if not a.startswith("/") else Path(a).name for a in args]
+    return {
+        "case": case, "command": f"rnnkit {task} train {' '.join(shown)}", "metric": metric,
+        "defaults": report[metric], "tuned": tuned, "tuned_row": row, "gap_points": 100 * (report[metric] - tuned),
+        "weights": report.get("weights"), "decided": notes, "seconds": round(seconds, 1),
+        "model": {k: config["model"].get(k) for k in ("input", "hidden_size", "bidirectional", "pooling", "crf")},
+        "machine": {**machine_info(), "load_avg_1min_at_end": round(os.getloadavg()[0], 1)},
+    }  # fmt: skip
+
+
+def table() -> str:
+    latest: dict[str, dict] = {}
+    for line in OUT.read_text().splitlines():
+        r = json.loads(line)
+        latest[r["case"]] = r
+    rows = ["| case | metric | defaults | tuned recipe | gap (points) | command | wall (s) | chosen |",
+            "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in latest.values():
+        w = r["weights"] or {}
+        chosen = f"{w.get('which')} (step {w.get('step')})"
+        rows.append(f"| {r['case']} | {r['metric']} | {r['defaults']:.4f} | {r['tuned']:.4f} | {r['gap_points']:+.2f} "
+                    f"| `{r['command']}` | {r['seconds']:.0f} | {chosen} |")  # fmt: skip
+    return "\n".join(rows)
+
+
+def main(argv: list[str]) -> None:
+    if argv == ["table"]:
+        print(table())
+        return
+    for case in argv or list(CASES):
+        if case not in CASES:
+            raise SystemExit(f"unknown case {case!r}; known: {', '.join(CASES)}")
+        rec = run(case)
+        print(json.dumps(rec), flush=True)
+        with OUT.open("a") as fh:
+            fh.write(json.dumps(rec) + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
+
