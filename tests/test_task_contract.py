@@ -130,3 +130,25 @@ def test_resume_equals_a_straight_run(task, tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     assert resumed_from == [cut / "last"]
     assert_same_last(full / "last", cut / "last")
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_python_options_are_the_cli_options(task, tmp_path):
+    """`Task.from_options(data=..., hidden=...)` configures what `rnnkit <task> train --data ... --hidden ...` does."""
+    from rnnkit.config import ConfigError, load_config
+
+    cls = get_task(task)
+    make, _ = EXAMPLES[task]
+    args = make(tmp_path)
+    run = tmp_path / "run"
+    r = runner.invoke(app, [task, "train", *args, "--epochs", "1", "--out", str(run), "--quiet"])
+    assert r.exit_code == 0, r.output
+    flags = dict(zip(args[::2], args[1::2], strict=False))
+    options = {k.lstrip("-").replace("-", "_"): v for k, v in flags.items() if not k.startswith("--model.")}
+    py = cls.from_options(**options, epochs=1, out=str(run), overrides={"train.quiet": True} | {
+        k.removeprefix("--").split("=")[0]: k.split("=")[1] for k in args if k.startswith("--model.")})
+    written = load_config(cls.Config, run / "config.json")
+    assert py.config.model.hidden_size == written.model.hidden_size == int(flags["--hidden"])
+    assert py.config.data.path == written.data.path and py.config.run_dir == written.run_dir
+    with pytest.raises(ConfigError, match="unknown option"):
+        cls.from_options(hiden=3)

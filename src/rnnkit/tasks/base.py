@@ -183,6 +183,22 @@ class Task:
 
     # ---- the shared part ---------------------------------------------------------------------------------
 
+    @classmethod
+    def from_options(cls, config: str | os.PathLike | None = None, **options: Any) -> Task:
+        """A task configured as ``rnnkit <task> train`` would be, with the same option names: ``data="train.tsv",
+        test="test.tsv", epochs=5, hidden=128, out="runs/x"``, starting from ``config`` (a config.json) or the
+        defaults; dotted config keys go in ``overrides={"train.lr": 1e-3}``. Unknown names are a ConfigError."""
+        from rnnkit.config import apply_overrides
+        from rnnkit.tasks.cli import COMMON, build_config
+
+        overrides = options.pop("overrides", {}) or {}
+        known = {o.name for o in (*COMMON, *cls.cli_options)}
+        bad = sorted(set(options) - known)
+        if bad:
+            raise ConfigError(f"{cls.__name__}.from_options: unknown option(s) {bad}; known: {sorted(known)}")
+        cfg = build_config(cls, {"config": config, **options}, [])
+        return cls(apply_overrides(cfg, dict(overrides)))
+
     @property
     def run_dir(self) -> Path | None:
         return Path(self.config.run_dir) if self.config.run_dir else None
