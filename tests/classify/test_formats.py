@@ -53,6 +53,9 @@ def test_named_formats_and_label_side():
     assert got.labels == LABELS and "text column 'a', label column 'b'" in got.note
     with pytest.raises(DataError, match=r"no column 'txt' in the header \['a', 'b'\]; pass --text-col"):
         _parse("a,b\nx,y\n", format="csv", text_col="txt")
+    with pytest.raises(DataError, match=r"d.txt:1: --text-col 'review' name header columns, but the first line is"):
+        _parse("".join(f"{y}\t{x}\n" for y, x in ROWS), text_col="review")
+    assert _parse("".join(f"{x} {y}\n" for y, x in ROWS), label_col="last").labels == LABELS  # auto, label last
     with pytest.raises(DataError, match="--label-col for --format tab is 'first' or 'last'"):
         _parse("a\tb\n", format="tab", label_col="label")
 

@@ -156,7 +156,7 @@ def _detect_lines(rows: list[tuple[int, str]], where: str, side: str) -> tuple[s
             f"pass --format space if the label is the first word of every line"
         )
     else:
-        candidates = [("space", "first")]
+        candidates = [("space", side or "first")]
     candidates = [c for c in candidates if not side or c[1] == side]
     good, reasons = [], []
     for fmt, s in candidates:
@@ -339,6 +339,13 @@ def parse_labelled(
             fmt = "fasttext"
         elif _is_table(first, suffix, text_col, label_col):
             fmt = "csv"
+        named = [f"--{k}-col {c!r}" for k, c in (("text", text_col), ("label", label_col))
+                 if c not in ("", "auto", "first", "last")]  # fmt: skip
+        if named and fmt != "csv":
+            raise DataError(
+                f"{where}:{rows[0][0]}: {' and '.join(named)} name header columns, but the first line is not a "
+                f"header holding them; pass --format csv if it is one, or drop the option"
+            )
     if fmt == "csv":
         inputs, labels, skipped, desc = _read_table(text, where, suffix, text_col, label_col)
         if not inputs:
