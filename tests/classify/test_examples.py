@@ -90,3 +90,12 @@ def test_help_shows_the_reader_options_with_defaults(task, shown):
     text = re.sub(r"[\s│]+", " ", r.output)
     for s in shown:
         assert s in text, (s, text)
+
+
+def test_bad_reader_options_are_config_errors(tmp_path):
+    data = EXAMPLES / "classify" / "reviews.csv"
+    r = runner.invoke(app, ["classify", "train", "--data", str(data), "--format", "xml", *TINY])
+    assert r.exit_code == 1 and "data.format must be one of ('auto', 'tab', 'space', 'fasttext', 'csv')" in r.output
+    r = runner.invoke(app, ["tag", "train", "--data", str(EXAMPLES / "tag" / "ud.conllu"), "--conllu-tag", "deprel",
+                            *TINY])  # fmt: skip
+    assert r.exit_code == 1 and "data.conllu_tag must be 'upos' or 'xpos'" in r.output
