@@ -64,7 +64,10 @@ def test_fasttext_several_labels_keep_the_first_and_say_so():
     got = _parse("__label__a __label__b two labels here\n__label__b one\n__label__a  x\n")
     assert got.labels == ["a", "b", "a"] and got.inputs == ["two labels here", "one", "x"]
     assert "lines with several labels: 1 (first: line 1); the first label of each is kept" in got.note
-    with pytest.raises(DataError, match=r"d.txt:2: no __label__ prefix"):
+    got = _parse("a fine film __label__pos\n__label__neg dull\tbad\n")  # labels after the text, as fastText reads
+    assert got.labels == ["pos", "neg"] and got.inputs == ["a fine film", "dull\tbad"]
+    assert "lines with labels after the text: 1" in got.note
+    with pytest.raises(DataError, match=r"d.txt:2: no __label__ label in 'plain line'"):
         _parse("__label__a fine\nplain line\n")
     with pytest.raises(DataError, match=r"d.txt:1: empty text"):
         _parse("__label__a\n", format="fasttext")

@@ -4,13 +4,14 @@ Formats (docs/formats.md shows one small file of each):
 - ``tab``: ``label<TAB>text`` or ``text<TAB>label`` (``label_col='first' | 'last'``; detected when not given);
 - ``space``: the label is the first word, the text the rest (``1 a gripping film``); ``label_col='last'`` for
   ``a gripping film 1`` (never detected: the last word of a sentence looks too much like a label);
-- ``fasttext``: ``__label__pos a gripping film``; a line with several labels keeps the first (rnnkit classify
-  predicts one class per example) and the note says how many lines that was;
+- ``fasttext``: ``__label__pos a gripping film`` (labels after the text are read too, as fastText does); a
+  line with several labels keeps the first (rnnkit classify predicts one class per example) and the note
+  says how many lines that was;
 - ``csv``: a header row, then rows; comma-separated, or TAB-separated (a ``.tsv`` file or a header holding a
   TAB; TSV fields are not quoted); columns by header name or 0-based index (``text_col``, ``label_col``),
   else the usual names (text, sentence, review / label, class, sentiment ...).
 
-Detection (``format='auto'``) never guesses between readings that disagree: ``__label__`` at the start of the
+Detection (``format='auto'``) never guesses between readings that disagree: a ``__label__`` word in the
 first line means fastText; a first line naming a text and a label column means CSV/TSV with a header;
 otherwise each headerless reading (label<TAB>text, text<TAB>label, label text) is tried, and a reading is
 *plausible* when its label column looks like labels (few distinct values, no spaces, short) and its text
@@ -183,16 +184,22 @@ def _detect_lines(rows: list[tuple[int, str]], where: str, side: str) -> tuple[s
 
 
 def _read_fasttext(rows: list[tuple[int, str]], where: str) -> tuple[list[str], list[str], str]:
-    labels, texts, multi, first_multi = [], [], 0, 0
+    """Labels at the start of the line (the usual layout: the text is kept as written), or anywhere (fastText
+    reads any ``__label__`` word as a label: the other words, joined by one space, are the text)."""
+    labels, texts, multi, first_multi, inside = [], [], 0, 0, 0
     for n, line in rows:
         m = _FT_LINE.match(line)
-        if m is None:
+        if m is not None:
+            names, text = [t[len(FASTTEXT) :] for t in m.group(1).split()], (m.group(2) or "").strip()
+        else:
+            words = line.split()
+            names = [t[len(FASTTEXT) :] for t in words if t.startswith(FASTTEXT)]
+            text = " ".join(t for t in words if not t.startswith(FASTTEXT))
+            inside += bool(names)
+        if not names:
             raise DataError(
-                f"{where}:{n}: no {FASTTEXT} prefix in {line[:60]!r}; every fastText line starts with "
-                f"{FASTTEXT}<label> (or {HINT})"
+                f"{where}:{n}: no {FASTTEXT} label in {line[:60]!r}; every fastText line has one (or {HINT})"
             )
-        names = [t[len(FASTTEXT) :] for t in m.group(1).split()]
-        text = (m.group(2) or "").strip()
         if not names[0] or not text:
             raise DataError(f"{where}:{n}: empty {'label' if not names[0] else 'text'} in {line[:60]!r} (fastText)")
         if len(names) > 1:
@@ -200,9 +207,9 @@ def _read_fasttext(rows: list[tuple[int, str]], where: str) -> tuple[list[str], 
             first_multi = first_multi or n
         labels.append(names[0])
         texts.append(text)
-    extra = ""
+    extra = f"; lines with labels after the text: {inside:,}" if inside else ""
     if multi:
-        extra = (
+        extra += (
             f"; lines with several labels: {multi:,} (first: line {first_multi}); the first label of each is kept "
             f"(rnnkit classify predicts one class)"
         )
@@ -335,7 +342,7 @@ def parse_labelled(
     fmt, detected, extra = format, format == "auto", ""
     if fmt == "auto":
         first = rows[0][1]
-        if first.lstrip().startswith(FASTTEXT):
+        if any(t.startswith(FASTTEXT) for t in first.split()):
             fmt = "fasttext"
         elif _is_table(first, suffix, text_col, label_col):
             fmt = "csv"
