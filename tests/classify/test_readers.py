@@ -40,7 +40,7 @@ def test_labelled_lines_skip_empty_and_report(tmp_path):
 def test_labelled_lines_errors(tmp_path):
     p = tmp_path / "bad.tsv"
     p.write_text("pos\tok\nno separator here\n")
-    with pytest.raises(DataError, match=r"bad.tsv:2: no '\\t' separator"):
+    with pytest.raises(DataError, match=r"bad.tsv:2: no TAB in 'no separator here'; each line must be label<TAB>text"):
         readers.read_labelled_lines(p)
     p.write_text("\n\n")
     with pytest.raises(DataError, match="holds no examples"):
@@ -121,6 +121,8 @@ def test_columns_errors_and_zip(tmp_path):
         readers.parse_columns("a DT B-NP\nb NN\n", "mem")
     with pytest.raises(DataError, match="holds no sentences"):
         readers.parse_columns("\n\n-DOCSTART- -X- O\n", "mem")
+    d = readers.parse_columns("# a comment line\n# # I-NP\nfive CD I-NP\n", "mem")  # the pound sign is a token
+    assert d.sentences == [[("#", "#", "I-NP"), ("five", "CD", "I-NP")]]
     z = tmp_path / "c.zip"
     with zipfile.ZipFile(z, "w") as f:
         f.writestr("c/train.txt", "He PRP B-NP\nran VBD B-VP\n\nOK UH O\n")
@@ -162,7 +164,8 @@ def test_conll2000_real(data_root):
     tr = readers.read_conll2000(data_root, split="train")
     te = readers.read_conll2000(data_root, split="test")
     assert (len(tr), len(te)) == (8936, 2012)
-    assert sum(map(len, te.sentences)) == 47366  # tokens of the official test set (conlleval counts the same)
+    assert sum(map(len, te.sentences)) == 47377  # the official test set's token lines (conlleval counts the same)
+    assert sum(row[0] == "#" for s in tr.sentences + te.sentences for row in s) == 47  # '# # I-NP': tokens
     assert tr.sentences[0][0] == ("Confidence", "NN", "B-NP")
 
 

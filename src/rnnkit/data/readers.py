@@ -10,8 +10,11 @@ Known datasets:
 - ``japanese-vowels``: the sktime ``.ts`` format; 12 channels, variable length 7..29, speakers 1..9.
 - ``conll2000``: ``conll2000.zip`` as published (``conll2000/{train,test}.txt``: ``word POS chunk``).
 
-Generic, by path: ``label<TAB>text`` lines (``read_labelled_lines``), a folder of one-class-per-file
-(``read_class_folder``), CoNLL-style column files (``read_columns``), any ``.ts`` file (``read_ts``).
+Generic, by path: classification files in the formats of ``rnnkit.data.formats`` (``label<TAB>text``,
+``text<TAB>label``, ``label text``, fastText, CSV/TSV with a header; named or detected:
+``read_labelled_file``), a folder of one-class-per-file (``read_class_folder``), CoNLL-style column files and
+CoNLL-U (``read_tagging_file``; ``rnnkit.data.conllu``), any ``.ts`` file (``read_ts``). What a reader decided
+from the content is in the ``notes`` of what it returns (``notes_of`` gathers them for ``Splits.notes``).
 
 Documented behaviour for bad input:
 - empty / whitespace-only lines are skipped in line formats (they separate sentences in column formats);
@@ -36,6 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit.data import conllu, formats
+from rnnkit.data.formats import lines
 from rnnkit.data.sources import DataError, resolve
 
 KNOWN = ("names", "mr-polarity", "uci-sentiment-sentences", "japanese-vowels", "conll2000")
@@ -50,6 +55,7 @@ class ClassificationData:
     source: str = ""
     skipped: int = 0  # empty lines skipped while reading
     classes: tuple[str, ...] = field(default=())
+    notes: list[str] = field(default_factory=list)  # what the reader decided (format detected, labels kept)
 
     def __post_init__(self) -> None:
         if len(self.inputs) != len(self.labels):
@@ -63,7 +69,7 @@ class ClassificationData:
     def subset(self, idx: Sequence[int]) -> ClassificationData:
         """The examples at ``idx``, same class list."""
         return ClassificationData(
-            [self.inputs[i] for i in idx], [self.labels[i] for i in idx], self.source, 0, self.classes
+            [self.inputs[i] for i in idx], [self.labels[i] for i in idx], self.source, 0, self.classes, self.notes
         )
 
 
@@ -73,6 +79,7 @@ class ColumnData:
 
     sentences: list[list[tuple[str, ...]]]
     source: str = ""
+    notes: list[str] = field(default_factory=list)  # what the reader decided (format detected, lines skipped)
 
     def __len__(self) -> int:
         return len(self.sentences)
@@ -107,15 +114,6 @@ def read_text_file(path: str | os.PathLike, encoding: str = "utf-8") -> str:
     return decode_bytes(p.read_bytes(), str(p), encoding)
 
 
-def lines(text: str) -> list[str]:
-    """Split on '\n' only (and drop a trailing '\r'): ``str.splitlines`` also breaks on characters such as
-    U+0085 and form feed, which occur inside sentences of the published files (MR in latin-1, UCI imdb)."""
-    out = text.split("\n")
-    if out and out[-1] == "":
-        out.pop()
-    return [ln[:-1] if ln.endswith("\r") else ln for ln in out]
-
-
 def to_ascii(s: str) -> str:
     """Drop accents and anything outside ASCII letters and `` .,;'-`` (the PyTorch names tutorial's unicodeToAscii)."""
     allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ .,;'-")
@@ -126,35 +124,10 @@ def to_ascii(s: str) -> str:
 
 
 def read_labelled_lines(
-    path: str | os.PathLike,
-    *,
-    sep: str = "\t",
-    label_first: bool = True,
-    encoding: str = "utf-8",
+    path: str | os.PathLike, *, label_first: bool = True, encoding: str = "utf-8"
 ) -> ClassificationData:
-    """``label<TAB>text`` lines (``label_first=False``: ``text<TAB>label``). Empty lines are skipped."""
-    p = Path(path)
-    text = read_text_file(p, encoding)
-    inputs, labels, skipped = [], [], 0
-    for n, line in enumerate(lines(text), 1):
-        if not line.strip():
-            skipped += 1
-            continue
-        if sep not in line:
-            raise DataError(
-                f"{p}:{n}: no {sep!r} separator in {line[:60]!r}; each line must be "
-                f"{'label<TAB>text' if label_first else 'text<TAB>label'}"
-            )
-        a, b = (line.split(sep, 1)) if label_first else line.rsplit(sep, 1)
-        label, body = (a, b) if label_first else (b, a)
-        label, body = label.strip(), body.strip()
-        if not label or not body:
-            raise DataError(f"{p}:{n}: empty {'label' if not label else 'text'} in {line[:60]!r}")
-        inputs.append(body)
-        labels.append(label)
-    if not inputs:
-        raise DataError(f"{p} holds no examples (only empty lines); expected label<TAB>text lines")
-    return ClassificationData(inputs, labels, str(p), skipped)
+    """``label<TAB>text`` lines (``label_first=False``: ``text<TAB>label``), no detection; empty lines skipped."""
+    return read_labelled_file(path, format="tab", label_col="first" if label_first else "last", encoding=encoding)
 
 
 def read_class_folder(
@@ -178,25 +151,33 @@ def read_class_folder(
             labels.append(f.stem)
     if not inputs:
         raise DataError(f"{folder}: every file is empty")
-    return ClassificationData(inputs, labels, str(folder), skipped, tuple(f.stem for f in files))
+    note = f"format: a folder of one file per class ({len(files)} files {pattern}; {len(inputs):,} lines)"
+    return ClassificationData(inputs, labels, str(folder), skipped, tuple(f.stem for f in files), [note])
 
 
 def parse_columns(text: str, where: str, *, sep: str | None = None, ncols: int | None = None) -> ColumnData:
     """CoNLL-style text: one token per line with whitespace-separated columns, blank line between sentences.
 
-    Lines starting with ``-DOCSTART-`` or ``#`` are skipped. Every row must have the same number of columns.
+    Lines starting with ``-DOCSTART-`` are skipped, and so are comment lines starting with ``#`` unless they
+    have the columns of a token row: ``# # I-NP`` is the pound sign of CoNLL-2000 (47 of its tokens), not a
+    comment. Every row must have the same number of columns.
     """
+    split = (lambda ln: tuple(ln.split(sep))) if sep else (lambda ln: tuple(ln.split()))  # noqa: E731
+    all_lines = lines(text)
+    if ncols is None:  # from the first row that is surely a token
+        first = next((ln for ln in all_lines if ln.strip() and not ln.startswith(("-DOCSTART-", "#"))), None)
+        ncols = len(split(first)) if first is not None else None
     sentences: list[list[tuple[str, ...]]] = []
     cur: list[tuple[str, ...]] = []
-    for n, line in enumerate(lines(text), 1):
+    for n, line in enumerate(all_lines, 1):
         if not line.strip():
             if cur:
                 sentences.append(cur)
                 cur = []
             continue
-        if line.startswith("-DOCSTART-") or line.startswith("#"):
+        row = split(line)
+        if line.startswith("-DOCSTART-") or (line.startswith("#") and len(row) != ncols):
             continue
-        row = tuple(line.split(sep)) if sep else tuple(line.split())
         if ncols is None:
             ncols = len(row)
         if len(row) != ncols:
@@ -345,11 +326,33 @@ def read_zip_columns(path: str | os.PathLike, member: str, *, encoding: str = "u
     return parse_columns(decode_bytes(raw, f"{path}!{member}", encoding), f"{path}!{member}")
 
 
+def read_labelled_file(
+    path: str | os.PathLike,
+    *,
+    format: str = "auto",
+    text_col: str = "auto",
+    label_col: str = "auto",
+    encoding: str = "utf-8",
+) -> ClassificationData:
+    """A classification file in any format of ``rnnkit.data.formats`` (named, or detected with ``'auto'``);
+    ``notes`` says which format was used."""
+    p = Path(path)
+    got = formats.parse_labelled(read_text_file(p, encoding), str(p), format=format, text_col=text_col,
+                                 label_col=label_col)  # fmt: skip
+    return ClassificationData(got.inputs, got.labels, str(p), got.skipped, notes=[got.note])
+
+
 def read_classification(
-    source: str | os.PathLike, *, data_root: str | os.PathLike | None = None, split: str = "train", **kwargs
+    source: str | os.PathLike,
+    *,
+    data_root: str | os.PathLike | None = None,
+    split: str = "train",
+    encoding: str = "utf-8",
+    **file_options: str,
 ) -> ClassificationData:
     """One entry point for the CLI: a known dataset name, a folder of class files, a ``.ts`` file, or a
-    ``label<TAB>text`` file."""
+    classification file (``file_options``: ``format``, ``text_col``, ``label_col`` of ``read_labelled_file``).
+    Options a source does not use are ignored (a known dataset has its own format and encoding)."""
     s = str(source)
     if s == "names":
         return read_names(data_root)
@@ -361,24 +364,62 @@ def read_classification(
         return read_japanese_vowels(data_root, split=split)
     p = Path(source)
     if p.is_dir():
-        return read_class_folder(p, **kwargs)
+        return read_class_folder(p, encoding=encoding)
     if p.suffix == ".ts":
         return read_ts(p)
     if p.is_file():
-        return read_labelled_lines(p, **kwargs)
+        return read_labelled_file(p, encoding=encoding, **file_options)
     raise DataError(
         f"no such dataset or path {s!r}: pass a known dataset ({', '.join(KNOWN[:4])}), a folder of "
-        f"one-class-per-file text files, a .ts file, or a label<TAB>text file"
+        f"one-class-per-file text files, a .ts file, or a classification file (formats: docs/formats.md)"
     )
 
 
-def read_tagging(
-    source: str | os.PathLike, *, data_root: str | os.PathLike | None = None, split: str = "train", **kwargs
+def read_tagging_file(
+    path: str | os.PathLike, *, format: str = "auto", conllu_tag: str = "upos", encoding: str = "utf-8"
 ) -> ColumnData:
-    """A known column dataset (``conll2000``) or a CoNLL-style column file by path."""
+    """A tagging file: CoNLL-U (``.conllu`` or detected: rows of (FORM, UPOS|XPOS)) or whitespace columns
+    (``word POS chunk``, all columns kept); ``notes`` says which. ``format``: auto | conll | conllu."""
+    if format not in conllu.TAGGING_FORMATS:
+        raise DataError(f"unknown tagging format {format!r}: choose one of {', '.join(conllu.TAGGING_FORMATS)}")
+    p = Path(path)
+    text = read_text_file(p, encoding)
+    how = "detected" if format == "auto" else "as given"
+    if format == "conllu" or (format == "auto" and conllu.is_conllu(text, str(p))):
+        sentences, note = conllu.parse_conllu(text, str(p), tag=conllu_tag)
+        return ColumnData(sentences, str(p), [f"format: CoNLL-U {how} in {p.name} ({note})"])
+    data = parse_columns(text, str(p))
+    if format == "auto":
+        conllu.reject_id_column(data.sentences, str(p))
+    docstart = sum(ln.startswith("-DOCSTART-") for ln in lines(text))
+    data.notes.append(
+        f"format: CoNLL columns {how} in {p.name} ({len(data.sentences[0][0])} whitespace-separated columns; "
+        f"{len(data):,} sentences, {sum(map(len, data.sentences)):,} tokens"
+        + (f"; -DOCSTART- lines skipped: {docstart:,}" if docstart else "") + ")"
+    )
+    return data
+
+
+def read_tagging(
+    source: str | os.PathLike, *, data_root: str | os.PathLike | None = None, split: str = "train", **file_options
+) -> ColumnData:
+    """A known column dataset (``conll2000``) or a tagging file by path (``file_options``: ``format``,
+    ``conllu_tag``, ``encoding`` of ``read_tagging_file``)."""
     if str(source) == "conll2000":
         return read_conll2000(data_root, split=split)
     p = Path(source)
     if p.is_file():
-        return read_columns(p, **kwargs)
-    raise DataError(f"no such dataset or file {str(source)!r}: pass 'conll2000' or a CoNLL-style column file")
+        return read_tagging_file(p, **file_options)
+    raise DataError(
+        f"no such dataset or file {str(source)!r}: pass 'conll2000', a CoNLL-U file or a CoNLL-style column file"
+    )
+
+
+def notes_of(*parts: ClassificationData | ColumnData | None) -> list[str]:
+    """The readers' notes of a task's splits, each once, in order (for ``Splits.notes``)."""
+    out: list[str] = []
+    for part in parts:
+        for n in getattr(part, "notes", None) or []:
+            if n not in out:
+                out.append(n)
+    return out

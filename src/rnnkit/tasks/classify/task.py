@@ -93,6 +93,9 @@ class ClassifierDataConfig(DataConfig):
     lowercase: bool = False
     min_freq: int = 1  # word vocabulary: rarer tokens map to <unk>
     encoding: str = "utf-8"  # for files given by path
+    format: str = "auto"  # files by path: auto | tab | space | fasttext | csv (docs/formats.md)
+    text_col: str = "auto"  # csv/tsv: text column (header name or 0-based index); auto: text, sentence, review...
+    label_col: str = "auto"  # csv/tsv: label column (name or index); tab/space: first or last; auto: detected
     class_weights: str = "none"  # none | balanced (n / (C * count_c), for imbalanced classes)
 
     def __post_init__(self) -> None:
@@ -103,6 +106,13 @@ class ClassifierDataConfig(DataConfig):
             raise ConfigError(f"data.fold must be in [0, data.folds={self.folds}), got {self.fold}")
         if self.class_weights not in ("none", "balanced"):
             raise ConfigError(f"data.class_weights must be 'none' or 'balanced', got {self.class_weights!r}")
+        if self.format not in readers.formats.FORMATS:
+            raise ConfigError(f"data.format must be one of {readers.formats.FORMATS}, got {self.format!r}")
+
+    def reader_options(self) -> dict[str, str]:
+        """What ``readers.read_classification`` needs for files given by path."""
+        return {"encoding": self.encoding, "format": self.format, "text_col": self.text_col,
+                "label_col": self.label_col}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -193,7 +203,7 @@ def load_splits(cfg: ClassifierDataConfig) -> tuple[ClassificationData, Classifi
     source = cfg.path or cfg.dataset
     if source is None:
         raise ConfigError("data: give data.path (a file or folder) or data.dataset (a known dataset name)")
-    kw = {} if source in readers.KNOWN or str(source).endswith(".ts") else {"encoding": cfg.encoding}
+    kw = cfg.reader_options()
     data = readers.read_classification(source, data_root=cfg.data_root, split="train", **kw)
     if cfg.test_path:
         train, test = data, readers.read_classification(cfg.test_path, data_root=cfg.data_root, **kw)
@@ -232,7 +242,7 @@ class Classifier(Task):
     # -- data --
     def load_data(self) -> Splits:
         train, val, test = load_splits(self.config.data)
-        return Splits(train, val, test)
+        return Splits(train, val, test, notes=readers.notes_of(train, val, test))
 
     def prepare(self, train: ClassificationData) -> None:
         """Classes, vocabulary or scaler (and balanced class weights) from the training data only."""
@@ -418,6 +428,9 @@ class Classifier(Task):
         Opt("--class-weights", "data.class_weights", str, "none or balanced (for imbalanced classes)."),
         Opt("--max-len", "data.max_len", int, "Truncate longer inputs (warns with a count; 0: no limit)."),
         Opt("--encoding", "data.encoding", str, "Encoding of files given by path."),
+        Opt("--format", "data.format", str, "File format: auto, tab, space, fasttext or csv (docs/formats.md)."),
+        Opt("--text-col", "data.text_col", str, "CSV/TSV text column: header name or 0-based index."),
+        Opt("--label-col", "data.label_col", str, "CSV/TSV label column (name or index); tab/space: first or last."),
     )
     eval_options = (Opt("--unknown", None, str, "Labels unseen in training: error or skip.", default="error"),
                     Opt("--plot", None, Path, "Write the confusion matrix PNG here."))  # fmt: skip
@@ -435,8 +448,7 @@ class Classifier(Task):
     predict_verb = "classify"
 
     def read_eval_data(self, path: Path) -> ClassificationData:
-        kw = {} if Path(path).suffix == ".ts" else {"encoding": self.config.data.encoding}
-        return readers.read_classification(path, **kw)
+        return readers.read_classification(path, **self.config.data.reader_options())
 
     def read_predict_file(self, path: Path) -> list[Any]:
         return readers.read_ts(path).inputs if Path(path).suffix == ".ts" else super().read_predict_file(path)

@@ -79,6 +79,8 @@ class TaggerDataConfig(DataConfig):
     max_len: int = 0  # truncate longer sentences (warning + count); 0 = no limit
     max_word_len: int = 30  # characters per word seen by the character encoder
     encoding: str = "utf-8"
+    format: str = "auto"  # files by path: auto | conll (whitespace columns) | conllu (docs/formats.md)
+    conllu_tag: str = "upos"  # CoNLL-U: the tag is UPOS or XPOS (the word is FORM)
     split_seed: int = 2024
     test_fraction: float = 0.1  # random test split for a single file without a test_path
 
@@ -86,6 +88,14 @@ class TaggerDataConfig(DataConfig):
         super().__post_init__()
         if not 0.0 < self.test_fraction < 1.0:
             raise ConfigError(f"data.test_fraction must be in (0, 1), got {self.test_fraction}")
+        if self.format not in readers.conllu.TAGGING_FORMATS:
+            raise ConfigError(f"data.format must be one of {readers.conllu.TAGGING_FORMATS}, got {self.format!r}")
+        if self.conllu_tag not in readers.conllu.TAG_FIELDS:
+            raise ConfigError(f"data.conllu_tag must be 'upos' or 'xpos', got {self.conllu_tag!r}")
+
+    def reader_options(self) -> dict[str, str]:
+        """What ``readers.read_tagging`` needs for files given by path."""
+        return {"encoding": self.encoding, "format": self.format, "conllu_tag": self.conllu_tag}
 
 
 @dataclass(frozen=True)
@@ -202,7 +212,8 @@ class Tagger(Task):
 
     # -- the Task contract --
     def load_data(self) -> Splits:
-        return Splits(*load_splits(self.config.data))
+        train, val, test = load_splits(self.config.data)
+        return Splits(train, val, test, notes=readers.notes_of(train, val, test))
 
     def prepare(self, train: ColumnData) -> None:
         d = self.config.data
@@ -324,6 +335,8 @@ class Tagger(Task):
         Opt("--char-embed", "model.char_embed", int, "Character features: embedding size (0: off)."),
         Opt("--crf", "model.crf", bool, "CRF output layer (Viterbi decoding)."),
         Opt("--max-len", "data.max_len", int, "Truncate longer sentences (warns with a count; 0: no limit)."),
+        Opt("--format", "data.format", str, "File format: auto, conll (whitespace columns) or conllu."),
+        Opt("--conllu-tag", "data.conllu_tag", str, "CoNLL-U tag column: upos or xpos (the word is FORM)."),
     )
     eval_options = (
         Opt("--unknown", None, str, "Gold tags unseen in training: score (as errors), skip or error.", default="score"),
@@ -339,7 +352,7 @@ class Tagger(Task):
         return f"{n(splits.train)} training, {n(splits.val)} validation, {n(splits.test)} test sentences"
 
     def read_eval_data(self, path: Path) -> ColumnData:
-        return readers.read_tagging(path, encoding=self.config.data.encoding)
+        return readers.read_tagging(path, **self.config.data.reader_options())
 
     def predict_lines(self, items: list[Any]) -> Iterator[str]:
         for sent in self.predict(items):
@@ -351,7 +364,7 @@ def load_splits(cfg: TaggerDataConfig) -> tuple[ColumnData, ColumnData | None, C
     source = cfg.path or cfg.dataset
     if source is None:
         raise ConfigError("data: give data.path (a CoNLL-style column file) or data.dataset='conll2000'")
-    kw = {} if source == "conll2000" else {"encoding": cfg.encoding}
+    kw = cfg.reader_options()
     train = readers.read_tagging(source, data_root=cfg.data_root, split="train", **kw)
     if cfg.test_path:
         test = readers.read_tagging(cfg.test_path, **kw)
@@ -370,5 +383,5 @@ def load_splits(cfg: TaggerDataConfig) -> tuple[ColumnData, ColumnData | None, C
 def _split(data: ColumnData, fraction: float, seed: int) -> tuple[ColumnData, ColumnData]:
     perm = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed)).tolist()
     n_test = max(1, int(np.floor(len(data) * fraction)))
-    pick = lambda idx: ColumnData([data.sentences[i] for i in idx], data.source)  # noqa: E731
+    pick = lambda idx: ColumnData([data.sentences[i] for i in idx], data.source, data.notes)  # noqa: E731
     return pick(perm[n_test:]), pick(perm[:n_test])
