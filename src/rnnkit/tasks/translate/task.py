@@ -15,7 +15,8 @@ or lowercased text is scored against the raw references all the same (lower, and
 ``bleu_normalised`` / ``chrf_normalised``: both sides in the training text's space, labelled as such. ``best`` is
 the checkpoint with the highest validation BLEU (greedy decoding of the whole validation set at each evaluation).
 
-The run folder holds ``config.json`` (a valid ``--config``), ``task.json`` (both vocabularies and the text format)
+Configuration: ``config.py``; scores, the printed report and the attention plot: ``report.py``. The run folder
+holds ``config.json`` (a valid ``--config``), ``task.json`` (both vocabularies and the text format)
 and fit's checkpoints, so ``Translator.load(run_dir)`` rebuilds the exact model.
 
 Shape letters: N batch, S source length, T target length, V target vocabulary.
@@ -23,171 +24,32 @@ Shape letters: N batch, S source length, T target length, V target vocabulary.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from rnnkit.config import (
-    CellConfig,
-    CheckpointConfig,
-    ConfigError,
-    DataConfig,
-    ModelConfig,
-    RunConfig,
-    TrainConfig,
-    _check,
-    _one_of,
-)
+from rnnkit.config import ConfigError
 from rnnkit.data import pairs as P
 from rnnkit.data.sequences import IGNORE_INDEX, BucketBatches, pad_sequences
 from rnnkit.data.sources import DataError
 from rnnkit.data.text import Vocab
-from rnnkit.models.seq2seq import ATTENTIONS, Seq2Seq, Seq2SeqSpec, padded_loss
+from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqSpec, padded_loss
 from rnnkit.registry import register_task
 from rnnkit.tasks.base import Splits, Task
 from rnnkit.tasks.cli import Opt
-
-# ---- configuration ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TranslatorModelConfig(ModelConfig):
-    """Encoder/decoder sizes and attention. The encoder is always bidirectional (H/2 per direction)."""
-
-    cell: CellConfig = field(default_factory=lambda: CellConfig(name="gru"))
-    hidden_size: int = 256
-    embed_size: int = 128
-    attention: str = "general"  # bahdanau | dot | general
-    input_feed: bool = True
-    share_embeddings: bool = False  # one matrix for source and target (joint vocabulary)
-    tie_output: bool = False  # output matrix = target embedding
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        _one_of(self.attention, "model.attention", ATTENTIONS)
-        _check(self.hidden_size % 2 == 0, "model.hidden_size", f"must be even (H/2 per encoder direction), got "
-               f"{self.hidden_size}")  # fmt: skip
-
-
-@dataclass(frozen=True)
-class TranslatorDataConfig(DataConfig):
-    """Which pairs, which direction, how they are split and how text becomes tokens (docs/formats-translate.md).
-
-    The training pool is ``src_path`` + ``tgt_path`` (two parallel files), else ``path`` (a TSV), else ``dataset``.
-    Validation: ``val_path`` (TSV) or ``val_src_path`` + ``val_tgt_path``, else ``val_fraction`` of the pool; test
-    likewise, else ``test_fraction`` of the pool (0: no test). Files given for validation and test are used whole.
-    """
-
-    dataset: str | None = "fra-eng"
-    src_path: str | None = None  # two parallel files: source sentences, one per line (.gz ok) ...
-    tgt_path: str | None = None  # ... and their translations, line for line
-    val_src_path: str | None = None
-    val_tgt_path: str | None = None
-    test_src_path: str | None = None
-    test_tgt_path: str | None = None
-    direction: str = "fra-eng"  # source-target
-    columns: str = "eng-fra"  # languages of a TSV's first and second column (fra.txt: English first)
-    extra_columns: int = 0  # TSV columns after the two sentences to ignore (Tatoeba's attribution: 1)
-    setting: str = "general"  # general (every pair, or <= max_len words) | tutorial (the PyTorch tutorial subset)
-    max_len: int = 0  # drop pairs with a side longer than this many words (0: keep all; tutorial: < 10)
-    normalize: str = "none"  # none (raw, cased text) | tutorial (ASCII, lowercase, letters and . ! ?)
-    lowercase: bool = False  # with normalize=none: train on lowercased text (output is then lowercase)
-    level: str = "word"  # word | char
-    min_freq: int = 1
-    test_fraction: float = 0.1  # held-out test part of the pool when no test file is given (0: none)
-    val_fraction: float = 0.05
-    split_seed: int = 1234
-    batch_size: int = 64
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        _one_of(self.setting, "data.setting", P.SETTINGS)
-        _one_of(self.level, "data.level", ("word", "char"))
-        _one_of(self.normalize, "data.normalize", P.NORMALIZATIONS)
-        _check(len(self.columns.split("-")) == 2, "data.columns", f"two languages like 'eng-fra', got {self.columns!r}")
-        _check(len(self.direction.split("-")) == 2, "data.direction",
-               f"source-target like 'fra-eng', got {self.direction!r}")  # fmt: skip
-        _check(self.max_len >= 0, "data.max_len", f"must be >= 0 (0: no limit), got {self.max_len}")
-        _check(self.extra_columns >= 0, "data.extra_columns", f"must be >= 0, got {self.extra_columns}")
-        _check(0.0 <= self.test_fraction < 1.0, "data.test_fraction", f"must be in [0, 1), got {self.test_fraction}")
-
-    def check_sources(self) -> None:
-        """Sources that contradict each other (checked when the data is read: overrides arrive one key at a time)."""
-        for part in ("", "val_", "test_"):
-            a, b = getattr(self, f"{part}src_path"), getattr(self, f"{part}tgt_path")
-            _check((a is None) == (b is None), f"data.{part}src_path",
-                   f"two parallel files go together: give both {part}src_path and {part}tgt_path")  # fmt: skip
-        _check(not (self.path and self.src_path), "data.path", "give a TSV (--data) or two files (--src/--tgt), "
-               "not both")  # fmt: skip
-        _check(not (self.val_path and self.val_src_path), "data.val_path", "give a TSV or two files, not both")
-        _check(not (self.test_path and self.test_src_path), "data.test_path", "give a TSV or two files, not both")
-
-    @property
-    def text_format(self) -> P.TextFormat:
-        return P.TextFormat(normalize=self.normalize, lowercase=self.lowercase, level=self.level)
-
-
-@dataclass(frozen=True)
-class ObjectiveConfig:
-    """Teacher forcing schedule and label smoothing."""
-
-    teacher_forcing: float = 1.0  # probability of feeding the gold token at the start of training
-    teacher_forcing_end: float = 1.0  # ... and after decay_steps optimiser steps (linear in between)
-    decay_steps: int = 0
-    label_smoothing: float = 0.0
-
-    def __post_init__(self) -> None:
-        for k in ("teacher_forcing", "teacher_forcing_end"):
-            _check(0.0 <= getattr(self, k) <= 1.0, f"objective.{k}", f"must be in [0, 1], got {getattr(self, k)}")
-        _check(0.0 <= self.label_smoothing < 1.0, "objective.label_smoothing",
-               f"must be in [0, 1), got {self.label_smoothing}")  # fmt: skip
-        _check(self.decay_steps >= 0, "objective.decay_steps", f"must be >= 0, got {self.decay_steps}")
-
-    def ratio(self, step: int) -> float:
-        """Teacher-forcing probability at optimiser step ``step`` (linear decay, then constant)."""
-        if self.decay_steps == 0:
-            return self.teacher_forcing_end if step > 0 else self.teacher_forcing
-        f = min(step / self.decay_steps, 1.0)
-        return self.teacher_forcing + f * (self.teacher_forcing_end - self.teacher_forcing)
-
-
-@dataclass(frozen=True)
-class DecodeConfig:
-    """Decoding defaults for eval and translate (validation BLEU during training is always greedy)."""
-
-    beam_size: int = 5  # 1: greedy
-    length_penalty: float = 0.0  # GNMT alpha
-    max_len_ratio: float = 2.0
-    max_len: int = 100
-    batch_size: int = 128
-
-    def __post_init__(self) -> None:
-        _check(self.beam_size >= 1, "decode.beam_size", f"must be >= 1, got {self.beam_size}")
-        _check(self.max_len_ratio > 0 and self.max_len >= 1, "decode.max_len_ratio",
-               "must be > 0, and decode.max_len >= 1")  # fmt: skip
-
-
-def _translate_train() -> TrainConfig:
-    # best = highest validation BLEU (Task.val_metrics), not lowest loss: the loss rewards hedged distributions
-    return TrainConfig(unit="tokens", epochs=10, checkpoint=CheckpointConfig(monitor="val_bleu", mode="max"))
-
-
-@dataclass(frozen=True)
-class TranslatorConfig(RunConfig):
-    task: str = "translate"
-    run_dir: str = ""  # "": nothing written (the CLI's default is runs/translate)
-    model: TranslatorModelConfig = field(default_factory=TranslatorModelConfig)
-    data: TranslatorDataConfig = field(default_factory=TranslatorDataConfig)
-    train: TrainConfig = field(default_factory=_translate_train)
-    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
-    decode: DecodeConfig = field(default_factory=DecodeConfig)
-
+from rnnkit.tasks.translate.config import (  # noqa: F401 - the config classes' home was here; importable as before
+    DecodeConfig,
+    ObjectiveConfig,
+    TranslatorConfig,
+    TranslatorDataConfig,
+    TranslatorModelConfig,
+)
+from rnnkit.tasks.translate.report import corpus_scores, plot_attention, print_scores
 
 # ---- batches and the step ---------------------------------------------------------------------------------
 
@@ -219,28 +81,6 @@ def _step(model: torch.nn.Module, batch: tuple[Tensor, ...], state: Any, *, obje
     n_tokens = int(real.sum())
     acc = float(((logits.argmax(-1) == tgt_out) & real).sum()) / max(n_tokens, 1)
     return StepOutput(loss, None, n_tokens, {"acc": acc, "tf": ratio})
-
-
-# ---- scores -----------------------------------------------------------------------------------------------
-
-
-def corpus_scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, Any]:
-    """sacreBLEU corpus BLEU (13a tokenisation, exp smoothing, case-sensitive) and chrF, one reference each, with
-    the signatures sacreBLEU gives for exactly these settings. Pass detokenised output and raw references."""
-    from sacrebleu.metrics import BLEU, CHRF
-
-    if len(hypotheses) != len(references):
-        raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} references; they must pair up")
-    bleu, chrf = BLEU(), CHRF()
-    b = bleu.corpus_score(list(hypotheses), [list(references)])
-    c = chrf.corpus_score(list(hypotheses), [list(references)])
-    return {
-        "bleu": b.score,
-        "chrf": c.score,
-        "bleu_signature": str(bleu.get_signature()),
-        "chrf_signature": str(chrf.get_signature()),
-        "bleu_detail": str(b),
-    }
 
 
 # ---- the task ---------------------------------------------------------------------------------------------
@@ -439,8 +279,9 @@ class Translator(Task):
         (toks,) = self._tokens([sentence])
         src = torch.tensor([P.encode(self.src_vocab, toks)], device=self.device)  # (1, S)
         with torch.no_grad():
+            dc = self.config.decode
             ids, att = model.greedy(src, torch.tensor([src.shape[1]], device=self.device),
-                                    max_len_ratio=self.config.decode.max_len_ratio, max_len=self.config.decode.max_len)
+                                    max_len_ratio=dc.max_len_ratio, max_len=dc.max_len)  # fmt: skip
         out_toks = [self.tgt_vocab.itos[i] for i in ids[0]] + [P.EOS]
         return [*toks, P.EOS], out_toks[: att[0].shape[0]], att[0]
 
@@ -549,21 +390,7 @@ class Translator(Task):
         yield from outs
 
     def print_report(self, report: dict[str, Any], *, title: str) -> None:
-        import typer
-
-        parts = {k: v for k, v in report.items() if isinstance(v, dict) and "bleu" in v} or {"": report}
-        typer.echo(title, err=True)
-        for name, r in parts.items():
-            typer.echo(
-                f"{name + ': ' if name else ''}BLEU {r['bleu']:.2f}  chrF {r['chrf']:.2f}  ({r['output']} output vs "
-                f"{r['references']} references)  exact {r['exact_match']:.3f}  n={r['n']}  beam={r['beam_size']}  "
-                f"{r['sentences_per_s']:.1f} sentences/s"
-            )
-            if "bleu_normalised" in r:
-                typer.echo(f"  normalised text ({r['normalised_text']}): BLEU {r['bleu_normalised']:.2f}  "
-                           f"chrF {r['chrf_normalised']:.2f}")  # fmt: skip
-            typer.echo(f"  BLEU signature: {r['bleu_signature']}")
-            typer.echo(f"  chrF signature: {r['chrf_signature']}")
+        print_scores(report, title=title)
 
     @classmethod
     def extend_cli(cls, app: Any) -> None:
@@ -574,31 +401,3 @@ class Translator(Task):
         info.name = "translate"
         info.help = "Same as predict (the older name)."
         app.registered_commands.append(info)
-
-
-# ---- plot -------------------------------------------------------------------------------------------------
-
-
-def plot_attention(
-    src_tokens: Sequence[str], out_tokens: Sequence[str], weights: Any, out: str | os.PathLike, *, title: str = ""
-) -> Path:
-    """Attention heatmap (rows: output tokens, columns: source tokens) -> PNG."""
-    import numpy as np
-
-    from rnnkit.plots import plt, save_figure  # pyplot on the Agg backend (no display needed)
-
-    w = np.asarray(weights.detach().cpu() if isinstance(weights, Tensor) else weights, dtype=np.float64)
-    src_tokens, out_tokens = ([t.replace(P.JOINER, "") for t in x] for x in (src_tokens, out_tokens))  # no glyph
-    if w.shape != (len(out_tokens), len(src_tokens)):
-        raise ValueError(f"plot_attention: weights {w.shape} != (outputs {len(out_tokens)}, sources {len(src_tokens)})")
-    fig, ax = plt.subplots(figsize=(1 + 0.5 * len(src_tokens), 1 + 0.4 * len(out_tokens)), dpi=100)
-    im = ax.imshow(w, cmap="bone", vmin=0.0, vmax=1.0, aspect="auto")
-    fig.colorbar(im, ax=ax)
-    ax.set_xticks(range(len(src_tokens)), list(src_tokens), rotation=90)
-    ax.set_yticks(range(len(out_tokens)), list(out_tokens))
-    ax.set_xlabel("source")
-    ax.set_ylabel("output")
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    return save_figure(fig, out)
