@@ -38,3 +38,34 @@ def test_case_counts() -> None:
     assert corpus_scores(refs, refs)["bleu"] == pytest.approx(100.0) and lower["bleu"] < 80
     assert lower["bleu"] == pytest.approx(sacrebleu.corpus_bleu([r.lower() for r in refs], [refs]).score)
     assert "case:mixed" in lower["bleu_signature"] and "case:lc" not in lower["bleu_signature"]
+
+
+def tiny(**data: object):
+    from rnnkit.config import apply_overrides
+    from rnnkit.tasks.translate.task import Translator, TranslatorConfig
+
+    over = {"model.hidden_size": 8, "model.embed_size": 4, "decode.beam_size": 1, "decode.max_len": 6}
+    tr = Translator(apply_overrides(TranslatorConfig(), {**over, **{f"data.{k}": v for k, v in data.items()}}))
+    tr.prepare(PAIRS)
+    tr.model = tr.build_model()
+    return tr
+
+
+PAIRS = [("Je suis là.", "I'm here."), ("Il est grand !", "He is tall!"), ("Tu es en retard.", "You are late.")]
+
+
+def test_reports_say_what_was_compared() -> None:
+    cased = tiny().evaluate(PAIRS)
+    assert cased["output"] == "detokenised, cased" and cased["references"] == "raw" and "bleu_normalised" not in cased
+    lower = tiny(lowercase=True).evaluate(PAIRS)
+    assert lower["output"] == "detokenised, lowercased" and lower["normalised_text"] == "raw text, lowercased"
+    assert {"bleu_normalised", "chrf_normalised"} <= set(lower)
+    tut = tiny(normalize="tutorial").evaluate(PAIRS)
+    assert tut["output"] == "detokenised, lowercased" and tut["normalised_text"].startswith("tutorial")
+
+
+def test_validation_bleu_leaves_the_model_training() -> None:
+    tr = tiny()
+    tr.model.train()
+    got = tr.val_metrics(PAIRS)(tr.model)
+    assert set(got) == {"val_bleu", "val_chrf"} and tr.model.training  # dropout stays on for the next steps
