@@ -70,6 +70,7 @@ _TASK_HELP = {
     "lm": "Language modelling: char/word next-token prediction, evaluation over whole splits, generation.",
     "classify": "Sequence classification: names, sentiment, multivariate series.",
     "tag": "Sequence labelling: POS tags, IOB chunks (BiLSTM/BiGRU, CRF).",
+    "translate": "Translation: attention seq2seq, greedy/beam decoding, sacreBLEU on raw references.",
 }
 _TASK_APPS = {name: task_app(get_task(name), help=h) for name, h in _TASK_HELP.items()}
 for _name, _app in _TASK_APPS.items():
@@ -96,10 +97,6 @@ app.registered_commands.append(_verb("lm", "generate", name="generate"))
 from rnnkit.tasks.forecast import cli as forecasting_cli  # noqa: E402 - `forecast train|predict|backtest`
 
 app.add_typer(forecasting_cli.forecast_app, name="forecast")
-
-from rnnkit.tasks.translate import cli as translation_cli  # noqa: E402 - `translate train|eval|translate`
-
-app.add_typer(translation_cli.translate_app, name="translate")
 
 from rnnkit.explain import cli as explain_cli  # noqa: E402 - `explain gradients|states|trace`
 
