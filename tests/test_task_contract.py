@@ -41,11 +41,19 @@ def _lm(d: Path) -> list[str]:
             "--model.impl=loop"]  # fmt: skip
 
 
+def _translate(d: Path) -> list[str]:
+    pairs = [("I am here .", "je suis là ."), ("you are here .", "tu es là ."), ("I am tired .", "je suis fatigué ."),
+             ("you are tired .", "tu es fatigué .")] * 6  # fmt: skip
+    (d / "p.tsv").write_text("".join(f"{a}\t{b}\n" for a, b in pairs), encoding="utf-8")
+    return ["--data", str(d / "p.tsv"), "--test", str(d / "p.tsv"), "--hidden", "8", "--batch-size", "4"]
+
+
 # task -> (args writing a tiny dataset into the folder, one input for `predict`)
 EXAMPLES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     "classify": (_classify, "good fun"),
     "tag": (_tag, "The cat runs"),
     "lm": (_lm, "to be"),
+    "translate": (_translate, "I am here ."),
 }
 TASKS = [t for t in task_names() if t in EXAMPLES]
 VOLATILE = {"seconds", "train_seconds", "weights", "stop_reason", "steps", "epochs"}  # run facts, not scores
@@ -61,7 +69,7 @@ def _one_thread():
 
 def test_every_task_has_an_example():
     missing = [t for t in task_names() if t not in EXAMPLES]
-    if missing and set(missing) <= {"translate", "forecast"}:
+    if missing and set(missing) <= {"forecast"}:
         pytest.xfail(f"{missing} not yet on the CLI factory")
     assert not missing, f"add a tiny example for {missing} to EXAMPLES"
 
@@ -113,7 +121,7 @@ def test_train_eval_load_predict_share_one_run_folder(task, tmp_path):
     assert loaded.model is not None and not loaded.model.training
     assert json.loads((run / "task.json").read_text())["task"] == task
     r = runner.invoke(app, [task, "predict", str(run), example])
-    assert r.exit_code == 0 and r.stdout.strip(), r.output
+    assert r.exit_code == 0 and len(r.stdout.splitlines()) == 1, r.output  # one line per input
 
 
 @pytest.mark.parametrize("task", TASKS)
