@@ -117,6 +117,8 @@ def test_train_eval_load_predict_share_one_run_folder(task, tmp_path):
             assert {kk: again[k][kk] for kk in v if kk not in VOLATILE} == pytest.approx(
                 {kk: x for kk, x in v.items() if kk not in VOLATILE}, rel=1e-5
             ), k
+    for method in ("fit", "fit_and_test", "evaluate", "predict", "save", "load", "from_options"):
+        assert callable(getattr(get_task(task), method, None)), f"{task} has no {method}"
     loaded = get_task(task).load(run, which=which)
     assert loaded.model is not None and not loaded.model.training
     assert json.loads((run / "task.json").read_text())["task"] == task

@@ -356,11 +356,14 @@ class LanguageModel(Task):
         splits = ["valid", "test"] if split == "all" else [split]
         return {s: lm.evaluate(s, batch_size=columns) for s in splits if not (split == "all" and data.test is None)}
 
+    def predict(self, prompts: Sequence[str], *, length: int = 200, **kwargs: Any) -> list[str]:
+        """Each prompt's sampled continuation (the prompt not repeated); keyword arguments as ``generate``."""
+        return ["".join(self.generate(p, length=length, **kwargs)) for p in prompts]
+
     def predict_lines(self, items: list[str], *, length: int = 200, temperature: float = 1.0, seed: int | None = None):
-        for prompt in items:
-            yield (prompt + "".join(self.generate(prompt, length=length, temperature=temperature, seed=seed))).replace(
-                "\n", "\\n"
-            )
+        for prompt, text in zip(items, self.predict(items, length=length, temperature=temperature, seed=seed),
+                                strict=True):  # fmt: skip
+            yield (prompt + text).replace("\n", "\\n")  # one line per prompt
 
     @classmethod
     def extend_cli(cls, app: Any) -> None:
