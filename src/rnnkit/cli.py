@@ -70,6 +70,7 @@ _TASK_HELP = {
     "lm": "Language modelling: char/word next-token prediction, evaluation over whole splits, generation.",
     "classify": "Sequence classification: names, sentiment, multivariate series.",
     "tag": "Sequence labelling: POS tags, IOB chunks (BiLSTM/BiGRU, CRF).",
+    "forecast": "Time-series forecasting: train, eval, predict, backtest against baselines.",
 }
 _TASK_APPS = {name: task_app(get_task(name), help=h) for name, h in _TASK_HELP.items()}
 for _name, _app in _TASK_APPS.items():
@@ -92,10 +93,6 @@ app.add_typer(train_app, name="train")
 app.registered_commands.append(_verb("lm", "eval", name="eval"))
 app.registered_commands.append(_verb("lm", "generate", name="generate"))
 
-
-from rnnkit.tasks.forecast import cli as forecasting_cli  # noqa: E402 - `forecast train|predict|backtest`
-
-app.add_typer(forecasting_cli.forecast_app, name="forecast")
 
 from rnnkit.tasks.translate import cli as translation_cli  # noqa: E402 - `translate train|eval|translate`
 

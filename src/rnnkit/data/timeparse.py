@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -117,7 +119,7 @@ def _unit(freq: str) -> tuple[str | None, int]:
         off = pd.tseries.frequencies.to_offset(freq)
     except ValueError:
         return None, 1
-    base = off.name.split("-")[0]
+    base = off.rule_code.split("-")[0]
     return _ALIASES.get(base, base), off.n
 
 
@@ -142,3 +144,49 @@ def default_windows(freq: str) -> tuple[int, int]:
         return 6, 24
     _, _, horizon, input_length = _FREQS[unit]
     return horizon, input_length
+
+
+# ---- a stranger's CSV: which columns are the time and the target ---------------------------------------------
+
+_TIME_NAMES = ("date", "datetime", "timestamp", "time", "ds", "month", "period", "week", "day")
+
+
+def guess_time_columns(df: pd.DataFrame, source: str) -> tuple[list[str], str]:
+    """(time columns, note) for a CSV given without ``time_col``: year/month/day/hour columns if there are year and
+    month columns, else the first column named like a date, else the first whose values read as dates."""
+    lower = {str(c).lower(): c for c in df.columns}
+    if "year" in lower and "month" in lower:
+        cols = [lower[u] for u in UNITS if u in lower]
+        return cols, f"time from columns {', '.join(map(str, cols))} (detected; --time-col to choose)"
+    named = [lower[n] for n in _TIME_NAMES if n in lower]
+    for c in [*named, *[c for c in df.columns if c not in named]]:
+        sample = df[c].astype(str).str.strip().head(50)
+        sample = sample[sample != ""]
+        if len(sample) and pd.to_numeric(sample, errors="coerce").isna().all():  # numbers are not dates
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # pandas' "could not infer format" chatter
+                ok = pd.to_datetime(sample, errors="coerce", format="mixed").notna().mean()
+            if ok >= 0.9:
+                return [c], f"time column {c!r} (detected; --time-col to choose)"
+    raise DataError(
+        f"{source}: no column reads as dates (columns: {', '.join(map(str, df.columns))}); name the time column "
+        f"with time_col (--time-col; several: year,month,day,hour), or use freq='rows' with a row-number column"
+    )
+
+
+def guess_targets(df: pd.DataFrame, used: list[str], source: str) -> tuple[list[str], str]:
+    """The only numeric column besides the time and covariates, when no target is given."""
+    numeric = []
+    for c in df.columns:
+        if c in used:
+            continue
+        v = pd.to_numeric(df[c].astype(str).str.strip().replace({"": None, "NA": None}), errors="coerce")
+        if v.notna().mean() >= 0.5:
+            numeric.append(c)
+    if len(numeric) != 1:
+        raise DataError(
+            f"{source}: give the target column(s) (targets, --target); numeric columns are "
+            f"{', '.join(map(str, numeric)) or 'none'}"
+        )
+    return numeric, f"target column {numeric[0]!r} (the only numeric column; --target to choose)"
+

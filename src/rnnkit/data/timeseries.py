@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from rnnkit.data.sources import DataError, resolve
-from rnnkit.data.timeparse import parse_time, time_columns
+from rnnkit.data.timeparse import guess_targets, guess_time_columns, parse_time, time_columns
 
 FILLS = (None, "ffill", "interpolate")
 ROWS = "rows"  # freq value: one step per row, timestamps only need to increase (trading days)
@@ -232,13 +232,16 @@ def from_frame(
     ``freq="rows"`` takes one step per row (trading days) and skips the gap check.
     """
     targets = [targets] if isinstance(targets, str) else list(targets)
-    if not targets:
-        raise DataError(f"{source}: give at least one target column")
     if fill not in FILLS:
         raise DataError(f"fill must be one of None, 'ffill', 'interpolate'; got {fill!r}")
+    notes: list[str] = []
     tcols = time_columns(time_col)
-    if not tcols:
-        raise DataError(f"{source}: give the time column (time_col, --time-col; several: year,month,day,hour)")
+    if not tcols:  # a stranger's CSV: the date-like column (or year, month, day, hour columns)
+        tcols, note = guess_time_columns(df, source)
+        notes.append(note)
+    if not targets:  # ... and its only numeric column
+        targets, note = guess_targets(df, [*tcols, *past_covariates, *future_covariates], source)
+        notes.append(note)
     time_col = ",".join(tcols)
     cols = [*tcols, *targets, *past_covariates, *future_covariates]
     for c in cols:
@@ -247,7 +250,6 @@ def from_frame(
     if len(set(cols)) != len(cols):
         raise DataError(f"{source}: a column is used twice among time/targets/covariates: {cols}")
     cols = [time_col, *cols[len(tcols) :]]
-    notes: list[str] = []
 
     # --- timestamps: parse (refusing to guess a day/month order), duplicates, order
     time, raw_time, time_notes = parse_time(df, tcols, date_format=date_format, source=source)
