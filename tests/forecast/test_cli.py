@@ -92,6 +92,8 @@ def test_predict_and_backtest_another_file(monthly_csv, tmp_path):
     r = runner.invoke(app, ["forecast", "predict", str(run), "--data", str(shorter)])
     assert r.exit_code == 0, r.output
     assert r.stdout.splitlines()[1].startswith("2004-03-01,sales,")  # after row 49 (2004-02)
+    r = runner.invoke(app, ["forecast", "eval", str(run), "--data", str(shorter), "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["origins"] == 12, r.output  # its rows 36..49, by the run's rules
     r = runner.invoke(app, ["forecast", "backtest", str(run), "--csv", str(shorter), "--baselines", "naive"])
     assert r.exit_code == 0 and "12 origins from 2003-01-01" in r.output.replace("\n", " "), r.output
 

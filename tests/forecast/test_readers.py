@@ -4,6 +4,7 @@ frequency implies, every repair printed with counts, non-finite values refused. 
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -120,3 +121,9 @@ def test_non_finite_or_absurd_values_are_refused_with_row_and_column(value, tmp_
     p.write_text(f"t,y\n2020-01-01,1\n2020-01-02,{value}\n2020-01-03,3\n")
     r = runner.invoke(app, ["forecast", "train", "--data", str(p), "--out", str(tmp_path / "run")])
     assert r.exit_code == 1 and f"rnnkit forecast: error: {p}: column 'y' row 1 holds '{value}'" in r.output
+
+
+def test_every_example_file_is_documented_and_exists():
+    doc = (EXAMPLES.parents[1] / "formats-forecast.md").read_text()
+    linked = set(re.findall(r"\(examples/forecast/([\w.-]+\.csv)\)", doc))
+    assert linked == {p.name for p in EXAMPLES.glob("*.csv")}
