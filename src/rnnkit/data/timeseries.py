@@ -2,10 +2,13 @@
 
 A ``TimeSeries`` is a validated, regular table: a time index, target columns, past covariates (known up
 to now) and known-future covariates (known for the horizon too, e.g. calendar features). Reading never
-drops or reorders anything silently: missing values, duplicated / unsorted timestamps, gaps in the
-frequency and non-numeric targets raise ``DataError`` naming the column and row, unless the caller asks
-for a documented repair (``fill="ffill"|"interpolate"``, ``sort=True``), which is then listed in
-``TimeSeries.notes``.
+drops, reorders or guesses anything silently: missing values, duplicated / unsorted timestamps, gaps in the
+frequency, non-numeric, infinite or absurd (> 1e15) values and dates whose day/month order the data do not
+settle raise ``DataError`` naming the column and row, unless the caller asks for a documented repair
+(``fill="ffill"|"interpolate"``, ``sort=True``, ``date_format=...``). Rows with missing values before the
+series starts (or after it ends) are trimmed. Every repair and choice (time column detected or assembled from
+year/month/day/hour columns, date order, rows trimmed, values filled) is a line of ``TimeSeries.notes`` with
+its count (``rnnkit.data.timeparse`` reads the time).
 
 Row numbers in messages are 0-based data rows as pandas reads them (the CSV file line is row + 2 when the
 file has one header line).
@@ -225,10 +228,13 @@ def from_frame(
 ) -> TimeSeries:
     """Validate a DataFrame into a ``TimeSeries``.
 
-    Checks, in order, each raising ``DataError`` naming column and row: columns exist; timestamps parse;
-    no duplicated timestamps; timestamps increase (or ``sort=True``); the frequency (given, else inferred
-    as the most common step) holds on every step — gaps are an error unless ``fill`` is set, then the
-    missing rows are inserted and filled; values are numeric; no missing values unless ``fill`` is set.
+    ``time_col``: one column, several joined by commas (``"year,month,day,hour"``), or "" to detect it; no
+    ``targets``: the only numeric column. Checks, in order, each raising ``DataError`` naming column and row:
+    columns exist; timestamps parse (a day/month order the data do not settle is refused); no duplicated
+    timestamps; timestamps increase (or ``sort=True``); values are numeric and finite; leading / trailing rows
+    with missing values are trimmed; the frequency (given, else inferred as the most common step) holds on
+    every step — gaps are an error unless ``fill`` is set, then the missing rows are inserted and filled; no
+    missing values inside unless ``fill`` is set.
     ``freq="rows"`` takes one step per row (trading days) and skips the gap check.
     """
     targets = [targets] if isinstance(targets, str) else list(targets)

@@ -175,7 +175,7 @@ class Forecaster(Task):
     def _resolve(self, series: tsd.TimeSeries, notes: list[str]) -> None:
         """Season, horizon and input length from the frequency where the config leaves them at 0 (said in notes)."""
         d = self.config.data
-        m, label = season_for(series.freq)
+        _, label = season_for(series.freq)
         if not self._season:
             self._season = self.season
         why = ("data.season" if d.season else "the dataset's") if (d.season or (d.dataset and not d.path)) else label
@@ -212,19 +212,20 @@ class Forecaster(Task):
         d = self.config.data
         n = len(series)
         end = self.boundary(d.test_end, series, n)
-        train_end = self.boundary(d.train_end, series, min(int(0.8 * n), end - (horizon or d.horizon)))
+        H = horizon or d.horizon
+        train_end = self.boundary(d.train_end, series, min(int(0.8 * n), end - H))
+        n_val = round(d.val_fraction * train_end) and max(round(d.val_fraction * train_end), H)
         if d.val_end:
-            return tsd.Split(train_end, self.boundary(d.val_end, series, train_end), end)
-        n_val = round(d.val_fraction * train_end) and max(round(d.val_fraction * train_end), horizon or d.horizon)
-        n_val = n_val if n_val < train_end else 0
-        sp = tsd.Split(train_end - n_val, train_end, end)
+            sp, val = tsd.Split(train_end, self.boundary(d.val_end, series, train_end), end), "validation rows {}..{}"
+        else:  # validation cut from the end of the training rows
+            n_val = n_val if n_val < train_end else 0
+            sp = tsd.Split(train_end - n_val, train_end, end)
+            val = (f"validation rows {{}}..{{}} (the last {n_val} rows of the training span: data.val_fraction "
+                   f"{d.val_fraction:g}, at least a horizon; --val-end to choose, --val-fraction 0 for none)")
         if notes is not None:
-            val = (
-                f"validation rows {sp.train_end}..{sp.val_end - 1} (the last {n_val} rows of the training span: "
-                f"data.val_fraction {d.val_fraction:g}, at least a horizon; --val-end to choose, --val-fraction 0 "
-                f"for none)" if n_val else "no validation (data.val_fraction 0)"
-            )
-            notes.append(f"training rows 0..{sp.train_end - 1}, {val}, test rows {sp.val_end}..{sp.total - 1}")
+            val = val.format(sp.train_end, sp.val_end - 1) if sp.val_end > sp.train_end else "no validation"
+            short = " (shorter than the horizon: nothing to test)" if sp.total - sp.val_end < H else ""
+            notes.append(f"training rows 0..{sp.train_end - 1}, {val}, test rows {sp.val_end}..{sp.total - 1}{short}")
         return sp
 
     def describe_data(self, splits: Splits) -> str:
