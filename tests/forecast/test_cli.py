@@ -76,6 +76,7 @@ def test_defaults_on_a_strangers_csv(tmp_path):
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["train"]["checkpoint"]["monitor"] == "val_MAE" and cfg["train"]["patience"] == 10
     assert (cfg["data"]["horizon"], cfg["data"]["input_length"]) == (12, 26)  # the resolved values are saved
+    assert (cfg["data"]["time_col"], cfg["data"]["targets"]) == ("date", ["sales"])
     best = json.loads((run / "eval.json").read_text())["weights"]
     assert best["which"] == "best" and "val_MAE" in best["metrics"]
     assert "val_MAE" in (run / "metrics.jsonl").read_text()

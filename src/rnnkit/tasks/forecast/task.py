@@ -190,6 +190,9 @@ class Forecaster(Task):
         if not d.input_length:
             short = f", shortened from {L0} to keep {MIN_TRAIN_WINDOWS} training windows" if L < L0 else ""
             notes.append(f"input length {L} (the default for {label} data{short}; --input-length to change)")
+        if d.path:  # detected columns are saved, so `eval/predict --data` read the same ones
+            d = replace(d, time_col=d.time_col or str(series.time.name),
+                        targets=d.targets or tuple(series.target_names))  # fmt: skip
         self.config = replace(self.config, data=replace(d, horizon=H, input_length=L))
 
     def boundary(self, spec: str, series: tsd.TimeSeries, default: int) -> int:
