@@ -19,8 +19,16 @@ TINY = TrainConfig(epochs=2, lr=1e-2, quiet=True, log_every=1000)
 
 
 def config(path, run_dir="", likelihood="point", **data):
-    d = dict(path=str(path), time_col="date", targets=("sales",), input_length=12, horizon=3, train_end="36", season=12,
-             val_fraction=0.0)
+    d = dict(
+        path=str(path),
+        time_col="date",
+        targets=("sales",),
+        input_length=12,
+        horizon=3,
+        train_end="36",
+        season=12,
+        val_fraction=0.0,
+    )
     d.update(data)
     model = ForecastModelConfig(hidden_size=4, likelihood=likelihood)
     return ForecastConfig(run_dir=str(run_dir), data=ForecastDataConfig(**d), model=model, train=TINY)
@@ -105,8 +113,9 @@ def test_gaussian_backtest_reports_crps(monthly_csv):
 
 
 def test_load_rejects_a_folder_that_is_not_a_run(tmp_path):
-    with pytest.raises(DataError, match="is not a run folder \\(no config.json\\); pass the --out folder of `rnnkit "
-                       "forecast train`"):
+    with pytest.raises(
+        DataError, match="is not a run folder \\(no config.json\\); pass the --out folder of `rnnkit forecast train`"
+    ):
         Forecaster.load(tmp_path)
 
 

@@ -189,4 +189,3 @@ def guess_targets(df: pd.DataFrame, used: list[str], source: str) -> tuple[list[
             f"{', '.join(map(str, numeric)) or 'none'}"
         )
     return numeric, f"target column {numeric[0]!r} (the only numeric column; --target to choose)"
-

@@ -92,7 +92,11 @@ class ForecastConfig(RunConfig):
     # at most 50 epochs, stopped after 10 evaluations without a better validation MAE; `best` is chosen by it
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(
-            epochs=50, lr=3e-3, unit="samples", log_every=20, patience=10,
+            epochs=50,
+            lr=3e-3,
+            unit="samples",
+            log_every=20,
+            patience=10,
             checkpoint=CheckpointConfig(monitor="val_MAE"),
         )  # fmt: skip
     )

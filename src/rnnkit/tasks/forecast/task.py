@@ -43,6 +43,7 @@ from rnnkit.tasks.forecast import metrics as fm
 from rnnkit.tasks.forecast.backtest import Backtest, run_backtest
 from rnnkit.tasks.forecast.baselines import BASELINES
 from rnnkit.tasks.forecast.config import ForecastConfig, ForecastDataConfig, ForecastModelConfig
+from rnnkit.tasks.forecast.spans import split_rows
 
 MIN_TRAIN_WINDOWS = 8  # a default input length is shortened so that training keeps at least this many windows
 
@@ -195,41 +196,9 @@ class Forecaster(Task):
                         targets=d.targets or tuple(series.target_names))  # fmt: skip
         self.config = replace(self.config, data=replace(d, horizon=H, input_length=L))
 
-    def boundary(self, spec: str, series: tsd.TimeSeries, default: int) -> int:
-        """Row boundary from a config string: '' -> default; '0.7' fraction; '8640' rows; '1959-01' inclusive end."""
-        if spec == "":
-            return default
-        try:
-            v = float(spec)
-        except ValueError:
-            v = None
-        if v is not None and ("." in spec and 0 < v < 1):
-            return int(len(series) * v)
-        if v is not None and v.is_integer():
-            return min(int(v), len(series))
-        ts = pd.Timestamp(spec)
-        return int(series.time.searchsorted(ts, side="right"))  # rows with time <= spec
-
     def spans(self, series: tsd.TimeSeries, notes: list[str] | None = None, *, horizon: int = 0) -> tsd.Split:
-        """Training / validation / test rows of ``series`` by the config (see the module docstring)."""
-        d = self.config.data
-        n = len(series)
-        end = self.boundary(d.test_end, series, n)
-        H = horizon or d.horizon
-        train_end = self.boundary(d.train_end, series, min(int(0.8 * n), end - H))
-        n_val = round(d.val_fraction * train_end) and max(round(d.val_fraction * train_end), H)
-        if d.val_end:
-            sp, val = tsd.Split(train_end, self.boundary(d.val_end, series, train_end), end), "validation rows {}..{}"
-        else:  # validation cut from the end of the training rows
-            n_val = n_val if n_val < train_end else 0
-            sp = tsd.Split(train_end - n_val, train_end, end)
-            val = (f"validation rows {{}}..{{}} (the last {n_val} rows of the training span: data.val_fraction "
-                   f"{d.val_fraction:g}, at least a horizon; --val-end to choose, --val-fraction 0 for none)")
-        if notes is not None:
-            val = val.format(sp.train_end, sp.val_end - 1) if sp.val_end > sp.train_end else "no validation"
-            short = " (shorter than the horizon: nothing to test)" if sp.total - sp.val_end < H else ""
-            notes.append(f"training rows 0..{sp.train_end - 1}, {val}, test rows {sp.val_end}..{sp.total - 1}{short}")
-        return sp
+        """Training / validation / test rows of ``series`` by the config (``spans.split_rows``)."""
+        return split_rows(self.config.data, series, horizon=horizon, notes=notes)
 
     def describe_data(self, splits: Splits) -> str:
         s, d = splits.train.series, self.config.data
