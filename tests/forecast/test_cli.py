@@ -67,15 +67,15 @@ def test_defaults_on_a_strangers_csv(tmp_path):
         "time column 'date' (detected; --time-col to choose)",
         "target column 'sales' (the only numeric column; --target to choose)",
         "frequency 'MS': season 12 (monthly; --season to change)",
-        "horizon 12 (the default for monthly data; --horizon to change)",
-        "input length 26 (the default for monthly data, shortened from 36 to keep 8 training windows",
-        "training rows 0..44, validation rows 45..56 (the last 12 rows of the training span",
+        "horizon 7 (the default for monthly data, shortened from 12 for a series of 72 rows; --horizon to change)",
+        "input length 36 (the default for monthly data; --input-length to change)",
+        "training rows 0..49, validation rows 50..56 (the last 7 rows of the training span",
         "test rows 57..71",
     ]:
         assert line in r.output, line
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["train"]["checkpoint"]["monitor"] == "val_MAE" and cfg["train"]["patience"] == 10
-    assert (cfg["data"]["horizon"], cfg["data"]["input_length"]) == (12, 26)  # the resolved values are saved
+    assert (cfg["data"]["horizon"], cfg["data"]["input_length"]) == (7, 36)  # the resolved values are saved
     assert (cfg["data"]["time_col"], cfg["data"]["targets"]) == ("date", ["sales"])
     best = json.loads((run / "eval.json").read_text())["weights"]
     evals = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]

@@ -127,3 +127,16 @@ def test_every_example_file_is_documented_and_exists():
     doc = (EXAMPLES.parents[1] / "formats-forecast.md").read_text()
     linked = set(re.findall(r"\(examples/forecast/([\w.-]+\.csv)\)", doc))
     assert linked == {p.name for p in EXAMPLES.glob("*.csv")}
+
+
+def test_the_notes_shown_in_formats_forecast_md_are_what_train_prints(tmp_path, monkeypatch):
+    doc = (EXAMPLES.parents[1] / "formats-forecast.md").read_text()
+    block = doc.split("```\n$ rnnkit forecast train ")[1].split("```")[0].splitlines()
+    monkeypatch.chdir(EXAMPLES.parents[2])  # the doc's paths are relative to the repository
+    args = block[0].split()
+    r = runner.invoke(app, ["forecast", "train", *args, "--epochs", "1", "--hidden", "4", "--quiet",
+                            "--out", str(tmp_path / "run")])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert block[1].split("/")[-1] in r.output  # the CLI prints the absolute path
+    for line in block[2:]:
+        assert line in r.output, line

@@ -242,7 +242,8 @@ def from_frame(
         raise DataError(f"fill must be one of None, 'ffill', 'interpolate'; got {fill!r}")
     notes: list[str] = []
     tcols = time_columns(time_col)
-    if not tcols:  # a stranger's CSV: the date-like column (or year, month, day, hour columns)
+    guessed = not tcols
+    if guessed:  # a stranger's CSV: the date-like column (or year, month, day, hour columns)
         tcols, note = guess_time_columns(df, source)
         notes.append(note)
     if not targets:  # ... and its only numeric column
@@ -259,7 +260,7 @@ def from_frame(
 
     # --- timestamps: parse (refusing to guess a day/month order), duplicates, order
     time, raw_time, time_notes = parse_time(df, tcols, date_format=date_format, source=source)
-    notes += time_notes
+    notes += [n for n in time_notes if not (guessed and n.startswith("time from columns"))]  # said once
     bad = time.isna().to_numpy()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])

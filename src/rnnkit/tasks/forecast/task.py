@@ -182,12 +182,13 @@ class Forecaster(Task):
         why = ("data.season" if d.season else "the dataset's") if (d.season or (d.dataset and not d.path)) else label
         notes.append(f"frequency {series.freq!r}: season {self._season} ({why}; --season to change)")
         H0, L0 = default_windows(series.freq)
-        H, L = d.horizon or H0, d.input_length or L0
+        H, L = d.horizon or min(H0, max(1, len(series) // 10)), d.input_length or L0  # a short test span holds 2 H
         if not d.input_length:  # keep MIN_TRAIN_WINDOWS training windows on short series
             a = self.spans(series, [], horizon=H).train_end
             L = max(1, min(L, a - H - MIN_TRAIN_WINDOWS + 1))
         if not d.horizon:
-            notes.append(f"horizon {H} (the default for {label} data; --horizon to change)")
+            short = f", shortened from {H0} for a series of {len(series)} rows" if H < H0 else ""
+            notes.append(f"horizon {H} (the default for {label} data{short}; --horizon to change)")
         if not d.input_length:
             short = f", shortened from {L0} to keep {MIN_TRAIN_WINDOWS} training windows" if L < L0 else ""
             notes.append(f"input length {L} (the default for {label} data{short}; --input-length to change)")
