@@ -187,7 +187,8 @@ def run_case(case: Case, data_root: str, seeds: int) -> dict:
     bts, fcs = [], []
     for seed in range(seeds):
         cfg = ForecastConfig(
-            data=ForecastDataConfig(dataset=case.dataset, data_root=data_root, **case.data),
+            # the published settings: a validation span only where a case names val_end (no default tail)
+            data=ForecastDataConfig(dataset=case.dataset, data_root=data_root, **{"val_fraction": 0.0, **case.data}),
             model=ForecastModelConfig(**case.model),
             train=TrainConfig(**{"quiet": True, "unit": "samples", "log_every": 10_000, "seed": seed, **case.train}),
         )
@@ -199,7 +200,7 @@ def run_case(case: Case, data_root: str, seeds: int) -> dict:
     s = fc.series
     H = fc.config.data.horizon
     sel = (slice(None), slice(H - 1, H)) if case.backtest.get("last_points_only") else (slice(None),)
-    insample = s.targets[: fc.spans(s).train_end]
+    insample = s.targets[: fc.split.train_end]
     rows: dict[str, dict] = {}
 
     def score(pred: np.ndarray, rows_idx=None) -> dict:

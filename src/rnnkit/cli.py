@@ -71,6 +71,7 @@ _TASK_HELP = {
     "classify": "Sequence classification: names, sentiment, multivariate series.",
     "tag": "Sequence labelling: POS tags, IOB chunks (BiLSTM/BiGRU, CRF).",
     "translate": "Translation: attention seq2seq, greedy/beam decoding, sacreBLEU on raw references.",
+    "forecast": "Time-series forecasting: train, eval, predict, backtest against baselines.",
 }
 _TASK_APPS = {name: task_app(get_task(name), help=h) for name, h in _TASK_HELP.items()}
 for _name, _app in _TASK_APPS.items():
@@ -92,11 +93,6 @@ train_app.registered_commands.append(_verb("lm", "train", name="lm"))
 app.add_typer(train_app, name="train")
 app.registered_commands.append(_verb("lm", "eval", name="eval"))
 app.registered_commands.append(_verb("lm", "generate", name="generate"))
-
-
-from rnnkit.tasks.forecast import cli as forecasting_cli  # noqa: E402 - `forecast train|predict|backtest`
-
-app.add_typer(forecasting_cli.forecast_app, name="forecast")
 
 from rnnkit.explain import cli as explain_cli  # noqa: E402 - `explain gradients|states|trace`
 

@@ -19,7 +19,16 @@ TINY = TrainConfig(epochs=2, lr=1e-2, quiet=True, log_every=1000)
 
 
 def config(path, run_dir="", likelihood="point", **data):
-    d = dict(path=str(path), time_col="date", targets=("sales",), input_length=12, horizon=3, train_end="36", season=12)
+    d = dict(
+        path=str(path),
+        time_col="date",
+        targets=("sales",),
+        input_length=12,
+        horizon=3,
+        train_end="36",
+        season=12,
+        val_fraction=0.0,
+    )
     d.update(data)
     model = ForecastModelConfig(hidden_size=4, likelihood=likelihood)
     return ForecastConfig(run_dir=str(run_dir), data=ForecastDataConfig(**d), model=model, train=TINY)
@@ -104,7 +113,9 @@ def test_gaussian_backtest_reports_crps(monthly_csv):
 
 
 def test_load_rejects_a_folder_that_is_not_a_run(tmp_path):
-    with pytest.raises(DataError, match="has no forecast.json: it is not a finished forecast run"):
+    with pytest.raises(
+        DataError, match="is not a run folder \\(no config.json\\); pass the --out folder of `rnnkit forecast train`"
+    ):
         Forecaster.load(tmp_path)
 
 
@@ -136,7 +147,7 @@ def test_recurrent_training_windows_never_see_rows_after_train_end(monthly_csv):
     a = Forecaster(recurrent_config(monthly_csv))
     a.fit()
     n_windows = 36 - 8  # origins t in [8 - 3 + 1, 36 - 3]: history 6 + horizon 3 = 9 values = 8 inputs
-    assert a.result.step == 2 * math.ceil(n_windows / a.config.data.batch_size)  # 2 epochs
+    assert a.fit_result.step == 2 * math.ceil(n_windows / a.config.data.batch_size)  # 2 epochs
     corrupted = tsd.TimeSeries(**{**a.series.__dict__, "targets": a.series.targets.copy()})
     corrupted.targets[36:] = 1e6
     b = Forecaster(recurrent_config(monthly_csv), series=corrupted)

@@ -84,10 +84,17 @@ def test_fill_missing_value(fill, expected):
     assert f"filled 1 missing values by {fill}" in s.notes[0]
 
 
-def test_fill_cannot_invent_a_leading_value():
-    bad = GOOD.replace("2020-01-01,1", "2020-01-01,")
-    with pytest.raises(DataError, match=r"column 'y' row 0: fill='ffill' cannot fill a missing value at the start"):
-        tsd.read_csv(csv(bad), time_col="t", targets="y", fill="ffill")
+def test_missing_values_at_the_ends_are_trimmed_never_invented():
+    """A series that starts (ends) late: the leading (trailing) rows are dropped, with or without fill, and the
+    note gives the counts; nothing is filled there."""
+    bad = GOOD.replace("2020-01-01,1", "2020-01-01,").replace("2020-01-04,4,8", "2020-01-04,,8")
+    for fill in (None, "ffill"):
+        s = tsd.read_csv(csv(bad), time_col="t", targets="y", fill=fill)
+        assert s.targets.ravel().tolist() == [2, 3] and s.time[0] == pd.Timestamp("2020-01-02")
+        assert s.notes == [
+            "trimmed 1 leading and 1 trailing rows with missing values (rows 1..2 kept: 2020-01-02 00:00:00 to "
+            "2020-01-03 00:00:00, 2 rows)"
+        ]
 
 
 def test_gap_is_irregular_frequency_error_unless_fill():

@@ -2,10 +2,13 @@
 
 A ``TimeSeries`` is a validated, regular table: a time index, target columns, past covariates (known up
 to now) and known-future covariates (known for the horizon too, e.g. calendar features). Reading never
-drops or reorders anything silently: missing values, duplicated / unsorted timestamps, gaps in the
-frequency and non-numeric targets raise ``DataError`` naming the column and row, unless the caller asks
-for a documented repair (``fill="ffill"|"interpolate"``, ``sort=True``), which is then listed in
-``TimeSeries.notes``.
+drops, reorders or guesses anything silently: missing values, duplicated / unsorted timestamps, gaps in the
+frequency, non-numeric, infinite or absurd (> 1e15) values and dates whose day/month order the data do not
+settle raise ``DataError`` naming the column and row, unless the caller asks for a documented repair
+(``fill="ffill"|"interpolate"``, ``sort=True``, ``date_format=...``). Rows with missing values before the
+series starts (or after it ends) are trimmed. Every repair and choice (time column detected or assembled from
+year/month/day/hour columns, date order, rows trimmed, values filled) is a line of ``TimeSeries.notes`` with
+its count (``rnnkit.data.timeparse`` reads the time).
 
 Row numbers in messages are 0-based data rows as pandas reads them (the CSV file line is row + 2 when the
 file has one header line).
@@ -29,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from rnnkit.data.sources import DataError, resolve
+from rnnkit.data.timeparse import guess_targets, guess_time_columns, parse_time, time_columns
 
 FILLS = (None, "ffill", "interpolate")
 ROWS = "rows"  # freq value: one step per row, timestamps only need to increase (trading days)
@@ -178,7 +182,7 @@ def _parse_numeric(df: pd.DataFrame, col: str, source: str) -> np.ndarray:
     """Column -> float64; a non-numeric cell is an error naming column, row and value; blanks become NaN."""
     raw = df[col]
     if pd.api.types.is_numeric_dtype(raw):
-        return raw.to_numpy(dtype=np.float64)
+        return _finite(raw.to_numpy(dtype=np.float64), raw, col, source)
     s = raw.astype("string").str.strip()
     missing = s.isna() | s.isin(["", "NA", "NaN", "nan", "null", "None", "?"])
     vals = pd.to_numeric(s.where(~missing), errors="coerce")
@@ -189,7 +193,23 @@ def _parse_numeric(df: pd.DataFrame, col: str, source: str) -> np.ndarray:
             f"{source}: column {col!r} row {row} holds {raw.iloc[row]!r}, which is not a number "
             f"({int(bad.sum())} such rows); clean the file or choose another target column"
         )
-    return vals.to_numpy(dtype=np.float64)
+    return _finite(vals.to_numpy(dtype=np.float64), raw, col, source)
+
+
+ABSURD = 1e15  # larger magnitudes are taken for sentinels (9.99e30) or unit errors, not measurements
+
+
+def _finite(v: np.ndarray, raw: pd.Series, col: str, source: str) -> np.ndarray:
+    """Refuse inf and absurd magnitudes (NaN is missing, for ``fill``), naming the first row and the count."""
+    bad = np.isinf(v) | (np.abs(np.nan_to_num(v)) > ABSURD)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"{source}: column {col!r} row {row} holds {raw.iloc[row]!r}, which is not a usable value (infinite "
+            f"or beyond {ABSURD:g} in magnitude; {int(bad.sum())} such rows in this column); clean the file, or "
+            f"blank those cells and pass fill='interpolate' (--fill)"
+        )
+    return v
 
 
 def from_frame(
@@ -208,30 +228,39 @@ def from_frame(
 ) -> TimeSeries:
     """Validate a DataFrame into a ``TimeSeries``.
 
-    Checks, in order, each raising ``DataError`` naming column and row: columns exist; timestamps parse;
-    no duplicated timestamps; timestamps increase (or ``sort=True``); the frequency (given, else inferred
-    as the most common step) holds on every step — gaps are an error unless ``fill`` is set, then the
-    missing rows are inserted and filled; values are numeric; no missing values unless ``fill`` is set.
+    ``time_col``: one column, several joined by commas (``"year,month,day,hour"``), or "" to detect it; no
+    ``targets``: the only numeric column. Checks, in order, each raising ``DataError`` naming column and row:
+    columns exist; timestamps parse (a day/month order the data do not settle is refused); no duplicated
+    timestamps; timestamps increase (or ``sort=True``); values are numeric and finite; leading / trailing rows
+    with missing values are trimmed; the frequency (given, else inferred as the most common step) holds on
+    every step — gaps are an error unless ``fill`` is set, then the missing rows are inserted and filled; no
+    missing values inside unless ``fill`` is set.
     ``freq="rows"`` takes one step per row (trading days) and skips the gap check.
     """
     targets = [targets] if isinstance(targets, str) else list(targets)
-    if not targets:
-        raise DataError(f"{source}: give at least one target column")
     if fill not in FILLS:
         raise DataError(f"fill must be one of None, 'ffill', 'interpolate'; got {fill!r}")
-    cols = [time_col, *targets, *past_covariates, *future_covariates]
+    notes: list[str] = []
+    tcols = time_columns(time_col)
+    guessed = not tcols
+    if guessed:  # a stranger's CSV: the date-like column (or year, month, day, hour columns)
+        tcols, note = guess_time_columns(df, source)
+        notes.append(note)
+    if not targets:  # ... and its only numeric column
+        targets, note = guess_targets(df, [*tcols, *past_covariates, *future_covariates], source)
+        notes.append(note)
+    time_col = ",".join(tcols)
+    cols = [*tcols, *targets, *past_covariates, *future_covariates]
     for c in cols:
         if c not in df.columns:
             raise DataError(f"{source}: no column {c!r}; columns are {', '.join(map(str, df.columns))}")
     if len(set(cols)) != len(cols):
         raise DataError(f"{source}: a column is used twice among time/targets/covariates: {cols}")
-    notes: list[str] = []
+    cols = [time_col, *cols[len(tcols) :]]
 
-    # --- timestamps: parse, duplicates, order
-    raw_time = df[time_col]
-    time = pd.to_datetime(raw_time, format=date_format, errors="coerce")
-    if date_format is None and time.isna().any():  # pandas guesses one format from row 0; allow a mix
-        time = pd.to_datetime(raw_time, format="mixed", errors="coerce")
+    # --- timestamps: parse (refusing to guess a day/month order), duplicates, order
+    time, raw_time, time_notes = parse_time(df, tcols, date_format=date_format, source=source)
+    notes += [n for n in time_notes if not (guessed and n.startswith("time from columns"))]  # said once
     bad = time.isna().to_numpy()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
@@ -252,8 +281,10 @@ def from_frame(
         row = int(np.flatnonzero(down)[0])
         if not sort:
             raise DataError(
-                f"{source}: column {time_col!r} row {row}: timestamp {time.iloc[row]} comes before the previous "
-                f"row's {time.iloc[row - 1]}; the file is not sorted by time: sort it or pass sort=True (--sort)"
+                f"{source}: column {time_col!r} row {row}: timestamp {time.iloc[row]} (from {raw_time.iloc[row]!r}) "
+                f"comes before the previous row's {time.iloc[row - 1]} (from {raw_time.iloc[row - 1]!r}). If "
+                f"those dates are read wrongly, give their format (date_format, --date-format); only if the file "
+                f"really is out of time order, sort=True (--sort) sorts it"
             )
         order = np.argsort(time.to_numpy(), kind="stable")
         df, time = df.iloc[order].reset_index(drop=True), time.iloc[order].reset_index(drop=True)
@@ -264,6 +295,21 @@ def from_frame(
     # --- values: numeric, before any reindexing so rows refer to the input
     values = {c: _parse_numeric(df, c, source) for c in cols[1:]}
     frame = pd.DataFrame(values, index=pd.DatetimeIndex(time, name=time_col))
+    input_row = pd.Index(frame.index)  # timestamp -> row of the input, for messages after trimming / reindexing
+
+    # --- missing values at either end: the series starts (ends) at the first (last) row with every value
+    complete = frame.notna().all(axis=1).to_numpy()
+    if not complete.any():
+        raise DataError(f"{source}: no row has a value in every column of {cols[1:]}; check the column names")
+    lo, hi = int(np.argmax(complete)), len(frame) - int(np.argmax(complete[::-1]))
+    if lo > 0 or hi < len(frame):
+        notes.append(
+            f"trimmed {lo} leading and {len(frame) - hi} trailing rows with missing values (rows {lo}..{hi - 1} "
+            f"kept: {frame.index[lo]} to {frame.index[hi - 1]}, {hi - lo} rows)"
+        )
+        frame = frame.iloc[lo:hi]
+        if len(frame) < 2:
+            raise DataError(f"{source}: need at least 2 rows with values, got {len(frame)}")
 
     # --- frequency
     if freq != ROWS:
@@ -294,27 +340,23 @@ def from_frame(
                 f"filled by {fill}"
             )
 
-    # --- missing values
+    # --- missing values inside the series
     for c in cols[1:]:
         nan = frame[c].isna().to_numpy()
         if not nan.any():
             continue
         row = int(np.flatnonzero(nan)[0])
+        ts = frame.index[row]
+        where = f"row {input_row.get_loc(ts)} ({ts})" if ts in input_row else f"inserted time {ts}"
         if fill is None:
             raise DataError(
-                f"{source}: column {c!r} row {row} ({frame.index[row]}) is missing ({int(nan.sum())} missing "
-                f"in this column); pass fill='ffill' or 'interpolate' (--fill) or clean the file"
+                f"{source}: column {c!r} {where} is missing ({int(nan.sum())} missing in this column); pass "
+                f"fill='ffill' or 'interpolate' (--fill) or clean the file"
             )
         if fill == "ffill":
             frame[c] = frame[c].ffill()
         else:  # linear in time, as the values would lie on a straight line between neighbours
             frame[c] = frame[c].interpolate(method="time" if freq != ROWS else "linear", limit_area="inside")
-        if frame[c].isna().any():
-            lead = int(np.flatnonzero(frame[c].isna().to_numpy())[0])
-            raise DataError(
-                f"{source}: column {c!r} row {lead}: fill={fill!r} cannot fill a missing value at the start "
-                f"or end of the series; trim the file so it starts and ends with values"
-            )
         notes.append(f"column {c!r}: filled {int(nan.sum())} missing values by {fill}")
 
     cal = tuple(calendar)

@@ -1,122 +1,51 @@
-"""Forecasting task: ``Forecaster`` composes the series, the scaler, ``ForecastNet`` and ``rnnkit.train.fit``.
+"""Forecasting on the Task contract: ``Forecaster`` composes the series, the scaler and ``ForecastNet``; the base
+``Task`` fits, saves, loads and reports it, and ``rnnkit forecast train|eval|predict|backtest`` comes from the
+CLI factory (``backtest`` is the task's own verb, in ``cli.py``).
 
-    fc = Forecaster(ForecastConfig(data=ForecastDataConfig(dataset="airline-passengers", horizon=6)))
-    fc.fit()                                   # through rnnkit.train.fit; run folder if config.run_dir
-    fc.predict()                               # DataFrame: the next H steps with intervals
-    bt = fc.backtest(start="1959-01")          # historical forecasts + baselines side by side
-    print(bt.table())
+    fc = Forecaster(ForecastConfig(data=ForecastDataConfig(path="sales.csv", targets=("sales",))))
+    fc.fit()                                   # Task.fit: validation tail, early stopping, best by val_MAE
+    fc.predict()                               # DataFrame: the next H steps after the series, with intervals
+    fc = Forecaster.load("runs/forecast")      # config.json + task.json (scaler, columns, split) + best weights
+    fc.predict("newer.csv")                    # after the end of another file with the same columns
+    print(fc.backtest(start="1959-01").to_frame())   # RNN and baselines from the same origins
 
-Spans (rows of the series): train ``[0, train_end)``, validation ``[train_end, val_end)``, test
-``[val_end, test_end)``. The scaler (and the optional log transform's input check) sees the training span
-only; training windows lie wholly inside it (see ``rnnkit.data.timeseries.origins``).
+Rows of the series: training ``[0, a)``, validation ``[a, b)``, test ``[b, end)`` (a ``tsd.Split(a, b, end)``).
+``data.val_end`` given: ``a = train_end``, ``b = val_end``; else validation is the last ``data.val_fraction`` of
+``[0, train_end)`` (at least a horizon; 0: none) and the test starts at ``train_end``. The scaler (and the log
+transform's input check) sees rows ``[0, a)`` only; training windows lie wholly inside them
+(``rnnkit.data.timeseries.origins``). Season, horizon and input length default from the frequency
+(``rnnkit.data.timeparse``); every decision is a line of ``Splits.notes``, printed by the CLI.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 from scipy.stats import norm
+from torch import nn
 
-from rnnkit.config import ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig, load_config
+from rnnkit.config import ConfigError
 from rnnkit.data import timeseries as tsd
 from rnnkit.data.sources import DataError
-from rnnkit.models.forecast import DECODERS, LIKELIHOODS, ForecastNet, forecast_loss
+from rnnkit.data.timeparse import default_windows, season_for
+from rnnkit.models.forecast import ForecastNet, forecast_loss
 from rnnkit.registry import register_task
+from rnnkit.tasks.base import Splits, Task
+from rnnkit.tasks.cli import Opt
 from rnnkit.tasks.forecast import metrics as fm
-from rnnkit.tasks.forecast.baselines import BASELINES, baseline_forecast
+from rnnkit.tasks.forecast.backtest import Backtest, run_backtest
+from rnnkit.tasks.forecast.baselines import BASELINES
+from rnnkit.tasks.forecast.config import ForecastConfig, ForecastDataConfig, ForecastModelConfig
+from rnnkit.tasks.forecast.spans import split_rows
 
-STATE_FILE = "forecast.json"  # scaler + series metadata beside the checkpoint (JSON, no pickle)
-
-
-# --------------------------------------------------------------------------------------------- config
-
-
-@dataclass(frozen=True)
-class ForecastDataConfig(DataConfig):
-    """The series and its spans. Span boundaries: a timestamp (inclusive end), a row count, or a fraction."""
-
-    time_col: str = ""  # "" : the dataset's; required for a CSV path
-    targets: tuple[str, ...] = ()  # "" : the dataset's default target
-    past_covariates: tuple[str, ...] = ()
-    future_covariates: tuple[str, ...] = ()
-    calendar: tuple[str, ...] = ()  # generated known-future features: month, dayofweek, hour, ...
-    freq: str = ""  # "" : inferred (datasets: their own); "rows": one step per row
-    fill: str = ""  # "" : missing values / gaps are errors; "ffill" | "interpolate"
-    sort: bool = False
-    date_format: str = ""
-    input_length: int = 24
-    horizon: int = 6
-    # decoder='recurrent': input steps per teacher-forced training window; 0: input_length + horizon - 1
-    training_length: int = 0
-    scaler: str = "standard"  # standard | minmax | none, fitted on the training span
-    # >0: fit the calendar features' scaling over this many steps from the series start instead (Darts'
-    # examples scale their year covariate over 1000 steps); calendar values are known in advance, no leak
-    calendar_span: int = 0
-    transform: str = "none"  # none | log (targets must be > 0; forecasts are exp'd back)
-    train_end: str = "0.7"
-    val_end: str = ""  # "" : no validation span
-    test_end: str = ""  # "" : end of the series
-    season: int = 0  # seasonal period for seasonal naive / MASE; 0: the dataset's, else 1
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.input_length <= 0 or self.horizon <= 0:
-            raise ConfigError(
-                f"config data.input_length and data.horizon must be > 0, got {self.input_length}, {self.horizon}"
-            )
-        if self.training_length < 0 or 0 < self.training_length < self.horizon:
-            raise ConfigError(
-                f"config data.training_length must be 0 (default) or >= horizon={self.horizon}, got "
-                f"{self.training_length}"
-            )
-        if self.calendar_span < 0 or (self.calendar_span and not self.calendar):
-            raise ConfigError(
-                f"config data.calendar_span must be 0, or > 0 with calendar features, got {self.calendar_span} with "
-                f"calendar={self.calendar}"
-            )
-        if self.scaler not in ("standard", "minmax", "none"):
-            raise ConfigError(f"config data.scaler: must be 'standard', 'minmax' or 'none', got {self.scaler!r}")
-        if self.transform not in ("none", "log"):
-            raise ConfigError(f"config data.transform: must be 'none' or 'log', got {self.transform!r}")
-        if self.fill not in ("", "ffill", "interpolate"):
-            raise ConfigError(f"config data.fill: must be '', 'ffill' or 'interpolate', got {self.fill!r}")
-
-
-@dataclass(frozen=True)
-class ForecastModelConfig(ModelConfig):
-    hidden_size: int = 64
-    # direct | autoregressive | recurrent (one RNN, next-step teacher forcing, as Darts' RNNModel)
-    decoder: str = "direct"
-    likelihood: str = "point"  # point (MSE) | gaussian (NLL) | quantile (pinball)
-    quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
-    anchor: str = "last"  # none | last (change from the last value) | seasonal (residual of seasonal naive + drift)
-    relative: bool = True  # with an anchor, feed target levels relative to the last value (level-invariant)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.decoder not in DECODERS:
-            raise ConfigError(f"config model.decoder: must be one of {DECODERS}, got {self.decoder!r}")
-        if self.likelihood not in LIKELIHOODS:
-            raise ConfigError(f"config model.likelihood: must be one of {LIKELIHOODS}, got {self.likelihood!r}")
-
-
-@dataclass(frozen=True)
-class ForecastConfig(RunConfig):
-    task: str = "forecast"
-    run_dir: str = ""  # "" : nothing written
-    model: ForecastModelConfig = field(default_factory=ForecastModelConfig)
-    data: ForecastDataConfig = field(default_factory=ForecastDataConfig)
-    train: TrainConfig = field(
-        default_factory=lambda: TrainConfig(epochs=50, lr=3e-3, unit="samples", log_every=20, patience=10)
-    )
+MIN_TRAIN_WINDOWS = 8  # a default input length is shortened so that training keeps at least this many windows
 
 
 # --------------------------------------------------------------------------------------------- batches
@@ -158,109 +87,124 @@ def _step(model, batch, state):
     return StepOutput(forecast_loss(net, params, y), None, x.shape[0])
 
 
-# --------------------------------------------------------------------------------------------- results
-
-
-@dataclass
-class Backtest:
-    """Historical forecasts from many origins, with every model's forecasts and metrics on the same origins."""
-
-    origins: np.ndarray  # (N,) row index of each forecast's first step
-    times: pd.DatetimeIndex  # (N,) timestamp of each origin
-    actual: np.ndarray  # (N, H, C) original scale
-    forecasts: dict[str, np.ndarray]  # model name -> (N, H, C)
-    metrics: dict[str, dict[str, float]]  # model name -> metric -> value
-    intervals: dict[str, np.ndarray] = field(default_factory=dict)  # "rnn" -> (N, H, C, Q) quantiles
-    quantiles: tuple[float, ...] = ()
-    notes: list[str] = field(default_factory=list)
-
-    def table(self) -> list[dict[str, float | str]]:
-        """Rows for printing: one per model, columns = metrics."""
-        return [{"model": name, **m} for name, m in self.metrics.items()]
-
-    def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.table()).set_index("model")
-
-
 # --------------------------------------------------------------------------------------------- task
 
 
+@dataclass(frozen=True)
+class Span:
+    """Rows ``[lo, hi)`` of a series: a training, validation or test part (windows read history before ``lo``)."""
+
+    series: tsd.TimeSeries
+    lo: int
+    hi: int
+
+    def __len__(self) -> int:
+        return self.hi - self.lo
+
+
+def _names(values: Sequence[str]) -> tuple[str, ...]:
+    """``--target a --target b`` or ``--target a,b`` -> ("a", "b")."""
+    return tuple(n.strip() for v in values for n in str(v).split(",") if n.strip())
+
+
 @register_task("forecast")
-class Forecaster:
-    """Train, predict and backtest an RNN forecaster (see module docstring)."""
+class Forecaster(Task):
+    """Train, predict, evaluate and backtest an RNN forecaster (see the module docstring)."""
+
+    name = "forecast"
+    Config = ForecastConfig
+    legacy_task_files = ("forecast.json",)  # runs written before the Task contract
 
     def __init__(self, config: ForecastConfig | None = None, *, series: tsd.TimeSeries | None = None) -> None:
-        self.config = config or ForecastConfig()
-        self.series = series
-        self.model: ForecastNet | None = None
+        super().__init__(config)
+        self.series = series  # the run's series (given, or read from config.data on first use)
         self.scaler: tsd.Scaler | None = None
-        self.result = None
+        self.split: tsd.Split | None = None  # rows of the run's series: train / validation / test
+        self.columns: dict[str, Any] = {}  # target, past and future names, encoder inputs, frequency
+        self._season = 0  # resolved seasonal period (0: not yet)
 
     # ---------------------------------------------------------------- data
-    def load_series(self) -> tsd.TimeSeries:
-        """The series named by the config (a CSV path or a known dataset), validated."""
+    def read_series(self, path: str | Path | None = None) -> tsd.TimeSeries:
+        """A CSV at ``path`` read as the config reads its data, else the configured series (file or dataset)."""
         d = self.config.data
-        if self.series is not None:
+        if path is None and self.series is not None:
             return self.series
-        if d.path:
-            if not d.time_col or not d.targets:
-                raise ConfigError(
-                    "config data.time_col and data.targets are required with a CSV path (--time-col, --target)"
-                )
-            self.series = tsd.read_csv(
-                d.path,
-                time_col=d.time_col,
-                targets=list(d.targets),
-                past_covariates=d.past_covariates,
-                future_covariates=d.future_covariates,
-                freq=d.freq or None,
-                fill=d.fill or None,
-                sort=d.sort,
-                calendar=d.calendar,
-                date_format=d.date_format or None,
+        if path is not None or d.path:
+            return tsd.read_csv(
+                path or d.path, time_col=d.time_col, targets=list(d.targets), past_covariates=d.past_covariates,
+                future_covariates=d.future_covariates, freq=d.freq or None, fill=d.fill or None, sort=d.sort,
+                calendar=d.calendar, date_format=d.date_format or None,
+            )  # fmt: skip
+        if d.dataset:
+            return tsd.load_dataset(
+                d.dataset, data_root=d.data_root, targets=list(d.targets) or None, past_covariates=d.past_covariates,
+                calendar=d.calendar, fill=d.fill or "default",
+            )  # fmt: skip
+        raise ConfigError("config data: give a CSV path (data.path / --data) or a dataset (data.dataset / --dataset)")
+
+    def load_data(self) -> Splits:
+        """The series, its season / horizon / input length (defaults from the frequency) and its spans."""
+        series = self.series = self.read_series()
+        notes = list(series.notes)
+        self._resolve(series, notes)
+        own = self.split is not None and self.split.total == len(series)  # a loaded run: its own split
+        sp = self.split if own else self.spans(series, notes)
+        self.split = sp
+        d = self.config.data
+        if sp.train_end < d.input_length + d.horizon:
+            raise DataError(
+                f"too few points: the training span has {sp.train_end} rows but input_length {d.input_length} + "
+                f"horizon {d.horizon} are needed for one window; use --input-length / --horizon, or a later "
+                f"--train-end"
             )
-        elif d.dataset:
-            self.series = tsd.load_dataset(
-                d.dataset,
-                data_root=d.data_root,
-                targets=list(d.targets) or None,
-                past_covariates=d.past_covariates,
-                calendar=d.calendar,
-                fill=d.fill or "default",
-            )
-        else:
-            raise ConfigError(
-                "config data: give a CSV path (data.path / --csv) or a dataset (data.dataset / --dataset)"
-            )
-        return self.series
+        val = Span(series, sp.train_end, sp.val_end) if sp.val_end > sp.train_end else None
+        test = Span(series, sp.val_end, sp.total) if sp.total - sp.val_end >= d.horizon else None
+        return Splits(Span(series, 0, sp.train_end), val, test, notes)
 
     @property
     def season(self) -> int:
+        """Seasonal period: data.season, else the dataset's, else the frequency's (hourly 24, daily 7, ...)."""
         d = self.config.data
+        if self._season:
+            return self._season
         if d.season:
             return d.season
-        return tsd.spec(d.dataset).season if d.dataset and not d.path else 1
+        if d.dataset and not d.path:
+            return tsd.spec(d.dataset).season
+        return season_for(self.series.freq)[0] if self.series is not None else 1
 
-    def boundary(self, spec: str, series: tsd.TimeSeries, default: int) -> int:
-        """Row boundary from a config string: '' -> default; '0.7' fraction; '8640' rows; '1959-01' inclusive end."""
-        if spec == "":
-            return default
-        try:
-            v = float(spec)
-        except ValueError:
-            v = None
-        if v is not None and ("." in spec and 0 < v < 1):
-            return int(len(series) * v)
-        if v is not None and v.is_integer():
-            return min(int(v), len(series))
-        ts = pd.Timestamp(spec)
-        return int(series.time.searchsorted(ts, side="right"))  # rows with time <= spec
-
-    def spans(self, series: tsd.TimeSeries) -> tsd.Split:
+    def _resolve(self, series: tsd.TimeSeries, notes: list[str]) -> None:
+        """Season, horizon and input length from the frequency where the config leaves them at 0 (said in notes)."""
         d = self.config.data
-        train_end = self.boundary(d.train_end, series, int(0.7 * len(series)))
-        val_end = self.boundary(d.val_end, series, train_end)
-        return tsd.Split(train_end, val_end, self.boundary(d.test_end, series, len(series)))
+        _, label = season_for(series.freq)
+        if not self._season:
+            self._season = self.season
+        why = ("data.season" if d.season else "the dataset's") if (d.season or (d.dataset and not d.path)) else label
+        notes.append(f"frequency {series.freq!r}: season {self._season} ({why}; --season to change)")
+        H0, L0 = default_windows(series.freq)
+        H, L = d.horizon or min(H0, max(1, len(series) // 10)), d.input_length or L0  # a short test span holds 2 H
+        if not d.input_length:  # keep MIN_TRAIN_WINDOWS training windows on short series
+            a = self.spans(series, [], horizon=H).train_end
+            L = max(1, min(L, a - H - MIN_TRAIN_WINDOWS + 1))
+        if not d.horizon:
+            short = f", shortened from {H0} for a series of {len(series)} rows" if H < H0 else ""
+            notes.append(f"horizon {H} (the default for {label} data{short}; --horizon to change)")
+        if not d.input_length:
+            short = f", shortened from {L0} to keep {MIN_TRAIN_WINDOWS} training windows" if L < L0 else ""
+            notes.append(f"input length {L} (the default for {label} data{short}; --input-length to change)")
+        if d.path:  # detected columns are saved, so `eval/predict --data` read the same ones
+            d = replace(d, time_col=d.time_col or str(series.time.name),
+                        targets=d.targets or tuple(series.target_names))  # fmt: skip
+        self.config = replace(self.config, data=replace(d, horizon=H, input_length=L))
+
+    def spans(self, series: tsd.TimeSeries, notes: list[str] | None = None, *, horizon: int = 0) -> tsd.Split:
+        """Training / validation / test rows of ``series`` by the config (``spans.split_rows``)."""
+        return split_rows(self.config.data, series, horizon=horizon, notes=notes)
+
+    def describe_data(self, splits: Splits) -> str:
+        s, d = splits.train.series, self.config.data
+        where = d.path or d.dataset or "the given series"
+        return f"{where}: {len(s):,} rows of {', '.join(s.target_names)} from {s.time[0]} to {s.time[-1]}"
 
     def _transform(self, v: np.ndarray, C: int) -> np.ndarray:
         """Optional log of the target columns (first C), before scaling."""
@@ -276,6 +220,39 @@ class Forecaster:
     def _untransform(self, y: np.ndarray) -> np.ndarray:
         return np.exp(y) if self.config.data.transform == "log" else y
 
+    def _scaled(self, series: tsd.TimeSeries) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Scaled encoder inputs (T, D), targets (T, C), future covariates (T, F) with the fitted scaler."""
+        C, F = series.targets.shape[1], series.future.shape[1]
+        v = self.scaler.transform(self._transform(series.inputs(), C))  # (T, D)
+        return v, v[:, :C], v[:, v.shape[1] - F :]
+
+    # ---------------------------------------------------------------- what the base trains
+    def fit(self, train: Span | None = None, val: Span | None = None, **kw: Any) -> Any:
+        """``Task.fit``; without ``train`` the configured data are read first, so the resolved horizon and input
+        length are the ones saved in config.json."""
+        if train is None:
+            splits = self.load_data()
+            train, val = splits.train, val if val is not None else splits.val
+        return super().fit(train, val, **kw)
+
+    def prepare(self, train: Span) -> None:
+        """Scaler on the training rows only; column names and shapes for build_model and task.json."""
+        series, d = train.series, self.config.data
+        self.series = series
+        if d.training_length and self.config.model.decoder != "recurrent":
+            raise ConfigError(
+                f"config data.training_length applies to model.decoder='recurrent' only, got decoder="
+                f"{self.config.model.decoder!r}: leave training_length at 0"
+            )
+        C = series.targets.shape[1]
+        self.scaler = tsd.Scaler(d.scaler).fit(self._transform(series.inputs()[: train.hi], C))  # train rows only
+        if d.calendar_span:
+            self._scale_calendar_over_span(series)
+        self.columns = {
+            "target_names": series.target_names, "past_names": series.past_names,
+            "future_names": series.future_names, "n_inputs": int(series.inputs().shape[1]), "freq": series.freq,
+        }  # fmt: skip
+
     def _scale_calendar_over_span(self, series: tsd.TimeSeries) -> None:
         """Refit the calendar columns' scaling (the last inputs) on ``calendar_span`` generated steps from the start."""
         if series.freq == tsd.ROWS:
@@ -286,164 +263,108 @@ class Forecaster:
         K = cal.shape[1]
         self.scaler.loc[-K:], self.scaler.scale[-K:] = sub.loc, sub.scale
 
-    def _scaled(self, series: tsd.TimeSeries) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Scaled encoder inputs (T, D), targets (T, C), future covariates (T, F) with the fitted scaler."""
-        C, F = series.targets.shape[1], series.future.shape[1]
-        v = self.scaler.transform(self._transform(series.inputs(), C))  # (T, D)
-        return v, v[:, :C], v[:, v.shape[1] - F :]
-
-    # ---------------------------------------------------------------- fit
-    def build_model(self, series: tsd.TimeSeries) -> ForecastNet:
-        m, d = self.config.model, self.config.data
+    def build_model(self) -> ForecastNet:
+        m, d, c = self.config.model, self.config.data, self.columns
         return ForecastNet(
-            n_inputs=series.inputs().shape[1],
-            n_targets=series.targets.shape[1],
-            n_future=series.future.shape[1],
-            horizon=d.horizon,
-            cell=m.cell.name,
-            options=m.cell.options(),
-            hidden_size=m.hidden_size,
-            num_layers=m.num_layers,
-            dropout=m.dropout,
-            weight_drop=m.weight_drop,
-            decoder=m.decoder,
-            likelihood=m.likelihood,
-            quantiles=m.quantiles,
-            anchor=m.anchor,
-            season=self.season,
-            relative=m.relative,
-            impl=m.impl,
-        )
+            n_inputs=c["n_inputs"], n_targets=len(c["target_names"]), n_future=len(c["future_names"]),
+            horizon=d.horizon, cell=m.cell.name, options=m.cell.options(), hidden_size=m.hidden_size,
+            num_layers=m.num_layers, dropout=m.dropout, weight_drop=m.weight_drop, decoder=m.decoder,
+            likelihood=m.likelihood, quantiles=m.quantiles, anchor=m.anchor, season=self.season,
+            relative=m.relative, impl=m.impl,
+        )  # fmt: skip
 
-    def fit(
-        self,
-        series: tsd.TimeSeries | None = None,
-        *,
-        train_end: int | None = None,
-        callbacks: Sequence = (),
-        resume: bool = False,
-    ):
-        """Fit the scaler on the training span and train through ``rnnkit.train.fit``; returns its FitResult.
-        ``resume``: continue from ``config.run_dir``'s last checkpoint (the scaler is refit on the same span)."""
-        from rnnkit.train import fit, seed_everything
-
-        if resume and not self.config.run_dir:
-            raise ConfigError("resume needs config.run_dir: the run folder whose last checkpoint to continue")
-
-        series = series or self.load_series()
-        self.series = series
+    def make_batches(self, train: Span, val: Span | None) -> tuple[WindowBatches, WindowBatches | None]:
         d, cfg = self.config.data, self.config
-        sp = self.spans(series)
-        if train_end is not None:  # refit inside a backtest: train on everything before the origin
-            sp = tsd.Split(train_end, train_end, len(series))
         L, H = d.input_length, d.horizon
-        C = series.targets.shape[1]
-        self.scaler = tsd.Scaler(d.scaler).fit(self._transform(series.inputs()[: sp.train_end], C))  # train only
-        if d.calendar_span:
-            self._scale_calendar_over_span(series)
-        v, y, f = self._scaled(series)
+        v, y, f = self._scaled(train.series)
         # The recurrent decoder's training window is training_length inputs (L_fit history + H - 1 teacher steps).
-        L_fit = d.training_length - H + 1 if (d.training_length and self.config.model.decoder == "recurrent") else L
-        if d.training_length and self.config.model.decoder != "recurrent":
-            raise ConfigError(
-                f"config data.training_length applies to model.decoder='recurrent' only, got decoder="
-                f"{self.config.model.decoder!r}: leave training_length at 0"
-            )
-        t_train = tsd.origins(0, sp.train_end, L_fit, H)
-        seed_everything(cfg.train.seed)
-        self.model = self.build_model(series)
-        train = WindowBatches(
+        L_fit = d.training_length - H + 1 if (d.training_length and cfg.model.decoder == "recurrent") else L
+        t_train = tsd.origins(0, train.hi, L_fit, H)
+        train_b = WindowBatches(
             *tsd.windows(v, y, f, t_train, L_fit, H), batch_size=d.batch_size, shuffle=True, seed=cfg.train.seed
         )
-        val, extra = None, list(callbacks)
-        if sp.val_end > sp.train_end:
-            t_val = tsd.origins(max(0, sp.train_end - L), sp.val_end, L, H)
-            val = WindowBatches(*tsd.windows(v, y, f, t_val, L, H), batch_size=d.eval_batch_size or 256, shuffle=False)
-        # With a validation span we keep the best checkpoint; without a run folder it lives in a temp folder.
-        tmp = tempfile.TemporaryDirectory(prefix="rnnkit-forecast-") if (val is not None and not cfg.run_dir) else None
-        run_dir = cfg.run_dir or (tmp.name if tmp else None)
-        try:
-            self.result = fit(
-                self.model,
-                _step,
-                train,
-                config=cfg.train,
-                val_data=val,
-                run_dir=run_dir,
-                callbacks=extra,
-                run_config=cfg,
-                resume=resume,
-            )
-            self.model = self.result.model
-            if val is not None:  # use the best validation checkpoint, as saved
-                from rnnkit.train import load_model
+        if val is None or len(val) < H:
+            return train_b, None
+        t_val = tsd.origins(max(0, val.lo - L), val.hi, L, H)
+        return train_b, WindowBatches(*tsd.windows(v, y, f, t_val, L, H), batch_size=d.eval_batch_size or 256,
+                                      shuffle=False)  # fmt: skip
 
-                load_model(run_dir, self.model, which="best")
-        finally:
-            if tmp is not None:
-                tmp.cleanup()
-        run_dir = cfg.run_dir or None
-        if run_dir:
-            self.save_state(run_dir, sp)
-        return self.result
+    step = staticmethod(_step)
 
-    def save_state(self, run_dir: str | Path, sp: tsd.Split) -> Path:
-        """Scaler and series metadata as JSON beside the checkpoint (what predict needs besides weights)."""
-        s = self.series
-        state = {
-            "scaler": self.scaler.to_dict(),
-            "split": {"train_end": sp.train_end, "val_end": sp.val_end, "total": sp.total},
-            "target_names": s.target_names,
-            "past_names": s.past_names,
-            "future_names": s.future_names,
-            "n_inputs": int(s.inputs().shape[1]),
-            "freq": s.freq,
-        }
-        p = Path(run_dir) / STATE_FILE
-        tmp = p.with_name(f".{p.name}.tmp")
-        tmp.write_text(json.dumps(state, indent=2))
-        tmp.replace(p)
-        return p
+    def val_metrics(self, val: Span | None) -> Any:
+        """``val_MAE``: the mean absolute error of every validation forecast on the original scale (picks ``best``)."""
+        if val is None or len(val) < self.config.data.horizon:
+            return None
+        L, H = self.config.data.input_length, self.config.data.horizon
+        v, _, f = self._scaled(val.series)
+        t = tsd.origins(max(0, val.lo - L), val.hi, L, H)
+        actual = np.stack([val.series.targets[i : i + H] for i in t])  # (N, H, C)
 
-    @classmethod
-    def load(cls, run_dir: str | Path, *, series: tsd.TimeSeries | None = None) -> Forecaster:
-        """A trained forecaster from a run folder (config.json, forecast.json, best/last checkpoint)."""
-        from rnnkit.train import load_model
+        def score(model: nn.Module) -> dict[str, float]:
+            was = model.training
+            point = self._to_original(self._forecast(v, f, t, model=model))[0]
+            model.train(was)
+            return {"val_MAE": fm.mae(actual, point)}
 
-        run_dir = Path(run_dir)
-        if not (run_dir / STATE_FILE).is_file():
-            raise DataError(f"{run_dir} has no {STATE_FILE}: it is not a finished forecast run (train one first)")
-        cfg = replace(load_config(ForecastConfig, run_dir / "config.json"), run_dir=str(run_dir))
-        self = cls(cfg, series=series)
-        state = json.loads((run_dir / STATE_FILE).read_text())
-        series = self.load_series()
-        if series.inputs().shape[1] != state["n_inputs"] or series.target_names != state["target_names"]:
-            raise DataError(
-                f"the series has columns {series.target_names + series.past_names + series.future_names} but the "
-                f"model was trained on {state['target_names'] + state['past_names'] + state['future_names']}"
-            )
+        return score
+
+    def state_dict(self) -> dict[str, Any]:
+        sp, d = self.split, self.config.data
+        return {
+            "scaler": self.scaler.to_dict(), **self.columns, "season": self.season, "horizon": d.horizon,
+            "input_length": d.input_length,
+            "split": {"train_end": sp.train_end, "val_end": sp.val_end, "total": sp.total} if sp else None,
+        }  # fmt: skip
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """task.json, or forecast.json of a run written before the Task contract (no season: its rule, 1 for CSVs)."""
         self.scaler = tsd.Scaler.from_dict(state["scaler"])
-        self.model = self.build_model(series)
-        load_model(run_dir, self.model, which="best")
-        return self
+        self.columns = {k: state[k] for k in ("target_names", "past_names", "future_names", "n_inputs", "freq")}
+        d = self.config.data
+        legacy = d.season or (tsd.spec(d.dataset).season if d.dataset and not d.path else 1)
+        self._season = state.get("season", legacy)
+        H, L = state.get("horizon", d.horizon), state.get("input_length", d.input_length)
+        self.config = replace(self.config, data=replace(d, horizon=H, input_length=L))
+        sp = state.get("split")
+        self.split = tsd.Split(sp["train_end"], sp["val_end"], sp["total"]) if sp else None
 
     # ---------------------------------------------------------------- inference
-    def _check_ready(self) -> None:
-        if self.model is None or self.scaler is None:
-            raise RuntimeError("the forecaster is not trained: call fit() or Forecaster.load(run_dir) first")
+    def _series_arg(self, series: tsd.TimeSeries | str | Path | None) -> tsd.TimeSeries:
+        """None: the run's series; a path: that CSV read as the run reads its data; checked against the columns."""
+        s = self.read_series() if series is None else (self.read_series(series) if not isinstance(
+            series, tsd.TimeSeries) else series)  # fmt: skip
+        if series is None:
+            self.series = s
+        c = self.columns
+        if c and (s.target_names != c["target_names"] or s.inputs().shape[1] != c["n_inputs"]):
+            raise DataError(
+                f"the series has columns {s.target_names + s.past_names + s.future_names} but the model was trained "
+                f"on {c['target_names'] + c['past_names'] + c['future_names']}"
+            )
+        return s
+
+    def split_of(self, series: tsd.TimeSeries) -> tsd.Split:
+        """The run's own split for its series (task.json), else the config's rules applied to ``series``."""
+        own = self.split is not None and series is self.series and self.split.total == len(series)
+        return self.split if own else self.spans(series)
 
     @torch.no_grad()
-    def _forecast(self, v: np.ndarray, f: np.ndarray, t: np.ndarray, batch: int = 512) -> np.ndarray:
+    def _forecast(
+        self, v: np.ndarray, f: np.ndarray, t: np.ndarray, batch: int = 512, *, model: nn.Module | None = None
+    ) -> np.ndarray:
         """Scaled-space distribution parameters (N, H, C, K) for origins t, given scaled inputs/futures."""
         L, H = self.config.data.input_length, self.config.data.horizon
-        self.model.eval()
+        net = model if model is not None else self.require_model()
+        net.eval()
+        dev = next(net.parameters()).device
         out = []
         for i in range(0, len(t), batch):
             tt = t[i : i + batch]
             x = v[tt[:, None] + np.arange(-L, 0)]  # (n, L, D)
             fut = f[tt[:, None] + np.arange(H)]  # (n, H, F)
-            p = self.model(torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(fut, dtype=torch.float32))
-            out.append(p.double().numpy())
+            p = net(torch.as_tensor(x, dtype=torch.float32, device=dev),
+                    torch.as_tensor(fut, dtype=torch.float32, device=dev))  # fmt: skip
+            out.append(p.double().cpu().numpy())
         return np.concatenate(out, axis=0)
 
     def _to_original(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, tuple[float, ...]]:
@@ -462,14 +383,15 @@ class Forecaster:
         qs = params * scale[:, None] + loc[:, None]
         return self._untransform(qs[..., len(q) // 2]), self._untransform(qs), q
 
-    def predict(self, series: tsd.TimeSeries | None = None, *, future: np.ndarray | None = None) -> pd.DataFrame:
-        """Forecast the ``horizon`` steps after the end of ``series``: one row per step and target.
-
-        Columns: time (or step for freq='rows'), target, forecast, and q<level> per quantile when the model
-        is probabilistic. ``future`` (H, F) supplies user-given known-future covariates.
+    def predict(
+        self, series: tsd.TimeSeries | str | Path | None = None, *, future: np.ndarray | None = None
+    ) -> pd.DataFrame:
+        """Forecast the ``horizon`` steps after the end of ``series`` (default: the run's; a path: that CSV): one
+        row per step and target. Columns: time (or step for freq='rows'), target, forecast, and q<level> per
+        quantile when the model is probabilistic. ``future`` (H, F) supplies user-given known-future covariates.
         """
-        self._check_ready()
-        series = series or self.load_series()
+        self.require_model()
+        series = self._series_arg(series)
         d = self.config.data
         L, H = d.input_length, d.horizon
         if len(series) < L:
@@ -480,18 +402,13 @@ class Forecaster:
         if fut.shape != (H, series.future.shape[1]):
             raise DataError(f"future covariates must be (horizon={H}, F={series.future.shape[1]}), got {fut.shape}")
         ext = tsd.TimeSeries(
-            time=series.time,
-            freq=series.freq,
+            time=series.time, freq=series.freq, target_names=series.target_names,
             targets=np.vstack([series.targets, np.ones((H, series.targets.shape[1]))]),  # placeholders, unused
-            target_names=series.target_names,
-            past=np.vstack([series.past, np.zeros((H, series.past.shape[1]))]),
-            past_names=series.past_names,
-            future=np.vstack([series.future, fut]),
-            future_names=series.future_names,
-        )
+            past=np.vstack([series.past, np.zeros((H, series.past.shape[1]))]), past_names=series.past_names,
+            future=np.vstack([series.future, fut]), future_names=series.future_names,
+        )  # fmt: skip
         v, _, f = self._scaled(ext)
-        params = self._forecast(v, f, np.array([len(series)]))
-        point, qs, q = self._to_original(params)
+        point, qs, q = self._to_original(self._forecast(v, f, np.array([len(series)])))
         when = series.future_time(H) if series.freq != tsd.ROWS else pd.RangeIndex(len(series), len(series) + H)
         rows = []
         for c, name in enumerate(series.target_names):
@@ -504,7 +421,7 @@ class Forecaster:
 
     def backtest(
         self,
-        series: tsd.TimeSeries | None = None,
+        series: tsd.TimeSeries | str | Path | None = None,
         *,
         start: str | int | None = None,
         end: int | None = None,
@@ -515,78 +432,109 @@ class Forecaster:
         baseline_stride: int = 1,
         max_history: int | None = None,
     ) -> Backtest:
-        """Historical forecasts: from each origin ``t`` in ``[start, end - H]`` every ``stride`` rows, forecast
-        ``[t, t + H)`` from the history before ``t`` only.
+        """Historical forecasts from each origin in ``[start, end - H]`` every ``stride`` rows, RNN and baselines
+        side by side (``rnnkit.tasks.forecast.backtest.run_backtest`` says how)."""
+        self.require_model()
+        return run_backtest(
+            self, self._series_arg(series), start=start, end=end, stride=stride, refit=refit,
+            last_points_only=last_points_only, baselines=baselines, baseline_stride=baseline_stride,
+            max_history=max_history,
+        )  # fmt: skip
 
-        ``start`` defaults to the test span's start; ``refit=True`` retrains the RNN on ``[0, t)`` before each
-        origin (slow: use a large stride). ``last_points_only`` scores only the H-th step of each forecast
-        (Darts' default). Statistical baselines run on every ``baseline_stride``-th origin (they refit at each
-        origin; ``max_history`` caps their history); the RNN is scored on the same origins as each baseline
-        (``rnn`` row: all origins).
-        """
-        self._check_ready()
-        series = series or self.load_series()
-        d = self.config.data
-        L, H = d.input_length, d.horizon
-        sp = self.spans(series)
-        first = sp.val_end if start is None else (series.index_of(start) if not isinstance(start, int) else start)
-        last_end = sp.total if end is None else end
-        if first < L:
-            raise DataError(f"backtest start row {first} leaves fewer than input_length={L} rows of history")
-        t = tsd.origins(first - L, last_end, L, H, stride=stride)
-        actual = np.stack([series.targets[i : i + H] for i in t])  # (N, H, C)
-        point = np.empty_like(actual)
-        qs_all, gauss = None, None  # gauss: (mu, sigma) on the original scale, for the closed-form CRPS
-        if refit:
-            for k, ti in enumerate(t):
-                self.fit(series, train_end=int(ti))
-                v, _, f = self._scaled(series)
-                p, qk, q = self._to_original(self._forecast(v, f, t[k : k + 1]))
-                point[k] = p[0]
-                if qk is not None:
-                    qs_all = qs_all if qs_all is not None else np.empty(actual.shape + (len(q),))
-                    qs_all[k] = qk[0]
-        else:
-            v, _, f = self._scaled(series)
-            params = self._forecast(v, f, t)
-            point, qs_all, q = self._to_original(params)
-            if self.config.model.likelihood == "gaussian":
-                C = params.shape[2]
-                mu_s, sig_s = params[..., 0], params[..., 1]
-                gauss = (mu_s * self.scaler.scale[:C] + self.scaler.loc[:C], sig_s * self.scaler.scale[:C])
-        q = tuple(self.config.model.quantiles) if qs_all is not None else ()
-        insample = series.targets[: sp.train_end]
-        sel = (slice(None), slice(H - 1, H)) if last_points_only else (slice(None),)
+    def refit_copy(self, series: tsd.TimeSeries, train_end: int) -> Forecaster:
+        """A fresh forecaster trained on rows ``[0, train_end)`` only, nothing written (backtest ``refit=True``)."""
+        other = type(self)(replace(self.config, run_dir=""), series=series)
+        other._season = self.season
+        other.fit(Span(series, 0, train_end), None)
+        return other
 
-        def score(fc: np.ndarray, rows: np.ndarray) -> dict[str, float]:
-            return fm.point_metrics(actual[rows][sel], fc[rows][sel], insample=insample, season=self.season)
+    # ---------------------------------------------------------------- what `rnnkit forecast` asks of the task
+    def evaluate(self, data: Span | tsd.TimeSeries | str | Path, **_: Any) -> dict[str, Any]:
+        """Every forecast from the test span's origins: MAE, RMSE, MAPE, sMAPE, MASE, and naive / seasonal naive
+        scored on the same origins (``naive_MAE``, ``seasonal_naive_MASE``, ...)."""
+        span = data if isinstance(data, Span) else self.read_eval_data(data)
+        bt = self.backtest(span.series, start=span.lo, end=span.hi, baselines=("naive", "seasonal_naive"))
+        out: dict[str, Any] = {"origins": len(bt.origins), "first_origin": str(bt.times[0]),
+                               "horizon": self.config.data.horizon, "season": self.season}  # fmt: skip
+        out.update(bt.metrics["rnn"])
+        for name in ("naive", "seasonal_naive"):
+            out.update({f"{name}_{k}": bt.metrics[name][k] for k in ("MAE", "RMSE", "MASE")})
+        return out
 
-        forecasts = {"rnn": point}
-        all_rows = np.arange(len(t))
-        metrics = {"rnn": score(point, all_rows)}
-        if qs_all is not None:
-            metrics["rnn"]["pinball"] = fm.pinball(actual[sel], qs_all[sel], q)
-        if gauss is not None and self.config.data.transform == "none":
-            metrics["rnn"]["CRPS"] = fm.crps_gaussian(actual[sel], gauss[0][sel], gauss[1][sel])
-        notes = [f"{len(t)} origins from {series.time[t[0]]} every {stride} rows, horizon {H}"]
-        for name in baselines:
-            bstride = 1 if name in ("naive", "seasonal_naive") else max(1, baseline_stride)
-            rows = all_rows[::bstride]
-            fc = np.full_like(actual, np.nan)
-            for r in rows:
-                fc[r] = baseline_forecast(name, series.targets[: t[r]], H, season=self.season, max_history=max_history)
-            forecasts[name] = fc
-            metrics[name] = score(fc, rows)
-            if bstride > 1:
-                metrics[f"rnn@{name}"] = score(point, rows)
-                notes.append(f"{name}: {len(rows)} of {len(t)} origins (every {bstride}); rnn@{name} is the RNN there")
-        return Backtest(
-            origins=t,
-            times=pd.DatetimeIndex(series.time[t]),
-            actual=actual,
-            forecasts=forecasts,
-            metrics=metrics,
-            intervals={"rnn": qs_all} if qs_all is not None else {},
-            quantiles=q,
-            notes=notes,
-        )
+    def read_eval_data(self, path: str | Path | tsd.TimeSeries) -> Span:
+        """The test span of another file (or series), split by the run's rules."""
+        s = self._series_arg(path)
+        sp = self.split_of(s)
+        if sp.total - sp.val_end < self.config.data.horizon:
+            raise DataError(f"{path}: its test span (rows {sp.val_end}..{sp.total - 1}) is shorter than the horizon")
+        return Span(s, sp.val_end, sp.total)
+
+    def test_report(self, splits: Splits) -> dict[str, Any] | None:
+        return self.evaluate(splits.test) if splits.test is not None else None
+
+    def read_predict_file(self, path: Path) -> list[Any]:
+        return [path]  # `predict RUN --file X.csv` = `predict RUN --data X.csv`
+
+    def predict_lines(
+        self, items: list[Any], *, data: Path | None = None, out: Path | None = None, plot: Path | None = None
+    ) -> Iterator[str]:
+        """The forecast as CSV lines (time, target, forecast, quantiles); ``out``: also as a file; ``plot``: a PNG."""
+        if len(items) > 1 or (items and data is not None):
+            raise ValueError("give one series to forecast after: --data FILE (or none: the run's own series)")
+        src = data if data is not None else (items[0] if items else None)
+        df = self.predict(src)
+        if out is not None:
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+            df.to_csv(out, index=False)
+        if plot is not None:
+            from rnnkit.tasks.forecast.cli import plot_prediction
+
+            plot_prediction(self, self._series_arg(src), df, plot)
+        yield from df.to_csv(index=False).rstrip("\n").splitlines()
+
+    @classmethod
+    def extend_cli(cls, app: Any) -> None:
+        from rnnkit.tasks.forecast.cli import backtest_command
+
+        app.command("backtest")(backtest_command)
+
+    cli_options = (
+        Opt("--csv", "data.path", Path, "Same as --data: the CSV file.", path=True),
+        Opt("--time-col", "data.time_col", str, "Time column; several joined by commas (year,month,day,hour); "
+            "default: detected."),
+        Opt("--target", "data.targets", list[str], "Target column(s): repeat or comma-separate.", convert=_names),
+        Opt("--past", "data.past_covariates", list[str], "Past covariate column(s).", convert=_names),
+        Opt("--future", "data.future_covariates", list[str], "Known-future covariate column(s).", convert=_names),
+        Opt("--calendar", "data.calendar", list[str], "Calendar features: month, dayofweek, hour, dayofyear, year, "
+            "month_onehot, ...", convert=_names),
+        Opt("--date-format", "data.date_format", str, "strftime format of the time column, e.g. %d/%m/%Y."),
+        Opt("--freq", "data.freq", str, "pandas frequency (default inferred); 'rows': one step per row."),
+        Opt("--fill", "data.fill", str, "Fill missing values / gaps: ffill or interpolate (default: refuse)."),
+        Opt("--sort", "data.sort", bool, "Sort rows by time instead of refusing an unsorted file."),
+        Opt("--season", "data.season", int, "Seasonal period for seasonal naive / MASE (0: from the frequency)."),
+        Opt("--horizon", "data.horizon", int, "Steps to forecast (0: from the frequency)."),
+        Opt("--input-length", "data.input_length", int, "History steps the model reads (0: from the frequency)."),
+        Opt("--train-end", "data.train_end", str, "Start of the test span: timestamp (inclusive end of training), "
+            "row count or fraction; default 0.8, leaving at least a horizon to test."),
+        Opt("--val-end", "data.val_end", str, "End of the validation span [train-end, val-end) (same forms); "
+            "default: the last --val-fraction of the training span."),
+        Opt("--val-fraction", "data.val_fraction", float, "Without --val-end: this last fraction of the training "
+            "span validates (0: none)."),
+        Opt("--likelihood", "model.likelihood", str, "point, gaussian or quantile."),
+        Opt("--decoder", "model.decoder", str, "direct, autoregressive or recurrent."),
+    )  # fmt: skip
+    predict_options = (
+        Opt("--data", None, Path, "Forecast after the end of this CSV instead of the run's series.",
+            aliases=("--csv",)),
+        Opt("--out", None, Path, "Also write the forecast as CSV here."),
+        Opt("--plot", None, Path, "Write a PNG of history, forecast and interval here."),
+    )  # fmt: skip
+    train_help = ("Train a forecaster (validation tail, early stopping, best by validation MAE), then score the test "
+                  "span against naive and seasonal naive (eval.json).")  # fmt: skip
+    eval_help = "Score a trained forecaster on its test span, or on the test span of --data FILE, beside baselines."
+    predict_help = "Forecast the next horizon steps after the run's series (or --data FILE), as CSV."
+    predict_inputs_help = "A CSV to forecast after (same as --data)."
+    predict_without_inputs = True
+
+
+__all__ = ["Backtest", "ForecastConfig", "ForecastDataConfig", "ForecastModelConfig", "Forecaster", "Span"]
