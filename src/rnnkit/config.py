@@ -396,17 +396,16 @@ def from_dict(cls: type[C], data: dict[str, Any], *, prefix: str = "") -> C:
 
 
 def write_json(path: str | os.PathLike, obj: Any, *, indent: int | None = None) -> Path:
-    """Write ``obj`` as UTF-8 JSON atomically (temp file + rename): a crash never leaves half a file."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=indent, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, p)
-    return p
+    """Write ``obj`` as UTF-8 JSON durably (``rnnkit.durable``: temp file, fsync, rename; the temp file is removed
+    if anything fails): a crash never leaves half a file."""
+    from rnnkit.durable import write_text
+
+    text = json.dumps(obj, indent=indent, ensure_ascii=False) + "\n"  # serialise first: a bad object writes nothing
+    return write_text(path, text)
 
 
 def save_config(cfg: Any, path: str | os.PathLike) -> Path:
-    """Write ``cfg`` as indented JSON (atomic: temp file + rename)."""
+    """Write ``cfg`` as indented JSON (durably: ``write_json``)."""
     return write_json(path, to_dict(cfg), indent=2)
 
 
