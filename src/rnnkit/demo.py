@@ -71,9 +71,17 @@ def run_demo(
     stream: TextIO | None = None,
 ) -> dict[str, Any]:
     """Train for ``seconds``, then print validation bits/char and a ``length``-char sample; returns the results."""
+    from rnnkit.runfolder import claim
+
     stream = stream or sys.stdout
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    with claim(out, overwrite=True, task="lm") as notes:  # a previous demo is moved aside, not mixed with this one
+        for n in notes:
+            print(f"({n})", file=stream)
+        return _run_demo(seconds=seconds, out=out, length=length, seed=seed, quiet=quiet, stream=stream)
+
+
+def _run_demo(*, seconds: float, out: Path, length: int, seed: int, quiet: bool, stream: TextIO) -> dict[str, Any]:
     root = find_demo_data_root()
     if root is not None:
         data = LMDataConfig(dataset="tiny-shakespeare", data_root=str(root), batch_size=32, bptt=64)
