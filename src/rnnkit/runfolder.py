@@ -75,9 +75,9 @@ def describe(folder: Path) -> str:
     """A few words on what an existing run holds (for messages)."""
     try:
         state = json.loads((folder / "last" / "state.json").read_text())["state"]
-        return f" (a {_task_of(folder)}run at step {state['step']}, epoch {state['epoch']})"
+        return f" ({_task_of(folder)}run at step {state['step']}, epoch {state['epoch']})"
     except (OSError, ValueError, KeyError, TypeError):
-        return f" (a {_task_of(folder)}run)"
+        return f" ({_task_of(folder)}run, no checkpoint yet)"
 
 
 def _task_of(folder: Path) -> str:
