@@ -19,6 +19,7 @@ from typing import Any, TextIO
 from rnnkit.config import CellConfig, TrainConfig
 from rnnkit.data.sources import available
 from rnnkit.data.text import builtin_english
+from rnnkit.durable import write_text
 from rnnkit.tasks.language_model import LanguageModel, LMConfig, LMDataConfig, LMModelConfig
 
 # The demo model: small enough to learn visibly in ~2 minutes on 2 CPU cores (tests shrink it further).
@@ -89,7 +90,7 @@ def _run_demo(*, seconds: float, out: Path, length: int, seed: int, quiet: bool,
     else:
         text, desc = builtin_english()
         path = out / "demo-input.txt"
-        path.write_text(text, encoding="utf-8")
+        write_text(path, text)
         data = LMDataConfig(path=str(path.resolve()), batch_size=32, bptt=64, val_fraction=0.1)
         what, prompt = f"{desc}, {len(text) / 1e3:.0f} KB (no Tiny Shakespeare in a data root)", "The "
     cfg = demo_config(seconds=seconds, out=out, data=data, seed=seed, quiet=quiet)

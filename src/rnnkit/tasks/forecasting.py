@@ -25,7 +25,7 @@ import pandas as pd
 import torch
 from scipy.stats import norm
 
-from rnnkit.config import ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig, load_config
+from rnnkit.config import ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig, load_config, write_json
 from rnnkit.data import timeseries as tsd
 from rnnkit.data.sources import DataError
 from rnnkit.models.forecast import DECODERS, LIKELIHOODS, ForecastNet, forecast_loss
@@ -399,11 +399,7 @@ class Forecaster:
             "n_inputs": int(s.inputs().shape[1]),
             "freq": s.freq,
         }
-        p = Path(run_dir) / STATE_FILE
-        tmp = p.with_name(f".{p.name}.tmp")
-        tmp.write_text(json.dumps(state, indent=2))
-        tmp.replace(p)
-        return p
+        return write_json(Path(run_dir) / STATE_FILE, state, indent=2)
 
     @classmethod
     def load(cls, run_dir: str | Path, *, series: tsd.TimeSeries | None = None) -> Forecaster:

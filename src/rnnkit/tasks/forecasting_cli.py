@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from dataclasses import replace
@@ -214,7 +213,9 @@ def backtest_command(
         _fail(err)
     _table(bt.table(), "backtest: " + "; ".join(bt.notes))
     if json_out:
-        Path(json_out).write_text(json.dumps({"metrics": bt.metrics, "notes": bt.notes}, indent=2))
+        from rnnkit.config import write_json
+
+        write_json(json_out, {"metrics": bt.metrics, "notes": bt.notes}, indent=2)
     if plot:
         from rnnkit.plots import plot_forecast
 

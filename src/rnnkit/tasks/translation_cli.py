@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from rnnkit.config import ConfigError, apply_overrides, load_config, parse_cli
+from rnnkit.config import ConfigError, apply_overrides, load_config, parse_cli, write_json
 from rnnkit.data.sources import DataError
 
 translate_app = typer.Typer(
@@ -91,7 +91,7 @@ def translate_train(
             reports[f"beam{cfg.decode.beam_size}"] = tr.evaluate(splits.test)
     except _ERRORS as e:
         _fail(e)
-    (Path(cfg.run_dir) / "eval.json").write_text(json.dumps(reports, indent=1))
+    write_json(Path(cfg.run_dir) / "eval.json", reports, indent=1)  # durable: temp, fsync, rename
     for name, rep in reports.items():
         print_scores(rep, title=f"test {name}")
 
