@@ -64,8 +64,11 @@ def trained(tmp_path, trained_once) -> Path:
     ("extra", "message"),
     [
         ((), r"already holds a run \(classify run at step \d+, epoch 1\): pass --resume to continue it, --overwrite"),
-        (("--resume", "--hidden", "8"), r"cannot resume: .*\n  model.hidden_size: 4 in the run, 8 requested\n"
-                                        r"these settings are fixed for a run"),
+        (
+            ("--resume", "--hidden", "8"),
+            r"cannot resume: .*\n  model.hidden_size: 4 in the run, 8 requested\n"
+            r"these settings are fixed for a run",
+        ),
         (("--resume", "--cell", "gru"), r"model.cell.name: 'lstm' in the run, 'gru' requested"),
         (("--resume", "--lr", "0.5"), r"train.lr: 0.001 in the run, 0.5 requested\npass --resume-with-new-lr"),
         (("--resume", "--overwrite"), r"give --resume \(continue the run\) or --overwrite .*not both"),

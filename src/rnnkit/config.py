@@ -412,6 +412,17 @@ def write_json(path: str | os.PathLike, obj: Any, *, indent: int | None = None) 
     return write_text(path, text)
 
 
+def read_json(path: str | os.PathLike) -> Any:
+    """Read a JSON file rnnkit wrote; a truncated or edited one is a ConfigError naming it (not a JSONDecodeError)."""
+    p = Path(path)
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(
+            f"{p} is not valid JSON ({e}): it is truncated or was edited; restore it, or train the run again"
+        ) from None
+
+
 def save_config(cfg: Any, path: str | os.PathLike) -> Path:
     """Write ``cfg`` as indented JSON (durably: ``write_json``)."""
     return write_json(path, to_dict(cfg), indent=2)

@@ -13,7 +13,6 @@ only; training windows lie wholly inside it (see ``rnnkit.data.timeseries.origin
 
 from __future__ import annotations
 
-import json
 import math
 import tempfile
 from collections.abc import Sequence
@@ -411,7 +410,9 @@ class Forecaster:
             raise DataError(f"{run_dir} has no {STATE_FILE}: it is not a finished forecast run (train one first)")
         cfg = replace(load_config(ForecastConfig, run_dir / "config.json"), run_dir=str(run_dir))
         self = cls(cfg, series=series)
-        state = json.loads((run_dir / STATE_FILE).read_text())
+        from rnnkit.config import read_json
+
+        state = read_json(run_dir / STATE_FILE)  # a truncated file: a ConfigError naming it
         series = self.load_series()
         if series.inputs().shape[1] != state["n_inputs"] or series.target_names != state["target_names"]:
             raise DataError(

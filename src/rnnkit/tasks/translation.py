@@ -17,7 +17,6 @@ Shape letters: N batch, S source length, T target length, V target vocabulary.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Sequence
@@ -37,6 +36,7 @@ from rnnkit.config import (
     RunConfig,
     TrainConfig,
     load_config,
+    read_json,
     save_config,
     write_json,
 )
@@ -404,7 +404,7 @@ class Translator:
                 f"{d} is not a translation run folder (no {TASK_FILE}); pass the folder `translate train` wrote"
             )
         self = cls(load_config(TranslatorConfig, d / "config.json"))
-        meta = json.loads((d / TASK_FILE).read_text(encoding="utf-8"))
+        meta = read_json(d / TASK_FILE)
         self.src_vocab = Vocab.from_json(meta["src_vocab"])
         self.tgt_vocab = self.src_vocab if self.config.model.share_embeddings else Vocab.from_json(meta["tgt_vocab"])
         self._build()
