@@ -54,3 +54,15 @@ def test_clean_stale_removes_only_temp_names(tmp_path):
     removed = durable.clean_stale(tmp_path)
     assert sorted(p.name for p in removed) == [".eval.json.tmp-12", ".last.tmp-12", ".prev.old-12"]
     assert sorted(os.listdir(tmp_path)) == [".hidden", "last"]
+
+
+def test_a_download_that_fails_its_checksum_leaves_nothing(tmp_path, monkeypatch):
+    """Dataset downloads go through the same helper: a corrupt file never lands under its name, no temp remains."""
+    import urllib.request
+
+    from rnnkit.data.sources import DataError, download
+
+    monkeypatch.setattr(urllib.request, "urlretrieve", lambda url, dest: open(dest, "w").write("<html>captive portal"))
+    with pytest.raises(DataError):
+        download("tiny-shakespeare", tmp_path)
+    assert os.listdir(tmp_path / "tiny-shakespeare") == []
