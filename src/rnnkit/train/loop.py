@@ -411,7 +411,7 @@ def _loop(
                 fs.mid_step = False
                 continue
             fs.bad_steps = 0
-            _check_divergence(fs, loss)  # finite but far above where it started: stop before saving anything
+            _check_divergence(fs, loss, info, device)  # finite but far above where it started: stop, save nothing
             fs.lr = fs.optimizer.param_groups[0]["initial_lr"] * schedule.factor(fs.step) * fs.guard_factor
             scale = getattr(batch, "lr_scale", 1.0)  # variable-length BPTT: lr * seq_len / bptt (awd-lstm)
             for g in fs.optimizer.param_groups:
@@ -478,11 +478,12 @@ def _divergence_limit(fs: FitState) -> float:
     return math.inf if not k or l0 is None else max(k * l0, l0 + k)
 
 
-def _check_divergence(fs: FitState, loss: float) -> None:
-    """Divergence guard for finite losses: ``max_bad_steps`` training steps in a row above the limit stop the run."""
+def _check_divergence(fs: FitState, loss: float, info: ddp.DistInfo, device: torch.device) -> None:
+    """Divergence guard for finite losses: ``max_bad_steps`` training steps in a row above the limit stop the run
+    (on every rank together: a rank's loss above its limit counts for all)."""
     if fs.initial_loss is None:
         fs.initial_loss = loss
-    if loss <= _divergence_limit(fs):
+    if not fs.config.diverge_factor or not ddp.any_rank(loss > _divergence_limit(fs), info, device):
         fs.high_steps = 0
         return
     fs.high_steps += 1
@@ -548,7 +549,7 @@ def _evaluate(
     if mon not in metrics:
         raise KeyError(f"train.checkpoint.monitor is {mon!r} but evaluation gives {sorted(metrics)}")
     val_loss = metrics.get("val_loss", 0.0)
-    if not val_loss <= _divergence_limit(fs):  # also NaN: never saved as best or last
+    if ddp.any_rank(not val_loss <= _divergence_limit(fs), info, device):  # also NaN: never saved as best or last
         raise _diverged(fs, f"the validation loss is {val_loss:.4g}")
     schedule.observe(metrics[mon])
     if schedule.switch_now:  # NT-ASGD trigger fired: continue with averaged SGD
