@@ -14,8 +14,10 @@ A task subclass supplies (Darts' template method, without its 3,000-line base)::
     val_metrics(val) -> dict            optional: whole-set validation metrics (F1, BLEU) merged into each eval
 
 and the base gives every task: seeding, the run folder (``config.json``, ``task.json``, checkpoints,
-``metrics.jsonl``, ``eval.json``, plots) always from ``config.run_dir``; ``fit(train=None, val=None, *,
-callbacks, resume) -> FitResult`` that leaves the ``best`` weights in ``.model`` (so ``train`` and ``eval``
+``metrics.jsonl``, ``eval.json``, plots) always from ``config.run_dir``, claimed through ``rnnkit.runfolder``
+(refusals, ``overwrite`` moves an old run aside, one writer at a time); ``fit(train=None, val=None, *,
+callbacks, resume, overwrite, new_lr) -> FitResult`` (a resume checked against the run before anything is
+written) that leaves the ``best`` weights in ``.model`` (so ``train`` and ``eval``
 report the same weights, and say which); ``load(run_dir, which=)``; a length-sorted batched inference driver
 (``infer``); the test report (``write_report``); one error for "not trained" and one for "not a run folder".
 """
