@@ -65,3 +65,13 @@ def test_divergence_and_bad_sampling_options_are_error_lines(tmp_path):
     r = runner.invoke(app, _lm(tmp_path, run, "--lr", "1000", "--train.max_steps=60", "--overwrite"))
     assert r.exit_code == 1, r.output
     assert "rnnkit lm: error: training diverged at step" in r.output and "Lower train.lr (now 1000)" in r.output
+
+
+def test_debug_reaches_the_commands_with_their_own_handlers(tmp_path):
+    from rnnkit.config import ConfigError
+
+    args = ["forecast", "train", "--csv", str(tmp_path / "s.csv"), "--target", "y", "--quiet"]  # no --time-col
+    r = runner.invoke(app, ["--debug", *args], env={"RNNKIT_DEBUG": ""})
+    assert isinstance(r.exception, ConfigError) and "data.time_col" in str(r.exception)
+    r = runner.invoke(app, args, env={"RNNKIT_DEBUG": ""})
+    assert r.exit_code == 2 and "rnnkit forecast: config data.time_col" in r.output

@@ -17,6 +17,10 @@ _EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 
 def _fail(err: Exception) -> None:
+    from rnnkit.tasks.cli import debug_on
+
+    if debug_on():  # rnnkit --debug / RNNKIT_DEBUG=1: the traceback
+        raise err
     typer.echo(f"rnnkit forecast: {err}", err=True)
     raise typer.Exit(2)
 

@@ -24,6 +24,10 @@ _ERRORS = (DataError, ConfigError, ValueError, FileNotFoundError)
 
 
 def _fail(e: Exception) -> None:
+    from rnnkit.tasks.cli import debug_on
+
+    if debug_on():  # rnnkit --debug / RNNKIT_DEBUG=1: the traceback
+        raise e
     typer.echo(f"error: {e}", err=True)
     raise typer.Exit(2) from None
 
