@@ -20,9 +20,9 @@ from rnnkit.train import fit, load_checkpoint
 from tests.train.helpers import TinyLM, assert_same_last, lm_step, token_stream
 
 ROOT = Path(__file__).resolve().parents[2]
-STEPS = 16
-# `last` after every step, an evaluation every 8: most of a step's time is checkpoint writing (fsyncs)
-CONFIG = TrainConfig(max_steps=STEPS, epochs=5, eval_every=8, log_every=4, lr=3e-3, quiet=True,
+STEPS = 10
+# `last` after every step, an evaluation every 5: most of a step's time is checkpoint writing (fsyncs)
+CONFIG = TrainConfig(max_steps=STEPS, epochs=5, eval_every=5, log_every=5, lr=3e-3, quiet=True,
                      checkpoint=CheckpointConfig(every_steps=1))  # fmt: skip
 
 
@@ -69,6 +69,7 @@ def uninterrupted(tmp_path_factory) -> Path:
     return _run(tmp_path_factory.mktemp("full") / "run").run_dir
 
 
+@pytest.mark.slow  # a subprocess per seed (importing torch: ~3 s of the ~5 s)
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_sigkill_at_a_random_point_then_resume(tmp_path, seed, uninterrupted):
     run = tmp_path / "run"
