@@ -7,7 +7,10 @@ from collections.abc import Callable
 
 import typer
 
-app = typer.Typer(help="rnnkit: recurrent neural networks as a glass box.", no_args_is_help=True)
+from rnnkit.tasks.cli import DEBUG, HandledGroup  # light: typer only
+
+# Every command runs inside one error handler (HandledGroup): rnnkit errors and OSErrors are one line, exit 1.
+app = typer.Typer(help="rnnkit: recurrent neural networks as a glass box.", no_args_is_help=True, cls=HandledGroup)
 
 
 def one_thread_if_busy(echo: Callable[[str], None] | None = None) -> bool:
@@ -37,8 +40,11 @@ def main(
     threads: int = typer.Option(
         0, min=0, help="torch threads for the command; 0: all cores, or 1 when other processes keep every core busy."
     ),
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback of an error (also: RNNKIT_DEBUG=1)."),
 ) -> None:
     """rnnkit: recurrent neural networks as a glass box."""
+    if debug:
+        DEBUG.set(True)  # read by errors_as_messages; HandledGroup resets it when the command ends
     if ctx.invoked_subcommand in ("bench", "gradcheck"):  # bench sets its own (--threads there); gradcheck is NumPy
         return
     if threads:

@@ -214,6 +214,8 @@ class TrainConfig:
     patience: int = 0  # early stopping: evaluations without improvement of checkpoint.monitor; 0: off
     max_bad_steps: int = 5  # NaN/inf guard: stop after this many consecutive non-finite losses/grads
     bad_step_lr_factor: float = 0.5  # NaN/inf guard: multiply the lr by this on each skipped step
+    diverge_factor: float = 10.0  # divergence guard: stop when the loss stays above max(K * initial, initial + K)
+    # (K = this; max_bad_steps training steps in a row, or one validation loss); 0: off
     seed: int = 0
     deterministic: bool = False  # torch.use_deterministic_algorithms and friends (see seed_everything)
     device: str = "cpu"  # "cpu", "cuda", "cuda:1", or "auto"
@@ -235,6 +237,12 @@ class TrainConfig:
         _check(self.eval_every >= 0, "train.eval_every", f"must be >= 0, got {self.eval_every}")
         _check(self.patience >= 0, "train.patience", f"must be >= 0, got {self.patience}")
         _check(self.max_bad_steps > 0, "train.max_bad_steps", f"must be > 0, got {self.max_bad_steps}")
+        _check(
+            self.diverge_factor == 0 or self.diverge_factor > 1,
+            "train.diverge_factor",
+            f"must be > 1 (stop when the loss exceeds max(K * initial, initial + K)) or 0 (off), "
+            f"got {self.diverge_factor}",
+        )
         _check(
             0 < self.bad_step_lr_factor <= 1,
             "train.bad_step_lr_factor",
@@ -396,17 +404,27 @@ def from_dict(cls: type[C], data: dict[str, Any], *, prefix: str = "") -> C:
 
 
 def write_json(path: str | os.PathLike, obj: Any, *, indent: int | None = None) -> Path:
-    """Write ``obj`` as UTF-8 JSON atomically (temp file + rename): a crash never leaves half a file."""
+    """Write ``obj`` as UTF-8 JSON durably (``rnnkit.durable``: temp file, fsync, rename; the temp file is removed
+    if anything fails): a crash never leaves half a file."""
+    from rnnkit.durable import write_text
+
+    text = json.dumps(obj, indent=indent, ensure_ascii=False) + "\n"  # serialise first: a bad object writes nothing
+    return write_text(path, text)
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Read a JSON file rnnkit wrote; a truncated or edited one is a ConfigError naming it (not a JSONDecodeError)."""
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=indent, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, p)
-    return p
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(
+            f"{p} is not valid JSON ({e}): it is truncated or was edited; restore it, or train the run again"
+        ) from None
 
 
 def save_config(cfg: Any, path: str | os.PathLike) -> Path:
-    """Write ``cfg`` as indented JSON (atomic: temp file + rename)."""
+    """Write ``cfg`` as indented JSON (durably: ``write_json``)."""
     return write_json(path, to_dict(cfg), indent=2)
 
 

@@ -19,6 +19,7 @@ from typing import Any, TextIO
 from rnnkit.config import CellConfig, TrainConfig
 from rnnkit.data.sources import available
 from rnnkit.data.text import builtin_english
+from rnnkit.durable import write_text
 from rnnkit.tasks.lm.task import LanguageModel, LMConfig, LMDataConfig, LMModelConfig
 
 # The demo model: small enough to learn visibly in ~2 minutes on 2 CPU cores (tests shrink it further).
@@ -71,9 +72,17 @@ def run_demo(
     stream: TextIO | None = None,
 ) -> dict[str, Any]:
     """Train for ``seconds``, then print validation bits/char and a ``length``-char sample; returns the results."""
+    from rnnkit.runfolder import claim
+
     stream = stream or sys.stdout
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    with claim(out, overwrite=True, task="lm") as notes:  # a previous demo is moved aside, not mixed with this one
+        for n in notes:
+            print(f"({n})", file=stream)
+        return _run_demo(seconds=seconds, out=out, length=length, seed=seed, quiet=quiet, stream=stream)
+
+
+def _run_demo(*, seconds: float, out: Path, length: int, seed: int, quiet: bool, stream: TextIO) -> dict[str, Any]:
     root = find_demo_data_root()
     if root is not None:
         data = LMDataConfig(dataset="tiny-shakespeare", data_root=str(root), batch_size=32, bptt=64)
@@ -81,7 +90,7 @@ def run_demo(
     else:
         text, desc = builtin_english()
         path = out / "demo-input.txt"
-        path.write_text(text, encoding="utf-8")
+        write_text(path, text)
         data = LMDataConfig(path=str(path.resolve()), batch_size=32, bptt=64, val_fraction=0.1)
         what, prompt = f"{desc}, {len(text) / 1e3:.0f} KB (no Tiny Shakespeare in a data root)", "The "
     cfg = demo_config(seconds=seconds, out=out, data=data, seed=seed, quiet=quiet)

@@ -23,6 +23,8 @@ A parity test checks the decoder's logits against the PyTorch model's full-seque
 
 from __future__ import annotations
 
+import math
+import numbers
 import time
 import warnings
 from collections.abc import Iterator
@@ -40,6 +42,18 @@ if TYPE_CHECKING:  # pragma: no cover
 # ---- sampling ----------------------------------------------------------------------------------------
 
 
+def check_sampling(*, temperature: float, top_k: int | None = None, top_p: float | None = None) -> None:
+    """Refuse sampling options outside their range (ValueError naming the option and what is allowed)."""
+    if not (isinstance(temperature, numbers.Real) and math.isfinite(temperature) and temperature >= 0):
+        raise ValueError(
+            f"--temperature must be a finite number >= 0 (0 = greedy, 1 = the model's own), got {temperature}"
+        )
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral) or top_k < 1):
+        raise ValueError(f"--top-k must be an integer >= 1 (or none for no limit), got {top_k}")
+    if top_p is not None and not (isinstance(top_p, numbers.Real) and 0.0 < top_p <= 1.0):  # also NaN
+        raise ValueError(f"--top-p must be in (0, 1] (or none for no limit), got {top_p}")
+
+
 def next_token_probs(
     logits: np.ndarray, *, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None
 ) -> np.ndarray:
@@ -50,12 +64,7 @@ def next_token_probs(
     ``top_p`` (nucleus sampling, Holtzman et al. 2020 §3.1), renormalise. ``temperature == 0`` is greedy
     (all mass on the argmax). Ties at the k-th value are broken by token id (lower id kept).
     """
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
-    if top_k is not None and top_k < 1:
-        raise ValueError(f"top_k must be >= 1 (or None for no limit), got {top_k}")
-    if top_p is not None and not 0.0 < top_p <= 1.0:
-        raise ValueError(f"top_p must be in (0, 1] (or None for no limit), got {top_p}")
+    check_sampling(temperature=temperature, top_k=top_k, top_p=top_p)
     z = np.asarray(logits, dtype=np.float64).reshape(-1)  # (V,)
     V = z.shape[0]
     if temperature == 0:

@@ -14,15 +14,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 def save_figure(fig, out: str | os.PathLike) -> Path:
     """Write ``fig`` to ``out`` (PNG) and close it; returns the path.
 
-    The PNG goes to a temporary file in the same folder first and is renamed into place (atomic), so a reader
-    never sees half a file; every plot in rnnkit is written through here.
+    The PNG goes to a temporary file in the same folder first, is fsynced and renamed into place (rnnkit.durable),
+    so a reader never sees half a file; every plot in rnnkit is written through here.
     """
+    from rnnkit.durable import atomic_path
+
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}{out.suffix}")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, out)
+    try:
+        with atomic_path(out) as tmp:
+            fig.savefig(tmp, format=out.suffix.lstrip(".") or "png")
+    finally:
+        plt.close(fig)
     return out
 
 

@@ -114,8 +114,9 @@ def test_adaptive_softmax_train_eval_generate(tmp_path):
     assert json.loads(res.stdout)["valid"]["loss"] == pytest.approx(valid["loss"], rel=1e-6)
     res = runner.invoke(app, ["generate", str(out), "--prompt", "the cat ", "--length", "5", "--seed", "1"])
     assert res.exit_code == 0 and res.stdout.startswith("the cat "), res.output
-    bad = [*args[:-2], "--adaptive", "3,80", "--train.max_steps=1"]
+    bad = [*args[:-2], "--adaptive", "3,80", "--train.max_steps=1", "--overwrite"]  # `out` holds the run above
     res = runner.invoke(app, bad)  # the vocabulary has 17 tokens
     assert res.exit_code == 1 and "adaptive cutoffs must lie in (0, V) = (0, 17)" in res.output
-    res = runner.invoke(app, [*args, "--model.tie_weights=true"])
+    res = runner.invoke(app, [*args, "--model.tie_weights=true", "--overwrite"])
     assert res.exit_code == 1 and "cannot be tied to the embedding" in res.output
+    assert (out / "best").is_dir() and not list(tmp_path.glob("run.old-*"))  # refused before the old run was moved

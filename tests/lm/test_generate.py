@@ -46,13 +46,23 @@ def test_top_p_by_hand():
     assert (p > 0).tolist() == [True, True, False, False]
 
 
-def test_sampling_options_are_validated():
-    with pytest.raises(ValueError, match=r"temperature must be >= 0 \(0 = greedy\), got -1"):
-        next_token_probs(LOGITS, temperature=-1)
-    with pytest.raises(ValueError, match=r"top_k must be >= 1"):
-        next_token_probs(LOGITS, top_k=0)
-    with pytest.raises(ValueError, match=r"top_p must be in \(0, 1\]"):
-        next_token_probs(LOGITS, top_p=1.5)
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"temperature": -1}, r"--temperature must be a finite number >= 0 \(0 = greedy.*got -1"),
+        ({"temperature": float("inf")}, r"--temperature must be a finite number >= 0 .*got inf"),
+        ({"temperature": float("nan")}, r"--temperature must be a finite number >= 0 .*got nan"),
+        ({"top_k": 0}, r"--top-k must be an integer >= 1"),
+        ({"top_k": 2.5}, r"--top-k must be an integer >= 1"),
+        ({"top_p": 1.5}, r"--top-p must be in \(0, 1\]"),
+        ({"top_p": 0.0}, r"--top-p must be in \(0, 1\]"),
+        ({"top_p": float("nan")}, r"--top-p must be in \(0, 1\]"),
+    ],
+)
+def test_sampling_options_are_validated(options, message):
+    with pytest.raises(ValueError, match=message):
+        next_token_probs(LOGITS, **options)
+    next_token_probs(LOGITS, temperature=0, top_k=np.int64(1), top_p=1.0)  # the edges of each range are allowed
 
 
 def test_sample_frequencies_match_the_distribution():

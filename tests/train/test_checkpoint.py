@@ -112,8 +112,11 @@ def test_failed_save_leaves_previous_checkpoint(tmp_path, monkeypatch):
 def test_mismatched_model_and_optimizer(tmp_path):
     m, opt = _model_and_opt("adam")
     save_checkpoint(tmp_path / "c", model=m, optimizer=opt)
-    with pytest.raises(CheckpointError, match=r"does not fit Linear: missing .*build the model with the run's config"):
+    with pytest.raises(CheckpointError, match=r"does not fit Linear: .*missing in the checkpoint.*build the"):
         load_checkpoint(tmp_path / "c", model=nn.Linear(3, 2))
+    save_checkpoint(tmp_path / "lin", model=nn.Linear(3, 2))
+    with pytest.raises(CheckpointError, match=r"weight: \(2, 3\) in the checkpoint, \(4, 3\) in the model"):
+        load_checkpoint(tmp_path / "lin", model=nn.Linear(3, 4))  # a size mismatch, not torch's RuntimeError
     with pytest.raises(CheckpointError, match=r"checkpoint holds Adam state but the optimiser is SGD"):
         load_checkpoint(tmp_path / "c", optimizer=torch.optim.SGD(m.parameters(), lr=0.1))
     with pytest.raises(CheckpointError, match=r"no checkpoint at .*nothing"):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -274,13 +273,9 @@ def download(name: str, root: str | os.PathLike) -> Path:  # pragma: no cover - 
         target = folder / fn
         if target.is_file() and sha256(target) == digest:
             continue
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{fn}.")
-        os.close(fd)
-        try:
+        from rnnkit.durable import atomic_path
+
+        with atomic_path(target) as tmp:  # verified, fsynced, renamed; removed if the download or check fails
             urllib.request.urlretrieve(ds.url + fn, tmp)
             verify(tmp, digest)
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
     return folder

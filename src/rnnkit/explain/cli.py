@@ -24,8 +24,9 @@ def _write_json(obj: object, dest: str) -> None:
     if dest == "-":
         sys.stdout.write(text + "\n")
     else:
-        Path(dest).parent.mkdir(parents=True, exist_ok=True)
-        Path(dest).write_text(text + "\n")
+        from rnnkit.durable import write_text
+
+        write_text(dest, text + "\n")
 
 
 @explain_app.command("gradients")

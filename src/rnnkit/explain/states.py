@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from rnnkit.durable import write_text
 from rnnkit.explain.trace import gate_activations, run_steps
 from rnnkit.layout import layout
 
@@ -261,7 +262,7 @@ def explain_states(
         "(gates: 0 blue, 1 red). Hover a character for the value.",
     )  # fmt: skip
     html_path = out_dir / "states.html"
-    html_path.write_text(page, encoding="utf-8")
+    write_text(html_path, page)
     return {
         "cell": rec.cell, "layer": layer, "name": name, "tokens": len(rec.tokens), "hidden_size": H,
         "unit": chosen, "shown_units": shown, "ranking": ranking, "heatmap": str(png), "html": str(html_path),

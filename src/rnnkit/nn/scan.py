@@ -179,7 +179,11 @@ def _build(real: str) -> Path:
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
             if r.returncode != 0:
                 raise OSError(f"{' '.join(cmd)} failed:\n{r.stderr.strip()}")
+        from rnnkit.durable import fsync_dir, fsync_file
+
+        fsync_file(lib)  # a torn .so after a crash would not fail cleanly: it would crash the process loading it
         os.replace(lib, out)
+        fsync_dir(out.parent)
     return out
 
 

@@ -14,14 +14,17 @@ A task subclass supplies (Darts' template method, without its 3,000-line base)::
     val_metrics(val) -> dict            optional: whole-set validation metrics (F1, BLEU) merged into each eval
 
 and the base gives every task: seeding, the run folder (``config.json``, ``task.json``, checkpoints,
-``metrics.jsonl``, ``eval.json``, plots) always from ``config.run_dir``; ``fit(train=None, val=None, *,
-callbacks, resume) -> FitResult`` that leaves the ``best`` weights in ``.model`` (so ``train`` and ``eval``
+``metrics.jsonl``, ``eval.json``, plots) always from ``config.run_dir``, claimed through ``rnnkit.runfolder``
+(refusals, ``overwrite`` moves an old run aside, one writer at a time); ``fit(train=None, val=None, *,
+callbacks, resume, overwrite, new_lr) -> FitResult`` (a resume checked against the run before anything is
+written) that leaves the ``best`` weights in ``.model`` (so ``train`` and ``eval``
 report the same weights, and say which); ``load(run_dir, which=)``; a length-sorted batched inference driver
 (``infer``); the test report (``write_report``); one error for "not trained" and one for "not a run folder".
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -226,22 +229,48 @@ class Task:
         *,
         callbacks: Sequence[Any] = (),
         resume: bool = False,
+        overwrite: bool = False,
+        new_lr: bool = False,
     ) -> Any:
         """Prepare from ``train`` (default: the configured data), train through ``rnnkit.train.fit`` into
         ``config.run_dir`` and leave the selected weights (``best`` when there was validation) in ``.model``.
 
+        The run folder is checked first (``rnnkit.runfolder``): an existing run is refused unless ``resume`` (go on)
+        or ``overwrite`` (move it aside to ``RUN.old-<time>``); a non-empty folder that is not a run always is.
         ``resume``: continue the run folder's last checkpoint; the vocabularies come from its task.json, so the
-        ids are the ones the checkpoint was trained on.
+        ids are the ones the checkpoint was trained on. The requested config and the checkpoint are checked against
+        the run before anything is written; ``new_lr`` allows a new ``train.lr``.
         """
-        from rnnkit.train import fit, seed_everything
+        with contextlib.ExitStack() as hold:
+            return self._fit(train, val, hold, callbacks=callbacks, resume=resume, overwrite=overwrite, new_lr=new_lr)
+
+    def _fit(
+        self,
+        train: Any,
+        val: Any,
+        hold: contextlib.ExitStack,
+        *,
+        callbacks: Sequence[Any],
+        resume: bool,
+        overwrite: bool,
+        new_lr: bool,
+    ) -> Any:
+        """``fit``; the run folder's lock is entered into ``hold`` (fit_and_test keeps it while writing eval.json)."""
+        from rnnkit.runfolder import check_out, claim
+        from rnnkit.train import fit, load_checkpoint, seed_everything
         from rnnkit.train.budget import TimeBudget
+        from rnnkit.train.callbacks import RunRecord
 
         cfg = self.config
         run = self.run_dir
+        changes: list[Any] = []
+        if run is not None:
+            check_out(run, resume=resume, overwrite=overwrite)  # writes nothing: refuse before reading any data
         if resume:
             if run is None:
                 raise ConfigError("resume needs config.run_dir: the run folder whose last checkpoint to continue")
             self._read_task_file(run)
+            changes = self._resume_changes(run, new_lr=new_lr)
         if train is None:
             splits = self.load_data()
             train, val = splits.train, (val if val is not None else splits.val)
@@ -251,9 +280,15 @@ class Task:
         cfg = self.config = self._resolve_monitor(self.config)
         self.model = self.build_model()
         train_b, val_b = self.make_batches(train, val)
+        if resume:  # verify the checkpoint (checksums, every weight's shape) before the folder is touched
+            load_checkpoint(run / "last", model=self.model)
         if run is not None:
+            self.notes += hold.enter_context(claim(run, resume=resume, overwrite=overwrite, task=self.name))
             self.save(run)
         cbs = [*self.callbacks(), *callbacks]
+        if changes:
+            self.notes.append("resumed with: " + ", ".join(f"{c.key} {c.old!r} -> {c.new!r}" for c in changes))
+            cbs.append(RunRecord("resume", {"changed": {c.key: [c.old, c.new] for c in changes}}))
         if cfg.time_limit:
             cbs.append(TimeBudget(cfg.time_limit, decay=cfg.time_decay))
         # Without a run folder the checkpoints still go somewhere, so that `best` can be restored: a temp folder.
@@ -279,17 +314,32 @@ class Task:
         self.model.eval()
         return result
 
-    def fit_and_test(self, *, callbacks: Sequence[Any] = (), resume: bool = False) -> dict[str, Any] | None:
+    def _resume_changes(self, run: Path, *, new_lr: bool) -> list[Any]:
+        """What the requested config changes from the run's (RunFolderError when a resume cannot change it)."""
+        from rnnkit.config import to_dict
+        from rnnkit.runfolder import resume_changes
+
+        if not (run / "config.json").is_file():
+            raise NotARunError(f"{run} has no config.json: it is not a run folder to resume")
+        saved = load_config(type(self.config), run / "config.json")
+        return resume_changes(to_dict(saved), to_dict(self.config), new_lr=new_lr)
+
+    def fit_and_test(
+        self, *, callbacks: Sequence[Any] = (), resume: bool = False, overwrite: bool = False, new_lr: bool = False
+    ) -> dict[str, Any] | None:
         """What ``rnnkit <task> train`` does: read the configured data, fit, score the test part with the weights
-        ``load`` will give, write eval.json (saying which weights); returns the report (None: nothing to score)."""
+        ``load`` will give, write eval.json (saying which weights); returns the report (None: nothing to score).
+        The run folder stays locked until eval.json is written."""
         splits = self.load_data()
         self.splits = splits
-        self.fit(splits.train, splits.val, callbacks=callbacks, resume=resume)
-        if self.fit_result.interrupted:
-            return None
-        report = self.test_report(splits)
-        if report is not None:
-            self.write_report(report)
+        with contextlib.ExitStack() as hold:
+            self._fit(splits.train, splits.val, hold, callbacks=callbacks, resume=resume, overwrite=overwrite,
+                      new_lr=new_lr)  # fmt: skip
+            if self.fit_result.interrupted:
+                return None
+            report = self.test_report(splits)
+            if report is not None:
+                self.write_report(report)
         return report
 
     def _resolve_monitor(self, cfg: Any) -> Any:

@@ -13,6 +13,7 @@ Bodies import torch lazily so ``rnnkit --help`` stays fast.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import inspect
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+import typer.core
 
 EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}
 
@@ -124,20 +126,73 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     return (ConfigError, DataError, CheckpointError, TrainingDiverged, NotTrainedError, ValueError, OSError)
 
 
+DEBUG_ENV = "RNNKIT_DEBUG"
+DEBUG = contextvars.ContextVar("rnnkit_debug", default=False)  # `rnnkit --debug`; scoped to one command (HandledGroup)
+
+
+def debug_on() -> bool:
+    """``rnnkit --debug ...`` or ``RNNKIT_DEBUG=1``: show tracebacks instead of one-line errors."""
+    import os
+
+    return DEBUG.get() or os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+# What to do about an OSError, by errno (the message names the path; this says what to do).
+_OS_ADVICE = {
+    "ENOSPC": "the disk is full: free some space or write elsewhere (--out)",
+    "EDQUOT": "the disk quota is used up: free some space or write elsewhere (--out)",
+    "EROFS": "the file system is read-only: write elsewhere (--out)",
+    "EACCES": "permission denied: check the folder's permissions or write elsewhere (--out)",
+    "EPERM": "not permitted: check the folder's permissions or write elsewhere (--out)",
+    "ENOTDIR": "a part of this path is a file, not a folder: pick another path",
+    "EISDIR": "this is a folder where a file was expected: pick a file",
+    "ENOENT": "no such file or folder: check the path",
+    "EEXIST": "it exists already: pick another path",
+}
+
+
+def os_error_message(e: OSError) -> str:
+    """One line for an OSError: what happened, the path(s), and what to do."""
+    import errno
+
+    where = " -> ".join(str(p) for p in (e.filename, e.filename2) if p)
+    what = e.strerror or str(e)
+    advice = _OS_ADVICE.get(errno.errorcode.get(e.errno or 0, ""), "")
+    return f"{what}" + (f": {where}" if where else "") + (f" ({advice})" if advice else "")
+
+
 @contextlib.contextmanager
 def errors_as_messages(prog: str) -> Iterator[None]:
-    """Turn rnnkit's errors into one line ``rnnkit <task>: error: ...`` (exit 1; 2 for usage errors)."""
+    """Turn rnnkit's errors and every OSError into one line ``rnnkit <task>: error: ...`` (exit 1; 2 for usage
+    errors). With ``--debug`` / ``RNNKIT_DEBUG=1`` they propagate with their traceback."""
     try:
         yield
     except (typer.Exit, typer.Abort, KeyboardInterrupt):
         raise
     except UsageError as e:
+        if debug_on():
+            raise
         typer.echo(f"{prog}: error: {e}", err=True)
         raise typer.Exit(2) from None
     except _known_errors() as e:
-        msg = str(e) if not isinstance(e, OSError) or not e.filename else f"{e.strerror}: {e.filename}"
+        if debug_on():
+            raise
+        msg = os_error_message(e) if isinstance(e, OSError) else str(e)
         typer.echo(f"{prog}: error: {msg}", err=True)
         raise typer.Exit(1) from None
+
+
+class HandledGroup(typer.core.TyperGroup):
+    """A typer group whose every command runs inside ``errors_as_messages``: one handler for every path (task
+    commands, forecast, translate, explain, bench), whatever a command catches itself."""
+
+    def invoke(self, ctx: Any) -> Any:
+        token = DEBUG.set(DEBUG.get())  # the app callback may set it (--debug); undone when the command ends
+        try:
+            with errors_as_messages("rnnkit"):
+                return super().invoke(ctx)
+        finally:
+            DEBUG.reset(token)
 
 
 def echo_notes(notes: Sequence[str]) -> None:
@@ -185,14 +240,21 @@ def task_app(task_cls: type, *, help: str) -> typer.Typer:
 
     def train(**kw: Any) -> None:
         ctx: typer.Context = kw.pop("ctx")
-        resume, quiet = kw.pop("resume"), kw.pop("quiet")
+        resume, quiet, overwrite, new_lr = kw.pop("resume"), kw.pop("quiet"), kw.pop("overwrite"), kw.pop("new_lr")
         with errors_as_messages(prog):
+            if resume and overwrite:
+                raise UsageError("give --resume (continue the run) or --overwrite (start it again), not both")
+            if new_lr and not resume:
+                raise UsageError("--resume-with-new-lr goes with --resume")
+            if resume and kw.get("config") is None and kw.get("out") is not None:
+                run_config = Path(kw["out"]) / "config.json"  # resume starts from the run's settings, then the options
+                kw["config"] = run_config if run_config.is_file() else None
             cfg = build_config(task_cls, kw, ctx.args)
             if quiet:
                 cfg = replace(cfg, train=replace(cfg.train, quiet=True))
             if not cfg.run_dir:
                 cfg = replace(cfg, run_dir=f"runs/{task_cls.name}")
-            train_and_test(task_cls, cfg, resume=resume)
+            train_and_test(task_cls, cfg, resume=resume, overwrite=overwrite, new_lr=new_lr)
 
     train.__doc__ = task_cls.train_help
     params = [
@@ -201,7 +263,15 @@ def task_app(task_cls: type, *, help: str) -> typer.Typer:
         inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY, annotation=Path | None,
                           default=typer.Option(None, help="A config.json to start from (configs/*.json or a run's).")),
         inspect.Parameter("resume", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
-                          default=typer.Option(False, help="Continue the run in --out from its last checkpoint.")),
+                          default=typer.Option(False, help="Continue the run in --out from its last checkpoint, with "
+                                               "its config.json; only epochs, max_steps, --seconds, quiet, log_every, "
+                                               "device, every_steps and the data root may change.")),
+        inspect.Parameter("overwrite", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
+                          default=typer.Option(False, help="--out holds a run: move it aside (to OUT.old-<time>) and "
+                                               "train a new one.")),
+        inspect.Parameter("new_lr", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
+                          default=typer.Option(False, "--resume-with-new-lr",
+                                               help="With --resume: continue with the --lr given (recorded).")),
         inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
                           default=typer.Option(False, help="No progress bar.")),
     ]  # fmt: skip
@@ -272,11 +342,13 @@ def task_app(task_cls: type, *, help: str) -> typer.Typer:
     return app
 
 
-def train_and_test(task_cls: type, cfg: Any, *, resume: bool = False) -> Any:
+def train_and_test(
+    task_cls: type, cfg: Any, *, resume: bool = False, overwrite: bool = False, new_lr: bool = False
+) -> Any:
     """What ``<task> train`` does: read the data (printing what was decided), fit, score the test split with the
     weights ``eval`` will load, write eval.json (saying which weights) and print the report."""
     task = task_cls(cfg)
-    report = task.fit_and_test(resume=resume, callbacks=[_note_printer(task)])
+    report = task.fit_and_test(resume=resume, overwrite=overwrite, new_lr=new_lr, callbacks=[_note_printer(task)])
     r = task.fit_result
     if r.interrupted:
         typer.echo(f"{r.stop_reason}; nothing scored", err=True)

@@ -71,7 +71,12 @@ the monitored metric) -> callbacks. With ``config.ema = d`` (Keras's ``use_ema``
 ``best`` and the returned model use the exponential moving average of the weights; ``last`` keeps the live weights
 (to resume) with the average beside them, which ``load_model`` serves.
 Ctrl-C / SIGTERM finish the current step, save ``last`` and return ``FitResult(interrupted=True)``;
-``fit(..., resume=True)`` continues bit-for-bit on CPU.
+``fit(..., resume=True)`` continues bit-for-bit on CPU (with ``config.lr``: a different lr than the run's applies from
+the resume on; ``Task.fit`` refuses that unless asked). A SIGKILL leaves the previous ``last`` whole (checkpoints
+are swapped in with one atomic rename). fit holds the run folder's lock (``rnnkit.runfolder``) while it runs and
+writes ``config.json`` only once a resume's checkpoint has loaded. Guards: ``max_bad_steps`` non-finite steps in a
+row, or as many with the loss above ``max(K * initial, initial + K)`` (``config.diverge_factor``), or one
+validation loss above it, raise ``TrainingDiverged``, and nothing is saved after that.
 
 Callbacks
 ---------

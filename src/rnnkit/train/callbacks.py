@@ -156,6 +156,19 @@ class MetricsLog(Callback):
             self._write(fs, "stop", {"reason": fs.stop_reason})
 
 
+class RunRecord(Callback):
+    """Writes one ``{"event": event, "step": S, **values}`` record into metrics.jsonl when fit starts (after
+    MetricsLog trimmed a resumed log), e.g. what a resume changed."""
+
+    def __init__(self, event: str, values: dict[str, Any]) -> None:
+        self.event, self.values = event, values
+
+    def on_fit_start(self, fs: FitState) -> None:
+        if fs.run_dir is not None and fs.is_main:
+            record = {"event": self.event, "step": fs.step, "epoch": fs.epoch, **self.values, "time": time.time()}
+            MetricsWriter(fs.run_dir / "metrics.jsonl").write(record)
+
+
 class LossPlot(Callback):
     """Redraws ``run_dir/loss.png`` (train and validation loss) after an evaluation, at most once every
     ``min_interval`` seconds (a plot costs ~0.1 s), and always at the end."""

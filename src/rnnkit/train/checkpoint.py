@@ -8,10 +8,11 @@ A checkpoint is a folder::
     state.json             step, epoch, position, RNG states, schedule, callbacks, the optimiser's
                            non-tensor state and param_groups, and the sha256 of every file above
 
-The folder is written under a temporary name and renamed into place, so a crash while saving leaves the
-previous checkpoint untouched; ``state.json`` is written last and lists checksums, so a truncated or edited
-file is detected at load time with a message naming it. Loading uses ``safetensors`` and ``json`` only:
-it never executes code.
+The folder is written under a temporary name (every file fsynced) and swapped into place with one atomic
+rename (Linux ``renameat2(RENAME_EXCHANGE)``; two renames elsewhere, with ``prev`` covering the gap), so a crash
+while saving leaves the previous checkpoint untouched; ``state.json`` is written last and lists checksums, so a
+truncated or edited file is detected at load time with a message naming it. Loading uses ``safetensors`` and
+``json`` only: it never executes code.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
+from rnnkit.durable import exchange, fsync_dir, fsync_file, temp_name
 from rnnkit.train.distributed import unwrap
 
 FORMAT = "rnnkit.checkpoint/1"
@@ -144,19 +146,6 @@ def set_rng_state(state: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------------------------- save / load
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
-
 def save_checkpoint(
     path: str | os.PathLike,
     *,
@@ -173,7 +162,7 @@ def save_checkpoint(
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
+    tmp = temp_name(path)
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
@@ -187,27 +176,60 @@ def save_checkpoint(
         meta["files"] = {}
         for name, tdict in files.items():
             save_file(tdict, str(tmp / name))
+            fsync_file(tmp / name)
             meta["files"][name] = _sha256(tmp / name)
         with open(tmp / STATE, "w") as f:  # written last: its presence means the folder is complete
             json.dump(meta, f)
             f.flush()
             os.fsync(f.fileno())
-        _fsync_dir(tmp)
-        if path.exists():
-            old = path.parent / "prev" if keep_prev else path.parent / f".{path.name}.old-{os.getpid()}"
-            if old.exists():
-                shutil.rmtree(old)
-            os.replace(path, old)
-            os.replace(tmp, path)
-            if not keep_prev:
-                shutil.rmtree(old)
-        else:
-            os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        fsync_dir(tmp)
+        _swap_in(tmp, path, keep_prev=keep_prev)
+        fsync_dir(path.parent)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return path
+
+
+def _swap_in(tmp: Path, path: Path, *, keep_prev: bool) -> None:
+    """Put the complete folder ``tmp`` at ``path``. Where the OS allows, one atomic exchange: at every instant
+    ``path`` is a whole checkpoint (old or new). The replaced one then becomes ``prev`` (keep_prev) or is deleted;
+    a kill in between leaves it under a temp name that ``rnnkit.durable.clean_stale`` removes at the next start."""
+    if not path.exists():
+        os.replace(tmp, path)
+        return
+    if not exchange(tmp, path):  # pragma: no cover - no renameat2: two renames, `prev` covers the gap
+        old = path.parent / "prev" if keep_prev else path.parent / f".{path.name}.old-{os.getpid()}"
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(path, old)
+        os.replace(tmp, path)
+        if not keep_prev:
+            shutil.rmtree(old)
+        return
+    if not keep_prev:  # tmp now holds the replaced checkpoint
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    prev = path.parent / "prev"
+    trash = path.parent / f".prev.old-{os.getpid()}"
+    if prev.exists():
+        os.replace(prev, trash)  # one rename: `prev` is never half-deleted
+    os.replace(tmp, prev)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def shape_diff(tensors: dict[str, Tensor], model: nn.Module) -> list[str]:
+    """How a checkpoint's weights differ from ``model``'s: ``"rnn.weight_hh_l0: (64, 16) in the checkpoint, (128, 32)
+    in the model"``, ``"x: missing in the checkpoint"``, ``"y: not in the model"`` (empty: they fit)."""
+    own = unwrap(model).state_dict()
+    out = [f"{k}: missing in the checkpoint" for k in own if k not in tensors]
+    out += [f"{k}: in the checkpoint, not in the model" for k in tensors if k not in own]
+    out += [
+        f"{k}: {tuple(t.shape)} in the checkpoint, {tuple(own[k].shape)} in the model"
+        for k, t in tensors.items()
+        if k in own and tuple(t.shape) != tuple(own[k].shape)
+    ]
+    return out
 
 
 def checkpoint_path(run_dir: str | os.PathLike, which: str = "best") -> Path:
@@ -268,13 +290,13 @@ def load_checkpoint(
             raise CheckpointError(f"cannot read {fp}: {e}." + _hint(path)) from None
     if model is not None:
         target = unwrap(model)
-        result = target.load_state_dict(loaded[MODEL], strict=False)
-        if result.missing_keys or result.unexpected_keys:
+        diff = shape_diff(loaded[MODEL], target)
+        if diff:
             raise CheckpointError(
-                f"checkpoint {path / MODEL} does not fit {type(target).__name__}: missing "
-                f"{result.missing_keys[:5]}, unexpected {result.unexpected_keys[:5]}; build the model with the "
-                f"run's config.json"
+                f"checkpoint {path / MODEL} does not fit {type(target).__name__}: {'; '.join(diff[:5])}"
+                f"{f' (and {len(diff) - 5} more)' if len(diff) > 5 else ''}; build the model with the run's config.json"
             )
+        target.load_state_dict(loaded[MODEL], strict=False)
     if optimizer is not None:
         if OPTIM not in loaded:
             raise CheckpointError(f"checkpoint {path} has no optimiser state (a 'best' folder?); resume from 'last'")

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.config import TrainConfig, save_config
+from rnnkit.runfolder import locked
 from rnnkit.train import distributed as ddp
 from rnnkit.train.callbacks import Callback, EarlyStopping, LossPlot, MetricsLog, ProgressBar, improves
 from rnnkit.train.checkpoint import EMA_PREFIX, ema_weights, load_checkpoint, rng_state, save_checkpoint, set_rng_state
@@ -70,6 +71,8 @@ class FitState:
     carry: Any = None  # the detached recurrent state carried into the next batch
     guard_factor: float = 1.0  # NaN guard's lr multiplier (lowered on every skipped step)
     bad_steps: int = 0  # consecutive non-finite steps
+    initial_loss: float | None = None  # the first finite training loss: the divergence guard's reference
+    high_steps: int = 0  # consecutive steps with the loss above the divergence limit
     interrupt: str | None = None  # set by the SIGINT / SIGTERM handler
     mid_step: bool = False  # True between taking a batch and finishing its update (position not saveable)
     saved_at: tuple[int, int, int] | None = None  # (step, epoch, batch) of the last `last` checkpoint
@@ -227,6 +230,8 @@ def _save(fs: FitState, schedule: Schedule, callbacks: Sequence[Callback], which
         "batch": fs.batch,
         "guard_factor": fs.guard_factor,
         "bad_steps": fs.bad_steps,
+        "initial_loss": fs.initial_loss,
+        "high_steps": fs.high_steps,
         "best": fs.best,
         "last": fs.last,
         "schedule": schedule.state_dict(),
@@ -269,6 +274,7 @@ def _resume(
             cb.load_state_dict(saved[key])
     fs.step, fs.epoch, fs.batch = s["step"], s["epoch"], s["batch"]
     fs.guard_factor, fs.bad_steps, fs.best, fs.last = s["guard_factor"], s["bad_steps"], s["best"], s["last"]
+    fs.initial_loss, fs.high_steps = s.get("initial_loss"), s.get("high_steps", 0)  # absent from older checkpoints
     fs.carry = unflatten_state(s["carry"], ck["tensors"], device)
     if fs.ema is not None:
         fs.ema.load(ck["tensors"], s.get("ema_updates", 0))
@@ -330,34 +336,43 @@ def fit(
     fs = FitState(wrapped, raw, opt, cfg, run, info.rank, info.world_size, total_steps=total)
     fs.ema = WeightEMA(raw, cfg.ema) if cfg.ema else None
     fs.evaluator = evaluator
-    if run is not None and fs.is_main:
-        run.mkdir(parents=True, exist_ok=True)
-        save_config(run_config if run_config is not None else _TrainOnly(cfg), run / "config.json")
-    if resume:
-        path = Path(resume) if not isinstance(resume, bool) else (run / "last" if run else None)
-        if path is None:
-            raise ValueError("resume=True needs run_dir (or pass the checkpoint folder as resume=PATH)")
-        _resume(fs, path, schedule, cbs, cfg, device)
-    for g in fs.optimizer.param_groups:
-        g.setdefault("initial_lr", g["lr"])
+    hold = contextlib.ExitStack()  # one writer per run folder (rnnkit.runfolder; re-entrant for a Task's own lock)
     try:
+        if run is not None and fs.is_main:
+            hold.enter_context(locked(run))
+        if resume:  # first: a checkpoint that does not fit fails here, before config.json is rewritten
+            path = Path(resume) if not isinstance(resume, bool) else (run / "last" if run else None)
+            if path is None:
+                raise ValueError("resume=True needs run_dir (or pass the checkpoint folder as resume=PATH)")
+            _resume(fs, path, schedule, cbs, cfg, device)
+            if optimizer is None:  # the lr is the config's (a Task refuses a changed lr unless asked for)
+                for g in fs.optimizer.param_groups:
+                    g["initial_lr"] = cfg.lr
+        if run is not None and fs.is_main:
+            save_config(run_config if run_config is not None else _TrainOnly(cfg), run / "config.json")
+        for g in fs.optimizer.param_groups:
+            g.setdefault("initial_lr", g["lr"])
         with _graceful_interrupts(fs):
             _loop(fs, step, eval_step or step, train, val, schedule, cbs, device, info)
     except KeyboardInterrupt:
         fs.interrupt = "KeyboardInterrupt"
         if not fs.mid_step:  # raised between steps (e.g. by a callback): the position is valid, save it
             _save(fs, schedule, cbs, "last")
+    except BaseException:
+        hold.close()
+        raise
     finally:
         ddp.teardown(info, created=created_group)
         for cb in cbs:  # never leave a live progress bar behind, whatever ended the run
             if isinstance(cb, ProgressBar):
                 cb.close()
-    if fs.interrupt:
-        fs.stop_reason = f"interrupted ({fs.interrupt}) at step {fs.step}; resume with resume=True"
-    if fs.ema is not None:  # as Keras does at the end of fit: the returned model holds the averaged weights
-        fs.ema.apply()
-    for cb in cbs:
-        cb.on_fit_end(fs)
+    with hold:  # the last writes (metrics "stop" record, loss.png) still under the lock
+        if fs.interrupt:
+            fs.stop_reason = f"interrupted ({fs.interrupt}) at step {fs.step}; resume with resume=True"
+        if fs.ema is not None:  # as Keras does at the end of fit: the returned model holds the averaged weights
+            fs.ema.apply()
+        for cb in cbs:
+            cb.on_fit_end(fs)
     return FitResult(
         raw, fs.step, fs.epoch, fs.history, fs.best, fs.last, fs.interrupt is not None, fs.stop_reason, run
     )
@@ -396,6 +411,7 @@ def _loop(
                 fs.mid_step = False
                 continue
             fs.bad_steps = 0
+            _check_divergence(fs, loss, info, device)  # finite but far above where it started: stop, save nothing
             fs.lr = fs.optimizer.param_groups[0]["initial_lr"] * schedule.factor(fs.step) * fs.guard_factor
             scale = getattr(batch, "lr_scale", 1.0)  # variable-length BPTT: lr * seq_len / bptt (awd-lstm)
             for g in fs.optimizer.param_groups:
@@ -451,9 +467,56 @@ def _bad_step(fs: FitState, loss: float) -> None:
         raise TrainingDiverged(
             f"training diverged: {fs.bad_steps} consecutive steps with a non-finite loss or gradient (last loss "
             f"{loss}) at step {fs.step}, epoch {fs.epoch}, batch {fs.batch}; the lr was lowered to "
-            f"{fs.config.lr * fs.guard_factor:.3g}. Lower train.lr, keep train.clip_norm > 0, or check the data "
-            f"for inf/NaN (raise train.max_bad_steps to tolerate more)."
+            f"{fs.config.lr * fs.guard_factor:.3g}. {_kept(fs)} Lower train.lr, keep train.clip_norm > 0, or check "
+            f"the data for inf/NaN (raise train.max_bad_steps to tolerate more)."
         )
+
+
+def _divergence_limit(fs: FitState) -> float:
+    """max(K * L0, L0 + K): K times the initial loss, and at least K above it (a loss near 0, or negative)."""
+    k, l0 = fs.config.diverge_factor, fs.initial_loss
+    return math.inf if not k or l0 is None else max(k * l0, l0 + k)
+
+
+def _check_divergence(fs: FitState, loss: float, info: ddp.DistInfo, device: torch.device) -> None:
+    """Divergence guard for finite losses: ``max_bad_steps`` training steps in a row above the limit stop the run
+    (on every rank together: a rank's loss above its limit counts for all)."""
+    if fs.initial_loss is None:
+        fs.initial_loss = loss
+    if not fs.config.diverge_factor or not ddp.any_rank(loss > _divergence_limit(fs), info, device):
+        fs.high_steps = 0
+        return
+    fs.high_steps += 1
+    if fs.high_steps >= fs.config.max_bad_steps:
+        raise _diverged(fs, f"the training loss stayed above it for {fs.high_steps} steps in a row (last {loss:.4g})")
+
+
+def _diverged(fs: FitState, what: str) -> TrainingDiverged:
+    k, l0 = fs.config.diverge_factor, fs.initial_loss
+    limit = (
+        f"the divergence limit is {_divergence_limit(fs):.4g} (max({k:g} x initial loss {l0:.4g}, initial + {k:g}); "
+        f"train.diverge_factor) and "
+        if k and l0 is not None
+        else ""
+    )
+    return TrainingDiverged(
+        f"training diverged at step {fs.step}, epoch {fs.epoch}: {limit}{what}. {_kept(fs)} Lower train.lr (now "
+        f"{fs.config.lr:g}) or keep train.clip_norm > 0; set train.diverge_factor higher (0: off) if such a loss "
+        f"is expected."
+    )
+
+
+def _kept(fs: FitState) -> str:
+    """Which good weights a diverged run leaves behind (nothing is saved after the guard fires)."""
+    if fs.run_dir is None:
+        return "Nothing was saved (no run folder)."
+    mon = fs.config.checkpoint.monitor
+    if fs.best is not None and fs.config.checkpoint.save_best and (fs.run_dir / "best").is_dir():
+        b = fs.best
+        return f"The last good weights are kept in {fs.run_dir / 'best'} (step {b['step']}, {mon} {b[mon]:.4g})."
+    if fs.saved_at is not None:
+        return f"The last checkpoint, {fs.run_dir / 'last'} (step {fs.saved_at[0]}), was written before it diverged."
+    return "No checkpoint was written before it diverged."
 
 
 def _log(
@@ -487,6 +550,9 @@ def _evaluate(
     mon, mode = fs.config.checkpoint.monitor, fs.config.checkpoint.mode
     if mon not in metrics:
         raise KeyError(f"train.checkpoint.monitor is {mon!r} but evaluation gives {sorted(metrics)}")
+    val_loss = metrics.get("val_loss", 0.0)
+    if ddp.any_rank(not val_loss <= _divergence_limit(fs), info, device):  # also NaN: never saved as best or last
+        raise _diverged(fs, f"the validation loss is {val_loss:.4g}")
     schedule.observe(metrics[mon])
     if schedule.switch_now:  # NT-ASGD trigger fired: continue with averaged SGD
         schedule.switch_now = False

@@ -54,9 +54,9 @@ class MetricsWriter:
         if not self.path.is_file():
             return
         kept = [r for r in read_metrics(self.path) if int(r.get("step", 0)) <= step]
-        tmp = self.path.with_name(f".{self.path.name}.tmp{os.getpid()}")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
-        os.replace(tmp, self.path)
+        from rnnkit.durable import write_text
+
+        write_text(self.path, "".join(json.dumps(r) + "\n" for r in kept))
 
 
 def read_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:

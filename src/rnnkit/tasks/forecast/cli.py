@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 
 import typer
 
+from rnnkit.config import write_json
 from rnnkit.tasks.cli import errors_as_messages
 
 
@@ -58,7 +58,7 @@ def backtest_command(
         )  # fmt: skip
     _table(bt.table(), "backtest: " + "; ".join(bt.notes))
     if json_out:
-        Path(json_out).write_text(json.dumps({"metrics": bt.metrics, "notes": bt.notes}, indent=2))
+        write_json(json_out, {"metrics": bt.metrics, "notes": bt.notes}, indent=2)  # durable: temp, fsync, rename
     if plot:
         from rnnkit.plots import plot_forecast
 
