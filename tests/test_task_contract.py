@@ -175,3 +175,54 @@ def test_python_options_are_the_cli_options(task, tmp_path):
     assert py.config.data.path == written.data.path and py.config.run_dir == written.run_dir
     with pytest.raises(ConfigError, match="unknown option"):
         cls.from_options(hiden=3)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_a_used_run_folder_is_refused_unchanged_then_moved_aside_whole(task, tmp_path):
+    """#19 for every task: `train --out RUN` on a finished run changes nothing; `--overwrite` moves it aside."""
+    import hashlib
+
+    make, _ = EXAMPLES[task]
+    args = [task, "train", *make(tmp_path), "--epochs", "1", "--quiet", "--out", str(tmp_path / "run")]
+    assert runner.invoke(app, args).exit_code == 0
+    files = lambda d: {str(p.relative_to(d)): hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
+                       for p in sorted(d.rglob("*")) if p.is_file()}  # fmt: skip
+    before = files(tmp_path / "run")
+    r = runner.invoke(app, args)
+    assert r.exit_code == 1 and "--overwrite" in r.output, r.output
+    assert files(tmp_path / "run") == before
+    assert runner.invoke(app, [*args, "--overwrite"]).exit_code == 0
+    (aside,) = tmp_path.glob("run.old-*")
+    lock = lambda f: {k: v for k, v in f.items() if k != ".rnnkit-lock"}  # noqa: E731 - the mover held the lock
+    assert lock(files(aside)) == lock(before)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", TASKS)
+def test_killed_mid_training_then_resumed(task, tmp_path):
+    """#19 for every task: SIGKILL a `train` process once its first checkpoint exists (a random moment later, often
+    inside a checkpoint swap); the run still loads, and `--resume` finishes it."""
+    import os
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    make, _ = EXAMPLES[task]
+    run = tmp_path / "run"
+    args = [task, "train", *make(tmp_path), "--quiet", "--out", str(run), "--train.checkpoint.every_steps=1"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src"), "OMP_NUM_THREADS": "1"}
+    p = subprocess.Popen([sys.executable, "-m", "rnnkit.cli", *args, "--epochs", "200"], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not (run / "last" / "state.json").is_file() and p.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert p.poll() is None, p.stderr.read().decode()[-2000:]
+    time.sleep(random.Random(task).uniform(0.0, 0.5))
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    get_task(task).load(run, which="last")  # the folder holds a whole checkpoint
+    r = runner.invoke(app, [*args, "--epochs", "1", "--resume"])
+    assert r.exit_code == 0, r.output
+    assert get_task(task).load(run).model is not None
