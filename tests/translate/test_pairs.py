@@ -180,14 +180,16 @@ def test_tutorial_and_max_len_selections_say_what_they_dropped(tmp_path: Path) -
 
 def test_directions_splits_and_notes_of_the_task(tmp_path: Path) -> None:
     z = write_zip(tmp_path / "pairs.zip")
-    fe = translator(path=str(z), extra_columns=1, test_fraction=0.25, val_fraction=0).load_data()
-    ef = translator(path=str(z), extra_columns=1, test_fraction=0.25, val_fraction=0, direction="eng-fra").load_data()
+    fe = translator(path=str(z), extra_columns=1, test_fraction=0.25, val_fraction=0, columns="eng-fra",
+                    direction="fra-eng").load_data()  # fmt: skip
+    ef = translator(path=str(z), extra_columns=1, test_fraction=0.25, val_fraction=0, columns="eng-fra").load_data()
     assert ef.test == [(b, a) for a, b in fe.test] and ef.train == [(b, a) for a, b in fe.train]
     assert ("Va !", "Go.") in fe.train + fe.test and fe.val is None
     assert "validation: none" in fe.notes and any(n.startswith("test: 2 pairs held out of") for n in fe.notes)
     with pytest.raises(ValueError, match=r"unknown language direction 'eng-deu'.*use 'eng-fra' or 'fra-eng'"):
-        translator(path=str(z), direction="eng-deu").load_data()
+        translator(path=str(z), columns="eng-fra", direction="eng-deu").load_data()
     mx = translator(path=str(z), extra_columns=1, max_len=5).load_data()
+    assert translator(path=str(z), extra_columns=1, test_fraction=0.25, val_fraction=0).load_data().train == ef.train
     assert any("max_len 5" in n and "dropped 3" in n for n in mx.notes)
 
 

@@ -51,8 +51,8 @@ class TranslatorDataConfig(DataConfig):
     val_tgt_path: str | None = None
     test_src_path: str | None = None
     test_tgt_path: str | None = None
-    direction: str = "fra-eng"  # source-target
-    columns: str = "eng-fra"  # languages of a TSV's first and second column (fra.txt: English first)
+    direction: str = ""  # source-target languages; "": fra-eng for the fra-eng dataset, else the file's column order
+    columns: str = ""  # languages of a TSV's two columns; "": eng-fra for fra-eng (English first), else = direction
     extra_columns: int = 0  # TSV columns after the two sentences to ignore (Tatoeba's attribution: 1)
     setting: str = "general"  # general (every pair, or <= max_len words) | tutorial (the PyTorch tutorial subset)
     max_len: int = 0  # drop pairs with a side longer than this many words (0: keep all; tutorial: < 10)
@@ -70,12 +70,20 @@ class TranslatorDataConfig(DataConfig):
         _one_of(self.setting, "data.setting", P.SETTINGS)
         _one_of(self.level, "data.level", ("word", "char"))
         _one_of(self.normalize, "data.normalize", P.NORMALIZATIONS)
-        _check(len(self.columns.split("-")) == 2, "data.columns", f"two languages like 'eng-fra', got {self.columns!r}")
-        _check(len(self.direction.split("-")) == 2, "data.direction",
+        _check(not self.columns or len(self.columns.split("-")) == 2, "data.columns",
+               f"two languages like 'eng-fra', got {self.columns!r}")  # fmt: skip
+        _check(not self.direction or len(self.direction.split("-")) == 2, "data.direction",
                f"source-target like 'fra-eng', got {self.direction!r}")  # fmt: skip
         _check(self.max_len >= 0, "data.max_len", f"must be >= 0 (0: no limit), got {self.max_len}")
         _check(self.extra_columns >= 0, "data.extra_columns", f"must be >= 0, got {self.extra_columns}")
         _check(0.0 <= self.test_fraction < 1.0, "data.test_fraction", f"must be in [0, 1), got {self.test_fraction}")
+
+    def languages(self) -> tuple[str, str]:
+        """(direction, columns) with the defaults filled in: the fra-eng dataset is English<TAB>French and is
+        translated French -> English; a user's TSV is source<TAB>target unless --direction / --columns say more."""
+        own = not (self.path or self.src_path) and self.dataset == "fra-eng"
+        direction = self.direction or ("fra-eng" if own else (self.columns or "src-tgt"))
+        return direction, self.columns or ("eng-fra" if own else direction)
 
     def check_sources(self) -> None:
         """Sources that contradict each other (checked when the data is read: overrides arrive one key at a time)."""

@@ -109,7 +109,8 @@ class Translator(Task):
         d = self.config.data
         if d.src_path:
             return raw
-        swap = P.parse_direction(d.direction, tuple(d.columns.split("-")))
+        direction, columns = d.languages()
+        swap = P.parse_direction(direction, tuple(columns.split("-")))
         return [(b, a) for a, b in raw] if swap else raw
 
     def _read_part(self, part: str) -> tuple[list[P.Pair] | None, str]:
@@ -129,13 +130,14 @@ class Translator(Task):
         if d.src_path:
             pool, source = P.read_parallel(d.src_path, d.tgt_path), f"{d.src_path} + {d.tgt_path}"
         elif d.path or d.dataset:
-            P.parse_direction(d.direction, tuple(d.columns.split("-")))  # a bad direction fails before the read
+            direction, columns = d.languages()
+            P.parse_direction(direction, tuple(columns.split("-")))  # a bad direction fails before the read
             raw, source = P.read_raw_pairs(path=d.path, dataset=None if d.path else d.dataset,
                                            data_root=d.data_root, extra_columns=d.extra_columns)  # fmt: skip
             pool = self._orient(raw)
         else:
             raise ConfigError("config data: give data.src_path + data.tgt_path, data.path (a TSV) or data.dataset")
-        pool, note = P.select_pairs(pool, languages=d.direction.split("-"), setting=d.setting, max_len=d.max_len)
+        pool, note = P.select_pairs(pool, languages=d.languages()[0].split("-"), setting=d.setting, max_len=d.max_len)
         notes += [note] if note else []
         fmt = self.text
         kept = [p for p in pool if not (fmt.is_empty(p[0]) or fmt.is_empty(p[1]))]
@@ -332,8 +334,10 @@ class Translator(Task):
         Opt("--val-tgt", "data.val_tgt_path", Path, "Validation targets, line for line with --val-src.", path=True),
         Opt("--test-src", "data.test_src_path", Path, "Test as two files (instead of --test TSV).", path=True),
         Opt("--test-tgt", "data.test_tgt_path", Path, "Test targets, line for line with --test-src.", path=True),
-        Opt("--direction", "data.direction", str, "source-target, e.g. fra-eng or eng-fra."),
-        Opt("--columns", "data.columns", str, "Languages of a TSV's two columns (fra-eng: eng-fra)."),
+        Opt("--direction", "data.direction", str, "source-target, e.g. fra-eng or eng-fra (none: a TSV's column "
+            "order; fra-eng for the fra-eng dataset)."),
+        Opt("--columns", "data.columns", str, "Languages of a TSV's two columns (none: = --direction; fra-eng: "
+            "eng-fra)."),
         Opt("--extra-columns", "data.extra_columns", int, "TSV columns after the two sentences to ignore."),
         Opt("--setting", "data.setting", str, "general (every pair) or tutorial (the PyTorch tutorial subset)."),
         Opt("--max-len", "data.max_len", int, "Drop training pairs with a side over this many words (0: none)."),
