@@ -7,7 +7,8 @@ implementations of the same math:
 * ``"fused"`` — torch.nn's kernels on our parameters (``nn/fused.py``; oneDNN LSTM on CPU, cuDNN on GPU);
 * ``"bptt"``  — our hand-written BPTT ``autograd.Function`` (``nn/bptt.py``), one layer and direction a call;
 * ``"scan"``  — parallel scans for cells gated on the input only (``nn/scan.py``), same call as bptt;
-* ``"auto"``  — ``_auto_impl`` picks the fastest correct one.
+* ``"auto"``  — the fastest correct one on this host: measured once per key and cached (``nn/autotune.py``),
+  or the static table ``_auto_impl`` where tuning is off (``RNNKIT_AUTOTUNE=0``, deterministic mode, ...).
 
 All of them receive the parameters as one dict per (layer, direction), built once per forward, so
 DropConnect on ``W_hh`` (``weight_drop``, Merity et al. 2017 §4.1, applied once per forward in training
@@ -30,7 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.layout import W_HH, CellOptions, layout
-from rnnkit.nn import fused
+from rnnkit.nn import autotune, fused
 from rnnkit.nn.cells.base import CellBase, Params
 from rnnkit.registry import get_cell
 
@@ -144,6 +145,7 @@ class Recurrent(nn.Module):
         self.dropout, self.weight_drop, self.bias = float(dropout), float(weight_drop), bias
         self.options = options or CellOptions()
         self.impl = impl
+        self.last_impl: str | None = None  # the impl the last forward ran (what 'auto' chose)
         directions = ("fwd", "bwd") if bidirectional else ("fwd",)
         self.layers = nn.ModuleList()
         for l in range(num_layers):
@@ -219,9 +221,8 @@ class Recurrent(nn.Module):
             params = [{**p, W_HH: nn.functional.dropout(p[W_HH], self.weight_drop)} for p in params]
         return params
 
-    def resolve_impl(self, x: Tensor) -> str:
-        """The implementation this forward will use (``self.impl`` or the automatic choice), checked."""
-        impl = _auto_impl(self.cell, self.options, x) if self.impl == "auto" else self.impl
+    def check_impl(self, impl: str, x: Tensor) -> str:
+        """``impl`` if it runs this cell and options on ``x``, else a ValueError saying what to use instead."""
         if impl == "fused" and not fused.supports(self.cell, self.options, x=x):
             raise ValueError(
                 f"impl='fused' does not support cell {self.cell!r} with {self.options}; use impl='loop' or 'auto'"
@@ -235,6 +236,11 @@ class Recurrent(nn.Module):
                 )
         return impl
 
+    def resolve_impl(self, x: Tensor) -> str:
+        """The implementation for ``x`` without measuring: ``self.impl``, or for 'auto' the static table, checked.
+        ``forward`` measures instead where autotuning applies (``nn/autotune.py``); ``last_impl`` tells which ran."""
+        return self.check_impl(_auto_impl(self.cell, self.options, x) if self.impl == "auto" else self.impl, x)
+
     def forward(
         self, x: Tensor, state: tuple[Tensor, ...] | None = None, lengths: Tensor | Sequence[int] | None = None
     ) -> tuple[Tensor, tuple[Tensor, ...]]:
@@ -244,7 +250,17 @@ class Recurrent(nn.Module):
         if state is None:  # zeros, one (L*dirs, N, H) tensor per state name
             state = tuple(x.new_zeros(self.num_layers * self.dirs, N, self.hidden_size) for _ in self.layout.state)
         params = self.layer_params()
-        impl = self.resolve_impl(x)
+        if self.impl == "auto" and autotune.applies(x):
+            impl = autotune.choose(self, x, state, params, lengths)  # measured once per key on this host
+        else:
+            impl = self.resolve_impl(x)
+        self.last_impl = impl
+        return self.run_impl(impl, x, state, params, lengths)
+
+    def run_impl(
+        self, impl: str, x: Tensor, state: tuple[Tensor, ...], params: list[Params], lengths: Tensor | None
+    ) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """The stack with one concrete ``impl`` on checked inputs (``forward`` and the autotuner call this)."""
         if impl == "fused":
             return fused.run_stack(
                 self.cell, x, state, params, self.options, num_layers=self.num_layers,
