@@ -394,7 +394,8 @@ def report(info: dict[str, str], peak: dict[str, float], results: Sequence[CaseR
     head = [
         f"Command: `{command}`",
         "",
-        f"Machine: {info['cpu']} ({info['cpu_flags']}), {info['cores']} cores, torch {info['torch']} ({info['torch_threads']} threads), "
+        f"Machine: {info['cpu']} ({info['cpu_flags']}), {info['cores']} cores, "
+        f"torch {info['torch']} ({info['torch_threads']} threads), "
         f"{info['onednn']}, {info['mkl']}; gemm route {info['gemm_route']}; {info['date_utc']} UTC.",
         "",
         f"Matmul peak measured in the same run (4096x512 @ 512x2048 float32, GFLOP/s): {routes}; "
