@@ -35,6 +35,10 @@ CELLS = ("rnn", "lstm", "gru")
 _SIGMOID_BWD = torch.ops.aten.sigmoid_backward.grad_input  # (g, s, out) -> g * s * (1 - s)
 _TANH_BWD = torch.ops.aten.tanh_backward.grad_input  # (g, y, out) -> g * (1 - y^2)
 _THRESHOLD_BWD = torch.ops.aten.threshold_backward.grad_input  # (g, y, 0, out) -> g * (y > 0)
+# Under torch.autocast (precision="bf16", nn/precision.py) these Functions compute in float32: the inputs are cast
+# and autocast is off inside forward, and backward runs in the same autocast state as forward did.
+_AMP_FWD = torch.amp.custom_fwd(device_type="cpu", cast_inputs=torch.float32)
+_AMP_BWD = torch.amp.custom_bwd(device_type="cpu")
 
 
 def supports(cell: str, options: CellOptions, *, x: Tensor) -> bool:
@@ -194,6 +198,7 @@ class _RNN(torch.autograd.Function):
     """h_t = f(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), f = tanh or relu."""
 
     @staticmethod
+    @_AMP_FWD
     def forward(ctx, batch_sizes, relu, x, h0, W_ih, W_hh, b_ih, b_hh):
         T, N, D = x.shape
         H = h0.shape[1]
@@ -213,6 +218,7 @@ class _RNN(torch.autograd.Function):
         return Hs[1:], _final(Hs, batch_sizes)
 
     @staticmethod
+    @_AMP_BWD
     def backward(ctx, dout, dhT):
         x, W_ih, W_hh, Hs = ctx.saved_tensors
         bs = ctx.batch_sizes
@@ -241,6 +247,7 @@ class _LSTM(torch.autograd.Function):
     """Gates i, f, g, o; c_t = f c_{t-1} + i g; h_t = o tanh(c_t) (Hochreiter & Schmidhuber 1997, Gers 2000)."""
 
     @staticmethod
+    @_AMP_FWD
     def forward(ctx, batch_sizes, x, h0, c0, W_ih, W_hh, b_ih, b_hh):
         T, N, D = x.shape
         H = h0.shape[1]
@@ -267,6 +274,7 @@ class _LSTM(torch.autograd.Function):
         return Hs[1:], _final(Hs, batch_sizes), _final(Cs, batch_sizes)
 
     @staticmethod
+    @_AMP_BWD
     def backward(ctx, dout, dhT, dcT):
         x, W_ih, W_hh, A, Hs, Cs, TC = ctx.saved_tensors
         bs = ctx.batch_sizes
@@ -304,6 +312,7 @@ class _GRU(torch.autograd.Function):
     h_t = (1 - z) n + z h_{t-1}  (Cho et al. 2014, in the torch.nn / cuDNN form)."""
 
     @staticmethod
+    @_AMP_FWD
     def forward(ctx, batch_sizes, x, h0, W_ih, W_hh, b_ih, b_hh):
         T, N, D = x.shape
         H = h0.shape[1]
@@ -329,6 +338,7 @@ class _GRU(torch.autograd.Function):
         return Hs[1:], _final(Hs, batch_sizes)
 
     @staticmethod
+    @_AMP_BWD
     def backward(ctx, dout, dhT):
         x, W_ih, W_hh, HP, Hs, Ns = ctx.saved_tensors
         bs = ctx.batch_sizes

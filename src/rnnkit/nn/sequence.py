@@ -76,6 +76,22 @@ def _auto_impl(cell: str, options: CellOptions, x: Tensor) -> str:
     return "loop"
 
 
+def _autocast_on(x: Tensor) -> bool:
+    return x.device.type in ("cpu", "cuda") and torch.is_autocast_enabled(x.device.type)
+
+
+def _to_param_dtype(m: Recurrent, x: Tensor, state) -> tuple[Tensor, object]:
+    """x and the state in the parameters' dtype (float32) when autocast handed them over in its own dtype."""
+    w = m.cells[0].W_ih
+    if x.is_floating_point() and x.dtype != w.dtype and w.dtype == torch.float32:
+        x = x.to(w.dtype)
+    if isinstance(state, Tensor):
+        state = (state,)
+    if isinstance(state, (tuple, list)):
+        state = tuple(s.to(w.dtype) if isinstance(s, Tensor) and s.is_floating_point() else s for s in state)
+    return x, state
+
+
 def loop_layer(
     cell: CellBase,
     x: Tensor,
@@ -244,7 +260,13 @@ class Recurrent(nn.Module):
     def forward(
         self, x: Tensor, state: tuple[Tensor, ...] | None = None, lengths: Tensor | Sequence[int] | None = None
     ) -> tuple[Tensor, tuple[Tensor, ...]]:
-        """x (N, T, D), state of (L*dirs, N, H) or None (zeros), lengths (N,) -> (out (N, T, dirs*H), state)."""
+        """x (N, T, D), state of (L*dirs, N, H) or None (zeros), lengths (N,) -> (out (N, T, dirs*H), state).
+
+        Under ``torch.autocast`` (``precision="bf16"``, nn/precision.py) the products run in the autocast dtype
+        while the input, the states and the outputs stay in the parameters' float32."""
+        amp = torch.get_autocast_dtype(x.device.type) if isinstance(x, Tensor) and _autocast_on(x) else None
+        if amp is not None:  # an autocast product upstream may hand us bf16: the recurrence itself keeps float32
+            x, state = _to_param_dtype(self, x, state)
         state, lengths = self._check(x, state, lengths)
         N = x.shape[0]
         if state is None:  # zeros, one (L*dirs, N, H) tensor per state name
@@ -255,7 +277,10 @@ class Recurrent(nn.Module):
         else:
             impl = self.resolve_impl(x)
         self.last_impl = impl
-        return self.run_impl(impl, x, state, params, lengths)
+        out, final = self.run_impl(impl, x, state, params, lengths)
+        if amp is not None and out.dtype != x.dtype:  # torch's fused kernels return the autocast dtype
+            out, final = out.to(x.dtype), tuple(s.to(x.dtype) for s in final)
+        return out, final
 
     def run_impl(
         self, impl: str, x: Tensor, state: tuple[Tensor, ...], params: list[Params], lengths: Tensor | None
@@ -277,9 +302,12 @@ class Recurrent(nn.Module):
                 s0 = tuple(s[k] for s in state)  # (N, H) each
                 if impl == "loop":
                     out, fin = loop_layer(self.cells[k], x, s0, params[k], lengths=lengths, reverse=d == 1)
-                else:  # bptt / scan share run_layer's signature
+                else:  # bptt / scan share run_layer's signature; they compute in float32 (autocast off inside)
                     run_layer = _impl_module(impl, self.cell).run_layer
-                    out, fin = run_layer(self.cell, x, s0, params[k], self.options, lengths=lengths, reverse=d == 1)
+                    with torch.autocast(x.device.type, enabled=False):
+                        out, fin = run_layer(
+                            self.cell, x, s0, params[k], self.options, lengths=lengths, reverse=d == 1
+                        )  # fmt: skip
                 outs.append(out)
                 finals.append(fin)
             x = outs[0] if self.dirs == 1 else torch.cat(outs, dim=2)  # (N, T, dirs*H)
