@@ -14,7 +14,7 @@ import warnings
 import pytest
 import torch
 
-from rnnkit.config import ConfigError, TrainConfig
+from rnnkit.config import ConfigError, OptimConfig, TrainConfig
 from rnnkit.layout import CellOptions
 from rnnkit.nn import precision
 from rnnkit.nn.sequence import Recurrent
@@ -49,10 +49,7 @@ def test_bf16_gradients_match_float32(cell, impl):
     err = max(float((a - b).abs().max() / b.abs().max()) for a, b in zip(got, ref, strict=True))
     out_err = float((out16 - out32).abs().max() / out32.abs().max())
     assert err <= TOL and out_err <= TOL
-    if impl == "bptt":  # the hand-written Functions compute in float32 under autocast (custom_fwd)
-        assert err < BF16_FLOOR
-    else:
-        assert err > BF16_FLOOR  # the products really ran in bf16
+    assert err > BF16_FLOOR  # the products really ran in bf16 (bptt: through gemm.products, element-wise float32)
 
 
 @needs_bf16
@@ -107,14 +104,16 @@ def test_fit_in_bf16_keeps_float32_weights_optimiser_state_and_loss(tmp_path):
             losses.append(loss.dtype)
             return StepOutput(loss, None, len(y))
 
-        res = fit(model, step, data, config=TrainConfig(epochs=2, precision=prec, quiet=True, lr=1e-2))
-        return res, losses
+        init = torch.cat([p.detach().flatten() for p in model.parameters()])
+        cfg = TrainConfig(epochs=2, precision=prec, quiet=True, lr=0.5, optim=OptimConfig(name="sgd"))
+        res = fit(model, step, data, config=cfg)
+        return torch.cat([p.detach().flatten() for p in res.model.parameters()]) - init, res, losses
 
-    ref, _ = run("fp32")
-    got, dtypes = run("bf16")
+    ref, _, _ = run("fp32")
+    moved, got, dtypes = run("bf16")
     assert set(dtypes) == {torch.float32}  # cross-entropy runs in float32 under autocast
     assert all(p.dtype == torch.float32 for p in got.model.parameters())
-    a = torch.cat([p.detach().flatten() for p in ref.model.parameters()])
-    b = torch.cat([p.detach().flatten() for p in got.model.parameters()])
-    assert float((a - b).abs().max()) < 0.05 * float(a.abs().max())  # 8 AdamW steps of lr 1e-2 from the same start
-    assert not torch.equal(a, b)
+    # 8 SGD steps (linear in the gradients, unlike Adam's sign-like steps) from the same start: the bf16 run's
+    # weight change is the float32 one within the gradient tolerance
+    assert float((moved - ref).abs().max()) <= TOL * float(ref.abs().max())
+    assert not torch.equal(moved, ref)

@@ -25,6 +25,8 @@ Shapes: N batch, T time, D input, H hidden, G gates (RNN 1, GRU 3, LSTM 4).
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import Tensor
 
@@ -39,6 +41,20 @@ _THRESHOLD_BWD = torch.ops.aten.threshold_backward.grad_input  # (g, y, 0, out) 
 # and autocast is off inside forward, and backward runs in the same autocast state as forward did.
 _AMP_FWD = torch.amp.custom_fwd(device_type="cpu", cast_inputs=torch.float32)
 _AMP_BWD = torch.amp.custom_bwd(device_type="cpu")
+# Their products (only) may still run in bf16: the runner enters ``gemm.products(torch.bfloat16)`` around
+# ``run_layer`` when this flag is set; forward records the dtype and backward re-enters it (``_products_as_fwd``).
+BF16_PRODUCTS = True
+
+
+def _products_as_fwd(backward):
+    """Run a Function's backward with the product dtype its forward saw (``ctx.products``)."""
+
+    @functools.wraps(backward)
+    def wrapped(ctx, *grads):
+        with gemm.products(ctx.products):
+            return backward(ctx, *grads)
+
+    return wrapped
 
 
 def supports(cell: str, options: CellOptions, *, x: Tensor) -> bool:
@@ -214,11 +230,13 @@ class _RNN(torch.autograd.Function):
             else:
                 torch.tanh(a, out=Hs[t + 1, :b])  # h = tanh(a)
         ctx.batch_sizes, ctx.relu, ctx.grad_index = batch_sizes, relu, (2, 4, 5, 6, 7)
+        ctx.products = gemm.product_dtype()
         ctx.save_for_backward(x, W_ih, W_hh, Hs)
         return Hs[1:], _final(Hs, batch_sizes)
 
     @staticmethod
     @_AMP_BWD
+    @_products_as_fwd
     def backward(ctx, dout, dhT):
         x, W_ih, W_hh, Hs = ctx.saved_tensors
         bs = ctx.batch_sizes
@@ -269,12 +287,13 @@ class _LSTM(torch.autograd.Function):
             c.addcmul_(i, g)  # c_t = f c_{t-1} + i g
             tc = torch.tanh(c, out=TC[t, :b])
             torch.mul(o, tc, out=Hs[t + 1, :b])  # h_t = o tanh(c_t)
-        ctx.batch_sizes, ctx.grad_index = batch_sizes, (1, 4, 5, 6, 7)
+        ctx.batch_sizes, ctx.grad_index, ctx.products = batch_sizes, (1, 4, 5, 6, 7), gemm.product_dtype()
         ctx.save_for_backward(x, W_ih, W_hh, A, Hs, Cs, TC)
         return Hs[1:], _final(Hs, batch_sizes), _final(Cs, batch_sizes)
 
     @staticmethod
     @_AMP_BWD
+    @_products_as_fwd
     def backward(ctx, dout, dhT, dcT):
         x, W_ih, W_hh, A, Hs, Cs, TC = ctx.saved_tensors
         bs = ctx.batch_sizes
@@ -333,12 +352,13 @@ class _GRU(torch.autograd.Function):
             r, z = rz.split(H, dim=1)
             n = torch.addcmul(XN[t, :b], r, hn, out=Ns[t, :b]).tanh_()  # n = tanh(x_n + r (W_hn h + b_hn))
             torch.lerp(n, Hs[t, :b], z, out=Hs[t + 1, :b])  # h_t = n + z (h_{t-1} - n) = (1 - z) n + z h
-        ctx.batch_sizes, ctx.grad_index = batch_sizes, (1, 3, 4, 5, 6)
+        ctx.batch_sizes, ctx.grad_index, ctx.products = batch_sizes, (1, 3, 4, 5, 6), gemm.product_dtype()
         ctx.save_for_backward(x, W_ih, W_hh, HP, Hs, Ns)
         return Hs[1:], _final(Hs, batch_sizes)
 
     @staticmethod
     @_AMP_BWD
+    @_products_as_fwd
     def backward(ctx, dout, dhT):
         x, W_ih, W_hh, HP, Hs, Ns = ctx.saved_tensors
         bs = ctx.batch_sizes

@@ -12,8 +12,13 @@ How each impl of ``rnnkit.nn.Recurrent`` runs under it:
 * ``fused``: torch's own autocast rules: the oneDNN LSTM kernel (``mkldnn_rnn_layer``) runs in bf16; GRU / RNN
   run their per-step ``linear`` / ``addmm`` in bf16.
 * ``loop``: the cells' ``F.linear`` products run in bf16, the gate arithmetic in float32.
-* ``bptt`` / ``scan``: the hand-written Functions take float32 (``torch.amp.custom_fwd(cast_inputs=float32)``):
-  correct, but no faster than float32; ``auto`` measures under the autocast dtype, so it picks the fastest.
+* ``bptt`` (rnn / lstm / gru): the hand-written Functions keep autocast off inside (``torch.amp.custom_fwd`` /
+  ``custom_bwd``) and run their products through ``gemm.products(torch.bfloat16)``: bf16 inputs, float32
+  accumulation and results, so states, gates and their derivatives stay float32 (finer than torch.nn's bf16 LSTM,
+  which keeps its gates in bf16).
+* ``scan`` and the other BPTT Functions (layer-norm LSTM, IndRNN): float32 throughout (correct, no faster).
+
+``auto`` measures under the autocast dtype (the dtype is part of the autotune key), so it picks the fastest.
 
 Where it pays: on a CPU with AMX (Intel Sapphire Rapids and later) bf16 GEMMs ran ~9x float32 (PERF-NOTES.md);
 with AVX512-BF16 only (AMD Zen 4/5) the gain is smaller (benchmarks/RESULTS.md); without either, oneDNN

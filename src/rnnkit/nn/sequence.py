@@ -31,7 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.layout import W_HH, CellOptions, layout
-from rnnkit.nn import autotune, fused
+from rnnkit.nn import autotune, fused, gemm
 from rnnkit.nn.cells.base import CellBase, Params
 from rnnkit.registry import get_cell
 
@@ -292,6 +292,8 @@ class Recurrent(nn.Module):
                 bidirectional=self.bidirectional, bias=self.bias, dropout=self.dropout,
                 training=self.training, lengths=lengths,
             )  # fmt: skip
+        amp = torch.get_autocast_dtype(x.device.type) if _autocast_on(x) else None
+        amp = amp if amp == torch.bfloat16 and x.device.type == "cpu" else None
         finals: list[tuple[Tensor, ...]] = []  # index l*dirs + d
         for l in range(self.num_layers):
             if l > 0 and self.dropout:
@@ -302,10 +304,11 @@ class Recurrent(nn.Module):
                 s0 = tuple(s[k] for s in state)  # (N, H) each
                 if impl == "loop":
                     out, fin = loop_layer(self.cells[k], x, s0, params[k], lengths=lengths, reverse=d == 1)
-                else:  # bptt / scan share run_layer's signature; they compute in float32 (autocast off inside)
-                    run_layer = _impl_module(impl, self.cell).run_layer
-                    with torch.autocast(x.device.type, enabled=False):
-                        out, fin = run_layer(
+                else:  # bptt / scan share run_layer's signature; float32 element-wise work (autocast off inside)
+                    mod = _impl_module(impl, self.cell)
+                    low = amp if getattr(mod, "BF16_PRODUCTS", False) else None  # its products in bf16 if it can
+                    with torch.autocast(x.device.type, enabled=False), gemm.products(low):
+                        out, fin = mod.run_layer(
                             self.cell, x, s0, params[k], self.options, lengths=lengths, reverse=d == 1
                         )  # fmt: skip
                 outs.append(out)
