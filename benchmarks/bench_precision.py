@@ -9,6 +9,7 @@ Then interleaved repeats, medians, and the median of per-round ratios to torch.n
 
     python benchmarks/bench_precision.py                       # lstm, gru at H = 256, 512; T=128, N=32
     python benchmarks/bench_precision.py --cells gru --hidden 512 --repeats 9
+    python benchmarks/bench_precision.py --threads 1 --clock cpu      # a busy shared machine: CPU time of 1 thread
 """
 
 from __future__ import annotations
@@ -73,10 +74,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--impls", nargs="+", default=["fused", "bptt"])
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall", help="cpu: process CPU time (use 1 thread)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     precision.check("bf16")
-    print(f"bf16 support: {precision.bf16_support()}; {run_header(args.threads, args.repeats)}")
+    print(f"bf16 support: {precision.bf16_support()}; {run_header(args.threads, args.repeats)}; clock {args.clock}")
     cmd = "python benchmarks/bench_precision.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     print(f"Command: `{cmd.strip()}`\n")
     print("| case | variant | fwd+bwd ms | / torch.nn fp32 | paired ratio | grad err |")
@@ -94,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
             for name, fn in fns.items():  # correctness first
                 got = fn()
                 errs[name] = max(float((a - b).abs().max() / b.abs().max()) for a, b in zip(got, ref, strict=True))
-            times = interleaved(fns, repeats=args.repeats, warmup=1)
+            times = interleaved(fns, repeats=args.repeats, warmup=1, clock=args.clock)
             anchor = times["torch.nn fp32"]
             for name, t in times.items():
                 tol = TOL_BF16 if name.endswith("bf16") else TOL_FP32
