@@ -85,5 +85,20 @@ def autocast(precision: str, device: torch.device | str = "cpu") -> contextlib.A
 
 
 def active(device_type: str = "cpu") -> torch.dtype | None:
-    """The autocast dtype in force for ``device_type``, or None."""
-    return torch.get_autocast_dtype(device_type) if torch.is_autocast_enabled(device_type) else None
+    """The autocast dtype in force for ``device_type`` ('cpu' or 'cuda'), or None."""
+    if device_type not in ("cpu", "cuda") or not torch.is_autocast_enabled(device_type):
+        return None
+    return torch.get_autocast_dtype(device_type)
+
+
+def to_dtype(dtype: torch.dtype, x: torch.Tensor, state):
+    """x and the state (a tensor, a tuple of them, or None) in ``dtype`` where autocast handed them over in a low
+    precision (bf16 / fp16); other dtypes (float64) are left alone for the entry checks to report."""
+    low = (torch.bfloat16, torch.float16)
+
+    def conv(t):
+        return t.to(dtype) if isinstance(t, torch.Tensor) and t.dtype in low else t
+
+    if isinstance(state, (tuple, list)):
+        state = tuple(conv(s) for s in state)
+    return conv(x), conv(state)

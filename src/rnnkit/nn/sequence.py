@@ -31,7 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.layout import W_HH, CellOptions, layout
-from rnnkit.nn import autotune, fused, gemm
+from rnnkit.nn import autotune, fused, gemm, precision
 from rnnkit.nn.cells.base import CellBase, Params
 from rnnkit.registry import get_cell
 
@@ -54,7 +54,9 @@ def _impl_module(impl: str, cell: str):
 
 
 def _auto_impl(cell: str, options: CellOptions, x: Tensor) -> str:
-    """The default implementation for this cell, options and input (edit after measuring; see RESULTS.md).
+    """The static default implementation for this cell, options and input: what ``auto`` uses where autotuning is
+    off (``RNNKIT_AUTOTUNE=0``, deterministic mode, off the CPU; see nn/autotune.py) and the choice the autotuner
+    keeps unless another impl measures faster by more than ``autotune.MARGIN``.
 
     LSTM: torch's fused kernel (oneDNN on CPU) is hard to beat. GRU / RNN: torch.nn does not use oneDNN
     for them on CPU, so our BPTT path wins where it applies; then fused; the loop always works.
@@ -74,22 +76,6 @@ def _auto_impl(cell: str, options: CellOptions, x: Tensor) -> str:
     if fused.supports(cell, options, x=x):
         return "fused"
     return "loop"
-
-
-def _autocast_on(x: Tensor) -> bool:
-    return x.device.type in ("cpu", "cuda") and torch.is_autocast_enabled(x.device.type)
-
-
-def _to_param_dtype(m: Recurrent, x: Tensor, state) -> tuple[Tensor, object]:
-    """x and the state in the parameters' dtype (float32) when autocast handed them over in its own dtype."""
-    w = m.cells[0].W_ih
-    if x.is_floating_point() and x.dtype != w.dtype and w.dtype == torch.float32:
-        x = x.to(w.dtype)
-    if isinstance(state, Tensor):
-        state = (state,)
-    if isinstance(state, (tuple, list)):
-        state = tuple(s.to(w.dtype) if isinstance(s, Tensor) and s.is_floating_point() else s for s in state)
-    return x, state
 
 
 def loop_layer(
@@ -264,9 +250,9 @@ class Recurrent(nn.Module):
 
         Under ``torch.autocast`` (``precision="bf16"``, nn/precision.py) the products run in the autocast dtype
         while the input, the states and the outputs stay in the parameters' float32."""
-        amp = torch.get_autocast_dtype(x.device.type) if isinstance(x, Tensor) and _autocast_on(x) else None
+        amp = precision.active(x.device.type) if isinstance(x, Tensor) else None
         if amp is not None:  # an autocast product upstream may hand us bf16: the recurrence itself keeps float32
-            x, state = _to_param_dtype(self, x, state)
+            x, state = precision.to_dtype(self.cells[0].W_ih.dtype, x, state)
         state, lengths = self._check(x, state, lengths)
         N = x.shape[0]
         if state is None:  # zeros, one (L*dirs, N, H) tensor per state name
@@ -292,8 +278,8 @@ class Recurrent(nn.Module):
                 bidirectional=self.bidirectional, bias=self.bias, dropout=self.dropout,
                 training=self.training, lengths=lengths,
             )  # fmt: skip
-        amp = torch.get_autocast_dtype(x.device.type) if _autocast_on(x) else None
-        amp = amp if amp == torch.bfloat16 and x.device.type == "cpu" else None
+        amp = precision.active(x.device.type)
+        amp = amp if amp == torch.bfloat16 and x.device.type == "cpu" else None  # bptt's products then run in bf16
         finals: list[tuple[Tensor, ...]] = []  # index l*dirs + d
         for l in range(self.num_layers):
             if l > 0 and self.dropout:
