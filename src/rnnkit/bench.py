@@ -476,7 +476,7 @@ def autotune_command(
                f"cache {autotune.cache_path()}; {info['date_utc']} UTC")  # fmt: skip
     if not autotune.enabled():
         typer.echo("RNNKIT_AUTOTUNE=0: autotuning is off, `auto` uses the static table (the 'static' column).")
-    typer.echo("| case | mode | static table | auto (measured) | ms per candidate (median) | source |")
+    typer.echo("| case | mode | static table | auto (measured) | ms per candidate (fastest of 3) | source |")
     typer.echo("|---|---|---|---|---|---|")
     tn = autotune.tuner()
     for T in seq_lens:

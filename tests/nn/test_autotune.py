@@ -96,7 +96,7 @@ def test_the_static_choice_wins_within_the_noise_margin(tmp_path):
 def test_a_slow_impl_is_timed_once(tmp_path):
     clock = FakeClock({"fused": 0.01, "loop": 2 * autotune.SLOW})
     autotune.Tuner(tmp_path / "a.json", clock=clock).choose(KEY, ["fused", "loop"], clock.run, repeats=3)
-    assert clock.calls.count("loop") == 2 and clock.calls.count("fused") == 4
+    assert clock.calls.count("loop") == 1 + autotune.SLOW_REPEATS and clock.calls.count("fused") == 4
 
 
 def test_an_unwritable_cache_warns_once_and_keeps_the_choice_in_memory(tmp_path):

@@ -25,7 +25,6 @@ import contextlib
 import functools
 import json
 import os
-import statistics
 import tempfile
 import time
 import warnings
@@ -38,8 +37,8 @@ import torch
 VERSION = 1  # of the cache file's layout; another version is stale and ignored
 FILE = "autotune.json"
 FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")  # the CPU flags that change which impl wins
-REPEATS = 3  # timed runs per impl after one warm-up (medians)
-SLOW = 1.0  # seconds: an impl whose warm-up took longer is timed once (tuning stays a few steps)
+REPEATS = 3  # timed runs per impl after one warm-up; the fastest counts
+SLOW, SLOW_REPEATS = 1.0, 2  # an impl whose warm-up took more seconds than SLOW is timed twice only
 MARGIN = 0.05  # the static table's choice is kept unless another impl is faster by more than this (noise guard)
 LOOP_MAX_T = 8  # the plain loop is a candidate only for short inputs (at T=1 it beats oneDNN's setup)
 
@@ -107,8 +106,8 @@ class Tuner:
     """The choices made so far (memory, then the file at ``path``) and the measurement of new ones.
 
     ``clock`` is the timer (tests pass a fake one). ``choose(key, candidates, run)`` returns the cached impl
-    for ``key`` or times ``run(impl)`` for each candidate (one warm-up, then ``repeats`` interleaved rounds,
-    medians) and keeps the fastest.
+    for ``key`` or times ``run(impl)`` for each candidate (one warm-up, then ``repeats`` interleaved rounds; each
+    candidate's fastest round counts) and keeps the fastest.
     """
 
     def __init__(self, path: Path | None = None, *, clock: Callable[[], float] = time.perf_counter) -> None:
@@ -173,7 +172,7 @@ class Tuner:
         repeats: int = REPEATS, prefer: str | None = None, force: bool = False,
     ) -> str:
         """The fastest of ``candidates`` for ``key``: from the cache, else measured now and cached. ``prefer`` (the
-        static table's choice) is kept unless another candidate's median is more than ``MARGIN`` below its own.
+        static table's choice) is kept unless another candidate's time is more than ``MARGIN`` below its own.
         ``force`` measures again even when the key is cached."""
         if len(candidates) == 1:
             return candidates[0]
@@ -189,21 +188,30 @@ class Tuner:
                 slow.add(c)
         for r in range(repeats):  # interleaved: a noisy neighbour slows every candidate alike
             for c in candidates:
-                if c in slow and r > 0:
+                if c in slow and r >= SLOW_REPEATS:
                     continue
                 t0 = self.clock()
                 run(c)
                 samples[c].append(self.clock() - t0)
-        ms = {c: 1e3 * statistics.median(s) for c, s in samples.items()}
+        # the fastest sample of each: noise from other processes only ever adds time (as timeit advises)
+        ms = {c: 1e3 * min(s) for c, s in samples.items()}
         best = min(candidates, key=lambda c: ms[c])
         if prefer in ms and ms[best] > (1.0 - MARGIN) * ms[prefer]:
             best = prefer
-        entry = {"impl": best, "ms": {c: round(v, 3) for c, v in ms.items()},
+        entry = {"impl": best, "ms": {c: round(v, 3) for c, v in ms.items()}, "load": round(_load(), 1),
                  "when": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), "key": key}  # fmt: skip
         k = key_str(key)
         self.memory[k] = entry
         self.write(k, entry)
         return best
+
+
+def _load() -> float:
+    """The 1-minute load average when measured (a busy machine explains an odd choice: re-measure with --fresh)."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return float("nan")
 
 
 _tuners: dict[Path, Tuner] = {}
