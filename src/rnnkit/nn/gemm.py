@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -32,7 +33,7 @@ from torch import Tensor
 
 ROUTES = ("onednn", "torch")
 _forced: str | None = None  # set by ``use_route`` (tests, benchmarks); None means "best available"
-_products: torch.dtype | None = None  # set by ``products``: the dtype product inputs are cast to; None = as given
+_state = threading.local()  # .products, set by ``products`` per thread: the dtype product inputs are cast to
 
 
 @functools.cache
@@ -78,8 +79,8 @@ def use_route(route: str | None) -> Iterator[None]:
 
 
 def product_dtype() -> torch.dtype | None:
-    """The dtype products run in inside the current ``products`` block (None: the inputs' own)."""
-    return _products
+    """The dtype products run in inside the current ``products`` block of this thread (None: the inputs' own)."""
+    return getattr(_state, "products", None)
 
 
 @contextlib.contextmanager
@@ -87,19 +88,18 @@ def products(dtype: torch.dtype | None) -> Iterator[None]:
     """Run every product in ``dtype`` (torch.bfloat16, or None for the inputs' own dtype) inside the block.
 
     Only float32 inputs are cast; results are float32. A backward pass re-enters it with the forward's dtype."""
-    global _products
     if dtype not in (None, torch.bfloat16):
         raise ValueError(f"products: dtype must be torch.bfloat16 or None, got {dtype}")
-    old, _products = _products, dtype
+    old, _state.products = product_dtype(), dtype
     try:
         yield
     finally:
-        _products = old
+        _state.products = old
 
 
 def _low(t: Tensor) -> bool:
     """True when products on ``t`` run in the ``products`` dtype (float32 inputs inside a bf16 block)."""
-    return _products is not None and t.dtype == torch.float32
+    return product_dtype() is not None and t.dtype == torch.float32
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ class Weight:
 def prepare(w: Tensor) -> Weight:
     """Wrap ``w (O, I)`` for ``linear``; reorders it for oneDNN when that route applies (costs one copy)."""
     if _low(w):  # bf16 products: the weight is cast once here; oneDNN reorders bf16 weights too
-        wb = w.to(_products)
+        wb = w.to(product_dtype())
         packed = torch.ops.mkldnn._reorder_linear_weight(wb.contiguous()) if route_for(w) == "onednn" else None
         return Weight(wb, packed)
     if route_for(w) == "onednn":
@@ -142,7 +142,7 @@ def linear(x: Tensor, w: Weight | Tensor, bias: Tensor | None = None, *, add: Te
 
 def _linear_low(x: Tensor, w: Weight | Tensor, bias: Tensor | None, add: Tensor | None) -> Tensor:
     """``linear`` with bf16 inputs and a float32 result: (x W^T + bias) in oneDNN, ``add`` added in float32."""
-    dt = _products
+    dt = product_dtype()
     if not isinstance(w, Weight):
         w = Weight(w.to(dt), None)
     xb = x.to(dt)
@@ -171,7 +171,7 @@ def mm_tn(a: Tensor, b: Tensor) -> Tensor:
     1.15-1.9x faster on every BPTT shape but one (``benchmarks/bench_mm_tn.py``, 2026-11-30).
     """
     if _low(a):  # bf16 inputs, float32 result (a weight gradient)
-        a, b = a.to(_products), b.to(_products)
+        a, b = a.to(product_dtype()), b.to(product_dtype())
         if onednn_available() and a.device.type == "cpu" and _forced != "torch":
             return torch.ops.mkldnn._linear_pointwise(b.t(), a.t(), None, "none", [], "").t().float()
         return torch.mm(a.t(), b).float()
