@@ -6,6 +6,7 @@ tests/conftest.py turns autotuning off for the whole suite; these tests turn it 
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import torch
@@ -29,18 +30,19 @@ class FakeClock:
 
 
 KEY = {"cell": "gru", "H": 8, "training": True}
+IDLE = lambda: 0.0  # noqa: E731 - the load average a quiet machine reports
 
 
 def test_choose_keeps_the_fastest_and_caches_it_in_memory_and_on_disk(tmp_path):
     clock = FakeClock({"fused": 0.02, "bptt": 0.01, "loop": 0.05})
-    tn = autotune.Tuner(tmp_path / "autotune.json", clock=clock)
+    tn = autotune.Tuner(tmp_path / "autotune.json", clock=clock, load=IDLE)
     assert tn.choose(KEY, ["fused", "bptt", "loop"], clock.run, repeats=3) == "bptt"
     assert clock.calls.count("bptt") == 4  # one warm-up + 3 timed, interleaved
     assert clock.calls[:3] == ["fused", "bptt", "loop"] and clock.calls[3:6] == ["fused", "bptt", "loop"]
     n = len(clock.calls)
     assert tn.choose(KEY, ["fused", "bptt", "loop"], clock.run) == "bptt"
     assert len(clock.calls) == n  # memory: nothing ran
-    fresh = autotune.Tuner(tmp_path / "autotune.json", clock=clock)
+    fresh = autotune.Tuner(tmp_path / "autotune.json", clock=clock, load=IDLE)
     assert fresh.choose(KEY, ["fused", "bptt", "loop"], clock.run) == "bptt"
     assert len(clock.calls) == n  # disk: nothing ran
     data = json.loads((tmp_path / "autotune.json").read_text())
@@ -50,9 +52,19 @@ def test_choose_keeps_the_fastest_and_caches_it_in_memory_and_on_disk(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["autotune.json"]  # no temp file left behind
 
 
+def test_a_choice_measured_on_a_busy_machine_stays_in_memory(tmp_path):
+    clock = FakeClock({"fused": 0.02, "bptt": 0.01})
+    tn = autotune.Tuner(tmp_path / "a.json", clock=clock, load=lambda: 4.0 * (os.cpu_count() or 1))
+    assert tn.choose(KEY, ["fused", "bptt"], clock.run) == "bptt"
+    n = len(clock.calls)
+    assert tn.choose(KEY, ["fused", "bptt"], clock.run) == "bptt" and len(clock.calls) == n  # this process: cached
+    assert not (tmp_path / "a.json").exists()  # the next process measures again
+    assert tn.memory[autotune.key_str(KEY)]["load"] == 4.0 * (os.cpu_count() or 1)
+
+
 def test_other_keys_are_measured_and_kept_beside(tmp_path):
     clock = FakeClock({"fused": 0.01, "bptt": 0.02})
-    tn = autotune.Tuner(tmp_path / "a.json", clock=clock)
+    tn = autotune.Tuner(tmp_path / "a.json", clock=clock, load=IDLE)
     tn.choose(KEY, ["fused", "bptt"], clock.run)
     other = {**KEY, "training": False}
     clock.cost = {"fused": 0.03, "bptt": 0.02}
@@ -63,7 +75,7 @@ def test_other_keys_are_measured_and_kept_beside(tmp_path):
 
 def test_a_cached_impl_that_no_longer_applies_is_measured_again(tmp_path):
     clock = FakeClock({"fused": 0.02, "bptt": 0.01, "loop": 0.05})
-    tn = autotune.Tuner(tmp_path / "a.json", clock=clock)
+    tn = autotune.Tuner(tmp_path / "a.json", clock=clock, load=IDLE)
     tn.choose(KEY, ["fused", "bptt"], clock.run)
     assert tn.choose(KEY, ["fused", "loop"], clock.run) == "fused"
 
@@ -78,7 +90,7 @@ def test_a_corrupt_or_stale_cache_is_ignored_and_rewritten(tmp_path, content):
     path = tmp_path / "autotune.json"
     path.write_text(content)
     clock = FakeClock({"fused": 0.02, "bptt": 0.01})
-    tn = autotune.Tuner(path, clock=clock)
+    tn = autotune.Tuner(path, clock=clock, load=IDLE)
     assert tn.choose(KEY, ["fused", "bptt"], clock.run) == "bptt"
     assert clock.calls  # measured: the file did not count
     data = json.loads(path.read_text())
@@ -87,7 +99,7 @@ def test_a_corrupt_or_stale_cache_is_ignored_and_rewritten(tmp_path, content):
 
 def test_the_static_choice_wins_within_the_noise_margin(tmp_path):
     clock = FakeClock({"fused": 0.0100, "bptt": 0.0098})  # 2% apart: noise
-    tn = autotune.Tuner(tmp_path / "a.json", clock=clock)
+    tn = autotune.Tuner(tmp_path / "a.json", clock=clock, load=IDLE)
     assert tn.choose(KEY, ["fused", "bptt"], clock.run, prefer="fused") == "fused"
     clock.cost = {"fused": 0.0100, "bptt": 0.0090}  # 10% apart: a real win
     assert tn.choose({**KEY, "H": 9}, ["fused", "bptt"], clock.run, prefer="fused") == "bptt"
@@ -95,7 +107,7 @@ def test_the_static_choice_wins_within_the_noise_margin(tmp_path):
 
 def test_a_slow_impl_is_timed_once(tmp_path):
     clock = FakeClock({"fused": 0.01, "loop": 2 * autotune.SLOW})
-    autotune.Tuner(tmp_path / "a.json", clock=clock).choose(KEY, ["fused", "loop"], clock.run, repeats=3)
+    autotune.Tuner(tmp_path / "a.json", clock=clock, load=IDLE).choose(KEY, ["fused", "loop"], clock.run, repeats=3)
     assert clock.calls.count("loop") == 1 + autotune.SLOW_REPEATS and clock.calls.count("fused") == 4
 
 
@@ -103,7 +115,7 @@ def test_an_unwritable_cache_warns_once_and_keeps_the_choice_in_memory(tmp_path)
     blocker = tmp_path / "file"
     blocker.write_text("")  # a file where the cache folder should be
     clock = FakeClock({"fused": 0.02, "bptt": 0.01})
-    tn = autotune.Tuner(blocker / "sub" / "a.json", clock=clock)
+    tn = autotune.Tuner(blocker / "sub" / "a.json", clock=clock, load=IDLE)
     with pytest.warns(UserWarning, match="RNNKIT_CACHE"):
         assert tn.choose(KEY, ["fused", "bptt"], clock.run) == "bptt"
     n = len(clock.calls)
@@ -130,7 +142,7 @@ def tuning(tmp_path, monkeypatch):
 
     monkeypatch.setattr(Recurrent, "run_impl", timed)
     path = autotune.cache_path()
-    monkeypatch.setattr(autotune, "_tuners", {path: autotune.Tuner(path, clock=lambda: ticks["now"])})
+    monkeypatch.setattr(autotune, "_tuners", {path: autotune.Tuner(path, clock=lambda: ticks["now"], load=IDLE)})
     return calls
 
 

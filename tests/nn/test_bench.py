@@ -148,7 +148,10 @@ def test_cli_bench_autotune_shows_the_choice_and_reads_the_cache(monkeypatch, tm
     assert off.exit_code == 0, off.output
     assert "autotuning is off" in off.stdout and "| gru H=8 L=1 T=4 N=2 | train | bptt | - |" in off.stdout
     monkeypatch.setenv("RNNKIT_AUTOTUNE", "1")
-    monkeypatch.setattr("rnnkit.nn.autotune._tuners", {})
+    from rnnkit.nn import autotune
+
+    path = tmp_path / "autotune.json"
+    monkeypatch.setattr(autotune, "_tuners", {path: autotune.Tuner(path, load=lambda: 0.0)})  # a quiet machine
     first = CliRunner().invoke(app, [*args, "--no-inference"])
     assert first.exit_code == 0, first.output
     assert "measured now |" in first.stdout and "fused " in first.stdout and "bptt " in first.stdout

@@ -6,7 +6,8 @@ CPU model and the flags that matter, torch version and threads, cell, options, d
 shape bucket, training vs inference — every applicable impl runs a few forward(+backward) steps on a private
 copy of the parameters and a random input of the same shape, and the fastest is kept: in memory and in a JSON
 file in ``$RNNKIT_CACHE`` (default ``~/.cache/rnnkit``), written atomically (temp file, fsync, ``os.replace``).
-A file that does not parse or has another ``version`` is ignored and rewritten.
+A file that does not parse or has another ``version`` is ignored and rewritten. A choice measured on a busy
+machine (load average above the core count) is kept in memory only: other processes' work is in its times.
 
 Off (the static table) when ``RNNKIT_AUTOTUNE=0``, when ``torch.use_deterministic_algorithms`` is on, off the
 CPU, while tracing / scripting / exporting / compiling, and where only one impl applies.
@@ -107,12 +108,17 @@ class Tuner:
 
     ``clock`` is the timer (tests pass a fake one). ``choose(key, candidates, run)`` returns the cached impl
     for ``key`` or times ``run(impl)`` for each candidate (one warm-up, then ``repeats`` interleaved rounds; each
-    candidate's fastest round counts) and keeps the fastest.
+    candidate's fastest round counts) and keeps the fastest. A choice measured while the machine was busy (1-minute
+    load average above the core count, ``load``) is kept for this process only: the next one measures again.
     """
 
-    def __init__(self, path: Path | None = None, *, clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(
+        self, path: Path | None = None, *, clock: Callable[[], float] = time.perf_counter,
+        load: Callable[[], float] | None = None,
+    ) -> None:
         self.path = path
         self.clock = clock
+        self.load = load or _load
         self.memory: dict[str, dict[str, Any]] = {}
         self._loaded = False
         self._warned = False
@@ -198,16 +204,18 @@ class Tuner:
         best = min(candidates, key=lambda c: ms[c])
         if prefer in ms and ms[best] > (1.0 - MARGIN) * ms[prefer]:
             best = prefer
-        entry = {"impl": best, "ms": {c: round(v, 3) for c, v in ms.items()}, "load": round(_load(), 1),
+        load = self.load()
+        entry = {"impl": best, "ms": {c: round(v, 3) for c, v in ms.items()}, "load": round(load, 1),
                  "when": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), "key": key}  # fmt: skip
         k = key_str(key)
         self.memory[k] = entry
-        self.write(k, entry)
+        if not load > (os.cpu_count() or 1):  # busy: other processes' work is in these times; don't keep it
+            self.write(k, entry)
         return best
 
 
 def _load() -> float:
-    """The 1-minute load average when measured (a busy machine explains an odd choice: re-measure with --fresh)."""
+    """The 1-minute load average (above the core count, times include other processes' work)."""
     try:
         return os.getloadavg()[0]
     except OSError:
