@@ -50,8 +50,13 @@ def enabled() -> bool:
 
 
 def cache_path() -> Path:
-    """``$RNNKIT_CACHE/autotune.json``, else ``~/.cache/rnnkit/autotune.json``."""
-    root = os.environ.get("RNNKIT_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "rnnkit")
+    """``$RNNKIT_CACHE/autotune.json``, else ``~/.cache/rnnkit/autotune.json`` (read per call: tests change it)."""
+    return _cache_path(os.environ.get("RNNKIT_CACHE"), os.environ.get("HOME"))
+
+
+@functools.lru_cache(maxsize=8)
+def _cache_path(env: str | None, home: str | None) -> Path:
+    root = env or os.path.join(os.path.expanduser("~"), ".cache", "rnnkit")
     return Path(root) / FILE
 
 
@@ -238,11 +243,10 @@ def tuner() -> Tuner:
 
 def applies(x: torch.Tensor) -> bool:
     """Whether to tune here at all (see the module docstring for when it is off)."""
-    if not enabled() or x.device.type != "cpu" or torch.are_deterministic_algorithms_enabled():
+    if x.device.type != "cpu" or torch.are_deterministic_algorithms_enabled() or not enabled():
         return False
-    if torch.jit.is_scripting() or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
-        return False
-    return not torch.compiler.is_compiling()
+    # ONNX export traces (TorchScript exporter) or compiles (dynamo exporter): both are caught here
+    return not (torch.jit.is_scripting() or torch.compiler.is_compiling() or torch.jit.is_tracing())
 
 
 def candidates(module: Any, x: torch.Tensor) -> list[str]:
@@ -279,14 +283,22 @@ def choose(
 ) -> str:
     """The fastest impl for ``module.forward(x, state, lengths)`` with the per-(layer, direction) ``params`` it
     built, on this host: read from the cache, or measured now the first time the key is met."""
-    cands = candidates(module, x)
-    key = training_key(module, x, lengths)
-    training = bool(key["training"])
     tn = tuner()
+    training = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in module.parameters()))
+    fast = (id(tn), tuple(x.shape), x.dtype, x.device, x.requires_grad, training, lengths is None,
+            compute_dtype(x), torch.get_num_threads())  # fmt: skip
+    memo = module.__dict__.setdefault("_autotune_memo", {})  # per module: a forward costs a dict lookup
+    if not force and fast in memo:
+        return memo[fast]
+    cands = candidates(module, x)
+    key = key_of(module, x, training=training, lengths=lengths is not None, dtype=compute_dtype(x))
     if len(cands) > 1 and (force or tn.lookup(key, cands) is None):
         run = _runner(module, x, state, params, lengths, training=training)
-        return tn.choose(key, cands, run, prefer=_static(module, x), force=force)
-    return tn.choose(key, cands, lambda impl: None)  # one candidate, or cached: nothing runs
+        impl = tn.choose(key, cands, run, prefer=_static(module, x), force=force)
+    else:
+        impl = tn.choose(key, cands, lambda impl: None)  # one candidate, or cached: nothing runs
+    memo[fast] = impl
+    return impl
 
 
 def _runner(
