@@ -9,7 +9,7 @@ import os
 import sys
 
 import torch
-from common import interleaved, machine_info, shared_data_root
+from common import interleaved, machine_info, print_host, shared_data_root
 
 from rnnkit.data.streams import TokenStream
 from rnnkit.models.encoder import RecurrentLM
@@ -26,6 +26,7 @@ data = lm.data()
 V = len(data.vocab)
 counts = torch.bincount(torch.as_tensor(data.train), minlength=V)
 cum = counts.cumsum(0).double() / counts.sum()
+print_host()  # the CPU model and flags every figure depends on
 print(
     f"PTB V={V}; token coverage of ids [0,500) {cum[499]:.3f}, [0,1000) {cum[999]:.3f}, [0,2000) {cum[1999]:.3f}, "
     f"[0,4000) {cum[3999]:.3f}, [0,6000) {cum[5999]:.3f}"

@@ -21,7 +21,7 @@ import argparse
 import shlex
 import sys
 
-from common import append_section
+from common import append_section, print_host
 
 from rnnkit.bench import IMPLS, PRESETS, bench_cells, report
 from rnnkit.registry import cell_names
@@ -57,6 +57,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> None:
+    print_host()  # the CPU model and flags every figure depends on
     args = parse_args(argv)
     info, peak, results = bench_cells(
         cells=args.cells, hidden=args.hidden, layers=args.layers, seq_lens=args.seq_lens, batch=args.batch,

@@ -21,6 +21,7 @@ import statistics
 import time
 
 import torch
+from common import print_host
 from torch import nn
 from torch.nn import functional as F
 
@@ -73,6 +74,7 @@ def fit_loop(model: nn.Module, stream: TokenStream, steps: int, lr: float) -> No
 
 
 def main() -> None:
+    print_host()  # the CPU model and flags every figure depends on
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--batch", type=int, default=32)

@@ -24,6 +24,7 @@ import time
 
 import numpy as np
 import torch
+from common import print_host
 
 from rnnkit.generate import FastDecoder, blas_threads, next_token_probs, sample
 from rnnkit.models.encoder import RecurrentLM
@@ -146,6 +147,7 @@ def time_runner(runner, tokens: int, seed: int = 0) -> float:
 
 
 def main() -> None:
+    print_host()  # the CPU model and flags every figure depends on
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hidden", type=int, default=512)
     ap.add_argument("--layers", type=int, default=2)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 
 import torch
-from common import interleaved, run_header
+from common import interleaved, print_host, run_header
 
 from rnnkit.nn import gemm
 
@@ -46,6 +46,7 @@ def routes(a: torch.Tensor, b: torch.Tensor) -> dict[str, object]:
 
 
 def main() -> None:
+    print_host()  # the CPU model and flags every figure depends on
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=7)

@@ -19,13 +19,14 @@ import argparse
 import os
 
 import torch
-from common import interleaved, matmul_peak, run_header
+from common import interleaved, matmul_peak, print_host, run_header
 
 from rnnkit.nn import gemm
 from rnnkit.nn.sequence import Recurrent
 
 
 def main() -> None:
+    print_host()  # the CPU model and flags every figure depends on
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seq-len", type=int, default=512)
     ap.add_argument("--batch", type=int, default=32)

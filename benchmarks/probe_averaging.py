@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import split_overrides  # noqa: E402
+from common import print_host, split_overrides  # noqa: E402
 from quality_classify import SETTINGS, machine  # noqa: E402
 
 from rnnkit.config import apply_overrides  # noqa: E402
@@ -81,6 +81,7 @@ def accuracy_with(clf: Classifier, weights: list[torch.Tensor], val: Classificat
 
 
 def main(argv: list[str] | None = None) -> None:
+    print_host(stderr=True)  # the CPU model and flags every figure depends on
     argv, extra = split_overrides(sys.argv[1:] if argv is None else argv)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("which", choices=[n for n in SETTINGS if not n.startswith("conll")])

@@ -25,7 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
-from common import shared_data_root
+from common import print_host, shared_data_root
 from quality_lm import machine
 
 from rnnkit.config import load_config
@@ -118,6 +118,7 @@ def table(rows: list[dict]) -> str:
 
 
 def main() -> None:
+    print_host(stderr=True)  # the CPU model and flags every figure depends on
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("what", nargs="?", default="run", choices=["run", "table", "sizes"])
     ap.add_argument("--cells", nargs="+", default=None, help="default: every registered cell")

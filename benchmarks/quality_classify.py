@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import split_overrides
+from common import print_host, split_overrides
 
 from rnnkit.config import apply_overrides, to_dict
 from rnnkit.tasks.classify import metrics as class_metrics
@@ -218,6 +218,7 @@ def table(path: Path = OUT) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    print_host(stderr=True)  # the CPU model and flags every figure depends on
     argv, extra = split_overrides(sys.argv[1:] if argv is None else argv)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("which", choices=[*SETTINGS, "all"])

@@ -36,6 +36,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from common import print_host  # noqa: E402
 
 from rnnkit.config import OptimConfig, TrainConfig  # noqa: E402
 from rnnkit.tasks.forecast import metrics as fm  # noqa: E402
@@ -264,6 +265,7 @@ def markdown(results: list[dict]) -> str:
 
 
 def main() -> None:
+    print_host()  # the CPU model and flags every figure depends on
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-root", default=os.environ.get("RNNKIT_DATA", "../shared/data"))
     ap.add_argument("--only", default="", help="comma-separated substrings of case names")

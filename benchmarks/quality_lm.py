@@ -25,7 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
-from common import shared_data_root
+from common import print_host, shared_data_root
 
 from rnnkit.config import load_config
 from rnnkit.tasks.lm.task import LanguageModel, LMConfig
@@ -134,6 +134,7 @@ def write_results_md(rows: list[dict], command: str) -> None:
 
 
 def main() -> None:
+    print_host(stderr=True)  # the CPU model and flags every figure depends on
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("recipes", nargs="*", default=list(TARGETS), help=f"any of {', '.join(TARGETS)}")
     ap.add_argument("--data-root", default=None, help="datasets folder (default $RNNKIT_DATA or ../shared/data)")

@@ -27,7 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
-from common import split_overrides
+from common import print_host, split_overrides
 
 from rnnkit.config import apply_overrides, to_dict
 from rnnkit.tasks.translate.task import Translator, TranslatorConfig
@@ -136,6 +136,7 @@ def table() -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    print_host(stderr=True)  # the CPU model and flags every figure depends on
     argv, extra = split_overrides(sys.argv[1:] if argv is None else argv)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("what", choices=[*SETTINGS, "table"])

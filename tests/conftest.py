@@ -8,6 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# Tests never spend time autotuning `impl="auto"` (nn/autotune.py): the static table keeps them fast and
+# deterministic. The autotune tests switch it back on themselves, with a fake clock and a temporary cache.
+os.environ["RNNKIT_AUTOTUNE"] = "0"
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 

@@ -40,6 +40,14 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def cpu_flags_text() -> str:
+    """The CPU flags that decide our fast paths, each marked present or absent: 'avx512f avx512_bf16 -amx_bf16'."""
+    from rnnkit.nn.autotune import cpu_flags
+
+    have = set(cpu_flags())
+    return " ".join(f if f in have else f"-{f}" for f in ("avx512f", "avx512_bf16", "amx_bf16"))
+
+
 def machine_info() -> dict[str, str]:
     """What a reader needs to compare figures: CPU, cores, threads, torch and oneDNN/MKL versions."""
     cfg = torch.__config__.show()
@@ -56,6 +64,7 @@ def machine_info() -> dict[str, str]:
         "mkl": mkl,
         "gemm_route": "onednn" if gemm.onednn_available() else "torch (oneDNN linear ops unavailable)",
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),  # AVX2 / AVX512: decides gemm.mm_tn's route
+        "cpu_flags": cpu_flags_text(),  # avx512f / avx512_bf16 / amx_bf16: which impl and precision win
         "python": platform.python_version(),
         "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
     }
@@ -297,7 +306,7 @@ def run_case(
                 m(x)
 
         fw = interleaved({n: (lambda m=m: fwd_only(m)) for n, m in models.items()}, repeats=repeats, clock=clock)
-    auto = models["auto"].resolve_impl(x) if "auto" in models else "-"
+    auto = (models["auto"].last_impl or models["auto"].resolve_impl(x)) if "auto" in models else "-"  # what ran
     return CaseResult(
         case, fw, fb, errs, auto, matmul_peak(repeats=5)["peak"],
         anchor=built.anchor, anchor_twin=built.anchor_twin, anchor_cell=built.anchor_cell,
@@ -385,7 +394,8 @@ def report(info: dict[str, str], peak: dict[str, float], results: Sequence[CaseR
     head = [
         f"Command: `{command}`",
         "",
-        f"Machine: {info['cpu']}, {info['cores']} cores, torch {info['torch']} ({info['torch_threads']} threads), "
+        f"Machine: {info['cpu']} ({info['cpu_flags']}), {info['cores']} cores, "
+        f"torch {info['torch']} ({info['torch_threads']} threads), "
         f"{info['onednn']}, {info['mkl']}; gemm route {info['gemm_route']}; {info['date_utc']} UTC.",
         "",
         f"Matmul peak measured in the same run (4096x512 @ 512x2048 float32, GFLOP/s): {routes}; "
@@ -442,3 +452,47 @@ def cells_command(
     command += [f"--hidden={h}" for h in args["hidden"]] + [f"--layers={n}" for n in args["layers"]]
     command += [f"--seq-len={t}" for t in args["seq_lens"]] + [f"--repeats={args['repeats']}", f"--threads={threads}"]
     typer.echo(report(info, peak, results, " ".join(command)))
+
+
+@bench_app.command("autotune")
+def autotune_command(
+    cells: list[str] = typer.Option(["rnn", "gru", "lstm"], "--cell", help="cells (repeatable)"),
+    hidden: list[int] = typer.Option([256, 512], "--hidden", help="hidden sizes = input sizes (repeatable)"),
+    seq_lens: list[int] = typer.Option([128], "--seq-len", help="sequence lengths (repeatable)"),
+    batch: int = typer.Option(32, help="batch size N"),
+    layers: int = typer.Option(1, help="layers"),
+    threads: int = typer.Option(2, help="torch intra-op threads (part of the key)"),
+    inference: bool = typer.Option(True, "--inference/--no-inference", help="also the forward-only (no grad) key"),
+    fresh: bool = typer.Option(False, "--fresh", help="measure again even where the cache has a choice"),
+) -> None:
+    """The impl `auto` chooses on this host per case (training = forward+backward; inference = forward), with the
+    measured milliseconds of every candidate, from the cache in $RNNKIT_CACHE (~/.cache/rnnkit) or measured now."""
+    from rnnkit.nn import autotune
+    from rnnkit.nn.sequence import Recurrent
+
+    torch.set_num_threads(threads)
+    info = machine_info()
+    typer.echo(f"Machine: {info['cpu']} ({info['cpu_flags']}), {info['torch_threads']} threads, torch {info['torch']}; "
+               f"cache {autotune.cache_path()}; {info['date_utc']} UTC")  # fmt: skip
+    if not autotune.enabled():
+        typer.echo("RNNKIT_AUTOTUNE=0: autotuning is off, `auto` uses the static table (the 'static' column).")
+    typer.echo("| case | mode | static table | auto (measured) | ms per candidate (fastest of 3) | source |")
+    typer.echo("|---|---|---|---|---|---|")
+    tn = autotune.tuner()
+    for T in seq_lens:
+        for cell in cells:
+            for H in hidden:
+                m = Recurrent(cell, H, H, num_layers=layers)
+                for training in (True, False) if inference else (True,):
+                    x = torch.randn(batch, T, H, requires_grad=training)
+                    state = tuple(x.new_zeros(layers, batch, H) for _ in m.layout.state)
+                    with torch.set_grad_enabled(training):
+                        key = autotune.training_key(m, x, None)
+                        cached = tn.lookup(key, autotune.candidates(m, x)) is not None and not fresh
+                        impl = autotune.choose(m, x, state, m.layer_params(), None, force=fresh) \
+                            if autotune.enabled() else "-"  # fmt: skip
+                    entry = tn.memory.get(autotune.key_str(key), {})
+                    ms = ", ".join(f"{k} {v:.1f}" for k, v in sorted(entry.get("ms", {}).items(), key=lambda kv: kv[1]))
+                    source = "off" if not autotune.enabled() else "cache" if cached else "measured now" if ms else "-"
+                    typer.echo(f"| {cell} H={H} L={layers} T={T} N={batch} | {'train' if training else 'infer'} | "
+                               f"{m.resolve_impl(x)} | {impl} | {ms or 'one candidate'} | {source} |")  # fmt: skip

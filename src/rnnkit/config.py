@@ -219,6 +219,7 @@ class TrainConfig:
     seed: int = 0
     deterministic: bool = False  # torch.use_deterministic_algorithms and friends (see seed_everything)
     device: str = "cpu"  # "cpu", "cuda", "cuda:1", or "auto"
+    precision: str = "fp32"  # "bf16": products in bfloat16 under torch.autocast, weights/optimiser/loss float32
     quiet: bool = False
     unit: str = "items"  # throughput unit shown in progress: "tokens", "samples", ...
 
@@ -253,6 +254,7 @@ class TrainConfig:
             "train.device",
             f"must be 'cpu', 'cuda', 'cuda:K' or 'auto', got {self.device!r}",
         )
+        _one_of(self.precision, "train.precision", ("fp32", "bf16"))
 
 
 @dataclass(frozen=True)

@@ -137,3 +137,23 @@ def test_cli_bench_cells(monkeypatch):
     assert bad.exit_code == 2 and "unknown cell(s) lstn; known:" in bad.output
     both = runner.invoke(app, ["bench", "cells", "--quick", "--long"])
     assert both.exit_code == 2 and "give --quick or --long, not both" in both.output
+
+
+def test_cli_bench_autotune_shows_the_choice_and_reads_the_cache(monkeypatch, tmp_path):
+    """Tiny sizes, one thread: the timings are not checked (tests/nn/test_autotune.py checks the logic)."""
+    monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path))
+    monkeypatch.setenv("RNNKIT_AUTOTUNE", "0")
+    args = ["bench", "autotune", "--cell", "gru", "--hidden", "8", "--seq-len", "4", "--batch", "2", "--threads", "1"]
+    off = CliRunner().invoke(app, args)
+    assert off.exit_code == 0, off.output
+    assert "autotuning is off" in off.stdout and "| gru H=8 L=1 T=4 N=2 | train | bptt | - |" in off.stdout
+    monkeypatch.setenv("RNNKIT_AUTOTUNE", "1")
+    from rnnkit.nn import autotune
+
+    path = tmp_path / "autotune.json"
+    monkeypatch.setattr(autotune, "_tuners", {path: autotune.Tuner(path, load=lambda: 0.0)})  # a quiet machine
+    first = CliRunner().invoke(app, [*args, "--no-inference"])
+    assert first.exit_code == 0, first.output
+    assert "measured now |" in first.stdout and "fused " in first.stdout and "bptt " in first.stdout
+    again = CliRunner().invoke(app, [*args, "--no-inference"])
+    assert "| cache |" in again.stdout and (tmp_path / "autotune.json").exists()

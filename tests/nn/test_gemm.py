@@ -72,3 +72,32 @@ def test_float64_is_exact_enough():
     g = torch.Generator().manual_seed(2)
     x, w = torch.randn(3, 4, generator=g, dtype=torch.float64), torch.randn(5, 4, generator=g, dtype=torch.float64)
     torch.testing.assert_close(gemm.linear(x, gemm.prepare(w)), x @ w.T, rtol=1e-14, atol=1e-14)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_bf16_products_give_float32_results_within_bf16_rounding(route):
+    """Inside ``gemm.products(bfloat16)`` inputs are rounded to bf16 (relative error <= 2^-9 each) and summed in
+    float32: a K-term product then differs from float32 by at most ~2 * 2^-9 * sum |x_k w_k|; we check 2^-7 of the
+    largest |x| |W|^T entry, and that the rounding really happened (float32 would agree to ~1e-6)."""
+    route = _route_param(route)
+    g = torch.Generator().manual_seed(0)
+    x, w, b, add = (torch.randn(*s, generator=g) for s in ((7, 33), (20, 33), (20,), (7, 20)))
+    a2, b2 = torch.randn(50, 9, generator=g), torch.randn(50, 6, generator=g)
+    with gemm.use_route(route):
+        ref = gemm.linear(x, gemm.prepare(w), b, add=add)
+        ref_tn = gemm.mm_tn(a2, b2)
+        with gemm.products(torch.bfloat16):
+            got = gemm.linear(x, gemm.prepare(w), b, add=add)
+            got_plain = gemm.linear(x, w)
+            got_tn = gemm.mm_tn(a2, b2)
+        assert gemm.product_dtype() is None  # restored after the block
+    scale = (x.abs() @ w.abs().T).max()
+    for r, o in ((ref, got), (x @ w.T, got_plain)):
+        assert o.dtype == torch.float32
+        err = float((r - o).abs().max() / scale)
+        assert 1e-6 < err <= 2.0**-7
+    err_tn = float((ref_tn - got_tn).abs().max() / (a2.abs().T @ b2.abs()).max())
+    assert got_tn.dtype == torch.float32 and 1e-6 < err_tn <= 2.0**-7
+    with pytest.raises(ValueError, match="bfloat16 or None"):
+        with gemm.products(torch.float16):
+            pass

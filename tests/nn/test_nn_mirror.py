@@ -23,6 +23,8 @@ NN_ONLY = {
     "bptt_extra.py": "hand-written BPTT fast path for layernorm_lstm and indrnn; the reference IS hand-written BPTT",
     "gemm.py": "oneDNN linear route for the fast path's products; a torch-only concern",
     "scan.py": "parallel scans for input-gated cells; the reference runs those cells step by step",
+    "autotune.py": "measures which nn impl is fastest on this host; the reference has one impl",
+    "precision.py": "bf16 autocast for the torch engine; the reference computes in float64",
     "cells/base.py": "nn.Module base for the cells; reference cells are pure functions and need no base",
 }
 

@@ -25,6 +25,8 @@ Shapes: N batch, T time, D input, H hidden, G gates (RNN 1, GRU 3, LSTM 4).
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import Tensor
 
@@ -35,6 +37,24 @@ CELLS = ("rnn", "lstm", "gru")
 _SIGMOID_BWD = torch.ops.aten.sigmoid_backward.grad_input  # (g, s, out) -> g * s * (1 - s)
 _TANH_BWD = torch.ops.aten.tanh_backward.grad_input  # (g, y, out) -> g * (1 - y^2)
 _THRESHOLD_BWD = torch.ops.aten.threshold_backward.grad_input  # (g, y, 0, out) -> g * (y > 0)
+# Under torch.autocast (precision="bf16", nn/precision.py) these Functions compute in float32: the inputs are cast
+# and autocast is off inside forward, and backward runs in the same autocast state as forward did.
+_AMP_FWD = torch.amp.custom_fwd(device_type="cpu", cast_inputs=torch.float32)
+_AMP_BWD = torch.amp.custom_bwd(device_type="cpu")
+# Their products (only) may still run in bf16: the runner enters ``gemm.products(torch.bfloat16)`` around
+# ``run_layer`` when this flag is set; forward records the dtype and backward re-enters it (``_products_as_fwd``).
+BF16_PRODUCTS = True
+
+
+def _products_as_fwd(backward):
+    """Run a Function's backward with the product dtype its forward saw (``ctx.products``)."""
+
+    @functools.wraps(backward)
+    def wrapped(ctx, *grads):
+        with gemm.products(ctx.products):
+            return backward(ctx, *grads)
+
+    return wrapped
 
 
 def supports(cell: str, options: CellOptions, *, x: Tensor) -> bool:
@@ -194,6 +214,7 @@ class _RNN(torch.autograd.Function):
     """h_t = f(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), f = tanh or relu."""
 
     @staticmethod
+    @_AMP_FWD
     def forward(ctx, batch_sizes, relu, x, h0, W_ih, W_hh, b_ih, b_hh):
         T, N, D = x.shape
         H = h0.shape[1]
@@ -209,10 +230,13 @@ class _RNN(torch.autograd.Function):
             else:
                 torch.tanh(a, out=Hs[t + 1, :b])  # h = tanh(a)
         ctx.batch_sizes, ctx.relu, ctx.grad_index = batch_sizes, relu, (2, 4, 5, 6, 7)
+        ctx.products = gemm.product_dtype()
         ctx.save_for_backward(x, W_ih, W_hh, Hs)
         return Hs[1:], _final(Hs, batch_sizes)
 
     @staticmethod
+    @_AMP_BWD
+    @_products_as_fwd
     def backward(ctx, dout, dhT):
         x, W_ih, W_hh, Hs = ctx.saved_tensors
         bs = ctx.batch_sizes
@@ -241,6 +265,7 @@ class _LSTM(torch.autograd.Function):
     """Gates i, f, g, o; c_t = f c_{t-1} + i g; h_t = o tanh(c_t) (Hochreiter & Schmidhuber 1997, Gers 2000)."""
 
     @staticmethod
+    @_AMP_FWD
     def forward(ctx, batch_sizes, x, h0, c0, W_ih, W_hh, b_ih, b_hh):
         T, N, D = x.shape
         H = h0.shape[1]
@@ -262,11 +287,13 @@ class _LSTM(torch.autograd.Function):
             c.addcmul_(i, g)  # c_t = f c_{t-1} + i g
             tc = torch.tanh(c, out=TC[t, :b])
             torch.mul(o, tc, out=Hs[t + 1, :b])  # h_t = o tanh(c_t)
-        ctx.batch_sizes, ctx.grad_index = batch_sizes, (1, 4, 5, 6, 7)
+        ctx.batch_sizes, ctx.grad_index, ctx.products = batch_sizes, (1, 4, 5, 6, 7), gemm.product_dtype()
         ctx.save_for_backward(x, W_ih, W_hh, A, Hs, Cs, TC)
         return Hs[1:], _final(Hs, batch_sizes), _final(Cs, batch_sizes)
 
     @staticmethod
+    @_AMP_BWD
+    @_products_as_fwd
     def backward(ctx, dout, dhT, dcT):
         x, W_ih, W_hh, A, Hs, Cs, TC = ctx.saved_tensors
         bs = ctx.batch_sizes
@@ -304,6 +331,7 @@ class _GRU(torch.autograd.Function):
     h_t = (1 - z) n + z h_{t-1}  (Cho et al. 2014, in the torch.nn / cuDNN form)."""
 
     @staticmethod
+    @_AMP_FWD
     def forward(ctx, batch_sizes, x, h0, W_ih, W_hh, b_ih, b_hh):
         T, N, D = x.shape
         H = h0.shape[1]
@@ -312,38 +340,41 @@ class _GRU(torch.autograd.Function):
         XP[:, :, 2 * H :] = 0  # so one fused GEMM gives [a_r, a_z, W_hn h + b_hn] per step
         new = x.new_zeros if batch_sizes else x.new_empty
         Hs, Ns = new(T + 1, N, H), new(T, N, H)  # h_t in slot t+1; n_t
-        HP = new(T, N, 3 * H)  # per step [r, z, W_hn h + b_hn]
+        HP: list[Tensor] = []  # per step (b_t, 3H) [r, z, W_hn h + b_hn]: the product's own output, kept (no copy)
         Hs[0] = h0
         whh = gemm.prepare(W_hh)
         for t in range(T):
             b = _rows(batch_sizes, N, t)
-            hp = gemm.linear(Hs[t, :b], whh, b_hh, add=XP[t, :b])  # (b, 3H)
-            rz = torch.sigmoid(hp[:, : 2 * H], out=HP[t, :b, : 2 * H])  # r, z
-            hn = HP[t, :b, 2 * H :]
-            hn.copy_(hp[:, 2 * H :])
+            hp = gemm.linear(Hs[t, :b], whh, b_hh, add=XP[t, :b])  # (b, 3H) a fresh tensor
+            rz = hp[:, : 2 * H].sigmoid_()  # r, z in place
             r, z = rz.split(H, dim=1)
-            n = torch.addcmul(XN[t, :b], r, hn, out=Ns[t, :b]).tanh_()  # n = tanh(x_n + r (W_hn h + b_hn))
+            n = torch.addcmul(XN[t, :b], r, hp[:, 2 * H :], out=Ns[t, :b]).tanh_()  # n = tanh(x_n + r (W_hn h + b_hn))
             torch.lerp(n, Hs[t, :b], z, out=Hs[t + 1, :b])  # h_t = n + z (h_{t-1} - n) = (1 - z) n + z h
-        ctx.batch_sizes, ctx.grad_index = batch_sizes, (1, 3, 4, 5, 6)
-        ctx.save_for_backward(x, W_ih, W_hh, HP, Hs, Ns)
+            HP.append(hp)
+        ctx.batch_sizes, ctx.grad_index, ctx.products = batch_sizes, (1, 3, 4, 5, 6), gemm.product_dtype()
+        ctx.hp = HP  # not in save_for_backward: a list; no one else writes these tensors
+        ctx.save_for_backward(x, W_ih, W_hh, Hs, Ns)
         return Hs[1:], _final(Hs, batch_sizes)
 
     @staticmethod
+    @_AMP_BWD
+    @_products_as_fwd
     def backward(ctx, dout, dhT):
-        x, W_ih, W_hh, HP, Hs, Ns = ctx.saved_tensors
+        x, W_ih, W_hh, Hs, Ns = ctx.saved_tensors
+        HP = ctx.hp
         bs = ctx.batch_sizes
         T, N, _ = x.shape
         H = Hs.shape[2]
         G = _upstream(dout, dhT, Ns, bs)  # (T, N, H)
-        zeros_or_empty = torch.zeros_like if bs else torch.empty_like
-        dXP = zeros_or_empty(HP)  # (T, N, 3H) grad at the input-side pre-activations [a_r, a_z, a_n]
-        dHP = zeros_or_empty(HP)  # (T, N, 3H) grad at the hidden-side ones [a_r, a_z, W_hn h + b_hn]
-        tmp2 = torch.empty_like(HP[0, :, : 2 * H])  # (N, 2H)
+        new = Hs.new_zeros if bs else Hs.new_empty
+        dXP = new(T, N, 3 * H)  # grad at the input-side pre-activations [a_r, a_z, a_n]
+        dHP = new(T, N, 3 * H)  # grad at the hidden-side ones [a_r, a_z, W_hn h + b_hn]
+        tmp2 = Hs.new_empty(N, 2 * H)
         whhT = gemm.prepare(W_hh.t().contiguous())  # (H, 3H)
         dh = G[T - 1, : _rows(bs, N, T - 1)]
         for t in range(T - 1, -1, -1):
             b = dh.shape[0]
-            rz, hn, n, h_prev = HP[t, :b, : 2 * H], HP[t, :b, 2 * H :], Ns[t, :b], Hs[t, :b]
+            rz, hn, n, h_prev = HP[t][:, : 2 * H], HP[t][:, 2 * H :], Ns[t, :b], Hs[t, :b]
             r, z = rz.split(H, dim=1)
             w = tmp2[:b]
             w_r, w_z = w.split(H, dim=1)
@@ -351,13 +382,13 @@ class _GRU(torch.autograd.Function):
             _TANH_BWD(torch.addcmul(dh, dh, z, value=-1.0, out=w_r), n, grad_input=da_n)  # dn = dh (1 - z); tanh'
             torch.mul(torch.sub(h_prev, n, out=w_z), dh, out=w_z)  # dz = dh (h_{t-1} - n)
             torch.mul(da_n, hn, out=w_r)  # dr = da_n (W_hn h + b_hn)
-            _SIGMOID_BWD(w, rz, grad_input=dHP[t, :b, : 2 * H])  # [da_r, da_z] in one op
-            dXP[t, :b, : 2 * H] = dHP[t, :b, : 2 * H]
+            _SIGMOID_BWD(w, rz, grad_input=dHP[t, :b, : 2 * H])  # [da_r, da_z] in one op (into dXP after the loop)
             torch.mul(da_n, r, out=dHP[t, :b, 2 * H :])  # d(W_hn h + b_hn) = da_n r
             if t > 0:
                 b_prev = _rows(bs, N, t - 1)
                 direct = torch.addcmul(G[t - 1, :b], dh, z)  # G[t-1] + dh z (the h_{t-1} -> h_t path)
                 dh = _recurrent_grad(dHP[t, :b], whhT, G, t, b_prev, extra=direct)
-        dh0 = gemm.linear(dHP[0], whhT, add=dh * HP[0, :, H : 2 * H])  # (N, H)
+        dh0 = gemm.linear(dHP[0], whhT, add=dh * HP[0][:, H : 2 * H])  # (N, H)
+        dXP[:, :, : 2 * H] = dHP[:, :, : 2 * H]  # r and z enter both sides alike: one copy for all steps
         dx, dW_ih, dW_hh, db_ih, db_hh = _weight_grads(ctx, dXP, x, Hs[:T], W_ih, dHP)
         return None, dx, dh0, dW_ih, dW_hh, db_ih, db_hh

@@ -23,7 +23,17 @@ from torch import Tensor
 
 from rnnkit.layout import B_HH, B_IH, W_HH, W_IH, CellOptions
 from rnnkit.nn import gemm
-from rnnkit.nn.bptt import _SIGMOID_BWD, _TANH_BWD, _THRESHOLD_BWD, _bias_sum, _final, _rows, _upstream
+from rnnkit.nn.bptt import (
+    _AMP_BWD,
+    _AMP_FWD,
+    _SIGMOID_BWD,
+    _TANH_BWD,
+    _THRESHOLD_BWD,
+    _bias_sum,
+    _final,
+    _rows,
+    _upstream,
+)
 
 CELLS = ("layernorm_lstm", "indrnn")
 EPS = 1e-5  # as rnnkit.nn.cells.layernorm_lstm
@@ -101,6 +111,7 @@ class _LayerNormLSTM(torch.autograd.Function):
     """a = LN(W_ih x; α_x, b_ih) + LN(W_hh h; α_h, b_hh); c' = f c + i g; h' = o tanh(LN(c'; α_c, β_c))."""
 
     @staticmethod
+    @_AMP_FWD
     def forward(ctx, batch_sizes, x, h0, c0, W_ih, W_hh, b_ih, b_hh, g_ih, g_hh, g_c, s_c):
         T, N, D = x.shape
         H = h0.shape[1]
@@ -139,6 +150,7 @@ class _LayerNormLSTM(torch.autograd.Function):
         return Hs[1:], _final(Hs, batch_sizes), _final(Cs, batch_sizes)
 
     @staticmethod
+    @_AMP_BWD
     def backward(ctx, dout, dhT, dcT):
         x, W_ih, W_hh, VX, mean_x, rstd_x, A, Hs, Cs, TC, g_ih, g_hh, g_c, s_c = ctx.saved_tensors
         VH, MH, RH, MC, RC = ctx.stats
@@ -202,6 +214,7 @@ class _IndRNN(torch.autograd.Function):
     """h_t = relu(W_ih x_t + b_ih + u ⊙ h_{t-1} + b_hh), u clamped to |u| ≤ γ when γ is given."""
 
     @staticmethod
+    @_AMP_FWD
     def forward(ctx, batch_sizes, gamma, x, h0, W_ih, u, b_ih, b_hh):
         T, N, D = x.shape
         H = h0.shape[1]
@@ -218,6 +231,7 @@ class _IndRNN(torch.autograd.Function):
         return Hs[1:], _final(Hs, batch_sizes)
 
     @staticmethod
+    @_AMP_BWD
     def backward(ctx, dout, dhT):
         x, W_ih, u, ue, Hs = ctx.saved_tensors
         bs = ctx.batch_sizes

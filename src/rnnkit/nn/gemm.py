@@ -14,12 +14,17 @@ Three products cover BPTT (row-vector convention, as ``torch.nn``):
 * ``mm_tn(a, b)``                   ``a^T @ b``                   — weight gradients summed over all steps.
 
 A weight used many times is wrapped once with ``prepare`` (which reorders it for oneDNN).
+
+Mixed precision: inside ``with products(torch.bfloat16)`` every product takes bfloat16 inputs (cast here;
+weights once in ``prepare``) and accumulates in float32 inside oneDNN; results come back float32, so the
+element-wise work around the products stays float32. ``nn/bptt.py`` enters it under ``precision="bf16"``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -28,6 +33,7 @@ from torch import Tensor
 
 ROUTES = ("onednn", "torch")
 _forced: str | None = None  # set by ``use_route`` (tests, benchmarks); None means "best available"
+_state = threading.local()  # .products, set by ``products`` per thread: the dtype product inputs are cast to
 
 
 @functools.cache
@@ -72,6 +78,30 @@ def use_route(route: str | None) -> Iterator[None]:
         _forced = old
 
 
+def product_dtype() -> torch.dtype | None:
+    """The dtype products run in inside the current ``products`` block of this thread (None: the inputs' own)."""
+    return getattr(_state, "products", None)
+
+
+@contextlib.contextmanager
+def products(dtype: torch.dtype | None) -> Iterator[None]:
+    """Run every product in ``dtype`` (torch.bfloat16, or None for the inputs' own dtype) inside the block.
+
+    Only float32 inputs are cast; results are float32. A backward pass re-enters it with the forward's dtype."""
+    if dtype not in (None, torch.bfloat16):
+        raise ValueError(f"products: dtype must be torch.bfloat16 or None, got {dtype}")
+    old, _state.products = product_dtype(), dtype
+    try:
+        yield
+    finally:
+        _state.products = old
+
+
+def _low(t: Tensor) -> bool:
+    """True when products on ``t`` run in the ``products`` dtype (float32 inputs inside a bf16 block)."""
+    return product_dtype() is not None and t.dtype == torch.float32
+
+
 @dataclass(frozen=True)
 class Weight:
     """A weight ``W (O, I)`` ready for repeated ``x @ W^T`` products: the dense tensor and, on the oneDNN
@@ -83,6 +113,10 @@ class Weight:
 
 def prepare(w: Tensor) -> Weight:
     """Wrap ``w (O, I)`` for ``linear``; reorders it for oneDNN when that route applies (costs one copy)."""
+    if _low(w):  # bf16 products: the weight is cast once here; oneDNN reorders bf16 weights too
+        wb = w.to(product_dtype())
+        packed = torch.ops.mkldnn._reorder_linear_weight(wb.contiguous()) if route_for(w) == "onednn" else None
+        return Weight(wb, packed)
     if route_for(w) == "onednn":
         return Weight(w, torch.ops.mkldnn._reorder_linear_weight(w.contiguous()))
     return Weight(w, None)
@@ -90,6 +124,8 @@ def prepare(w: Tensor) -> Weight:
 
 def linear(x: Tensor, w: Weight | Tensor, bias: Tensor | None = None, *, add: Tensor | None = None) -> Tensor:
     """``x (M, I) @ W^T (I, O) + bias (O,) + add (M, O)`` as a new (M, O) tensor; bias and add optional."""
+    if _low(x):
+        return _linear_low(x, w, bias, add)
     if not isinstance(w, Weight):
         w = Weight(w, None)
     if w.packed is not None or route_for(x) == "onednn":
@@ -102,6 +138,21 @@ def linear(x: Tensor, w: Weight | Tensor, bias: Tensor | None = None, *, add: Te
     if bias is not None:
         add = add + bias
     return torch.addmm(add, x, w.dense.t())
+
+
+def _linear_low(x: Tensor, w: Weight | Tensor, bias: Tensor | None, add: Tensor | None) -> Tensor:
+    """``linear`` with bf16 inputs and a float32 result: (x W^T + bias) in oneDNN, ``add`` added in float32."""
+    dt = product_dtype()
+    if not isinstance(w, Weight):
+        w = Weight(w.to(dt), None)
+    xb = x.to(dt)
+    b = bias.to(dt) if bias is not None else None
+    if w.packed is not None or (onednn_available() and x.device.type == "cpu" and _forced != "torch"):
+        wt = w.packed if w.packed is not None else w.dense
+        y = torch.ops.mkldnn._linear_pointwise(xb, wt, b, "none", [], "")  # (M, O) bf16, float32 accumulation
+    else:
+        y = torch.nn.functional.linear(xb, w.dense.to(dt), b)
+    return y.float() if add is None else torch.add(add, y)  # mixed add: float32 result
 
 
 @functools.cache
@@ -119,6 +170,11 @@ def mm_tn(a: Tensor, b: Tensor) -> Tensor:
     transposed operands is pure cost: ``torch.mm(a^T, b)`` (BLAS reads a transposed, no copy) measured
     1.15-1.9x faster on every BPTT shape but one (``benchmarks/bench_mm_tn.py``, 2026-11-30).
     """
+    if _low(a):  # bf16 inputs, float32 result (a weight gradient)
+        a, b = a.to(product_dtype()), b.to(product_dtype())
+        if onednn_available() and a.device.type == "cpu" and _forced != "torch":
+            return torch.ops.mkldnn._linear_pointwise(b.t(), a.t(), None, "none", [], "").t().float()
+        return torch.mm(a.t(), b).float()
     if route_for(a) == "onednn" and _avx512():
         return torch.ops.mkldnn._linear_pointwise(b.t(), a.t(), None, "none", [], "").t()
     return torch.mm(a.t(), b)

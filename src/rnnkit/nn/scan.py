@@ -42,6 +42,7 @@ from torch import Tensor
 
 from rnnkit.layout import B_IH, W_IH, CellOptions
 from rnnkit.nn import gemm
+from rnnkit.nn.bptt import _AMP_BWD, _AMP_FWD
 
 CELLS = ("mingru", "minlstm")
 
@@ -88,6 +89,7 @@ def _scan(a: Tensor, b: Tensor, h0: Tensor, reverse: bool) -> Tensor:
 
 class _LinearScan(torch.autograd.Function):
     @staticmethod
+    @_AMP_FWD
     def forward(ctx, a: Tensor, b: Tensor, h0: Tensor, reverse: bool) -> Tensor:
         h = _scan(a, b, h0, reverse)
         ctx.save_for_backward(a, h, h0)
@@ -95,6 +97,7 @@ class _LinearScan(torch.autograd.Function):
         return h
 
     @staticmethod
+    @_AMP_BWD
     def backward(ctx, dh: Tensor):
         a, h, h0 = ctx.saved_tensors
         rev = ctx.reverse
@@ -385,6 +388,7 @@ class _MinLayer(torch.autograd.Function):
     """One min* layer: x (N, T, D) -> h (N, T, H) (unmasked), hand-written backward."""
 
     @staticmethod
+    @_AMP_FWD
     def forward(ctx, x, W, bias, h0, mask, cell: str, reverse: bool):  # noqa: D102
         N, T, D = x.shape
         H = h0.shape[1]
@@ -403,6 +407,7 @@ class _MinLayer(torch.autograd.Function):
         return h
 
     @staticmethod
+    @_AMP_BWD
     def backward(ctx, dh):  # noqa: D102
         x, W, xp, h, h0, mask = ctx.saved_tensors
         N, T, H = h.shape

@@ -7,7 +7,8 @@ implementations of the same math:
 * ``"fused"`` — torch.nn's kernels on our parameters (``nn/fused.py``; oneDNN LSTM on CPU, cuDNN on GPU);
 * ``"bptt"``  — our hand-written BPTT ``autograd.Function`` (``nn/bptt.py``), one layer and direction a call;
 * ``"scan"``  — parallel scans for cells gated on the input only (``nn/scan.py``), same call as bptt;
-* ``"auto"``  — ``_auto_impl`` picks the fastest correct one.
+* ``"auto"``  — the fastest correct one on this host: measured once per key and cached (``nn/autotune.py``),
+  or the static table ``_auto_impl`` where tuning is off (``RNNKIT_AUTOTUNE=0``, deterministic mode, ...).
 
 All of them receive the parameters as one dict per (layer, direction), built once per forward, so
 DropConnect on ``W_hh`` (``weight_drop``, Merity et al. 2017 §4.1, applied once per forward in training
@@ -30,7 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.layout import W_HH, CellOptions, layout
-from rnnkit.nn import fused
+from rnnkit.nn import autotune, fused, gemm, precision
 from rnnkit.nn.cells.base import CellBase, Params
 from rnnkit.registry import get_cell
 
@@ -53,7 +54,9 @@ def _impl_module(impl: str, cell: str):
 
 
 def _auto_impl(cell: str, options: CellOptions, x: Tensor) -> str:
-    """The default implementation for this cell, options and input (edit after measuring; see RESULTS.md).
+    """The static default implementation for this cell, options and input: what ``auto`` uses where autotuning is
+    off (``RNNKIT_AUTOTUNE=0``, deterministic mode, off the CPU; see nn/autotune.py) and the choice the autotuner
+    keeps unless another impl measures faster by more than ``autotune.MARGIN``.
 
     LSTM: torch's fused kernel (oneDNN on CPU) is hard to beat. GRU / RNN: torch.nn does not use oneDNN
     for them on CPU, so our BPTT path wins where it applies; then fused; the loop always works.
@@ -144,6 +147,7 @@ class Recurrent(nn.Module):
         self.dropout, self.weight_drop, self.bias = float(dropout), float(weight_drop), bias
         self.options = options or CellOptions()
         self.impl = impl
+        self.last_impl: str | None = None  # the impl the last forward ran (what 'auto' chose)
         directions = ("fwd", "bwd") if bidirectional else ("fwd",)
         self.layers = nn.ModuleList()
         for l in range(num_layers):
@@ -219,9 +223,8 @@ class Recurrent(nn.Module):
             params = [{**p, W_HH: nn.functional.dropout(p[W_HH], self.weight_drop)} for p in params]
         return params
 
-    def resolve_impl(self, x: Tensor) -> str:
-        """The implementation this forward will use (``self.impl`` or the automatic choice), checked."""
-        impl = _auto_impl(self.cell, self.options, x) if self.impl == "auto" else self.impl
+    def check_impl(self, impl: str, x: Tensor) -> str:
+        """``impl`` if it runs this cell and options on ``x``, else a ValueError saying what to use instead."""
         if impl == "fused" and not fused.supports(self.cell, self.options, x=x):
             raise ValueError(
                 f"impl='fused' does not support cell {self.cell!r} with {self.options}; use impl='loop' or 'auto'"
@@ -235,22 +238,48 @@ class Recurrent(nn.Module):
                 )
         return impl
 
+    def resolve_impl(self, x: Tensor) -> str:
+        """The implementation for ``x`` without measuring: ``self.impl``, or for 'auto' the static table, checked.
+        ``forward`` measures instead where autotuning applies (``nn/autotune.py``); ``last_impl`` tells which ran."""
+        return self.check_impl(_auto_impl(self.cell, self.options, x) if self.impl == "auto" else self.impl, x)
+
     def forward(
         self, x: Tensor, state: tuple[Tensor, ...] | None = None, lengths: Tensor | Sequence[int] | None = None
     ) -> tuple[Tensor, tuple[Tensor, ...]]:
-        """x (N, T, D), state of (L*dirs, N, H) or None (zeros), lengths (N,) -> (out (N, T, dirs*H), state)."""
+        """x (N, T, D), state of (L*dirs, N, H) or None (zeros), lengths (N,) -> (out (N, T, dirs*H), state).
+
+        Under ``torch.autocast`` (``precision="bf16"``, nn/precision.py) the products run in the autocast dtype
+        while the input, the states and the outputs stay in the parameters' float32."""
+        amp = precision.active(x.device.type) if isinstance(x, Tensor) else None
+        if amp is not None:  # an autocast product upstream may hand us bf16: the recurrence itself keeps float32
+            x, state = precision.to_dtype(self.cells[0].W_ih.dtype, x, state)
         state, lengths = self._check(x, state, lengths)
         N = x.shape[0]
         if state is None:  # zeros, one (L*dirs, N, H) tensor per state name
             state = tuple(x.new_zeros(self.num_layers * self.dirs, N, self.hidden_size) for _ in self.layout.state)
         params = self.layer_params()
-        impl = self.resolve_impl(x)
+        if self.impl == "auto" and autotune.applies(x):
+            impl = autotune.choose(self, x, state, params, lengths)  # measured once per key on this host
+        else:
+            impl = self.resolve_impl(x)
+        self.last_impl = impl
+        out, final = self.run_impl(impl, x, state, params, lengths)
+        if amp is not None and out.dtype != x.dtype:  # torch's fused kernels return the autocast dtype
+            out, final = out.to(x.dtype), tuple(s.to(x.dtype) for s in final)
+        return out, final
+
+    def run_impl(
+        self, impl: str, x: Tensor, state: tuple[Tensor, ...], params: list[Params], lengths: Tensor | None
+    ) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """The stack with one concrete ``impl`` on checked inputs (``forward`` and the autotuner call this)."""
         if impl == "fused":
             return fused.run_stack(
                 self.cell, x, state, params, self.options, num_layers=self.num_layers,
                 bidirectional=self.bidirectional, bias=self.bias, dropout=self.dropout,
                 training=self.training, lengths=lengths,
             )  # fmt: skip
+        amp = precision.active(x.device.type)
+        amp = amp if amp == torch.bfloat16 and x.device.type == "cpu" else None  # bptt's products then run in bf16
         finals: list[tuple[Tensor, ...]] = []  # index l*dirs + d
         for l in range(self.num_layers):
             if l > 0 and self.dropout:
@@ -261,9 +290,13 @@ class Recurrent(nn.Module):
                 s0 = tuple(s[k] for s in state)  # (N, H) each
                 if impl == "loop":
                     out, fin = loop_layer(self.cells[k], x, s0, params[k], lengths=lengths, reverse=d == 1)
-                else:  # bptt / scan share run_layer's signature
-                    run_layer = _impl_module(impl, self.cell).run_layer
-                    out, fin = run_layer(self.cell, x, s0, params[k], self.options, lengths=lengths, reverse=d == 1)
+                else:  # bptt / scan share run_layer's signature; float32 element-wise work (autocast off inside)
+                    mod = _impl_module(impl, self.cell)
+                    low = amp if getattr(mod, "BF16_PRODUCTS", False) else None  # its products in bf16 if it can
+                    with torch.autocast(x.device.type, enabled=False), gemm.products(low):
+                        out, fin = mod.run_layer(
+                            self.cell, x, s0, params[k], self.options, lengths=lengths, reverse=d == 1
+                        )  # fmt: skip
                 outs.append(out)
                 finals.append(fin)
             x = outs[0] if self.dirs == 1 else torch.cat(outs, dim=2)  # (N, T, dirs*H)

@@ -65,6 +65,7 @@ COMMON: tuple[Opt, ...] = (
     Opt("--cell", "model.cell.name", str, "Any registered cell: lstm, gru, rnn, mingru, minlstm, ..."),
     Opt("--hidden", "model.hidden_size", int, "Hidden units (per direction)."),
     Opt("--layers", "model.num_layers", int, "Stacked recurrent layers."),
+    Opt("--precision", "train.precision", str, "fp32, or bf16: products in bfloat16 (CPUs with AMX / AVX512-BF16)."),
 )
 
 

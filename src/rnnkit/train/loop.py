@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.config import TrainConfig, save_config
+from rnnkit.nn import precision as amp
 from rnnkit.runfolder import locked
 from rnnkit.train import distributed as ddp
 from rnnkit.train.callbacks import Callback, EarlyStopping, LossPlot, MetricsLog, ProgressBar, improves
@@ -194,21 +195,24 @@ def _swapped(pairs: list[tuple[Tensor, Tensor]]) -> Iterator[None]:
 
 
 def _as_output(out: Any) -> StepOutput:
-    if isinstance(out, StepOutput):
-        return out
-    if isinstance(out, tuple) and 3 <= len(out) <= 4:
-        return StepOutput(*out)
+    if isinstance(out, tuple) and not isinstance(out, StepOutput) and 3 <= len(out) <= 4:
+        out = StepOutput(*out)
+    if isinstance(out, StepOutput):  # a loss computed under bf16 autocast is summed and backpropagated in float32
+        return out if out.loss.dtype not in (torch.bfloat16, torch.float16) else out._replace(loss=out.loss.float())
     raise TypeError(f"step() must return StepOutput(loss, state, n_items[, metrics]) or a 3-tuple, got {out!r}")
 
 
-def evaluate(model: nn.Module, step: StepFn, data: Any, *, device: torch.device, info: ddp.DistInfo) -> dict:
+def evaluate(
+    model: nn.Module, step: StepFn, data: Any, *, device: torch.device, info: ddp.DistInfo, precision: str = "fp32"
+) -> dict:
     """Per-item mean loss and metrics over one pass of ``data`` (model.eval(), no grad), as ``val_*``."""
     was_training = model.training
     model.eval()
     mean, state = RunningMean(), None
     with torch.no_grad():
         for batch in data.epoch(0):
-            out = _as_output(step(model, to_device(batch, device), state))
+            with amp.autocast(precision, device):  # bf16 products; losses come out float32
+                out = _as_output(step(model, to_device(batch, device), state))
             state = out.state
             mean.add({"loss": out.loss.item(), **(out.metrics or {})}, out.n_items)
     model.train(was_training)
@@ -323,6 +327,7 @@ def fit(
     info = ddp.setup(device)
     run = Path(run_dir) if run_dir is not None else None
     seed_everything(cfg.seed, deterministic=cfg.deterministic)  # a resume then restores the saved RNG states
+    amp.check(cfg.precision, device)  # refuse bf16 where the CPU cannot run it, before any work
     raw = model.to(device)
     wrapped = ddp.wrap(raw, info, device)
     opt = optimizer if optimizer is not None else build_optimizer(raw.parameters(), cfg)
@@ -399,7 +404,8 @@ def _loop(
         for batch in train.epoch(fs.epoch, fs.batch):
             fs.batch, fs.mid_step = fs.batch + 1, True
             batch = to_device(batch, device)
-            out = _as_output(step(model, batch, fs.carry))  # forward + loss, from the carried state
+            with amp.autocast(cfg.precision, device):  # bf16: products in bf16; weights, grads, optimiser float32
+                out = _as_output(step(model, batch, fs.carry))  # forward + loss, from the carried state
             # TBPTT boundary: the state at the end of this chunk starts the next one as a *value*; detaching it here
             # stops the next backward at this boundary instead of running back through every earlier chunk.
             carry = detach_state(out.state)
@@ -542,7 +548,7 @@ def _evaluate(
     info: ddp.DistInfo,
 ) -> None:
     with _averaged_weights(fs):
-        metrics = evaluate(fs.raw_model, eval_step, val, device=device, info=info)
+        metrics = evaluate(fs.raw_model, eval_step, val, device=device, info=info, precision=fs.config.precision)
         if fs.evaluator is not None:  # e.g. span F1 or BLEU over the whole validation set (not batch means)
             was_training = fs.raw_model.training
             metrics.update(fs.evaluator(fs.raw_model))
