@@ -44,6 +44,16 @@ TASK_FILE = "task.json"
 REPORT_FILE = "eval.json"
 
 
+def stop_on_metric(*, lr: float, patience: int, epochs: int = 30) -> Any:
+    """Training defaults for a task judged by a validation metric: up to ``epochs`` epochs, stopping when the task's
+    metric (``monitor="auto"``: Task.default_monitor; ties broken by the loss) has not improved for ``patience``
+    evaluations, ``best`` chosen by it."""
+    from rnnkit.config import CheckpointConfig, TrainConfig
+
+    return TrainConfig(unit="samples", epochs=epochs, patience=patience, lr=lr,
+                       checkpoint=CheckpointConfig(monitor="auto", mode="max"))  # fmt: skip
+
+
 class NotTrainedError(RuntimeError):
     """A task was asked to predict or evaluate before ``fit`` or ``load``."""
 

@@ -26,7 +26,6 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from rnnkit.config import (
-    CheckpointConfig,
     ConfigError,
     DataConfig,
     ModelConfig,
@@ -40,7 +39,7 @@ from rnnkit.data.sources import DataError
 from rnnkit.models.classifier import ClassifierNet
 from rnnkit.models.heads import POOLINGS
 from rnnkit.registry import register_task
-from rnnkit.tasks.base import Splits, Task
+from rnnkit.tasks.base import Splits, Task, stop_on_metric
 from rnnkit.tasks.classify import metrics as class_metrics
 from rnnkit.tasks.cli import Opt
 from rnnkit.tasks.reports import print_report, save_confusion_png
@@ -121,14 +120,8 @@ class ClassifierConfig(RunConfig):
     run_dir: str = ""  # "": nothing written (the CLI's default is runs/<task>)
     model: ClassifierModelConfig = field(default_factory=ClassifierModelConfig)
     data: ClassifierDataConfig = field(default_factory=ClassifierDataConfig)
-    train: TrainConfig = field(default_factory=lambda: _classify_train())
+    train: TrainConfig = field(default_factory=lambda: stop_on_metric(lr=2e-3, patience=5))
 
-
-def _classify_train() -> TrainConfig:
-    """Train until validation accuracy (ties: loss) stops improving for 5 evaluations, at most 30 epochs; best by it."""
-    return TrainConfig(
-        unit="samples", epochs=30, patience=5, lr=2e-3, checkpoint=CheckpointConfig(monitor="auto", mode="max")
-    )
 
 
 # ---- tokens -----------------------------------------------------------------------------------------------

@@ -27,7 +27,6 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from rnnkit.config import (
-    CheckpointConfig,
     ConfigError,
     DataConfig,
     ModelConfig,
@@ -40,7 +39,7 @@ from rnnkit.data.sequences import IGNORE_INDEX, BucketBatches, lengths_to_mask, 
 from rnnkit.data.sources import DataError
 from rnnkit.models.tagger import TaggerNet
 from rnnkit.registry import register_task
-from rnnkit.tasks.base import Splits, Task
+from rnnkit.tasks.base import Splits, Task, stop_on_metric
 from rnnkit.tasks.classify import metrics as class_metrics
 from rnnkit.tasks.classify.task import TokenVocab
 from rnnkit.tasks.cli import Opt
@@ -104,15 +103,8 @@ class TaggerConfig(RunConfig):
     run_dir: str = ""  # "": nothing written (the CLI's default is runs/<task>)
     model: TaggerModelConfig = field(default_factory=TaggerModelConfig)
     data: TaggerDataConfig = field(default_factory=TaggerDataConfig)
-    train: TrainConfig = field(default_factory=lambda: _tag_train())
+    train: TrainConfig = field(default_factory=lambda: stop_on_metric(lr=3e-3, patience=3))
 
-
-def _tag_train() -> TrainConfig:
-    """Train until the validation metric (span F1, else token accuracy) stops improving for 3 evaluations, at most
-    30 epochs; best by that metric."""
-    return TrainConfig(
-        unit="samples", epochs=30, patience=3, lr=3e-3, checkpoint=CheckpointConfig(monitor="auto", mode="max")
-    )
 
 
 def _loss(net: TaggerNet, scores: Tensor, tags: Tensor, lengths: Tensor) -> Tensor:
