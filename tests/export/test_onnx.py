@@ -1,0 +1,73 @@
+"""ONNX export (rnnkit.export, Task.export_onnx): every registered cell, for classify, tag and lm, exports with a
+dynamic time axis and onnxruntime matches PyTorch's normal forward to 1e-5 (float32: the same operations in another
+order and another kernel library; the differences measured are ~1e-7) at two sequence lengths, one of them not the
+length the graph was traced at. Tiny untrained models (random weights): parity does not need training."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+pytest.importorskip("onnxruntime", reason="ONNX export tests need `pip install rnnkit[export]`")
+
+from rnnkit.config import apply_overrides  # noqa: E402
+from rnnkit.data.readers import ClassificationData, ColumnData  # noqa: E402
+from rnnkit.data.text import Vocab  # noqa: E402
+from rnnkit.registry import cell_names  # noqa: E402
+from rnnkit.tasks.classify.task import Classifier, ClassifierConfig  # noqa: E402
+from rnnkit.tasks.lm.task import LanguageModel, LMConfig  # noqa: E402
+from rnnkit.tasks.tag.task import Tagger, TaggerConfig  # noqa: E402
+
+TOL = 1e-5
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's warnings about converting shapes: expected, documented
+        yield
+    torch.set_num_threads(before)
+
+
+def _classifier(cell: str) -> Classifier:
+    cfg = apply_overrides(ClassifierConfig(), [f"model.cell.name={cell}", "model.hidden_size=6", "model.embed_size=4",
+                                               "model.bidirectional=true", "model.pooling=attention"])  # fmt: skip
+    clf = Classifier(cfg)
+    clf.prepare(ClassificationData(["abc", "bcd a", "xyz"], ["p", "q", "p"], "toy"))
+    torch.manual_seed(0)
+    clf.model = clf.build_model().eval()
+    return clf
+
+
+def _tagger(cell: str) -> Tagger:
+    cfg = apply_overrides(TaggerConfig(), [f"model.cell.name={cell}", "model.hidden_size=6", "model.word_embed=4",
+                                           "model.char_embed=3", "model.char_hidden=2", "model.crf=true"])  # fmt: skip
+    tagger = Tagger(cfg)
+    tagger.prepare(ColumnData([[("The", "B-NP"), ("dog", "I-NP"), ("runs", "B-VP")], [("A", "B-NP")]], "toy"))
+    torch.manual_seed(0)
+    tagger.model = tagger.build_model().eval()
+    return tagger
+
+
+def _lm(cell: str) -> LanguageModel:
+    cfg = apply_overrides(LMConfig(), [f"model.cell.name={cell}", "model.hidden_size=6", "model.embedding_dim=4",
+                                       "model.num_layers=2"])  # fmt: skip
+    lm = LanguageModel(cfg)
+    lm.vocab = Vocab(["<unk>", *"abcdefg"], level="char")
+    torch.manual_seed(0)
+    lm.model = lm.build_model().eval()
+    return lm
+
+
+@pytest.mark.parametrize("cell", cell_names())
+@pytest.mark.parametrize("make", [_classifier, _tagger, _lm], ids=["classify", "tag", "lm"])
+def test_every_cell_exports_with_parity_at_two_lengths(tmp_path, make, cell):
+    task = make(cell)
+    report = task.export_onnx(tmp_path / "m.onnx", lengths=(5, 11), tol=None)
+    assert sorted(report.max_abs_diff) == [5, 11]  # traced at 5, also run at 11: the time axis is dynamic
+    assert max(report.max_abs_diff.values()) <= TOL, report.max_abs_diff
+    assert (tmp_path / "m.json").is_file()
