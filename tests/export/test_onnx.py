@@ -5,7 +5,12 @@ length the graph was traced at. Tiny untrained models (random weights): parity d
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -21,6 +26,7 @@ from rnnkit.tasks.lm.task import LanguageModel, LMConfig  # noqa: E402
 from rnnkit.tasks.tag.task import Tagger, TaggerConfig  # noqa: E402
 
 TOL = 1e-5
+EXAMPLE = Path(__file__).parents[2] / "examples" / "onnx_classify.py"
 
 
 @pytest.fixture(autouse=True)
@@ -71,3 +77,64 @@ def test_every_cell_exports_with_parity_at_two_lengths(tmp_path, make, cell):
     assert sorted(report.max_abs_diff) == [5, 11]  # traced at 5, also run at 11: the time axis is dynamic
     assert max(report.max_abs_diff.values()) <= TOL, report.max_abs_diff
     assert (tmp_path / "m.json").is_file()
+
+
+# ---- the command and the numpy + onnxruntime example ------------------------------------------------------------
+
+
+def _train_classifier(tmp_path) -> Path:
+    from typer.testing import CliRunner
+
+    from rnnkit.cli import app
+
+    rows = [("pos", "good fun film"), ("neg", "dull bad film"), ("pos", "great fun"), ("neg", "bad plot")] * 5
+    data, run = tmp_path / "d.tsv", tmp_path / "run"
+    data.write_text("".join(f"{a}\t{b}\n" for a, b in rows), encoding="utf-8")
+    r = CliRunner().invoke(app, ["classify", "train", "--data", str(data), "--input", "word", "--out", str(run),
+                                 "--hidden", "4", "--epochs", "1", "--quiet", "--data.val_fraction=0",
+                                 "--model.bidirectional=true"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    return run
+
+
+def test_export_command_and_the_onnxruntime_example_agree_with_predict(tmp_path):
+    from typer.testing import CliRunner
+
+    from rnnkit.cli import app
+
+    run, model = _train_classifier(tmp_path), tmp_path / "clf.onnx"
+    r = CliRunner().invoke(app, ["export", str(run), "--onnx", str(model)])
+    assert r.exit_code == 0, r.output
+    assert "onnxruntime vs PyTorch max abs diff: T=7:" in r.output and (tmp_path / "clf.json").is_file()
+    texts = ["good fun", "bad film plot", "unseen words here"]
+    out = subprocess.run([sys.executable, str(EXAMPLE), str(model), *texts], capture_output=True, text=True,
+                         check=True, env={**os.environ, "PYTHONPATH": ""})  # fmt: skip  # no rnnkit on the path
+    got = [json.loads(line) for line in out.stdout.splitlines()]
+    r = CliRunner().invoke(app, ["classify", "predict", str(run), *texts, "--k", "2"])
+    assert r.exit_code == 0, r.output
+    for g, line in zip(got, r.output.strip().splitlines(), strict=True):
+        text, top = line.split("\t")
+        pairs = top.split("  ")  # "pos 0.612  neg 0.388"
+        assert g["text"] == text and g["label"] == pairs[0].split()[0]
+        for pair in pairs:
+            label, p = pair.split()
+            assert abs(g["probabilities"][label] - float(p)) < 1e-3  # predict prints 3 decimals
+
+
+def test_export_refusals_are_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from rnnkit.cli import app
+
+    r = CliRunner().invoke(app, ["export", str(tmp_path), "--onnx", str(tmp_path / "m.onnx")])
+    assert r.exit_code == 1 and "is not a run folder" in r.output and "Traceback" not in r.output
+
+
+def test_without_onnx_the_command_names_the_extra(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from rnnkit.cli import app
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime -> ImportError
+    r = CliRunner().invoke(app, ["export", str(tmp_path), "--onnx", str(tmp_path / "m.onnx")])
+    assert r.exit_code == 1 and "pip install rnnkit[export]" in r.output and "Traceback" not in r.output
