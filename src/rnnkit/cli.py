@@ -117,7 +117,7 @@ def export(
 ) -> None:
     """Export a trained run to ONNX (dynamic batch and time) and check onnxruntime against PyTorch at two lengths.
 
-    Needs `pip install rnnkit[export]` (onnx, onnxruntime). Supported: classify, tag, lm runs."""
+    Needs `pip install rnnkit[export]` (onnx, onnxruntime). Supported: classify, tag, lm, forecast runs."""
     from rnnkit.export import require_onnx
     from rnnkit.tasks.base import load_any
 

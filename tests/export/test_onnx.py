@@ -1,7 +1,7 @@
-"""ONNX export (rnnkit.export, Task.export_onnx): every registered cell, for classify, tag and lm, exports with a
-dynamic time axis and onnxruntime matches PyTorch's normal forward to 1e-5 (float32: the same operations in another
-order and another kernel library; the differences measured are ~1e-7) at two sequence lengths, one of them not the
-length the graph was traced at. Tiny untrained models (random weights): parity does not need training."""
+"""ONNX export (rnnkit.export, Task.export_onnx): every registered cell, for classify, tag, lm and forecast, exports
+with a dynamic time axis and onnxruntime matches PyTorch's normal forward to 1e-5 (float32: the same operations in
+another order and another kernel library; the differences measured are ~1e-7) at two sequence lengths, one of them
+not the length the graph was traced at. Tiny untrained models (random weights): parity does not need training."""
 
 from __future__ import annotations
 
@@ -12,16 +12,20 @@ import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 pytest.importorskip("onnxruntime", reason="ONNX export tests need `pip install rnnkit[export]`")
 
 from rnnkit.config import apply_overrides  # noqa: E402
+from rnnkit.data import timeseries as tsd  # noqa: E402
 from rnnkit.data.readers import ClassificationData, ColumnData  # noqa: E402
 from rnnkit.data.text import Vocab  # noqa: E402
 from rnnkit.registry import cell_names  # noqa: E402
 from rnnkit.tasks.classify.task import Classifier, ClassifierConfig  # noqa: E402
+from rnnkit.tasks.forecast.config import ForecastConfig  # noqa: E402
+from rnnkit.tasks.forecast.task import Forecaster  # noqa: E402
 from rnnkit.tasks.lm.task import LanguageModel, LMConfig  # noqa: E402
 from rnnkit.tasks.tag.task import Tagger, TaggerConfig  # noqa: E402
 
@@ -69,14 +73,33 @@ def _lm(cell: str) -> LanguageModel:
     return lm
 
 
+def _forecaster(cell: str, *, decoder: str = "autoregressive", n_future: int = 1) -> Forecaster:
+    cfg = apply_overrides(ForecastConfig(), [f"model.cell.name={cell}", "model.hidden_size=6", "data.horizon=3",
+                                             f"model.decoder={decoder}", "model.relative=false"])  # fmt: skip
+    fc = Forecaster(cfg)
+    fc.columns = {"target_names": ["y"], "past_names": [], "future_names": [f"f{i}" for i in range(n_future)],
+                  "n_inputs": 1 + n_future, "freq": "rows"}  # fmt: skip
+    fc.scaler = tsd.Scaler("standard").fit(np.random.default_rng(0).normal(size=(20, 1 + n_future)))
+    fc._season, fc.split = 1, None
+    torch.manual_seed(0)
+    fc.model = fc.build_model().eval()
+    return fc
+
+
 @pytest.mark.parametrize("cell", cell_names())
-@pytest.mark.parametrize("make", [_classifier, _tagger, _lm], ids=["classify", "tag", "lm"])
+@pytest.mark.parametrize("make", [_classifier, _tagger, _lm, _forecaster], ids=["classify", "tag", "lm", "forecast"])
 def test_every_cell_exports_with_parity_at_two_lengths(tmp_path, make, cell):
     task = make(cell)
     report = task.export_onnx(tmp_path / "m.onnx", lengths=(5, 11), tol=None)
     assert sorted(report.max_abs_diff) == [5, 11]  # traced at 5, also run at 11: the time axis is dynamic
     assert max(report.max_abs_diff.values()) <= TOL, report.max_abs_diff
     assert (tmp_path / "m.json").is_file()
+
+
+@pytest.mark.parametrize("decoder", ["direct", "recurrent"])
+def test_forecast_decoders_and_no_future_covariates(tmp_path, decoder):
+    report = _forecaster("gru", decoder=decoder, n_future=0).export_onnx(tmp_path / "f.onnx", lengths=(5, 11), tol=None)
+    assert max(report.max_abs_diff.values()) <= TOL, report.max_abs_diff
 
 
 # ---- the command and the numpy + onnxruntime example ------------------------------------------------------------

@@ -452,7 +452,7 @@ class Task:
         the JSON pre/post-processing); ``exporting``: ``model`` is the export copy. Tasks without one refuse."""
         from rnnkit.export import ExportError
 
-        raise ExportError(f"ONNX export of {self.name} runs is not supported yet (supported: classify, tag, lm)")
+        raise ExportError(f"ONNX export of {self.name} runs is not supported yet (done: classify, tag, lm, forecast)")
 
     def export_onnx(
         self, path: str | os.PathLike, *, lengths: tuple[int, int] = (7, 13), tol: float | None = 1e-4
