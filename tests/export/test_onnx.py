@@ -161,3 +161,32 @@ def test_without_onnx_the_command_names_the_extra(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime -> ImportError
     r = CliRunner().invoke(app, ["export", str(tmp_path), "--onnx", str(tmp_path / "m.onnx")])
     assert r.exit_code == 1 and "pip install rnnkit[export]" in r.output and "Traceback" not in r.output
+
+
+def test_lm_streams_token_by_token_through_its_states(tmp_path):
+    """What generation does: one token a call (T=1), the final states fed back, equals one full-sequence pass."""
+    import onnxruntime as ort
+
+    lm = _lm("lstm")
+    lm.export_onnx(tmp_path / "lm.onnx")
+    sess = ort.InferenceSession(str(tmp_path / "lm.onnx"), providers=["CPUExecutionProvider"])
+    ids = torch.randint(0, len(lm.vocab), (2, 9), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        full, _ = lm.model(ids)  # (N, T, V)
+    h = c = np.zeros((2, 2, 6), dtype=np.float32)  # (L, N, H), zeros to start
+    for t in range(ids.shape[1]):
+        scores, h, c = sess.run(["scores", "h_n", "c_n"], {"ids": ids[:, t : t + 1].numpy(), "h0": h, "c0": c})
+        np.testing.assert_allclose(scores[:, 0], full[:, t].numpy(), rtol=0, atol=TOL)
+
+
+def test_an_exporter_failure_is_one_clear_error(tmp_path, monkeypatch):
+    from rnnkit.export import ExportError
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("Unsupported: ONNX export of operator foo\nlong trace ...")
+
+    monkeypatch.setattr(torch.onnx, "export", refuse)
+    with pytest.raises(
+        ExportError, match=r"could not export to ONNX: RuntimeError: Unsupported: ONNX export of operator foo$"
+    ):
+        _classifier("gru").export_onnx(tmp_path / "m.onnx")
