@@ -110,6 +110,24 @@ app.add_typer(bench_app, name="bench")
 
 
 @app.command()
+def export(
+    run: str = typer.Argument(..., help="a run folder (the --out of `rnnkit <task> train`)"),
+    onnx: str = typer.Option(..., "--onnx", help="where to write the ONNX model; <name>.json goes beside it"),
+    which: str = typer.Option("best", help="checkpoint: best or last"),
+) -> None:
+    """Export a trained run to ONNX (dynamic batch and time) and check onnxruntime against PyTorch at two lengths.
+
+    Needs `pip install rnnkit[export]` (onnx, onnxruntime). Supported: classify, tag, lm, forecast runs."""
+    from rnnkit.export import require_onnx
+    from rnnkit.tasks.base import load_any
+
+    require_onnx()  # the clear message before any model is loaded
+    task = load_any(run, which=which)
+    for line in task.export_onnx(onnx).lines():
+        typer.echo(line)
+
+
+@app.command()
 def gradcheck(
     cell: str = typer.Option(..., help="registered cell name, e.g. rnn, lstm, gru"),
     layers: int = typer.Option(1, min=1, help="stacked layers"),

@@ -18,8 +18,9 @@ and the base gives every task: seeding, the run folder (``config.json``, ``task.
 (refusals, ``overwrite`` moves an old run aside, one writer at a time); ``fit(train=None, val=None, *,
 callbacks, resume, overwrite, new_lr) -> FitResult`` (a resume checked against the run before anything is
 written) that leaves the ``best`` weights in ``.model`` (so ``train`` and ``eval``
-report the same weights, and say which); ``load(run_dir, which=)``; a length-sorted batched inference driver
-(``infer``); the test report (``write_report``); one error for "not trained" and one for "not a run folder".
+report the same weights, and say which); ``load(run_dir, which=)``; ``export_onnx`` (the task gives ``onnx_spec``);
+a length-sorted batched inference driver (``infer``); the test report (``write_report``); one error for
+"not trained" and one for "not a run folder".
 """
 
 from __future__ import annotations
@@ -456,6 +457,26 @@ class Task:
     def device(self) -> torch.device:
         return next(self.require_model().parameters()).device
 
+    def onnx_spec(self, model: nn.Module, *, exporting: bool) -> Any:
+        """The task's ONNX interface around ``model`` (``rnnkit.export.OnnxSpec``: inputs, outputs, example inputs,
+        the JSON pre/post-processing); ``exporting``: ``model`` is the export copy. Tasks without one refuse."""
+        from rnnkit.export import ExportError
+
+        raise ExportError(f"ONNX export of {self.name} runs is not supported yet (done: classify, tag, lm, forecast)")
+
+    def export_onnx(
+        self, path: str | os.PathLike, *, lengths: tuple[int, int] = (7, 13), tol: float | None = 1e-4
+    ) -> Any:
+        """Write the model as ONNX (dynamic batch and time) at ``path`` and its pre/post-processing beside it
+        (``path`` with .json); check the graph and compare onnxruntime with this model's own forward at two sequence
+        lengths (ExportError above ``tol``). Returns ``rnnkit.export.ExportReport`` (the max abs differences)."""
+        from rnnkit.export import export, exportable
+
+        model = self.require_model().eval()
+        spec = self.onnx_spec(exportable(model), exporting=True)  # the recurrence as an ONNX Loop (rnnkit.export)
+        reference = self.onnx_spec(model, exporting=False).module  # the same interface on the model as trained
+        return export(spec, reference, path, lengths=lengths, tol=tol)
+
     def write_report(self, report: dict[str, Any], *, name: str = REPORT_FILE) -> Path | None:
         """Write a test report into the run folder, saying which weights produced it."""
         if self.run_dir is None:
@@ -465,3 +486,18 @@ class Task:
 
 def _rounded(m: dict[str, Any]) -> dict[str, Any]:
     return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in m.items()}
+
+
+def load_any(run_dir: str | os.PathLike, *, which: str = "best") -> Task:
+    """A trained task of whatever kind ``run_dir`` holds (the ``task`` named in its task.json)."""
+    from rnnkit.registry import get_task
+
+    p = Path(run_dir) / TASK_FILE
+    try:
+        name = json.loads(p.read_text(encoding="utf-8")).get("task")
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        name = None
+    if not name:
+        raise NotARunError(f"{run_dir} is not a run folder with a readable {TASK_FILE} naming its task; pass the --out "
+                           "folder of `rnnkit <task> train`")  # fmt: skip
+    return get_task(name).load(run_dir, which=which)

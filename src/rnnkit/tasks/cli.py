@@ -121,10 +121,12 @@ def command(fn: Callable[..., Any], params: Sequence[inspect.Parameter]) -> Call
 def _known_errors() -> tuple[type[BaseException], ...]:
     from rnnkit.config import ConfigError
     from rnnkit.data.sources import DataError
+    from rnnkit.export import ExportError
     from rnnkit.tasks.base import NotTrainedError
     from rnnkit.train import CheckpointError, TrainingDiverged
 
-    return (ConfigError, DataError, CheckpointError, TrainingDiverged, NotTrainedError, ValueError, OSError)
+    known = (ConfigError, DataError, CheckpointError, TrainingDiverged, NotTrainedError, ExportError)
+    return (*known, ValueError, OSError)
 
 
 DEBUG_ENV = "RNNKIT_DEBUG"

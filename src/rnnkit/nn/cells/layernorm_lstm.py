@@ -35,15 +35,15 @@ class LayerNormLSTMCell(CellBase):
         """(..., D) -> (..., 4H): ``LN(W_ih x; α_x, b_ih)``, the state-free half of eq. 20."""
         p = self.params() if params is None else params
         v = linear(x, p[W_IH])
-        return layer_norm(v, v.shape[-1:], p[GAIN_IH], p.get(B_IH), EPS)
+        return layer_norm(v, p[GAIN_IH].shape, p[GAIN_IH], p.get(B_IH), EPS)
 
     def recur(self, xp_t: Tensor, state: tuple, params: Params | None = None) -> tuple:
         p = self.params() if params is None else params
         h, c = state  # (N, H) each
         v = linear(h, p[W_HH])  # (N, 4H)
-        a = xp_t + layer_norm(v, v.shape[-1:], p[GAIN_HH], p.get(B_HH), EPS)  # eq. 20
+        a = xp_t + layer_norm(v, p[GAIN_HH].shape, p[GAIN_HH], p.get(B_HH), EPS)  # eq. 20
         a_i, a_f, a_g, a_o = a.chunk(4, dim=1)
         i, f, g, o = F.sigmoid(a_i), F.sigmoid(a_f), F.tanh(a_g), F.sigmoid(a_o)
         c = f * c + i * g  # eq. 21
-        h = o * F.tanh(layer_norm(c, c.shape[-1:], p[GAIN_C], p[SHIFT_C], EPS))  # eq. 22
+        h = o * F.tanh(layer_norm(c, p[GAIN_C].shape, p[GAIN_C], p[SHIFT_C], EPS))  # eq. 22
         return h, c

@@ -298,6 +298,11 @@ class Classifier(Task):
             net.class_weight.copy_(torch.as_tensor(self.class_weight, dtype=torch.float32))
         return net
 
+    def onnx_spec(self, model: nn.Module, *, exporting: bool) -> Any:
+        from rnnkit.tasks.onnx_specs import classify_spec
+
+        return classify_spec(self, model)
+
     def state_dict(self) -> dict[str, Any]:
         return {
             "classes": self.classes,

@@ -308,6 +308,11 @@ class Forecaster(Task):
 
         return score
 
+    def onnx_spec(self, model: nn.Module, *, exporting: bool) -> Any:
+        from rnnkit.tasks.onnx_specs import forecast_spec
+
+        return forecast_spec(self, model)
+
     def state_dict(self) -> dict[str, Any]:
         sp, d = self.split, self.config.data
         return {

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from rnnkit.config import (
     ConfigError,
@@ -233,6 +233,11 @@ class LanguageModel(Task):
             f"{self.data().source}: {n(splits.train)} training, {n(splits.val)} validation, {n(splits.test)} test "
             f"{unit}; vocabulary {len(self.vocab)}"
         )
+
+    def onnx_spec(self, model: nn.Module, *, exporting: bool) -> Any:
+        from rnnkit.tasks.onnx_specs import lm_spec
+
+        return lm_spec(self, model)
 
     def state_dict(self) -> dict[str, Any]:
         return {"vocab": self.vocab.to_json()}

@@ -228,6 +228,11 @@ class Tagger(Task):
             self.config.model, num_words=len(self.words), num_chars=len(self.chars), num_tags=len(self.tags)
         )
 
+    def onnx_spec(self, model: nn.Module, *, exporting: bool) -> Any:
+        from rnnkit.tasks.onnx_specs import tag_spec
+
+        return tag_spec(self, model, exporting=exporting)
+
     def state_dict(self) -> dict[str, Any]:
         return {"words": self.words.itos, "chars": self.chars.itos, "tags": self.tags}
 

@@ -1,0 +1,82 @@
+"""ONNX model (onnxruntime) vs the PyTorch engine for one case: a classify BiLSTM, inference, batch 1 and 32.
+
+Case: word classifier, V=5000, embedding 64, 1-layer bidirectional LSTM H=128, attention pooling, C=2, T=50 (every
+sequence full length). PyTorch: the task's model as `rnnkit classify predict` runs it (impl auto: the fused oneDNN
+LSTM), under no_grad. ONNX: `Task.export_onnx` (the recurrence as an ONNX Loop over the cell step, see
+rnnkit/export.py) run by onnxruntime's CPU provider with the same thread count. Correctness first (max abs diff of
+the probabilities), then interleaved repeats, medians (ms per batch).
+
+    nice -n 5 .venv/bin/python benchmarks/bench_onnx.py --threads 1 --repeats 15
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from common import host_line, interleaved
+
+from rnnkit.config import apply_overrides
+from rnnkit.data.readers import ClassificationData
+from rnnkit.tasks.classify.task import Classifier, ClassifierConfig
+
+
+def build(V: int, H: int) -> Classifier:
+    cfg = apply_overrides(ClassifierConfig(), ["model.cell.name=lstm", f"model.hidden_size={H}", "model.embed_size=64",
+                                               "model.bidirectional=true", "model.pooling=attention"])  # fmt: skip
+    clf = Classifier(cfg)
+    words = [f"w{i}" for i in range(V - 2)]
+    clf.prepare(ClassificationData([" ".join(words), "w0"], ["a", "b"], "synthetic"))
+    torch.manual_seed(0)
+    clf.model = clf.build_model().eval()
+    return clf
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--T", type=int, default=50)
+    ap.add_argument("--hidden", type=int, default=128)
+    args = ap.parse_args()
+    import onnxruntime as ort
+
+    torch.set_num_threads(args.threads)
+    print(host_line())
+    clf = build(5000, args.hidden)
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        path = Path(tmp) / "clf.onnx"
+        report = clf.export_onnx(path)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads, opts.inter_op_num_threads = args.threads, 1
+        sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    print("export parity:", {t: f"{d:.1e}" for t, d in report.max_abs_diff.items()})
+    print("| batch | PyTorch engine (ms) | ONNX Runtime (ms) | ONNX / PyTorch | max abs diff (probabilities) |")
+    print("|---|---|---|---|---|")
+    g = torch.Generator().manual_seed(1)
+    for N in (1, 32):
+        x = torch.randint(2, 5000, (N, args.T), generator=g)
+        lengths = torch.full((N,), args.T)
+        feeds = {"x": x.numpy(), "lengths": lengths.numpy()}
+
+        def run_torch(x=x, lengths=lengths):
+            with torch.no_grad():
+                return torch.softmax(clf.model(x, lengths)[0], 1)
+
+        def run_onnx(feeds=feeds):
+            return sess.run(["probabilities"], feeds)[0]
+
+        diff = float(np.abs(run_onnx() - run_torch().numpy()).max())
+        t = interleaved({"torch": run_torch, "onnx": run_onnx}, repeats=args.repeats, warmup=2)
+        a, b = t["torch"].median * 1e3, t["onnx"].median * 1e3
+        print(f"| {N} | {a:.2f} | {b:.2f} | {b / a:.2f} | {diff:.1e} |")
+    print(host_line())
+
+
+if __name__ == "__main__":
+    main()
