@@ -89,7 +89,7 @@ def _pieces(files: Sequence[Path], *, level: str, hashes: dict[str, Any] | None 
         offset, carry = 0, b""  # offset: file bytes (uncompressed) before `carry`
         with _open(path) as f:
             raw_f = f.fileobj if isinstance(f, gzip.GzipFile) else None
-            first = True
+            first, last = True, ""
             while True:
                 try:
                     raw = f.read(BLOCK)
@@ -124,11 +124,12 @@ def _pieces(files: Sequence[Path], *, level: str, hashes: dict[str, Any] | None 
                     ) from None
                 offset += cut
                 if not raw:
-                    if len(files) > 1 and not text.endswith("\n"):
+                    if len(files) > 1 and not (text or last).endswith("\n"):
                         text += "\n"  # files are joined as if each ended with a newline
                     if text:
                         yield text
                     break
+                last = text
                 yield text
         if h is not None:
             hashes[str(path)] = h.hexdigest() if raw_f is None else _sha256(path)
