@@ -9,11 +9,13 @@
 The ids are exactly those of the in-memory path (``load_splits`` + ``encode_splits``; a test compares them):
 the split is ``split_text``'s rule on *characters* - train ``[0, a)``, valid ``[a, b)``, test ``[b, n)`` with
 ``a = int(n (1 - valid - test))``, ``b = int(n (1 - test))`` - and the vocabulary is built on the training
-split only (``Vocab.from_counts``, the same ranking as ``Vocab.build``). Three streaming passes over the text
-in blocks of ``BLOCK`` bytes cut at a newline (memory is bounded by the block size, or the longest line at
-word level): (1) check UTF-8, hash and count characters, which fixes ``a`` and ``b``; (2) count the
-training split's tokens; (3) encode every split with the vocabulary. Chars are encoded through a lookup table
-over code points (bytes, for ASCII blocks); words are whitespace-split per block, ``<eos>`` ending each line.
+split only (``Vocab.from_counts``, the same ranking as ``Vocab.build``). The text is streamed in blocks of
+``BLOCK`` bytes (an eighth of that for words) cut at a newline, so memory is bounded by the block size (or the
+longest line, at word level). Pass 1 checks UTF-8, hashes and counts characters, which fixes ``a`` and ``b``.
+Chars: pass 2 counts the training split's code points (bincount) -> the vocabulary; pass 3 encodes every split
+through a lookup table over code points (over bytes for ASCII blocks). Words: pass 2 splits each block once
+(``<eos>`` ending each line), gives words provisional ids in first-seen order (uint32 temp files) and counts the
+training split's ids -> the vocabulary; pass 3 remaps the provisional ids with a table (NumPy).
 
 Several files (a folder: its files in sorted name order; ``.gz`` files are read through gzip) are joined as if
 each ended with a newline. A single file is read as is (a UTF-8 byte-order mark at its start is dropped, as
@@ -33,7 +35,6 @@ import hashlib
 import json
 import os
 import shutil
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +85,7 @@ def _pieces(files: Sequence[Path], *, level: str, hashes: dict[str, Any] | None 
     """The decoded text in pieces that end at a newline (or at a file's end; char level: at any character
     boundary once a line outgrows 4 blocks). Raises DataError naming the file and byte offset of bad UTF-8.
     ``hashes``: filled with each file's sha256 of its stored bytes."""
+    block = BLOCK if level == "char" else max(BLOCK // 8, 1)  # a block of words becomes ~10x its size in objects
     for path in files:
         h = hashlib.sha256() if hashes is not None else None
         offset, carry = 0, b""  # offset: file bytes (uncompressed) before `carry`
@@ -92,18 +94,19 @@ def _pieces(files: Sequence[Path], *, level: str, hashes: dict[str, Any] | None 
             first, last = True, ""
             while True:
                 try:
-                    raw = f.read(BLOCK)
+                    raw = f.read(max(block, 3) if first else block)  # a byte-order mark is read whole
                 except (OSError, EOFError) as e:
                     raise DataError(f"cannot read {path}: {e}") from None
                 if h is not None and raw_f is None:
                     h.update(raw)
+                eof = not raw
                 if first and raw.startswith(b"\xef\xbb\xbf"):
                     raw, offset = raw[3:], 3
                 first = False
                 buf = carry + raw
-                if raw:
+                if not eof:
                     cut = buf.rfind(b"\n") + 1
-                    if cut == 0 and level == "char" and len(buf) > 4 * BLOCK:
+                    if cut == 0 and level == "char" and len(buf) > 4 * block:
                         cut = len(buf) - 1
                         while cut > 0 and buf[cut] & 0xC0 == 0x80:  # cut before a character's first byte
                             cut -= 1
@@ -123,7 +126,7 @@ def _pieces(files: Sequence[Path], *, level: str, hashes: dict[str, Any] | None 
                         f"`iconv -f latin1 -t utf-8 {path.name} > fixed.txt`"
                     ) from None
                 offset += cut
-                if not raw:
+                if eof:
                     if len(files) > 1 and not (text or last).endswith("\n"):
                         text += "\n"  # files are joined as if each ended with a newline
                     if text:
@@ -166,11 +169,6 @@ def _words(text: str) -> list[str]:
     if lines:
         words.append(EOS)
     return words
-
-
-class _Unk(dict):
-    def __missing__(self, key: str) -> int:
-        return 0
 
 
 def dtype_for(vocab_size: int) -> np.dtype:
@@ -345,51 +343,9 @@ def _build(files: list[Path], tmp: Path, settings: Settings, *, source: str, qui
             raise DataError(f"text of {n} characters is too short for a {v}/{te} split")
         bounds = (a, b) if te else (a,)
 
-        # pass 2: the training split's token counts -> the vocabulary
-        if level == "char":
-            cp_counts = np.zeros(_MAX_CP, dtype=np.int64)
-            for k, t in _cut(tracked("count", _pieces(files, level=level), nbytes), bounds):
-                if k > 0:
-                    break
-                cps = _code_points(t)
-                cp_counts[: 256 if cps.dtype == np.uint8 else _MAX_CP] += np.bincount(
-                    cps, minlength=256 if cps.dtype == np.uint8 else _MAX_CP
-                )
-            counts = {chr(c): int(cp_counts[c]) for c in np.flatnonzero(cp_counts)}
-        else:
-            counts = Counter()
-            for k, t in _cut(tracked("count", _pieces(files, level=level), nbytes), bounds):
-                if k > 0:
-                    break
-                counts.update(_words(t))
-        vocab = Vocab.from_counts(counts, level=level, max_size=settings.max_vocab or None)
-        dtype = dtype_for(len(vocab))
-
-        # pass 3: encode every split
-        if level == "char":
-            lut = np.zeros(_MAX_CP, dtype=dtype)  # code point -> id; unknown -> 0 (<unk>)
-            for i, tok in enumerate(vocab.itos[1:], start=1):
-                lut[ord(tok)] = i
-        else:
-            stoi = _Unk(vocab.stoi)
         names = SPLITS[: len(bounds) + 1]
-        counts_out = dict.fromkeys(names, 0)
-        outs = [open(tmp / f"{name}.bin", "wb") for name in names]  # noqa: SIM115 - closed below
-        try:
-            for k, t in _cut(tracked("encode", _pieces(files, level=level), nbytes), bounds):
-                if level == "char":
-                    ids = lut[_code_points(t)]
-                else:
-                    words = _words(t)
-                    ids = np.fromiter(map(stoi.__getitem__, words), dtype=dtype, count=len(words))
-                ids.tofile(outs[k])
-                counts_out[names[k]] += len(ids)
-            for f in outs:
-                f.flush()
-                os.fsync(f.fileno())
-        finally:
-            for f in outs:
-                f.close()
+        encode = _encode_chars if level == "char" else _encode_words
+        vocab, dtype, counts_out = encode(files, tmp, names, bounds, settings, tracked, nbytes)
     meta = {
         "format": FORMAT,
         "source": source,
@@ -406,3 +362,86 @@ def _build(files: list[Path], tmp: Path, settings: Settings, *, source: str, qui
         "sources": [{**_stat(f), "sha256": hashes[str(f)]} for f in files],
     }
     write_text(tmp / META, json.dumps(meta, ensure_ascii=False, indent=1))  # last: it marks the folder complete
+
+
+class _Intern(dict):
+    """word -> provisional id, in order of first sight (a new word costs one Python call; a known one none)."""
+
+    def __missing__(self, key: str) -> int:
+        v = self[key] = len(self)
+        return v
+
+
+def _encode_chars(files, tmp, names, bounds, settings, tracked, nbytes):
+    """Pass 2: code-point counts of the training split -> the vocabulary. Pass 3: every split through a lookup
+    table over code points (over bytes for ASCII blocks)."""
+    cp_counts = np.zeros(_MAX_CP, dtype=np.int64)
+    for k, t in _cut(tracked("count", _pieces(files, level="char"), nbytes), bounds):
+        if k > 0:
+            break
+        cps = _code_points(t)
+        m = 256 if cps.dtype == np.uint8 else _MAX_CP
+        cp_counts[:m] += np.bincount(cps, minlength=m)
+    counts = {chr(c): int(cp_counts[c]) for c in np.flatnonzero(cp_counts)}
+    vocab = Vocab.from_counts(counts, level="char", max_size=settings.max_vocab or None)
+    dtype = dtype_for(len(vocab))
+    lut = np.zeros(_MAX_CP, dtype=dtype)  # code point -> id; unknown -> 0 (<unk>)
+    for i, tok in enumerate(vocab.itos[1:], start=1):
+        lut[ord(tok)] = i
+    sizes = dict.fromkeys(names, 0)
+    with _writers(tmp, names, ".bin") as outs:
+        for k, t in _cut(tracked("encode", _pieces(files, level="char"), nbytes), bounds):
+            ids = lut[_code_points(t)]
+            ids.tofile(outs[k])
+            sizes[names[k]] += len(ids)
+    return vocab, dtype, sizes
+
+
+def _encode_words(files, tmp, names, bounds, settings, tracked, nbytes):
+    """Pass 2: split every block into words once, give each word a provisional id (first-sight order, uint32 in
+    temp files) and count the training split's ids with bincount -> the vocabulary. Pass 3: remap the provisional
+    ids through a table (NumPy, block by block) into the final dtype."""
+    intern = _Intern()
+    train_counts = np.zeros(0, dtype=np.int64)
+    sizes = dict.fromkeys(names, 0)
+    with _writers(tmp, names, ".u32") as outs:
+        for k, t in _cut(tracked("tokenise", _pieces(files, level="word"), nbytes), bounds):
+            words = _words(t)
+            ids = np.fromiter(map(intern.__getitem__, words), dtype=np.uint32, count=len(words))
+            ids.tofile(outs[k])
+            sizes[names[k]] += len(ids)
+            if k == 0:
+                c = np.bincount(ids, minlength=len(intern))
+                c[: len(train_counts)] += train_counts
+                train_counts = c
+    words_seen = list(intern)  # provisional id -> word
+    counts = {words_seen[i]: int(train_counts[i]) for i in np.flatnonzero(train_counts)}
+    vocab = Vocab.from_counts(counts, level="word", max_size=settings.max_vocab or None)
+    dtype = dtype_for(len(vocab))
+    table = np.zeros(len(intern), dtype=dtype)  # provisional id -> final id; not in the vocabulary -> 0 (<unk>)
+    for w, i in vocab.stoi.items():
+        if w in intern:
+            table[intern[w]] = i
+    del intern, words_seen
+    step = BLOCK // 4
+    with _writers(tmp, names, ".bin") as outs:
+        for k, name in enumerate(names):
+            src = tmp / f"{name}.u32"
+            for start in range(0, sizes[name], step):
+                ids = np.fromfile(src, dtype=np.uint32, count=min(step, sizes[name] - start), offset=4 * start)
+                table[ids].tofile(outs[k])
+            src.unlink()
+    return vocab, dtype, sizes
+
+
+@contextlib.contextmanager
+def _writers(tmp: Path, names: Sequence[str], suffix: str):
+    outs = [open(tmp / f"{name}{suffix}", "wb") for name in names]  # noqa: SIM115 - closed below
+    try:
+        yield outs
+        for f in outs:
+            f.flush()
+            os.fsync(f.fileno())
+    finally:
+        for f in outs:
+            f.close()
