@@ -10,7 +10,7 @@ The ids are exactly those of the in-memory path (``load_splits`` + ``encode_spli
 the split is ``split_text``'s rule on *characters* - train ``[0, a)``, valid ``[a, b)``, test ``[b, n)`` with
 ``a = int(n (1 - valid - test))``, ``b = int(n (1 - test))`` - and the vocabulary is built on the training
 split only (``Vocab.from_counts``, the same ranking as ``Vocab.build``). The text is streamed in blocks of
-``BLOCK`` bytes (an eighth of that for words) cut at a newline, so memory is bounded by the block size (or the
+``BLOCK`` bytes (half that for words) cut at a newline, so memory is bounded by the block size (or the
 longest line, at word level). Pass 1 checks UTF-8, hashes and counts characters, which fixes ``a`` and ``b``.
 Chars: pass 2 counts the training split's code points (bincount) -> the vocabulary; pass 3 encodes every split
 through a lookup table over code points (over bytes for ASCII blocks). Words: pass 2 splits each block once
@@ -46,7 +46,7 @@ from rnnkit.data.sources import DataError
 from rnnkit.data.text import EOS, LEVELS, EncodedText, Vocab
 from rnnkit.durable import TMP_TAG, fsync_dir, write_text
 
-BLOCK = 8 << 20  # bytes read per block
+BLOCK = 2 << 20  # bytes read per block (peak memory of a pass is ~15-20 blocks)
 FORMAT = 1
 META = "meta.json"
 SPLITS = ("train", "valid", "test")
@@ -85,7 +85,7 @@ def _pieces(files: Sequence[Path], *, level: str, hashes: dict[str, Any] | None 
     """The decoded text in pieces that end at a newline (or at a file's end; char level: at any character
     boundary once a line outgrows 4 blocks). Raises DataError naming the file and byte offset of bad UTF-8.
     ``hashes``: filled with each file's sha256 of its stored bytes."""
-    block = BLOCK if level == "char" else max(BLOCK // 8, 1)  # a block of words becomes ~10x its size in objects
+    block = BLOCK if level == "char" else max(BLOCK // 2, 1)  # a block of words becomes ~10x its size in objects
     for path in files:
         h = hashlib.sha256() if hashes is not None else None
         offset, carry = 0, b""  # offset: file bytes (uncompressed) before `carry`
