@@ -60,6 +60,32 @@ def batchify(tokens: Sequence[int] | np.ndarray | Tensor, batch_size: int) -> Te
     return t[: width * batch_size].view(batch_size, width).contiguous()  # (N, W)
 
 
+def columns(tokens: Sequence[int] | np.ndarray | Tensor, batch_size: int) -> np.ndarray | Tensor:
+    """The rows of ``batchify`` as a view, without a copy: a NumPy array (a ``np.memmap`` stays on disk, pages
+    read as chunks touch them) gives an (N, W) array view in its own dtype; a tensor gives an int64 tensor."""
+    if isinstance(tokens, Tensor):
+        return batchify(tokens, batch_size)
+    a = np.asarray(tokens)
+    if a.ndim != 1:
+        raise ValueError(f"batchify expects a 1-D token stream, got shape {a.shape}")
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be > 0, got {batch_size}")
+    width = a.shape[0] // batch_size
+    if width < 2:
+        raise ValueError(
+            f"a stream of {a.shape[0]} tokens is too short for {batch_size} rows (each row needs >= 2 tokens): "
+            f"use a smaller batch size or more data"
+        )
+    return a[: width * batch_size].reshape(batch_size, width)  # (N, W) view
+
+
+def as_long(a: np.ndarray | Tensor) -> Tensor:
+    """A (strided) slice of ``columns`` as a contiguous int64 tensor: the only copy, one chunk at a time."""
+    if isinstance(a, Tensor):
+        return a
+    return torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64))
+
+
 class TokenStream(Batches):
     """Ordered TBPTT chunks of a batchified stream; ``epoch(e, start)`` replays or resumes an epoch.
 
@@ -82,7 +108,7 @@ class TokenStream(Batches):
     ) -> None:
         if bptt <= 0:
             raise ValueError(f"bptt must be > 0, got {bptt}")
-        self.data = batchify(tokens, batch_size)  # (N, W)
+        self.data = columns(tokens, batch_size)  # (N, W): a view of a NumPy stream (or memmap), never a copy
         self.batch_size, self.bptt, self.variable, self.seed = batch_size, bptt, variable, seed
         self.p_full, self.sigma, self.min_len, self.max_extra = p_full, sigma, min_len, max_extra
 
@@ -109,7 +135,7 @@ class TokenStream(Batches):
         lengths = self.lengths(epoch)
         i = sum(lengths[:start])
         for n in lengths[start:]:
-            x, y = self.data[:, i : i + n], self.data[:, i + 1 : i + 1 + n]  # (N, n) each
+            x, y = as_long(self.data[:, i : i + n]), as_long(self.data[:, i + 1 : i + 1 + n])  # (N, n) each
             yield Chunk(x, y, n, n / self.bptt if self.variable else 1.0)
             i += n
 

@@ -101,7 +101,14 @@ class Vocab:
         ``[0, c_0)``. Char vocabularies are sorted by code point instead.
         """
         toks = tokenize(text, level) if isinstance(text, str) else list(text)
-        counts = Counter(toks)
+        return cls.from_counts(Counter(toks), level=level, max_size=max_size, min_freq=min_freq)
+
+    @classmethod
+    def from_counts(
+        cls, counts: dict[str, int], *, level: str, max_size: int | None = None, min_freq: int = 1
+    ) -> Vocab:
+        """``build`` from token counts already made (the streaming preparation counts block by block)."""
+        counts = Counter(counts)
         counts.pop(UNK, None)
         if not counts:
             raise DataError("cannot build a vocabulary from empty text")

@@ -42,3 +42,29 @@ def generate_command(
         sys.stdout.write(piece)
         sys.stdout.flush()
     sys.stdout.write("\n")
+
+
+def prepare_command(
+    data: Path = typer.Option(..., help="A UTF-8 text file (.gz accepted) or a folder of them (sorted, joined)."),
+    out: Path = typer.Option(..., help="The folder to write: train/valid/test .bin ids and meta.json."),
+    level: str = typer.Option("char", help="Tokens: char or word."),
+    max_vocab: int = typer.Option(0, help="Keep the most frequent tokens (counting <unk>); 0: no limit."),
+    val_fraction: float = typer.Option(0.1, help="The last fraction of the characters is validation."),
+    test_fraction: float = typer.Option(0.0, help="The very last fraction is test (before it: validation)."),
+    quiet: bool = typer.Option(False, help="No progress bar."),
+) -> None:
+    """Tokenise a large corpus once, streaming, into memory-mapped id files; `lm train --data PREP` trains from it.
+    An up-to-date folder is reused; a changed source or setting rebuilds it."""
+    import time
+
+    from rnnkit.data.prepare import Settings, prepare
+
+    with errors_as_messages("rnnkit lm prepare"):
+        t0 = time.monotonic()
+        settings = Settings(level=level, max_vocab=max_vocab, valid_fraction=val_fraction, test_fraction=test_fraction)
+        enc, built = prepare(data, out, settings, quiet=quiet)
+        sec = time.monotonic() - t0
+    n = {s: len(getattr(enc, s)) for s in ("train", "valid", "test") if getattr(enc, s) is not None}
+    what = f"prepared in {sec:.1f} s" if built else "up to date, reused"
+    counts = ", ".join(f"{k} {v:,}" for k, v in n.items())
+    typer.echo(f"{out}: {what}; vocabulary {len(enc.vocab):,} ({enc.train.dtype}); {level} tokens: {counts}")

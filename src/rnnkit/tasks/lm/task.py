@@ -18,7 +18,10 @@ never an average over chunks that each start from a zero state.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import os
 import time
 import warnings
 from collections.abc import Iterator, Sequence
@@ -38,7 +41,8 @@ from rnnkit.config import (
     RunConfig,
     TrainConfig,
 )
-from rnnkit.data.streams import batchify
+from rnnkit.data.sources import DataError
+from rnnkit.data.streams import as_long, columns
 from rnnkit.data.text import LEVELS, VOCAB_FILE, EncodedText, Vocab, encode_splits, load_splits, read_text, tokenize
 from rnnkit.models.encoder import RecurrentLM, check_adaptive
 from rnnkit.registry import register_task
@@ -46,6 +50,14 @@ from rnnkit.tasks.base import Splits, Task
 from rnnkit.tasks.cli import Opt
 from rnnkit.train import StepOutput
 from rnnkit.train.budget import TIME_DECAYS, TimeBudget  # noqa: F401 - their home was here; importable as before
+
+AUTO_PREPARE_BYTES = 64 << 20  # `--data FILE` at least this large trains from a prepared, memory-mapped cache
+
+
+def cache_root() -> Path:
+    """Where ``lm train --data BIG`` keeps prepared corpora: ``$RNNKIT_CACHE/lm``, else ``~/.cache/rnnkit/lm``."""
+    return Path(os.environ.get("RNNKIT_CACHE") or Path.home() / ".cache" / "rnnkit") / "lm"
+
 
 # ---- configuration -----------------------------------------------------------------------------------------
 
@@ -149,7 +161,7 @@ def stream_nll(
     dropped, as batchify does; none with batch_size=1); each column is read in chunks of ``chunk`` steps and
     the final state of one chunk starts the next, so every prediction sees its whole column's history.
     """
-    cols = batchify(ids, batch_size)  # (N, L): row n is a contiguous piece of the stream
+    cols = columns(ids, batch_size)  # (N, L) view: row n is a contiguous piece of the stream (no copy)
     was_training = model.training
     model.eval()
     total, count, state = 0.0, 0, None
@@ -157,7 +169,7 @@ def stream_nll(
         L = cols.shape[1]
         for s in range(0, L - 1, chunk):
             e = min(s + chunk, L - 1)
-            x, y = cols[:, s:e], cols[:, s + 1 : e + 1]  # (N, t) inputs and next-token targets
+            x, y = as_long(cols[:, s:e]), as_long(cols[:, s + 1 : e + 1])  # (N, t) inputs and next-token targets
             nll, state = model(x, state, targets=y)  # (N, t) nats, state carried to the next chunk
             total += float(nll.sum())
             count += y.numel()
@@ -208,6 +220,10 @@ class LanguageModel(Task):
                 raise ConfigError(
                     "config data: give data.path (a UTF-8 text file) or data.dataset (tiny-shakespeare, ptb)"
                 )
+            if d.path is not None and (prep := self._prepared(Path(d.path))) is not None:
+                self._data = prep
+                self.vocab = prep.vocab
+                return prep
             splits = load_splits(
                 path=d.path, dataset=d.dataset, data_root=d.data_root,
                 valid_fraction=d.val_fraction, test_fraction=d.test_fraction,
@@ -221,6 +237,34 @@ class LanguageModel(Task):
             self._data = encode_splits(splits, level=d.level, vocab=self.vocab, max_size=d.max_vocab or None)
             self.vocab = self._data.vocab
         return self._data
+
+    def _prepared(self, path: Path) -> EncodedText | None:
+        """A prepared corpus for ``data.path``: the folder itself (``rnnkit lm prepare``), or for a large source
+        (a folder, a .gz, or a file of ``AUTO_PREPARE_BYTES`` or more) a cache built or reused under
+        ``cache_root()``; None: the in-memory path (the same ids, tested)."""
+        from rnnkit.data import prepare as P
+
+        d = self.config.data
+        if path.is_dir() and P.read_meta(path) is not None:
+            data = P.open_prepared(path)
+            meta = P.read_meta(path)
+            if meta["settings"]["level"] != d.level:
+                raise ConfigError(
+                    f"config data.level: {path} was prepared at {meta['settings']['level']} level, not {d.level}; "
+                    f"pass --level {meta['settings']['level']} or prepare it again"
+                )
+        elif path.is_dir() or path.suffix == ".gz" or (path.is_file() and path.stat().st_size >= AUTO_PREPARE_BYTES):
+            settings = P.Settings(level=d.level, max_vocab=d.max_vocab, valid_fraction=d.val_fraction,
+                                  test_fraction=d.test_fraction)  # fmt: skip
+            key = hashlib.sha256(json.dumps([str(path.resolve()), settings.to_json()]).encode()).hexdigest()[:16]
+            data, _ = P.prepare(path, cache_root() / key, settings, quiet=self.config.train.quiet)
+        else:
+            return None
+        if d.val_path or d.test_path:
+            raise ConfigError("config data.val_path/test_path: not supported with a prepared corpus (one source)")
+        if self.vocab is not None and self.vocab != data.vocab:
+            raise DataError(f"{path}: its prepared vocabulary differs from the run's; evaluate on a text file instead")
+        return data
 
     def load_data(self) -> Splits:
         e = self.data()
@@ -372,6 +416,7 @@ class LanguageModel(Task):
 
     @classmethod
     def extend_cli(cls, app: Any) -> None:
-        from rnnkit.tasks.lm.cli import generate_command
+        from rnnkit.tasks.lm.cli import generate_command, prepare_command
 
         app.command("generate")(generate_command)
+        app.command("prepare")(prepare_command)

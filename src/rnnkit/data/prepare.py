@@ -1,0 +1,447 @@
+"""Prepared corpora: text larger than memory, tokenised once in streaming passes into memory-mappable id files.
+
+``rnnkit lm prepare --data FILE|DIR --out PREP`` (or ``prepare(...)``) writes::
+
+    PREP/train.bin valid.bin [test.bin]   token ids, raw little-endian, the smallest of uint8/uint16/uint32 holding V
+    PREP/meta.json                        vocabulary, token counts, dtype, split rule, settings, and each source's
+                                          path, size, mtime_ns and sha256
+
+The ids are exactly those of the in-memory path (``load_splits`` + ``encode_splits``; a test compares them):
+the split is ``split_text``'s rule on *characters* - train ``[0, a)``, valid ``[a, b)``, test ``[b, n)`` with
+``a = int(n (1 - valid - test))``, ``b = int(n (1 - test))`` - and the vocabulary is built on the training
+split only (``Vocab.from_counts``, the same ranking as ``Vocab.build``). The text is streamed in blocks of
+``BLOCK`` bytes (half that for words) cut at a newline, so memory is bounded by the block size (or the
+longest line, at word level). Pass 1 checks UTF-8, hashes and counts characters, which fixes ``a`` and ``b``.
+Chars: pass 2 counts the training split's code points (bincount) -> the vocabulary; pass 3 encodes every split
+through a lookup table over code points (over bytes for ASCII blocks). Words: pass 2 splits each block once
+(``<eos>`` ending each line), gives words provisional ids in first-seen order (uint32 temp files) and counts the
+training split's ids -> the vocabulary; pass 3 remaps the provisional ids with a table (NumPy).
+
+Several files (a folder: its files in sorted name order; ``.gz`` files are read through gzip) are joined as if
+each ended with a newline. A single file is read as is (a UTF-8 byte-order mark at its start is dropped, as
+``read_text`` does).
+
+Staleness: a source whose size and mtime are unchanged is taken as unchanged; if only the mtime moved, its
+sha256 is recomputed and compared (so ``touch`` costs a re-hash, not a rebuild). The folder is written under
+a temp name and renamed into place, ``meta.json`` last, so a half-written cache is never read; ``open_prepared``
+also checks every ``.bin`` has the size ``meta.json`` promises.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnnkit.data.sources import DataError
+from rnnkit.data.text import EOS, LEVELS, EncodedText, Vocab
+from rnnkit.durable import TMP_TAG, fsync_dir, write_text
+
+BLOCK = 2 << 20  # bytes read per block (peak memory of a pass is ~15-20 blocks)
+FORMAT = 1
+META = "meta.json"
+SPLITS = ("train", "valid", "test")
+_MAX_CP = 0x110000  # code points
+
+
+# ---- sources -----------------------------------------------------------------------------------------------
+
+
+def source_files(data: str | os.PathLike) -> list[Path]:
+    """The files of ``data``: the file itself, or a folder's visible files in sorted name order."""
+    p = Path(data)
+    if p.is_file():
+        return [p]
+    if p.is_dir():
+        files = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith("."))
+        if not files:
+            raise DataError(f"folder {p} holds no text files; pass a UTF-8 text file or a folder of them")
+        return files
+    raise DataError(f"text source {p} does not exist; pass a UTF-8 text file (.gz accepted) or a folder of them")
+
+
+def _open(path: Path):
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")  # noqa: SIM115 - closed by caller
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while b := f.read(BLOCK):
+            h.update(b)
+    return h.hexdigest()
+
+
+def _pieces(files: Sequence[Path], *, level: str, hashes: dict[str, Any] | None = None) -> Iterator[str]:
+    """The decoded text in pieces that end at a newline (or at a file's end; char level: at any character
+    boundary once a line outgrows 4 blocks). Raises DataError naming the file and byte offset of bad UTF-8.
+    ``hashes``: filled with each file's sha256 of its stored bytes."""
+    block = BLOCK if level == "char" else max(BLOCK // 2, 1)  # a block of words becomes ~10x its size in objects
+    for path in files:
+        h = hashlib.sha256() if hashes is not None else None
+        offset, carry = 0, b""  # offset: file bytes (uncompressed) before `carry`
+        with _open(path) as f:
+            raw_f = f.fileobj if isinstance(f, gzip.GzipFile) else None
+            first, last = True, ""
+            while True:
+                try:
+                    raw = f.read(max(block, 3) if first else block)  # a byte-order mark is read whole
+                except (OSError, EOFError) as e:
+                    raise DataError(f"cannot read {path}: {e}") from None
+                if h is not None and raw_f is None:
+                    h.update(raw)
+                eof = not raw
+                if first and raw.startswith(b"\xef\xbb\xbf"):
+                    raw, offset = raw[3:], 3
+                first = False
+                buf = carry + raw
+                if not eof:
+                    cut = buf.rfind(b"\n") + 1
+                    if cut == 0 and level == "char" and len(buf) > 4 * block:
+                        cut = len(buf) - 1
+                        while cut > 0 and buf[cut] & 0xC0 == 0x80:  # cut before a character's first byte
+                            cut -= 1
+                    if cut == 0:
+                        carry = buf
+                        continue
+                else:
+                    cut = len(buf)
+                piece, carry = buf[:cut], buf[cut:]
+                try:
+                    text = piece.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    bad = piece[e.start : e.end].hex(" ")
+                    raise DataError(
+                        f"text file {path} is not valid UTF-8: byte offset {offset + e.start} has bytes {bad} "
+                        f"({e.reason}). Is it a binary file? Convert text first, e.g. "
+                        f"`iconv -f latin1 -t utf-8 {path.name} > fixed.txt`"
+                    ) from None
+                offset += cut
+                if eof:
+                    if len(files) > 1 and not (text or last).endswith("\n"):
+                        text += "\n"  # files are joined as if each ended with a newline
+                    if text:
+                        yield text
+                    break
+                last = text
+                yield text
+        if h is not None:
+            hashes[str(path)] = h.hexdigest() if raw_f is None else _sha256(path)
+
+
+def _cut(pieces: Iterator[str], bounds: Sequence[int]) -> Iterator[tuple[int, str]]:
+    """(split index, text) with the pieces cut at the character positions ``bounds`` (a, b)."""
+    pos, k = 0, 0
+    for text in pieces:
+        while k < len(bounds) and pos + len(text) >= bounds[k]:
+            head, text = text[: bounds[k] - pos], text[bounds[k] - pos :]
+            if head:
+                yield k, head
+            pos, k = bounds[k], k + 1
+        if text:
+            yield k, text
+        pos += len(text)
+
+
+# ---- tokenising one piece ----------------------------------------------------------------------------------
+
+
+def _code_points(text: str) -> np.ndarray:
+    """Code points of ``text``: uint8 for ASCII text (one byte each), else uint32."""
+    if text.isascii():
+        return np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+
+
+def _words(text: str) -> list[str]:
+    """``tokenize(text, "word")`` in three C-level string operations: whitespace-split words, ``<eos>`` per line."""
+    lines = text.splitlines()
+    words = f" {EOS} ".join(lines).split()
+    if lines:
+        words.append(EOS)
+    return words
+
+
+def dtype_for(vocab_size: int) -> np.dtype:
+    """The smallest unsigned integer type holding ids ``0..V-1``."""
+    for dt in (np.uint8, np.uint16, np.uint32):
+        if vocab_size - 1 <= np.iinfo(dt).max:
+            return np.dtype(dt)
+    raise DataError(f"a vocabulary of {vocab_size} tokens does not fit uint32 ids")  # pragma: no cover
+
+
+# ---- prepared folders --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the ids depend on besides the text: a change rebuilds the cache."""
+
+    level: str = "char"
+    max_vocab: int = 0  # 0: no limit
+    valid_fraction: float = 0.1
+    test_fraction: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"level": self.level, "max_vocab": self.max_vocab, "valid_fraction": self.valid_fraction,
+                "test_fraction": self.test_fraction}  # fmt: skip
+
+
+def _stat(path: Path) -> dict[str, Any]:
+    st = path.stat()
+    return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def stale_reason(meta: dict[str, Any], data: str | os.PathLike | None = None) -> str | None:
+    """Why the prepared folder no longer matches its sources (None: it matches). ``data``: the source now asked
+    for (default: the one recorded)."""
+    recorded = meta["sources"]
+    if data is not None:
+        try:
+            now = [str(p.resolve()) for p in source_files(data)]
+        except DataError as e:
+            return str(e)
+        if now != [s["path"] for s in recorded]:
+            return f"the source files are now {now[:3]}{' ...' if len(now) > 3 else ''}, not the ones prepared"
+    for s in recorded:
+        p = Path(s["path"])
+        if not p.is_file():
+            return f"source {p} no longer exists"
+        st = _stat(p)
+        if st["size"] != s["size"]:
+            return f"source {p} changed: {s['size']:,} bytes when prepared, {st['size']:,} now"
+        if st["mtime_ns"] != s["mtime_ns"] and _sha256(p) != s["sha256"]:
+            return f"source {p} changed since it was prepared (same size, different sha256)"
+    return None
+
+
+def read_meta(folder: str | os.PathLike) -> dict[str, Any] | None:
+    """The folder's ``meta.json`` (None when there is none: not a prepared folder, or never finished)."""
+    p = Path(folder) / META
+    if not p.is_file():
+        return None
+    try:
+        meta = json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DataError(f"{p} is damaged ({e}); delete the folder and run `rnnkit lm prepare` again") from None
+    if meta.get("format") != FORMAT:
+        raise DataError(f"{p} has format {meta.get('format')!r}, this rnnkit reads {FORMAT}; prepare it again")
+    return meta
+
+
+def open_prepared(folder: str | os.PathLike, *, check_source: bool = True) -> EncodedText:
+    """The vocabulary and memory-mapped id streams of a prepared folder (nothing is read into memory).
+
+    Raises DataError when the folder is incomplete or damaged, or (``check_source``) when a source changed since.
+    """
+    d = Path(folder)
+    meta = read_meta(d)
+    if meta is None:
+        raise DataError(f"{d} is not a prepared corpus (no {META}); run `rnnkit lm prepare --data FILE --out {d}`")
+    if check_source and (why := stale_reason(meta)):
+        raise DataError(f"prepared corpus {d} is stale: {why}. Run `rnnkit lm prepare` again to rebuild it")
+    dtype = np.dtype(meta["dtype"])
+    arrays: dict[str, np.ndarray | None] = {}
+    for name in SPLITS:
+        n = meta["counts"].get(name)
+        if n is None:
+            arrays[name] = None
+            continue
+        f = d / f"{name}.bin"
+        if not f.is_file() or f.stat().st_size != n * dtype.itemsize:
+            raise DataError(
+                f"prepared corpus {d} is damaged: {f.name} should hold {n:,} {dtype.name} ids; prepare it again"
+            )
+        arrays[name] = np.memmap(f, dtype=dtype, mode="r", shape=(n,)) if n else np.zeros(0, dtype)
+    vocab = Vocab.from_json(meta["vocab"])
+    return EncodedText(vocab, arrays["train"], arrays["valid"], arrays["test"], meta["source"])
+
+
+def prepare(
+    data: str | os.PathLike, out: str | os.PathLike, settings: Settings = Settings(), *, quiet: bool = True
+) -> tuple[EncodedText, bool]:
+    """Tokenise ``data`` into ``out`` (see the module docstring); reuse ``out`` when it is up to date.
+
+    Returns the opened corpus and whether it was (re)built.
+    """
+    if settings.level not in LEVELS:
+        raise DataError(f"level must be one of {', '.join(LEVELS)}, got {settings.level!r}")
+    out = Path(out)
+    files = source_files(data)
+    if out.exists():
+        meta = read_meta(out) if out.is_dir() else None
+        if meta is None and (not out.is_dir() or any(out.iterdir())):
+            raise DataError(f"{out} exists and is not a prepared corpus; choose another --out")
+        if meta is not None and meta["settings"] == settings.to_json() and stale_reason(meta, data) is None:
+            return open_prepared(out, check_source=False), False
+    tmp = out.with_name(f".{out.name}{TMP_TAG}{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        _build(files, tmp, settings, source=str(data), quiet=quiet)
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+        fsync_dir(out.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return open_prepared(out, check_source=False), True
+
+
+@contextlib.contextmanager
+def _progress(quiet: bool):
+    """A rich progress display in bytes and MB/s (or a no-op when quiet)."""
+    if quiet:
+        yield None
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+    cols = (TextColumn("{task.description:<8}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+            TimeRemainingColumn())  # fmt: skip
+    with Progress(*cols, transient=False) as p:
+        yield p
+
+
+def _build(files: list[Path], tmp: Path, settings: Settings, *, source: str, quiet: bool) -> None:
+    level = settings.level
+    total = sum(f.stat().st_size for f in files)
+    with _progress(quiet) as bar:
+
+        def tracked(desc: str, pieces: Iterator[str], size: int | None) -> Iterator[str]:
+            task = bar.add_task(desc, total=size) if bar is not None else None
+            for t in pieces:
+                if bar is not None:
+                    bar.advance(task, len(t.encode("utf-8")) if not t.isascii() else len(t))
+                yield t
+
+        # pass 1: UTF-8 check, hashes, characters -> the split points (split_text's rule)
+        hashes: dict[str, str] = {}
+        n, nbytes, has_text = 0, 0, False
+        for t in tracked("scan", _pieces(files, level=level, hashes=hashes), total):
+            n += len(t)
+            nbytes += len(t) if t.isascii() else len(t.encode("utf-8"))
+            has_text = has_text or not t.isspace()
+        if not has_text:
+            raise DataError(f"text source {source} is empty (or only whitespace); a language model needs text")
+        v, te = settings.valid_fraction, settings.test_fraction
+        a, b = int(n * (1.0 - v - te)), int(n * (1.0 - te))
+        if a == 0 or b == a or (te and b == n):
+            raise DataError(f"text of {n} characters is too short for a {v}/{te} split")
+        bounds = (a, b) if te else (a,)
+
+        names = SPLITS[: len(bounds) + 1]
+        encode = _encode_chars if level == "char" else _encode_words
+        vocab, dtype, counts_out = encode(files, tmp, names, bounds, settings, tracked, nbytes)
+    meta = {
+        "format": FORMAT,
+        "source": source,
+        "settings": settings.to_json(),
+        "split_rule": "characters [0,a) train, [a,b) valid, [b,n) test; a = int(n*(1-valid-test)), "
+        "b = int(n*(1-test)) (rnnkit.data.text.split_text)",
+        "characters": n,
+        "bytes": nbytes,
+        "bounds": list(bounds),
+        "counts": counts_out,
+        "dtype": dtype.name,
+        "vocab_size": len(vocab),
+        "vocab": vocab.to_json(),
+        "sources": [{**_stat(f), "sha256": hashes[str(f)]} for f in files],
+    }
+    write_text(tmp / META, json.dumps(meta, ensure_ascii=False, indent=1))  # last: it marks the folder complete
+
+
+class _Intern(dict):
+    """word -> provisional id, in order of first sight (a new word costs one Python call; a known one none)."""
+
+    def __missing__(self, key: str) -> int:
+        v = self[key] = len(self)
+        return v
+
+
+def _encode_chars(files, tmp, names, bounds, settings, tracked, nbytes):
+    """Pass 2: code-point counts of the training split -> the vocabulary. Pass 3: every split through a lookup
+    table over code points (over bytes for ASCII blocks)."""
+    cp_counts = np.zeros(_MAX_CP, dtype=np.int64)
+    for k, t in _cut(tracked("count", _pieces(files, level="char"), nbytes), bounds):
+        if k > 0:
+            break
+        cps = _code_points(t)
+        m = 256 if cps.dtype == np.uint8 else _MAX_CP
+        cp_counts[:m] += np.bincount(cps, minlength=m)
+    counts = {chr(c): int(cp_counts[c]) for c in np.flatnonzero(cp_counts)}
+    vocab = Vocab.from_counts(counts, level="char", max_size=settings.max_vocab or None)
+    dtype = dtype_for(len(vocab))
+    lut = np.zeros(_MAX_CP, dtype=dtype)  # code point -> id; unknown -> 0 (<unk>)
+    for i, tok in enumerate(vocab.itos[1:], start=1):
+        lut[ord(tok)] = i
+    sizes = dict.fromkeys(names, 0)
+    with _writers(tmp, names, ".bin") as outs:
+        for k, t in _cut(tracked("encode", _pieces(files, level="char"), nbytes), bounds):
+            ids = lut[_code_points(t)]
+            ids.tofile(outs[k])
+            sizes[names[k]] += len(ids)
+    return vocab, dtype, sizes
+
+
+def _encode_words(files, tmp, names, bounds, settings, tracked, nbytes):
+    """Pass 2: split every block into words once, give each word a provisional id (first-sight order, uint32 in
+    temp files) and count the training split's ids with bincount -> the vocabulary. Pass 3: remap the provisional
+    ids through a table (NumPy, block by block) into the final dtype."""
+    intern = _Intern()
+    train_counts = np.zeros(0, dtype=np.int64)
+    sizes = dict.fromkeys(names, 0)
+    with _writers(tmp, names, ".u32") as outs:
+        for k, t in _cut(tracked("tokenise", _pieces(files, level="word"), nbytes), bounds):
+            words = _words(t)
+            ids = np.fromiter(map(intern.__getitem__, words), dtype=np.uint32, count=len(words))
+            ids.tofile(outs[k])
+            sizes[names[k]] += len(ids)
+            if k == 0:
+                c = np.bincount(ids, minlength=len(intern))
+                c[: len(train_counts)] += train_counts
+                train_counts = c
+    words_seen = list(intern)  # provisional id -> word
+    counts = {words_seen[i]: int(train_counts[i]) for i in np.flatnonzero(train_counts)}
+    vocab = Vocab.from_counts(counts, level="word", max_size=settings.max_vocab or None)
+    dtype = dtype_for(len(vocab))
+    table = np.zeros(len(intern), dtype=dtype)  # provisional id -> final id; not in the vocabulary -> 0 (<unk>)
+    for w, i in vocab.stoi.items():
+        if w in intern:
+            table[intern[w]] = i
+    del intern, words_seen
+    step = BLOCK // 4
+    with _writers(tmp, names, ".bin") as outs:
+        for k, name in enumerate(names):
+            src = tmp / f"{name}.u32"
+            for start in range(0, sizes[name], step):
+                ids = np.fromfile(src, dtype=np.uint32, count=min(step, sizes[name] - start), offset=4 * start)
+                table[ids].tofile(outs[k])
+            src.unlink()
+    return vocab, dtype, sizes
+
+
+@contextlib.contextmanager
+def _writers(tmp: Path, names: Sequence[str], suffix: str):
+    outs = [open(tmp / f"{name}{suffix}", "wb") for name in names]  # noqa: SIM115 - closed below
+    try:
+        yield outs
+        for f in outs:
+            f.flush()
+            os.fsync(f.fileno())
+    finally:
+        for f in outs:
+            f.close()
