@@ -359,22 +359,27 @@ class Tagger(Task):
             yield " ".join(f"{w}/{t}" for w, t in sent)
 
 def load_splits(cfg: TaggerDataConfig) -> tuple[ColumnData, ColumnData | None, ColumnData]:
-    """(train, val, test): official test for conll2000 (or data.test_path), else a seeded random split of
-    sentences; validation is cut from training."""
+    """(train, val, test): official test for conll2000 and conll2002-* (or data.test_path), else a seeded random
+    split of sentences; validation is the official development set (conll2002-*: testa), else cut from training."""
     source = cfg.path or cfg.dataset
     if source is None:
-        raise ConfigError("data: give data.path (a CoNLL-style column file) or data.dataset='conll2000'")
+        raise ConfigError(
+            "data: give data.path (a CoNLL-style column file) or data.dataset ('conll2000', 'conll2002-es', "
+            "'conll2002-nl')"
+        )
     kw = cfg.reader_options()
     train = readers.read_tagging(source, data_root=cfg.data_root, split="train", **kw)
     if cfg.test_path:
         test = readers.read_tagging(cfg.test_path, **kw)
-    elif source == "conll2000":
+    elif source == "conll2000" or source in readers.CONLL2002:
         test = readers.read_tagging(source, data_root=cfg.data_root, split="test")
     else:
         train, test = _split(train, cfg.test_fraction, cfg.split_seed)
     val = None
     if cfg.val_path:
         val = readers.read_tagging(cfg.val_path, **kw)
+    elif source in readers.CONLL2002:  # the shared task's development set, used for model selection
+        val = readers.read_tagging(source, data_root=cfg.data_root, split="val")
     elif cfg.val_fraction > 0:
         train, val = _split(train, cfg.val_fraction, cfg.split_seed + 1)
     return train, val, test
