@@ -14,6 +14,7 @@ Shape letters: N sentences, T tokens, L characters per token, E embedding size, 
 
 from __future__ import annotations
 
+import json
 import re
 import warnings
 from collections.abc import Iterator, Sequence
@@ -34,7 +35,7 @@ from rnnkit.config import (
     RunConfig,
     TrainConfig,
 )
-from rnnkit.data import readers
+from rnnkit.data import iob, readers
 from rnnkit.data.readers import ColumnData
 from rnnkit.data.sequences import IGNORE_INDEX, BucketBatches, lengths_to_mask, pad_sequences, truncate
 from rnnkit.data.sources import DataError
@@ -144,9 +145,7 @@ def _collate(items: Sequence[tuple[list[int], list[list[int]], list[int]]]) -> t
     return words, chars, lengths, tags
 
 
-def is_iob(tags: Sequence[str]) -> bool:
-    """True when every tag is 'O' or 'B-X' / 'I-X' / 'E-X' / 'S-X' (span F1 is meaningful)."""
-    return all(t == "O" or (len(t) > 2 and t[1] == "-" and t[0] in "BIES") for t in tags)
+is_iob = iob.is_iob  # every tag is 'O' or 'B-X' / 'I-X' / 'E-X' / 'S-X': span F1 is meaningful
 
 
 @register_task("tag")
@@ -222,10 +221,10 @@ class Tagger(Task):
         self.chars = TokenVocab.build([list(t) for s in words for t in s])
         self.tags = sorted({t for s in tags for t in s})
         if self.config.model.crf == "auto":
-            iob = is_iob(self.tags)
+            spans = is_iob(self.tags)
             self.decide(
-                f"{len(self.tags)} tags" + (", IOB spans: a CRF output layer" if iob else ": a softmax per token"),
-                crf=iob,
+                f"{len(self.tags)} tags" + (", IOB spans: a CRF output layer" if spans else ": a softmax per token"),
+                crf=spans,
             )
 
     def default_monitor(self) -> tuple[str, str]:
@@ -327,7 +326,26 @@ class Tagger(Task):
         if is_iob(self.tags):
             s = class_metrics.span_f1(gold, guess)
             out.update(span_precision=s.precision, span_recall=s.recall, span_f1=s.f1, chunks=s.n_true)
+            out["per_type"] = {  # seqeval / conlleval per entity type
+                k: dict(precision=v.precision, recall=v.recall, f1=v.f1, support=v.n_true, predicted=v.n_pred)
+                for k, v in class_metrics.span_f1_by_type(gold, guess).items()
+            }
         return out
+
+    def print_report(self, report: dict[str, Any], *, title: str) -> None:
+        """For IOB tag sets a per-type P/R/F1 table (in %) on stderr; then the JSON report, as every task."""
+        if "per_type" not in report:
+            return super().print_report(report, title=title)
+        import typer
+
+        rows = [title, f"{'type':<8} {'precision':>9} {'recall':>7} {'F1':>7} {'support':>8}"]
+        total = dict(precision=report["span_precision"], recall=report["span_recall"], f1=report["span_f1"],
+                     support=report["chunks"])  # fmt: skip
+        for k, v in [*report["per_type"].items(), ("(all)", total)]:
+            p, r, f = (100 * v[m] for m in ("precision", "recall", "f1"))
+            rows.append(f"{k:<8} {p:>9.2f} {r:>7.2f} {f:>7.2f} {v['support']:>8,}")
+        typer.echo("\n".join(rows), err=True)
+        typer.echo(json.dumps(report, default=str))  # one line on stdout, the last one
 
     # -- command line (tasks/cli.py builds `rnnkit tag train|eval|predict` from these) --
     cli_options = (
@@ -343,7 +361,13 @@ class Tagger(Task):
     )
     train_help = "Train a tagger, then score it on the test split (eval.json in the run folder)."
     eval_help = "Token accuracy (and chunk span precision/recall/F1 for IOB tags) of a trained tagger."
-    predict_help = "Print token/TAG for each token of each whitespace-tokenised sentence."
+    predict_options = (
+        Opt("--format", None, str, "auto | tokens (word/TAG) | spans ([PER Juan Pérez] vive ...); auto: spans for "
+            "IOB entity tags.", default="auto"),
+    )  # fmt: skip
+    predict_help = (
+        "Tag each whitespace-tokenised sentence: entities as [TYPE words] spans for IOB entity tags, else word/TAG."
+    )
     predict_inputs_help = "Whitespace-tokenised sentences."
     predict_verb = "tag"
 
@@ -354,9 +378,27 @@ class Tagger(Task):
     def read_eval_data(self, path: Path) -> ColumnData:
         return readers.read_tagging(path, **self.config.data.reader_options())
 
-    def predict_lines(self, items: list[Any]) -> Iterator[str]:
+    def predict_lines(self, items: list[Any], *, format: str = "auto") -> Iterator[str]:
+        """One line per sentence: ``word/TAG ...`` (tokens) or ``[PER Juan Pérez] vive en [LOC Madrid] .``
+        (spans); ``auto``: spans when the run's tags are IOB entity tags."""
+        if format not in ("auto", "tokens", "spans"):
+            raise DataError(f"--format must be auto, tokens or spans, got {format!r}")
+        spans = format == "spans" or (format == "auto" and is_iob(self.tags))
+        if spans and not is_iob(self.tags):
+            raise DataError(f"--format spans needs IOB entity tags; this run's tags are {self.tags[:10]}")
         for sent in self.predict(items):
-            yield " ".join(f"{w}/{t}" for w, t in sent)
+            yield format_spans(sent) if spans else " ".join(f"{w}/{t}" for w, t in sent)
+
+
+def format_spans(tagged: Sequence[tuple[str, str]]) -> str:
+    """[(token, IOB tag), ...] -> 'O' tokens as they are, entities bracketed with their type:
+    ``[PER Juan Pérez] vive en [LOC Madrid] .`` (entities read as conlleval reads them)."""
+    words = [w for w, _ in tagged]
+    out, i = [], 0
+    for typ, a, b in iob.spans([t for _, t in tagged]):
+        out += words[i:a] + [f"[{typ} {' '.join(words[a:b])}]"]
+        i = b
+    return " ".join(out + words[i:])
 
 def load_splits(cfg: TaggerDataConfig) -> tuple[ColumnData, ColumnData | None, ColumnData]:
     """(train, val, test): official test for conll2000 and conll2002-* (or data.test_path), else a seeded random
