@@ -42,3 +42,21 @@ def test_predict_spans_and_tokens(tmp_path):
         assert r.exit_code == 0 and r.output.strip() == format_spans(tagged), r.output
     r = runner.invoke(app, ["tag", "predict", str(run), sentence, "--format", "xml"])
     assert r.exit_code == 1 and "--format must be auto, tokens or spans" in r.output
+
+
+def test_tag_scheme_iobes_and_its_errors(tmp_path):
+    data = tmp_path / "ner.conll"
+    data.write_text("Juan NC B-PER\nPérez NC I-PER\nen SP O\nMadrid NC B-LOC\n\n" * 3, encoding="utf-8")
+    run = tmp_path / "ner"
+    r = runner.invoke(app, ["tag", "train", "--data", str(data), "--test", str(data), "--tag-scheme", "iobes",
+                            "--out", str(run), "--hidden", "4", "--epochs", "1", "--quiet",
+                            "--data.val_fraction=0"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert set(json.loads((run / "task.json").read_text())["tags"]) == {"B-PER", "E-PER", "O", "S-LOC"}
+    r = runner.invoke(app, ["tag", "predict", str(run), "Juan Pérez en Madrid", "--format", "tokens"])
+    assert r.exit_code == 0 and {t.rsplit("/", 1)[1] for t in r.output.split()} <= {"B-PER", "E-PER", "O", "S-LOC"}
+    r = runner.invoke(app, ["tag", "train", "--data", str(data), "--tag-column", "1", "--tag-scheme", "iob1",
+                            "--out", str(tmp_path / "pos"), "--hidden", "4", "--epochs", "1", "--quiet"])  # fmt: skip
+    assert r.exit_code == 1 and "sentence 0, token 0: tag 'NC' is not IOB" in r.output, r.output
+    r = runner.invoke(app, ["tag", "train", "--data", str(data), "--tag-scheme", "bilou", "--out", str(tmp_path / "x")])
+    assert r.exit_code != 0 and "data.tag_scheme must be" in r.output, r.output

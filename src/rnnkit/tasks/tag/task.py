@@ -73,7 +73,8 @@ class TaggerModelConfig(ModelConfig):
 @dataclass(frozen=True)
 class TaggerDataConfig(DataConfig):
     word_column: int = 0
-    tag_column: int = -1  # CoNLL-2000: 1 = POS, 2 (= -1) = chunk IOB
+    tag_column: int = -1  # CoNLL-2000: 1 = POS, 2 (= -1) = chunk IOB; CoNLL-2002: -1 = entity IOB2
+    tag_scheme: str = ""  # "": tags as in the files; iob1 | iob2 | iobes: entity tags rewritten (rnnkit.data.iob)
     lowercase: bool = True  # word embedding on lower-cased words (case still reaches the char features)
     digits_to_zero: bool = True  # '1987' -> '0000' for the word embedding
     min_freq: int = 1
@@ -91,6 +92,9 @@ class TaggerDataConfig(DataConfig):
             raise ConfigError(f"data.test_fraction must be in (0, 1), got {self.test_fraction}")
         if self.format not in readers.conllu.TAGGING_FORMATS:
             raise ConfigError(f"data.format must be one of {readers.conllu.TAGGING_FORMATS}, got {self.format!r}")
+        if self.tag_scheme and self.tag_scheme not in iob.SCHEMES:
+            raise ConfigError(f"data.tag_scheme must be '' (as in the files) or one of {iob.SCHEMES}, got "
+                              f"{self.tag_scheme!r}")  # fmt: skip
         if self.conllu_tag not in readers.conllu.TAG_FIELDS:
             raise ConfigError(f"data.conllu_tag must be 'upos' or 'xpos', got {self.conllu_tag!r}")
 
@@ -170,12 +174,15 @@ class Tagger(Task):
     def columns(self, data: ColumnData) -> tuple[list[list[str]], list[list[str]]]:
         d = self.config.data
         try:
-            return data.column(d.word_column), data.column(d.tag_column)
+            words, tags = data.column(d.word_column), data.column(d.tag_column)
         except IndexError:
             raise DataError(
                 f"{data.source}: rows have {len(data.sentences[0][0])} columns; data.word_column={d.word_column} "
                 f"or data.tag_column={d.tag_column} is out of range"
             ) from None
+        if d.tag_scheme:  # the same entities, written in the scheme asked for (Lample et al. 2016 §2.3: IOBES)
+            tags = [iob.convert(t, d.tag_scheme, where=f"{data.source}: sentence {i}, ") for i, t in enumerate(tags)]
+        return words, tags
 
     def encode_sentences(self, sentences: Sequence[Sequence[str]]) -> list[tuple[list[int], list[list[int]]]]:
         """Token lists -> (word ids, char ids per word); truncated to data.max_len with a warning."""
@@ -350,6 +357,8 @@ class Tagger(Task):
     # -- command line (tasks/cli.py builds `rnnkit tag train|eval|predict` from these) --
     cli_options = (
         Opt("--tag-column", "data.tag_column", int, "Column holding the tag (CoNLL-2000: 1 POS, 2 chunk)."),
+        Opt("--tag-scheme", "data.tag_scheme", str, "Rewrite entity tags as iob1, iob2 or iobes (default: as in the "
+            "files)."),
         Opt("--char-embed", "model.char_embed", int, "Character features: embedding size (0: off)."),
         Opt("--crf", "model.crf", bool, "CRF output layer (Viterbi decoding)."),
         Opt("--max-len", "data.max_len", int, "Truncate longer sentences (warns with a count; 0: no limit)."),
