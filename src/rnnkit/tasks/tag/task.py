@@ -60,6 +60,7 @@ class TaggerModelConfig(ModelConfig):
     crf: bool | Literal["auto"] = "auto"  # auto: a CRF for IOB tag sets (spans stay well-formed), else a softmax
     embed_dropout: float = 0.5  # on the concatenated word features (Lample et al. 2016 §4.3)
     head_dropout: float = 0.0
+    embeddings: str = ""  # word2vec/GloVe text file initialising the word embedding (word_embed = its size)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -164,6 +165,7 @@ class Tagger(Task):
         self.words: TokenVocab | None = None
         self.chars: TokenVocab | None = None
         self.tags: list[str] = []
+        self._pretrained: dict[int, np.ndarray] | None = None  # word id -> vector, for build_model of a new run
 
     # -- inputs --
     def _word_key(self, w: str) -> str:
@@ -227,6 +229,9 @@ class Tagger(Task):
         self.words = TokenVocab.build([[self._word_key(t) for t in s] for s in words], min_freq=d.min_freq)
         self.chars = TokenVocab.build([list(t) for s in words for t in s])
         self.tags = sorted({t for s in tags for t in s})
+        self._pretrained = None
+        if self.config.model.embeddings:
+            self._read_embeddings(self.config.model.embeddings)
         if self.config.model.crf == "auto":
             spans = is_iob(self.tags)
             self.decide(
@@ -234,13 +239,33 @@ class Tagger(Task):
                 crf=spans,
             )
 
+    def _read_embeddings(self, path: str) -> None:
+        """Pretrained rows for the training vocabulary (keys made as the word embedding's: lower-cased, digits
+        -> 0); words the file lacks keep their random init. Sets model.word_embed to the file's size."""
+        from rnnkit.data.vectors import read_vectors
+
+        found, dim = read_vectors(path, set(self.words.stoi), key=self._word_key)
+        rows = {self.words.stoi[k]: v for k, v in found.items()}
+        self._pretrained = rows
+        self.decide(
+            f"embeddings: {len(rows):,} of {len(self.words) - 2:,} training words found in {Path(path).name} "
+            f"(size {dim}); the rest start random",
+            word_embed=dim,
+        )
+
     def default_monitor(self) -> tuple[str, str]:
         return ("val_span_f1" if is_iob(self.tags) else "val_token_accuracy"), "max"
 
     def build_model(self) -> TaggerNet:
-        return TaggerNet(
+        net = TaggerNet(
             self.config.model, num_words=len(self.words), num_chars=len(self.chars), num_tags=len(self.tags)
         )
+        rows = self._pretrained  # set by prepare (a fresh training run), never by load or resume
+        if rows:
+            with torch.no_grad():
+                idx = torch.as_tensor(list(rows), dtype=torch.long)
+                net.words.weight[idx] = torch.as_tensor(np.stack(list(rows.values())))
+        return net
 
     def state_dict(self) -> dict[str, Any]:
         return {"words": self.words.itos, "chars": self.chars.itos, "tags": self.tags}
@@ -359,6 +384,8 @@ class Tagger(Task):
         Opt("--tag-column", "data.tag_column", int, "Column holding the tag (CoNLL-2000: 1 POS, 2 chunk)."),
         Opt("--tag-scheme", "data.tag_scheme", str, "Rewrite entity tags as iob1, iob2 or iobes (default: as in the "
             "files)."),
+        Opt("--embeddings", "model.embeddings", Path, "Pretrained word vectors (word2vec/GloVe text) to start the "
+            "word embedding from.", path=True),
         Opt("--char-embed", "model.char_embed", int, "Character features: embedding size (0: off)."),
         Opt("--crf", "model.crf", bool, "CRF output layer (Viterbi decoding)."),
         Opt("--max-len", "data.max_len", int, "Truncate longer sentences (warns with a count; 0: no limit)."),
