@@ -3,7 +3,8 @@
 - IOB1 (Ramshaw & Marcus 1995; CoNLL-2003 as published): ``I-X`` inside an entity; ``B-X`` only on the first
   token of an entity that directly follows another entity of the same type.
 - IOB2 (Tjong Kim Sang & Veenstra 1999; CoNLL-2000/2002): ``B-X`` on every entity's first token, ``I-X`` after.
-- IOBES (Lample et al. 2016 §2.3 'IOBES'): ``S-X`` a one-token entity; ``B-X``, ``I-X``..., ``E-X`` longer ones.
+- IOBES (used by Lample et al. 2016, 'Tagging schemes'): ``S-X`` a one-token entity; ``B-X``, ``I-X``...,
+  ``E-X`` longer ones.
 
 Spans are read with the rules of conlleval / seqeval's default mode, whatever the scheme (so IOB1 input, and
 ill-formed sequences such as ``O I-X`` or ``B-X I-Y``, read as those scorers read them): an entity starts at

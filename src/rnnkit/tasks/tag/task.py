@@ -182,7 +182,7 @@ class Tagger(Task):
                 f"{data.source}: rows have {len(data.sentences[0][0])} columns; data.word_column={d.word_column} "
                 f"or data.tag_column={d.tag_column} is out of range"
             ) from None
-        if d.tag_scheme:  # the same entities, written in the scheme asked for (Lample et al. 2016 §2.3: IOBES)
+        if d.tag_scheme:  # the same entities, in the scheme asked for (Lample et al. 2016 use IOBES)
             tags = [iob.convert(t, d.tag_scheme, where=f"{data.source}: sentence {i}, ") for i, t in enumerate(tags)]
         return words, tags
 
