@@ -166,6 +166,7 @@ class Tagger(Task):
         self.chars: TokenVocab | None = None
         self.tags: list[str] = []
         self._pretrained: dict[int, np.ndarray] | None = None  # word id -> vector, for build_model of a new run
+        self.predict_format = "tokens"  # what `predict --format auto` prints: spans for runs with IOB tags
 
     # -- inputs --
     def _word_key(self, w: str) -> str:
@@ -229,6 +230,7 @@ class Tagger(Task):
         self.words = TokenVocab.build([[self._word_key(t) for t in s] for s in words], min_freq=d.min_freq)
         self.chars = TokenVocab.build([list(t) for s in words for t in s])
         self.tags = sorted({t for s in tags for t in s})
+        self.predict_format = "spans" if is_iob(self.tags) else "tokens"
         self._pretrained = None
         if self.config.model.embeddings:
             self._read_embeddings(self.config.model.embeddings)
@@ -268,11 +270,12 @@ class Tagger(Task):
         return net
 
     def state_dict(self) -> dict[str, Any]:
-        return {"words": self.words.itos, "chars": self.chars.itos, "tags": self.tags}
+        return {"words": self.words.itos, "chars": self.chars.itos, "tags": self.tags, "predict": self.predict_format}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.words, self.chars = TokenVocab(state["words"][2:]), TokenVocab(state["chars"][2:])
         self.tags = state["tags"]
+        self.predict_format = state.get("predict", "tokens")  # runs from before span output keep printing tokens
 
     def make_batches(self, train: ColumnData, val: ColumnData | None) -> tuple[Any, Any]:
         cfg = self.config
@@ -399,7 +402,7 @@ class Tagger(Task):
     eval_help = "Token accuracy (and chunk span precision/recall/F1 for IOB tags) of a trained tagger."
     predict_options = (
         Opt("--format", None, str, "auto | tokens (word/TAG) | spans ([PER Juan Pérez] vive ...); auto: spans for "
-            "IOB entity tags.", default="auto"),
+            "runs trained on IOB tags.", default="auto"),
     )  # fmt: skip
     predict_help = (
         "Tag each whitespace-tokenised sentence: entities as [TYPE words] spans for IOB entity tags, else word/TAG."
@@ -416,10 +419,11 @@ class Tagger(Task):
 
     def predict_lines(self, items: list[Any], *, format: str = "auto") -> Iterator[str]:
         """One line per sentence: ``word/TAG ...`` (tokens) or ``[PER Juan Pérez] vive en [LOC Madrid] .``
-        (spans); ``auto``: spans when the run's tags are IOB entity tags."""
+        (spans); ``auto``: the run's own choice, spans when it was trained on IOB tags (runs trained before span
+        output existed print tokens, as they did)."""
         if format not in ("auto", "tokens", "spans"):
             raise DataError(f"--format must be auto, tokens or spans, got {format!r}")
-        spans = format == "spans" or (format == "auto" and is_iob(self.tags))
+        spans = format == "spans" or (format == "auto" and self.predict_format == "spans")
         if spans and not is_iob(self.tags):
             raise DataError(f"--format spans needs IOB entity tags; this run's tags are {self.tags[:10]}")
         for sent in self.predict(items):
