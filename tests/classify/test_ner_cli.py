@@ -58,5 +58,14 @@ def test_tag_scheme_iobes_and_its_errors(tmp_path):
     r = runner.invoke(app, ["tag", "train", "--data", str(data), "--tag-column", "1", "--tag-scheme", "iob1",
                             "--out", str(tmp_path / "pos"), "--hidden", "4", "--epochs", "1", "--quiet"])  # fmt: skip
     assert r.exit_code == 1 and "sentence 0, token 0: tag 'NC' is not IOB" in r.output, r.output
+    pos = tmp_path / "pos2"
+    r = runner.invoke(app, ["tag", "train", "--data", str(data), "--test", str(data), "--tag-column", "1",
+                            "--out", str(pos), "--hidden", "4", "--epochs", "1", "--quiet",
+                            "--data.val_fraction=0"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["tag", "predict", str(pos), "Juan en Madrid"])  # POS tags: auto prints tokens
+    assert r.exit_code == 0 and r.output.startswith("Juan/"), r.output
+    r = runner.invoke(app, ["tag", "predict", str(pos), "Juan en Madrid", "--format", "spans"])
+    assert r.exit_code == 1 and "--format spans needs IOB entity tags" in r.output, r.output
     r = runner.invoke(app, ["tag", "train", "--data", str(data), "--tag-scheme", "bilou", "--out", str(tmp_path / "x")])
     assert r.exit_code != 0 and "data.tag_scheme must be" in r.output, r.output

@@ -7,7 +7,9 @@ final forward and backward states, Lample et al. 2016 §4.1), -> dropout -> ``rn
 (cross-entropy) or a linear-chain CRF (``rnnkit.models.crf``: forward-algorithm loss, Viterbi decoding).
 Training goes through ``rnnkit.train.fit``.
 
-Metrics: token accuracy, and for IOB tag sets the chunk span precision/recall/F1 (conlleval semantics).
+Metrics: token accuracy, and for IOB tag sets the chunk / entity span precision/recall/F1, overall and per type
+(conlleval / seqeval semantics). Named entities: ``--dataset conll2002-es|conll2002-nl``, ``--tag-scheme`` (IOB1 /
+IOB2 / IOBES, ``rnnkit.data.iob``), ``--embeddings`` (pretrained vectors), ``predict`` prints ``[PER ...]`` spans.
 
 Shape letters: N sentences, T tokens, L characters per token, E embedding size, H hidden, K tags.
 """
