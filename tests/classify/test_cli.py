@@ -75,7 +75,7 @@ def test_tag_round_trip(tmp_path):
     assert {"token_accuracy", "span_f1"} <= set(json.loads(r.output.strip().splitlines()[-1]))
     r = runner.invoke(app, ["tag", "eval", str(run), "--data", str(data), "--json"])
     assert r.exit_code == 0 and json.loads(r.output)["tokens"] == 18
-    r = runner.invoke(app, ["tag", "predict", str(run), "The cat runs"])
+    r = runner.invoke(app, ["tag", "predict", str(run), "The cat runs", "--format", "tokens"])
     assert r.exit_code == 0 and r.output.startswith("The/")
     assert len(r.output.split()) == 3
     r = runner.invoke(app, ["tag", "predict", str(run)])

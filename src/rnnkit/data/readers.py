@@ -9,6 +9,8 @@ Known datasets:
 - ``uci-sentiment-sentences``: ``{amazon_cells,imdb,yelp}_labelled.txt``, ``sentence<TAB>0|1``.
 - ``japanese-vowels``: the sktime ``.ts`` format; 12 channels, variable length 7..29, speakers 1..9.
 - ``conll2000``: ``conll2000.zip`` as published (``conll2000/{train,test}.txt``: ``word POS chunk``).
+- ``conll2002-es`` / ``conll2002-nl``: ``conll2002.zip`` as published by NLTK (``conll2002/{esp,ned}.{train,testa,
+  testb}``: ``word POS NE-IOB2``; the Dutch files mark articles with ``-DOCSTART-`` lines, skipped).
 
 Generic, by path: classification files in the formats of ``rnnkit.data.formats`` (``label<TAB>text``,
 ``text<TAB>label``, ``label text``, fastText, CSV/TSV with a header; named or detected:
@@ -43,7 +45,11 @@ from rnnkit.data import conllu, formats
 from rnnkit.data.formats import lines
 from rnnkit.data.sources import DataError, resolve
 
-KNOWN = ("names", "mr-polarity", "uci-sentiment-sentences", "japanese-vowels", "conll2000")
+KNOWN = ("names", "mr-polarity", "uci-sentiment-sentences", "japanese-vowels", "conll2000", "conll2002-es",
+         "conll2002-nl")
+# CoNLL-2002 NER: dataset name -> file prefix in the zip; split -> file suffix (testa is the development set)
+CONLL2002 = {"conll2002-es": "esp", "conll2002-nl": "ned"}
+CONLL2002_SPLITS = {"train": "train", "val": "testa", "test": "testb", "testa": "testa", "testb": "testb"}
 
 
 @dataclass
@@ -319,6 +325,39 @@ def read_conll2000(data_root: str | os.PathLike | None = None, *, split: str = "
     return parse_columns(decode_bytes(raw, f"{p}!{member}", "utf-8"), f"{p}!{member}")
 
 
+def read_conll2002(
+    name: str,
+    data_root: str | os.PathLike | None = None,
+    *,
+    split: str = "train",
+    path: str | os.PathLike | None = None,
+) -> ColumnData:
+    """CoNLL-2002 NER (``conll2002-es`` or ``conll2002-nl``) read from the published NLTK zip: columns (word, POS,
+    NE tag in IOB2). ``split``: train, val (= testa, the development set) or test (= testb). ``-DOCSTART-``
+    lines (Dutch article boundaries) are skipped and counted in ``notes``. ``path``: a zip with the same members
+    (tests), else the checksum-verified ``conll2002/conll2002.zip`` under the data root."""
+    if name not in CONLL2002:
+        raise DataError(f"unknown CoNLL-2002 dataset {name!r}; choose one of {', '.join(CONLL2002)}")
+    if split not in CONLL2002_SPLITS:
+        raise DataError(f"{name}: split must be one of {', '.join(CONLL2002_SPLITS)}, got {split!r}")
+    p = Path(path) if path is not None else resolve("conll2002", "conll2002.zip", data_root=data_root)
+    member = f"conll2002/{CONLL2002[name]}.{CONLL2002_SPLITS[split]}"
+    with zipfile.ZipFile(p) as z:
+        try:
+            raw = z.read(member)
+        except KeyError:
+            raise DataError(f"{p} has no member {member}; is it the published NLTK conll2002.zip?") from None
+    where = f"{p}!{member}"
+    text = decode_bytes(raw, where, "utf-8")
+    data = parse_columns(text, where)
+    docstart = sum(ln.startswith("-DOCSTART-") for ln in lines(text))
+    data.notes.append(
+        f"{name} {split}: {member} ({len(data):,} sentences, {sum(map(len, data.sentences)):,} tokens"
+        + (f"; -DOCSTART- lines skipped: {docstart:,}" if docstart else "") + ")"
+    )
+    return data
+
+
 def read_zip_columns(path: str | os.PathLike, member: str, *, encoding: str = "utf-8") -> ColumnData:
     """A column file inside a zip archive, read without extracting."""
     with zipfile.ZipFile(path) as z, z.open(member) as f:
@@ -403,15 +442,18 @@ def read_tagging_file(
 def read_tagging(
     source: str | os.PathLike, *, data_root: str | os.PathLike | None = None, split: str = "train", **file_options
 ) -> ColumnData:
-    """A known column dataset (``conll2000``) or a tagging file by path (``file_options``: ``format``,
-    ``conllu_tag``, ``encoding`` of ``read_tagging_file``)."""
+    """A known column dataset (``conll2000``, ``conll2002-es``, ``conll2002-nl``) or a tagging file by path
+    (``file_options``: ``format``, ``conllu_tag``, ``encoding`` of ``read_tagging_file``)."""
     if str(source) == "conll2000":
         return read_conll2000(data_root, split=split)
+    if str(source) in CONLL2002:
+        return read_conll2002(str(source), data_root, split=split)
     p = Path(source)
     if p.is_file():
         return read_tagging_file(p, **file_options)
     raise DataError(
-        f"no such dataset or file {str(source)!r}: pass 'conll2000', a CoNLL-U file or a CoNLL-style column file"
+        f"no such dataset or file {str(source)!r}: pass 'conll2000', 'conll2002-es', 'conll2002-nl', a CoNLL-U "
+        "file or a CoNLL-style column file"
     )
 
 

@@ -110,6 +110,14 @@ DATASETS: dict[str, Dataset] = {
         url="https://raw.githubusercontent.com/nltk/nltk_data/5db857e6f7df11eabb5e5665836db9ec8df07e28/packages/corpora/",
         licence="unknown (not stated; CoNLL-2000 shared task data from WSJ)",
     ),
+    "conll2002": Dataset(
+        "conll2002",
+        files={
+            "conll2002.zip": "64440e49236d0d393e08e0b266284966d68e2d2a82a50cc41b8e96d98c03b5c8",
+        },
+        url="https://raw.githubusercontent.com/nltk/nltk_data/5db857e6f7df11eabb5e5665836db9ec8df07e28/packages/corpora/",
+        licence="research use in the context of the CoNLL-2002 shared task only (its README; no commercial use)",
+    ),
     "airline-passengers": Dataset(
         "airline-passengers",
         files={

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnnkit.data import iob
+
 
 def _ids(y: Sequence[int] | np.ndarray) -> np.ndarray:
     return np.asarray(y, dtype=np.int64).ravel()
@@ -121,36 +123,10 @@ def token_accuracy(true_seqs: Iterable[Sequence], pred_seqs: Iterable[Sequence])
     return right / total if total else 0.0
 
 
-def _split(tag: str) -> tuple[str, str]:
-    """'B-NP' -> ('B', 'NP'); 'O' -> ('O', ''). Accepts IOB1/IOB2/IOBES prefixes B, I, E, S."""
-    if tag == "O" or tag == "":
-        return "O", ""
-    if len(tag) > 2 and tag[1] == "-" and tag[0] in "BIES":
-        return tag[0], tag[2:]
-    raise ValueError(f"span_f1: tag {tag!r} is not IOB ('O' or 'B-TYPE' / 'I-TYPE' / 'E-TYPE' / 'S-TYPE')")
-
-
 def iob_spans(tags: Sequence[str]) -> set[tuple[str, int, int]]:
-    """Chunks ``(type, start, end_exclusive)`` of one tag sequence, with conlleval's rules.
-
-    A chunk starts at B-X, S-X, or I-X/E-X after O or after a chunk of another type (so IOB1 and
-    ill-formed IOB2 sequences are read as conlleval reads them); it ends before O, B, S or a type change,
-    and right after E or S.
-    """
-    spans: set[tuple[str, int, int]] = set()
-    start, ctype, prev = -1, "", "O"
-    for i, tag in enumerate(tags):
-        p, typ = _split(tag)
-        # does a chunk end before position i?
-        if ctype and (p in ("O", "B", "S") or typ != ctype or prev in ("E", "S")):
-            spans.add((ctype, start, i))
-            ctype = ""
-        if p != "O" and not ctype:
-            start, ctype = i, typ
-        prev = p
-    if ctype:
-        spans.add((ctype, start, len(tags)))
-    return spans
+    """Chunks ``(type, start, end_exclusive)`` of one tag sequence, read with conlleval's rules
+    (``rnnkit.data.iob.spans``: IOB1, IOB2, IOBES and ill-formed sequences read as conlleval reads them)."""
+    return set(iob.spans(tags))
 
 
 @dataclass(frozen=True)
@@ -177,3 +153,26 @@ def span_f1(true_seqs: Iterable[Sequence[str]], pred_seqs: Iterable[Sequence[str
     rec = n_correct / n_true if n_true else 0.0
     f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
     return SpanScore(prec, rec, f1, n_true, n_pred, n_correct)
+
+
+def span_f1_by_type(true_seqs: Iterable[Sequence[str]], pred_seqs: Iterable[Sequence[str]]) -> dict[str, SpanScore]:
+    """``span_f1`` per entity type (seqeval's ``classification_report`` / conlleval's per-type lines): a
+    predicted span counts for its own type, so a right span with the wrong type is a false positive of the
+    predicted type and a false negative of the gold one. Types present in gold or predictions, sorted."""
+    true_by: dict[str, set] = {}
+    pred_by: dict[str, set] = {}
+    for i, (t, p) in enumerate(zip(true_seqs, pred_seqs, strict=True)):
+        if len(t) != len(p):
+            raise ValueError(f"span_f1: sentence {i} has {len(t)} gold tags but {len(p)} predicted")
+        for typ, a, b in iob.spans(t):
+            true_by.setdefault(typ, set()).add((i, a, b))
+        for typ, a, b in iob.spans(p):
+            pred_by.setdefault(typ, set()).add((i, a, b))
+    out = {}
+    for typ in sorted(set(true_by) | set(pred_by)):
+        ts, ps = true_by.get(typ, set()), pred_by.get(typ, set())
+        c = len(ts & ps)
+        prec = c / len(ps) if ps else 0.0
+        rec = c / len(ts) if ts else 0.0
+        out[typ] = SpanScore(prec, rec, 2 * prec * rec / (prec + rec) if prec + rec else 0.0, len(ts), len(ps), c)
+    return out

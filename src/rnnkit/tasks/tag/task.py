@@ -7,13 +7,16 @@ final forward and backward states, Lample et al. 2016 §4.1), -> dropout -> ``rn
 (cross-entropy) or a linear-chain CRF (``rnnkit.models.crf``: forward-algorithm loss, Viterbi decoding).
 Training goes through ``rnnkit.train.fit``.
 
-Metrics: token accuracy, and for IOB tag sets the chunk span precision/recall/F1 (conlleval semantics).
+Metrics: token accuracy, and for IOB tag sets the chunk / entity span precision/recall/F1, overall and per type
+(conlleval / seqeval semantics). Named entities: ``--dataset conll2002-es|conll2002-nl``, ``--tag-scheme`` (IOB1 /
+IOB2 / IOBES, ``rnnkit.data.iob``), ``--embeddings`` (pretrained vectors), ``predict`` prints ``[PER ...]`` spans.
 
 Shape letters: N sentences, T tokens, L characters per token, E embedding size, H hidden, K tags.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import warnings
 from collections.abc import Iterator, Sequence
@@ -33,7 +36,7 @@ from rnnkit.config import (
     RunConfig,
     TrainConfig,
 )
-from rnnkit.data import readers
+from rnnkit.data import iob, readers
 from rnnkit.data.readers import ColumnData
 from rnnkit.data.sequences import IGNORE_INDEX, BucketBatches, lengths_to_mask, pad_sequences, truncate
 from rnnkit.data.sources import DataError
@@ -58,6 +61,7 @@ class TaggerModelConfig(ModelConfig):
     crf: bool | Literal["auto"] = "auto"  # auto: a CRF for IOB tag sets (spans stay well-formed), else a softmax
     embed_dropout: float = 0.5  # on the concatenated word features (Lample et al. 2016 §4.3)
     head_dropout: float = 0.0
+    embeddings: str = ""  # word2vec/GloVe text file initialising the word embedding (word_embed = its size)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -71,7 +75,8 @@ class TaggerModelConfig(ModelConfig):
 @dataclass(frozen=True)
 class TaggerDataConfig(DataConfig):
     word_column: int = 0
-    tag_column: int = -1  # CoNLL-2000: 1 = POS, 2 (= -1) = chunk IOB
+    tag_column: int = -1  # CoNLL-2000: 1 = POS, 2 (= -1) = chunk IOB; CoNLL-2002: -1 = entity IOB2
+    tag_scheme: str = ""  # "": tags as in the files; iob1 | iob2 | iobes: entity tags rewritten (rnnkit.data.iob)
     lowercase: bool = True  # word embedding on lower-cased words (case still reaches the char features)
     digits_to_zero: bool = True  # '1987' -> '0000' for the word embedding
     min_freq: int = 1
@@ -89,6 +94,9 @@ class TaggerDataConfig(DataConfig):
             raise ConfigError(f"data.test_fraction must be in (0, 1), got {self.test_fraction}")
         if self.format not in readers.conllu.TAGGING_FORMATS:
             raise ConfigError(f"data.format must be one of {readers.conllu.TAGGING_FORMATS}, got {self.format!r}")
+        if self.tag_scheme and self.tag_scheme not in iob.SCHEMES:
+            raise ConfigError(f"data.tag_scheme must be '' (as in the files) or one of {iob.SCHEMES}, got "
+                              f"{self.tag_scheme!r}")  # fmt: skip
         if self.conllu_tag not in readers.conllu.TAG_FIELDS:
             raise ConfigError(f"data.conllu_tag must be 'upos' or 'xpos', got {self.conllu_tag!r}")
 
@@ -136,9 +144,7 @@ def _collate(items: Sequence[tuple[list[int], list[list[int]], list[int]]]) -> t
     return words, chars, lengths, tags
 
 
-def is_iob(tags: Sequence[str]) -> bool:
-    """True when every tag is 'O' or 'B-X' / 'I-X' / 'E-X' / 'S-X' (span F1 is meaningful)."""
-    return all(t == "O" or (len(t) > 2 and t[1] == "-" and t[0] in "BIES") for t in tags)
+is_iob = iob.is_iob  # every tag is 'O' or 'B-X' / 'I-X' / 'E-X' / 'S-X': span F1 is meaningful
 
 
 @register_task("tag")
@@ -153,6 +159,8 @@ class Tagger(Task):
         self.words: TokenVocab | None = None
         self.chars: TokenVocab | None = None
         self.tags: list[str] = []
+        self._pretrained: dict[int, np.ndarray] | None = None  # word id -> vector, for build_model of a new run
+        self.predict_format = "tokens"  # what `predict --format auto` prints: spans for runs with IOB tags
 
     # -- inputs --
     def _word_key(self, w: str) -> str:
@@ -163,12 +171,15 @@ class Tagger(Task):
     def columns(self, data: ColumnData) -> tuple[list[list[str]], list[list[str]]]:
         d = self.config.data
         try:
-            return data.column(d.word_column), data.column(d.tag_column)
+            words, tags = data.column(d.word_column), data.column(d.tag_column)
         except IndexError:
             raise DataError(
                 f"{data.source}: rows have {len(data.sentences[0][0])} columns; data.word_column={d.word_column} "
                 f"or data.tag_column={d.tag_column} is out of range"
             ) from None
+        if d.tag_scheme:  # the same entities, in the scheme asked for (Lample et al. 2016 use IOBES)
+            tags = [iob.convert(t, d.tag_scheme, where=f"{data.source}: sentence {i}, ") for i, t in enumerate(tags)]
+        return words, tags
 
     def encode_sentences(self, sentences: Sequence[Sequence[str]]) -> list[tuple[list[int], list[list[int]]]]:
         """Token lists -> (word ids, char ids per word); truncated to data.max_len with a warning."""
@@ -213,20 +224,44 @@ class Tagger(Task):
         self.words = TokenVocab.build([[self._word_key(t) for t in s] for s in words], min_freq=d.min_freq)
         self.chars = TokenVocab.build([list(t) for s in words for t in s])
         self.tags = sorted({t for s in tags for t in s})
+        self.predict_format = "spans" if is_iob(self.tags) else "tokens"
+        self._pretrained = None
+        if self.config.model.embeddings:
+            self._read_embeddings(self.config.model.embeddings)
         if self.config.model.crf == "auto":
-            iob = is_iob(self.tags)
+            spans = is_iob(self.tags)
             self.decide(
-                f"{len(self.tags)} tags" + (", IOB spans: a CRF output layer" if iob else ": a softmax per token"),
-                crf=iob,
+                f"{len(self.tags)} tags" + (", IOB spans: a CRF output layer" if spans else ": a softmax per token"),
+                crf=spans,
             )
+
+    def _read_embeddings(self, path: str) -> None:
+        """Pretrained rows for the training vocabulary (keys made as the word embedding's: lower-cased, digits
+        -> 0); words the file lacks keep their random init. Sets model.word_embed to the file's size."""
+        from rnnkit.data.vectors import read_vectors
+
+        found, dim = read_vectors(path, set(self.words.stoi), key=self._word_key)
+        rows = {self.words.stoi[k]: v for k, v in found.items()}
+        self._pretrained = rows
+        self.decide(
+            f"embeddings: {len(rows):,} of {len(self.words) - 2:,} training words found in {Path(path).name} "
+            f"(size {dim}); the rest start random",
+            word_embed=dim,
+        )
 
     def default_monitor(self) -> tuple[str, str]:
         return ("val_span_f1" if is_iob(self.tags) else "val_token_accuracy"), "max"
 
     def build_model(self) -> TaggerNet:
-        return TaggerNet(
+        net = TaggerNet(
             self.config.model, num_words=len(self.words), num_chars=len(self.chars), num_tags=len(self.tags)
         )
+        rows = self._pretrained  # set by prepare (a fresh training run), never by load or resume
+        if rows:
+            with torch.no_grad():
+                idx = torch.as_tensor(list(rows), dtype=torch.long)
+                net.words.weight[idx] = torch.as_tensor(np.stack(list(rows.values())))
+        return net
 
     def onnx_spec(self, model: nn.Module, *, exporting: bool) -> Any:
         from rnnkit.tasks.onnx_specs import tag_spec
@@ -234,11 +269,12 @@ class Tagger(Task):
         return tag_spec(self, model, exporting=exporting)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"words": self.words.itos, "chars": self.chars.itos, "tags": self.tags}
+        return {"words": self.words.itos, "chars": self.chars.itos, "tags": self.tags, "predict": self.predict_format}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.words, self.chars = TokenVocab(state["words"][2:]), TokenVocab(state["chars"][2:])
         self.tags = state["tags"]
+        self.predict_format = state.get("predict", "tokens")  # runs from before span output keep printing tokens
 
     def make_batches(self, train: ColumnData, val: ColumnData | None) -> tuple[Any, Any]:
         cfg = self.config
@@ -324,11 +360,34 @@ class Tagger(Task):
         if is_iob(self.tags):
             s = class_metrics.span_f1(gold, guess)
             out.update(span_precision=s.precision, span_recall=s.recall, span_f1=s.f1, chunks=s.n_true)
+            out["per_type"] = {  # seqeval / conlleval per entity type
+                k: dict(precision=v.precision, recall=v.recall, f1=v.f1, support=v.n_true, predicted=v.n_pred)
+                for k, v in class_metrics.span_f1_by_type(gold, guess).items()
+            }
         return out
+
+    def print_report(self, report: dict[str, Any], *, title: str) -> None:
+        """For IOB tag sets a per-type P/R/F1 table (in %) on stderr; then the JSON report, as every task."""
+        if "per_type" not in report:
+            return super().print_report(report, title=title)
+        import typer
+
+        rows = [title, f"{'type':<8} {'precision':>9} {'recall':>7} {'F1':>7} {'support':>8}"]
+        total = dict(precision=report["span_precision"], recall=report["span_recall"], f1=report["span_f1"],
+                     support=report["chunks"])  # fmt: skip
+        for k, v in [*report["per_type"].items(), ("(all)", total)]:
+            p, r, f = (100 * v[m] for m in ("precision", "recall", "f1"))
+            rows.append(f"{k:<8} {p:>9.2f} {r:>7.2f} {f:>7.2f} {v['support']:>8,}")
+        typer.echo("\n".join(rows), err=True)
+        typer.echo(json.dumps(report, default=str))  # one line on stdout, the last one
 
     # -- command line (tasks/cli.py builds `rnnkit tag train|eval|predict` from these) --
     cli_options = (
         Opt("--tag-column", "data.tag_column", int, "Column holding the tag (CoNLL-2000: 1 POS, 2 chunk)."),
+        Opt("--tag-scheme", "data.tag_scheme", str, "Rewrite entity tags as iob1, iob2 or iobes (default: as in the "
+            "files)."),
+        Opt("--embeddings", "model.embeddings", Path, "Pretrained word vectors (word2vec/GloVe text) to start the "
+            "word embedding from.", path=True),
         Opt("--char-embed", "model.char_embed", int, "Character features: embedding size (0: off)."),
         Opt("--crf", "model.crf", bool, "CRF output layer (Viterbi decoding)."),
         Opt("--max-len", "data.max_len", int, "Truncate longer sentences (warns with a count; 0: no limit)."),
@@ -340,7 +399,13 @@ class Tagger(Task):
     )
     train_help = "Train a tagger, then score it on the test split (eval.json in the run folder)."
     eval_help = "Token accuracy (and chunk span precision/recall/F1 for IOB tags) of a trained tagger."
-    predict_help = "Print token/TAG for each token of each whitespace-tokenised sentence."
+    predict_options = (
+        Opt("--format", None, str, "auto | tokens (word/TAG) | spans ([PER Juan Pérez] vive ...); auto: spans for "
+            "runs trained on IOB tags.", default="auto"),
+    )  # fmt: skip
+    predict_help = (
+        "Tag each whitespace-tokenised sentence: entities as [TYPE words] spans for IOB entity tags, else word/TAG."
+    )
     predict_inputs_help = "Whitespace-tokenised sentences."
     predict_verb = "tag"
 
@@ -351,27 +416,51 @@ class Tagger(Task):
     def read_eval_data(self, path: Path) -> ColumnData:
         return readers.read_tagging(path, **self.config.data.reader_options())
 
-    def predict_lines(self, items: list[Any]) -> Iterator[str]:
+    def predict_lines(self, items: list[Any], *, format: str = "auto") -> Iterator[str]:
+        """One line per sentence: ``word/TAG ...`` (tokens) or ``[PER Juan Pérez] vive en [LOC Madrid] .``
+        (spans); ``auto``: the run's own choice, spans when it was trained on IOB tags (runs trained before span
+        output existed print tokens, as they did)."""
+        if format not in ("auto", "tokens", "spans"):
+            raise DataError(f"--format must be auto, tokens or spans, got {format!r}")
+        spans = format == "spans" or (format == "auto" and self.predict_format == "spans")
+        if spans and not is_iob(self.tags):
+            raise DataError(f"--format spans needs IOB entity tags; this run's tags are {self.tags[:10]}")
         for sent in self.predict(items):
-            yield " ".join(f"{w}/{t}" for w, t in sent)
+            yield format_spans(sent) if spans else " ".join(f"{w}/{t}" for w, t in sent)
+
+
+def format_spans(tagged: Sequence[tuple[str, str]]) -> str:
+    """[(token, IOB tag), ...] -> 'O' tokens as they are, entities bracketed with their type:
+    ``[PER Juan Pérez] vive en [LOC Madrid] .`` (entities read as conlleval reads them)."""
+    words = [w for w, _ in tagged]
+    out, i = [], 0
+    for typ, a, b in iob.spans([t for _, t in tagged]):
+        out += words[i:a] + [f"[{typ} {' '.join(words[a:b])}]"]
+        i = b
+    return " ".join(out + words[i:])
 
 def load_splits(cfg: TaggerDataConfig) -> tuple[ColumnData, ColumnData | None, ColumnData]:
-    """(train, val, test): official test for conll2000 (or data.test_path), else a seeded random split of
-    sentences; validation is cut from training."""
+    """(train, val, test): official test for conll2000 and conll2002-* (or data.test_path), else a seeded random
+    split of sentences; validation is the official development set (conll2002-*: testa), else cut from training."""
     source = cfg.path or cfg.dataset
     if source is None:
-        raise ConfigError("data: give data.path (a CoNLL-style column file) or data.dataset='conll2000'")
+        raise ConfigError(
+            "data: give data.path (a CoNLL-style column file) or data.dataset ('conll2000', 'conll2002-es', "
+            "'conll2002-nl')"
+        )
     kw = cfg.reader_options()
     train = readers.read_tagging(source, data_root=cfg.data_root, split="train", **kw)
     if cfg.test_path:
         test = readers.read_tagging(cfg.test_path, **kw)
-    elif source == "conll2000":
+    elif source == "conll2000" or source in readers.CONLL2002:
         test = readers.read_tagging(source, data_root=cfg.data_root, split="test")
     else:
         train, test = _split(train, cfg.test_fraction, cfg.split_seed)
     val = None
     if cfg.val_path:
         val = readers.read_tagging(cfg.val_path, **kw)
+    elif source in readers.CONLL2002:  # the shared task's development set, used for model selection
+        val = readers.read_tagging(source, data_root=cfg.data_root, split="val")
     elif cfg.val_fraction > 0:
         train, val = _split(train, cfg.val_fraction, cfg.split_seed + 1)
     return train, val, test
