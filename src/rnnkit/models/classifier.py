@@ -30,11 +30,7 @@ class ClassifierNet(nn.Module):
             d_in = cfg.embed_size
         self.drop = nn.Dropout(cfg.embed_dropout)
         self.word_dropout = cfg.word_dropout
-        self.encoder = Recurrent(
-            cfg.cell.name, d_in, cfg.hidden_size, num_layers=cfg.num_layers, bidirectional=cfg.bidirectional,
-            dropout=cfg.dropout, bias=cfg.bias, options=cfg.cell.options(), impl=cfg.impl,
-            weight_drop=cfg.weight_drop,
-        )  # fmt: skip
+        self.encoder = Recurrent.from_config(cfg, d_in)
         dirs = 2 if cfg.bidirectional else 1
         self.head = PooledClassifier(
             dirs * cfg.hidden_size, num_classes, pooling=cfg.pooling, directions=dirs, dropout=cfg.head_dropout

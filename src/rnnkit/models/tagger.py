@@ -33,11 +33,7 @@ class TaggerNet(nn.Module):
             self.char_rnn = Recurrent("lstm", cfg.char_embed, cfg.char_hidden, bidirectional=True)
             d_in += 2 * cfg.char_hidden
         self.drop = nn.Dropout(cfg.embed_dropout)
-        self.encoder = Recurrent(
-            cfg.cell.name, d_in, cfg.hidden_size, num_layers=cfg.num_layers, bidirectional=cfg.bidirectional,
-            dropout=cfg.dropout, bias=cfg.bias, options=cfg.cell.options(), impl=cfg.impl,
-            weight_drop=cfg.weight_drop,
-        )  # fmt: skip
+        self.encoder = Recurrent.from_config(cfg, d_in)
         dirs = 2 if cfg.bidirectional else 1
         self.head = TaggerHead(dirs * cfg.hidden_size, num_tags, dropout=cfg.head_dropout)
         self.crf = CRF(num_tags) if cfg.crf else None

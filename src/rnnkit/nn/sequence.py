@@ -25,7 +25,7 @@ import functools
 import importlib
 import importlib.util
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -159,6 +159,13 @@ class Recurrent(nn.Module):
 
     # ---- entry checks ---------------------------------------------------------------------------------
 
+
+    @classmethod
+    def from_config(cls, cfg: Any, input_size: int) -> Recurrent:
+        """The recurrent stack a ``ModelConfig`` (any task's model section) describes, reading ``input_size``."""
+        return cls(cfg.cell.name, input_size, cfg.hidden_size, num_layers=cfg.num_layers,
+                   bidirectional=cfg.bidirectional, dropout=cfg.dropout, bias=cfg.bias, options=cfg.cell.options(),
+                   impl=cfg.impl, weight_drop=cfg.weight_drop)  # fmt: skip
     def _check(self, x: Tensor, state, lengths) -> tuple[tuple[Tensor, ...] | None, Tensor | None]:
         """Validate the inputs of ``forward`` and return (state tuple or None, lengths tensor or None)."""
         where = f"{type(self).__name__}({self.cell}).forward"
