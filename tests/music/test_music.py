@@ -134,3 +134,11 @@ def test_every_registered_cell_is_the_recurrence(cell):
     out.loss.backward()
     assert out.n_items == 4 + 2 and torch.isfinite(out.loss)
     assert all(p.grad is not None for p in net.parameters())
+
+
+def test_generate_samples_frames_reproducibly(tmp_path):
+    task = MusicModel(MusicConfig())
+    task.model = task.build_model()
+    a = task.generate(parse_frames("60,64,67"), frames=5, seed=3)
+    assert a.shape == (5, KEYS) and set(np.unique(a)) <= {0.0, 1.0}
+    assert np.array_equal(a, task.generate(parse_frames("60,64,67"), frames=5, seed=3))

@@ -229,6 +229,43 @@ class MusicModel(Task):
                 out.append(torch.sigmoid(logits[0, -1]).numpy())
         return out
 
+    def generate(self, prompt: np.ndarray | None = None, *, frames: int = 32, seed: int | None = None) -> np.ndarray:
+        """Sample ``frames`` new frames (each key an independent Bernoulli given the past), after ``prompt``
+        (a (T, 88) roll; None: one silent frame); returns the (frames, 88) sampled roll, the prompt not repeated."""
+        model = self.require_model().eval()
+        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        x = torch.zeros(1, 1, KEYS) if prompt is None else torch.as_tensor(prompt, dtype=torch.float32)[None]
+        out, state = [], None
+        with torch.no_grad():
+            for _ in range(frames):
+                logits, state = model(x, state)  # (1, t, K); the state carries the history
+                x = torch.bernoulli(torch.sigmoid(logits[:, -1:]), generator=gen)  # (1, 1, K)
+                out.append(x[0, 0].numpy())
+        return np.stack(out) if out else np.zeros((0, KEYS), dtype=np.float32)
+
+    @classmethod
+    def extend_cli(cls, app: Any) -> None:
+        import typer
+
+        from rnnkit.tasks.cli import errors_as_messages
+
+        def generate(
+            run: Path = typer.Argument(..., help="A run folder of `rnnkit music train`."),
+            prompt: str = typer.Option("", help="Frames to start from, e.g. '60,64,67 62,65,69' (default: silence)."),
+            frames: int = typer.Option(32, help="Frames to sample."),
+            seed: int | None = typer.Option(None, help="Fixes the sample."),
+            which: str = typer.Option("best", help="Checkpoint: best or last."),
+        ) -> None:
+            """Sample frames, one line per frame: its MIDI notes joined by commas ('-' = silence)."""
+            with errors_as_messages("rnnkit music generate"):
+                task = cls.load(run, which=which)
+                roll = task.generate(parse_frames(prompt) if prompt.strip() else None, frames=frames, seed=seed)
+            for f in roll:
+                on = np.flatnonzero(f)
+                typer.echo(",".join(str(k + LOWEST_MIDI) for k in on) if len(on) else "-")
+
+        app.command("generate")(generate)
+
     def predict_lines(self, items: list[str], *, threshold: float = 0.5) -> Iterable[str]:
         """One line per input: the MIDI notes of the predicted next frame (p >= threshold) with their p."""
         for p in self.predict([parse_frames(s) for s in items]):
