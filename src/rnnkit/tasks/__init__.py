@@ -4,7 +4,8 @@ registers them."""
 from rnnkit.tasks.classify import Classifier
 from rnnkit.tasks.forecast import Forecaster
 from rnnkit.tasks.lm import LanguageModel
+from rnnkit.tasks.music import MusicModel
 from rnnkit.tasks.tag import Tagger
 from rnnkit.tasks.translate import Translator
 
-__all__ = ["Classifier", "Forecaster", "LanguageModel", "Tagger", "Translator"]
+__all__ = ["Classifier", "Forecaster", "LanguageModel", "MusicModel", "Tagger", "Translator"]

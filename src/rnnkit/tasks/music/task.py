@@ -1,0 +1,284 @@
+"""Polyphonic music modelling on piano rolls (JSB Chorales, Nottingham): frame t predicts frame t+1.
+
+A thin task over the shared core: (T, 88) rolls from ``rnnkit.data.music`` -> ``PianoRollNet`` (``rnnkit.nn
+.Recurrent`` over any registered cell, then 88 sigmoid outputs) -> binary cross-entropy summed over the keys.
+Pieces are whole sequences, batched by length (``BucketBatches``); each piece starts from a zero state.
+
+The metric is the one the published tables report (Boulanger-Lewandowski et al. 2012; Bai et al. 2018 Table 1,
+computed as in locuslab/TCN ``poly_music``): for every piece x_1..x_T the frames 2..T are predicted from their
+prefix, and
+
+    NLL = (1 / Σ_pieces (T - 1)) Σ_pieces Σ_{t=2..T} Σ_{k=1..88} -[x_tk log p_tk + (1 - x_tk) log(1 - p_tk)]
+
+nats per frame: summed over the 88 keys, averaged over all predicted frames of the split (a long piece weighs
+more than a short one; the first frame of a piece is read, never scored). ``frame_nll`` computes the sums;
+the training loss is the same quantity per batch, so fit's frame-weighted ``val_loss`` is the validation NLL
+and picks ``best``. Not here: MIDI input/output, NADE/RBM output layers (keys independent given the past).
+
+Shape letters: N batch, T frames, K keys (88), H hidden.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from rnnkit.config import ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig
+from rnnkit.data.music import KEYS, LOWEST_MIDI, MUSIC_DATASETS, check_roll, dataset_path, read_rolls
+from rnnkit.data.sequences import BucketBatches
+from rnnkit.data.sources import DataError
+from rnnkit.models.music import PianoRollNet
+from rnnkit.registry import register_task
+from rnnkit.tasks.base import Splits, Task
+from rnnkit.tasks.cli import Opt
+from rnnkit.train import StepOutput
+
+# ---- configuration ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MusicModelConfig(ModelConfig):
+    hidden_size: int = 256
+    head_dropout: float = 0.3  # dropout on the recurrent outputs before the 88 sigmoids (JSB is small: 229 pieces)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.bidirectional:
+            raise ConfigError("config model.bidirectional: frame t+1 is predicted from the past only; set it false")
+        if not 0.0 <= self.head_dropout < 1.0:
+            raise ConfigError(f"config model.head_dropout: is a probability in [0, 1), got {self.head_dropout}")
+
+
+@dataclass(frozen=True)
+class MusicDataConfig(DataConfig):
+    """``dataset`` (jsb-chorales, nottingham) or ``path`` (a .mat with traindata/validdata/testdata)."""
+
+    batch_size: int = 8
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.dataset is not None and self.dataset not in MUSIC_DATASETS:
+            raise ConfigError(f"config data.dataset: one of {', '.join(MUSIC_DATASETS)}, got {self.dataset!r}")
+
+
+def _music_train() -> TrainConfig:
+    return TrainConfig(unit="frames", epochs=200, patience=15, lr=1e-3)
+
+
+@dataclass(frozen=True)
+class MusicConfig(RunConfig):
+    task: str = "music"
+    run_dir: str = ""
+    model: MusicModelConfig = field(default_factory=MusicModelConfig)
+    data: MusicDataConfig = field(default_factory=MusicDataConfig)
+    train: TrainConfig = field(default_factory=_music_train)
+
+
+# ---- the metric -------------------------------------------------------------------------------------------
+
+
+def frame_nll(logits: Tensor, target: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+    """(summed NLL in nats, number of scored frames): the Bernoulli NLL of ``target`` (N, T, K) under
+    ``sigmoid(logits)`` (N, T, K), summed over the K keys and over the first ``lengths`` (N,) frames of each row."""
+    per_key = F.binary_cross_entropy_with_logits(logits, target, reduction="none")  # (N, T, K), stable log-sigmoid
+    mask = torch.arange(target.shape[1], device=target.device)[None, :] < lengths[:, None]  # (N, T)
+    return (per_key.sum(-1) * mask).sum(), mask.sum()
+
+
+def _collate(items: Sequence[tuple[np.ndarray]]) -> tuple[Tensor, Tensor]:
+    """Pieces -> (rolls (N, T, K) zero-padded, lengths (N,))."""
+    lengths = torch.tensor([len(it[0]) for it in items])
+    rolls = torch.zeros(len(items), int(lengths.max()), KEYS)
+    for i, (r,) in enumerate(items):
+        rolls[i, : len(r)] = torch.from_numpy(r)
+    return rolls, lengths
+
+
+def _step(model: torch.nn.Module, batch: tuple[Tensor, Tensor], state: Any) -> StepOutput:
+    """fit's step: NLL per predicted frame (summed over keys); n_items = frames, so means are frame-weighted."""
+    rolls, lengths = batch  # (N, T, K), (N,)
+    logits, _ = model(rolls[:, :-1], lengths=lengths - 1)  # (N, T-1, K): frame t -> logits of frame t+1
+    total, frames = frame_nll(logits, rolls[:, 1:], lengths - 1)
+    return StepOutput(total / frames, None, int(frames))
+
+
+def _batches(pieces: Sequence[np.ndarray], batch_size: int, *, shuffle: bool, seed: int = 0) -> BucketBatches:
+    return BucketBatches([(r,) for r in pieces], batch_size, collate_fn=_collate, shuffle=shuffle, seed=seed)
+
+
+def parse_frames(line: str) -> np.ndarray:
+    """``"60,64,67 62,65 -"`` (frames separated by spaces, MIDI notes by commas, ``-`` a silent frame) -> (T, 88)."""
+    frames = line.split()
+    if not frames:
+        raise DataError("an empty input: give frames like '60,64,67 62,65,69' (MIDI notes 21..108, '-' = silence)")
+    roll = np.zeros((len(frames), KEYS), dtype=np.float32)
+    for t, f in enumerate(frames):
+        for n in ([] if f == "-" else f.split(",")):
+            try:
+                k = int(n) - LOWEST_MIDI
+            except ValueError:
+                raise DataError(f"frame {t + 1} {f!r}: {n!r} is not a MIDI note number (21..108)") from None
+            if not 0 <= k < KEYS:
+                raise DataError(f"frame {t + 1} {f!r}: MIDI note {n} is outside the piano (21..108)")
+            roll[t, k] = 1.0
+    return roll
+
+
+# ---- the task ---------------------------------------------------------------------------------------------
+
+
+@register_task("music")
+class MusicModel(Task):
+    """Train, evaluate and query a polyphonic next-frame model; see the module docstring."""
+
+    name = "music"
+    Config = MusicConfig
+
+    def _source(self) -> Path:
+        d = self.config.data
+        if d.path is None and d.dataset is None:
+            raise ConfigError(f"config data: give --dataset ({', '.join(MUSIC_DATASETS)}) or --data FILE.mat")
+        return Path(d.path) if d.path is not None else dataset_path(d.dataset, data_root=d.data_root)
+
+    def load_data(self) -> Splits:
+        d = self.config.data
+        src = self._source()
+        rolls = read_rolls(src)
+        val = read_rolls(d.val_path).get("valid") if d.val_path else rolls.get("valid")
+        test = read_rolls(d.test_path).get("test") if d.test_path else rolls.get("test")
+        if "train" not in rolls:
+            raise DataError(f"{src}: has no traindata to train on")
+        return Splits(rolls["train"], val, test, notes=[f"{src.name}: official splits as published"])
+
+    def describe_data(self, splits: Splits) -> str:
+        n = lambda x: "none" if x is None else f"{len(x):,} ({sum(len(r) for r in x):,} frames)"  # noqa: E731
+        return f"{n(splits.train)} training, {n(splits.val)} validation, {n(splits.test)} test pieces"
+
+    def build_model(self) -> PianoRollNet:
+        m = self.config.model
+        return PianoRollNet(KEYS, cell=m.cell.name, hidden_size=m.hidden_size, num_layers=m.num_layers,
+                            dropout=m.dropout, head_dropout=m.head_dropout, bias=m.bias, options=m.cell.options(),
+                            impl=m.impl, weight_drop=m.weight_drop)  # fmt: skip
+
+    def make_batches(self, train: Any, val: Any) -> tuple[Any, Any]:
+        d, seed = self.config.data, self.config.train.seed
+        val_b = _batches(val, d.eval_batch_size or d.batch_size, shuffle=False) if val else None
+        return _batches(train, d.batch_size, shuffle=True, seed=seed), val_b
+
+    step = staticmethod(_step)
+
+    # -- evaluation ---------------------------------------------------------------------------------------
+
+    def evaluate(self, data: Sequence[np.ndarray], **_: Any) -> dict[str, Any]:
+        """``nll`` (nats per frame, summed over the 88 keys; see the module docstring), frames and pieces."""
+        model = self.require_model()
+        pieces = [check_roll(r, where=f"piece {i}") for i, r in enumerate(data)]
+        if not pieces:
+            raise DataError("nothing to evaluate: no pieces")
+        was, t0 = model.training, time.monotonic()
+        model.eval()
+        total, frames = 0.0, 0
+        with torch.no_grad():
+            for rolls, lengths in _batches(pieces, self.config.data.eval_batch_size or 32, shuffle=False).epoch(0):
+                logits, _ = model(rolls[:, :-1], lengths=lengths - 1)
+                s, n = frame_nll(logits.double(), rolls[:, 1:].double(), lengths - 1)
+                total, frames = total + float(s), frames + int(n)
+        model.train(was)
+        return {"nll": total / frames, "frames": frames, "pieces": len(pieces),
+                "seconds": round(time.monotonic() - t0, 2)}  # fmt: skip
+
+    def test_report(self, splits: Splits) -> dict[str, Any] | None:
+        if splits.test is None:
+            return None
+        r = self.fit_result
+        out = self.evaluate(splits.test)
+        if splits.val is not None:
+            out["valid"] = {k: v for k, v in self.evaluate(splits.val).items() if k != "seconds"}
+        out.update(train_seconds=round(getattr(self, "train_seconds", 0.0), 1), steps=r.step if r else None,
+                   epochs=r.epoch if r else None)  # fmt: skip
+        return out
+
+    def read_eval_data(self, path: Path) -> Any:
+        rolls = read_rolls(path)
+        if "test" not in rolls:
+            raise DataError(f"{path}: has no testdata to score")
+        return rolls["test"]
+
+    # -- prediction ---------------------------------------------------------------------------------------
+
+    def predict(self, pieces: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The probability of each key in the frame after each piece: one (88,) array per piece."""
+        model = self.require_model()
+        rolls = [np.asarray(r, dtype=np.float32) for r in pieces]
+        for i, r in enumerate(rolls):  # one frame is enough to predict the next (training needs two)
+            if r.ndim != 2 or r.shape[1] != KEYS or len(r) == 0:
+                raise DataError(f"input {i}: a piano roll must be (frames >= 1, {KEYS}), got shape {r.shape}")
+        out = []
+        model.eval()
+        with torch.no_grad():
+            for r in rolls:
+                logits, _ = model(torch.from_numpy(r)[None])  # (1, T, K)
+                out.append(torch.sigmoid(logits[0, -1]).numpy())
+        return out
+
+    def generate(self, prompt: np.ndarray | None = None, *, frames: int = 32, seed: int | None = None) -> np.ndarray:
+        """Sample ``frames`` new frames (each key an independent Bernoulli given the past), after ``prompt``
+        (a (T, 88) roll; None: one silent frame); returns the (frames, 88) sampled roll, the prompt not repeated."""
+        model = self.require_model().eval()
+        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        x = torch.zeros(1, 1, KEYS) if prompt is None else torch.as_tensor(prompt, dtype=torch.float32)[None]
+        out, state = [], None
+        with torch.no_grad():
+            for _ in range(frames):
+                logits, state = model(x, state)  # (1, t, K); the state carries the history
+                x = torch.bernoulli(torch.sigmoid(logits[:, -1:]), generator=gen)  # (1, 1, K)
+                out.append(x[0, 0].numpy())
+        return np.stack(out) if out else np.zeros((0, KEYS), dtype=np.float32)
+
+    @classmethod
+    def extend_cli(cls, app: Any) -> None:
+        import typer
+
+        from rnnkit.tasks.cli import errors_as_messages
+
+        def generate(
+            run: Path = typer.Argument(..., help="A run folder of `rnnkit music train`."),
+            prompt: str = typer.Option("", help="Frames to start from, e.g. '60,64,67 62,65,69' (default: silence)."),
+            frames: int = typer.Option(32, help="Frames to sample."),
+            seed: int | None = typer.Option(None, help="Fixes the sample."),
+            which: str = typer.Option("best", help="Checkpoint: best or last."),
+        ) -> None:
+            """Sample frames, one line per frame: its MIDI notes joined by commas ('-' = silence)."""
+            with errors_as_messages("rnnkit music generate"):
+                task = cls.load(run, which=which)
+                roll = task.generate(parse_frames(prompt) if prompt.strip() else None, frames=frames, seed=seed)
+            for f in roll:
+                on = np.flatnonzero(f)
+                typer.echo(",".join(str(k + LOWEST_MIDI) for k in on) if len(on) else "-")
+
+        app.command("generate")(generate)
+
+    def predict_lines(self, items: list[str], *, threshold: float = 0.5) -> Iterable[str]:
+        """One line per input: the MIDI notes of the predicted next frame (p >= threshold) with their p."""
+        for p in self.predict([parse_frames(s) for s in items]):
+            on = np.flatnonzero(p >= threshold)
+            yield " ".join(f"{k + LOWEST_MIDI}:{p[k]:.2f}" for k in on) if len(on) else "-"
+
+    # -- command line -------------------------------------------------------------------------------------
+    cli_options = (
+        Opt("--dropout", "model.dropout", float, "Dropout between stacked layers."),
+        Opt("--head-dropout", "model.head_dropout", float, "Dropout before the 88 sigmoid outputs."),
+    )
+    predict_options = (Opt("--threshold", None, float, "Print the keys with p at least this.", default=0.5),)
+    train_help = "Train on piano rolls (frame t -> frame t+1), then score the test split: NLL per frame (eval.json)."
+    eval_help = "Frame-level NLL (nats per frame, summed over the 88 keys) on the test split or --data FILE.mat."
+    predict_help = "The next frame after each input, as MIDI notes with their probabilities."
+    predict_inputs_help = "Frames as MIDI notes: '60,64,67 62,65,69' (spaces between frames, '-' = silence)."
