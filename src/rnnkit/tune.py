@@ -194,8 +194,10 @@ def _objective(task_cls: type, base: Any, space: dict[str, Dist], study_dir: Pat
             write_json(run / TRIAL_FILE, {**record, "state": "FAIL", "error": msg}, indent=1)
             echo(f"trial {trial.number}: failed: {msg}")
             raise
-        if result.interrupted:
-            raise KeyboardInterrupt  # Ctrl-C: stop the study; the trial is left unfinished, resume runs a new one
+        if result.interrupted:  # Ctrl-C: stop the study; Optuna marks the trial failed, a resume does not count it
+            trial.set_user_attr("interrupted", True)
+            write_json(run / TRIAL_FILE, {**record, "state": "INTERRUPTED", "reason": result.stop_reason}, indent=1)
+            raise KeyboardInterrupt
         metrics = result.best or result.last or {}
         value = metrics.get(monitor)
         if pruner.pruned:
@@ -239,6 +241,23 @@ def open_study(study_dir: Path, *, storage: str | None = None, sampler: Any = No
 FINISHED = ("COMPLETE", "PRUNED", "FAIL")
 
 
+def finished(study: Any) -> int:
+    """Trials that count towards ``--trials``: completed, pruned or failed (not those stopped by Ctrl-C)."""
+    trials = study.get_trials(deepcopy=False)
+    return sum(t.state.name in FINISHED and not t.user_attrs.get("interrupted") for t in trials)
+
+
+class _StopAt:
+    """Stops ``optimize`` once the study holds ``n`` finished trials, also when several processes share it."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __call__(self, study: Any, trial: Any) -> None:
+        if finished(study) >= self.n:
+            study.stop()
+
+
 def tune(
     task_cls: type,
     base: Any,
@@ -262,6 +281,10 @@ def tune(
     ck = base.train.checkpoint
     base = replace(base, train=replace(base.train, checkpoint=replace(ck, monitor=monitor, mode=mode)))
     direction = "maximize" if mode == "max" else "minimize"
+    if (study_dir / STUDY_FILE).is_file():
+        was = json.loads((study_dir / STUDY_FILE).read_text(encoding="utf-8")).get("task")
+        if was != task_cls.name:
+            raise TuneError(f"{study_dir} holds a {was!r} study, not {task_cls.name!r}: use another --out")
     study_dir.mkdir(parents=True, exist_ok=True)
     probe = open_study(study_dir, storage=storage, direction=direction)
     if probe.direction.name.lower() != direction:
@@ -276,13 +299,10 @@ def tune(
             "space": {k: _spec(d) for k, d in space.items()}}  # fmt: skip
     write_json(study_dir / STUDY_FILE, meta, indent=1)
     save_config(base, study_dir / "base-config.json")
-    finished = sum(t.state.name in FINISHED for t in study.trials)
-    todo = max(0, trials - finished)
-    states = tuple(getattr(optuna.trial.TrialState, s) for s in FINISHED)
-    stop_at = optuna.study.MaxTrialsCallback(trials, states=states)  # also when several processes share the study
+    todo = max(0, trials - finished(study))
     if todo:
         study.optimize(_objective(task_cls, base, space, study_dir, monitor, echo), n_trials=todo, timeout=seconds,
-                       catch=(Exception,), callbacks=[stop_at], gc_after_trial=True)  # fmt: skip
+                       catch=(Exception,), callbacks=[_StopAt(trials)], gc_after_trial=True)  # fmt: skip
     write_best(study, base, study_dir)
     return study
 

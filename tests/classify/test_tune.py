@@ -144,3 +144,15 @@ def test_tuning_needs_validation(tmp_path):
     base = apply_overrides(base, {"data.val_fraction": 0})
     with pytest.raises(TuneError, match="validation"):
         tune(cls, base, parse_space({"train.lr": [0.01]}, base), tmp_path / "s", trials=1, echo=lambda m: None)
+
+
+def test_trials_stopped_by_ctrl_c_do_not_count_towards_trials():
+    from rnnkit.tune import finished
+
+    study = optuna.create_study()
+    for state, attrs in [("COMPLETE", {}), ("PRUNED", {}), ("FAIL", {}), ("FAIL", {"interrupted": True})]:
+        dist = {"x": optuna.distributions.FloatDistribution(0, 1)}
+        value = 0.5 if state == "COMPLETE" else None
+        study.add_trial(optuna.trial.create_trial(state=getattr(optuna.trial.TrialState, state), value=value,
+                                                  params={"x": 0.5}, distributions=dist, user_attrs=attrs))  # fmt: skip
+    assert finished(study) == 3
