@@ -156,3 +156,29 @@ def test_trials_stopped_by_ctrl_c_do_not_count_towards_trials():
         study.add_trial(optuna.trial.create_trial(state=getattr(optuna.trial.TrialState, state), value=value,
                                                   params={"x": 0.5}, distributions=dist, user_attrs=attrs))  # fmt: skip
     assert finished(study) == 3
+
+
+@pytest.mark.slow
+def test_two_processes_share_one_sqlite_study(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import rnnkit
+
+    data, space, out = _tsv(tmp_path / "d.tsv"), tmp_path / "space.json", tmp_path / "study"
+    space.write_text(json.dumps(SPACE))
+    env = {**os.environ, "PYTHONPATH": str(Path(rnnkit.__file__).parents[1])}
+    cmd = [sys.executable, "-m", "rnnkit.cli", "--threads", "1", "tune", "classify", "--data", str(data), "--space",
+           str(space), "--out", str(out), "--trials", "4"]  # fmt: skip
+    # workers of one study take different sampler seeds (the same seed would draw the same params in both)
+    procs = [subprocess.Popen([*cmd, "--seed", s], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+             for s in ("0", "100")]  # fmt: skip
+    for p in procs:
+        assert p.wait(timeout=300) == 0, p.stdout.read().decode()
+    study = optuna.load_study(study_name="study", storage=f"sqlite:///{out / 'study.db'}")
+    # each worker stops once 4 trials are finished; a trial already running in the other one still completes
+    assert 4 <= len(study.trials) <= 5 and all(t.state.name == "COMPLETE" for t in study.trials)
+    assert sorted(p.name for p in out.glob("trial-*")) == [f"trial-{t.number:04d}" for t in study.trials]
+    assert len({tuple(sorted(t.params.items())) for t in study.trials}) == len(study.trials)
