@@ -205,7 +205,10 @@ def _objective(task_cls: type, base: Any, space: dict[str, Dist], study_dir: Pat
             echo(f"trial {trial.number}: pruned ({result.stop_reason}) {_short(params)}")
             raise optuna.TrialPruned(result.stop_reason)
         if value is None or not math.isfinite(value):
-            raise TuneError(f"trial {trial.number} gave no finite {monitor} (metrics: {sorted(metrics)})")
+            msg = f"TuneError: trial {trial.number} gave no finite {monitor} (metrics: {sorted(metrics)})"
+            trial.set_user_attr("error", msg)
+            write_json(run / TRIAL_FILE, {**record, "state": "FAIL", "error": msg}, indent=1)
+            raise TuneError(msg)
         write_json(run / TRIAL_FILE, {**record, "state": "COMPLETE", "value": value}, indent=1)
         echo(f"trial {trial.number}: {monitor} {value:.4g} {_short(params)}")
         return float(value)
