@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from pathlib import Path
 
 import typer
 
@@ -126,6 +127,73 @@ def export(
     task = load_any(run, which=which)
     for line in task.export_onnx(onnx).lines():
         typer.echo(line)
+
+
+tune_app = typer.Typer(
+    help="Hyper-parameter search with Optuna: `rnnkit tune TASK --space s.json --out STUDY`, "
+    "`rnnkit tune show STUDY`. Needs `pip install rnnkit[tune]`.",
+    no_args_is_help=True,
+)
+app.add_typer(tune_app, name="tune")
+
+
+def _tune_command(task: str) -> None:
+    @tune_app.command(task, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+    def run(
+        ctx: typer.Context,
+        space: Path = typer.Option(
+            ..., help='search space JSON: dotted config keys -> [choices] or {"log"|"uniform"|"int": [low, high]}'
+        ),
+        out: Path = typer.Option(..., help="study folder: trial-NNNN/ run folders, study.db, best-config.json"),
+        trials: int = typer.Option(20, min=1, help="finished trials the study should hold (a resume adds the rest)"),
+        seconds: float | None = typer.Option(None, help="stop starting new trials after this many seconds"),
+        storage: str | None = typer.Option(
+            None, help="SQLAlchemy URL of the study database (default sqlite:///OUT/study.db)"
+        ),
+        seed: int = typer.Option(0, help="seed of the TPE sampler"),
+        config: Path | None = typer.Option(None, help="base config.json (else the task's defaults)"),
+        data: Path | None = typer.Option(None, help="training data (validation: a held-out fraction or --val)"),
+        dataset: str | None = typer.Option(None, help="a known dataset instead of --data"),
+        val: Path | None = typer.Option(None, help="validation file"),
+    ) -> None:
+        import json
+
+        from rich.console import Console
+
+        from rnnkit.tasks.cli import build_config
+        from rnnkit.tune import read_space, require_optuna, trials_table
+        from rnnkit.tune import tune as run_tune
+
+        require_optuna()
+        task_cls = get_task(task)
+        base = build_config(task_cls, {"config": config, "data": data, "dataset": dataset, "val": val}, ctx.args)
+        study = run_tune(task_cls, base, read_space(space, base), out, trials=trials, seconds=seconds,
+                         storage=storage, seed=seed, echo=lambda m: typer.echo(m, err=True))  # fmt: skip
+        Console().print(trials_table(study, monitor=json.loads((out / "study.json").read_text())["monitor"]))
+        typer.echo(f"best config: {out / 'best-config.json'}" if (out / "best-config.json").is_file()
+                   else "no trial completed: no best config")  # fmt: skip
+
+    run.__doc__ = f"Search {task} hyper-parameters: one run folder per trial, judged on validation."
+
+
+for _name in _TASK_HELP:
+    _tune_command(_name)
+
+
+@tune_app.command("show")
+def tune_show(
+    study: Path = typer.Argument(..., help="a study folder (the --out of `rnnkit tune TASK`)"),
+    storage: str | None = typer.Option(None, help="SQLAlchemy URL (default: the one in STUDY/study.json)"),
+) -> None:
+    """Print a study's trials (best first) and where its best config is."""
+    from rich.console import Console
+
+    from rnnkit.tune import show, trials_table
+
+    s, meta = show(study, storage=storage)
+    Console().print(trials_table(s, monitor=meta.get("monitor", "value")))
+    best = study / "best-config.json"
+    typer.echo(f"best config: {best}" if best.is_file() else "no trial completed: no best config")
 
 
 @app.command()
