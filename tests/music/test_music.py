@@ -13,6 +13,7 @@ from scipy.io import savemat
 from typer.testing import CliRunner
 
 from rnnkit.cli import app
+from rnnkit.config import apply_overrides
 from rnnkit.data.music import KEYS, read_rolls
 from rnnkit.data.sources import DataError
 from rnnkit.models.music import PianoRollNet
@@ -128,7 +129,8 @@ def test_cli_says_what_is_wrong_with_a_bad_roll(tmp_path):
 @pytest.mark.parametrize("cell", cell_names("nn"))
 def test_every_registered_cell_is_the_recurrence(cell):
     torch.manual_seed(0)
-    net = PianoRollNet(KEYS, cell=cell, hidden_size=8, impl="loop")
+    net = PianoRollNet(apply_overrides(MusicConfig(), [f"model.cell.name={cell}", "model.hidden_size=8",
+                                                       "model.impl=loop"]).model, keys=KEYS)  # fmt: skip
     batch = _collate([(roll(5, 0).astype(np.float32),), (roll(3, 1).astype(np.float32),)])
     out = _step(net, batch, None)
     out.loss.backward()

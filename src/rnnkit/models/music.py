@@ -7,34 +7,24 @@ output layer of the RNN baselines in Bai, Kolter & Koltun 2018 §5.3 (not an RNN
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from torch import Tensor, nn
 
-from rnnkit.layout import CellOptions
 from rnnkit.nn import Recurrent
+
+if TYPE_CHECKING:
+    from rnnkit.tasks.music.task import MusicModelConfig
 
 
 class PianoRollNet(nn.Module):
     """frames (N, T, K) -> (logits of the next frames (N, T, K), state)."""
 
-    def __init__(
-        self,
-        keys: int,
-        *,
-        cell: str = "lstm",
-        hidden_size: int = 256,
-        num_layers: int = 1,
-        dropout: float = 0.0,
-        head_dropout: float = 0.0,
-        bias: bool = True,
-        options: CellOptions | None = None,
-        impl: str = "auto",
-        weight_drop: float = 0.0,
-    ) -> None:
+    def __init__(self, cfg: MusicModelConfig, *, keys: int) -> None:
         super().__init__()
-        self.rnn = Recurrent(cell, keys, hidden_size, num_layers=num_layers, dropout=dropout, bias=bias,
-                             options=options, impl=impl, weight_drop=weight_drop)  # fmt: skip
-        self.drop = nn.Dropout(head_dropout)
-        self.head = nn.Linear(hidden_size, keys)
+        self.rnn = Recurrent.from_config(cfg, keys)  # one direction: frame t+1 from frames <= t
+        self.drop = nn.Dropout(cfg.head_dropout)
+        self.head = nn.Linear(cfg.hidden_size, keys)
 
     def forward(self, x: Tensor, state: tuple[Tensor, ...] | None = None, lengths: Tensor | None = None):
         out, state = self.rnn(x, state, lengths=lengths)  # (N, T, H)

@@ -163,10 +163,7 @@ class MusicModel(Task):
         return f"{n(splits.train)} training, {n(splits.val)} validation, {n(splits.test)} test pieces"
 
     def build_model(self) -> PianoRollNet:
-        m = self.config.model
-        return PianoRollNet(KEYS, cell=m.cell.name, hidden_size=m.hidden_size, num_layers=m.num_layers,
-                            dropout=m.dropout, head_dropout=m.head_dropout, bias=m.bias, options=m.cell.options(),
-                            impl=m.impl, weight_drop=m.weight_drop)  # fmt: skip
+        return PianoRollNet(self.config.model, keys=KEYS)
 
     def make_batches(self, train: Any, val: Any) -> tuple[Any, Any]:
         d, seed = self.config.data, self.config.train.seed
