@@ -20,8 +20,11 @@ Optuna is optional (``pip install rnnkit[tune]``) and imported only here, inside
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -220,6 +223,24 @@ def _short(params: dict[str, Any]) -> str:
     return " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
 
 
+@contextlib.contextmanager
+def _setting_up(study_dir: Path) -> Iterator[None]:
+    """Serialise the set-up of one study folder between processes (``fcntl.flock``, blocking): two workers started
+    at once would otherwise both create the SQLite schema and one dies on Optuna's ``alembic_version`` row."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; start the second worker a moment after the first
+        yield
+        return
+    fd = os.open(study_dir / ".rnnkit-study-lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        with contextlib.suppress(OSError):  # a file system without locks: go on unserialised
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # drops the lock
+
+
 def default_storage(study_dir: Path) -> str:
     return f"sqlite:///{study_dir.resolve() / 'study.db'}"
 
@@ -233,6 +254,9 @@ def open_study(study_dir: Path, *, storage: str | None = None, sampler: Any = No
     meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
     storage = storage or meta.get("storage") or default_storage(study_dir)
     name = meta.get("study_name") or study_dir.resolve().name
+    if isinstance(storage, str) and storage.startswith("sqlite:"):
+        # workers sharing one SQLite file wait for each other's writes (sqlite3's default gives up after 5 s)
+        storage = optuna.storages.RDBStorage(storage, engine_kwargs={"connect_args": {"timeout": 120}})
     if direction is None:
         if not meta:
             raise TuneError(f"{study_dir} is not a study folder (no {STUDY_FILE}); pass the --out of `rnnkit tune`")
@@ -289,19 +313,20 @@ def tune(
         if was != task_cls.name:
             raise TuneError(f"{study_dir} holds a {was!r} study, not {task_cls.name!r}: use another --out")
     study_dir.mkdir(parents=True, exist_ok=True)
-    probe = open_study(study_dir, storage=storage, direction=direction)
-    if probe.direction.name.lower() != direction:
-        was = probe.direction.name.lower()
-        raise TuneError(f"the study in {study_dir} is to {was}, but {monitor} is to {direction}: use another --out")
-    done = len(probe.trials)
-    sampler = optuna.samplers.TPESampler(seed=seed + done)
-    study = open_study(study_dir, storage=storage, direction=direction, sampler=sampler,
-                       pruner=pruner if pruner is not None else optuna.pruners.MedianPruner())  # fmt: skip
-    meta = {"task": task_cls.name, "study_name": study.study_name, "storage": storage or default_storage(study_dir),
-            "monitor": monitor, "mode": mode, "seed": seed,
-            "space": {k: _spec(d) for k, d in space.items()}}  # fmt: skip
-    write_json(study_dir / STUDY_FILE, meta, indent=1)
-    save_config(base, study_dir / "base-config.json")
+    with _setting_up(study_dir):
+        probe = open_study(study_dir, storage=storage, direction=direction)
+        if probe.direction.name.lower() != direction:
+            was = probe.direction.name.lower()
+            raise TuneError(f"the study in {study_dir} is to {was}, but {monitor} is to {direction}: use another --out")
+        done = len(probe.trials)
+        sampler = optuna.samplers.TPESampler(seed=seed + done)
+        study = open_study(study_dir, storage=storage, direction=direction, sampler=sampler,
+                           pruner=pruner if pruner is not None else optuna.pruners.MedianPruner())  # fmt: skip
+        meta = {"task": task_cls.name, "study_name": study.study_name,
+                "storage": storage or default_storage(study_dir), "monitor": monitor, "mode": mode, "seed": seed,
+                "space": {k: _spec(d) for k, d in space.items()}}  # fmt: skip
+        write_json(study_dir / STUDY_FILE, meta, indent=1)
+        save_config(base, study_dir / "base-config.json")
     todo = max(0, trials - finished(study))
     if todo:
         study.optimize(_objective(task_cls, base, space, study_dir, monitor, echo), n_trials=todo, timeout=seconds,

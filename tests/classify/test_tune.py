@@ -182,3 +182,30 @@ def test_two_processes_share_one_sqlite_study(tmp_path):
     assert 4 <= len(study.trials) <= 5 and all(t.state.name == "COMPLETE" for t in study.trials)
     assert sorted(p.name for p in out.glob("trial-*")) == [f"trial-{t.number:04d}" for t in study.trials]
     assert len({tuple(sorted(t.params.items())) for t in study.trials}) == len(study.trials)
+
+
+def test_workers_started_at_once_set_up_one_study(tmp_path):
+    """Six processes create the same SQLite study at the same instant; all must succeed (CI once saw two racing
+    on Optuna's schema: ``UNIQUE constraint failed: alembic_version``)."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import rnnkit
+
+    study = tmp_path / "study"
+    study.mkdir()
+    start = time.time() + 3.0  # every worker sleeps until the same moment, then opens the study
+    code = (
+        "import sys, time; from pathlib import Path; from rnnkit.tune import _setting_up, open_study\n"
+        f"d = Path(sys.argv[1]); time.sleep(max(0.0, {start} - time.time()))\n"
+        "with _setting_up(d):\n    s = open_study(d, direction='minimize')\nprint(s.study_name)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(rnnkit.__file__).parents[1])}
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(study)], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT) for _ in range(6)]  # fmt: skip
+    for p in procs:
+        assert p.wait(timeout=120) == 0, p.stdout.read().decode()[-2000:]
+    assert len(optuna.get_all_study_summaries(f"sqlite:///{study / 'study.db'}")) == 1
