@@ -169,9 +169,11 @@ def _tune_command(task: str) -> None:
         base = build_config(task_cls, {"config": config, "data": data, "dataset": dataset, "val": val}, ctx.args)
         study = run_tune(task_cls, base, read_space(space, base), out, trials=trials, seconds=seconds,
                          storage=storage, seed=seed, echo=lambda m: typer.echo(m, err=True))  # fmt: skip
-        Console().print(trials_table(study, monitor=json.loads((out / "study.json").read_text())["monitor"]))
+        monitor = json.loads((out / "study.json").read_text())["monitor"]
+        Console().print(trials_table(study, monitor=monitor))
         typer.echo(f"best config: {out / 'best-config.json'}" if (out / "best-config.json").is_file()
                    else "no trial completed: no best config")  # fmt: skip
+        _echo_plots(study, out, monitor, required=False)
 
     run.__doc__ = f"Search {task} hyper-parameters: one run folder per trial, judged on validation."
 
@@ -184,8 +186,12 @@ for _name in _TASK_HELP:
 def tune_show(
     study: Path = typer.Argument(..., help="a study folder (the --out of `rnnkit tune TASK`)"),
     storage: str | None = typer.Option(None, help="SQLAlchemy URL (default: the one in STUDY/study.json)"),
+    plots: bool = typer.Option(
+        False, "--plots", help="also write optimisation history, importances and parallel coordinates PNGs"
+    ),
+    plots_dir: Path | None = typer.Option(None, help="where --plots writes (default STUDY/plots)"),
 ) -> None:
-    """Print a study's trials (best first) and where its best config is."""
+    """Print a study's trials (best first) and where its best config is; --plots draws it."""
     from rich.console import Console
 
     from rnnkit.tune import show, trials_table
@@ -194,6 +200,23 @@ def tune_show(
     Console().print(trials_table(s, monitor=meta.get("monitor", "value")))
     best = study / "best-config.json"
     typer.echo(f"best config: {best}" if best.is_file() else "no trial completed: no best config")
+    if plots:
+        _echo_plots(s, plots_dir or study, meta.get("monitor", "value"), required=True, sub=plots_dir is None)
+
+
+def _echo_plots(study: object, where: Path, monitor: str, *, required: bool, sub: bool = True) -> None:
+    """Write the study's PNGs (into ``where/plots`` when ``sub``) and say where; too few trials: an error when the
+    plots were asked for (exit 1), a note after a search."""
+    from rnnkit.tune import TuneError, write_plots
+
+    try:
+        paths = write_plots(study, where / "plots" if sub else where, monitor=monitor)
+    except TuneError as e:
+        if required:
+            raise
+        typer.echo(f"no plots: {e}", err=True)
+        return
+    typer.echo("plots: " + ", ".join(str(p) for p in paths.values()))
 
 
 @app.command()

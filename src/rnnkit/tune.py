@@ -384,3 +384,67 @@ def show(study_dir: str | Path, *, storage: str | None = None) -> tuple[Any, dic
     d = Path(study_dir)
     study = open_study(d, storage=storage)
     return study, json.loads((d / STUDY_FILE).read_text(encoding="utf-8"))
+
+
+# ---- plots ---------------------------------------------------------------------------------------------------
+
+PLOTS = {"history": "optimization-history.png", "importances": "param-importances.png",
+         "parallel": "parallel-coordinates.png"}  # fmt: skip
+IMPORTANCE = "PED-ANOVA"  # optuna's default evaluator (fANOVA) needs scikit-learn; PED-ANOVA needs nothing more
+
+
+def write_plots(study: Any, out_dir: str | Path, *, monitor: str = "value") -> dict[str, Path]:
+    """Optimisation history, parameter importances and parallel coordinates of ``study`` as PNGs in ``out_dir``
+    (names in ``PLOTS``); returns ``{plot: path}``.
+
+    Importances are Optuna's PED-ANOVA (``PedAnovaImportanceEvaluator``, no scikit-learn needed): how much each
+    parameter's distribution differs between the best 10% of completed trials and all of them. With a handful of
+    trials they are a rough hint, not a measurement. TuneError when fewer than two trials completed (nothing to
+    compare) or the study has no parameters."""
+    import warnings
+
+    optuna = require_optuna()
+    from optuna.importance import PedAnovaImportanceEvaluator
+    from optuna.visualization import matplotlib as ovm
+
+    from rnnkit.plots import save_figure
+
+    done = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
+    if len(done) < 2:
+        states = _count_states(study)
+        raise TuneError(f"plots need at least 2 completed trials; study {study.study_name!r} has {len(done)} "
+                        f"({states or 'no trials'}): add trials (`rnnkit tune TASK --trials N` resumes)")  # fmt: skip
+    if not any(t.params for t in done):
+        raise TuneError(f"study {study.study_name!r} has no parameters to plot")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    target_name = monitor
+    draw = {
+        "history": lambda: ovm.plot_optimization_history(study, target_name=target_name),
+        "importances": lambda: ovm.plot_param_importances(
+            study, evaluator=PedAnovaImportanceEvaluator(), target_name=target_name
+        ),
+        "parallel": lambda: ovm.plot_parallel_coordinate(study, target_name=target_name),
+    }
+    written = {}
+    with warnings.catch_warnings():
+        # "experimental" (every matplotlib plot), "too few trials: importances equal" and flat-axis warnings: the
+        # PNG still says what there is, and the caller's message says how many trials it is drawn from
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        for name, fn in draw.items():
+            ax = fn()
+            fig = ax.figure
+            if name == "importances":
+                ax.set_title(f"Hyperparameter importances ({IMPORTANCE}, {len(done)} completed trials)", loc="left")
+            fig.set_size_inches(max(fig.get_figwidth(), 8), max(fig.get_figheight(), 5))
+            fig.tight_layout()
+            written[name] = save_figure(fig, out / PLOTS[name])
+    return written
+
+
+def _count_states(study: Any) -> str:
+    counts: dict[str, int] = {}
+    for t in study.get_trials(deepcopy=False):
+        counts[t.state.name.lower()] = counts.get(t.state.name.lower(), 0) + 1
+    return ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))

@@ -62,6 +62,7 @@ def test_resume_adds_the_missing_trials_without_repeating(tmp_path):
     params = [tuple(sorted(p.items())) for p in _params(study)]
     assert len(params) == 4 and len(set(params)) == 4
     assert sorted(p.name for p in out.glob("trial-*")) == [f"trial-{i:04d}" for i in range(4)]
+    assert "plots: " in r.output and len(list((out / "plots").glob("*.png"))) == 3  # drawn after every search
     r = runner.invoke(app, ["tune", "show", str(out)])
     assert r.exit_code == 0, r.output
     assert "4 trials" in r.output and "best-config.json" in r.output
