@@ -179,10 +179,12 @@ def _trial_config(base: Any, params: dict[str, Any], run: Path) -> Any:
     return replace(cfg, run_dir=str(run), train=replace(cfg.train, quiet=True))
 
 
-def _objective(task_cls: type, base: Any, space: dict[str, Dist], study_dir: Path, monitor: str, echo: Any) -> Any:
+def _objective(task_cls: type, base: Any, space: dict[str, Dist], study_dir: Path, monitor: str, echo: Any,
+               worker: str) -> Any:  # fmt: skip
     optuna = require_optuna()
 
     def objective(trial: Any) -> float:
+        trial.set_user_attr("worker", worker)  # first: a resume can then tell whether this trial's process died
         params = {key: dist.suggest(trial, key) for key, dist in space.items()}
         run = trial_dir(study_dir, trial.number)
         record = {"number": trial.number, "params": params, "monitor": monitor}
@@ -239,6 +241,94 @@ def _setting_up(study_dir: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # drops the lock
+
+
+WORKERS = ".workers"
+
+
+class _Worker:
+    """This process as a worker of a study: ``STUDY/.workers/HOST-PID-RAND.lock`` held (``flock``) while it runs.
+
+    Every trial it runs carries its id (user attr ``worker``), so a later process on the same host can tell a trial
+    whose worker died (``kill -9``, a crash, a reboot: the kernel drops the lock) from one still running elsewhere."""
+
+    def __init__(self, study_dir: Path) -> None:
+        import socket
+
+        self.id = f"{socket.gethostname()}-{os.getpid()}-{os.urandom(3).hex()}"
+        self.path = study_dir / WORKERS / f"{self.id}.lock"
+        self.fd: int | None = None
+
+    def __enter__(self) -> _Worker:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        with contextlib.suppress(OSError, ImportError):  # no flock: dead workers are then never detected
+            import fcntl
+
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+            with contextlib.suppress(OSError):
+                self.path.unlink()  # a unique name: nobody else ever locks this file
+
+
+def worker_alive(study_dir: Path, worker: str) -> bool | None:
+    """Is ``worker`` (an id from ``_Worker``) still running? None: it ran on another host (cannot tell here)."""
+    import socket
+
+    host = worker.rsplit("-", 2)[0]
+    if host != socket.gethostname():
+        return None
+    path = study_dir / WORKERS / f"{worker}.lock"
+    try:
+        import fcntl
+
+        fd = os.open(path, os.O_RDWR)
+    except (FileNotFoundError, ImportError):
+        return False  # its lock file is gone: the worker finished (or its folder was cleaned)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True  # someone holds it
+    finally:
+        os.close(fd)  # (when we got the lock, closing drops it again)
+    return False
+
+
+def reclaim(study: Any, study_dir: Path, echo: Any = print) -> list[int]:
+    """Trials a stopped worker left unfinished, queued again with their params so none is lost; returns their
+    numbers. A RUNNING trial whose worker is dead (same host, lock free) is marked FAIL with ``interrupted``; it
+    and every trial stopped by Ctrl-C are queued once (``retry_of``). Call it under ``_setting_up``: two resuming
+    workers must not queue the same trial twice."""
+    optuna = require_optuna()
+    trials = study.get_trials(deepcopy=False)
+    retried = {t.user_attrs.get("retry_of") for t in trials}
+    storage, queued = study._storage, []
+    for t in trials:
+        if t.state.name == "RUNNING":
+            worker = t.user_attrs.get("worker")
+            if worker is None or worker_alive(study_dir, worker) is not False:
+                continue  # still running, just created (no worker yet), or on another host: leave it alone
+            msg = f"its worker {worker} stopped mid-trial (killed?); the params are queued again"
+            storage.set_trial_user_attr(t._trial_id, "interrupted", True)
+            storage.set_trial_user_attr(t._trial_id, "error", msg)
+            storage.set_trial_state_values(t._trial_id, state=optuna.trial.TrialState.FAIL)
+            run = trial_dir(study_dir, t.number)
+            run.mkdir(parents=True, exist_ok=True)
+            record = {"number": t.number, "params": t.params, "state": "INTERRUPTED", "reason": msg}
+            write_json(run / TRIAL_FILE, record, indent=1)
+        elif not (t.state.name == "FAIL" and t.user_attrs.get("interrupted")):
+            continue
+        if t.number in retried or not t.params:
+            continue
+        study.enqueue_trial(t.params, user_attrs={"retry_of": t.number}, skip_if_exists=False)
+        queued.append(t.number)
+        echo(f"trial {t.number} was stopped before it finished: its params are queued again")
+    return queued
 
 
 def default_storage(study_dir: Path) -> str:
@@ -327,10 +417,16 @@ def tune(
                 "space": {k: _spec(d) for k, d in space.items()}}  # fmt: skip
         write_json(study_dir / STUDY_FILE, meta, indent=1)
         save_config(base, study_dir / "base-config.json")
-    todo = max(0, trials - finished(study))
-    if todo:
-        study.optimize(_objective(task_cls, base, space, study_dir, monitor, echo), n_trials=todo, timeout=seconds,
-                       catch=(Exception,), callbacks=[_StopAt(trials)], gc_after_trial=True)  # fmt: skip
+        me = _Worker(study_dir).__enter__()  # before reclaim: a worker starting after us must see us alive
+        reclaim(study, study_dir, echo)
+    try:
+        todo = max(0, trials - finished(study))
+        if todo:
+            objective = _objective(task_cls, base, space, study_dir, monitor, echo, me.id)
+            study.optimize(objective, n_trials=todo, timeout=seconds, catch=(Exception,),
+                           callbacks=[_StopAt(trials)], gc_after_trial=True)  # fmt: skip
+    finally:
+        me.__exit__()
     write_best(study, base, study_dir)
     return study
 

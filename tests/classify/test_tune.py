@@ -210,3 +210,77 @@ def test_workers_started_at_once_set_up_one_study(tmp_path):
     for p in procs:
         assert p.wait(timeout=120) == 0, p.stdout.read().decode()[-2000:]
     assert len(optuna.get_all_study_summaries(f"sqlite:///{study / 'study.db'}")) == 1
+
+
+def _running_trial(study, worker):
+    """A trial left RUNNING in the database by ``worker`` (as a killed process leaves it): (number, params)."""
+    trial = study.ask({"train.lr": optuna.distributions.FloatDistribution(1e-3, 1e-1, log=True)})
+    trial.set_user_attr("worker", worker)
+    return trial.number, trial.params
+
+
+def test_reclaim_requeues_a_dead_workers_trial_once_and_leaves_live_ones(tmp_path):
+    import socket
+
+    from rnnkit.tune import _Worker, open_study, reclaim
+
+    d = tmp_path / "study"
+    d.mkdir()
+    study = open_study(d, direction="maximize")
+    dead, params = _running_trial(study, f"{socket.gethostname()}-999999-abcdef")  # no lock file: dead
+    with _Worker(d) as alive:
+        live, _ = _running_trial(study, alive.id)
+        other, _ = _running_trial(study, "another-host-1-abcdef")  # cannot tell from here: left alone
+        said = []
+        assert reclaim(study, d, said.append) == [dead]
+        assert reclaim(study, d, said.append) == []  # already queued: not twice
+    states = {t.number: t for t in study.get_trials(deepcopy=False)}
+    assert states[dead].state.name == "FAIL" and states[dead].user_attrs["interrupted"] is True
+    assert "stopped mid-trial" in states[dead].user_attrs["error"] and len(said) == 1
+    assert states[live].state.name == "RUNNING" and states[other].state.name == "RUNNING"
+    (retry,) = [t for t in study.get_trials(deepcopy=False) if t.state.name == "WAITING"]
+    assert retry.user_attrs["retry_of"] == dead and retry.system_attrs["fixed_params"] == params
+    rec = json.loads((d / f"trial-{dead:04d}" / "trial.json").read_text())
+    assert rec["state"] == "INTERRUPTED" and rec["params"] == params
+
+
+@pytest.mark.slow
+def test_kill_9_mid_trial_then_resume_loses_and_repeats_nothing(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import rnnkit
+
+    data, space, out = _tsv(tmp_path / "d.tsv"), tmp_path / "space.json", tmp_path / "study"
+    space.write_text(json.dumps({"train.lr": {"log": [1e-3, 1e-1]}, "model.hidden_size": [4, 6, 8]}))
+    args = ["tune", "classify", "--data", str(data), "--space", str(space), "--out", str(out), "--trials", "3",
+            "--seed", "5", "--train.epochs=30", "--model.embed_size=4"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(Path(rnnkit.__file__).parents[1])}
+    p = subprocess.Popen([sys.executable, "-m", "rnnkit.cli", "--threads", "1", *args], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    victim = out / "trial-0001"
+    deadline = time.monotonic() + 240
+    while not ((victim / "metrics.jsonl").is_file() and not (victim / "trial.json").is_file()):
+        assert p.poll() is None and time.monotonic() < deadline, "the study ended before trial 1 was under way"
+        time.sleep(0.02)
+    os.kill(p.pid, signal.SIGKILL)  # trial 1 is mid-training: no trial.json, RUNNING in the database
+    p.wait()
+    r = runner.invoke(app, [*args[:-2], "--train.epochs=2", "--model.embed_size=4"])  # resume: quicker trials
+    assert r.exit_code == 0, r.output
+    study = optuna.load_study(study_name="study", storage=f"sqlite:///{out / 'study.db'}")
+    by_state = {}
+    for t in study.trials:
+        by_state.setdefault(t.state.name, []).append(t)
+    assert "RUNNING" not in by_state and len(by_state["COMPLETE"]) == 3, by_state
+    (killed,) = by_state["FAIL"]  # the killed trial: recorded, not counted, its params run again
+    assert killed.number == 1 and killed.user_attrs["interrupted"] is True
+    (retry,) = [t for t in by_state["COMPLETE"] if t.user_attrs.get("retry_of") == 1]
+    assert retry.params == killed.params
+    completed = [tuple(sorted(t.params.items())) for t in by_state["COMPLETE"]]
+    assert len(set(completed)) == 3  # no trial ran twice
+    assert sorted(p.name for p in out.glob("trial-*")) == [f"trial-{t.number:04d}" for t in study.trials]
+    assert json.loads((victim / "trial.json").read_text())["state"] == "INTERRUPTED"
