@@ -204,6 +204,32 @@ def tune_show(
         _echo_plots(s, plots_dir or study, meta.get("monitor", "value"), required=True, sub=plots_dir is None)
 
 
+@tune_app.command("final", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def tune_final(
+    ctx: typer.Context,
+    study: Path = typer.Argument(..., help="a study folder (the --out of `rnnkit tune TASK`)"),
+    out: Path | None = typer.Option(None, help="run folder of the retrained model (default STUDY/final)"),
+) -> None:
+    """Retrain the study's best config once and score it on the TEST split: the one time the search's result meets
+    test data (the trials never do). Same training split as the trials (validation picks `best`); dotted overrides
+    such as --time_limit=600 set its budget."""
+    from dataclasses import replace
+
+    from rnnkit.tasks.cli import build_config, train_and_test
+    from rnnkit.tune import BEST_FILE, study_task
+
+    task_cls = get_task(study_task(study))
+    best = study / BEST_FILE
+    if not best.is_file():
+        from rnnkit.tune import TuneError
+
+        raise TuneError(f"{study} has no {BEST_FILE}: no trial completed yet (`rnnkit tune show {study}`)")
+    cfg = build_config(task_cls, {"config": best}, ctx.args)
+    cfg = replace(cfg, run_dir=str(out or study / "final"), train=replace(cfg.train, quiet=True))
+    typer.echo(f"final: {best} retrained once, scored on the test split (not used to choose it)", err=True)
+    train_and_test(task_cls, cfg)
+
+
 def _echo_plots(study: object, where: Path, monitor: str, *, required: bool, sub: bool = True) -> None:
     """Write the study's PNGs (into ``where/plots`` when ``sub``) and say where; too few trials: an error when the
     plots were asked for (exit 1), a note after a search."""

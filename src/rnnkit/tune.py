@@ -475,6 +475,16 @@ def _fmt(v: Any) -> str:
     return "" if v is None else (f"{v:.3g}" if isinstance(v, float) else str(v))
 
 
+def study_task(study_dir: str | Path) -> str:
+    """The task a study folder tunes (its study.json); TuneError when it is not a study folder."""
+    meta = Path(study_dir) / STUDY_FILE
+    try:
+        return str(json.loads(meta.read_text(encoding="utf-8"))["task"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise TuneError(f"{study_dir} is not a study folder (no readable {STUDY_FILE} naming its task); "
+                        "pass the --out of `rnnkit tune TASK`") from None  # fmt: skip
+
+
 def show(study_dir: str | Path, *, storage: str | None = None) -> tuple[Any, dict[str, Any]]:
     """The study in ``study_dir`` and its study.json (what ``rnnkit tune show`` prints)."""
     d = Path(study_dir)

@@ -140,6 +140,26 @@ def test_best_config_loads_as_a_config(tmp_path):
     assert r.exit_code == 0, r.output
 
 
+def test_tune_final_retrains_the_best_config_once_and_scores_test(tmp_path):
+    cls, base = _base(tmp_path)
+    test = tmp_path / "test.tsv"
+    test.write_text("pos\tgood fun\nneg\tdull plot\npos\tgreat film\n", encoding="utf-8")
+    base = apply_overrides(base, {"data.test_path": str(test)})
+    tune(cls, base, parse_space({"train.lr": [0.01, 0.03]}, base), tmp_path / "s", trials=2, echo=lambda m: None)
+    r = runner.invoke(app, ["tune", "final", str(tmp_path / "s"), "--train.epochs=2"])
+    assert r.exit_code == 0, r.output
+    assert "scored on the test split" in r.output and "test (" in r.output
+    report = json.loads((tmp_path / "s" / "final" / "eval.json").read_text())
+    assert report["n"] == 3 and 0.0 <= report["accuracy"] <= 1.0
+    cfg = load_config(cls.Config, tmp_path / "s" / "final")
+    best = load_config(cls.Config, tmp_path / "s" / "best-config.json")
+    assert cfg.train.epochs == 2 and cfg.train.lr == best.train.lr
+    r = runner.invoke(app, ["tune", "final", str(tmp_path / "s")])  # once: the final run is not overwritten
+    assert r.exit_code == 1 and "final" in r.output and "Traceback" not in r.output
+    r = runner.invoke(app, ["tune", "final", str(tmp_path)])
+    assert r.exit_code == 1 and "not a study folder" in r.output
+
+
 def test_tuning_needs_validation(tmp_path):
     cls, base = _base(tmp_path)
     base = apply_overrides(base, {"data.val_fraction": 0})
