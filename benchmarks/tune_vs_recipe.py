@@ -56,16 +56,33 @@ class Case:
 
 CASES = {
     "mr-polarity": Case(
-        "classify", "configs/classify-mr-polarity.json", "benchmarks/tune_spaces/mr-polarity.json", 150, 6,
-        "accuracy", True, ("--data.val_fraction=0.1",),  # fold 0 of 10 is the test; 10% of the rest validates
+        "classify",
+        "configs/classify-mr-polarity.json",
+        "benchmarks/tune_spaces/mr-polarity.json",
+        150,
+        6,
+        "accuracy",
+        True,
+        ("--data.val_fraction=0.1",),  # fold 0 of 10 is the test; 10% of the rest validates
     ),  # fmt: skip
     "tiny-shakespeare": Case(
-        "lm", "configs/lm-tiny-shakespeare-3min.json", "benchmarks/tune_spaces/tiny-shakespeare.json", 150, 6,
-        "test.loss", False, ("--data.test_fraction=0.1",),  # the 3-min recipe holds out no test: the last 10% here
+        "lm",
+        "configs/lm-tiny-shakespeare-3min.json",
+        "benchmarks/tune_spaces/tiny-shakespeare.json",
+        150,
+        6,
+        "test.loss",
+        False,
+        ("--data.test_fraction=0.1",),  # the 3-min recipe holds out no test: the last 10% here
     ),  # fmt: skip
     "monthly-sunspots": Case(
-        "forecast", "configs/forecast-monthly-sunspots.json", "benchmarks/tune_spaces/monthly-sunspots.json", 90, 6,
-        "MAE", False,  # the recipe's spans: train to 70%, validation to 80%, test after
+        "forecast",
+        "configs/forecast-monthly-sunspots.json",
+        "benchmarks/tune_spaces/monthly-sunspots.json",
+        90,
+        6,
+        "MAE",
+        False,  # the recipe's spans: train to 70%, validation to 80%, test after
     ),  # fmt: skip
 }
 
@@ -114,14 +131,72 @@ def steps_of(run_dir: Path) -> int:
     return last
 
 
+def _short(params: dict) -> str:
+    return ", ".join(f"{k.split('.')[-1]} {v:.3g}" if isinstance(v, float) else f"{k.split('.')[-1]} {v}"
+                     for k, v in params.items())  # fmt: skip
+
+
+def table(rows: list[dict]) -> str:
+    """The RESULTS.md table: one line per recorded case (the newest record of each)."""
+    newest = {r["case"]: r for r in rows if r.get("kind") is None}
+    out = ["| case (test metric) | B s, N x B/N | recipe | tuned, best trial (= compute) | tuned, retrained (2B) | "
+           "steps recipe / trial / retrained | trials | best params | load |",
+           "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in newest.values():
+        arrow = "higher" if r["higher_is_better"] else "lower"
+        states = ", ".join(f"{n} {s}" for s, n in sorted(r["trial_states"].items()))
+        out.append(
+            f"| {r['case']} ({r['test_metric']}, {arrow} better) | {r['budget_s']:g}, {r['trials']} x "
+            f"{r['per_trial_s']:g} | {r['recipe_test']:.4f} | {r['tuned_best_trial_test']:.4f} | "
+            f"{r['tuned_final_test']:.4f} | {r['recipe_steps']} / {r['best_trial_steps']} / {r['final_steps']} | "
+            f"{states} | {_short(r['best_params'])} | {r['load_1min_start']:.0f}-{r['load_1min_end']:.0f} |"
+        )
+    return "\n".join(out)
+
+
+def seed_runs(a: argparse.Namespace, case: Case, budget: float, out: Path, study: Path) -> None:
+    """The recipe and the study's best config (full budget B) trained again with other seeds: how far one seed's
+    test score moves by chance. Appends ``{"kind": "seeds", ...}`` (the table of ``--table`` skips it)."""
+    if not (study / "best-config.json").is_file():
+        raise SystemExit(f"{study}/best-config.json is missing: run the case first")
+    load0, scores, cmds = os.getloadavg()[0], {"recipe": {}, "tuned_final": {}}, []
+    for seed in a.seeds:
+        for arm, config, extra in (
+            ("recipe", case.config, case.common),
+            ("tuned_final", str(study / "best-config.json"), ()),
+        ):
+            run_dir = out / f"{arm}-seed{seed}"
+            cmd = cli(case.task, "train", "--config", config, *extra, f"--time_limit={budget:g}",
+                      f"--train.seed={seed}", "--out", str(run_dir), "--overwrite", "--quiet")  # fmt: skip
+            run(cmd, out / f"{arm}-seed{seed}.log")
+            scores[arm][seed] = pick(read_eval(run_dir), case.test_key)
+            cmds.append(" ".join(["rnnkit", *cmd[3:]]))
+            print(f"{arm} seed {seed}: {case.test_key} {scores[arm][seed]:.4f} ({steps_of(run_dir)} steps)", flush=True)
+    row = {"case": a.case, "kind": "seeds", "started_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+           "host": host_line(), "load_1min_start": round(load0, 2), "load_1min_end": round(os.getloadavg()[0], 2),
+           "budget_s": budget, "test_metric": case.test_key, "scores": scores, "commands": cmds}  # fmt: skip
+    print(json.dumps(row["scores"]))
+    if not a.no_record:
+        with RESULTS.open("a") as fh:
+            fh.write(json.dumps(row) + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("case", choices=sorted(CASES))
+    ap.add_argument("case", nargs="?", choices=sorted(CASES))
+    ap.add_argument("--table", action="store_true", help="print the recorded rows as a markdown table and exit")
     ap.add_argument("--budget", type=float, help="B in seconds (default: the case's)")
     ap.add_argument("--trials", type=int, help="N (default: the case's)")
     ap.add_argument("--out", type=Path, default=Path("/tmp/rnnkit-tune-vs-recipe"), help="where the runs go")
     ap.add_argument("--no-record", action="store_true", help="do not append to results/tune_vs_recipe.jsonl")
+    ap.add_argument("--seeds", type=int, nargs="+", help="after a run: train the recipe and the study's best config "
+                    "again with these training seeds (the noise of one seed), recorded as a 'seeds' row")  # fmt: skip
     a = ap.parse_args()
+    if a.table:
+        print(table([json.loads(x) for x in RESULTS.read_text().splitlines() if x.strip()]))
+        return
+    if a.case is None:
+        ap.error("name a case (or --table)")
     case = CASES[a.case]
     budget, trials = a.budget or case.budget, a.trials or case.trials
     per_trial = round(budget / trials, 1)
@@ -132,11 +207,37 @@ def main() -> None:
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
 
     recipe, study, final = out / "recipe", out / "study", out / "final"
+    if a.seeds:
+        return seed_runs(a, case, budget, out, study)
     cmds = {
-        "recipe": cli(case.task, "train", "--config", case.config, *case.common, f"--time_limit={budget:g}", "--out",
-                      str(recipe), "--overwrite", "--quiet"),  # fmt: skip
-        "tune": cli("tune", case.task, "--config", case.config, *case.common, f"--time_limit={per_trial:g}",
-                    "--space", case.space, "--trials", str(trials), "--seed", "0", "--out", str(study)),  # fmt: skip
+        "recipe": cli(
+            case.task,
+            "train",
+            "--config",
+            case.config,
+            *case.common,
+            f"--time_limit={budget:g}",
+            "--out",
+            str(recipe),
+            "--overwrite",
+            "--quiet",
+        ),  # fmt: skip
+        "tune": cli(
+            "tune",
+            case.task,
+            "--config",
+            case.config,
+            *case.common,
+            f"--time_limit={per_trial:g}",
+            "--space",
+            case.space,
+            "--trials",
+            str(trials),
+            "--seed",
+            "0",
+            "--out",
+            str(study),
+        ),  # fmt: skip
     }
     if study.exists():
         raise SystemExit(f"{study} exists: a study resumes, which is not this benchmark; remove it or pass --out")
