@@ -97,3 +97,14 @@ def test_too_few_completed_trials_is_a_clear_message(tmp_path, states, says):
     assert r.exit_code == 1, r.output
     assert "at least 2 completed trials" in r.output and says in r.output.replace("\n", " ")
     assert "Traceback" not in r.output and not (d / "plots").exists()
+
+
+def test_a_search_with_one_completed_trial_ends_with_a_note_not_plots(tmp_path):
+    data, space, out = tmp_path / "d.tsv", tmp_path / "space.json", tmp_path / "study"
+    data.write_text("pos\tgood fun\nneg\tdull bad\n" * 8, encoding="utf-8")
+    space.write_text(json.dumps({"train.lr": [0.01]}))
+    r = runner.invoke(app, ["tune", "classify", "--data", str(data), "--space", str(space), "--out", str(out),
+                            "--trials", "1", "--model.hidden_size=4", "--train.epochs=1"])  # fmt: skip
+    assert r.exit_code == 0, r.output  # the search succeeded; only the drawing is skipped, and it says why
+    assert "no plots: plots need at least 2 completed trials" in r.output.replace("\n", " ")
+    assert not (out / "plots").exists() and (out / "best-config.json").is_file()
