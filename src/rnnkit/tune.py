@@ -314,9 +314,9 @@ def reclaim(study: Any, study_dir: Path, echo: Any = print) -> list[int]:
             if worker is None or worker_alive(study_dir, worker) is not False:
                 continue  # still running, just created (no worker yet), or on another host: leave it alone
             msg = f"its worker {worker} stopped mid-trial (killed?); the params are queued again"
-            storage.set_trial_user_attr(t._trial_id, "interrupted", True)
-            storage.set_trial_user_attr(t._trial_id, "error", msg)
-            storage.set_trial_state_values(t._trial_id, state=optuna.trial.TrialState.FAIL)
+            storage.set_trial_user_attr(t._trial_id, "interrupted", True)  # (Optuna has no public call for
+            storage.set_trial_user_attr(t._trial_id, "error", msg)  # another process's trial's attrs)
+            study.tell(t.number, state=optuna.trial.TrialState.FAIL)
             run = trial_dir(study_dir, t.number)
             run.mkdir(parents=True, exist_ok=True)
             record = {"number": t.number, "params": t.params, "state": "INTERRUPTED", "reason": msg}
