@@ -13,7 +13,9 @@ never the test split. ``Pruner`` reports that metric at every evaluation and sto
 lives in a database (``sqlite:///STUDY/study.db`` by default) loaded if it exists, so a search can be interrupted and
 resumed; a trial that raises is recorded failed with its message and the search goes on. Every trial folder gets a
 ``trial.json`` (state, params, value, error); the study folder gets ``study.json`` (how to reopen it) and
-``best-config.json`` (a ready ``--config``).
+``best-config.json`` (a ready ``--config``). A process killed mid-trial leaves a RUNNING trial; the next ``tune`` on
+that host sees its worker's lock free (``_Worker``), marks it failed ("interrupted", not counted) and queues its params
+again (``reclaim``). ``write_plots`` draws the study (history, PED-ANOVA importances, parallel coordinates).
 
 Optuna is optional (``pip install rnnkit[tune]``) and imported only here, inside functions.
 """
