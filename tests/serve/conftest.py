@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -107,15 +106,3 @@ def server(runs, tmp_path_factory):
     except subprocess.TimeoutExpired:  # pragma: no cover
         proc.kill()
 
-
-def chromium() -> tuple[str, str]:
-    """(browser, driver) paths; skipped without them, except in CI, where .ci/run installs them and a skip would hide
-    that the browser tests never ran."""
-    exe = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
-    drv = shutil.which("chromedriver")
-    if exe and drv:
-        return exe, drv
-    why = "no headless Chromium + chromedriver (Debian: apt-get install chromium chromium-driver)"
-    if os.environ.get("CI"):
-        pytest.fail(f"{why}: .ci/run installs them; the browser tests must run in CI")
-    pytest.skip(why)
