@@ -119,7 +119,8 @@ def export(
 ) -> None:
     """Export a trained run to ONNX (dynamic batch and time) and check onnxruntime against PyTorch at two lengths.
 
-    Needs `pip install rnnkit[export]` (onnx, onnxruntime). Supported: classify, tag, lm, forecast runs."""
+    Needs `pip install rnnkit[export]` (onnx, onnxruntime). Supported: classify, tag, lm, forecast and translate runs
+    (two graphs: <name>.encoder.onnx and <name>.decoder.onnx, one decoder step with the state in and out)."""
     from rnnkit.export import require_onnx
     from rnnkit.tasks.base import load_any
 
