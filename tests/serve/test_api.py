@@ -5,6 +5,7 @@ the server keeps answering."""
 from __future__ import annotations
 
 import json
+import sys
 import warnings
 
 import numpy as np
@@ -174,3 +175,43 @@ def test_load_runs_refuses_nothing_and_non_runs(tmp_path):
     with pytest.raises(ValueError, match="not a run folder"):
         load_runs([tmp_path])
     assert json.loads(json.dumps(Limits().__dict__))["max_batch"] == 32
+
+
+def test_serve_command_refusals_are_one_line(runs, tmp_path, monkeypatch):
+    import socket
+
+    from typer.testing import CliRunner
+
+    from rnnkit.cli import app
+
+    r = CliRunner().invoke(app, ["serve", str(tmp_path)])
+    assert r.exit_code == 1 and "is not a run folder" in r.output and "Traceback" not in r.output
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = CliRunner().invoke(app, ["serve", str(runs["tag"]), "--port", str(port)])
+    assert r.exit_code == 1 and f"cannot listen on 127.0.0.1:{port}" in r.output and "--port" in r.output
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # import uvicorn -> ImportError
+    r = CliRunner().invoke(app, ["serve", str(runs["tag"])])
+    assert r.exit_code == 1 and "pip install rnnkit[serve]" in r.output and "Traceback" not in r.output
+
+
+def test_other_tasks_answer_on_predict(runs, tmp_path):
+    """A task without its own endpoint (music) answers POST /predict with its `predict` lines."""
+    from tests.music.test_music import roll, write_mat
+
+    pieces = [roll(6 + i, i) for i in range(6)]
+    write_mat(tmp_path / "m.mat", traindata=pieces, validdata=pieces[:2], testdata=pieces[2:4])
+    from rnnkit.tasks.music.task import MusicModel
+
+    MusicModel.from_options(data=str(tmp_path / "m.mat"), out=str(tmp_path / "music"), hidden=4, epochs=1,
+                            overrides={"train.quiet": True}).fit_and_test()  # fmt: skip
+    served = load_runs([runs["tag"], tmp_path / "music"])
+    with TestClient(build_app(served)) as c:
+        r = c.post("/predict", json={"inputs": ["60,64,67 62,65,69"]})
+        assert r.status_code == 200 and r.json()["lines"] == list(load_any(tmp_path / "music").predict_lines(
+            ["60,64,67 62,65,69"]))  # fmt: skip
+        bad = c.post("/predict", json={"inputs": ["60,64,999"]})
+        assert bad.status_code == 400 and "outside the piano" in bad.json()["error"]
+        assert c.get("/models").json()["models"][1]["endpoint"] == "/predict"
