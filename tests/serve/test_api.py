@@ -108,6 +108,8 @@ def test_states_page_of_a_language_model(client):
         ("/classify", {"inputs": ["good"] * 5}, 422, "inputs", "5 inputs; at most 4"),
         ("/classify", {"inputs": "good fun"}, 422, "inputs", "valid list"),
         ("/classify", {"inputs": [3]}, 422, "inputs[0]", "string"),
+        ("/classify", {"inputs": [[[1.0, 2.0]]]}, 422, "inputs", "this model (char input) takes texts"),
+        ("/classify", {"inputs": [[]]}, 422, "inputs[0]", "has 0 steps; give 1 to 50"),
         ("/classify", {"inputs": ["good"], "k": 0}, 422, "k", "must be in [1, 1e+06]"),
         ("/classify", {"inputs": ["good"], "kk": 1}, 422, "kk", "Extra inputs are not permitted"),
         ("/classify", {"texts": ["good"]}, 422, "inputs", "Field required"),

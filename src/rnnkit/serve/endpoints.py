@@ -170,8 +170,9 @@ def forecast(task: Any, body: ForecastBody, limits: Limits) -> dict[str, Any]:
             series = task._series_arg(path)  # the run's reading rules and column check (DataError -> 400)
             df = task.predict(series)
         except (ValueError, KeyError) as e:
-            msg = str(e).replace(f"{path}: ", "").replace(str(path), "the CSV") if path else str(e)
-            raise BadInput("csv", msg, status=400) from None
+            if path is None:  # the run's own series could not be read (its data root is missing, ...)
+                raise BadInput("", f"the run's own series: {e}", status=400) from None
+            raise BadInput("csv", str(e).replace(f"{path}: ", "").replace(str(path), "the CSV"), status=400) from None
     finally:
         if path is not None:
             os.unlink(path)

@@ -47,7 +47,8 @@ class Limits:
             raise ConfigError(f"serve: queue must be >= 0, got {self.queue}")
 
     def check_texts(self, inputs: list[Any], *, field: str = "inputs") -> None:
-        """1..max_batch non-empty strings of at most max_chars characters, else BadInput naming the item."""
+        """1..max_batch non-empty strings of at most max_chars characters (series: 1..max_chars steps), else BadInput
+        naming the item."""
         if not inputs:
             raise BadInput(field, f"is empty: send a list of 1 to {self.max_batch} inputs")
         if len(inputs) > self.max_batch:
@@ -58,6 +59,8 @@ class Limits:
                     raise BadInput(f"{field}[{i}]", "is empty: give some text")
                 if len(x) > self.max_chars:
                     raise BadInput(f"{field}[{i}]", f"has {len(x)} characters; at most {self.max_chars}")
+            elif not 1 <= len(x) <= self.max_chars:  # a numeric series: (T, D) rows
+                raise BadInput(f"{field}[{i}]", f"has {len(x)} steps; give 1 to {self.max_chars}")
 
 
 def require_serve() -> None:
