@@ -119,7 +119,7 @@ def export(
 ) -> None:
     """Export a trained run to ONNX (dynamic batch and time) and check onnxruntime against PyTorch at two lengths.
 
-    Needs `pip install rnnkit[export]` (onnx, onnxruntime). Supported: classify, tag, lm, forecast and translate runs
+    Needs `pip install rnnkit\\[export]` (onnx, onnxruntime). Supported: classify, tag, lm, forecast and translate runs
     (two graphs: <name>.encoder.onnx and <name>.decoder.onnx, one decoder step with the state in and out)."""
     from rnnkit.export import require_onnx
     from rnnkit.tasks.base import load_any
@@ -142,8 +142,10 @@ def serve(
     max_chars: int = typer.Option(1000, min=1, help="characters per input text"),
     log_level: str = typer.Option("info", help="uvicorn log level: info (one line per request), warning, ..."),
 ) -> None:
-    """Serve trained runs: a JSON API per task (POST /generate /classify /tag /translate /forecast /predict),
-    GET /models and /health, and a page at / to try each model. Needs `pip install rnnkit[serve]`."""
+    """Serve trained runs over HTTP: a JSON API per task and a web page to try each model.
+
+    POST /generate (streamed) /classify /tag /translate /forecast /predict; GET /models, /health, / (the page) and
+    /states. Needs `pip install rnnkit\\[serve]`."""
     from rnnkit.serve import Limits, require_serve
 
     require_serve()  # the clear message before any model is loaded
