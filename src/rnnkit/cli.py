@@ -119,7 +119,8 @@ def export(
 ) -> None:
     """Export a trained run to ONNX (dynamic batch and time) and check onnxruntime against PyTorch at two lengths.
 
-    Needs `pip install rnnkit[export]` (onnx, onnxruntime). Supported: classify, tag, lm, forecast runs."""
+    Needs `pip install rnnkit\\[export]` (onnx, onnxruntime). Supported: classify, tag, lm, forecast and translate runs
+    (two graphs: <name>.encoder.onnx and <name>.decoder.onnx, one decoder step with the state in and out)."""
     from rnnkit.export import require_onnx
     from rnnkit.tasks.base import load_any
 
@@ -127,6 +128,32 @@ def export(
     task = load_any(run, which=which)
     for line in task.export_onnx(onnx).lines():
         typer.echo(line)
+
+
+@app.command()
+def serve(
+    runs: list[str] = typer.Argument(..., help="run folders (the --out of `rnnkit <task> train`), any tasks"),
+    host: str = typer.Option("127.0.0.1", help="address to listen on; 127.0.0.1: this machine only"),
+    port: int = typer.Option(8000, min=0, max=65535, help="port; 0: any free port (printed)"),
+    which: str = typer.Option("best", help="checkpoint: best or last"),
+    workers: int = typer.Option(1, min=1, help="model calls at once (more requests wait their turn)"),
+    queue: int = typer.Option(64, min=0, help="requests that may wait; beyond that: 503 at once"),
+    max_batch: int = typer.Option(32, min=1, help="inputs per request"),
+    max_chars: int = typer.Option(1000, min=1, help="characters per input text"),
+    log_level: str = typer.Option("info", help="uvicorn log level: info (one line per request), warning, ..."),
+) -> None:
+    """Serve trained runs over HTTP: a JSON API per task and a web page to try each model.
+
+    POST /generate (streamed) /classify /tag /translate /forecast /predict; GET /models, /health, / (the page) and
+    /states. Needs `pip install rnnkit\\[serve]`."""
+    from rnnkit.serve import Limits, require_serve
+
+    require_serve()  # the clear message before any model is loaded
+    from rnnkit.serve.app import run_server
+
+    limits = Limits(workers=workers, queue=queue, max_batch=max_batch, max_chars=max_chars)
+    run_server(runs, host=host, port=port, which=which, limits=limits, log_level=log_level,
+               echo=lambda m: typer.echo(m, err=True))  # fmt: skip
 
 
 tune_app = typer.Typer(

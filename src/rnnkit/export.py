@@ -180,6 +180,21 @@ class ExportReport:
         return [f"wrote {self.path} and {self.meta_path.name}", f"onnxruntime vs PyTorch max abs diff: {diffs}"]
 
 
+@dataclass
+class ExportReports:
+    """A model exported as several graphs (translate: ``encoder`` and ``decoder``), one report each."""
+
+    parts: dict[str, ExportReport]
+
+    @property
+    def max_abs_diff(self) -> dict[int, float]:
+        reports = list(self.parts.values())
+        return {t: max(r.max_abs_diff[t] for r in reports) for t in reports[0].max_abs_diff}
+
+    def lines(self) -> list[str]:
+        return [f"{part}: {line}" for part, r in self.parts.items() for line in r.lines()]
+
+
 def export(spec: OnnxSpec, reference: nn.Module, path: str | os.PathLike, *, lengths: tuple[int, int] = (7, 13),
            tol: float | None = 1e-4) -> ExportReport:  # fmt: skip
     """Export ``spec.module`` to ``path`` (+ ``<path>.json``: ``spec.meta``), check the graph, and compare

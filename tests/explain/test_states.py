@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import html as html_lib
-import shutil
-import subprocess
 from html.parser import HTMLParser
 
 import numpy as np
@@ -164,15 +162,24 @@ def test_explain_states_writes_png_and_valid_html(lm_run, tmp_path):
         explain_states(lm_run, "", tmp_path)
 
 
-@pytest.mark.skipif(not any(shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome")),
-                    reason="no headless Chromium on this machine (the html.parser checks above still run)")  # fmt: skip
-def test_html_in_headless_chromium(tmp_path):  # pragma: no cover - only where a browser is installed
-    exe = next(shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b))
+def test_html_in_headless_chromium(tmp_path):
+    """The page as a browser builds it: one coloured span per character, the text intact (quotes, <, &, line
+    breaks), one block per unit; a screenshot in the test's folder."""
+    from tests.browser import headless_chromium
+
     path = tmp_path / "p.html"
-    path.write_text(html_page(list(TRICKY), [("u", np.zeros(len(TRICKY)))]), encoding="utf-8")
-    dom = subprocess.run([exe, "--headless", "--disable-gpu", "--no-sandbox", "--dump-dom", path.as_uri()],
-                         capture_output=True, text=True, timeout=60).stdout  # fmt: skip
-    assert dom.count('class="c"') == len(TRICKY)
+    path.write_text(html_page(list(TRICKY), [("u", np.linspace(-1, 1, len(TRICKY))), ("v", np.zeros(len(TRICKY)))]),
+                    encoding="utf-8")  # fmt: skip
+    with headless_chromium(width=900, height=500) as browser:
+        browser.get(path.as_uri())
+        blocks = browser.execute_script(
+            "return [...document.querySelectorAll('div.text')].map(d => [d.dataset.caption, d.textContent,"
+            " d.querySelectorAll('span.c').length, getComputedStyle(d.firstChild).backgroundColor])"
+        )
+        browser.save_screenshot(str(tmp_path / "states.png"))
+    assert [b[:3] for b in blocks] == [["u", TRICKY, len(TRICKY)], ["v", TRICKY, len(TRICKY)]]
+    assert blocks[0][3] != blocks[1][3]  # -1 and 0 are different colours as the browser paints them
+    assert (tmp_path / "states.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_record_states_two_layer_gru_matches_the_nn_model():

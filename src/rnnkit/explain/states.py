@@ -242,6 +242,30 @@ def explain_states(
     from rnnkit.tasks.lm.task import LanguageModel
 
     lm = LanguageModel.load(run_dir, which=which)
+    page, s = states_page(lm, text, Path(run_dir).name, unit=unit, layer=layer, name=name, top=top,
+                          html_units=html_units, html_chars=html_chars)  # fmt: skip
+    rec = s.pop("record")
+    out_dir = Path(out_dir)
+    png = plot_heatmap(rec, out_dir / "states.png", units=s["shown_units"], layer=layer, chars=chars)
+    html_path = out_dir / "states.html"
+    write_text(html_path, page)
+    return {**s, "heatmap": str(png), "html": str(html_path)}
+
+
+def states_page(
+    lm: Any,
+    text: str,
+    title: str,
+    *,
+    unit: int | None = None,
+    layer: int = -1,
+    name: str = "h",
+    top: int = 3,
+    html_units: int = 4,
+    html_chars: int | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """The HTML page of ``explain states`` for a loaded language model (also served by ``rnnkit serve`` at
+    /states) and the summary: units ranked over the whole text, the chosen one and the next best coloured."""
     rec = record_states(lm, text)
     values = rec.values(name, layer)  # (T, H)
     H = values.shape[1]
@@ -251,21 +275,17 @@ def explain_states(
         raise ValueError(f"--unit {chosen} is out of range: the layer has {H} units (0..{H - 1})")
     shown = [chosen] + [u["unit"] for us in ranking.values() for u in us[:1] if u["unit"] != chosen]
     shown = list(dict.fromkeys(shown))[:12]
-    out_dir = Path(out_dir)
-    png = plot_heatmap(rec, out_dir / "states.png", units=shown, layer=layer, chars=chars)
     n = len(rec.tokens) if html_chars is None else html_chars
     shown_tokens = rec.tokens if lm.config.data.level == "char" else [t + " " for t in rec.tokens]  # words: spaced
     blocks = [(f"layer {layer} {name} unit {u}", scale_for_color(name, values[:n, u])) for u in shown[:html_units]]
     page = html_page(
-        shown_tokens[:n], blocks, title=f"{Path(run_dir).name}: {rec.cell} {name} activations", ranking=ranking,
+        shown_tokens[:n], blocks, title=f"{title}: {rec.cell} {name} activations", ranking=ranking,
         note="Each character is coloured by the unit's activation after reading it: red positive, blue negative "
         "(gates: 0 blue, 1 red). Hover a character for the value.",
     )  # fmt: skip
-    html_path = out_dir / "states.html"
-    write_text(html_path, page)
-    return {
+    return page, {
         "cell": rec.cell, "layer": layer, "name": name, "tokens": len(rec.tokens), "hidden_size": H,
-        "unit": chosen, "shown_units": shown, "ranking": ranking, "heatmap": str(png), "html": str(html_path),
+        "unit": chosen, "shown_units": shown, "ranking": ranking, "record": rec,
         "gate_means": {g: float(rec.values(g, layer).mean()) for g in SHOWN_GATES.get(rec.cell, ())
                        if g in rec.layers[layer]},
     }  # fmt: skip

@@ -462,7 +462,8 @@ class Task:
         the JSON pre/post-processing); ``exporting``: ``model`` is the export copy. Tasks without one refuse."""
         from rnnkit.export import ExportError
 
-        raise ExportError(f"ONNX export of {self.name} runs is not supported yet (done: classify, tag, lm, forecast)")
+        raise ExportError(f"ONNX export of {self.name} runs is not supported yet (done: classify, tag, lm, forecast, "
+                          "translate)")
 
     def export_onnx(
         self, path: str | os.PathLike, *, lengths: tuple[int, int] = (7, 13), tol: float | None = 1e-4
@@ -470,12 +471,16 @@ class Task:
         """Write the model as ONNX (dynamic batch and time) at ``path`` and its pre/post-processing beside it
         (``path`` with .json); check the graph and compare onnxruntime with this model's own forward at two sequence
         lengths (ExportError above ``tol``). Returns ``rnnkit.export.ExportReport`` (the max abs differences)."""
-        from rnnkit.export import export, exportable
+        from rnnkit.export import ExportReports, export, exportable
 
         model = self.require_model().eval()
         spec = self.onnx_spec(exportable(model), exporting=True)  # the recurrence as an ONNX Loop (rnnkit.export)
-        reference = self.onnx_spec(model, exporting=False).module  # the same interface on the model as trained
-        return export(spec, reference, path, lengths=lengths, tol=tol)
+        reference = self.onnx_spec(model, exporting=False)  # the same interface on the model as trained
+        if not isinstance(spec, dict):
+            return export(spec, reference.module, path, lengths=lengths, tol=tol)
+        p = Path(path)  # several graphs (translate: encoder + decoder step): <name>.<part>.onnx each
+        return ExportReports({part: export(s, reference[part].module, p.with_name(f"{p.stem}.{part}{p.suffix}"),
+                                           lengths=lengths, tol=tol) for part, s in spec.items()})  # fmt: skip
 
     def write_report(self, report: dict[str, Any], *, name: str = REPORT_FILE) -> Path | None:
         """Write a test report into the run folder, saying which weights produced it."""

@@ -122,10 +122,11 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from rnnkit.config import ConfigError
     from rnnkit.data.sources import DataError
     from rnnkit.export import ExportError
+    from rnnkit.serve.limits import ServeError
     from rnnkit.tasks.base import NotTrainedError
     from rnnkit.train import CheckpointError, TrainingDiverged
 
-    known = (ConfigError, DataError, CheckpointError, TrainingDiverged, NotTrainedError, ExportError)
+    known = (ConfigError, DataError, CheckpointError, TrainingDiverged, NotTrainedError, ExportError, ServeError)
     return (*known, ValueError, OSError)
 
 

@@ -189,6 +189,12 @@ class Translator(Task):
         net.register_buffer("train_steps", torch.zeros((), dtype=torch.long))  # teacher-forcing schedule
         return net
 
+    def onnx_spec(self, model: torch.nn.Module, *, exporting: bool) -> Any:
+        """Two graphs, ``encoder`` and one ``decoder`` step (state in and out): a caller runs the decoding loop."""
+        from rnnkit.tasks.onnx_specs import translate_specs
+
+        return translate_specs(self, model)
+
     def state_dict(self) -> dict[str, Any]:
         d = self.config.data
         text = {"normalize": d.normalize, "lowercase": d.lowercase, "level": d.level}
