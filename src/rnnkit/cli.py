@@ -158,7 +158,7 @@ def serve(
 
 tune_app = typer.Typer(
     help="Hyper-parameter search with Optuna: `rnnkit tune TASK --space s.json --out STUDY`, "
-    "`rnnkit tune show STUDY [--plots]`, `rnnkit tune final STUDY` (test, once). Needs `pip install rnnkit[tune]`.",
+    "`rnnkit tune show STUDY [--plots]`, `rnnkit tune final STUDY` (test, once). Needs `pip install rnnkit\\[tune]`.",
     no_args_is_help=True,
 )
 app.add_typer(tune_app, name="tune")
