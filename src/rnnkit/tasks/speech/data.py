@@ -106,7 +106,8 @@ def split_recordings(
     elif split == "speaker":
         speakers = sorted({r.speaker for r in recs})
         if test_speaker not in speakers:
-            raise DataError(f"data.test_speaker {test_speaker!r} is not among the speakers {speakers}")
+            raise DataError(f"data.split='speaker' holds out data.test_speaker (--test-speaker NAME), one of the "
+                            f"speakers {speakers}; got {test_speaker!r}")  # fmt: skip
         test = [r for r in recs if r.speaker == test_speaker]
         why = f"speaker held out: {test_speaker}'s recordings are the test set"
     else:

@@ -103,8 +103,6 @@ class SpeechDataConfig(DataConfig):
                f"{self.hop_ms}")  # fmt: skip
         _check(self.max_seconds >= 0, "data.max_seconds", f"must be >= 0 (0: no limit), got {self.max_seconds}")
         _check(0.0 < self.test_fraction < 1.0, "data.test_fraction", f"must be in (0, 1), got {self.test_fraction}")
-        _check(self.split != "speaker" or bool(self.test_speaker), "data.test_speaker",
-               "data.split='speaker' needs the speaker to hold out (--test-speaker NAME)")  # fmt: skip
 
     def spec(self, rate: int) -> FeatureSpec:
         return FeatureSpec.from_ms(self.features, rate, win_ms=self.win_ms, hop_ms=self.hop_ms, n_mels=self.n_mels,
