@@ -74,6 +74,10 @@ def _speech(d: Path) -> list[str]:
             "--data.test_below=2"]  # fmt: skip
 
 
+def _speech_ctc(d: Path) -> list[str]:
+    return [*_speech(d), "--strings", "12", "--test-strings", "4", "--max-words", "3"]  # strings of the tones
+
+
 # task -> (args writing a tiny dataset into the folder, one input for `predict`: a string, or made from the folder)
 EXAMPLES: dict[str, tuple[Callable[[Path], list[str]], str | Callable[[Path], str] | None]] = {
     "classify": (_classify, "good fun"),
@@ -83,6 +87,7 @@ EXAMPLES: dict[str, tuple[Callable[[Path], list[str]], str | Callable[[Path], st
     "forecast": (_forecast, None),
     "music": (_music, "60,64,67 62,65,69"),  # predicts from the run's own series: no inputs
     "speech": (_speech, lambda d: str(d / "rec" / "hi_ann_0.wav")),  # a recording _speech wrote
+    "speech-ctc": (_speech_ctc, lambda d: str(d / "rec" / "hi_ann_0.wav")),
 }
 TASKS = [t for t in task_names() if t in EXAMPLES]
 VOLATILE = {"seconds", "train_seconds", "weights", "stop_reason", "steps", "epochs"}  # run facts, not scores

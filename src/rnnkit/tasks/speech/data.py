@@ -17,12 +17,14 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from rnnkit.config import ConfigError
 from rnnkit.data.audio import AUDIO_SUFFIXES, audio_files, read_audio
 from rnnkit.data.audio_features import FeatureSpec, features
-from rnnkit.data.sources import DataError, sha256
+from rnnkit.data.sources import DataError, find_data_root, sha256
 
 FSDD_PATTERN = r"^(?P<label>[^_]+)_(?P<speaker>[^_]+)_(?P<index>\d+)$"  # 7_jackson_32.wav
 CACHE_ENV = "RNNKIT_CACHE"
@@ -143,6 +145,36 @@ def default_cache_dir() -> Path:
     return (Path(env) if env else Path.home() / ".cache" / "rnnkit") / "speech"
 
 
+def read_waves(paths: list[Path], rate: int, *, max_seconds: float) -> tuple[list[np.ndarray], list[str]]:
+    """Mono float32 waveforms at ``rate`` of every file, and notes on what was converted (said once, with counts)."""
+    waves, resampled, stereo = [], Counter(), 0
+    for p in paths:
+        a = read_audio(p, rate=rate, max_seconds=max_seconds)
+        if a.source_rate != a.rate:
+            resampled[a.source_rate] += 1
+        stereo += a.channels > 1
+        waves.append(a.samples)
+    notes = [f"resampled {n} file(s) from {r} Hz to {rate} Hz" for r, n in sorted(resampled.items())]
+    if stereo:
+        notes.append(f"downmixed {stereo} multi-channel file(s) to mono (the mean of the channels)")
+    return waves, notes
+
+
+def recordings_source(d: Any) -> Path:
+    """The folder (or CSV) of recordings a speech data config names: data.path, or --dataset fsdd under the root."""
+    if d.path is not None:
+        return Path(d.path)
+    if d.dataset == "fsdd":
+        root = find_data_root(d.data_root)
+        if root is None:
+            raise DataError("dataset 'fsdd' needs a data root: pass --data-root DIR or set $RNNKIT_DATA to a "
+                            "folder holding fsdd/recordings/")  # fmt: skip
+        return root / "fsdd" / "recordings"
+    if d.dataset is not None:
+        raise ConfigError(f"config data.dataset: the speech tasks know 'fsdd', got {d.dataset!r}")
+    raise ConfigError("config data: give --data (a folder of recordings or a CSV path,label) or --dataset fsdd")
+
+
 def compute_features(
     paths: list[Path], spec: FeatureSpec, *, max_seconds: float, cache_dir: Path | None
 ) -> tuple[list[np.ndarray], list[str]]:
@@ -162,16 +194,8 @@ def compute_features(
                 return list(np.split(flat, np.cumsum(lengths)[:-1])), notes
             except (OSError, ValueError, KeyError):
                 pass  # a damaged cache file is recomputed and replaced
-    feats, resampled, stereo = [], Counter(), 0
-    for p in paths:
-        a = read_audio(p, rate=spec.rate, max_seconds=max_seconds)
-        if a.source_rate != a.rate:
-            resampled[a.source_rate] += 1
-        stereo += a.channels > 1
-        feats.append(features(a.samples, spec))
-    notes = [f"resampled {n} file(s) from {r} Hz to {spec.rate} Hz" for r, n in sorted(resampled.items())]
-    if stereo:
-        notes.append(f"downmixed {stereo} multi-channel file(s) to mono (the mean of the channels)")
+    waves, notes = read_waves(paths, spec.rate, max_seconds=max_seconds)
+    feats = [features(x, spec) for x in waves]
     if key is not None:
         from rnnkit.durable import atomic_path
 

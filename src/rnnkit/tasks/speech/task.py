@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from rnnkit.config import CellConfig, ConfigError, DataConfig, RunConfig, TrainConfig, _check, _one_of
+from rnnkit.config import CellConfig, DataConfig, RunConfig, TrainConfig, _check, _one_of
 from rnnkit.data.audio_features import KINDS, FeatureSpec
 from rnnkit.data.readers import ClassificationData
-from rnnkit.data.sources import DataError, find_data_root
+from rnnkit.data.sources import DataError
 from rnnkit.registry import register_task
 from rnnkit.tasks.base import Splits, Task, stop_on_metric
 from rnnkit.tasks.classify.task import Classifier, ClassifierModelConfig, random_split
@@ -143,18 +143,7 @@ class SpeechRecognizer(Classifier):
 
     # -- data --
     def _source(self) -> Path:
-        d = self.config.data
-        if d.path is not None:
-            return Path(d.path)
-        if d.dataset == "fsdd":
-            root = find_data_root(d.data_root)
-            if root is None:
-                raise DataError("dataset 'fsdd' needs a data root: pass --data-root DIR or set $RNNKIT_DATA to a "
-                                "folder holding fsdd/recordings/")  # fmt: skip
-            return root / "fsdd" / "recordings"
-        if d.dataset is not None:
-            raise ConfigError(f"config data.dataset: the speech task knows 'fsdd', got {d.dataset!r}")
-        raise ConfigError("config data: give --data (a folder of recordings or a CSV path,label) or --dataset fsdd")
+        return speech_data.recordings_source(self.config.data)
 
     def _recordings(self, source: str | os.PathLike) -> list[speech_data.Recording]:
         return speech_data.list_recordings(source, pattern=self.config.data.label_pattern)
