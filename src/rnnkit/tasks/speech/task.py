@@ -51,9 +51,9 @@ class SpeechModelConfig(ClassifierModelConfig):
     input: str = "numeric"  # feature frames; the only input speech has
     pooling: str = "mean"
     embed_dropout: float = 0.1  # dropout on the standardised feature frames
-    freq_masks: int = 0  # SpecAugment (Park et al. 2019): masks over feature channels per utterance
+    freq_masks: int = 2  # SpecAugment (Park et al. 2019): masks over feature channels per utterance (0: off)
     freq_width: int = 8  # ... each at most this many channels wide
-    time_masks: int = 0  # masks over frames per utterance
+    time_masks: int = 2  # masks over frames per utterance (FSDD: 99.7% with 2 + 2, 98.3% without; RESULTS.md)
     time_width: int = 10  # ... each at most this many frames (and a fifth of the utterance)
 
     def __post_init__(self) -> None:
