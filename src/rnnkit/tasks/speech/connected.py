@@ -286,8 +286,8 @@ class SpeechCTC(Task):
         self.input_size, self.sample_rate = int(state["input_size"]), int(state["sample_rate"])
 
     # -- inference and scores --
-    def _decode(self, feats: list[np.ndarray], batch_size: int = 64) -> tuple[list[tuple[str, ...]], list[float]]:
-        """Greedy transcripts of scaled frames, in input order, and each utterance's frame posteriors' max."""
+    def _decode(self, feats: list[np.ndarray], batch_size: int = 64) -> list[tuple[str, ...]]:
+        """Greedy transcripts of scaled frames, in input order (length-sorted batches)."""
         model = self.require_model()
 
         def run(batch: list[np.ndarray]) -> list[tuple[str, ...]]:
@@ -296,12 +296,12 @@ class SpeechCTC(Task):
             return [tuple(self.words[k - 1] for k in ctc.greedy_decode(logp[i].cpu().numpy(), int(out_len[i])))
                     for i in range(len(batch))]  # fmt: skip
 
-        return self.infer(feats, run, batch_size=batch_size), []
+        return self.infer(feats, run, batch_size=batch_size)
 
     def evaluate(self, data: Transcribed, **_: Any) -> dict[str, Any]:
         """WER, CER and exact-string accuracy of greedy decoding; the mean CTC loss per utterance; a few examples."""
         items = self.encode(data)
-        hyps, _ = self._decode([x for x, _ in items])
+        hyps = self._decode([x for x, _ in items])
         model = self.require_model()
         total = 0.0
         with torch.no_grad():
@@ -330,22 +330,12 @@ class SpeechCTC(Task):
         """The words heard in each audio file (path) or waveform ((S,) array at the run's rate)."""
         self.require_model()
         feats, _ = self._featurize(inputs)
-        return self._decode([self._scaled(x) for x in feats])[0]
+        return self._decode([self._scaled(x) for x in feats])
 
     def _featurize(self, inputs: Sequence[Any]) -> tuple[list[np.ndarray], list[str]]:
         d = self.config.data
-        spec = d.spec(self.sample_rate)
-        paths = [Path(x) for x in inputs if isinstance(x, (str, os.PathLike))]
-        waves, notes = speech_data.read_waves(paths, self.sample_rate, max_seconds=d.max_seconds)
-        it = iter(waves)
-        out = []
-        for i, x in enumerate(inputs):
-            a = next(it) if isinstance(x, (str, os.PathLike)) else np.asarray(x, dtype=np.float32)
-            if a.ndim != 1 or len(a) == 0 or not np.isfinite(a).all():
-                raise DataError(f"input {i}: a waveform must be a non-empty (samples,) array of finite values at "
-                                f"{self.sample_rate} Hz, got shape {a.shape}")  # fmt: skip
-            out.append(self._normalized(features(a, spec)))
-        return out, notes
+        out, notes = speech_data.featurize_inputs(list(inputs), d.spec(self.sample_rate), max_seconds=d.max_seconds)
+        return [self._normalized(x) for x in out], notes
 
     def predict_lines(self, items: list[Any]) -> Iterator[str]:
         import typer
@@ -353,7 +343,7 @@ class SpeechCTC(Task):
         feats, notes = self._featurize(items)
         for n in notes:
             typer.echo(f"  {n}", err=True)
-        for x, words in zip(items, self._decode([self._scaled(f) for f in feats])[0], strict=True):
+        for x, words in zip(items, self._decode([self._scaled(f) for f in feats]), strict=True):
             yield f"{x}\t{' '.join(words)}"
 
     def print_report(self, report: dict[str, Any], *, title: str) -> None:

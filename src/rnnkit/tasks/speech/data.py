@@ -160,6 +160,22 @@ def read_waves(paths: list[Path], rate: int, *, max_seconds: float) -> tuple[lis
     return waves, notes
 
 
+def featurize_inputs(inputs: list[Any], spec: FeatureSpec, *, max_seconds: float) -> tuple[list[np.ndarray], list[str]]:
+    """What predict reads: audio files (paths; converted to ``spec.rate``) or mono waveforms already at that rate
+    ((S,) arrays) -> (F, D) features each, in input order, and notes on the files converted."""
+    paths = [Path(x) for x in inputs if isinstance(x, (str, os.PathLike))]
+    waves, notes = read_waves(paths, spec.rate, max_seconds=max_seconds)
+    files = iter(waves)
+    out = []
+    for i, x in enumerate(inputs):
+        a = next(files) if isinstance(x, (str, os.PathLike)) else np.asarray(x, dtype=np.float32)
+        if a.ndim != 1 or len(a) == 0 or not np.isfinite(a).all():
+            raise DataError(f"input {i}: a waveform must be a non-empty (samples,) array of finite values at "
+                            f"{spec.rate} Hz, got shape {a.shape}")  # fmt: skip
+        out.append(features(a, spec))
+    return out, notes
+
+
 def recordings_source(d: Any) -> Path:
     """The folder (or CSV) of recordings a speech data config names: data.path, or --dataset fsdd under the root."""
     if d.path is not None:

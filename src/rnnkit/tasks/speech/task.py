@@ -29,7 +29,6 @@ import torch
 from rnnkit.config import CellConfig, DataConfig, RunConfig, TrainConfig, _check, _one_of
 from rnnkit.data.audio_features import KINDS, FeatureSpec
 from rnnkit.data.readers import ClassificationData
-from rnnkit.data.sources import DataError
 from rnnkit.registry import register_task
 from rnnkit.tasks.base import Splits, Task, stop_on_metric
 from rnnkit.tasks.classify.task import Classifier, ClassifierModelConfig, random_split
@@ -223,23 +222,8 @@ class SpeechRecognizer(Classifier):
     def featurize(self, inputs: Sequence[Any]) -> tuple[list[np.ndarray], list[str]]:
         """Audio files (paths) or mono waveforms at the run's rate ((S,) arrays) -> normalised feature frames, and
         notes on what was done to the files (resampled, downmixed)."""
-        from rnnkit.data.audio_features import features
-
         d = self.config.data
-        spec = d.spec(self.sample_rate)
-        paths = [Path(x) for x in inputs if isinstance(x, (str, os.PathLike))]
-        from_files, notes = speech_data.compute_features(paths, spec, max_seconds=d.max_seconds, cache_dir=None)
-        files = iter(from_files)
-        out = []
-        for i, x in enumerate(inputs):
-            if isinstance(x, (str, os.PathLike)):
-                out.append(next(files))
-                continue
-            a = np.asarray(x, dtype=np.float32)
-            if a.ndim != 1 or len(a) == 0 or not np.isfinite(a).all():
-                raise DataError(f"input {i}: a waveform must be a non-empty (samples,) array of finite values at "
-                                f"{self.sample_rate} Hz, got shape {a.shape}")  # fmt: skip
-            out.append(features(a, spec))
+        out, notes = speech_data.featurize_inputs(list(inputs), d.spec(self.sample_rate), max_seconds=d.max_seconds)
         return [self._normalized(x) for x in out], notes
 
     def predict_proba(self, inputs: Sequence[Any], *, batch_size: int = 256) -> tuple[np.ndarray, list[np.ndarray]]:
