@@ -75,7 +75,8 @@ def _speech(d: Path) -> list[str]:
 
 
 def _speech_ctc(d: Path) -> list[str]:
-    return [*_speech(d), "--strings", "12", "--test-strings", "4", "--max-words", "3"]  # strings of the tones
+    *args, test_below = _speech(d)  # the dotted override stays last: options pair up as flag, value
+    return [*args, "--strings", "12", "--test-strings", "4", "--max-words", "3", test_below]  # strings of the tones
 
 
 # task -> (args writing a tiny dataset into the folder, one input for `predict`: a string, or made from the folder)
