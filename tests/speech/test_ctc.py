@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from rnnkit.cli import app
 from rnnkit.tasks.speech import SpeechCTC
 from rnnkit.tasks.speech import data as speech_data
-from rnnkit.tasks.speech.ctc import collapse, edit_distance, error_rates, greedy_decode
+from rnnkit.tasks.speech.ctc import beam_decode, collapse, edit_distance, error_rates, greedy_decode
 from rnnkit.tasks.speech.strings import make_strings, render
 from tests.speech.tones import write_tones
 
@@ -36,6 +36,28 @@ def test_greedy_decoding_is_the_labelling_of_the_single_most_probable_path(T, C,
     logp = _posteriors(T, C, seed)
     best = max(itertools.product(range(C), repeat=T), key=lambda path: sum(logp[t, k] for t, k in enumerate(path)))
     assert greedy_decode(logp) == collapse(best)
+
+
+@settings(max_examples=40, deadline=None)
+@given(T=st.integers(1, 5), C=st.integers(2, 3), seed=st.integers(0, 10_000))
+def test_a_wide_prefix_beam_finds_the_most_probable_labelling_summed_over_its_paths(T, C, seed):
+    logp = _posteriors(T, C, seed)
+    prob: dict[tuple, float] = {}
+    for path in itertools.product(range(C), repeat=T):  # every alignment, grouped by the labelling it spells
+        key = tuple(collapse(path))
+        prob[key] = prob.get(key, 0.0) + math.exp(sum(logp[t, k] for t, k in enumerate(path)))
+    best = max(prob, key=prob.get)
+    got = tuple(beam_decode(logp, beam=10_000))  # wider than the number of prefixes: exact
+    assert prob[got] == pytest.approx(prob[best], rel=1e-9)  # the same probability (the same labelling bar ties)
+    assert prob[tuple(beam_decode(logp, beam=2))] <= prob[best] * (1 + 1e-9)  # a narrow beam is at best as good
+    assert prob[tuple(greedy_decode(logp))] <= prob[got] * (1 + 1e-9)  # best path is not always best labelling
+
+
+def test_beam_beats_greedy_where_many_paths_share_a_labelling():
+    # frame 0: blank 0.4, "1" 0.35, "2" 0.25; frame 1 the same. Best path: blank blank -> "" (p 0.16), but
+    # "1" is spelt by (1,1), (1,b), (b,1): 0.1225 + 0.14 + 0.14 = 0.4025
+    logp = np.log(np.array([[0.4, 0.35, 0.25], [0.4, 0.35, 0.25]]))
+    assert greedy_decode(logp) == [] and beam_decode(logp, beam=4) == [1]
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -102,13 +124,15 @@ def test_task_trains_scores_and_transcribes_through_the_cli(tmp_path):
     assert r.exit_code == 0, r.output
     report = json.loads((run / "eval.json").read_text())
     assert report["n"] == 6 and 0 <= report["cer"] and "wer" in report and len(report["examples"]) == 5
+    assert report["beam"]["width"] == 8 and 0 <= report["beam"]["wer"]  # prefix beam search reported beside greedy
     assert json.loads((run / "task.json").read_text())["words"] == ["hi", "lo", "mid"]
-    r = runner.invoke(app, ["speech-ctc", "transcribe", str(run), str(rec / "lo_ann_0.wav")])
+    r = runner.invoke(app, ["speech-ctc", "transcribe", str(run), str(rec / "lo_ann_0.wav"), "--beam", "3"])
     assert r.exit_code == 0, r.output
     line = r.stdout.splitlines()[0].split("\t")
     assert line[0].endswith("lo_ann_0.wav") and set(line[1].split()) <= {"hi", "lo", "mid"}
     csv = tmp_path / "t.csv"
     csv.write_text("path,label\n" + "".join(f"rec/{p.name},{p.stem.split('_')[0]} lo\n" for p in sorted(rec.glob("*"))))
-    r = runner.invoke(app, ["speech-ctc", "eval", str(run), "--data", str(csv), "--json"])
+    r = runner.invoke(app, ["speech-ctc", "eval", str(run), "--data", str(csv), "--json", "--beam", "0"])
     assert r.exit_code == 0, r.output
-    assert json.loads(r.stdout)["n"] == 24  # a CSV of path,transcript scored as it is
+    scored = json.loads(r.stdout)
+    assert scored["n"] == 24 and "beam" not in scored  # a CSV of path,transcript scored as it is; greedy only

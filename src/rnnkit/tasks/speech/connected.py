@@ -9,7 +9,8 @@ test recordings. A CSV of ``path,transcript`` rows (space-separated words) is re
 Model (``CTCNet``): SpecAugment while training -> adjacent frames stacked (``model.subsample``: 2 halves T) ->
 a bidirectional recurrent stack (any registered cell) -> a linear layer to V words + the blank -> log-softmax.
 Loss: ``torch.nn.functional.ctc_loss`` (Graves et al. 2006, eq. 14) summed per utterance, averaged over the batch.
-Decoding: greedy best path (``ctc.greedy_decode``); scored by WER over words and CER over characters.
+Decoding: greedy best path (``ctc.greedy_decode``) or prefix beam search (``ctc.beam_decode``); scored by WER over
+words and CER over characters.
 
 Shape letters: N batch, T frames, D features, H hidden, V words (+1: the blank, id 0).
 """
@@ -286,20 +287,24 @@ class SpeechCTC(Task):
         self.input_size, self.sample_rate = int(state["input_size"]), int(state["sample_rate"])
 
     # -- inference and scores --
-    def _decode(self, feats: list[np.ndarray], batch_size: int = 64) -> list[tuple[str, ...]]:
-        """Greedy transcripts of scaled frames, in input order (length-sorted batches)."""
+    def _decode(self, feats: list[np.ndarray], *, beam: int = 0, batch_size: int = 64) -> list[tuple[str, ...]]:
+        """Transcripts of scaled frames in input order: greedy (``beam`` 0) or a width-``beam`` prefix search."""
         model = self.require_model()
+
+        def decode(lp: np.ndarray, n: int) -> list[int]:
+            return ctc.beam_decode(lp, beam, n) if beam > 0 else ctc.greedy_decode(lp, n)
 
         def run(batch: list[np.ndarray]) -> list[tuple[str, ...]]:
             x, lengths, _, _ = _collate([(a, []) for a in batch])
-            logp, out_len = model(x.to(self.device), lengths.to(self.device))
-            return [tuple(self.words[k - 1] for k in ctc.greedy_decode(logp[i].cpu().numpy(), int(out_len[i])))
+            logp, out_len = model(x.to(self.device), lengths.to(self.device))  # (N, T', V+1)
+            return [tuple(self.words[k - 1] for k in decode(logp[i].cpu().numpy(), int(out_len[i])))
                     for i in range(len(batch))]  # fmt: skip
 
         return self.infer(feats, run, batch_size=batch_size)
 
-    def evaluate(self, data: Transcribed, **_: Any) -> dict[str, Any]:
-        """WER, CER and exact-string accuracy of greedy decoding; the mean CTC loss per utterance; a few examples."""
+    def evaluate(self, data: Transcribed, *, beam: int = 8, **_: Any) -> dict[str, Any]:
+        """WER, CER and exact-string accuracy of greedy decoding (and, under "beam", of a width-``beam`` prefix beam
+        search; 0: none); the mean CTC loss per utterance; a few examples."""
         items = self.encode(data)
         hyps = self._decode([x for x, _ in items])
         model = self.require_model()
@@ -311,6 +316,8 @@ class SpeechCTC(Task):
         out.update(loss=total / len(items), n=len(items),
                    examples=[{"ref": " ".join(r), "hyp": " ".join(h)} for r, h in zip(data.words[:5], hyps[:5],
                                                                                           strict=False)])  # fmt: skip
+        if beam > 0:
+            out["beam"] = {"width": beam, **ctc.error_rates(data.words, self._decode([x for x, _ in items], beam=beam))}
         return out
 
     def test_report(self, splits: Splits) -> dict[str, Any] | None:
@@ -326,24 +333,25 @@ class SpeechCTC(Task):
         return self._strings(speech_data.list_recordings(p, pattern=d.label_pattern), d.test_strings,
                              d.string_seed + 2, notes)  # fmt: skip
 
-    def predict(self, inputs: Sequence[Any]) -> list[tuple[str, ...]]:
-        """The words heard in each audio file (path) or waveform ((S,) array at the run's rate)."""
+    def predict(self, inputs: Sequence[Any], *, beam: int = 0) -> list[tuple[str, ...]]:
+        """The words heard in each audio file (path) or waveform ((S,) array at the run's rate); greedy, or a
+        width-``beam`` prefix beam search."""
         self.require_model()
         feats, _ = self._featurize(inputs)
-        return self._decode([self._scaled(x) for x in feats])
+        return self._decode([self._scaled(x) for x in feats], beam=beam)
 
     def _featurize(self, inputs: Sequence[Any]) -> tuple[list[np.ndarray], list[str]]:
         d = self.config.data
         out, notes = speech_data.featurize_inputs(list(inputs), d.spec(self.sample_rate), max_seconds=d.max_seconds)
         return [self._normalized(x) for x in out], notes
 
-    def predict_lines(self, items: list[Any]) -> Iterator[str]:
+    def predict_lines(self, items: list[Any], *, beam: int = 0) -> Iterator[str]:
         import typer
 
         feats, notes = self._featurize(items)
         for n in notes:
             typer.echo(f"  {n}", err=True)
-        for x, words in zip(items, self._decode([self._scaled(f) for f in feats]), strict=True):
+        for x, words in zip(items, self._decode([self._scaled(f) for f in feats], beam=beam), strict=True):
             yield f"{x}\t{' '.join(words)}"
 
     def print_report(self, report: dict[str, Any], *, title: str) -> None:
@@ -352,7 +360,11 @@ class SpeechCTC(Task):
         import typer
 
         typer.echo(f"{title}: WER {report['wer']:.4f}  CER {report['cer']:.4f}  strings right "
-                   f"{report['string_accuracy']:.4f}  n={report['n']}", err=True)  # fmt: skip
+                   f"{report['string_accuracy']:.4f}  n={report['n']} (greedy)", err=True)  # fmt: skip
+        if "beam" in report:
+            b = report["beam"]
+            typer.echo(f"  beam {b['width']}: WER {b['wer']:.4f}  CER {b['cer']:.4f}  strings right "
+                       f"{b['string_accuracy']:.4f}", err=True)  # fmt: skip
         typer.echo(json.dumps(report, default=str))
 
     @classmethod
@@ -377,9 +389,11 @@ class SpeechCTC(Task):
         Opt("--subsample", "model.subsample", int, "Stack this many adjacent frames per recurrent step."),
         Opt("--cache", "data.cache", str, "Feature cache for CSV transcripts: auto, off or a folder."),
     )
+    eval_options = (Opt("--beam", None, int, "Prefix beam width reported beside greedy (0: greedy only).", default=8),)
+    predict_options = (Opt("--beam", None, int, "Prefix beam width (0: greedy decoding).", default=0),)
     train_help = ("Train a CTC recogniser of connected words (digit strings made from a folder of recordings, or a "
                   "CSV of path,transcript), then score the test strings: WER, CER (eval.json).")  # fmt: skip
-    eval_help = "WER, CER and exact-string accuracy (greedy decoding) on the test strings or --data."
+    eval_help = "WER, CER and exact-string accuracy (greedy and beam decoding) on the test strings or --data."
     predict_help = "The words heard in each audio file (paths as arguments, --file or stdin)."
     predict_inputs_help = "Audio files (wav or flac)."
     predict_verb = "transcribe"

@@ -2,6 +2,9 @@
 
     greedy_decode   best-path decoding (sec. 3.2): the most probable label per frame, repeats collapsed, blanks
                     dropped
+    beam_decode     prefix beam search (sec. 3.2 "prefix search decoding"; as in Hannun et al. 2014, no language
+                    model): keeps the ``beam`` most probable label prefixes, each with the probability of all the
+                    paths that collapse to it, split into paths ending in a blank and ending in its last label
     edit_distance   Levenshtein distance between two token sequences (insertions, deletions, substitutions)
     error_rates     WER over tokens and CER over the characters of the space-joined text, both as
                     (summed distances) / (summed reference lengths), the way jiwer pools a corpus
@@ -11,6 +14,7 @@ The blank is label 0; real labels are 1..V. Shape letters: N batch, T frames, V 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -28,6 +32,42 @@ def greedy_decode(log_probs: np.ndarray, length: int | None = None) -> list[int]
             out.append(k)
         prev = k
     return out
+
+
+def beam_decode(log_probs: np.ndarray, beam: int = 8, length: int | None = None) -> list[int]:
+    """(T, V+1) frame log-probabilities -> the label ids of the most probable prefix kept by a width-``beam`` prefix
+    beam search over the first ``length`` frames (exact for a beam as wide as the number of prefixes)."""
+    lp = np.asarray(log_probs, dtype=np.float64)[: length if length is not None else None].tolist()
+    beams: dict[tuple[int, ...], list[float]] = {(): [0.0, NINF]}  # prefix -> [log p ends blank, ends its label]
+    for frame in lp:
+        nxt: dict[tuple[int, ...], list[float]] = {}
+        for prefix, (pb, pl) in beams.items():
+            _add(nxt, prefix, 0, _lse(pb, pl) + frame[BLANK])  # a blank: the prefix is unchanged
+            for k in range(1, len(frame)):
+                if prefix and prefix[-1] == k:
+                    _add(nxt, prefix, 1, pl + frame[k])  # k repeated with no blank between: still one k
+                    _add(nxt, (*prefix, k), 1, pb + frame[k])  # k after a blank: a second k
+                else:
+                    _add(nxt, (*prefix, k), 1, _lse(pb, pl) + frame[k])
+        beams = dict(sorted(nxt.items(), key=lambda kv: -_lse(*kv[1]))[:beam])
+    return list(max(beams.items(), key=lambda kv: _lse(*kv[1]))[0])
+
+
+NINF = float("-inf")
+
+
+def _lse(a: float, b: float) -> float:
+    """log(exp(a) + exp(b)) without overflow."""
+    if a == NINF:
+        return b
+    if b == NINF:
+        return a
+    return max(a, b) + math.log1p(math.exp(-abs(a - b)))
+
+
+def _add(table: dict[tuple[int, ...], list[float]], prefix: tuple[int, ...], which: int, value: float) -> None:
+    cur = table.setdefault(prefix, [NINF, NINF])
+    cur[which] = _lse(cur[which], value)
 
 
 def collapse(path: Sequence[int]) -> list[int]:
