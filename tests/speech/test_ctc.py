@@ -136,3 +136,15 @@ def test_task_trains_scores_and_transcribes_through_the_cli(tmp_path):
     assert r.exit_code == 0, r.output
     scored = json.loads(r.stdout)
     assert scored["n"] == 24 and "beam" not in scored  # a CSV of path,transcript scored as it is; greedy only
+
+
+@pytest.mark.parametrize("cell", ["lstm", "mingru"])
+def test_other_cells_are_the_acoustic_model(tmp_path, cell):
+    torch.set_num_threads(1)
+    rec = write_tones(tmp_path / "rec", per_word=3)
+    task = SpeechCTC.from_options(data=str(rec), cell=cell, hidden=4, strings=8, test_strings=3, max_words=2,
+                                  epochs=1, batch_size=4, overrides={"data.test_below": 1, "train.quiet": True,
+                                                                     "model.time_masks": 1})  # fmt: skip
+    report = task.fit_and_test()
+    assert task.config.model.cell.name == cell and report["n"] == 3
+    assert len(task.predict([rec / "hi_ann_0.wav"], beam=2)) == 1
