@@ -85,7 +85,6 @@ class SpeechDataConfig(DataConfig):
     cache: str = "auto"  # auto ($RNNKIT_CACHE/speech or ~/.cache/rnnkit/speech) | off | a folder
     class_weights: str = "none"  # none | balanced
     max_len: int = 0  # frames; longer utterances are truncated with a warning (0: no limit)
-    lowercase: bool = False  # unused (the classifier's text option)
 
     def __post_init__(self) -> None:
         super().__post_init__()
