@@ -126,8 +126,10 @@ def test_task_trains_scores_and_transcribes_through_the_cli(tmp_path):
     assert report["n"] == 6 and 0 <= report["cer"] and "wer" in report and len(report["examples"]) == 5
     assert report["beam"]["width"] == 8 and 0 <= report["beam"]["wer"]  # prefix beam search reported beside greedy
     assert json.loads((run / "task.json").read_text())["words"] == ["hi", "lo", "mid"]
-    r = runner.invoke(app, ["speech-ctc", "transcribe", str(run), str(rec / "lo_ann_0.wav"), "--beam", "3"])
+    r = runner.invoke(app, ["speech-ctc", "transcribe", str(run), str(rec / "lo_ann_0.wav"), "--beam", "3",
+                            "--plot", str(tmp_path / "a.png")])  # fmt: skip
     assert r.exit_code == 0, r.output
+    assert (tmp_path / "a.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # spectrogram, posteriors, alignment
     line = r.stdout.splitlines()[0].split("\t")
     assert line[0].endswith("lo_ann_0.wav") and set(line[1].split()) <= {"hi", "lo", "mid"}
     csv = tmp_path / "t.csv"

@@ -345,14 +345,40 @@ class SpeechCTC(Task):
         out, notes = speech_data.featurize_inputs(list(inputs), d.spec(self.sample_rate), max_seconds=d.max_seconds)
         return [self._normalized(x) for x in out], notes
 
-    def predict_lines(self, items: list[Any], *, beam: int = 0) -> Iterator[str]:
+    def posteriors(self, inputs: Sequence[Any]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per input: its feature frames (F, D) before scaling and the model's log-posteriors (T', V+1)."""
+        model = self.require_model().eval()
+        feats, _ = self._featurize(inputs)
+        out = []
+        with torch.no_grad():
+            for f in feats:
+                logp, _ = model(torch.from_numpy(self._scaled(f))[None], torch.tensor([len(f)]))
+                out.append((f, logp[0].numpy()))
+        return out
+
+    def predict_lines(self, items: list[Any], *, beam: int = 0, plot: Path | None = None) -> Iterator[str]:
+        """One line per file: its path, a tab, the words heard; ``plot``: the alignment figure of each file there
+        (``name-<i>.png`` when there are several)."""
         import typer
 
         feats, notes = self._featurize(items)
         for n in notes:
             typer.echo(f"  {n}", err=True)
-        for x, words in zip(items, self._decode([self._scaled(f) for f in feats], beam=beam), strict=True):
+        words_of = self._decode([self._scaled(f) for f in feats], beam=beam)
+        for x, words in zip(items, words_of, strict=True):
             yield f"{x}\t{' '.join(words)}"
+        if plot is not None:
+            from rnnkit.tasks.speech.plot import plot_alignment
+
+            d, m = self.config.data, self.config.model
+            spec = d.spec(self.sample_rate)
+            base = Path(plot)
+            for i, (x, (f, lp)) in enumerate(zip(items, self.posteriors(items), strict=True)):
+                out = base if len(items) == 1 else base.with_name(f"{base.stem}-{i}{base.suffix}")
+                title = f"{Path(str(x)).name}: {' '.join(words_of[i])}"
+                plot_alignment(out, f, lp, self.words, step_s=m.subsample * spec.hop / spec.rate,
+                               hop_s=spec.hop / spec.rate, title=title)  # fmt: skip
+                typer.echo(f"  alignment: {out}", err=True)
 
     def print_report(self, report: dict[str, Any], *, title: str) -> None:
         import json
@@ -390,7 +416,9 @@ class SpeechCTC(Task):
         Opt("--cache", "data.cache", str, "Feature cache for CSV transcripts: auto, off or a folder."),
     )
     eval_options = (Opt("--beam", None, int, "Prefix beam width reported beside greedy (0: greedy only).", default=8),)
-    predict_options = (Opt("--beam", None, int, "Prefix beam width (0: greedy decoding).", default=0),)
+    predict_options = (Opt("--beam", None, int, "Prefix beam width (0: greedy decoding).", default=0),
+                       Opt("--plot", None, Path, "Draw the log-mel spectrogram, the CTC posteriors and the alignment "
+                           "here (PNG)."))  # fmt: skip
     train_help = ("Train a CTC recogniser of connected words (digit strings made from a folder of recordings, or a "
                   "CSV of path,transcript), then score the test strings: WER, CER (eval.json).")  # fmt: skip
     eval_help = "WER, CER and exact-string accuracy (greedy and beam decoding) on the test strings or --data."
