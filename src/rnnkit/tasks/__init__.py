@@ -9,4 +9,5 @@ from rnnkit.tasks.speech import SpeechCTC, SpeechRecognizer
 from rnnkit.tasks.tag import Tagger
 from rnnkit.tasks.translate import Translator
 
-__all__ = ["Classifier", "Forecaster", "LanguageModel", "MusicModel", "SpeechCTC", "SpeechRecognizer", "Tagger", "Translator"]
+__all__ = ["Classifier", "Forecaster", "LanguageModel", "MusicModel", "SpeechCTC", "SpeechRecognizer", "Tagger",
+           "Translator"]
