@@ -32,13 +32,12 @@ from rnnkit.config import CellConfig, ModelConfig, RunConfig, TrainConfig, _chec
 from rnnkit.data.audio_features import features
 from rnnkit.data.sequences import BucketBatches
 from rnnkit.data.sources import DataError
-from rnnkit.nn import Recurrent
 from rnnkit.registry import register_task
 from rnnkit.tasks.base import Splits, Task
 from rnnkit.tasks.cli import Opt
 from rnnkit.tasks.speech import ctc
 from rnnkit.tasks.speech import data as speech_data
-from rnnkit.tasks.speech.model import SpecAugment
+from rnnkit.tasks.speech.model import CTCNet
 from rnnkit.tasks.speech.strings import make_strings, render
 from rnnkit.tasks.speech.task import SpeechDataConfig
 from rnnkit.train import StepOutput
@@ -110,30 +109,6 @@ class Transcribed:
 
     def __len__(self) -> int:
         return len(self.inputs)
-
-
-class CTCNet(nn.Module):
-    """(features (N, T, D), lengths (N,)) -> (log-probabilities (N, T', V+1), lengths (N,)), T' = ceil(T / s)."""
-
-    def __init__(self, cfg: CTCModelConfig, *, input_size: int, num_words: int) -> None:
-        super().__init__()
-        self.subsample = cfg.subsample
-        self.augment = SpecAugment(freq_masks=cfg.freq_masks, freq_width=cfg.freq_width, time_masks=cfg.time_masks,
-                                   time_width=cfg.time_width)  # fmt: skip
-        self.drop_in = nn.Dropout(cfg.input_dropout)
-        self.encoder = Recurrent.from_config(cfg, input_size * cfg.subsample)
-        self.drop = nn.Dropout(cfg.head_dropout)
-        self.out = nn.Linear((2 if cfg.bidirectional else 1) * cfg.hidden_size, num_words + 1)  # + the blank
-
-    def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
-        x = self.augment(x, lengths)
-        s = self.subsample
-        if s > 1:  # (N, T, D) -> (N, T/s, s*D): zero-pad T to a multiple of s, then stack neighbours
-            N, T, D = x.shape
-            x = F.pad(x, (0, 0, 0, (-T) % s)).reshape(N, -1, s * D)
-            lengths = torch.div(lengths + s - 1, s, rounding_mode="floor")
-        out, _ = self.encoder(self.drop_in(x), lengths=lengths)  # (N, T', dirs*H)
-        return F.log_softmax(self.out(self.drop(out)), dim=-1), lengths
 
 
 def _collate(items: Sequence[tuple[np.ndarray, list[int]]]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
