@@ -66,14 +66,29 @@ def _music(d: Path) -> list[str]:
     return ["--data", str(d / "m.mat"), "--hidden", "4", "--batch-size", "4"]
 
 
-# task -> (args writing a tiny dataset into the folder, one input for `predict`)
-EXAMPLES: dict[str, tuple[Callable[[Path], list[str]], str | None]] = {
+def _speech(d: Path) -> list[str]:
+    from tests.speech.tones import write_tones
+
+    write_tones(d / "rec", per_word=4)  # {word}_{speaker}_{index}.wav: index 0-1 the test set (test_below=2)
+    return ["--data", str(d / "rec"), "--hidden", "4", "--batch-size", "4", "--cache", str(d / "cache"),
+            "--data.test_below=2"]  # fmt: skip
+
+
+def _speech_ctc(d: Path) -> list[str]:
+    *args, test_below = _speech(d)  # the dotted override stays last: options pair up as flag, value
+    return [*args, "--strings", "12", "--test-strings", "4", "--max-words", "3", test_below]  # strings of the tones
+
+
+# task -> (args writing a tiny dataset into the folder, one input for `predict`: a string, or made from the folder)
+EXAMPLES: dict[str, tuple[Callable[[Path], list[str]], str | Callable[[Path], str] | None]] = {
     "classify": (_classify, "good fun"),
     "tag": (_tag, "The cat runs"),
     "lm": (_lm, "to be"),
     "translate": (_translate, "I am here ."),
     "forecast": (_forecast, None),
     "music": (_music, "60,64,67 62,65,69"),  # predicts from the run's own series: no inputs
+    "speech": (_speech, lambda d: str(d / "rec" / "hi_ann_0.wav")),  # a recording _speech wrote
+    "speech-ctc": (_speech_ctc, lambda d: str(d / "rec" / "hi_ann_0.wav")),
 }
 TASKS = [t for t in task_names() if t in EXAMPLES]
 VOLATILE = {"seconds", "train_seconds", "weights", "stop_reason", "steps", "epochs"}  # run facts, not scores
@@ -140,6 +155,7 @@ def test_train_eval_load_predict_share_one_run_folder(task, tmp_path):
     loaded = get_task(task).load(run, which=which)
     assert loaded.model is not None and not loaded.model.training
     assert json.loads((run / "task.json").read_text())["task"] == task
+    example = example(tmp_path) if callable(example) else example
     r = runner.invoke(app, [task, "predict", str(run), *([example] if example is not None else [])])
     assert r.exit_code == 0, r.output
     if example is not None:

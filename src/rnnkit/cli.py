@@ -80,6 +80,8 @@ _TASK_HELP = {
     "translate": "Translation: attention seq2seq, greedy/beam decoding, sacreBLEU on raw references.",
     "forecast": "Time-series forecasting: train, eval, predict, backtest against baselines.",
     "music": "Polyphonic music: next-frame piano-roll prediction (88 Bernoullis), frame-level NLL.",
+    "speech": "Speech: isolated words from wav/flac recordings (log-mel/MFCC, BiGRU), accuracy and confusions.",
+    "speech-ctc": "Connected speech: digit strings from recordings, BiGRU + CTC, greedy/beam decoding, WER/CER.",
 }
 _TASK_APPS = {name: task_app(get_task(name), help=h) for name, h in _TASK_HELP.items()}
 for _name, _app in _TASK_APPS.items():

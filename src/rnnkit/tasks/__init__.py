@@ -5,7 +5,9 @@ from rnnkit.tasks.classify import Classifier
 from rnnkit.tasks.forecast import Forecaster
 from rnnkit.tasks.lm import LanguageModel
 from rnnkit.tasks.music import MusicModel
+from rnnkit.tasks.speech import SpeechCTC, SpeechRecognizer
 from rnnkit.tasks.tag import Tagger
 from rnnkit.tasks.translate import Translator
 
-__all__ = ["Classifier", "Forecaster", "LanguageModel", "MusicModel", "Tagger", "Translator"]
+__all__ = ["Classifier", "Forecaster", "LanguageModel", "MusicModel", "SpeechCTC", "SpeechRecognizer", "Tagger",
+           "Translator"]

@@ -1,0 +1,92 @@
+"""The speech networks: SpecAugment masks (training only), then the classifier network over feature frames
+(isolated words, ``SpeechNet``) or a recurrent acoustic model with a CTC output layer (connected words, ``CTCNet``).
+
+Shape letters: N batch, T frames, D features (mel bands or MFCCs), C classes, V words (+1 the CTC blank).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from rnnkit.models.classifier import ClassifierNet
+from rnnkit.nn import Recurrent
+
+if TYPE_CHECKING:
+    from rnnkit.tasks.speech.connected import CTCModelConfig
+    from rnnkit.tasks.speech.task import SpeechModelConfig
+
+
+class SpecAugment(nn.Module):
+    """Frequency and time masking of Park et al. 2019 ("SpecAugment", sec. 2), no time warping.
+
+    Each of ``freq_masks`` masks zeroes f consecutive feature channels [f0, f0 + f), f ~ U{0..freq_width},
+    f0 ~ U{0..D - f}; each of ``time_masks`` masks zeroes t consecutive frames [t0, t0 + t) of an utterance,
+    t ~ U{0..time_width} capped at a fifth of its length (the paper's upper bound p = 0.2), t0 inside the
+    utterance. The input is standardised, so zero is the training mean. Draws come from torch's global RNG, like
+    dropout, so a resumed run masks as an uninterrupted one does. Identity in eval mode."""
+
+    def __init__(self, *, freq_masks: int, freq_width: int, time_masks: int, time_width: int) -> None:
+        super().__init__()
+        self.freq_masks, self.freq_width = freq_masks, freq_width
+        self.time_masks, self.time_width = time_masks, time_width
+
+    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+        if not self.training or not (self.freq_masks or self.time_masks):
+            return x
+        N, T, D = x.shape
+        dev = x.device
+        keep = torch.ones(N, T, D, dtype=torch.bool, device=dev)
+        d, t = torch.arange(D, device=dev), torch.arange(T, device=dev)
+        for _ in range(self.freq_masks):
+            w = torch.floor(torch.rand(N, device=dev) * (min(self.freq_width, D) + 1))  # (N,)
+            f0 = torch.floor(torch.rand(N, device=dev) * (D - w + 1))  # (N,)
+            band = (d[None] >= f0[:, None]) & (d[None] < (f0 + w)[:, None])  # (N, D)
+            keep &= ~band[:, None, :]
+        lens = lengths.to(dev).float()
+        for _ in range(self.time_masks):
+            w = torch.minimum(torch.floor(torch.rand(N, device=dev) * (self.time_width + 1)), torch.floor(lens / 5))
+            t0 = torch.floor(torch.rand(N, device=dev) * (lens - w + 1))  # (N,)
+            span = (t[None] >= t0[:, None]) & (t[None] < (t0 + w)[:, None])  # (N, T)
+            keep &= ~span[:, :, None]
+        return x * keep
+
+
+class SpeechNet(ClassifierNet):
+    """(features (N, T, D), lengths (N,)) -> (logits (N, C), attention (N, T) or None): SpecAugment while training,
+    then ``ClassifierNet`` (input dropout -> recurrent stack -> pooling -> linear)."""
+
+    def __init__(self, cfg: SpeechModelConfig, *, num_classes: int, input_size: int) -> None:
+        super().__init__(cfg, num_classes=num_classes, input_size=input_size)
+        self.augment = SpecAugment(freq_masks=cfg.freq_masks, freq_width=cfg.freq_width, time_masks=cfg.time_masks,
+                                   time_width=cfg.time_width)  # fmt: skip
+
+    def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor | None]:
+        return super().forward(self.augment(x, lengths), lengths)
+
+
+class CTCNet(nn.Module):
+    """(features (N, T, D), lengths (N,)) -> (log-probabilities (N, T', V+1), lengths (N,)), T' = ceil(T / s)."""
+
+    def __init__(self, cfg: CTCModelConfig, *, input_size: int, num_words: int) -> None:
+        super().__init__()
+        self.subsample = cfg.subsample
+        self.augment = SpecAugment(freq_masks=cfg.freq_masks, freq_width=cfg.freq_width, time_masks=cfg.time_masks,
+                                   time_width=cfg.time_width)  # fmt: skip
+        self.drop_in = nn.Dropout(cfg.input_dropout)
+        self.encoder = Recurrent.from_config(cfg, input_size * cfg.subsample)
+        self.drop = nn.Dropout(cfg.head_dropout)
+        self.out = nn.Linear((2 if cfg.bidirectional else 1) * cfg.hidden_size, num_words + 1)  # + the blank
+
+    def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        x = self.augment(x, lengths)
+        s = self.subsample
+        if s > 1:  # (N, T, D) -> (N, T/s, s*D): zero-pad T to a multiple of s, then stack neighbours
+            N, T, D = x.shape
+            x = F.pad(x, (0, 0, 0, (-T) % s)).reshape(N, -1, s * D)
+            lengths = torch.div(lengths + s - 1, s, rounding_mode="floor")
+        out, _ = self.encoder(self.drop_in(x), lengths=lengths)  # (N, T', dirs*H)
+        return F.log_softmax(self.out(self.drop(out)), dim=-1), lengths
