@@ -10,12 +10,13 @@ The ids are exactly those of the in-memory path (``load_splits`` + ``encode_spli
 the split is ``split_text``'s rule on *characters* - train ``[0, a)``, valid ``[a, b)``, test ``[b, n)`` with
 ``a = int(n (1 - valid - test))``, ``b = int(n (1 - test))`` - and the vocabulary is built on the training
 split only (``Vocab.from_counts``, the same ranking as ``Vocab.build``). The text is streamed in blocks of
-``BLOCK`` bytes (half that for words) cut at a newline, so memory is bounded by the block size (or the
-longest line, at word level). Pass 1 checks UTF-8, hashes and counts characters, which fixes ``a`` and ``b``.
+``BLOCK`` bytes cut at a newline, so memory is bounded by the block size (or the longest line, at word level).
+Pass 1 checks UTF-8, hashes and counts characters, which fixes ``a`` and ``b``.
 Chars: pass 2 counts the training split's code points (bincount) -> the vocabulary; pass 3 encodes every split
-through a lookup table over code points (over bytes for ASCII blocks). Words: pass 2 splits each block once
-(``<eos>`` ending each line), gives words provisional ids in first-seen order (uint32 temp files) and counts the
-training split's ids -> the vocabulary; pass 3 remaps the provisional ids with a table (NumPy).
+through a lookup table over code points (over bytes for ASCII blocks). Words: pass 2 tokenises each block's
+UTF-8 bytes with whole-array operations (``data/words.py``: ``tokenize``'s tokens, ``<eos>`` ending each line,
+interned in a NumPy hash table with exact keys), writes provisional ids (uint32 temp files)
+and counts the training split's ids -> the vocabulary; pass 3 remaps the provisional ids with a table (NumPy).
 
 Several files (a folder: its files in sorted name order; ``.gz`` files are read through gzip) are joined as if
 each ended with a newline. A single file is read as is (a UTF-8 byte-order mark at its start is dropped, as
@@ -43,7 +44,8 @@ from typing import Any
 import numpy as np
 
 from rnnkit.data.sources import DataError
-from rnnkit.data.text import EOS, LEVELS, EncodedText, Vocab
+from rnnkit.data.text import LEVELS, EncodedText, Vocab
+from rnnkit.data.words import WordInterner
 from rnnkit.durable import TMP_TAG, fsync_dir, write_text
 
 BLOCK = 2 << 20  # bytes read per block (peak memory of a pass is ~15-20 blocks)
@@ -81,17 +83,20 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _pieces(files: Sequence[Path], *, level: str, hashes: dict[str, Any] | None = None) -> Iterator[str]:
+def _pieces(
+    files: Sequence[Path], *, level: str, hashes: dict[str, Any] | None = None, decode: bool = True
+) -> Iterator[str] | Iterator[bytes]:
     """The decoded text in pieces that end at a newline (or at a file's end; char level: at any character
     boundary once a line outgrows 4 blocks). Raises DataError naming the file and byte offset of bad UTF-8.
-    ``hashes``: filled with each file's sha256 of its stored bytes."""
-    block = BLOCK if level == "char" else max(BLOCK // 2, 1)  # a block of words becomes ~10x its size in objects
+    ``hashes``: filled with each file's sha256 of its stored bytes. ``decode=False``: the UTF-8 bytes of the
+    same pieces, unchecked (for a pass after one that checked them)."""
+    block = BLOCK
     for path in files:
         h = hashlib.sha256() if hashes is not None else None
         offset, carry = 0, b""  # offset: file bytes (uncompressed) before `carry`
         with _open(path) as f:
             raw_f = f.fileobj if isinstance(f, gzip.GzipFile) else None
-            first, last = True, ""
+            first, last = True, "" if decode else b""
             while True:
                 try:
                     raw = f.read(max(block, 3) if first else block)  # a byte-order mark is read whole
@@ -117,7 +122,7 @@ def _pieces(files: Sequence[Path], *, level: str, hashes: dict[str, Any] | None 
                     cut = len(buf)
                 piece, carry = buf[:cut], buf[cut:]
                 try:
-                    text = piece.decode("utf-8")
+                    text = piece.decode("utf-8") if decode else piece
                 except UnicodeDecodeError as e:
                     bad = piece[e.start : e.end].hex(" ")
                     raise DataError(
@@ -127,8 +132,8 @@ def _pieces(files: Sequence[Path], *, level: str, hashes: dict[str, Any] | None 
                     ) from None
                 offset += cut
                 if eof:
-                    if len(files) > 1 and not (text or last).endswith("\n"):
-                        text += "\n"  # files are joined as if each ended with a newline
+                    if len(files) > 1 and not (text or last).endswith("\n" if decode else b"\n"):
+                        text += "\n" if decode else b"\n"  # files are joined as if each ended with a newline
                     if text:
                         yield text
                     break
@@ -152,6 +157,24 @@ def _cut(pieces: Iterator[str], bounds: Sequence[int]) -> Iterator[tuple[int, st
         pos += len(text)
 
 
+def _cut_bytes(pieces: Iterator[bytes], bounds: Sequence[int]) -> Iterator[tuple[int, bytes]]:
+    """``_cut`` for UTF-8 pieces: the same cuts (``bounds`` still count characters), as bytes."""
+    pos, k = 0, 0
+    for raw in pieces:
+        ascii_ = raw.isascii()
+        n = len(raw) if ascii_ else len(raw.decode("utf-8"))
+        while k < len(bounds) and pos + n >= bounds[k]:
+            j = bounds[k] - pos  # characters into `raw`
+            cut = j if ascii_ else len(raw.decode("utf-8")[:j].encode("utf-8"))
+            head, raw = raw[:cut], raw[cut:]
+            if head:
+                yield k, head
+            pos, n, k = bounds[k], n - j, k + 1
+        if raw:
+            yield k, raw
+        pos += n
+
+
 # ---- tokenising one piece ----------------------------------------------------------------------------------
 
 
@@ -160,15 +183,6 @@ def _code_points(text: str) -> np.ndarray:
     if text.isascii():
         return np.frombuffer(text.encode("ascii"), dtype=np.uint8)
     return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-
-
-def _words(text: str) -> list[str]:
-    """``tokenize(text, "word")`` in three C-level string operations: whitespace-split words, ``<eos>`` per line."""
-    lines = text.splitlines()
-    words = f" {EOS} ".join(lines).split()
-    if lines:
-        words.append(EOS)
-    return words
 
 
 def dtype_for(vocab_size: int) -> np.dtype:
@@ -325,7 +339,7 @@ def _build(files: list[Path], tmp: Path, settings: Settings, *, source: str, qui
             task = bar.add_task(desc, total=size) if bar is not None else None
             for t in pieces:
                 if bar is not None:
-                    bar.advance(task, len(t.encode("utf-8")) if not t.isascii() else len(t))
+                    bar.advance(task, len(t) if isinstance(t, bytes) or t.isascii() else len(t.encode("utf-8")))
                 yield t
 
         # pass 1: UTF-8 check, hashes, characters -> the split points (split_text's rule)
@@ -364,14 +378,6 @@ def _build(files: list[Path], tmp: Path, settings: Settings, *, source: str, qui
     write_text(tmp / META, json.dumps(meta, ensure_ascii=False, indent=1))  # last: it marks the folder complete
 
 
-class _Intern(dict):
-    """word -> provisional id, in order of first sight (a new word costs one Python call; a known one none)."""
-
-    def __missing__(self, key: str) -> int:
-        v = self[key] = len(self)
-        return v
-
-
 def _encode_chars(files, tmp, names, bounds, settings, tracked, nbytes):
     """Pass 2: code-point counts of the training split -> the vocabulary. Pass 3: every split through a lookup
     table over code points (over bytes for ASCII blocks)."""
@@ -398,32 +404,31 @@ def _encode_chars(files, tmp, names, bounds, settings, tracked, nbytes):
 
 
 def _encode_words(files, tmp, names, bounds, settings, tracked, nbytes):
-    """Pass 2: split every block into words once, give each word a provisional id (first-sight order, uint32 in
+    """Pass 2: tokenise every block's bytes once (``WordInterner``: provisional ids, uint32 in
     temp files) and count the training split's ids with bincount -> the vocabulary. Pass 3: remap the provisional
     ids through a table (NumPy, block by block) into the final dtype."""
-    intern = _Intern()
+    interner = WordInterner()
     train_counts = np.zeros(0, dtype=np.int64)
     sizes = dict.fromkeys(names, 0)
     with _writers(tmp, names, ".u32") as outs:
-        for k, t in _cut(tracked("tokenise", _pieces(files, level="word"), nbytes), bounds):
-            words = _words(t)
-            ids = np.fromiter(map(intern.__getitem__, words), dtype=np.uint32, count=len(words))
+        pieces = _pieces(files, level="word", decode=False)
+        for k, raw in _cut_bytes(tracked("tokenise", pieces, nbytes), bounds):
+            ids = interner.encode(raw)
             ids.tofile(outs[k])
             sizes[names[k]] += len(ids)
             if k == 0:
-                c = np.bincount(ids, minlength=len(intern))
+                c = np.bincount(ids, minlength=len(interner))
                 c[: len(train_counts)] += train_counts
                 train_counts = c
-    words_seen = list(intern)  # provisional id -> word
-    counts = {words_seen[i]: int(train_counts[i]) for i in np.flatnonzero(train_counts)}
+    words_seen = interner.words()  # provisional id -> word
+    seen_in_train = np.flatnonzero(train_counts)
+    counts = {words_seen[i]: int(train_counts[i]) for i in seen_in_train}
     vocab = Vocab.from_counts(counts, level="word", max_size=settings.max_vocab or None)
     dtype = dtype_for(len(vocab))
-    table = np.zeros(len(intern), dtype=dtype)  # provisional id -> final id; not in the vocabulary -> 0 (<unk>)
-    for w, i in vocab.stoi.items():
-        if w in intern:
-            table[intern[w]] = i
-    del intern, words_seen
-    step = BLOCK // 4
+    table = np.zeros(len(interner), dtype=dtype)  # provisional id -> final id; not in the vocabulary -> 0 (<unk>)
+    table[seen_in_train] = [vocab.stoi.get(words_seen[i], 0) for i in seen_in_train]
+    del interner, words_seen
+    step = max(BLOCK // 4, 1)
     with _writers(tmp, names, ".bin") as outs:
         for k, name in enumerate(names):
             src = tmp / f"{name}.u32"
