@@ -107,11 +107,15 @@ def test_prepared_word_ids_equal_the_in_memory_path(tmp_path_factory, text, bloc
             np.testing.assert_array_equal(np.asarray(a, dtype=np.int64), b, err_msg=s)
 
 
-@pytest.mark.parametrize("name", ["tiny-shakespeare/input.txt", "ptb/ptb.train.txt"])
+@pytest.mark.parametrize("name", ["tiny-shakespeare", "ptb"])
 def test_published_corpora_word_ids_equal_the_in_memory_path(data_root, tmp_path, name):
-    path = data_root / name
-    enc, _ = P.prepare(path, tmp_path / "p", P.Settings(level="word"))
-    ref = encode_splits(load_splits(path=path), level="word")
-    assert enc.vocab == ref.vocab
-    np.testing.assert_array_equal(np.asarray(enc.train, dtype=np.int64), ref.train)
-    np.testing.assert_array_equal(np.asarray(enc.valid, dtype=np.int64), ref.valid)
+    # through prepare_dataset: Tiny Shakespeare's 90/10 split of one file, PTB's own three files
+    enc, built = P.prepare_dataset(name, tmp_path / "p", P.Settings(level="word"), data_root=data_root)
+    ref = encode_splits(load_splits(dataset=name, data_root=data_root), level="word")
+    assert built and enc.vocab == ref.vocab and enc.source == ref.source == name
+    for s in ("train", "valid", "test"):
+        a, b = getattr(enc, s), getattr(ref, s)
+        assert (a is None) == (b is None) == (s == "test" and name == "tiny-shakespeare")
+        if a is not None:
+            np.testing.assert_array_equal(np.asarray(a, dtype=np.int64), b, err_msg=s)
+    assert not P.prepare_dataset(name, tmp_path / "p", P.Settings(level="word"), data_root=data_root)[1]  # reused

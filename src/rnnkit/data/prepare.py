@@ -18,6 +18,8 @@ UTF-8 bytes with whole-array operations (``data/words.py``: ``tokenize``'s token
 interned in a NumPy hash table with exact keys), writes provisional ids (uint32 temp files)
 and counts the training split's ids -> the vocabulary; pass 3 remaps the provisional ids with a table (NumPy).
 
+A corpus with its own split files (PTB) is given as ``{"train": f, "valid": f, "test": f}``: each split is its
+file, and ``prepare_dataset("ptb" | "tiny-shakespeare")`` splits a known dataset as ``load_splits`` does.
 Several files (a folder: its files in sorted name order; ``.gz`` files are read through gzip) are joined as if
 each ended with a newline. A single file is read as is (a UTF-8 byte-order mark at its start is dropped, as
 ``read_text`` does).
@@ -36,14 +38,14 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rnnkit.data.sources import DataError
+from rnnkit.data.sources import DataError, resolve
 from rnnkit.data.text import LEVELS, EncodedText, Vocab
 from rnnkit.data.words import WordInterner
 from rnnkit.durable import TMP_TAG, fsync_dir, write_text
@@ -58,8 +60,22 @@ _MAX_CP = 0x110000  # code points
 # ---- sources -----------------------------------------------------------------------------------------------
 
 
-def source_files(data: str | os.PathLike) -> list[Path]:
-    """The files of ``data``: the file itself, or a folder's visible files in sorted name order."""
+Source = str | os.PathLike | Mapping[str, str | os.PathLike]  # a file or folder, or {split: file}
+
+
+def _split_files(data: Source) -> list[list[Path]] | None:
+    """{split: file} given (a dataset's own files: PTB) -> the files of each split in SPLITS order; else None."""
+    if not isinstance(data, Mapping):
+        return None
+    if set(data) - set(SPLITS) or not {"train", "valid"} <= set(data):
+        raise DataError(f"split files must name train and valid (and test), got {sorted(data)}")
+    return [source_files(data[s]) for s in SPLITS if s in data]
+
+
+def source_files(data: Source) -> list[Path]:
+    """The files of ``data``: the file itself, a folder's visible files in sorted name order, or each split's."""
+    if (parts := _split_files(data)) is not None:
+        return [f for part in parts for f in part]
     p = Path(data)
     if p.is_file():
         return [p]
@@ -215,7 +231,7 @@ def _stat(path: Path) -> dict[str, Any]:
     return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def stale_reason(meta: dict[str, Any], data: str | os.PathLike | None = None) -> str | None:
+def stale_reason(meta: dict[str, Any], data: Source | None = None) -> str | None:
     """Why the prepared folder no longer matches its sources (None: it matches). ``data``: the source now asked
     for (default: the one recorded)."""
     recorded = meta["sources"]
@@ -281,10 +297,17 @@ def open_prepared(folder: str | os.PathLike, *, check_source: bool = True) -> En
 
 
 def prepare(
-    data: str | os.PathLike, out: str | os.PathLike, settings: Settings = Settings(), *, quiet: bool = True
+    data: Source,
+    out: str | os.PathLike,
+    settings: Settings = Settings(),
+    *,
+    quiet: bool = True,
+    source: str | None = None,
 ) -> tuple[EncodedText, bool]:
     """Tokenise ``data`` into ``out`` (see the module docstring); reuse ``out`` when it is up to date.
 
+    ``data``: a file or folder, split by ``settings``' fractions; or ``{"train": f, "valid": f[, "test": f]}``, a
+    corpus's own split files (the fractions are then unused). ``source``: the name recorded (default: ``data``).
     Returns the opened corpus and whether it was (re)built.
     """
     if settings.level not in LEVELS:
@@ -295,13 +318,15 @@ def prepare(
         meta = read_meta(out) if out.is_dir() else None
         if meta is None and (not out.is_dir() or any(out.iterdir())):
             raise DataError(f"{out} exists and is not a prepared corpus; choose another --out")
-        if meta is not None and meta["settings"] == settings.to_json() and stale_reason(meta, data) is None:
+        same = meta is not None and meta["settings"] == settings.to_json()
+        if same and meta.get("split_files", False) == isinstance(data, Mapping) and stale_reason(meta, data) is None:
             return open_prepared(out, check_source=False), False
     tmp = out.with_name(f".{out.name}{TMP_TAG}{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        _build(files, tmp, settings, source=str(data), quiet=quiet)
+        name = source or (str(data) if not isinstance(data, Mapping) else ", ".join(map(str, data.values())))
+        _build(files, _split_files(data), tmp, settings, source=name, quiet=quiet)
         if out.exists():
             old = out.with_name(f".{out.name}.old-{os.getpid()}")
             os.replace(out, old)
@@ -314,6 +339,21 @@ def prepare(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return open_prepared(out, check_source=False), True
+
+
+def prepare_dataset(
+    name: str, out: str | os.PathLike, settings: Settings = Settings(), *, data_root: str | os.PathLike | None = None,
+    quiet: bool = True,
+) -> tuple[EncodedText, bool]:  # fmt: skip
+    """``prepare`` for a known dataset, split as ``load_splits(dataset=name)`` splits it: tiny-shakespeare the
+    published 90/10 of its characters (the fractions in ``settings`` are replaced), ptb its own three files."""
+    if name == "tiny-shakespeare":
+        path = resolve(name, "input.txt", data_root=data_root)
+        return prepare(path, out, replace(settings, valid_fraction=0.1, test_fraction=0.0), quiet=quiet, source=name)
+    if name == "ptb":
+        files = {s: resolve(name, f"ptb.{s}.txt", data_root=data_root) for s in SPLITS}
+        return prepare(files, out, settings, quiet=quiet, source=name)
+    raise DataError(f"no text dataset {name!r} to prepare; text datasets: tiny-shakespeare, ptb (or --data FILE)")
 
 
 @contextlib.contextmanager
@@ -330,45 +370,61 @@ def _progress(quiet: bool):
         yield p
 
 
-def _build(files: list[Path], tmp: Path, settings: Settings, *, source: str, quiet: bool) -> None:
+def _build(
+    files: list[Path], parts: list[list[Path]] | None, tmp: Path, settings: Settings, *, source: str, quiet: bool
+) -> None:
     level = settings.level
     total = sum(f.stat().st_size for f in files)
+    bounds: tuple[int, ...] | None = None  # None: one piece stream (pass 1), or the split files themselves
     with _progress(quiet) as bar:
 
-        def tracked(desc: str, pieces: Iterator[str], size: int | None) -> Iterator[str]:
+        def split_pieces(desc: str, size: int, *, decode: bool = True, hashes: dict | None = None) -> Iterator[Any]:
+            """(split index, piece) over every split, with a progress bar ``desc`` of ``size`` bytes."""
+            if parts is None:
+                pieces = _pieces(files, level=level, decode=decode, hashes=hashes)
+                pairs = ((0, p) for p in pieces) if bounds is None else (_cut if decode else _cut_bytes)(pieces, bounds)
+            else:
+                pairs = ((k, p) for k, fs in enumerate(parts) for p in _pieces(fs, level=level, decode=decode,
+                                                                                    hashes=hashes))  # fmt: skip
             task = bar.add_task(desc, total=size) if bar is not None else None
-            for t in pieces:
+            for k, t in pairs:
                 if bar is not None:
                     bar.advance(task, len(t) if isinstance(t, bytes) or t.isascii() else len(t.encode("utf-8")))
-                yield t
+                yield k, t
 
         # pass 1: UTF-8 check, hashes, characters -> the split points (split_text's rule)
         hashes: dict[str, str] = {}
-        n, nbytes, has_text = 0, 0, False
-        for t in tracked("scan", _pieces(files, level=level, hashes=hashes), total):
-            n += len(t)
+        n, nbytes, has_text = [0, 0, 0], 0, [False] * 3
+        for k, t in split_pieces("scan", total, hashes=hashes):
+            n[k] += len(t)
             nbytes += len(t) if t.isascii() else len(t.encode("utf-8"))
-            has_text = has_text or not t.isspace()
-        if not has_text:
-            raise DataError(f"text source {source} is empty (or only whitespace); a language model needs text")
-        v, te = settings.valid_fraction, settings.test_fraction
-        a, b = int(n * (1.0 - v - te)), int(n * (1.0 - te))
-        if a == 0 or b == a or (te and b == n):
-            raise DataError(f"text of {n} characters is too short for a {v}/{te} split")
-        bounds = (a, b) if te else (a,)
-
-        names = SPLITS[: len(bounds) + 1]
+            has_text[k] = has_text[k] or not t.isspace()
+        if parts is None:
+            if not has_text[0]:
+                raise DataError(f"text source {source} is empty (or only whitespace); a language model needs text")
+            v, te = settings.valid_fraction, settings.test_fraction
+            a, b = int(n[0] * (1.0 - v - te)), int(n[0] * (1.0 - te))
+            if a == 0 or b == a or (te and b == n[0]):
+                raise DataError(f"text of {n[0]} characters is too short for a {v}/{te} split")
+            bounds = (a, b) if te else (a,)
+            names = SPLITS[: len(bounds) + 1]
+        else:
+            names = SPLITS[: len(parts)]
+            for k, name in enumerate(names):
+                if not has_text[k]:
+                    raise DataError(f"the {name} split ({parts[k][0]}) is empty; a language model needs text")
         encode = _encode_chars if level == "char" else _encode_words
-        vocab, dtype, counts_out = encode(files, tmp, names, bounds, settings, tracked, nbytes)
+        vocab, dtype, counts_out = encode(split_pieces, tmp, names, settings, nbytes)
     meta = {
         "format": FORMAT,
         "source": source,
         "settings": settings.to_json(),
-        "split_rule": "characters [0,a) train, [a,b) valid, [b,n) test; a = int(n*(1-valid-test)), "
-        "b = int(n*(1-test)) (rnnkit.data.text.split_text)",
-        "characters": n,
+        "split_files": parts is not None,
+        "split_rule": "one file each" if parts else "characters [0,a) train, [a,b) valid, [b,n) test; "
+        "a = int(n*(1-valid-test)), b = int(n*(1-test)) (rnnkit.data.text.split_text)",
+        "characters": sum(n),
         "bytes": nbytes,
-        "bounds": list(bounds),
+        "bounds": list(bounds) if bounds else None,
         "counts": counts_out,
         "dtype": dtype.name,
         "vocab_size": len(vocab),
@@ -378,11 +434,11 @@ def _build(files: list[Path], tmp: Path, settings: Settings, *, source: str, qui
     write_text(tmp / META, json.dumps(meta, ensure_ascii=False, indent=1))  # last: it marks the folder complete
 
 
-def _encode_chars(files, tmp, names, bounds, settings, tracked, nbytes):
+def _encode_chars(split_pieces, tmp, names, settings, nbytes):
     """Pass 2: code-point counts of the training split -> the vocabulary. Pass 3: every split through a lookup
     table over code points (over bytes for ASCII blocks)."""
     cp_counts = np.zeros(_MAX_CP, dtype=np.int64)
-    for k, t in _cut(tracked("count", _pieces(files, level="char"), nbytes), bounds):
+    for k, t in split_pieces("count", nbytes):
         if k > 0:
             break
         cps = _code_points(t)
@@ -396,14 +452,14 @@ def _encode_chars(files, tmp, names, bounds, settings, tracked, nbytes):
         lut[ord(tok)] = i
     sizes = dict.fromkeys(names, 0)
     with _writers(tmp, names, ".bin") as outs:
-        for k, t in _cut(tracked("encode", _pieces(files, level="char"), nbytes), bounds):
+        for k, t in split_pieces("encode", nbytes):
             ids = lut[_code_points(t)]
             ids.tofile(outs[k])
             sizes[names[k]] += len(ids)
     return vocab, dtype, sizes
 
 
-def _encode_words(files, tmp, names, bounds, settings, tracked, nbytes):
+def _encode_words(split_pieces, tmp, names, settings, nbytes):
     """Pass 2: tokenise every block's bytes once (``WordInterner``: provisional ids, uint32 in
     temp files) and count the training split's ids with bincount -> the vocabulary. Pass 3: remap the provisional
     ids through a table (NumPy, block by block) into the final dtype."""
@@ -411,8 +467,7 @@ def _encode_words(files, tmp, names, bounds, settings, tracked, nbytes):
     train_counts = np.zeros(0, dtype=np.int64)
     sizes = dict.fromkeys(names, 0)
     with _writers(tmp, names, ".u32") as outs:
-        pieces = _pieces(files, level="word", decode=False)
-        for k, raw in _cut_bytes(tracked("tokenise", pieces, nbytes), bounds):
+        for k, raw in split_pieces("tokenise", nbytes, decode=False):
             ids = interner.encode(raw)
             ids.tofile(outs[k])
             sizes[names[k]] += len(ids)
