@@ -129,6 +129,11 @@ def main() -> None:
     ap.add_argument("--tmp", default="/tmp")
     ap.add_argument("--compare-mb", type=int, default=20, help="MB for the in-process word-path comparison (0: skip)")
     ap.add_argument("--no-train", action="store_true", help="preparation figures only")
+    ap.add_argument("--levels", default="char,word", help="levels whose preparation is timed (training uses char)")
+    ap.add_argument("--no-library", action="store_true", help="skip timing the library call beside the CLI")
+    ap.add_argument("--no-today", action="store_true", help="skip training on today's in-memory path")
+    ap.add_argument("--hidden", type=int, default=64)
+    ap.add_argument("--layers", type=int, default=1)
     args = ap.parse_args()
     print_host()
     print(f"load average {os.getloadavg()}", flush=True)
@@ -149,13 +154,16 @@ def main() -> None:
             compared = compare_word_paths(big, args.compare_mb)
             print("word tokenising, CPU MB/s:", compared, flush=True)
         cli = [PY, "-m", "rnnkit.cli", "--threads", "1", "lm"]
-        for level in ("char", "word"):  # the library alone (the CLI start-up imports torch: ~300 MB, seconds)
-            lib = "import rnnkit.data.prepare as P; P.prepare(*__import__('sys').argv[1:3], P.Settings(level=sys_lv))"
-            lib = lib.replace("sys_lv", repr(level))
-            r = measure([PY, "-c", lib, str(big), str(work / "lib")])
-            rows.append((f"prepare {level}, {mb_big:.0f} MB, library", r, mb_big))
-            print(rows[-1][0], {k: round(v, 2) for k, v in r.items() if k in ("wall", "cpu", "rss_mb")}, flush=True)
-            shutil.rmtree(work / "lib")
+        for level in ("char", "word"):
+            if level not in args.levels.split(",") and not (level == "char" and not args.no_train):
+                continue
+            if not args.no_library:  # the library alone, beside the CLI
+                lib = "import rnnkit.data.prepare as P; P.prepare(*__import__('sys').argv[1:3], P.Settings(level=lv))"
+                lib = lib.replace("lv", repr(level))
+                r = measure([PY, "-c", lib, str(big), str(work / "lib")])
+                rows.append((f"prepare {level}, {mb_big:.0f} MB, library", r, mb_big))
+                print(rows[-1][0], {k: round(v, 2) for k, v in r.items() if k in ("wall", "cpu", "rss_mb")}, flush=True)
+                shutil.rmtree(work / "lib")
             out = work / f"prep-{level}"
             r = measure([*cli, "prepare", "--data", str(big), "--out", str(out), "--level", level, "--quiet",
                          "--val-fraction", str(args.val_fraction)])  # fmt: skip
@@ -165,13 +173,17 @@ def main() -> None:
             return report(rows, compared, args.compare_mb)
         r = measure([*cli, "prepare", "--data", str(small), "--out", str(work / "prep-small"), "--quiet",
                      "--val-fraction", str(args.val_fraction)])  # fmt: skip
-        train = ["train", "--hidden", "64", "--layers", "1", "--seconds", str(args.seconds), "--quiet",
-                 "--val-fraction", str(args.val_fraction)]  # fmt: skip
+        train = ["train", "--hidden", str(args.hidden), "--layers", str(args.layers), "--seconds", str(args.seconds),
+                 "--quiet", "--val-fraction", str(args.val_fraction), "--train.log_every=1"]  # fmt: skip
         runs = [("train from prepared", work / "prep-char", mb_big), ("train from prepared", work / "prep-small",
-                mb_small), ("train today's path", small, mb_small)]  # fmt: skip
+                mb_small), ("train today's path", small, mb_small)][: 2 if args.no_today else 3]  # fmt: skip
         for i, (name, data, mb) in enumerate(runs):
+            t0 = time.time()
             r = measure([*cli, *train, "--data", str(data), "--out", str(work / f"run{i}")])
-            rows.append((f"{name}, {mb:.0f} MB, {args.seconds} s", r, None))
+            steps = [json.loads(ln) for ln in (work / f"run{i}" / "metrics.jsonl").read_text().splitlines()]
+            first = min(s["time"] for s in steps if s.get("event") == "train") - t0  # the first step's log line
+            rows.append((f"{name}, {mb:.0f} MB, {args.layers}x{args.hidden}, {args.seconds} s; first step after "
+                         f"{first:.1f} s", r, None))  # fmt: skip
             print(rows[-1][0], {k: round(v, 2) for k, v in r.items() if k in ("wall", "cpu", "rss_mb")}, flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
