@@ -149,7 +149,6 @@ from rnnkit.explain import cli as explain_cli  # noqa: E402 - `explain gradients
 app.add_typer(explain_cli.explain_app, name="explain")
 
 
-
 @app.command()
 def export(
     run: str = typer.Argument(..., help="a run folder (the --out of `rnnkit <task> train`)"),

@@ -46,8 +46,11 @@ def generate_command(
 
 def prepare_command(
     data: Path | None = typer.Option(None, help="A UTF-8 text file (.gz accepted) or a folder of them (joined)."),
-    dataset: str | None = typer.Option(None, help="Or a known dataset, split as `lm train --dataset` splits it: "
-                                       "tiny-shakespeare (its last tenth is validation) or ptb (its own files)."),
+    dataset: str | None = typer.Option(
+        None,
+        help="Or a known dataset, split as `lm train --dataset` splits it: "
+        "tiny-shakespeare (its last tenth is validation) or ptb (its own files).",
+    ),
     data_root: Path | None = typer.Option(None, help="Folder holding the known datasets (default $RNNKIT_DATA)."),
     out: Path = typer.Option(..., help="The folder to write: train/valid/test .bin ids and meta.json."),
     level: str = typer.Option("char", help="Tokens: char or word."),
