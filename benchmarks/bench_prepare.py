@@ -6,12 +6,16 @@ a ``--small-mb`` one beside it. Every figure is measured in its own child proces
 ``ru_maxrss``; CPU = user + system time, the stable figure on a shared machine; MB/s = source MB / time):
 
 1. correctness first: prepared ids == ``load_splits`` + ``encode_splits`` on Tiny Shakespeare (char and word);
-2. ``rnnkit lm prepare`` of the large corpus, char and word;
+   then word tokenising alone, in this process, interleaved (``--compare-mb`` MB of the corpus in the blocks
+   prepare reads): the Python-string path prepare used before (``str.split`` + a dict per word, the slow twin)
+   vs ``data/words.py`` (NumPy), after checking they give the same tokens;
+2. ``rnnkit --threads 1 lm prepare`` of the large corpus, char and word (and the library call alone);
 3. ``rnnkit lm train --seconds S`` (H=64, 1 layer) from the prepared large and small corpora (the memory should
    not grow with the corpus), and today's path (``--data FILE``, read whole into memory) on the small file only
    (a file of 64 MB or more is now prepared automatically; PERF-NOTES "Scale" has today's path on 106 MB).
 
     nice -n 5 .venv/bin/python benchmarks/bench_prepare.py --mb 200 --small-mb 20 --seconds 10
+    .venv/bin/python benchmarks/bench_prepare.py --mb 1000 --no-train     # the 1 GB preparation figures
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -64,6 +69,57 @@ def check_equal(data_root: Path) -> None:
     print("correctness: prepared ids == the in-memory path on Tiny Shakespeare (char, word)")
 
 
+def str_word_ids(block: bytes, intern: dict[str, int]) -> list[int]:
+    """The word path prepare had before data/words.py: decode, ``splitlines`` + ``" <eos> ".join`` + ``split`` (C),
+    then a dict lookup per word (new words numbered as met)."""
+    lines = block.decode("utf-8").splitlines()
+    words = " <eos> ".join(lines).split()
+    if lines:
+        words.append("<eos>")
+    return [intern.setdefault(w, len(intern)) for w in words]
+
+
+def compare_word_paths(path: Path, mb: int, repeats: int = 3) -> list[tuple[str, float]]:
+    """CPU MB/s of both word paths over the same blocks (prepare's block size, cut after a newline), interleaved;
+    the medians of ``repeats``. Checks first that both give the same token sequence."""
+    import numpy as np
+
+    from rnnkit.data import prepare as P
+    from rnnkit.data.words import WordInterner
+
+    raw = path.read_bytes()[: mb * 10**6]
+    raw = raw[: raw.rfind(b"\n") + 1]
+    blocks, i = [], 0
+    while i < len(raw):
+        j = raw.rfind(b"\n", i, i + P.BLOCK) + 1 or len(raw)
+        blocks.append(raw[i:j])
+        i = j
+    intern: dict[str, int] = {}
+    old = [i for b in blocks[:3] for i in str_word_ids(b, intern)]
+    wi = WordInterner()
+    new = np.concatenate([wi.encode(b) for b in blocks[:3]])
+    words, names = wi.words(), list(intern)
+    assert [names[i] for i in old] == [words[i] for i in new.tolist()], "the two word paths disagree"
+
+    def run_str() -> None:
+        d: dict[str, int] = {}
+        for b in blocks:
+            str_word_ids(b, d)
+
+    def run_numpy() -> None:
+        w = WordInterner()
+        for b in blocks:
+            w.encode(b)
+
+    times: dict[str, list[float]] = {"str.split + dict (before)": [], "NumPy, data/words.py": []}
+    for _ in range(repeats):
+        for name, fn in zip(times, (run_str, run_numpy), strict=True):
+            t = time.process_time()
+            fn()
+            times[name].append(time.process_time() - t)
+    return [(name, len(raw) / 1e6 / statistics.median(ts)) for name, ts in times.items()]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--mb", type=int, default=200)
@@ -71,12 +127,20 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--val-fraction", type=float, default=0.001, help="small, so the final evaluation is short")
     ap.add_argument("--tmp", default="/tmp")
+    ap.add_argument("--compare-mb", type=int, default=20, help="MB for the in-process word-path comparison (0: skip)")
+    ap.add_argument("--no-train", action="store_true", help="preparation figures only")
+    ap.add_argument("--levels", default="char,word", help="levels whose preparation is timed (training uses char)")
+    ap.add_argument("--no-library", action="store_true", help="skip timing the library call beside the CLI")
+    ap.add_argument("--no-today", action="store_true", help="skip training on today's in-memory path")
+    ap.add_argument("--hidden", type=int, default=64)
+    ap.add_argument("--layers", type=int, default=1)
     args = ap.parse_args()
     print_host()
     print(f"load average {os.getloadavg()}", flush=True)
     root = Path(os.environ.get("RNNKIT_DATA") or shared_data_root() or "")
     check_equal(root)
     src = (root / "tiny-shakespeare" / "input.txt").read_bytes()
+    compared = []
     work = Path(tempfile.mkdtemp(prefix="rnnkit-bench-prepare-", dir=args.tmp))
     rows = []
     try:
@@ -86,31 +150,53 @@ def main() -> None:
                 for _ in range(max(1, round(mb * 1e6 / len(src)))):
                     h.write(src)
         mb_big, mb_small = big.stat().st_size / 1e6, small.stat().st_size / 1e6
-        cli = [PY, "-m", "rnnkit.cli", "lm"]
-        for level in ("char", "word"):  # the library alone (the CLI start-up imports torch: ~300 MB, seconds)
-            lib = "import rnnkit.data.prepare as P; P.prepare(*__import__('sys').argv[1:3], P.Settings(level=sys_lv))"
-            lib = lib.replace("sys_lv", repr(level))
-            r = measure([PY, "-c", lib, str(big), str(work / "lib")])
-            rows.append((f"prepare {level}, {mb_big:.0f} MB, library", r, mb_big))
-            print(rows[-1][0], {k: round(v, 2) for k, v in r.items() if k in ("wall", "cpu", "rss_mb")}, flush=True)
-            shutil.rmtree(work / "lib")
+        if args.compare_mb:
+            compared = compare_word_paths(big, args.compare_mb)
+            print("word tokenising, CPU MB/s:", compared, flush=True)
+        cli = [PY, "-m", "rnnkit.cli", "--threads", "1", "lm"]
+        for level in ("char", "word"):
+            if level not in args.levels.split(",") and not (level == "char" and not args.no_train):
+                continue
+            if not args.no_library:  # the library alone, beside the CLI
+                lib = "import rnnkit.data.prepare as P; P.prepare(*__import__('sys').argv[1:3], P.Settings(level=lv))"
+                lib = lib.replace("lv", repr(level))
+                r = measure([PY, "-c", lib, str(big), str(work / "lib")])
+                rows.append((f"prepare {level}, {mb_big:.0f} MB, library", r, mb_big))
+                print(rows[-1][0], {k: round(v, 2) for k, v in r.items() if k in ("wall", "cpu", "rss_mb")}, flush=True)
+                shutil.rmtree(work / "lib")
             out = work / f"prep-{level}"
             r = measure([*cli, "prepare", "--data", str(big), "--out", str(out), "--level", level, "--quiet",
                          "--val-fraction", str(args.val_fraction)])  # fmt: skip
-            rows.append((f"prepare {level}, {mb_big:.0f} MB, `rnnkit lm prepare`", r, mb_big))
+            rows.append((f"prepare {level}, {mb_big:.0f} MB, `rnnkit --threads 1 lm prepare`", r, mb_big))
             print(rows[-1][0], {k: round(v, 2) for k, v in r.items() if k in ("wall", "cpu", "rss_mb")}, flush=True)
+        if args.no_train:
+            return report(rows, compared, args.compare_mb)
         r = measure([*cli, "prepare", "--data", str(small), "--out", str(work / "prep-small"), "--quiet",
                      "--val-fraction", str(args.val_fraction)])  # fmt: skip
-        train = ["train", "--hidden", "64", "--layers", "1", "--seconds", str(args.seconds), "--quiet",
-                 "--val-fraction", str(args.val_fraction)]  # fmt: skip
+        train = ["train", "--hidden", str(args.hidden), "--layers", str(args.layers), "--seconds", str(args.seconds),
+                 "--quiet", "--val-fraction", str(args.val_fraction), "--train.log_every=1"]  # fmt: skip
         runs = [("train from prepared", work / "prep-char", mb_big), ("train from prepared", work / "prep-small",
-                mb_small), ("train today's path", small, mb_small)]  # fmt: skip
+                mb_small), ("train today's path", small, mb_small)][: 2 if args.no_today else 3]  # fmt: skip
         for i, (name, data, mb) in enumerate(runs):
+            t0 = time.time()
             r = measure([*cli, *train, "--data", str(data), "--out", str(work / f"run{i}")])
-            rows.append((f"{name}, {mb:.0f} MB, {args.seconds} s", r, None))
+            steps = [json.loads(ln) for ln in (work / f"run{i}" / "metrics.jsonl").read_text().splitlines()]
+            first = min(s["time"] for s in steps if s.get("event") == "train") - t0  # the first step's log line
+            rows.append((f"{name}, {mb:.0f} MB, {args.layers}x{args.hidden}, {args.seconds} s; first step after "
+                         f"{first:.1f} s", r, None))  # fmt: skip
             print(rows[-1][0], {k: round(v, 2) for k, v in r.items() if k in ("wall", "cpu", "rss_mb")}, flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    report(rows, compared, args.compare_mb)
+
+
+def report(rows: list, compared: list, compare_mb: int) -> None:
+    """The markdown tables for RESULTS.md."""
+    if compared:
+        print(f"\n| word tokenising, first {compare_mb} MB, in-process, interleaved | MB/s (CPU, median of 3) |")
+        print("|---|---|")
+        for name, speed in compared:
+            print(f"| {name} | {speed:.1f} |")
     print("\n| run | wall s | CPU s | MB/s (wall) | MB/s (CPU) | peak RSS MB |\n|---|---|---|---|---|---|")
     for name, r, mb in rows:
         speed = (f"{mb / r['wall']:.1f} | {mb / r['cpu']:.1f}") if mb else "- | -"

@@ -3,15 +3,34 @@
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from rnnkit.tasks.cli import DEBUG, HandledGroup  # light: typer only
+from rnnkit.tasks.cli import DEBUG, HandledGroup, LazyCommand  # light: typer only
 
-# Every command runs inside one error handler (HandledGroup): rnnkit errors and OSErrors are one line, exit 1.
-app = typer.Typer(help="rnnkit: recurrent neural networks as a glass box.", no_args_is_help=True, cls=HandledGroup)
+
+class _Root(HandledGroup):
+    """``rnnkit``: every command runs inside one error handler (HandledGroup: rnnkit errors and OSErrors are one
+    line, exit 1). The task commands are built when they run (``_lazy_commands``), so ``rnnkit --help`` and
+    ``rnnkit lm prepare`` start without importing torch."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        rest = dict(self.commands)
+        first = {"demo": rest.pop("demo")} if "demo" in rest else {}
+        self.commands = {**first, **{c.name: c for c in _lazy_commands()}, **rest}  # --help lists them in this order
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        ctx.meta[_COMMAND] = tuple(args[:2])  # e.g. ("lm", "prepare"): read by the callback below
+        return super().resolve_command(ctx, args)
+
+
+_COMMAND = "rnnkit.command"
+app = typer.Typer(help="rnnkit: recurrent neural networks as a glass box.", no_args_is_help=True, cls=_Root)
 
 
 def one_thread_if_busy(echo: Callable[[str], None] | None = None) -> bool:
@@ -48,6 +67,9 @@ def main(
         DEBUG.set(True)  # read by errors_as_messages; HandledGroup resets it when the command ends
     if ctx.invoked_subcommand in ("bench", "gradcheck"):  # bench sets its own (--threads there); gradcheck is NumPy
         return
+    task, verb = (*ctx.meta.get(_COMMAND, ()), None, None)[:2]
+    if verb in _LIGHT.get(task, {}):  # NumPy only: importing torch would cost ~300 MB and seconds
+        return
     if threads:
         import torch
 
@@ -83,34 +105,50 @@ _TASK_HELP = {
     "speech": "Speech: isolated words from wav/flac recordings (log-mel/MFCC, BiGRU), accuracy and confusions.",
     "speech-ctc": "Connected speech: digit strings from recordings, BiGRU + CTC, greedy/beam decoding, WER/CER.",
 }
-_TASK_APPS = {name: task_app(get_task(name), help=h) for name, h in _TASK_HELP.items()}
-for _name, _app in _TASK_APPS.items():
-    app.add_typer(_app, name=_name)
+_LIGHT = {"lm": {"prepare": "rnnkit.tasks.lm.cli:prepare_command"}}  # task verbs that run without torch
 
 
-def _verb(task: str, verb: str, *, name: str) -> typer.models.CommandInfo:
-    """A copy of ``rnnkit <task> <verb>`` registered under another ``name``."""
-    info = copy.copy(next(c for c in _TASK_APPS[task].registered_commands if c.name == verb))
-    info.name = name
-    return info
+@functools.cache
+def _task_group(name: str) -> Any:
+    """The click group of ``rnnkit <task>`` (importing the task: torch)."""
+    return typer.main.get_group(task_app(get_task(name), help=_TASK_HELP[name]))
 
 
-# Older spellings, kept so nothing a user typed breaks: `rnnkit train lm` = `rnnkit lm train`, `rnnkit eval RUN` =
-# `rnnkit lm eval RUN`, `rnnkit generate RUN` = `rnnkit lm generate RUN`.
-train_app = typer.Typer(help="Train a model for a task: `rnnkit train lm ...` (= `rnnkit lm train ...`).",
-                        no_args_is_help=True)  # fmt: skip
-train_app.registered_commands.append(_verb("lm", "train", name="lm"))
-app.add_typer(train_app, name="train")
-app.registered_commands.append(_verb("lm", "eval", name="eval"))
-app.registered_commands.append(_verb("lm", "generate", name="generate"))
+def _verb(task: str, verb: str, *, name: str) -> Any:
+    """A copy of ``rnnkit <task> <verb>`` under another ``name``."""
+    cmd = copy.copy(_task_group(task).commands[verb])
+    cmd.name = name
+    return cmd
+
+
+def _lazy_commands() -> list[LazyCommand]:
+    """``rnnkit <task>`` for every task, and the older spellings, kept so nothing a user typed breaks:
+    `rnnkit train lm` = `rnnkit lm train`, `rnnkit eval RUN` = `rnnkit lm eval RUN`, `rnnkit generate RUN` =
+    `rnnkit lm generate RUN`."""
+    tasks = [LazyCommand(name, help=h, load=functools.partial(_task_group, name), light=_LIGHT.get(name))
+             for name, h in _TASK_HELP.items()]  # fmt: skip
+    train_help = "Train a model for a task: `rnnkit train lm ...` (= `rnnkit lm train ...`)."
+    old = [
+        LazyCommand("train", help=train_help, load=lambda: typer.core.TyperGroup(
+            name="train", commands={"lm": _verb("lm", "train", name="lm")}, help=train_help, no_args_is_help=True)),
+        LazyCommand("eval", help="Evaluate language-model runs (= `rnnkit lm eval`).",
+                    load=lambda: _verb("lm", "eval", name="eval")),
+        LazyCommand("generate", help="Stream text generated by a language-model run (= `rnnkit lm generate`).",
+                    load=lambda: _verb("lm", "generate", name="generate")),
+    ]  # fmt: skip
+    bench = LazyCommand("bench", help="Engine speed on this machine, every engine side by side.", load=_bench_group)
+    return [*tasks, *old, bench]
+
+
+def _bench_group() -> Any:
+    from rnnkit.bench import bench_app  # `bench cells`: engine speed side by side (torch)
+
+    return typer.main.get_group(bench_app)
+
 
 from rnnkit.explain import cli as explain_cli  # noqa: E402 - `explain gradients|states|trace`
 
 app.add_typer(explain_cli.explain_app, name="explain")
-
-from rnnkit.bench import bench_app  # noqa: E402 - `bench cells`: engine speed side by side
-
-app.add_typer(bench_app, name="bench")
 
 
 @app.command()

@@ -80,8 +80,16 @@ def register_task(name: str) -> Callable[[T], T]:
 
 
 def get_task(name: str) -> Any:
-    """The task class registered as ``name``."""
-    importlib.import_module("rnnkit.tasks")
+    """The task class registered as ``name`` (importing its package ``rnnkit.tasks.<name>`` alone if it has one, so
+    ``rnnkit lm train`` does not import pandas for the forecaster)."""
+    if name not in _TASKS:
+        try:
+            importlib.import_module(f"rnnkit.tasks.{name}.task")
+        except ModuleNotFoundError as e:
+            if not (e.name or "").startswith(f"rnnkit.tasks.{name}"):
+                raise
+    if name not in _TASKS:
+        importlib.import_module("rnnkit.tasks").load_all()
     try:
         return _TASKS[name]
     except KeyError:
@@ -89,5 +97,5 @@ def get_task(name: str) -> Any:
 
 
 def task_names() -> list[str]:
-    importlib.import_module("rnnkit.tasks")
+    importlib.import_module("rnnkit.tasks").load_all()
     return sorted(_TASKS)

@@ -175,3 +175,23 @@ def test_train_on_a_large_file_uses_a_cache_and_rebuilds_it_when_the_file_change
     again = T.LanguageModel(cfg).data()
     assert [*(tmp_path / "cache" / "lm").iterdir()] == [prep]  # the same cache folder, rebuilt
     assert len(again.train) + len(again.valid) > len(got.train) + len(got.valid)
+
+
+def test_cli_prepare_a_known_dataset_and_what_it_refuses(data_root, tmp_path):
+    prep = tmp_path / "ptb"
+    args = ["lm", "prepare", "--dataset", "ptb", "--data-root", str(data_root), "--level", "word", "--quiet"]
+    res = runner.invoke(app, [*args, "--out", str(prep)])
+    assert res.exit_code == 0 and "vocabulary 10,000 (uint16)" in res.output, res.output
+    meta = json.loads((prep / "meta.json").read_text())
+    assert meta["split_rule"] == "one file each" and [s["path"].rsplit("/", 1)[1] for s in meta["sources"]] == [
+        "ptb.train.txt", "ptb.valid.txt", "ptb.test.txt"]  # fmt: skip
+    res = runner.invoke(app, ["lm", "prepare", "--out", str(tmp_path / "x")])
+    assert res.exit_code == 2 and "give --data PATH or --dataset NAME" in res.output, res.output
+    res = runner.invoke(app, ["lm", "prepare", "--dataset", "imdb", "--out", str(tmp_path / "x")])
+    assert res.exit_code == 1 and "no text dataset 'imdb' to prepare" in res.output, res.output
+    with pytest.raises(DataError, match="split files must name train and valid"):
+        P.prepare({"train": prep / "meta.json"}, tmp_path / "y")
+    (tmp_path / "tr.txt").write_text("a b\n", encoding="utf-8")
+    (tmp_path / "va.txt").write_text(" \n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"the valid split \(.*va\.txt\) is empty"):
+        P.prepare({"train": tmp_path / "tr.txt", "valid": tmp_path / "va.txt"}, tmp_path / "y")

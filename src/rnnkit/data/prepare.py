@@ -10,13 +10,16 @@ The ids are exactly those of the in-memory path (``load_splits`` + ``encode_spli
 the split is ``split_text``'s rule on *characters* - train ``[0, a)``, valid ``[a, b)``, test ``[b, n)`` with
 ``a = int(n (1 - valid - test))``, ``b = int(n (1 - test))`` - and the vocabulary is built on the training
 split only (``Vocab.from_counts``, the same ranking as ``Vocab.build``). The text is streamed in blocks of
-``BLOCK`` bytes (half that for words) cut at a newline, so memory is bounded by the block size (or the
-longest line, at word level). Pass 1 checks UTF-8, hashes and counts characters, which fixes ``a`` and ``b``.
+``BLOCK`` bytes cut at a newline, so memory is bounded by the block size (or the longest line, at word level).
+Pass 1 checks UTF-8, hashes and counts characters, which fixes ``a`` and ``b``.
 Chars: pass 2 counts the training split's code points (bincount) -> the vocabulary; pass 3 encodes every split
-through a lookup table over code points (over bytes for ASCII blocks). Words: pass 2 splits each block once
-(``<eos>`` ending each line), gives words provisional ids in first-seen order (uint32 temp files) and counts the
-training split's ids -> the vocabulary; pass 3 remaps the provisional ids with a table (NumPy).
+through a lookup table over code points (over bytes for ASCII blocks). Words: pass 2 tokenises each block's
+UTF-8 bytes with whole-array operations (``data/words.py``: ``tokenize``'s tokens, ``<eos>`` ending each line,
+interned in a NumPy hash table with exact keys), writes provisional ids (uint32 temp files)
+and counts the training split's ids -> the vocabulary; pass 3 remaps the provisional ids with a table (NumPy).
 
+A corpus with its own split files (PTB) is given as ``{"train": f, "valid": f, "test": f}``: each split is its
+file, and ``prepare_dataset("ptb" | "tiny-shakespeare")`` splits a known dataset as ``load_splits`` does.
 Several files (a folder: its files in sorted name order; ``.gz`` files are read through gzip) are joined as if
 each ended with a newline. A single file is read as is (a UTF-8 byte-order mark at its start is dropped, as
 ``read_text`` does).
@@ -35,15 +38,16 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rnnkit.data.sources import DataError
-from rnnkit.data.text import EOS, LEVELS, EncodedText, Vocab
+from rnnkit.data.sources import DataError, resolve
+from rnnkit.data.text import LEVELS, EncodedText, Vocab
+from rnnkit.data.words import WordInterner
 from rnnkit.durable import TMP_TAG, fsync_dir, write_text
 
 BLOCK = 2 << 20  # bytes read per block (peak memory of a pass is ~15-20 blocks)
@@ -56,8 +60,22 @@ _MAX_CP = 0x110000  # code points
 # ---- sources -----------------------------------------------------------------------------------------------
 
 
-def source_files(data: str | os.PathLike) -> list[Path]:
-    """The files of ``data``: the file itself, or a folder's visible files in sorted name order."""
+Source = str | os.PathLike | Mapping[str, str | os.PathLike]  # a file or folder, or {split: file}
+
+
+def _split_files(data: Source) -> list[list[Path]] | None:
+    """{split: file} given (a dataset's own files: PTB) -> the files of each split in SPLITS order; else None."""
+    if not isinstance(data, Mapping):
+        return None
+    if set(data) - set(SPLITS) or not {"train", "valid"} <= set(data):
+        raise DataError(f"split files must name train and valid (and test), got {sorted(data)}")
+    return [source_files(data[s]) for s in SPLITS if s in data]
+
+
+def source_files(data: Source) -> list[Path]:
+    """The files of ``data``: the file itself, a folder's visible files in sorted name order, or each split's."""
+    if (parts := _split_files(data)) is not None:
+        return [f for part in parts for f in part]
     p = Path(data)
     if p.is_file():
         return [p]
@@ -81,17 +99,20 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _pieces(files: Sequence[Path], *, level: str, hashes: dict[str, Any] | None = None) -> Iterator[str]:
+def _pieces(
+    files: Sequence[Path], *, level: str, hashes: dict[str, Any] | None = None, decode: bool = True
+) -> Iterator[str] | Iterator[bytes]:
     """The decoded text in pieces that end at a newline (or at a file's end; char level: at any character
     boundary once a line outgrows 4 blocks). Raises DataError naming the file and byte offset of bad UTF-8.
-    ``hashes``: filled with each file's sha256 of its stored bytes."""
-    block = BLOCK if level == "char" else max(BLOCK // 2, 1)  # a block of words becomes ~10x its size in objects
+    ``hashes``: filled with each file's sha256 of its stored bytes. ``decode=False``: the UTF-8 bytes of the
+    same pieces, unchecked (for a pass after one that checked them)."""
+    block = BLOCK
     for path in files:
         h = hashlib.sha256() if hashes is not None else None
         offset, carry = 0, b""  # offset: file bytes (uncompressed) before `carry`
         with _open(path) as f:
             raw_f = f.fileobj if isinstance(f, gzip.GzipFile) else None
-            first, last = True, ""
+            first, last = True, "" if decode else b""
             while True:
                 try:
                     raw = f.read(max(block, 3) if first else block)  # a byte-order mark is read whole
@@ -117,7 +138,7 @@ def _pieces(files: Sequence[Path], *, level: str, hashes: dict[str, Any] | None 
                     cut = len(buf)
                 piece, carry = buf[:cut], buf[cut:]
                 try:
-                    text = piece.decode("utf-8")
+                    text = piece.decode("utf-8") if decode else piece
                 except UnicodeDecodeError as e:
                     bad = piece[e.start : e.end].hex(" ")
                     raise DataError(
@@ -127,8 +148,8 @@ def _pieces(files: Sequence[Path], *, level: str, hashes: dict[str, Any] | None 
                     ) from None
                 offset += cut
                 if eof:
-                    if len(files) > 1 and not (text or last).endswith("\n"):
-                        text += "\n"  # files are joined as if each ended with a newline
+                    if len(files) > 1 and not (text or last).endswith("\n" if decode else b"\n"):
+                        text += "\n" if decode else b"\n"  # files are joined as if each ended with a newline
                     if text:
                         yield text
                     break
@@ -152,6 +173,24 @@ def _cut(pieces: Iterator[str], bounds: Sequence[int]) -> Iterator[tuple[int, st
         pos += len(text)
 
 
+def _cut_bytes(pieces: Iterator[bytes], bounds: Sequence[int]) -> Iterator[tuple[int, bytes]]:
+    """``_cut`` for UTF-8 pieces: the same cuts (``bounds`` still count characters), as bytes."""
+    pos, k = 0, 0
+    for raw in pieces:
+        ascii_ = raw.isascii()
+        n = len(raw) if ascii_ else len(raw.decode("utf-8"))
+        while k < len(bounds) and pos + n >= bounds[k]:
+            j = bounds[k] - pos  # characters into `raw`
+            cut = j if ascii_ else len(raw.decode("utf-8")[:j].encode("utf-8"))
+            head, raw = raw[:cut], raw[cut:]
+            if head:
+                yield k, head
+            pos, n, k = bounds[k], n - j, k + 1
+        if raw:
+            yield k, raw
+        pos += n
+
+
 # ---- tokenising one piece ----------------------------------------------------------------------------------
 
 
@@ -160,15 +199,6 @@ def _code_points(text: str) -> np.ndarray:
     if text.isascii():
         return np.frombuffer(text.encode("ascii"), dtype=np.uint8)
     return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-
-
-def _words(text: str) -> list[str]:
-    """``tokenize(text, "word")`` in three C-level string operations: whitespace-split words, ``<eos>`` per line."""
-    lines = text.splitlines()
-    words = f" {EOS} ".join(lines).split()
-    if lines:
-        words.append(EOS)
-    return words
 
 
 def dtype_for(vocab_size: int) -> np.dtype:
@@ -201,7 +231,7 @@ def _stat(path: Path) -> dict[str, Any]:
     return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def stale_reason(meta: dict[str, Any], data: str | os.PathLike | None = None) -> str | None:
+def stale_reason(meta: dict[str, Any], data: Source | None = None) -> str | None:
     """Why the prepared folder no longer matches its sources (None: it matches). ``data``: the source now asked
     for (default: the one recorded)."""
     recorded = meta["sources"]
@@ -267,10 +297,17 @@ def open_prepared(folder: str | os.PathLike, *, check_source: bool = True) -> En
 
 
 def prepare(
-    data: str | os.PathLike, out: str | os.PathLike, settings: Settings = Settings(), *, quiet: bool = True
+    data: Source,
+    out: str | os.PathLike,
+    settings: Settings = Settings(),
+    *,
+    quiet: bool = True,
+    source: str | None = None,
 ) -> tuple[EncodedText, bool]:
     """Tokenise ``data`` into ``out`` (see the module docstring); reuse ``out`` when it is up to date.
 
+    ``data``: a file or folder, split by ``settings``' fractions; or ``{"train": f, "valid": f[, "test": f]}``, a
+    corpus's own split files (the fractions are then unused). ``source``: the name recorded (default: ``data``).
     Returns the opened corpus and whether it was (re)built.
     """
     if settings.level not in LEVELS:
@@ -281,13 +318,15 @@ def prepare(
         meta = read_meta(out) if out.is_dir() else None
         if meta is None and (not out.is_dir() or any(out.iterdir())):
             raise DataError(f"{out} exists and is not a prepared corpus; choose another --out")
-        if meta is not None and meta["settings"] == settings.to_json() and stale_reason(meta, data) is None:
+        same = meta is not None and meta["settings"] == settings.to_json()
+        if same and meta.get("split_files", False) == isinstance(data, Mapping) and stale_reason(meta, data) is None:
             return open_prepared(out, check_source=False), False
     tmp = out.with_name(f".{out.name}{TMP_TAG}{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        _build(files, tmp, settings, source=str(data), quiet=quiet)
+        name = source or (str(data) if not isinstance(data, Mapping) else ", ".join(map(str, data.values())))
+        _build(files, _split_files(data), tmp, settings, source=name, quiet=quiet)
         if out.exists():
             old = out.with_name(f".{out.name}.old-{os.getpid()}")
             os.replace(out, old)
@@ -300,6 +339,21 @@ def prepare(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return open_prepared(out, check_source=False), True
+
+
+def prepare_dataset(
+    name: str, out: str | os.PathLike, settings: Settings = Settings(), *, data_root: str | os.PathLike | None = None,
+    quiet: bool = True,
+) -> tuple[EncodedText, bool]:  # fmt: skip
+    """``prepare`` for a known dataset, split as ``load_splits(dataset=name)`` splits it: tiny-shakespeare the
+    published 90/10 of its characters (the fractions in ``settings`` are replaced), ptb its own three files."""
+    if name == "tiny-shakespeare":
+        path = resolve(name, "input.txt", data_root=data_root)
+        return prepare(path, out, replace(settings, valid_fraction=0.1, test_fraction=0.0), quiet=quiet, source=name)
+    if name == "ptb":
+        files = {s: resolve(name, f"ptb.{s}.txt", data_root=data_root) for s in SPLITS}
+        return prepare(files, out, settings, quiet=quiet, source=name)
+    raise DataError(f"no text dataset {name!r} to prepare; text datasets: tiny-shakespeare, ptb (or --data FILE)")
 
 
 @contextlib.contextmanager
@@ -316,45 +370,61 @@ def _progress(quiet: bool):
         yield p
 
 
-def _build(files: list[Path], tmp: Path, settings: Settings, *, source: str, quiet: bool) -> None:
+def _build(
+    files: list[Path], parts: list[list[Path]] | None, tmp: Path, settings: Settings, *, source: str, quiet: bool
+) -> None:
     level = settings.level
     total = sum(f.stat().st_size for f in files)
+    bounds: tuple[int, ...] | None = None  # None: one piece stream (pass 1), or the split files themselves
     with _progress(quiet) as bar:
 
-        def tracked(desc: str, pieces: Iterator[str], size: int | None) -> Iterator[str]:
+        def split_pieces(desc: str, size: int, *, decode: bool = True, hashes: dict | None = None) -> Iterator[Any]:
+            """(split index, piece) over every split, with a progress bar ``desc`` of ``size`` bytes."""
+            if parts is None:
+                pieces = _pieces(files, level=level, decode=decode, hashes=hashes)
+                pairs = ((0, p) for p in pieces) if bounds is None else (_cut if decode else _cut_bytes)(pieces, bounds)
+            else:
+                pairs = ((k, p) for k, fs in enumerate(parts) for p in _pieces(fs, level=level, decode=decode,
+                                                                                    hashes=hashes))  # fmt: skip
             task = bar.add_task(desc, total=size) if bar is not None else None
-            for t in pieces:
+            for k, t in pairs:
                 if bar is not None:
-                    bar.advance(task, len(t.encode("utf-8")) if not t.isascii() else len(t))
-                yield t
+                    bar.advance(task, len(t) if isinstance(t, bytes) or t.isascii() else len(t.encode("utf-8")))
+                yield k, t
 
         # pass 1: UTF-8 check, hashes, characters -> the split points (split_text's rule)
         hashes: dict[str, str] = {}
-        n, nbytes, has_text = 0, 0, False
-        for t in tracked("scan", _pieces(files, level=level, hashes=hashes), total):
-            n += len(t)
+        n, nbytes, has_text = [0, 0, 0], 0, [False] * 3
+        for k, t in split_pieces("scan", total, hashes=hashes):
+            n[k] += len(t)
             nbytes += len(t) if t.isascii() else len(t.encode("utf-8"))
-            has_text = has_text or not t.isspace()
-        if not has_text:
-            raise DataError(f"text source {source} is empty (or only whitespace); a language model needs text")
-        v, te = settings.valid_fraction, settings.test_fraction
-        a, b = int(n * (1.0 - v - te)), int(n * (1.0 - te))
-        if a == 0 or b == a or (te and b == n):
-            raise DataError(f"text of {n} characters is too short for a {v}/{te} split")
-        bounds = (a, b) if te else (a,)
-
-        names = SPLITS[: len(bounds) + 1]
+            has_text[k] = has_text[k] or not t.isspace()
+        if parts is None:
+            if not has_text[0]:
+                raise DataError(f"text source {source} is empty (or only whitespace); a language model needs text")
+            v, te = settings.valid_fraction, settings.test_fraction
+            a, b = int(n[0] * (1.0 - v - te)), int(n[0] * (1.0 - te))
+            if a == 0 or b == a or (te and b == n[0]):
+                raise DataError(f"text of {n[0]} characters is too short for a {v}/{te} split")
+            bounds = (a, b) if te else (a,)
+            names = SPLITS[: len(bounds) + 1]
+        else:
+            names = SPLITS[: len(parts)]
+            for k, name in enumerate(names):
+                if not has_text[k]:
+                    raise DataError(f"the {name} split ({parts[k][0]}) is empty; a language model needs text")
         encode = _encode_chars if level == "char" else _encode_words
-        vocab, dtype, counts_out = encode(files, tmp, names, bounds, settings, tracked, nbytes)
+        vocab, dtype, counts_out = encode(split_pieces, tmp, names, settings, nbytes)
     meta = {
         "format": FORMAT,
         "source": source,
         "settings": settings.to_json(),
-        "split_rule": "characters [0,a) train, [a,b) valid, [b,n) test; a = int(n*(1-valid-test)), "
-        "b = int(n*(1-test)) (rnnkit.data.text.split_text)",
-        "characters": n,
+        "split_files": parts is not None,
+        "split_rule": "one file each" if parts else "characters [0,a) train, [a,b) valid, [b,n) test; "
+        "a = int(n*(1-valid-test)), b = int(n*(1-test)) (rnnkit.data.text.split_text)",
+        "characters": sum(n),
         "bytes": nbytes,
-        "bounds": list(bounds),
+        "bounds": list(bounds) if bounds else None,
         "counts": counts_out,
         "dtype": dtype.name,
         "vocab_size": len(vocab),
@@ -364,19 +434,11 @@ def _build(files: list[Path], tmp: Path, settings: Settings, *, source: str, qui
     write_text(tmp / META, json.dumps(meta, ensure_ascii=False, indent=1))  # last: it marks the folder complete
 
 
-class _Intern(dict):
-    """word -> provisional id, in order of first sight (a new word costs one Python call; a known one none)."""
-
-    def __missing__(self, key: str) -> int:
-        v = self[key] = len(self)
-        return v
-
-
-def _encode_chars(files, tmp, names, bounds, settings, tracked, nbytes):
+def _encode_chars(split_pieces, tmp, names, settings, nbytes):
     """Pass 2: code-point counts of the training split -> the vocabulary. Pass 3: every split through a lookup
     table over code points (over bytes for ASCII blocks)."""
     cp_counts = np.zeros(_MAX_CP, dtype=np.int64)
-    for k, t in _cut(tracked("count", _pieces(files, level="char"), nbytes), bounds):
+    for k, t in split_pieces("count", nbytes):
         if k > 0:
             break
         cps = _code_points(t)
@@ -390,40 +452,38 @@ def _encode_chars(files, tmp, names, bounds, settings, tracked, nbytes):
         lut[ord(tok)] = i
     sizes = dict.fromkeys(names, 0)
     with _writers(tmp, names, ".bin") as outs:
-        for k, t in _cut(tracked("encode", _pieces(files, level="char"), nbytes), bounds):
+        for k, t in split_pieces("encode", nbytes):
             ids = lut[_code_points(t)]
             ids.tofile(outs[k])
             sizes[names[k]] += len(ids)
     return vocab, dtype, sizes
 
 
-def _encode_words(files, tmp, names, bounds, settings, tracked, nbytes):
-    """Pass 2: split every block into words once, give each word a provisional id (first-sight order, uint32 in
+def _encode_words(split_pieces, tmp, names, settings, nbytes):
+    """Pass 2: tokenise every block's bytes once (``WordInterner``: provisional ids, uint32 in
     temp files) and count the training split's ids with bincount -> the vocabulary. Pass 3: remap the provisional
     ids through a table (NumPy, block by block) into the final dtype."""
-    intern = _Intern()
+    interner = WordInterner()
     train_counts = np.zeros(0, dtype=np.int64)
     sizes = dict.fromkeys(names, 0)
     with _writers(tmp, names, ".u32") as outs:
-        for k, t in _cut(tracked("tokenise", _pieces(files, level="word"), nbytes), bounds):
-            words = _words(t)
-            ids = np.fromiter(map(intern.__getitem__, words), dtype=np.uint32, count=len(words))
+        for k, raw in split_pieces("tokenise", nbytes, decode=False):
+            ids = interner.encode(raw)
             ids.tofile(outs[k])
             sizes[names[k]] += len(ids)
             if k == 0:
-                c = np.bincount(ids, minlength=len(intern))
+                c = np.bincount(ids, minlength=len(interner))
                 c[: len(train_counts)] += train_counts
                 train_counts = c
-    words_seen = list(intern)  # provisional id -> word
-    counts = {words_seen[i]: int(train_counts[i]) for i in np.flatnonzero(train_counts)}
+    words_seen = interner.words()  # provisional id -> word
+    seen_in_train = np.flatnonzero(train_counts)
+    counts = {words_seen[i]: int(train_counts[i]) for i in seen_in_train}
     vocab = Vocab.from_counts(counts, level="word", max_size=settings.max_vocab or None)
     dtype = dtype_for(len(vocab))
-    table = np.zeros(len(intern), dtype=dtype)  # provisional id -> final id; not in the vocabulary -> 0 (<unk>)
-    for w, i in vocab.stoi.items():
-        if w in intern:
-            table[intern[w]] = i
-    del intern, words_seen
-    step = BLOCK // 4
+    table = np.zeros(len(interner), dtype=dtype)  # provisional id -> final id; not in the vocabulary -> 0 (<unk>)
+    table[seen_in_train] = [vocab.stoi.get(words_seen[i], 0) for i in seen_in_train]
+    del interner, words_seen
+    step = max(BLOCK // 4, 1)
     with _writers(tmp, names, ".bin") as outs:
         for k, name in enumerate(names):
             src = tmp / f"{name}.u32"

@@ -25,6 +25,7 @@ from ``numpy.random.default_rng([seed, e])``: an epoch can be replayed, or resum
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
@@ -138,6 +139,19 @@ class TokenStream(Batches):
             x, y = as_long(self.data[:, i : i + n]), as_long(self.data[:, i + 1 : i + 1 + n])  # (N, n) each
             yield Chunk(x, y, n, n / self.bptt if self.variable else 1.0)
             i += n
+
+    def shard(self, rank: int, world_size: int) -> TokenStream:
+        """Rank ``rank``'s contiguous block of rows under DDP: the same chunks as slicing each full chunk's rows
+        (``shard_batch``, the default), but only these rows of the stream (a memory map) are ever read."""
+        if self.batch_size % world_size:
+            raise ValueError(
+                f"batch dimension {self.batch_size} does not divide by the world size {world_size}: choose a batch "
+                f"size that is a multiple of the number of processes"
+            )
+        k = self.batch_size // world_size
+        part = copy.copy(self)
+        part.data, part.batch_size = self.data[rank * k : (rank + 1) * k], k  # (k, W): still a view, no copy
+        return part
 
     def __len__(self) -> int:
         return -(-(self.width - 1) // self.bptt)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import click
 import typer
 import typer.core
 
@@ -197,6 +198,31 @@ class HandledGroup(typer.core.TyperGroup):
                 return super().invoke(ctx)
         finally:
             DEBUG.reset(token)
+
+
+class LazyCommand(click.Command):
+    """A command or group built when it runs, so ``rnnkit --help`` lists it from its help text alone and a task's
+    torch-heavy CLI is built only for that task. ``light``: verbs (name -> ``"module:function"``) run without
+    building the rest of the group, e.g. ``lm prepare``, which needs NumPy only."""
+
+    def __init__(
+        self, name: str, *, help: str, load: Callable[[], Any], light: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(name, help=help)
+        self._load, self.light = load, dict(light or {})
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        verb = args[0] if args else None
+        real = self._light_group(verb) if verb in self.light else self._load()
+        return real.make_context(info_name, args, parent=parent, **extra)
+
+    def _light_group(self, verb: str) -> Any:
+        import importlib
+
+        module, fn = self.light[verb].split(":")
+        app = typer.Typer(help=self.help, no_args_is_help=True)
+        app.command(verb)(getattr(importlib.import_module(module), fn))
+        return typer.main.get_group(app)
 
 
 def echo_notes(notes: Sequence[str]) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from rnnkit.tasks.cli import errors_as_messages
+from rnnkit.tasks.cli import UsageError, errors_as_messages
 
 
 def generate_command(
@@ -45,7 +45,13 @@ def generate_command(
 
 
 def prepare_command(
-    data: Path = typer.Option(..., help="A UTF-8 text file (.gz accepted) or a folder of them (sorted, joined)."),
+    data: Path | None = typer.Option(None, help="A UTF-8 text file (.gz accepted) or a folder of them (joined)."),
+    dataset: str | None = typer.Option(
+        None,
+        help="Or a known dataset, split as `lm train --dataset` splits it: "
+        "tiny-shakespeare (its last tenth is validation) or ptb (its own files).",
+    ),
+    data_root: Path | None = typer.Option(None, help="Folder holding the known datasets (default $RNNKIT_DATA)."),
     out: Path = typer.Option(..., help="The folder to write: train/valid/test .bin ids and meta.json."),
     level: str = typer.Option("char", help="Tokens: char or word."),
     max_vocab: int = typer.Option(0, help="Keep the most frequent tokens (counting <unk>); 0: no limit."),
@@ -57,12 +63,17 @@ def prepare_command(
     An up-to-date folder is reused; a changed source or setting rebuilds it."""
     import time
 
-    from rnnkit.data.prepare import Settings, prepare
+    from rnnkit.data.prepare import Settings, prepare, prepare_dataset
 
     with errors_as_messages("rnnkit lm prepare"):
+        if (data is None) == (dataset is None):
+            raise UsageError("give --data PATH or --dataset NAME (tiny-shakespeare, ptb), one of them")
         t0 = time.monotonic()
         settings = Settings(level=level, max_vocab=max_vocab, valid_fraction=val_fraction, test_fraction=test_fraction)
-        enc, built = prepare(data, out, settings, quiet=quiet)
+        if dataset is not None:
+            enc, built = prepare_dataset(dataset, out, settings, data_root=data_root, quiet=quiet)
+        else:
+            enc, built = prepare(data, out, settings, quiet=quiet)
         sec = time.monotonic() - t0
     n = {s: len(getattr(enc, s)) for s in ("train", "valid", "test") if getattr(enc, s) is not None}
     what = f"prepared in {sec:.1f} s" if built else "up to date, reused"

@@ -24,7 +24,7 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from pathlib import Path
@@ -48,6 +48,7 @@ from rnnkit.models.encoder import RecurrentLM, check_adaptive
 from rnnkit.registry import register_task
 from rnnkit.tasks.base import Splits, Task
 from rnnkit.tasks.cli import Opt
+from rnnkit.tasks.lm.progress import eval_progress
 from rnnkit.train import StepOutput
 from rnnkit.train.budget import TIME_DECAYS, TimeBudget  # noqa: F401 - their home was here; importable as before
 
@@ -106,6 +107,7 @@ class LMDataConfig(DataConfig):
     bptt: int = 128  # truncated-BPTT chunk length (time steps per batch)
     test_fraction: float = 0.0  # files given by path: the last fraction is a test split
     max_vocab: int = 0  # keep the most frequent tokens (counting <unk>); 0: no limit
+    eval_tokens: int = 0  # periodic validation on the first N validation tokens (nanoGPT's eval_iters); 0: all
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -117,6 +119,8 @@ class LMDataConfig(DataConfig):
             raise ConfigError(f"config data.test_fraction: must be in [0, 1), got {self.test_fraction}")
         if self.max_vocab < 0:
             raise ConfigError(f"config data.max_vocab: must be >= 0 (0 = no limit), got {self.max_vocab}")
+        if self.eval_tokens < 0:
+            raise ConfigError(f"config data.eval_tokens: must be >= 0 (0 = the whole split), got {self.eval_tokens}")
 
 
 def _lm_train() -> TrainConfig:
@@ -153,13 +157,19 @@ def lm_metrics(nats: float, *, level: str) -> dict[str, float]:
 
 @torch.no_grad()
 def stream_nll(
-    model: RecurrentLM, ids: np.ndarray | Tensor, *, batch_size: int = 1, chunk: int = 256
+    model: RecurrentLM,
+    ids: np.ndarray | Tensor,
+    *,
+    batch_size: int = 1,
+    chunk: int = 256,
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[float, int]:
     """Summed NLL (nats) and token count of predicting ``ids[1:]`` from the prefix, state carried throughout.
 
     The stream is cut into ``batch_size`` contiguous columns (the last ``len % batch_size`` tokens are
     dropped, as batchify does; none with batch_size=1); each column is read in chunks of ``chunk`` steps and
     the final state of one chunk starts the next, so every prediction sees its whole column's history.
+    ``progress(n)`` is called with the tokens each chunk scored.
     """
     cols = columns(ids, batch_size)  # (N, L) view: row n is a contiguous piece of the stream (no copy)
     was_training = model.training
@@ -173,6 +183,8 @@ def stream_nll(
             nll, state = model(x, state, targets=y)  # (N, t) nats, state carried to the next chunk
             total += float(nll.sum())
             count += y.numel()
+            if progress is not None:
+                progress(y.numel())
     finally:
         model.train(was_training)
     return total, count
@@ -317,8 +329,16 @@ class LanguageModel(Task):
         from rnnkit.data.streams import TokenStream
 
         d = self.config.data
+        rows = d.eval_batch_size or d.batch_size
+        if val is not None and d.eval_tokens and len(val) > d.eval_tokens:
+            if d.eval_tokens < 2 * rows:
+                raise ConfigError(
+                    f"config data.eval_tokens: {d.eval_tokens} tokens cannot fill {rows} validation rows of 2 tokens "
+                    f"or more; use at least {2 * rows}, or 0 for the whole split"
+                )
+            val = val[: d.eval_tokens]  # the same sample at every evaluation; a view (of the memory map, if any)
         train_s = TokenStream(train, batch_size=d.batch_size, bptt=d.bptt)
-        val_s = TokenStream(val, batch_size=d.eval_batch_size or d.batch_size, bptt=d.bptt) if val is not None else None
+        val_s = TokenStream(val, batch_size=rows, bptt=d.bptt) if val is not None else None
         return train_s, val_s
 
     def streams(self) -> tuple[Any, Any]:
@@ -356,7 +376,10 @@ class LanguageModel(Task):
         else:
             ids = data
         t0 = time.monotonic()
-        total, count = stream_nll(model, ids, batch_size=batch_size or self.config.final_eval_batch_size)
+        rows = batch_size or self.config.final_eval_batch_size
+        name = f"eval {data if isinstance(data, str) else 'data'}"
+        with eval_progress(name, (len(ids) // rows - 1) * rows, quiet=self.config.train.quiet) as advance:
+            total, count = stream_nll(model, ids, batch_size=rows, progress=advance)
         out = lm_metrics(total / count, level=self.config.data.level)
         out.update(tokens=count, seconds=round(time.monotonic() - t0, 2))
         return out
@@ -376,6 +399,8 @@ class LanguageModel(Task):
             "'none' = full softmax).", convert=_adaptive, late=True),
         Opt("--bptt", "data.bptt", int, "Truncated-BPTT length."),
         Opt("--val-fraction", "data.val_fraction", float, "--data files: the last fraction is validation."),
+        Opt("--eval-tokens", "data.eval_tokens", int, "Evaluations during training (best, early stopping) score the "
+            "first N validation tokens; the final one after training scores the whole split. 0: always whole."),
     )  # fmt: skip
     eval_options = (
         Opt("--split", None, str, "valid, test, train or all (valid and test).", default="all"),
