@@ -31,11 +31,11 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from rnnkit.config import ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig
+from rnnkit.config import ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig, _check, _one_of
 from rnnkit.data.music import KEYS, LOWEST_MIDI, MUSIC_DATASETS, check_roll, dataset_path, read_rolls
 from rnnkit.data.sequences import BucketBatches
 from rnnkit.data.sources import DataError
-from rnnkit.models.music import PianoRollNet
+from rnnkit.models.music import NadeHead, PianoRollNet
 from rnnkit.registry import register_task
 from rnnkit.tasks.base import Splits, Task
 from rnnkit.tasks.cli import Opt
@@ -48,6 +48,8 @@ from rnnkit.train import StepOutput
 class MusicModelConfig(ModelConfig):
     hidden_size: int = 256
     head_dropout: float = 0.3  # dropout on the recurrent outputs before the 88 sigmoids (JSB is small: 229 pieces)
+    output: str = "bernoulli"  # bernoulli: 88 independent keys; nade: keys modelled jointly (RNN-NADE)
+    nade_hidden: int = 150  # the NADE's hidden units (output="nade" only)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -55,6 +57,8 @@ class MusicModelConfig(ModelConfig):
             raise ConfigError("config model.bidirectional: frame t+1 is predicted from the past only; set it false")
         if not 0.0 <= self.head_dropout < 1.0:
             raise ConfigError(f"config model.head_dropout: is a probability in [0, 1), got {self.head_dropout}")
+        _one_of(self.output, "model.output", ("bernoulli", "nade"))
+        _check(self.nade_hidden > 0, "model.nade_hidden", f"must be > 0, got {self.nade_hidden}")
 
 
 @dataclass(frozen=True)
@@ -105,7 +109,7 @@ def _collate(items: Sequence[tuple[np.ndarray]]) -> tuple[Tensor, Tensor]:
 def _step(model: torch.nn.Module, batch: tuple[Tensor, Tensor], state: Any) -> StepOutput:
     """fit's step: NLL per predicted frame (summed over keys); n_items = frames, so means are frame-weighted."""
     rolls, lengths = batch  # (N, T, K), (N,)
-    logits, _ = model(rolls[:, :-1], lengths=lengths - 1)  # (N, T-1, K): frame t -> logits of frame t+1
+    logits, _ = model(rolls[:, :-1], lengths=lengths - 1, target=rolls[:, 1:])  # (N, T-1, K): t -> t+1's logits
     total, frames = frame_nll(logits, rolls[:, 1:], lengths - 1)
     return StepOutput(total / frames, None, int(frames))
 
@@ -185,7 +189,7 @@ class MusicModel(Task):
         total, frames = 0.0, 0
         with torch.no_grad():
             for rolls, lengths in _batches(pieces, self.config.data.eval_batch_size or 32, shuffle=False).epoch(0):
-                logits, _ = model(rolls[:, :-1], lengths=lengths - 1)
+                logits, _ = model(rolls[:, :-1], lengths=lengths - 1, target=rolls[:, 1:])
                 s, n = frame_nll(logits.double(), rolls[:, 1:].double(), lengths - 1)
                 total, frames = total + float(s), frames + int(n)
         model.train(was)
@@ -211,8 +215,10 @@ class MusicModel(Task):
 
     # -- prediction ---------------------------------------------------------------------------------------
 
-    def predict(self, pieces: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """The probability of each key in the frame after each piece: one (88,) array per piece."""
+    def predict(self, pieces: Sequence[np.ndarray], *, samples: int = 512, seed: int = 0) -> list[np.ndarray]:
+        """The probability of each key in the frame after each piece: one (88,) array per piece. Exact for the
+        Bernoulli output; for the NADE output the marginals have no closed form, so they are the key frequencies
+        of ``samples`` frames drawn from the model (seeded; standard error at most 0.5 / sqrt(samples))."""
         model = self.require_model()
         rolls = [np.asarray(r, dtype=np.float32) for r in pieces]
         for i, r in enumerate(rolls):  # one frame is enough to predict the next (training needs two)
@@ -220,24 +226,34 @@ class MusicModel(Task):
                 raise DataError(f"input {i}: a piano roll must be (frames >= 1, {KEYS}), got shape {r.shape}")
         out = []
         model.eval()
+        gen = torch.Generator().manual_seed(seed)
         with torch.no_grad():
             for r in rolls:
-                logits, _ = model(torch.from_numpy(r)[None])  # (1, T, K)
-                out.append(torch.sigmoid(logits[0, -1]).numpy())
+                u, _ = model.features(torch.from_numpy(r)[None])  # (1, T, H)
+                if isinstance(model.head, NadeHead):
+                    draws = model.head.sample(u[:, -1].expand(samples, -1), generator=gen)  # (samples, K)
+                    out.append(draws.mean(0).numpy())
+                else:
+                    out.append(torch.sigmoid(model.head.logits(u[0, -1])).numpy())
         return out
 
-    def generate(self, prompt: np.ndarray | None = None, *, frames: int = 32, seed: int | None = None) -> np.ndarray:
-        """Sample ``frames`` new frames (each key an independent Bernoulli given the past), after ``prompt``
-        (a (T, 88) roll; None: one silent frame); returns the (frames, 88) sampled roll, the prompt not repeated."""
+    def generate(
+        self, prompt: np.ndarray | None = None, *, frames: int = 32, seed: int | None = None, temperature: float = 1.0
+    ) -> np.ndarray:
+        """Sample ``frames`` new frames after ``prompt`` (a (T, 88) roll; None: one silent frame); returns the
+        (frames, 88) sampled roll, the prompt not repeated. Bernoulli: keys independent given the past; NADE: key
+        by key within each frame. ``temperature`` divides every logit (< 1: surer, > 1: more random)."""
+        if not temperature > 0:
+            raise ConfigError(f"temperature: must be > 0, got {temperature}")
         model = self.require_model().eval()
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         x = torch.zeros(1, 1, KEYS) if prompt is None else torch.as_tensor(prompt, dtype=torch.float32)[None]
         out, state = [], None
         with torch.no_grad():
-            for _ in range(frames):
-                logits, state = model(x, state)  # (1, t, K); the state carries the history
-                x = torch.bernoulli(torch.sigmoid(logits[:, -1:]), generator=gen)  # (1, 1, K)
-                out.append(x[0, 0].numpy())
+            for _ in range(frames):  # the state carries the history; each step reads only the newest frames
+                nxt, state = model.sample_next(x, state, temperature=temperature, generator=gen)  # (1, K)
+                x = nxt[:, None]  # (1, 1, K)
+                out.append(nxt[0].numpy())
         return np.stack(out) if out else np.zeros((0, KEYS), dtype=np.float32)
 
     @classmethod
