@@ -13,7 +13,11 @@ prefix, and
 nats per frame: summed over the 88 keys, averaged over all predicted frames of the split (a long piece weighs
 more than a short one; the first frame of a piece is read, never scored). ``frame_nll`` computes the sums;
 the training loss is the same quantity per batch, so fit's frame-weighted ``val_loss`` is the validation NLL
-and picks ``best``. Not here: MIDI input/output, NADE/RBM output layers (keys independent given the past).
+and picks ``best``. With ``model.output=nade`` the logits of key k also depend on the keys below it in the same
+frame (``rnnkit.models.music``), and the same sum is the exact NLL of the frame under the NADE.
+
+MIDI: ``--data FOLDER`` of .mid files (``rnnkit.data.midi``) at ``data.fs`` frames per second, optionally
+transposed (``data.transpose``); ``generate --midi/--png`` writes the sample. Not here: RNN-RBM outputs, .wav.
 
 Shape letters: N batch, T frames, K keys (88), H hidden.
 """
@@ -32,7 +36,8 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from rnnkit.config import ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig, _check, _one_of
-from rnnkit.data.music import KEYS, LOWEST_MIDI, MUSIC_DATASETS, check_roll, dataset_path, read_rolls
+from rnnkit.data.midi import MIDI_SUFFIXES, plot_roll, read_midi, read_midi_folder, transpositions, write_midi
+from rnnkit.data.music import KEYS, LOWEST_MIDI, MUSIC_DATASETS, SPLITS, check_roll, dataset_path, read_rolls
 from rnnkit.data.sequences import BucketBatches
 from rnnkit.data.sources import DataError
 from rnnkit.models.music import NadeHead, PianoRollNet
@@ -63,12 +68,17 @@ class MusicModelConfig(ModelConfig):
 
 @dataclass(frozen=True)
 class MusicDataConfig(DataConfig):
-    """``dataset`` (jsb-chorales, nottingham) or ``path`` (a .mat with traindata/validdata/testdata)."""
+    """``dataset`` (jsb-chorales, nottingham) or ``path``: a .mat with traindata/validdata/testdata, or a folder of
+    MIDI files (with train/ valid/ test/ subfolders, or not: then ``val_fraction`` of its files validate)."""
 
     batch_size: int = 8
+    fs: float = 4.0  # frames per second when reading or writing MIDI (a .mat is already in frames)
+    transpose: int = 0  # augment the training pieces with every shift of up to this many semitones either way
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        _check(self.fs > 0, "data.fs", f"must be > 0 frames per second, got {self.fs}")
+        _check(0 <= self.transpose <= 12, "data.transpose", f"must be 0..12 semitones, got {self.transpose}")
         if self.dataset is not None and self.dataset not in MUSIC_DATASETS:
             raise ConfigError(f"config data.dataset: one of {', '.join(MUSIC_DATASETS)}, got {self.dataset!r}")
 
@@ -149,18 +159,48 @@ class MusicModel(Task):
     def _source(self) -> Path:
         d = self.config.data
         if d.path is None and d.dataset is None:
-            raise ConfigError(f"config data: give --dataset ({', '.join(MUSIC_DATASETS)}) or --data FILE.mat")
+            raise ConfigError(f"config data: give --dataset ({', '.join(MUSIC_DATASETS)}) or --data FILE.mat "
+                              "or --data FOLDER of .mid files")  # fmt: skip
         return Path(d.path) if d.path is not None else dataset_path(d.dataset, data_root=d.data_root)
+
+    def _read(self, path: str | Path) -> dict[str, list[np.ndarray]]:
+        """Rolls by split from a .mat, a folder of MIDI files or one MIDI file (all ``train``)."""
+        p = Path(path)
+        if p.is_dir():
+            return read_midi_folder(p, fs=self.config.data.fs)
+        if p.suffix.lower() in MIDI_SUFFIXES:
+            return {"train": [check_roll(read_midi(p, fs=self.config.data.fs), where=str(p))]}
+        return read_rolls(p)
+
+    def _all(self, path: str | Path, split: str) -> list[np.ndarray]:
+        """The pieces of a --val/--test source: a .mat's ``split`` (validdata, testdata), or every MIDI piece."""
+        rolls = self._read(path)
+        if Path(path).suffix.lower() == ".mat":
+            if split not in rolls:
+                raise DataError(f"{path}: has no {SPLITS[split]} to use")
+            return rolls[split]
+        return [r for pieces in rolls.values() for r in pieces]
 
     def load_data(self) -> Splits:
         d = self.config.data
         src = self._source()
-        rolls = read_rolls(src)
-        val = read_rolls(d.val_path).get("valid") if d.val_path else rolls.get("valid")
-        test = read_rolls(d.test_path).get("test") if d.test_path else rolls.get("test")
+        rolls = self._read(src)
         if "train" not in rolls:
-            raise DataError(f"{src}: has no traindata to train on")
-        return Splits(rolls["train"], val, test, notes=[f"{src.name}: official splits as published"])
+            raise DataError(f"{src}: has no training pieces (traindata, or MIDI files)")
+        train, notes = rolls["train"], [f"{src.name}: " + ("official splits as published" if src.suffix == ".mat"
+                                                          else f"MIDI at {d.fs:g} frames per second")]  # fmt: skip
+        val = self._all(d.val_path, "valid") if d.val_path else rolls.get("valid")
+        if val is None and src.suffix != ".mat" and d.val_fraction > 0 and len(train) > 1:
+            order = np.random.default_rng(self.config.train.seed).permutation(len(train))
+            n_val = max(1, int(round(d.val_fraction * len(train))))
+            val, train = [train[i] for i in order[:n_val]], [train[i] for i in order[n_val:]]
+            notes.append(f"{n_val} of the MIDI files held out for validation (data.val_fraction)")
+        test = self._all(d.test_path, "test") if d.test_path else rolls.get("test")
+        if d.transpose:
+            n = len(train)
+            train = transpositions(train, d.transpose)
+            notes.append(f"training pieces transposed by up to ±{d.transpose} semitones: {n} -> {len(train)}")
+        return Splits(train, val, test, notes=notes)
 
     def describe_data(self, splits: Splits) -> str:
         n = lambda x: "none" if x is None else f"{len(x):,} ({sum(len(r) for r in x):,} frames)"  # noqa: E731
@@ -208,6 +248,9 @@ class MusicModel(Task):
         return out
 
     def read_eval_data(self, path: Path) -> Any:
+        """A .mat's testdata, or every piece of a MIDI file or folder (at the run's data.fs)."""
+        if path.is_dir() or path.suffix.lower() in MIDI_SUFFIXES:
+            return self._all(path, "test")
         rolls = read_rolls(path)
         if "test" not in rolls:
             raise DataError(f"{path}: has no testdata to score")
@@ -265,14 +308,29 @@ class MusicModel(Task):
         def generate(
             run: Path = typer.Argument(..., help="A run folder of `rnnkit music train`."),
             prompt: str = typer.Option("", help="Frames to start from, e.g. '60,64,67 62,65,69' (default: silence)."),
+            prime: Path | None = typer.Option(None, help="Start from this MIDI file instead (read at --fs)."),
             frames: int = typer.Option(32, help="Frames to sample."),
             seed: int | None = typer.Option(None, help="Fixes the sample."),
+            temperature: float = typer.Option(1.0, help="Divides every logit: < 1 surer, > 1 more random."),
+            midi: Path | None = typer.Option(None, help="Also write the sampled frames as this .mid file."),
+            png: Path | None = typer.Option(None, help="Also draw the sampled frames as this piano-roll PNG."),
+            fs: float | None = typer.Option(None, help="Frames per second of --prime/--midi (default: the run's "
+                                                       "data.fs)."),
             which: str = typer.Option("best", help="Checkpoint: best or last."),
         ) -> None:
             """Sample frames, one line per frame: its MIDI notes joined by commas ('-' = silence)."""
             with errors_as_messages("rnnkit music generate"):
                 task = cls.load(run, which=which)
-                roll = task.generate(parse_frames(prompt) if prompt.strip() else None, frames=frames, seed=seed)
+                rate = fs if fs is not None else task.config.data.fs
+                if prime is not None and prompt.strip():
+                    raise ConfigError("give --prompt or --prime, not both")
+                start = (read_midi(prime, fs=rate) if prime is not None
+                         else parse_frames(prompt) if prompt.strip() else None)  # fmt: skip
+                roll = task.generate(start, frames=frames, seed=seed, temperature=temperature)
+                if midi is not None:
+                    write_midi(roll, midi, fs=rate)
+                if png is not None:
+                    plot_roll(roll, png, fs=rate, title=f"{run.name}: {frames} sampled frames (seed {seed})")
             for f in roll:
                 on = np.flatnonzero(f)
                 typer.echo(",".join(str(k + LOWEST_MIDI) for k in on) if len(on) else "-")
@@ -289,6 +347,10 @@ class MusicModel(Task):
     cli_options = (
         Opt("--dropout", "model.dropout", float, "Dropout between stacked layers."),
         Opt("--head-dropout", "model.head_dropout", float, "Dropout before the 88 sigmoid outputs."),
+        Opt("--output", "model.output", str, "bernoulli (keys independent) or nade (keys of a frame jointly)."),
+        Opt("--fs", "data.fs", float, "Frames per second when reading MIDI (--data FOLDER of .mid files)."),
+        Opt("--transpose", "data.transpose", int, "Augment training pieces with shifts of up to this many "
+            "semitones."),
     )
     predict_options = (Opt("--threshold", None, float, "Print the keys with p at least this.", default=0.5),)
     train_help = "Train on piano rolls (frame t -> frame t+1), then score the test split: NLL per frame (eval.json)."
