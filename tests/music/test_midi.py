@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.io import wavfile
 from typer.testing import CliRunner
 
 from rnnkit.cli import app
@@ -167,10 +168,10 @@ def test_cli_trains_on_a_midi_folder_and_writes_a_midi_sample(tmp_path):
                             "--out", str(run), "--quiet"])  # fmt: skip
     assert r.exit_code == 0, r.output
     assert "MIDI at 4 frames per second" in r.output and "4 -> 20" in r.output
-    out_mid, out_png = tmp_path / "sample.mid", tmp_path / "sample.png"
+    out_mid, out_png, out_wav = tmp_path / "sample.mid", tmp_path / "sample.png", tmp_path / "sample.wav"
     r = runner.invoke(app, ["music", "generate", str(run), "--prime", str(data / "test" / "0.mid"), "--frames", "6",
                             "--seed", "1", "--temperature", "0.8", "--midi", str(out_mid),
-                            "--png", str(out_png)])  # fmt: skip
+                            "--png", str(out_png), "--wav", str(out_wav)])  # fmt: skip
     assert r.exit_code == 0, r.output
     printed = r.output.strip().splitlines()
     assert len(printed) == 6 and out_png.stat().st_size > 1000
@@ -178,5 +179,7 @@ def test_cli_trains_on_a_midi_folder_and_writes_a_midi_sample(tmp_path):
     if back is not None:  # the file holds the printed frames, up to the last frame with a key down
         lines = [",".join(str(k + LOWEST_MIDI) for k in np.flatnonzero(f)) or "-" for f in back]
         assert lines == printed[: len(lines)]
+        rate, audio = wavfile.read(out_wav)  # sounds as long as the notes (pretty_midi adds a 1 s release tail)
+        assert audio.dtype == np.int16 and len(back) / 4 <= len(audio) / rate <= len(back) / 4 + 1.1
     r = runner.invoke(app, ["music", "eval", str(run), "--data", str(data / "test")])
     assert r.exit_code == 0 and '"pieces": 2' in r.output, r.output

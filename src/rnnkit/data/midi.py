@@ -121,6 +121,20 @@ def write_midi(roll: np.ndarray, path: str | os.PathLike, *, fs: float) -> Path:
     return out
 
 
+def write_wav(roll: np.ndarray, path: str | os.PathLike, *, fs: float, rate: int = 22050) -> Path:
+    """Render a (T, 88) roll as a 16-bit mono .wav with pretty_midi's own synthesis (one sine wave per note, no
+    soundfont: a sketch to hear, not a piano); returns the path."""
+    from scipy.io import wavfile
+
+    from rnnkit.durable import atomic_path
+
+    audio = roll_to_midi(roll, fs=fs).synthesize(fs=rate)  # float64, peak-normalised to 1 by pretty_midi
+    out = Path(path)
+    with atomic_path(out) as tmp, open(tmp, "wb") as f:
+        wavfile.write(f, rate, (np.clip(audio, -1, 1) * 32767 * 0.8).astype(np.int16))
+    return out
+
+
 def midi_files(folder: str | os.PathLike) -> list[Path]:
     """The .mid/.midi files directly in ``folder``, sorted by name."""
     return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in MIDI_SUFFIXES)

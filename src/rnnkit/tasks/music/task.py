@@ -17,7 +17,8 @@ and picks ``best``. With ``model.output=nade`` the logits of key k also depend o
 frame (``rnnkit.models.music``), and the same sum is the exact NLL of the frame under the NADE.
 
 MIDI: ``--data FOLDER`` of .mid files (``rnnkit.data.midi``) at ``data.fs`` frames per second, optionally
-transposed (``data.transpose``); ``generate --midi/--png`` writes the sample. Not here: RNN-RBM outputs, .wav.
+transposed (``data.transpose``); ``generate --midi/--png/--wav`` writes the sample (the .wav by pretty_midi's sine
+synthesis: no soundfont renderer here). Not here: RNN-RBM outputs.
 
 Shape letters: N batch, T frames, K keys (88), H hidden.
 """
@@ -36,7 +37,15 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from rnnkit.config import ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig, _check, _one_of
-from rnnkit.data.midi import MIDI_SUFFIXES, plot_roll, read_midi, read_midi_folder, transpositions, write_midi
+from rnnkit.data.midi import (
+    MIDI_SUFFIXES,
+    plot_roll,
+    read_midi,
+    read_midi_folder,
+    transpositions,
+    write_midi,
+    write_wav,
+)
 from rnnkit.data.music import KEYS, LOWEST_MIDI, MUSIC_DATASETS, SPLITS, check_roll, dataset_path, read_rolls
 from rnnkit.data.sequences import BucketBatches
 from rnnkit.data.sources import DataError
@@ -314,6 +323,7 @@ class MusicModel(Task):
             temperature: float = typer.Option(1.0, help="Divides every logit: < 1 surer, > 1 more random."),
             midi: Path | None = typer.Option(None, help="Also write the sampled frames as this .mid file."),
             png: Path | None = typer.Option(None, help="Also draw the sampled frames as this piano-roll PNG."),
+            wav: Path | None = typer.Option(None, help="Also render them as this .wav (sine waves, no soundfont)."),
             fs: float | None = typer.Option(None, help="Frames per second of --prime/--midi (default: the run's "
                                                        "data.fs)."),
             which: str = typer.Option("best", help="Checkpoint: best or last."),
@@ -329,6 +339,8 @@ class MusicModel(Task):
                 roll = task.generate(start, frames=frames, seed=seed, temperature=temperature)
                 if midi is not None:
                     write_midi(roll, midi, fs=rate)
+                if wav is not None:
+                    write_wav(roll, wav, fs=rate)
                 if png is not None:
                     plot_roll(roll, png, fs=rate, title=f"{run.name}: {frames} sampled frames (seed {seed})")
             for f in roll:
