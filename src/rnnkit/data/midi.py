@@ -191,4 +191,5 @@ def plot_roll(roll: np.ndarray, out: str | os.PathLike, *, fs: float | None = No
     ax.set_xlabel("seconds" if fs else "frame")
     ax.set_ylabel("MIDI note")
     ax.set_title(title or f"{len(r)} frames, {int(r.sum())} key-frames down")
+    fig.tight_layout()
     return save_figure(fig, out)
