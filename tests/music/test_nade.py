@@ -140,3 +140,17 @@ def test_nade_beats_independent_keys_on_chords():
     independent_best = 9 * -(np.log(1 / 3) / 3 + np.log(2 / 3) * 2 / 3)  # 5.73: no Bernoulli output can go lower
     assert nll["bernoulli"] > independent_best - 0.3, nll  # 88 scored frames: sampling noise only
     assert nll["nade"] < independent_best - 2.7, nll  # log 3 = 1.10 is the joint model's best (1.9 here in 100 steps)
+
+
+def test_predict_gives_sampled_marginals_for_the_nade_output():
+    """With W = 0 the keys are independent, so the exact marginals are sigmoid(b_v): the sampled ones agree."""
+    task = MusicModel(apply_overrides(MusicConfig(), ["model.output=nade", "model.hidden_size=8"]))
+    task.model = task.build_model()
+    with torch.no_grad():
+        task.model.head.W.zero_()
+        task.model.head.to_bv.weight.zero_()
+        task.model.head.to_bv.bias.copy_(torch.linspace(-4, 2, 88))
+    exact = torch.sigmoid(torch.linspace(-4, 2, 88)).numpy()
+    p = task.predict([np.zeros((3, 88), dtype=np.float32)], samples=4000, seed=0)[0]
+    assert p.shape == (88,) and np.all(np.abs(p - exact) <= 4 * np.sqrt(exact * (1 - exact) / 4000) + 1e-3)
+    assert np.array_equal(p, task.predict([np.zeros((3, 88), dtype=np.float32)], samples=4000, seed=0)[0])
