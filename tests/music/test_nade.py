@@ -143,11 +143,12 @@ def test_nade_beats_independent_keys_on_chords():
 
 
 def test_predict_gives_sampled_marginals_for_the_nade_output():
-    """With W = 0 the keys are independent, so the exact marginals are sigmoid(b_v): the sampled ones agree."""
+    """With W = V = 0 the keys are independent, so the exact marginals are sigmoid(b_v): the sampled ones agree."""
     task = MusicModel(apply_overrides(MusicConfig(), ["model.output=nade", "model.hidden_size=8"]))
     task.model = task.build_model()
     with torch.no_grad():
         task.model.head.W.zero_()
+        task.model.head.V.zero_()
         task.model.head.to_bv.weight.zero_()
         task.model.head.to_bv.bias.copy_(torch.linspace(-4, 2, 88))
     exact = torch.sigmoid(torch.linspace(-4, 2, 88)).numpy()
