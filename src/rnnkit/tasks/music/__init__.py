@@ -1,4 +1,5 @@
-"""Polyphonic music: next-frame prediction on binary piano rolls (88 Bernoullis per frame), frame-level NLL."""
+"""Polyphonic music: next-frame prediction on binary piano rolls (88 Bernoullis or an RNN-NADE per frame), frame-level
+NLL, MIDI in and out."""
 
 from rnnkit.tasks.music.task import MusicConfig, MusicModel
 

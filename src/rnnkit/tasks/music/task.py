@@ -13,7 +13,12 @@ prefix, and
 nats per frame: summed over the 88 keys, averaged over all predicted frames of the split (a long piece weighs
 more than a short one; the first frame of a piece is read, never scored). ``frame_nll`` computes the sums;
 the training loss is the same quantity per batch, so fit's frame-weighted ``val_loss`` is the validation NLL
-and picks ``best``. Not here: MIDI input/output, NADE/RBM output layers (keys independent given the past).
+and picks ``best``. With ``model.output=nade`` the logits of key k also depend on the keys below it in the same
+frame (``rnnkit.models.music``), and the same sum is the exact NLL of the frame under the NADE.
+
+MIDI: ``--data FOLDER`` of .mid files (``rnnkit.data.midi``) at ``data.fs`` frames per second, optionally
+transposed (``data.transpose``); ``generate --midi/--png/--wav`` writes the sample (the .wav by pretty_midi's sine
+synthesis: no soundfont renderer here). Not here: RNN-RBM outputs.
 
 Shape letters: N batch, T frames, K keys (88), H hidden.
 """
@@ -31,11 +36,20 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from rnnkit.config import ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig
-from rnnkit.data.music import KEYS, LOWEST_MIDI, MUSIC_DATASETS, check_roll, dataset_path, read_rolls
+from rnnkit.config import ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig, _check, _one_of
+from rnnkit.data.midi import (
+    MIDI_SUFFIXES,
+    plot_roll,
+    read_midi,
+    read_midi_folder,
+    transpositions,
+    write_midi,
+    write_wav,
+)
+from rnnkit.data.music import KEYS, LOWEST_MIDI, MUSIC_DATASETS, SPLITS, check_roll, dataset_path, read_rolls
 from rnnkit.data.sequences import BucketBatches
 from rnnkit.data.sources import DataError
-from rnnkit.models.music import PianoRollNet
+from rnnkit.models.music import NadeHead, PianoRollNet
 from rnnkit.registry import register_task
 from rnnkit.tasks.base import Splits, Task
 from rnnkit.tasks.cli import Opt
@@ -48,6 +62,8 @@ from rnnkit.train import StepOutput
 class MusicModelConfig(ModelConfig):
     hidden_size: int = 256
     head_dropout: float = 0.3  # dropout on the recurrent outputs before the 88 sigmoids (JSB is small: 229 pieces)
+    output: str = "bernoulli"  # bernoulli: 88 independent keys; nade: keys modelled jointly (RNN-NADE)
+    nade_hidden: int = 150  # the NADE's hidden units (output="nade" only)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -55,16 +71,23 @@ class MusicModelConfig(ModelConfig):
             raise ConfigError("config model.bidirectional: frame t+1 is predicted from the past only; set it false")
         if not 0.0 <= self.head_dropout < 1.0:
             raise ConfigError(f"config model.head_dropout: is a probability in [0, 1), got {self.head_dropout}")
+        _one_of(self.output, "model.output", ("bernoulli", "nade"))
+        _check(self.nade_hidden > 0, "model.nade_hidden", f"must be > 0, got {self.nade_hidden}")
 
 
 @dataclass(frozen=True)
 class MusicDataConfig(DataConfig):
-    """``dataset`` (jsb-chorales, nottingham) or ``path`` (a .mat with traindata/validdata/testdata)."""
+    """``dataset`` (jsb-chorales, nottingham) or ``path``: a .mat with traindata/validdata/testdata, or a folder of
+    MIDI files (with train/ valid/ test/ subfolders, or not: then ``val_fraction`` of its files validate)."""
 
     batch_size: int = 8
+    fs: float = 4.0  # frames per second when reading or writing MIDI (a .mat is already in frames)
+    transpose: int = 0  # augment the training pieces with every shift of up to this many semitones either way
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        _check(self.fs > 0, "data.fs", f"must be > 0 frames per second, got {self.fs}")
+        _check(0 <= self.transpose <= 12, "data.transpose", f"must be 0..12 semitones, got {self.transpose}")
         if self.dataset is not None and self.dataset not in MUSIC_DATASETS:
             raise ConfigError(f"config data.dataset: one of {', '.join(MUSIC_DATASETS)}, got {self.dataset!r}")
 
@@ -105,7 +128,7 @@ def _collate(items: Sequence[tuple[np.ndarray]]) -> tuple[Tensor, Tensor]:
 def _step(model: torch.nn.Module, batch: tuple[Tensor, Tensor], state: Any) -> StepOutput:
     """fit's step: NLL per predicted frame (summed over keys); n_items = frames, so means are frame-weighted."""
     rolls, lengths = batch  # (N, T, K), (N,)
-    logits, _ = model(rolls[:, :-1], lengths=lengths - 1)  # (N, T-1, K): frame t -> logits of frame t+1
+    logits, _ = model(rolls[:, :-1], lengths=lengths - 1, target=rolls[:, 1:])  # (N, T-1, K): t -> t+1's logits
     total, frames = frame_nll(logits, rolls[:, 1:], lengths - 1)
     return StepOutput(total / frames, None, int(frames))
 
@@ -145,18 +168,48 @@ class MusicModel(Task):
     def _source(self) -> Path:
         d = self.config.data
         if d.path is None and d.dataset is None:
-            raise ConfigError(f"config data: give --dataset ({', '.join(MUSIC_DATASETS)}) or --data FILE.mat")
+            raise ConfigError(f"config data: give --dataset ({', '.join(MUSIC_DATASETS)}) or --data FILE.mat "
+                              "or --data FOLDER of .mid files")  # fmt: skip
         return Path(d.path) if d.path is not None else dataset_path(d.dataset, data_root=d.data_root)
+
+    def _read(self, path: str | Path) -> dict[str, list[np.ndarray]]:
+        """Rolls by split from a .mat, a folder of MIDI files or one MIDI file (all ``train``)."""
+        p = Path(path)
+        if p.is_dir():
+            return read_midi_folder(p, fs=self.config.data.fs)
+        if p.suffix.lower() in MIDI_SUFFIXES:
+            return {"train": [check_roll(read_midi(p, fs=self.config.data.fs), where=str(p))]}
+        return read_rolls(p)
+
+    def _all(self, path: str | Path, split: str) -> list[np.ndarray]:
+        """The pieces of a --val/--test source: a .mat's ``split`` (validdata, testdata), or every MIDI piece."""
+        rolls = self._read(path)
+        if Path(path).suffix.lower() == ".mat":
+            if split not in rolls:
+                raise DataError(f"{path}: has no {SPLITS[split]} to use")
+            return rolls[split]
+        return [r for pieces in rolls.values() for r in pieces]
 
     def load_data(self) -> Splits:
         d = self.config.data
         src = self._source()
-        rolls = read_rolls(src)
-        val = read_rolls(d.val_path).get("valid") if d.val_path else rolls.get("valid")
-        test = read_rolls(d.test_path).get("test") if d.test_path else rolls.get("test")
+        rolls = self._read(src)
         if "train" not in rolls:
-            raise DataError(f"{src}: has no traindata to train on")
-        return Splits(rolls["train"], val, test, notes=[f"{src.name}: official splits as published"])
+            raise DataError(f"{src}: has no training pieces (traindata, or MIDI files)")
+        train, notes = rolls["train"], [f"{src.name}: " + ("official splits as published" if src.suffix == ".mat"
+                                                          else f"MIDI at {d.fs:g} frames per second")]  # fmt: skip
+        val = self._all(d.val_path, "valid") if d.val_path else rolls.get("valid")
+        if val is None and src.suffix != ".mat" and d.val_fraction > 0 and len(train) > 1:
+            order = np.random.default_rng(self.config.train.seed).permutation(len(train))
+            n_val = max(1, int(round(d.val_fraction * len(train))))
+            val, train = [train[i] for i in order[:n_val]], [train[i] for i in order[n_val:]]
+            notes.append(f"{n_val} of the MIDI files held out for validation (data.val_fraction)")
+        test = self._all(d.test_path, "test") if d.test_path else rolls.get("test")
+        if d.transpose:
+            n = len(train)
+            train = transpositions(train, d.transpose)
+            notes.append(f"training pieces transposed by up to ±{d.transpose} semitones: {n} -> {len(train)}")
+        return Splits(train, val, test, notes=notes)
 
     def describe_data(self, splits: Splits) -> str:
         n = lambda x: "none" if x is None else f"{len(x):,} ({sum(len(r) for r in x):,} frames)"  # noqa: E731
@@ -185,7 +238,7 @@ class MusicModel(Task):
         total, frames = 0.0, 0
         with torch.no_grad():
             for rolls, lengths in _batches(pieces, self.config.data.eval_batch_size or 32, shuffle=False).epoch(0):
-                logits, _ = model(rolls[:, :-1], lengths=lengths - 1)
+                logits, _ = model(rolls[:, :-1], lengths=lengths - 1, target=rolls[:, 1:])
                 s, n = frame_nll(logits.double(), rolls[:, 1:].double(), lengths - 1)
                 total, frames = total + float(s), frames + int(n)
         model.train(was)
@@ -204,6 +257,9 @@ class MusicModel(Task):
         return out
 
     def read_eval_data(self, path: Path) -> Any:
+        """A .mat's testdata, or every piece of a MIDI file or folder (at the run's data.fs)."""
+        if path.is_dir() or path.suffix.lower() in MIDI_SUFFIXES:
+            return self._all(path, "test")
         rolls = read_rolls(path)
         if "test" not in rolls:
             raise DataError(f"{path}: has no testdata to score")
@@ -211,8 +267,10 @@ class MusicModel(Task):
 
     # -- prediction ---------------------------------------------------------------------------------------
 
-    def predict(self, pieces: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """The probability of each key in the frame after each piece: one (88,) array per piece."""
+    def predict(self, pieces: Sequence[np.ndarray], *, samples: int = 512, seed: int = 0) -> list[np.ndarray]:
+        """The probability of each key in the frame after each piece: one (88,) array per piece. Exact for the
+        Bernoulli output; for the NADE output the marginals have no closed form, so they are the key frequencies
+        of ``samples`` frames drawn from the model (seeded; standard error at most 0.5 / sqrt(samples))."""
         model = self.require_model()
         rolls = [np.asarray(r, dtype=np.float32) for r in pieces]
         for i, r in enumerate(rolls):  # one frame is enough to predict the next (training needs two)
@@ -220,24 +278,34 @@ class MusicModel(Task):
                 raise DataError(f"input {i}: a piano roll must be (frames >= 1, {KEYS}), got shape {r.shape}")
         out = []
         model.eval()
+        gen = torch.Generator().manual_seed(seed)
         with torch.no_grad():
             for r in rolls:
-                logits, _ = model(torch.from_numpy(r)[None])  # (1, T, K)
-                out.append(torch.sigmoid(logits[0, -1]).numpy())
+                u, _ = model.features(torch.from_numpy(r)[None])  # (1, T, H)
+                if isinstance(model.head, NadeHead):
+                    draws = model.head.sample(u[:, -1].expand(samples, -1), generator=gen)  # (samples, K)
+                    out.append(draws.mean(0).numpy())
+                else:
+                    out.append(torch.sigmoid(model.head.logits(u[0, -1])).numpy())
         return out
 
-    def generate(self, prompt: np.ndarray | None = None, *, frames: int = 32, seed: int | None = None) -> np.ndarray:
-        """Sample ``frames`` new frames (each key an independent Bernoulli given the past), after ``prompt``
-        (a (T, 88) roll; None: one silent frame); returns the (frames, 88) sampled roll, the prompt not repeated."""
+    def generate(
+        self, prompt: np.ndarray | None = None, *, frames: int = 32, seed: int | None = None, temperature: float = 1.0
+    ) -> np.ndarray:
+        """Sample ``frames`` new frames after ``prompt`` (a (T, 88) roll; None: one silent frame); returns the
+        (frames, 88) sampled roll, the prompt not repeated. Bernoulli: keys independent given the past; NADE: key
+        by key within each frame. ``temperature`` divides every logit (< 1: surer, > 1: more random)."""
+        if not temperature > 0:
+            raise ConfigError(f"temperature: must be > 0, got {temperature}")
         model = self.require_model().eval()
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         x = torch.zeros(1, 1, KEYS) if prompt is None else torch.as_tensor(prompt, dtype=torch.float32)[None]
         out, state = [], None
         with torch.no_grad():
-            for _ in range(frames):
-                logits, state = model(x, state)  # (1, t, K); the state carries the history
-                x = torch.bernoulli(torch.sigmoid(logits[:, -1:]), generator=gen)  # (1, 1, K)
-                out.append(x[0, 0].numpy())
+            for _ in range(frames):  # the state carries the history; each step reads only the newest frames
+                nxt, state = model.sample_next(x, state, temperature=temperature, generator=gen)  # (1, K)
+                x = nxt[:, None]  # (1, 1, K)
+                out.append(nxt[0].numpy())
         return np.stack(out) if out else np.zeros((0, KEYS), dtype=np.float32)
 
     @classmethod
@@ -249,14 +317,32 @@ class MusicModel(Task):
         def generate(
             run: Path = typer.Argument(..., help="A run folder of `rnnkit music train`."),
             prompt: str = typer.Option("", help="Frames to start from, e.g. '60,64,67 62,65,69' (default: silence)."),
+            prime: Path | None = typer.Option(None, help="Start from this MIDI file instead (read at --fs)."),
             frames: int = typer.Option(32, help="Frames to sample."),
             seed: int | None = typer.Option(None, help="Fixes the sample."),
+            temperature: float = typer.Option(1.0, help="Divides every logit: < 1 surer, > 1 more random."),
+            midi: Path | None = typer.Option(None, help="Also write the sampled frames as this .mid file."),
+            png: Path | None = typer.Option(None, help="Also draw the sampled frames as this piano-roll PNG."),
+            wav: Path | None = typer.Option(None, help="Also render them as this .wav (sine waves, no soundfont)."),
+            fs: float | None = typer.Option(None, help="Frames per second of --prime/--midi (default: the run's "
+                                                       "data.fs)."),
             which: str = typer.Option("best", help="Checkpoint: best or last."),
         ) -> None:
             """Sample frames, one line per frame: its MIDI notes joined by commas ('-' = silence)."""
             with errors_as_messages("rnnkit music generate"):
                 task = cls.load(run, which=which)
-                roll = task.generate(parse_frames(prompt) if prompt.strip() else None, frames=frames, seed=seed)
+                rate = fs if fs is not None else task.config.data.fs
+                if prime is not None and prompt.strip():
+                    raise ConfigError("give --prompt or --prime, not both")
+                start = (read_midi(prime, fs=rate) if prime is not None
+                         else parse_frames(prompt) if prompt.strip() else None)  # fmt: skip
+                roll = task.generate(start, frames=frames, seed=seed, temperature=temperature)
+                if midi is not None:
+                    write_midi(roll, midi, fs=rate)
+                if wav is not None:
+                    write_wav(roll, wav, fs=rate)
+                if png is not None:
+                    plot_roll(roll, png, fs=rate, title=f"{run.name}: {frames} sampled frames (seed {seed})")
             for f in roll:
                 on = np.flatnonzero(f)
                 typer.echo(",".join(str(k + LOWEST_MIDI) for k in on) if len(on) else "-")
@@ -273,6 +359,10 @@ class MusicModel(Task):
     cli_options = (
         Opt("--dropout", "model.dropout", float, "Dropout between stacked layers."),
         Opt("--head-dropout", "model.head_dropout", float, "Dropout before the 88 sigmoid outputs."),
+        Opt("--output", "model.output", str, "bernoulli (keys independent) or nade (keys of a frame jointly)."),
+        Opt("--fs", "data.fs", float, "Frames per second when reading MIDI (--data FOLDER of .mid files)."),
+        Opt("--transpose", "data.transpose", int, "Augment training pieces with shifts of up to this many "
+            "semitones."),
     )
     predict_options = (Opt("--threshold", None, float, "Print the keys with p at least this.", default=0.5),)
     train_help = "Train on piano rolls (frame t -> frame t+1), then score the test split: NLL per frame (eval.json)."
