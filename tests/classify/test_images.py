@@ -257,3 +257,14 @@ def test_bad_mode_is_a_config_error(tmp_path):
 
     with pytest.raises(ConfigError, match="data.image_sequence"):
         _train(idx_folder(tmp_path / "d"), tmp_path / "run", "columns")
+
+
+def test_image_run_exports_to_onnx(tmp_path):
+    pytest.importorskip("onnxruntime")
+    import json
+
+    task = _train(idx_folder(tmp_path / "d"), tmp_path / "run", "permuted")
+    report = task.export_onnx(tmp_path / "m.onnx", lengths=(5, 11))  # raises above its tolerance
+    assert report is not None
+    meta = json.loads((tmp_path / "m.json").read_text())
+    assert meta["input"] == "image" and meta["images"]["permutation"] == task.images.permutation.tolist()
