@@ -56,6 +56,13 @@ def test_train_eval_predict_on_real_images(subset, tmp_path):
     assert json.loads(r.output)["accuracy"] == report["accuracy"]  # eval reads the same t10k files
     r = runner.invoke(app, ["classify", "eval", str(run), "--data", str(subset), "--json"])  # a folder: its t10k
     assert r.exit_code == 0 and json.loads(r.output)["n"] == 100, r.output
+    assert (run / "misclassified.png").stat().st_size > 0  # train drew the test images it got wrong
+    r = runner.invoke(app, ["classify", "eval", str(run), "--plot", str(tmp_path / "c.png")])
+    assert r.exit_code == 0, r.output
+    from PIL import Image
+
+    grid = Image.open(tmp_path / "c-misclassified.png")
+    assert grid.size[0] > 400 and grid.size[1] > 400  # 6 columns x 6 rows of 28x28 images with titles
     r = runner.invoke(app, ["classify", "predict", str(run), "--file", str(subset / "t10k-images-idx3-ubyte.gz"),
                             "--k", "1"])  # fmt: skip
     assert r.exit_code == 0, r.output
@@ -63,8 +70,6 @@ def test_train_eval_predict_on_real_images(subset, tmp_path):
     assert len(lines) == 100 and lines[0].startswith("image 0\t")
     assert lines[0].split("\t")[1].rsplit(" ", 1)[0] in img.FASHION_MNIST_CLASSES
     # a PNG of a test image predicts as the same image from the idx file
-    from PIL import Image
-
     x0 = img.read_idx(subset / "t10k-images-idx3-ubyte.gz")[0]
     Image.fromarray(x0).save(tmp_path / "x0.png")
     r = runner.invoke(app, ["classify", "predict", str(run), str(tmp_path / "x0.png"), "--k", "1"])

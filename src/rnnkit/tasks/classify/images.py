@@ -109,3 +109,26 @@ def read_predict_images(path: Path) -> list[Any]:
     if p.suffix.lower() in img.IMAGE_SUFFIXES:
         return [str(p)]
     raise DataError(f"{p}: for an image run, --file takes an idx images file or a PNG/JPEG image")
+
+
+def plot_misclassified(task: Any, data: img.ImageData, out: str | Path, *, n: int = 36) -> Path:
+    """The first ``n`` misclassified images of ``data`` as a grid, each titled with its predicted class (and the
+    true one beneath): what the model gets wrong, seen. An all-correct set gives a figure saying so."""
+    from rnnkit.plots import plt, save_figure  # the Agg backend, set in rnnkit.plots
+
+    probs, _ = task.predict_proba(data.inputs)
+    pred = probs.argmax(1)
+    wrong = [i for i, (p, y) in enumerate(zip(pred, data.labels, strict=True)) if task.classes[p] != y][:n]
+    cols = max(1, min(6, len(wrong)))
+    rows = max(1, -(-len(wrong) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(1.7 * cols, 1.9 * rows + 0.4), dpi=100, squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, i in zip(axes.flat, wrong, strict=False):
+        x = data.inputs[i]
+        ax.imshow(x, cmap="gray" if x.ndim == 2 else None, vmin=0, vmax=255)
+        ax.set_title(f"{task.classes[pred[i]]}\n(true: {data.labels[i]})", fontsize=7, color="firebrick")
+    fig.suptitle(f"{len(wrong)} misclassified of {len(data):,}: predicted (true)" if wrong
+                 else f"all {len(data):,} images classified correctly", fontsize=9)  # fmt: skip
+    fig.tight_layout()
+    return save_figure(fig, out)

@@ -43,7 +43,7 @@ from rnnkit.models.heads import POOLINGS
 from rnnkit.registry import register_task
 from rnnkit.tasks.base import Splits, Task, stop_on_metric
 from rnnkit.tasks.classify import metrics as class_metrics
-from rnnkit.tasks.classify.images import ImageSequencer, read_predict_images
+from rnnkit.tasks.classify.images import ImageSequencer, plot_misclassified, read_predict_images
 from rnnkit.tasks.cli import Opt
 from rnnkit.tasks.reports import print_report, save_confusion_png
 
@@ -455,7 +455,8 @@ class Classifier(Task):
         Opt("--image-sequence", "data.image_sequence", str, "Images as sequences: rows, pixels or permuted."),
     )
     eval_options = (Opt("--unknown", None, str, "Labels unseen in training: error or skip.", default="error"),
-                    Opt("--plot", None, Path, "Write the confusion matrix PNG here."))  # fmt: skip
+                    Opt("--plot", None, Path, "Write the confusion matrix PNG here (image runs: also the misclassified "
+                        "images, as NAME-misclassified.png)."))  # fmt: skip
     predict_options = (
         Opt("--k", None, int, "How many classes to show per input.", default=3),
         Opt("--attention", None, bool, "Print attention weights per token.", default=False),
@@ -496,10 +497,15 @@ class Classifier(Task):
         report = evaluate_ensemble(tasks, data, unknown=unknown)
         if plot is not None:
             save_confusion_png(report, plot)
+            if isinstance(data, ImageData) and len(tasks) == 1:  # and what it got wrong, as images
+                plot_misclassified(tasks[0], data, plot.with_name(f"{plot.stem}-misclassified{plot.suffix}"))
         return report
 
     def after_report(self, report: dict[str, Any]) -> None:
         save_confusion_png(report, self.run_dir / "confusion.png")
+        test = getattr(self, "splits", None) and self.splits.test
+        if isinstance(test, ImageData):
+            plot_misclassified(self, test, self.run_dir / "misclassified.png")
 
     def print_report(self, report: dict[str, Any], *, title: str) -> None:
         print_report(report, title=title)
