@@ -118,7 +118,8 @@ def plot_misclassified(task: Any, data: img.ImageData, out: str | Path, *, n: in
 
     probs, _ = task.predict_proba(data.inputs)
     pred = probs.argmax(1)
-    wrong = [i for i, (p, y) in enumerate(zip(pred, data.labels, strict=True)) if task.classes[p] != y][:n]
+    all_wrong = [i for i, (p, y) in enumerate(zip(pred, data.labels, strict=True)) if task.classes[p] != y]
+    wrong = all_wrong[:n]
     cols = max(1, min(6, len(wrong)))
     rows = max(1, -(-len(wrong) // cols))
     fig, axes = plt.subplots(rows, cols, figsize=(1.7 * cols, 1.9 * rows + 0.4), dpi=100, squeeze=False)
@@ -128,7 +129,8 @@ def plot_misclassified(task: Any, data: img.ImageData, out: str | Path, *, n: in
         x = data.inputs[i]
         ax.imshow(x, cmap="gray" if x.ndim == 2 else None, vmin=0, vmax=255)
         ax.set_title(f"{task.classes[pred[i]]}\n(true: {data.labels[i]})", fontsize=7, color="firebrick")
-    fig.suptitle(f"{len(wrong)} misclassified of {len(data):,}: predicted (true)" if wrong
+    fig.suptitle(f"the first {len(wrong)} of {len(all_wrong):,} misclassified (of {len(data):,}): predicted (true)"
+                 if wrong
                  else f"all {len(data):,} images classified correctly", fontsize=9)  # fmt: skip
     fig.tight_layout()
     return save_figure(fig, out)
