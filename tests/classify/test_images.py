@@ -268,3 +268,15 @@ def test_image_run_exports_to_onnx(tmp_path):
     assert report is not None
     meta = json.loads((tmp_path / "m.json").read_text())
     assert meta["input"] == "image" and meta["images"]["permutation"] == task.images.permutation.tolist()
+
+
+def test_fashion_mnist_by_name(tmp_path, monkeypatch):
+    """`--dataset fashion-mnist`: <data root>/fashion-mnist when it holds the idx files, else Debian's folder; neither
+    is an error saying how to get them."""
+    idx_folder(tmp_path / "fashion-mnist", classes=10, n_train=10)
+    data = read_classification("fashion-mnist", data_root=tmp_path, split="test")
+    assert len(data) == 6 and data.classes == img.FASHION_MNIST_CLASSES
+    monkeypatch.setattr(img, "FASHION_MNIST_DIR", str(tmp_path / "absent"))
+    monkeypatch.delenv("RNNKIT_DATA", raising=False)
+    with pytest.raises(DataError, match=r"absent holds no idx files; install them with `apt-get install dataset-fash"):
+        read_classification("fashion-mnist")
