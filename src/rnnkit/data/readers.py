@@ -401,7 +401,13 @@ def read_classification(
         return read_uci_sentiment(data_root)
     if s == "japanese-vowels":
         return read_japanese_vowels(data_root, split=split)
+    from rnnkit.data import images  # images: idx files and PNG/JPEG class folders (rnnkit.data.images)
+
+    if s == "fashion-mnist":
+        return images.read_idx_split(images.fashion_mnist_dir(data_root), split)
     p = Path(source)
+    if images.is_image_source(p):
+        return images.read_images(p, split=split)
     if p.is_dir():
         return read_class_folder(p, encoding=encoding)
     if p.suffix == ".ts":
@@ -409,8 +415,9 @@ def read_classification(
     if p.is_file():
         return read_labelled_file(p, encoding=encoding, **file_options)
     raise DataError(
-        f"no such dataset or path {s!r}: pass a known dataset ({', '.join(KNOWN[:4])}), a folder of "
-        f"one-class-per-file text files, a .ts file, or a classification file (formats: docs/formats.md)"
+        f"no such dataset or path {s!r}: pass a known dataset ({', '.join(KNOWN[:4])}, fashion-mnist), a folder of "
+        f"one-class-per-file text files, a .ts file, a classification file (formats: docs/formats.md), a folder of "
+        f"idx files or of PNG/JPEG class sub-folders"
     )
 
 

@@ -22,7 +22,7 @@ class ClassifierNet(nn.Module):
 
     def __init__(self, cfg: ClassifierModelConfig, *, num_classes: int, vocab_size: int = 0, input_size: int = 0):
         super().__init__()
-        if cfg.input == "numeric":
+        if cfg.input in ("numeric", "image"):  # raw values per step: series channels, or image rows / pixels
             self.embed = None
             d_in = input_size
         else:

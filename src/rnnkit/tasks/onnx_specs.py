@@ -47,7 +47,7 @@ class _Classify(nn.Module):
 
 def classify_spec(task: Any, model: nn.Module) -> OnnxSpec:
     m, d = task.config.model, task.config.data
-    numeric = m.input == "numeric"
+    numeric = m.input in ("numeric", "image")  # image runs: the standardised row / pixel sequences
 
     def example(T: int) -> tuple[Tensor, Tensor]:
         if not numeric:
@@ -61,6 +61,7 @@ def classify_spec(task: Any, model: nn.Module) -> OnnxSpec:
         "task": "classify", "input": m.input, "lowercase": d.lowercase, "max_len": d.max_len, "pad_id": 0, "unk_id": 1,
         "vocab": task.vocab.itos if task.vocab else None, "classes": list(task.classes),
         "scaler": {"mean": task.scaler[0].tolist(), "std": task.scaler[1].tolist()} if task.scaler else None,
+        "images": task.images.state_dict() if getattr(task, "images", None) else None,  # shape, mode, mean/std, order
         "how": "x: token ids (N, T) int64 (or standardised series (N, T, D) float32), padded with 0; lengths (N,) "
         "int64. Tokens: characters (input=char) or whitespace-split words (input=word), lower-cased if lowercase; "
         "unknown -> unk_id; an empty text is [unk_id]. probabilities = softmax(logits).",

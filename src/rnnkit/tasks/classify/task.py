@@ -31,8 +31,10 @@ from rnnkit.config import (
     ModelConfig,
     RunConfig,
     TrainConfig,
+    _one_of,
 )
 from rnnkit.data import readers
+from rnnkit.data.images import SEQUENCE_MODES, ImageData, has_test_split, is_image_source
 from rnnkit.data.readers import ClassificationData
 from rnnkit.data.sequences import BucketBatches, PadCollate, truncate
 from rnnkit.data.sources import DataError
@@ -41,10 +43,11 @@ from rnnkit.models.heads import POOLINGS
 from rnnkit.registry import register_task
 from rnnkit.tasks.base import Splits, Task, stop_on_metric
 from rnnkit.tasks.classify import metrics as class_metrics
+from rnnkit.tasks.classify.images import ImageSequencer, plot_misclassified, read_predict_images
 from rnnkit.tasks.cli import Opt
 from rnnkit.tasks.reports import print_report, save_confusion_png
 
-INPUTS = ("char", "word", "numeric")
+INPUTS = ("char", "word", "numeric", "image")
 TASK_FILE = "task.json"
 PAD, UNK = "<pad>", "<unk>"
 
@@ -59,7 +62,8 @@ class ClassifierModelConfig(ModelConfig):
 
     hidden_size: int = 128
     bidirectional: bool = True  # a label depends on the whole sequence: read it both ways
-    input: str = "auto"  # char | word | numeric | auto (series -> numeric; >= 3 tokens per line -> word; else char)
+    input: str = "auto"  # char | word | numeric | image | auto (images -> image; series -> numeric; >= 3 tokens per
+    # line -> word; else char)
     embed_size: int = 0  # char / word embedding size; 0: 64 for char, 128 for word input (ignored for numeric)
     embed_dropout: float = 0.3  # dropout on the embedded (or numeric) input
     pooling: str = "auto"  # last | mean | max | attention | auto (char -> last, word / numeric -> mean)
@@ -76,8 +80,9 @@ class ClassifierModelConfig(ModelConfig):
             raise ConfigError(f"model.embed_size must be >= 1 (0: chosen from the input), got {self.embed_size}")
         if not 0.0 <= self.word_dropout < 1.0:
             raise ConfigError(f"model.word_dropout must be in [0, 1), got {self.word_dropout}")
-        if self.word_dropout and self.input == "numeric":
-            raise ConfigError("model.word_dropout applies to char/word tokens; set it to 0 for model.input='numeric'")
+        if self.word_dropout and self.input in ("numeric", "image"):
+            raise ConfigError(f"model.word_dropout applies to char/word tokens; set it to 0 for model.input="
+                              f"{self.input!r}")
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,8 @@ class ClassifierDataConfig(DataConfig):
     text_col: str = "auto"  # csv/tsv: text column (header name or 0-based index); auto: text, sentence, review...
     label_col: str = "auto"  # csv/tsv: label column (name or index); tab/space: first or last; auto: detected
     class_weights: str = "none"  # none | balanced (n / (C * count_c), for imbalanced classes)
+    image_sequence: str = "rows"  # images: rows (T=H steps of W*C) | pixels (T=H*W of C) | permuted (fixed order)
+    permutation_seed: int = 0  # images, image_sequence='permuted': seed of the pixel order (saved in task.json)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -105,6 +112,7 @@ class ClassifierDataConfig(DataConfig):
             raise ConfigError(f"data.fold must be in [0, data.folds={self.folds}), got {self.fold}")
         if self.class_weights not in ("none", "balanced"):
             raise ConfigError(f"data.class_weights must be 'none' or 'balanced', got {self.class_weights!r}")
+        _one_of(self.image_sequence, "data.image_sequence", SEQUENCE_MODES)
         if self.format not in readers.formats.FORMATS:
             raise ConfigError(f"data.format must be one of {readers.formats.FORMATS}, got {self.format!r}")
 
@@ -200,7 +208,9 @@ def load_splits(cfg: ClassifierDataConfig) -> tuple[ClassificationData, Classifi
     data = readers.read_classification(source, data_root=cfg.data_root, split="train", **kw)
     if cfg.test_path:
         train, test = data, readers.read_classification(cfg.test_path, data_root=cfg.data_root, **kw)
-    elif source == "japanese-vowels":
+    elif source == "japanese-vowels" or source == "fashion-mnist" or (is_image_source(source)
+                                                                     and has_test_split(source)):
+        # the dataset's own test split (JapaneseVowels' TEST file; idx t10k files; an image folder's test/)
         train, test = data, readers.read_classification(source, data_root=cfg.data_root, split="test")
     elif cfg.folds:
         train, test = kfold_split(data, cfg.folds, cfg.fold, cfg.split_seed)
@@ -231,6 +241,7 @@ class Classifier(Task):
         self.scaler: tuple[np.ndarray, np.ndarray] | None = None  # numeric: per-channel mean, std (train only)
         self.input_size = 0
         self.class_weight: list[float] | None = None  # data.class_weights='balanced': n / (C * count_c)
+        self.images: ImageSequencer | None = None  # image input: shape, sequence mode, normaliser, permutation
 
     # -- data --
     def load_data(self) -> Splits:
@@ -242,7 +253,13 @@ class Classifier(Task):
         self._decide_input(train)
         m, d = self.config.model, self.config.data
         self.classes = list(train.classes)
-        if m.input == "numeric":
+        if m.input == "image":
+            if not isinstance(train, ImageData):
+                raise DataError(f"model.input='image' needs images (idx files or PNG/JPEG folders); {train.source} "
+                                "holds text or series")  # fmt: skip
+            self.images = ImageSequencer.fit(train, mode=d.image_sequence, seed=d.permutation_seed)
+            self.input_size = self.images.input_size
+        elif m.input == "numeric":
             if not isinstance(train.inputs[0], np.ndarray):
                 raise DataError(f"model.input='numeric' needs numeric series; {train.source} holds text")
             allx = np.concatenate(train.inputs, axis=0)  # (sum T, D)
@@ -264,13 +281,15 @@ class Classifier(Task):
         m = self.config.model
         if "auto" not in (m.input, m.pooling) and m.embed_size:
             return
+        image = isinstance(train, ImageData)
         numeric = len(train) > 0 and not isinstance(train.inputs[0], str)
         words = [len(t.split()) for t in train.inputs] if not numeric else []
         mean = float(np.mean(words)) if words else 0.0
         level = m.input
         if level == "auto":
-            level = "numeric" if numeric else ("word" if mean >= 3 else "char")
+            level = "image" if image else "numeric" if numeric else ("word" if mean >= 3 else "char")
         why = {
+            "image": ImageSequencer.describe_images(train, self.config.data.image_sequence) if image else "images",
             "numeric": "numeric input: the examples are series",
             "word": f"word input: mean {mean:.1f} whitespace tokens per example (>= 3: sentences)",
             "char": f"char input: mean {mean:.1f} whitespace tokens per example (< 3: names, codes, single words)",
@@ -280,7 +299,7 @@ class Classifier(Task):
         bi = "bidirectional" if m.bidirectional else "one direction"
         self.decide(
             f"{why}; {bi} {m.cell.name.upper()} {m.num_layers}x{m.hidden_size}, {pooling} pooling"
-            + (f", embedding {embed}" if level != "numeric" else ""),
+            + (f", embedding {embed}" if level in ("char", "word") else ""),
             input=level, pooling=pooling, embed_size=embed,
         )  # fmt: skip
 
@@ -310,6 +329,7 @@ class Classifier(Task):
             "scaler": [a.tolist() for a in self.scaler] if self.scaler else None,
             "input_size": self.input_size,
             "class_weight": self.class_weight,
+            "images": self.images.state_dict() if self.images else None,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -318,6 +338,7 @@ class Classifier(Task):
         self.scaler = tuple(np.asarray(a, dtype=np.float32) for a in state["scaler"]) if state["scaler"] else None
         self.input_size = state["input_size"]
         self.class_weight = state.get("class_weight")
+        self.images = ImageSequencer.from_state(state["images"]) if state.get("images") else None
 
     def encode_inputs(self, inputs: Sequence[Any]) -> list[Any]:
         """Texts -> id lists, or series -> standardised float32 arrays; truncated to data.max_len with a warning.
@@ -325,6 +346,8 @@ class Classifier(Task):
         A text with no tokens (e.g. only whitespace) becomes a single ``<unk>``: a sequence needs one step.
         """
         m, d = self.config.model, self.config.data
+        if m.input == "image":
+            return self.images.encode(inputs)  # (T, D) float32 each; every image the same size: no truncation
         if m.input == "numeric":
             mean, std = self.scaler
             seqs = [np.asarray(x, dtype=np.float32) for x in inputs]
@@ -357,7 +380,7 @@ class Classifier(Task):
         return [(s, index[data.labels[i]]) for s, i in zip(seqs, keep, strict=True)]
 
     def _collate(self) -> PadCollate:
-        numeric = self.config.model.input == "numeric"
+        numeric = self.config.model.input in ("numeric", "image")
         return PadCollate(dtype=torch.float32 if numeric else torch.long, target_dtype=torch.long)
 
     # -- training --
@@ -408,7 +431,7 @@ class Classifier(Task):
             raise ValueError("attention weights exist only with model.pooling='attention'")
         _, attn = self.predict_proba([text_or_series])
         m = self.config.model
-        if m.input == "numeric":
+        if m.input in ("numeric", "image"):
             toks = [str(t) for t in range(len(attn[0]))]
         else:
             toks = tokenize(text_or_series, m.input, lowercase=self.config.data.lowercase)[: len(attn[0])] or [UNK]
@@ -429,9 +452,11 @@ class Classifier(Task):
         Opt("--format", "data.format", str, "File format: auto, tab, space, fasttext or csv (docs/formats.md)."),
         Opt("--text-col", "data.text_col", str, "CSV/TSV text column: header name or 0-based index."),
         Opt("--label-col", "data.label_col", str, "CSV/TSV label column (name or index); tab/space: first or last."),
+        Opt("--image-sequence", "data.image_sequence", str, "Images as sequences: rows, pixels or permuted."),
     )
     eval_options = (Opt("--unknown", None, str, "Labels unseen in training: error or skip.", default="error"),
-                    Opt("--plot", None, Path, "Write the confusion matrix PNG here."))  # fmt: skip
+                    Opt("--plot", None, Path, "Write the confusion matrix PNG here (image runs: also the misclassified "
+                        "images, as NAME-misclassified.png)."))  # fmt: skip
     predict_options = (
         Opt("--k", None, int, "How many classes to show per input.", default=3),
         Opt("--attention", None, bool, "Print attention weights per token.", default=False),
@@ -446,14 +471,19 @@ class Classifier(Task):
     predict_verb = "classify"
 
     def read_eval_data(self, path: Path) -> ClassificationData:
-        return readers.read_classification(path, **self.config.data.reader_options())
+        # an image source's test split when it has one (idx t10k files): `eval --data FOLDER` scores its test images
+        split = "test" if is_image_source(path) and has_test_split(path) else "train"
+        return readers.read_classification(path, split=split, **self.config.data.reader_options())
 
     def read_predict_file(self, path: Path) -> list[Any]:
+        if self.config.model.input == "image":
+            return read_predict_images(path)
         return readers.read_ts(path).inputs if Path(path).suffix == ".ts" else super().read_predict_file(path)
 
     def predict_lines(self, items: list[Any], *, k: int = 3, attention: bool = False) -> Iterator[str]:
-        for x, top in zip(items, self.predict(items, k=k), strict=True):
-            shown = x if isinstance(x, str) else f"<series T={len(x)}>"
+        for i, (x, top) in enumerate(zip(items, self.predict(items, k=k), strict=True)):
+            image = self.config.model.input == "image"
+            shown = x if isinstance(x, str) else f"image {i}" if image else f"<series T={len(x)}>"
             yield f"{shown}\t" + "  ".join(f"{c} {p:.3f}" for c, p in top)
             if attention and isinstance(x, str):
                 toks, w = self.attention(x)
@@ -467,10 +497,15 @@ class Classifier(Task):
         report = evaluate_ensemble(tasks, data, unknown=unknown)
         if plot is not None:
             save_confusion_png(report, plot)
+            if isinstance(data, ImageData) and len(tasks) == 1:  # and what it got wrong, as images
+                plot_misclassified(tasks[0], data, plot.with_name(f"{plot.stem}-misclassified{plot.suffix}"))
         return report
 
     def after_report(self, report: dict[str, Any]) -> None:
         save_confusion_png(report, self.run_dir / "confusion.png")
+        test = getattr(self, "splits", None) and self.splits.test
+        if isinstance(test, ImageData):
+            plot_misclassified(self, test, self.run_dir / "misclassified.png")
 
     def print_report(self, report: dict[str, Any], *, title: str) -> None:
         print_report(report, title=title)
