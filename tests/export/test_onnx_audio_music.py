@@ -153,3 +153,12 @@ def test_export_command_on_a_tiny_trained_speech_run(tmp_path):
     assert "onnxruntime vs PyTorch max abs diff: T=7:" in r.output
     meta = json.loads((tmp_path / "s.json").read_text())
     assert meta["task"] == "speech" and meta["sample_rate"] == 8000 and len(meta["scaler"]["mean"]) == 40
+
+
+def test_a_task_without_an_onnx_interface_is_refused_naming_those_that_have_one(tmp_path):
+    from rnnkit.export import ExportError
+    from rnnkit.tasks.base import Task
+
+    task = _music("gru")
+    with pytest.raises(ExportError, match=r"music runs is not supported yet \(done: .*speech-ctc, music"):
+        Task.onnx_spec(task, task.model, exporting=True)  # the base's answer, for a task that gives no onnx_spec
