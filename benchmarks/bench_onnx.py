@@ -1,12 +1,17 @@
-"""ONNX model (onnxruntime) vs the PyTorch engine for one case: a classify BiLSTM, inference, batch 1 and 32.
+"""ONNX model (onnxruntime) vs the PyTorch engine for one case, inference, batch 1 and 32.
 
+--case classify (default):
 Case: word classifier, V=5000, embedding 64, 1-layer bidirectional LSTM H=128, attention pooling, C=2, T=50 (every
 sequence full length). PyTorch: the task's model as `rnnkit classify predict` runs it (impl auto: the fused oneDNN
 LSTM), under no_grad. ONNX: `Task.export_onnx` (the recurrence as an ONNX Loop over the cell step, see
 rnnkit/export.py) run by onnxruntime's CPU provider with the same thread count. Correctness first (max abs diff of
 the probabilities), then interleaved repeats, medians (ms per batch).
 
-    nice -n 5 .venv/bin/python benchmarks/bench_onnx.py --threads 1 --repeats 15
+--case speech: the speech task's default model (1-layer bidirectional GRU H=128, mean pooling) over 40 standardised
+log-mel channels, C=10 words, T=50 frames (an FSDD utterance at a 10 ms hop is ~40-60 frames); random frames (the
+timing does not depend on the values). ONNX: the same Task.export_onnx graph (features + lengths -> probabilities).
+
+    nice -n 5 .venv/bin/python benchmarks/bench_onnx.py --threads 1 --repeats 15 [--case speech]
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from common import host_line, interleaved
 from rnnkit.config import apply_overrides
 from rnnkit.data.readers import ClassificationData
 from rnnkit.tasks.classify.task import Classifier, ClassifierConfig
+from rnnkit.tasks.speech.task import SpeechConfig, SpeechRecognizer
 
 
 def build(V: int, H: int) -> Classifier:
@@ -36,18 +42,29 @@ def build(V: int, H: int) -> Classifier:
     return clf
 
 
+def build_speech(H: int) -> SpeechRecognizer:
+    task = SpeechRecognizer(apply_overrides(SpeechConfig(), [f"model.hidden_size={H}"]))  # defaults: BiGRU, mean
+    task.classes, task.input_size, task.sample_rate = [str(d) for d in range(10)], 40, 8000
+    task.scaler = (np.zeros(40, np.float32), np.ones(40, np.float32))
+    torch.manual_seed(0)
+    task.model = task.build_model().eval()
+    return task
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--T", type=int, default=50)
     ap.add_argument("--hidden", type=int, default=128)
+    ap.add_argument("--case", choices=["classify", "speech"], default="classify")
     args = ap.parse_args()
     import onnxruntime as ort
 
     torch.set_num_threads(args.threads)
     print(host_line())
-    clf = build(5000, args.hidden)
+    clf = build(5000, args.hidden) if args.case == "classify" else build_speech(args.hidden)
+    print(f"case: {args.case}, T={args.T}, hidden {args.hidden}")
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         path = Path(tmp) / "clf.onnx"
@@ -60,7 +77,10 @@ def main() -> None:
     print("|---|---|---|---|---|")
     g = torch.Generator().manual_seed(1)
     for N in (1, 32):
-        x = torch.randint(2, 5000, (N, args.T), generator=g)
+        if args.case == "classify":
+            x = torch.randint(2, 5000, (N, args.T), generator=g)
+        else:
+            x = torch.randn(N, args.T, 40, generator=g)  # standardised log-mel frames
         lengths = torch.full((N,), args.T)
         feeds = {"x": x.numpy(), "lengths": lengths.numpy()}
 

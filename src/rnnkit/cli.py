@@ -159,8 +159,9 @@ def export(
 ) -> None:
     """Export a trained run to ONNX (dynamic batch and time) and check onnxruntime against PyTorch at two lengths.
 
-    Needs `pip install rnnkit\\[export]` (onnx, onnxruntime). Supported: classify, tag, lm, forecast and translate runs
-    (two graphs: <name>.encoder.onnx and <name>.decoder.onnx, one decoder step with the state in and out)."""
+    Needs `pip install rnnkit\\[export]` (onnx, onnxruntime). Every task: classify, tag, lm, forecast, translate (two
+    graphs: <name>.encoder.onnx and <name>.decoder.onnx, one decoder step with the state in and out), speech,
+    speech-ctc and music (states in and out; NADE: the biases in the graph, W and V in the JSON)."""
     from rnnkit.export import require_onnx
     from rnnkit.tasks.base import load_any
 

@@ -463,7 +463,7 @@ class Task:
         from rnnkit.export import ExportError
 
         raise ExportError(f"ONNX export of {self.name} runs is not supported yet (done: classify, tag, lm, forecast, "
-                          "translate)")
+                          "translate, speech, speech-ctc, music)")
 
     def export_onnx(
         self, path: str | os.PathLike, *, lengths: tuple[int, int] = (7, 13), tol: float | None = 1e-4

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -283,3 +284,127 @@ def translate_specs(task: Any, model: nn.Module) -> dict[str, OnnxSpec]:
         "encoder": OnnxSpec(_Encode(model, n), src_example, ["src", "src_lengths"], enc_out, enc_axes, meta),
         "decoder": OnnxSpec(_DecodeStep(model, n), step_example, dec_in, dec_out, dec_axes, meta),
     }
+
+
+# ---- speech and speech-ctc: normalised feature frames in -------------------------------------------------------
+
+
+def _frames(T: int, D: int) -> tuple[Tensor, Tensor]:
+    """Random standardised feature frames (N, T, D), zero after each example length, and the lengths (N,)."""
+    g = torch.Generator().manual_seed(T)
+    lengths = _lengths(T)
+    return torch.randn(N_EXAMPLE, T, D, generator=g) * lengths_to_mask(lengths, T)[:, :, None], lengths
+
+
+def _features_meta(task: Any) -> dict[str, Any]:
+    """How a waveform becomes the graph's input: the feature settings (rnnkit.data.audio_features) at the run's
+    rate and the normaliser (per-channel training mean/std, or each utterance's own)."""
+    d = task.config.data
+    spec = d.spec(task.sample_rate)
+    return {
+        "sample_rate": task.sample_rate, "features": {"kind": spec.kind, "rate": spec.rate, "win": spec.win,
+        "hop": spec.hop, "n_mels": d.n_mels, "n_mfcc": d.n_mfcc, "dim": spec.dim, "win_ms": d.win_ms,
+        "hop_ms": d.hop_ms}, "normalize": d.normalize, "max_seconds": d.max_seconds,
+        "scaler": {"mean": np.asarray(task.scaler[0]).tolist(), "std": np.asarray(task.scaler[1]).tolist()},
+    }  # fmt: skip
+
+
+_FEATURES_HOW = ("x (N, T, D) float32: the waveform (mono, at sample_rate) -> features (rnnkit.data.audio_features "
+                 "with these settings: librosa's log-mel / MFCC) -> with normalize=utterance each utterance "
+                 "standardised by its own per-channel mean and std (+1e-5), then (x - scaler.mean) / scaler.std; "
+                 "padded with 0 after each length; lengths (N,) int64 frames. SpecAugment is training-only: not in "
+                 "the graph.")  # fmt: skip
+
+
+def speech_spec(task: Any, model: nn.Module) -> OnnxSpec:
+    """Isolated words: classify's numeric graph (features + lengths -> logits, probabilities) with the feature
+    pipeline in the JSON."""
+    meta: dict[str, Any] = {
+        "task": "speech", "classes": list(task.classes), **_features_meta(task),
+        "how": _FEATURES_HOW + " probabilities = softmax(logits) over classes.",
+    }  # fmt: skip
+    return OnnxSpec(
+        _Classify(model), lambda T: _frames(T, task.input_size), ["x", "lengths"], ["logits", "probabilities"],
+        {"x": {0: "N", 1: "T"}, "lengths": {0: "N"}, "logits": {0: "N"}, "probabilities": {0: "N"}}, meta,
+    )  # fmt: skip
+
+
+class _CTC(nn.Module):
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        return self.net(x, lengths)  # (N, T', V+1) log-probabilities, (N,) T' per example
+
+
+def ctc_spec(task: Any, model: nn.Module) -> OnnxSpec:
+    """Connected words: features + lengths -> per-frame log-probabilities over blank + words, and the output
+    lengths; the frame stacking (``model.subsample``) is inside the graph."""
+    s = task.config.model.subsample
+    meta: dict[str, Any] = {
+        "task": "speech-ctc", "labels": ["<blank>", *task.words], "blank_id": 0, "subsample": s, **_features_meta(task),
+        "how": _FEATURES_HOW + f" Inside the graph every {s} adjacent frames are stacked into one step (T zero-padded "
+        "to a multiple of subsample), so log_probs is (N, T', 1 + words), T' = ceil(T / subsample), out_lengths = "
+        "ceil(lengths / subsample). Greedy decoding: argmax per frame over the first out_lengths frames, merge "
+        "repeats, drop blank_id (0); label i > 0 is labels[i].",
+    }  # fmt: skip
+    axes = {"x": {0: "N", 1: "T"}, "lengths": {0: "N"}, "log_probs": {0: "N", 1: "T_out"}, "out_lengths": {0: "N"}}
+    return OnnxSpec(_CTC(model), lambda T: _frames(T, task.input_size), ["x", "lengths"],
+                    ["log_probs", "out_lengths"], axes, meta)  # fmt: skip
+
+
+# ---- music: next-frame logits (Bernoulli) or the NADE's biases, with the recurrent state in and out ---------------
+
+
+class _Music(nn.Module):
+    """frames (N, T, K) + states -> Bernoulli: key logits of the next frame (N, T, K); NADE: its biases b_v (N, T, K)
+    and b_h (N, T, J) (the key-by-key part, loops over 88 keys with sampling in between, runs outside)."""
+
+    def __init__(self, net: nn.Module, *, nade: bool) -> None:
+        super().__init__()
+        self.net, self.nade = net, nade
+
+    def forward(self, frames: Tensor, *state: Tensor) -> tuple[Tensor, ...]:
+        u, final = self.net.features(frames, tuple(state))  # (N, T, H), S x (L, N, H)
+        if self.nade:
+            return (self.net.head.to_bv(u), self.net.head.to_bh(u), *final)
+        return (self.net.head(u), *final)
+
+
+def music_spec(task: Any, model: nn.Module) -> OnnxSpec:
+    from rnnkit.models.music import NadeHead
+
+    m = task.config.model
+    nade = isinstance(model.head, NadeHead)
+    names = list(layout(m.cell.name).state)
+    L, H, K = m.num_layers, m.hidden_size, model.head.to_bv.out_features if nade else model.head.out_features
+
+    def example(T: int) -> tuple[Tensor, ...]:
+        g = torch.Generator().manual_seed(T)
+        frames = (torch.rand(N_EXAMPLE, T, K, generator=g) < 0.08).float()  # a few keys down per frame
+        return (frames, *(0.5 * torch.randn(L, N_EXAMPLE, H, generator=g) for _ in names))
+
+    ins, outs = [f"{n}0" for n in names], [f"{n}_n" for n in names]
+    heads = ["b_v", "b_h"] if nade else ["logits"]
+    meta: dict[str, Any] = {
+        "task": "music", "output": m.output, "keys": K, "lowest_midi": 21, "state": names,
+        "state_shape": ["layers", "N", "hidden"], "layers": L, "hidden": H,
+    }  # fmt: skip
+    if nade:
+        head = model.head
+        meta["nade"] = {"W": head.W.detach().tolist(), "V": head.V.detach().tolist(), "hidden": head.W.shape[0]}
+        meta["how"] = (
+            "frames (N, T, K) float32 0/1 piano-roll frames (key k = MIDI 21 + k) and the initial states (zeros to "
+            "start) -> b_v (N, T, K), b_h (N, T, J) for the frame after each input frame, and the final states. The "
+            "NADE runs outside the graph with nade.W (J, K) and nade.V (K, J): a = b_h; for k = 0..K-1: "
+            "l_k = b_v[k] + V[k] . sigmoid(a); p(x_k = 1) = sigmoid(l_k); draw (or read) x_k; a += x_k * W[:, k]. "
+            "To generate: feed the drawn frame back (T=1) with the final states.")  # fmt: skip
+    else:
+        meta["how"] = (
+            "frames (N, T, K) float32 0/1 piano-roll frames (key k = MIDI 21 + k) and the initial states (zeros to "
+            "start) -> logits (N, T, K) of the frame after each input frame (p(key down) = sigmoid(logit), keys "
+            "independent) and the final states. To generate: draw the next frame, feed it back (T=1) with the "
+            "final states, as `rnnkit music generate` does.")  # fmt: skip
+    axes = {"frames": {0: "N", 1: "T"}, **{h: {0: "N", 1: "T"} for h in heads}, **{n: {1: "N"} for n in ins + outs}}
+    return OnnxSpec(_Music(model, nade=nade), example, ["frames", *ins], [*heads, *outs], axes, meta)

@@ -218,6 +218,11 @@ class MusicModel(Task):
     def build_model(self) -> PianoRollNet:
         return PianoRollNet(self.config.model, keys=KEYS)
 
+    def onnx_spec(self, model: torch.nn.Module, *, exporting: bool) -> Any:
+        from rnnkit.tasks.onnx_specs import music_spec
+
+        return music_spec(self, model)
+
     def make_batches(self, train: Any, val: Any) -> tuple[Any, Any]:
         d, seed = self.config.data, self.config.train.seed
         val_b = _batches(val, d.eval_batch_size or d.batch_size, shuffle=False) if val else None

@@ -252,6 +252,11 @@ class SpeechCTC(Task):
 
     step = staticmethod(_step)
 
+    def onnx_spec(self, model: nn.Module, *, exporting: bool) -> Any:
+        from rnnkit.tasks.onnx_specs import ctc_spec
+
+        return ctc_spec(self, model)
+
     def state_dict(self) -> dict[str, Any]:
         return {"words": self.words, "scaler": [a.tolist() for a in self.scaler], "input_size": self.input_size,
                 "sample_rate": self.sample_rate}  # fmt: skip

@@ -208,7 +208,9 @@ class SpeechRecognizer(Classifier):
         return net
 
     def onnx_spec(self, model: Any, *, exporting: bool) -> Any:
-        return Task.onnx_spec(self, model, exporting=exporting)
+        from rnnkit.tasks.onnx_specs import speech_spec
+
+        return speech_spec(self, model)
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "sample_rate": self.sample_rate}
