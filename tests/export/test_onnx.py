@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -31,16 +30,6 @@ from rnnkit.tasks.tag.task import Tagger, TaggerConfig  # noqa: E402
 
 TOL = 1e-5
 EXAMPLE = Path(__file__).parents[2] / "examples" / "onnx_classify.py"
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the tracer's warnings about converting shapes: expected, documented
-        yield
-    torch.set_num_threads(before)
 
 
 def _classifier(cell: str) -> Classifier:

@@ -6,7 +6,6 @@ tiny speech run trained in seconds. Tiny untrained models otherwise (parity does
 from __future__ import annotations
 
 import json
-import warnings
 
 import numpy as np
 import pytest
@@ -24,16 +23,6 @@ from rnnkit.tasks.speech.task import SpeechConfig, SpeechRecognizer  # noqa: E40
 TOL = 1e-5
 CELLS = cell_names()
 FEATURES = ["data.n_mfcc=4", "data.n_mels=5"]  # 5 log-mel channels (n_mfcc must not exceed n_mels)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the tracer's warnings about converting shapes: expected, documented
-        yield
-    torch.set_num_threads(before)
 
 
 def _scaler(D: int) -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import pytest
@@ -24,16 +23,6 @@ TOL = 1e-5
 EXAMPLE = Path(__file__).parents[2] / "examples" / "onnx_translate.py"
 PAIRS = [("i am here .", "je suis la ."), ("you are here .", "tu es la ."), ("i am tired .", "je suis fatigue ."),
          ("you are tired .", "tu es fatigue .")]  # fmt: skip
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the tracer's warnings about converting shapes: expected, documented
-        yield
-    torch.set_num_threads(before)
 
 
 def _translator(cell: str, *more: str) -> Translator:
