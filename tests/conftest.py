@@ -44,5 +44,17 @@ def data_root() -> Path:
 
 
 @pytest.fixture
+def one_thread():
+    """One torch thread for the test (restored after): small models, stable timings beside another xdist worker.
+    Folders take it with an autouse fixture of their own, modules with ``pytest.mark.usefixtures("one_thread")``."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
