@@ -252,12 +252,20 @@ class _LayerNormLSTMLayer:
         zero = np.zeros(G_H, dtype=np.float32)
         self.bias = p.get(B_IH, zero) + p.get(B_HH, zero)  # the LN shifts of the two products, summed
         self.a = np.empty(G_H, dtype=np.float32)
+        self.xp = np.empty(G_H, dtype=np.float32)  # layers > 0: LN(W_ih x)
 
     @classmethod
     def ln(cls, v: np.ndarray) -> np.ndarray:
         """(..., F): zero mean, unit variance over the last axis (ε added to the variance)."""
         mu = v.mean(axis=-1, keepdims=True)
         return (v - mu) / np.sqrt(v.var(axis=-1, keepdims=True) + cls.EPS)
+
+    @classmethod
+    def ln_(cls, v: np.ndarray) -> np.ndarray:
+        """``ln`` of one vector (F,) in place: three passes and no temporaries, for the batch-1 step."""
+        v -= v.mean()
+        v *= 1.0 / np.sqrt(np.dot(v, v) / v.size + cls.EPS)  # var = mean(d²) once d is centred
+        return v
 
     def input_table(self, emb: np.ndarray) -> np.ndarray:
         """α_x ⊙ LN(W_ih e_v) for every token v: (V, 4H) (LN of the input product does not read the state)."""
@@ -269,16 +277,24 @@ class _LayerNormLSTMLayer:
     def step(self, x: np.ndarray | None, xp: np.ndarray | None, state: list[np.ndarray]) -> np.ndarray:
         H, a, p = self.H, self.a, self.p
         h, c = state
-        xpart = xp if xp is not None else p["ln_ih_gain"] * self.ln(self.W_ih @ x)
-        np.multiply(p["ln_hh_gain"], self.ln(self.W_hh @ h), out=a)  # eq. 20: the two products normalised apart
-        a += xpart
+        if xp is None:
+            xp = self.ln_(np.dot(self.W_ih, x, out=self.xp))
+            xp *= p["ln_ih_gain"]
+        self.ln_(np.dot(self.W_hh, h, out=a))  # eq. 20: the two products normalised apart
+        a *= p["ln_hh_gain"]
+        a += xp
         a += self.bias
         _sigmoid(a[: 2 * H], a[: 2 * H])  # i, f
         np.tanh(a[2 * H : 3 * H], out=a[2 * H : 3 * H])  # g
         _sigmoid(a[3 * H :], a[3 * H :])  # o
         c *= a[H : 2 * H]  # eq. 21: c' = f ⊙ c + i ⊙ g
-        c += a[:H] * a[2 * H : 3 * H]
-        np.tanh(p["ln_c_gain"] * self.ln(c) + p["ln_c_shift"], out=h)  # eq. 22: h' = o ⊙ tanh(LN(c'))
+        np.multiply(a[:H], a[2 * H : 3 * H], out=h)  # h is free until eq. 22 writes it: scratch for i ⊙ g
+        c += h
+        h[:] = c
+        self.ln_(h)
+        h *= p["ln_c_gain"]
+        h += p["ln_c_shift"]
+        np.tanh(h, out=h)  # eq. 22: h' = o ⊙ tanh(LN(c'))
         h *= a[3 * H :]
         return h
 
