@@ -18,9 +18,9 @@ import torch
 pytest.importorskip("onnxruntime", reason="ONNX export tests need `pip install rnnkit[export]`")
 
 from rnnkit.config import apply_overrides  # noqa: E402
-from rnnkit.data import timeseries as tsd  # noqa: E402
 from rnnkit.data.readers import ClassificationData, ColumnData  # noqa: E402
 from rnnkit.data.text import Vocab  # noqa: E402
+from rnnkit.data.windowing import Scaler  # noqa: E402
 from rnnkit.registry import cell_names  # noqa: E402
 from rnnkit.tasks.classify.task import Classifier, ClassifierConfig  # noqa: E402
 from rnnkit.tasks.forecast.config import ForecastConfig  # noqa: E402
@@ -68,7 +68,7 @@ def _forecaster(cell: str, *, decoder: str = "autoregressive", n_future: int = 1
     fc = Forecaster(cfg)
     fc.columns = {"target_names": ["y"], "past_names": [], "future_names": [f"f{i}" for i in range(n_future)],
                   "n_inputs": 1 + n_future, "freq": "rows"}  # fmt: skip
-    fc.scaler = tsd.Scaler("standard").fit(np.random.default_rng(0).normal(size=(20, 1 + n_future)))
+    fc.scaler = Scaler("standard").fit(np.random.default_rng(0).normal(size=(20, 1 + n_future)))
     fc._season, fc.split = 1, None
     torch.manual_seed(0)
     fc.model = fc.build_model().eval()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from rnnkit.data import forecast_datasets as fds
 from rnnkit.data import timeseries as tsd
 
 
@@ -19,7 +20,7 @@ from rnnkit.data import timeseries as tsd
     ],
 )
 def test_dataset_reads(data_root, name, rows, freq, first, last, first_value):
-    s = tsd.load_dataset(name, data_root=data_root)
+    s = fds.load_dataset(name, data_root=data_root)
     assert (len(s), s.freq) == (rows, freq)
     assert str(s.time[0]).startswith(first) and str(s.time[-1]).startswith(last)
     assert s.targets[0, 0] == pytest.approx(first_value)
@@ -27,13 +28,13 @@ def test_dataset_reads(data_root, name, rows, freq, first, last, first_value):
 
 
 def test_daily_min_temperatures_fills_the_two_missing_new_years_eves(data_root):
-    s = tsd.load_dataset("daily-min-temperatures", data_root=data_root)
+    s = fds.load_dataset("daily-min-temperatures", data_root=data_root)
     assert len(s) == 3652 and s.freq == "D"
     assert "inserted 2 missing 'D' timestamps (first 1984-12-31" in s.notes[0]
     with pytest.raises(tsd.DataError, match="irregular frequency: 2 'D' steps are missing, the first 1984-12-31"):
-        tsd.load_dataset("daily-min-temperatures", data_root=data_root, fill=None)
+        fds.load_dataset("daily-min-temperatures", data_root=data_root, fill=None)
 
 
 def test_ett_multivariate(data_root):
-    s = tsd.load_dataset("ett", data_root=data_root, targets=["HUFL", "OT"], calendar=["hour"])
+    s = fds.load_dataset("ett", data_root=data_root, targets=["HUFL", "OT"], calendar=["hour"])
     assert s.targets.shape == (17420, 2) and s.future.shape == (17420, 2)

@@ -10,8 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rnnkit.data import forecast_datasets as fds
 from rnnkit.data import timeseries as tsd
 from rnnkit.data.sources import DataError
+from rnnkit.data.windowing import Scaler, origins, windows
 
 
 def csv(text: str) -> io.StringIO:
@@ -134,7 +136,7 @@ def test_too_few_points_for_one_window():
     with pytest.raises(
         DataError, match=r"too few points: the span \[0, 4\) has 4 steps but input_length 3 \+ horizon 2 = 5"
     ):
-        tsd.origins(0, 4, 3, 2)
+        origins(0, 4, 3, 2)
 
 
 def test_calendar_year_and_future_extension():
@@ -147,7 +149,7 @@ def test_calendar_year_and_future_extension():
 
 def test_windows_gather_the_right_rows():
     v = np.arange(20, dtype=float)[:, None]
-    x, y, f = tsd.windows(v, v, np.zeros((20, 0)), np.array([5, 10]), 3, 2)
+    x, y, f = windows(v, v, np.zeros((20, 0)), np.array([5, 10]), 3, 2)
     assert x[:, :, 0].tolist() == [[2, 3, 4], [7, 8, 9]]
     assert y[:, :, 0].tolist() == [[5, 6], [10, 11]]
     assert f.shape == (2, 2, 0)
@@ -166,15 +168,15 @@ def test_training_windows_never_touch_the_test_span(total, L, H, frac, stride):
     hi = int(total * frac)
     if hi < L + H:
         with pytest.raises(DataError, match="too few points"):
-            tsd.origins(0, hi, L, H, stride=stride)
+            origins(0, hi, L, H, stride=stride)
         return
-    t = tsd.origins(0, hi, L, H, stride=stride)
+    t = origins(0, hi, L, H, stride=stride)
     assert t.min() - L >= 0 and t.max() + H <= hi
     assert np.all(np.diff(t) == stride)
     # windows read only rows < hi: mark the test rows with NaN and check no window sees one
     v = np.arange(total, dtype=float)[:, None]
     v[hi:] = np.nan
-    x, y, _ = tsd.windows(v, v, np.zeros((total, 0)), t, L, H)
+    x, y, _ = windows(v, v, np.zeros((total, 0)), t, L, H)
     assert np.isfinite(x).all() and np.isfinite(y).all()
     # the last origin is the last one possible: one more step would need row hi
     assert t.max() + stride + H > hi or stride > 1
@@ -191,10 +193,10 @@ def test_scaler_sees_only_the_training_span(kind, seed, n, C):
     """Changing test values leaves the fitted scaler unchanged; transform then inverse is the identity."""
     rng = np.random.default_rng(seed)
     data = rng.normal(size=(n + 10, C)) * 5 + 3
-    sc = tsd.Scaler(kind).fit(data[:n])
+    sc = Scaler(kind).fit(data[:n])
     other = data.copy()
     other[n:] = 1e6
-    sc2 = tsd.Scaler(kind).fit(other[:n])
+    sc2 = Scaler(kind).fit(other[:n])
     assert np.array_equal(sc.loc, sc2.loc) and np.array_equal(sc.scale, sc2.scale)
     z = sc.transform(data[:n])
     if kind == "standard":
@@ -202,17 +204,17 @@ def test_scaler_sees_only_the_training_span(kind, seed, n, C):
     else:
         assert np.allclose(z.min(0), 0, atol=1e-12) and np.allclose(z.max(0), 1, atol=1e-12)
     assert np.allclose(sc.inverse_transform(sc.transform(data)), data, rtol=1e-12, atol=1e-9)
-    back = tsd.Scaler.from_dict(sc.to_dict())
+    back = Scaler.from_dict(sc.to_dict())
     assert np.array_equal(back.loc, sc.loc)
 
 
 def test_scaler_constant_column_and_unfitted():
-    sc = tsd.Scaler("standard").fit(np.ones((4, 1)))
+    sc = Scaler("standard").fit(np.ones((4, 1)))
     assert sc.scale[0] == 1.0
     with pytest.raises(RuntimeError, match="not fitted"):
-        tsd.Scaler().transform(np.ones((2, 1)))
+        Scaler().transform(np.ones((2, 1)))
     with pytest.raises(ValueError, match="scaler must be 'standard', 'minmax' or 'none'"):
-        tsd.Scaler("robust")
+        Scaler("robust")
 
 
 @settings(max_examples=40, deadline=None)
@@ -240,7 +242,7 @@ def test_reader_roundtrip_and_gap_detection(n, start, freq, drop):
 
 def test_dataset_unknown_name():
     with pytest.raises(DataError, match="unknown forecasting dataset 'nope'; known: airline-passengers"):
-        tsd.spec("nope")
+        fds.spec("nope")
 
 
 def test_from_dataframe_with_typed_columns():

@@ -1,4 +1,4 @@
-"""Time series for forecasting: reading and validating, calendar features, scalers, windows, datasets.
+"""Time series for forecasting: reading and validating, and calendar features.
 
 A ``TimeSeries`` is a validated, regular table: a time index, target columns, past covariates (known up
 to now) and known-future covariates (known for the horizon too, e.g. calendar features). Reading never
@@ -13,25 +13,22 @@ its count (``rnnkit.data.timeparse`` reads the time).
 Row numbers in messages are 0-based data rows as pandas reads them (the CSV file line is row + 2 when the
 file has one header line).
 
-Windows: sample ``t`` (the forecast origin) sees inputs at ``[t - L, t)`` and targets at ``[t, t + H)``.
-A window belongs to a span ``[lo, hi)`` only if all of ``[t - L, t + H)`` lies inside it, so training
-windows never touch validation or test values, and scalers are fitted on the training span only.
+Scalers, spans and windows over a series are in ``rnnkit.data.windowing``; the published datasets in
+``rnnkit.data.forecast_datasets``.
 """
 
 from __future__ import annotations
 
 import io
 import os
-import tarfile
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from rnnkit.data.sources import DataError, resolve
+from rnnkit.data.sources import DataError
 from rnnkit.data.timeparse import guess_targets, guess_time_columns, parse_time, time_columns
 
 FILLS = (None, "ffill", "interpolate")
@@ -399,202 +396,3 @@ def _infer_freq(index: pd.DatetimeIndex, time_col: str, source: str) -> str:
         return pd.tseries.frequencies.to_offset(step).freqstr
     except ValueError as e:  # pragma: no cover - every Timedelta has an offset
         raise DataError(f"{source}: cannot infer a frequency from column {time_col!r}; pass freq=...") from e
-
-
-# ----------------------------------------------------------------------------------------- scaling
-
-
-@dataclass
-class Scaler:
-    """Per-column affine scaling fitted on the training span only: ``"standard"``, ``"minmax"`` or ``"none"``.
-
-    standard: ``(x - mean) / std`` (population std; a constant column keeps scale 1);
-    minmax: ``(x - min) / (max - min)`` into [0, 1] on the fitted span.
-    """
-
-    kind: str = "standard"
-    loc: np.ndarray | None = None  # (C,)
-    scale: np.ndarray | None = None  # (C,)
-
-    def __post_init__(self) -> None:
-        if self.kind not in ("standard", "minmax", "none"):
-            raise ValueError(f"scaler must be 'standard', 'minmax' or 'none', got {self.kind!r}")
-
-    def fit(self, x: np.ndarray) -> Scaler:
-        """Fit on ``x`` (T, C): pass only the training span."""
-        x = np.asarray(x, dtype=np.float64)
-        if self.kind == "standard":
-            loc, scale = x.mean(axis=0), x.std(axis=0)
-        elif self.kind == "minmax":
-            loc, scale = x.min(axis=0), x.max(axis=0) - x.min(axis=0)
-        else:
-            loc, scale = np.zeros(x.shape[1]), np.ones(x.shape[1])
-        self.loc, self.scale = loc, np.where(scale > 0, scale, 1.0)
-        return self
-
-    def _check(self) -> None:
-        if self.loc is None or self.scale is None:
-            raise RuntimeError("Scaler is not fitted: call fit(train_span) first")
-
-    def transform(self, x: np.ndarray) -> np.ndarray:
-        self._check()
-        return (np.asarray(x, dtype=np.float64) - self.loc) / self.scale
-
-    def inverse_transform(self, x: np.ndarray) -> np.ndarray:
-        """Undo ``transform`` on (..., C) arrays."""
-        self._check()
-        return np.asarray(x, dtype=np.float64) * self.scale + self.loc
-
-    def to_dict(self) -> dict:
-        self._check()
-        return {"kind": self.kind, "loc": self.loc.tolist(), "scale": self.scale.tolist()}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Scaler:
-        return cls(d["kind"], np.asarray(d["loc"], dtype=np.float64), np.asarray(d["scale"], dtype=np.float64))
-
-
-# ----------------------------------------------------------------------------------------- windows
-
-
-def origins(lo: int, hi: int, input_length: int, horizon: int, *, stride: int = 1) -> np.ndarray:
-    """Forecast origins ``t`` whose whole window ``[t - L, t + H)`` lies inside ``[lo, hi)``, every ``stride``."""
-    first, last = lo + input_length, hi - horizon  # inclusive range of t
-    if last < first:
-        raise DataError(
-            f"too few points: the span [{lo}, {hi}) has {hi - lo} steps but input_length {input_length} + "
-            f"horizon {horizon} = {input_length + horizon} are needed for one window; use a shorter "
-            f"input_length/horizon or more data"
-        )
-    return np.arange(first, last + 1, stride)
-
-
-def windows(
-    values: np.ndarray, targets: np.ndarray, future: np.ndarray, t: np.ndarray, input_length: int, horizon: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Gather windows at origins ``t``: x (N, L, D) = values[t-L:t], y (N, H, C) = targets[t:t+H], f (N, H, F).
-
-    ``values`` (T, D) are the encoder inputs, ``targets`` (T, C), ``future`` (T, F) the known-future covariates.
-    """
-    t = np.asarray(t)
-    if t.size and (t.min() < input_length or t.max() + horizon > len(values)):
-        raise DataError(
-            f"window origins must lie in [{input_length}, {len(values) - horizon}]; got {t.min()}..{t.max()}"
-        )
-    past_idx = t[:, None] + np.arange(-input_length, 0)[None, :]  # (N, L)
-    fut_idx = t[:, None] + np.arange(horizon)[None, :]  # (N, H)
-    return values[past_idx], targets[fut_idx], future[fut_idx]
-
-
-@dataclass(frozen=True)
-class Split:
-    """Row boundaries: train ``[0, train_end)``, validation ``[train_end, val_end)``, test ``[val_end, T)``."""
-
-    train_end: int
-    val_end: int
-    total: int
-
-    def __post_init__(self) -> None:
-        if not 0 < self.train_end <= self.val_end <= self.total:
-            raise DataError(f"invalid split: need 0 < train_end <= val_end <= total, got {self}")
-
-
-# ----------------------------------------------------------------------------------------- datasets
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """How to read a published dataset (see rnnkit.data.sources for its files and checksums)."""
-
-    file: str
-    time_col: str
-    targets: tuple[str, ...]
-    freq: str | None = None
-    fill: str | None = None
-    season: int = 1  # seasonal period for MASE / seasonal naive
-    date_format: str | None = None
-    note: str = ""
-
-
-SPECS: dict[str, DatasetSpec] = {
-    "airline-passengers": DatasetSpec("airline-passengers.csv", "Month", ("Passengers",), "MS", season=12),
-    "monthly-sunspots": DatasetSpec(
-        "monthly-sunspots.csv",
-        "Month",
-        ("Sunspots",),
-        "MS",
-        season=1,
-        note="no annual season; the ~11-year cycle is irregular, so seasonal naive is the naive forecast",
-    ),
-    "daily-min-temperatures": DatasetSpec(
-        "daily-min-temperatures.csv",
-        "Date",
-        ("Temp",),
-        "D",
-        fill="interpolate",
-        season=365,
-        note="the published file lacks 1984-12-31 and 1988-12-31; they are inserted and interpolated (in notes)",
-    ),
-    # "1-01" is year 1, month 01 of three anonymous years; mapped to 1901-01 (only the spacing matters).
-    "shampoo-sales": DatasetSpec("shampoo.csv", "Month", ("Sales",), "MS", season=12, date_format="%Y-%m"),
-    "etth1": DatasetSpec("ETTh1.csv", "date", ("OT",), "h", season=24),
-    "etth2": DatasetSpec("ETTh2.csv", "date", ("OT",), "h", season=24),
-    # Trading days: weekends and holidays are absent, so one step is one row.
-    "msft-stock": DatasetSpec("msft.tar.gz", "Date", ("Close",), ROWS, season=5, note="one step per trading day"),
-}
-ALIASES = {"ett": "etth1", "ETTh1": "etth1", "ETTh2": "etth2"}
-FOLDERS = {"etth1": "ett", "etth2": "ett"}
-
-
-def dataset_names() -> list[str]:
-    return sorted(SPECS)
-
-
-def spec(name: str) -> DatasetSpec:
-    key = ALIASES.get(name, name)
-    if key not in SPECS:
-        raise DataError(f"unknown forecasting dataset {name!r}; known: {', '.join(dataset_names())}")
-    return SPECS[key]
-
-
-def load_dataset(
-    name: str,
-    *,
-    data_root: str | os.PathLike | None = None,
-    targets: Sequence[str] | None = None,
-    past_covariates: Sequence[str] = (),
-    calendar: Sequence[str] = (),
-    fill: str | None = "default",
-) -> TimeSeries:
-    """A published dataset as a ``TimeSeries``, read from the checksum-verified file under the data root.
-
-    ``targets`` overrides the default target (e.g. all seven ETT columns for multivariate forecasting).
-    """
-    key = ALIASES.get(name, name)
-    sp = spec(key)
-    path = resolve(FOLDERS.get(key, key), sp.file, data_root=data_root)
-    kw = dict(
-        time_col=sp.time_col,
-        targets=list(targets or sp.targets),
-        past_covariates=past_covariates,
-        freq=sp.freq,
-        fill=sp.fill if fill == "default" else fill,
-        calendar=calendar,
-        date_format=sp.date_format,
-    )
-    if path.name.endswith(".tar.gz"):
-        return read_csv(_read_member(path, "msft.csv"), **kw)
-    if key == "shampoo-sales":
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-        df[sp.time_col] = "190" + df[sp.time_col]  # "1-01" -> "1901-01"
-        return from_frame(df, source=str(path), **kw)
-    return read_csv(path, **kw)
-
-
-def _read_member(path: Path, member: str) -> io.StringIO:
-    """One CSV member of a .tar.gz as text (the archive is read as published, never extracted to disk)."""
-    with tarfile.open(path, "r:gz") as tar:
-        f = tar.extractfile(member)
-        if f is None:
-            raise DataError(f"{path}: member {member!r} is not a regular file")
-        return io.StringIO(f.read().decode("utf-8"))

@@ -19,6 +19,7 @@ import pandas as pd
 
 from rnnkit.data import timeseries as tsd
 from rnnkit.data.sources import DataError
+from rnnkit.data.windowing import origins
 from rnnkit.tasks.forecast import metrics as fm
 from rnnkit.tasks.forecast.baselines import BASELINES, baseline_forecast
 
@@ -68,7 +69,7 @@ def run_backtest(
     last_end = sp.total if end is None else end
     if first < L:
         raise DataError(f"backtest start row {first} leaves fewer than input_length={L} rows of history")
-    t = tsd.origins(first - L, last_end, L, H, stride=stride)
+    t = origins(first - L, last_end, L, H, stride=stride)
     actual = np.stack([series.targets[i : i + H] for i in t])  # (N, H, C)
     point = np.empty_like(actual)
     qs_all, gauss = None, None  # gauss: (mu, sigma) on the original scale, for the closed-form CRPS

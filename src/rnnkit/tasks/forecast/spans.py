@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from rnnkit.data import timeseries as tsd
+from rnnkit.data.windowing import Split
 
 if TYPE_CHECKING:
     from rnnkit.tasks.forecast.config import ForecastDataConfig
@@ -36,7 +37,7 @@ def boundary(spec: str, series: tsd.TimeSeries, default: int) -> int:
 
 def split_rows(
     d: ForecastDataConfig, series: tsd.TimeSeries, *, horizon: int = 0, notes: list[str] | None = None
-) -> tsd.Split:
+) -> Split:
     """Training / validation / test rows of ``series`` by the data config (see the module docstring); ``horizon``
     stands in for ``d.horizon`` before it is resolved; ``notes`` receives a line saying the three ranges."""
     n = len(series)
@@ -45,10 +46,10 @@ def split_rows(
     train_end = boundary(d.train_end, series, min(int(0.8 * n), end - H))
     n_val = round(d.val_fraction * train_end) and max(round(d.val_fraction * train_end), H)
     if d.val_end:
-        sp, val = tsd.Split(train_end, boundary(d.val_end, series, train_end), end), "validation rows {}..{}"
+        sp, val = Split(train_end, boundary(d.val_end, series, train_end), end), "validation rows {}..{}"
     else:  # validation cut from the end of the training rows
         n_val = n_val if n_val < train_end else 0
-        sp = tsd.Split(train_end - n_val, train_end, end)
+        sp = Split(train_end - n_val, train_end, end)
         val = (
             f"validation rows {{}}..{{}} (the last {n_val} rows of the training span: data.val_fraction "
             f"{d.val_fraction:g}, at least a horizon; --val-end to choose, --val-fraction 0 for none)"

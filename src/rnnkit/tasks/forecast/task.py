@@ -9,7 +9,7 @@ CLI factory (``backtest`` is the task's own verb, in ``cli.py``).
     fc.predict("newer.csv")                    # after the end of another file with the same columns
     print(fc.backtest(start="1959-01").to_frame())   # RNN and baselines from the same origins
 
-Rows of the series: training ``[0, a)``, validation ``[a, b)``, test ``[b, end)`` (a ``tsd.Split(a, b, end)``).
+Rows of the series: training ``[0, a)``, validation ``[a, b)``, test ``[b, end)`` (a ``Split(a, b, end)``).
 ``data.val_end`` given: ``a = train_end``, ``b = val_end``; else validation is the last ``data.val_fraction`` of
 ``[0, train_end)`` (at least a horizon; 0: none) and the test starts at ``train_end``. The scaler (and the log
 transform's input check) sees rows ``[0, a)`` only; training windows lie wholly inside them
@@ -32,9 +32,11 @@ from scipy.stats import norm
 from torch import nn
 
 from rnnkit.config import ConfigError
+from rnnkit.data import forecast_datasets as fds
 from rnnkit.data import timeseries as tsd
 from rnnkit.data.sources import DataError
 from rnnkit.data.timeparse import default_windows, season_for
+from rnnkit.data.windowing import Scaler, Split, origins, windows
 from rnnkit.models.forecast import ForecastNet, forecast_loss
 from rnnkit.registry import register_task
 from rnnkit.tasks.base import Splits, Task
@@ -55,7 +57,7 @@ class WindowBatches:
     """Training windows in a fresh order every epoch (order depends only on seed + epoch: exact resume)."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray, f: np.ndarray, *, batch_size: int, shuffle: bool, seed: int = 0):
-        self.x, self.y, self.f = (torch.as_tensor(a, dtype=torch.float32) for a in (x, y, f))  # as tsd.windows
+        self.x, self.y, self.f = (torch.as_tensor(a, dtype=torch.float32) for a in (x, y, f))  # as windows
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
 
     def __len__(self) -> int:
@@ -118,8 +120,8 @@ class Forecaster(Task):
     def __init__(self, config: ForecastConfig | None = None, *, series: tsd.TimeSeries | None = None) -> None:
         super().__init__(config)
         self.series = series  # the run's series (given, or read from config.data on first use)
-        self.scaler: tsd.Scaler | None = None
-        self.split: tsd.Split | None = None  # rows of the run's series: train / validation / test
+        self.scaler: Scaler | None = None
+        self.split: Split | None = None  # rows of the run's series: train / validation / test
         self.columns: dict[str, Any] = {}  # target, past and future names, encoder inputs, frequency
         self._season = 0  # resolved seasonal period (0: not yet)
 
@@ -136,7 +138,7 @@ class Forecaster(Task):
                 calendar=d.calendar, date_format=d.date_format or None,
             )  # fmt: skip
         if d.dataset:
-            return tsd.load_dataset(
+            return fds.load_dataset(
                 d.dataset, data_root=d.data_root, targets=list(d.targets) or None, past_covariates=d.past_covariates,
                 calendar=d.calendar, fill=d.fill or "default",
             )  # fmt: skip
@@ -170,7 +172,7 @@ class Forecaster(Task):
         if d.season:
             return d.season
         if d.dataset and not d.path:
-            return tsd.spec(d.dataset).season
+            return fds.spec(d.dataset).season
         return season_for(self.series.freq)[0] if self.series is not None else 1
 
     def _resolve(self, series: tsd.TimeSeries, notes: list[str]) -> None:
@@ -197,7 +199,7 @@ class Forecaster(Task):
                         targets=d.targets or tuple(series.target_names))  # fmt: skip
         self.config = replace(self.config, data=replace(d, horizon=H, input_length=L))
 
-    def spans(self, series: tsd.TimeSeries, notes: list[str] | None = None, *, horizon: int = 0) -> tsd.Split:
+    def spans(self, series: tsd.TimeSeries, notes: list[str] | None = None, *, horizon: int = 0) -> Split:
         """Training / validation / test rows of ``series`` by the config (``spans.split_rows``)."""
         return split_rows(self.config.data, series, horizon=horizon, notes=notes)
 
@@ -245,7 +247,7 @@ class Forecaster(Task):
                 f"{self.config.model.decoder!r}: leave training_length at 0"
             )
         C = series.targets.shape[1]
-        self.scaler = tsd.Scaler(d.scaler).fit(self._transform(series.inputs()[: train.hi], C))  # train rows only
+        self.scaler = Scaler(d.scaler).fit(self._transform(series.inputs()[: train.hi], C))  # train rows only
         if d.calendar_span:
             self._scale_calendar_over_span(series)
         self.columns = {
@@ -259,7 +261,7 @@ class Forecaster(Task):
             raise DataError("data.calendar_span needs a real frequency, not freq='rows'")
         when = pd.date_range(series.time[0], periods=self.config.data.calendar_span, freq=series.freq)
         cal = tsd.calendar_features(when, series.calendar)  # (span, K)
-        sub = tsd.Scaler(self.config.data.scaler).fit(cal)
+        sub = Scaler(self.config.data.scaler).fit(cal)
         K = cal.shape[1]
         self.scaler.loc[-K:], self.scaler.scale[-K:] = sub.loc, sub.scale
 
@@ -279,14 +281,14 @@ class Forecaster(Task):
         v, y, f = self._scaled(train.series)
         # The recurrent decoder's training window is training_length inputs (L_fit history + H - 1 teacher steps).
         L_fit = d.training_length - H + 1 if (d.training_length and cfg.model.decoder == "recurrent") else L
-        t_train = tsd.origins(0, train.hi, L_fit, H)
+        t_train = origins(0, train.hi, L_fit, H)
         train_b = WindowBatches(
-            *tsd.windows(v, y, f, t_train, L_fit, H), batch_size=d.batch_size, shuffle=True, seed=cfg.train.seed
+            *windows(v, y, f, t_train, L_fit, H), batch_size=d.batch_size, shuffle=True, seed=cfg.train.seed
         )
         if val is None or len(val) < H:
             return train_b, None
-        t_val = tsd.origins(max(0, val.lo - L), val.hi, L, H)
-        return train_b, WindowBatches(*tsd.windows(v, y, f, t_val, L, H), batch_size=d.eval_batch_size or 256,
+        t_val = origins(max(0, val.lo - L), val.hi, L, H)
+        return train_b, WindowBatches(*windows(v, y, f, t_val, L, H), batch_size=d.eval_batch_size or 256,
                                       shuffle=False)  # fmt: skip
 
     step = staticmethod(_step)
@@ -297,7 +299,7 @@ class Forecaster(Task):
             return None
         L, H = self.config.data.input_length, self.config.data.horizon
         v, _, f = self._scaled(val.series)
-        t = tsd.origins(max(0, val.lo - L), val.hi, L, H)
+        t = origins(max(0, val.lo - L), val.hi, L, H)
         actual = np.stack([val.series.targets[i : i + H] for i in t])  # (N, H, C)
 
         def score(model: nn.Module) -> dict[str, float]:
@@ -323,15 +325,15 @@ class Forecaster(Task):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """task.json, or forecast.json of a run written before the Task contract (no season: its rule, 1 for CSVs)."""
-        self.scaler = tsd.Scaler.from_dict(state["scaler"])
+        self.scaler = Scaler.from_dict(state["scaler"])
         self.columns = {k: state[k] for k in ("target_names", "past_names", "future_names", "n_inputs", "freq")}
         d = self.config.data
-        legacy = d.season or (tsd.spec(d.dataset).season if d.dataset and not d.path else 1)
+        legacy = d.season or (fds.spec(d.dataset).season if d.dataset and not d.path else 1)
         self._season = state.get("season", legacy)
         H, L = state.get("horizon", d.horizon), state.get("input_length", d.input_length)
         self.config = replace(self.config, data=replace(d, horizon=H, input_length=L))
         sp = state.get("split")
-        self.split = tsd.Split(sp["train_end"], sp["val_end"], sp["total"]) if sp else None
+        self.split = Split(sp["train_end"], sp["val_end"], sp["total"]) if sp else None
 
     # ---------------------------------------------------------------- inference
     def _series_arg(self, series: tsd.TimeSeries | str | Path | None) -> tsd.TimeSeries:
@@ -348,7 +350,7 @@ class Forecaster(Task):
             )
         return s
 
-    def split_of(self, series: tsd.TimeSeries) -> tsd.Split:
+    def split_of(self, series: tsd.TimeSeries) -> Split:
         """The run's own split for its series (task.json), else the config's rules applied to ``series``."""
         own = self.split is not None and series is self.series and self.split.total == len(series)
         return self.split if own else self.spans(series)
