@@ -229,8 +229,9 @@ def _tune_command(task: str) -> None:
         from rich.console import Console
 
         from rnnkit.tasks.cli import build_config
-        from rnnkit.tune import read_space, require_optuna, trials_table
+        from rnnkit.tune import read_space, require_optuna
         from rnnkit.tune import tune as run_tune
+        from rnnkit.tune_report import trials_table
 
         require_optuna()
         task_cls = get_task(task)
@@ -262,7 +263,7 @@ def tune_show(
     """Print a study's trials (best first) and where its best config is; --plots draws it."""
     from rich.console import Console
 
-    from rnnkit.tune import show, trials_table
+    from rnnkit.tune_report import show, trials_table
 
     s, meta = show(study, storage=storage)
     Console().print(trials_table(s, monitor=meta.get("monitor", "value")))
@@ -284,7 +285,8 @@ def tune_final(
     from dataclasses import replace
 
     from rnnkit.tasks.cli import build_config, train_and_test
-    from rnnkit.tune import BEST_FILE, study_task
+    from rnnkit.tune import BEST_FILE
+    from rnnkit.tune_report import study_task
 
     task_cls = get_task(study_task(study))
     best = study / BEST_FILE
@@ -301,7 +303,8 @@ def tune_final(
 def _echo_plots(study: object, where: Path, monitor: str, *, required: bool, sub: bool = True) -> None:
     """Write the study's PNGs (into ``where/plots`` when ``sub``) and say where; too few trials: an error when the
     plots were asked for (exit 1), a note after a search."""
-    from rnnkit.tune import TuneError, write_plots
+    from rnnkit.tune import TuneError
+    from rnnkit.tune_report import write_plots
 
     try:
         paths = write_plots(study, where / "plots" if sub else where, monitor=monitor)

@@ -13,7 +13,8 @@ from rnnkit.cli import app
 optuna = pytest.importorskip("optuna")
 Image = pytest.importorskip("PIL.Image")
 
-from rnnkit.tune import PLOTS, TuneError, write_plots  # noqa: E402
+from rnnkit.tune import TuneError  # noqa: E402
+from rnnkit.tune_report import PLOTS, write_plots  # noqa: E402
 
 runner = CliRunner()
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
