@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from rnnkit.bench import Timing, cpu_model, interleaved, machine_info, matmul_peak
+from rnnkit.host import Timing, cpu_model, interleaved, machine_info, matmul_peak
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 

@@ -1,5 +1,5 @@
-"""Engine speed, measured honestly: machine info, interleaved timers with medians, the matmul peak, and
-the cell benchmark behind ``rnnkit bench cells`` and ``benchmarks/bench_cells.py``.
+"""Engine speed, measured honestly: the cell benchmark behind ``rnnkit bench cells`` and
+``benchmarks/bench_cells.py`` (machine info, the interleaved timers and the matmul peak are ``rnnkit.host``).
 
 Rules (STYLE.md habit 12, PERF-NOTES): correctness is checked before anything is timed; every variant
 is warmed up, then all variants run one after another in each repeat (interleaved, so a noisy neighbour
@@ -10,127 +10,16 @@ across runs.
 from __future__ import annotations
 
 import dataclasses
-import os
-import platform
-import re
 import statistics
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
+from rnnkit.host import Timing, interleaved, machine_info, matmul_peak
 from rnnkit.layout import CellOptions, layout
-from rnnkit.nn import gemm
 from rnnkit.registry import cell_names
-
-# ---- machine and timers ---------------------------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo (or platform.processor() elsewhere)."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def cpu_flags_text() -> str:
-    """The CPU flags that decide our fast paths, each marked present or absent: 'avx512f avx512_bf16 -amx_bf16'."""
-    from rnnkit.nn.autotune import cpu_flags
-
-    have = set(cpu_flags())
-    return " ".join(f if f in have else f"-{f}" for f in ("avx512f", "avx512_bf16", "amx_bf16"))
-
-
-def machine_info() -> dict[str, str]:
-    """What a reader needs to compare figures: CPU, cores, threads, torch and oneDNN/MKL versions."""
-    cfg = torch.__config__.show()
-    m = re.search(r"MKL-DNN (v[\d.]+)", cfg)
-    mkldnn = f"oneDNN {m.group(1)}" if m else "oneDNN n/a"
-    k = re.search(r"Math Kernel Library Version ([\d.]+)", cfg)
-    mkl = f"MKL {k.group(1)}" if k else "MKL n/a"
-    return {
-        "cpu": cpu_model(),
-        "cores": str(os.cpu_count()),
-        "torch_threads": str(torch.get_num_threads()),
-        "torch": torch.__version__,
-        "onednn": mkldnn,
-        "mkl": mkl,
-        "gemm_route": "onednn" if gemm.onednn_available() else "torch (oneDNN linear ops unavailable)",
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),  # AVX2 / AVX512: decides gemm.mm_tn's route
-        "cpu_flags": cpu_flags_text(),  # avx512f / avx512_bf16 / amx_bf16: which impl and precision win
-        "python": platform.python_version(),
-        "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
-    }
-
-
-@dataclass
-class Timing:
-    """Seconds per call of one variant over the repeats; ``median`` is what we report."""
-
-    samples: list[float] = field(default_factory=list)
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.samples)
-
-    @property
-    def iqr(self) -> tuple[float, float]:
-        """Interquartile range (25th, 75th percentile), the spread the noise left."""
-        if len(self.samples) < 2:
-            return (self.samples[0], self.samples[0])
-        q = statistics.quantiles(self.samples, n=4)
-        return (q[0], q[2])
-
-
-# 'wall': elapsed time. 'cpu': CPU time of this process (all its threads) — with one thread it is the work
-# alone, unmoved by other processes on a shared machine; with more threads it also counts OpenMP spinning.
-CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
-
-
-def interleaved(
-    fns: dict[str, Callable[[], object]], *, repeats: int = 7, warmup: int = 1, inner: int = 1, clock: str = "wall"
-) -> dict[str, Timing]:
-    """Time every function ``repeats`` times, round-robin, after ``warmup`` untimed calls each.
-
-    ``inner`` calls per sample amortise timer resolution for very short functions.
-    """
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    out = {name: Timing() for name in fns}
-    now = CLOCKS[clock]
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            t0 = now()
-            for _ in range(inner):
-                fn()
-            out[name].samples.append((now() - t0) / inner)
-    return out
-
-
-def matmul_peak(*, repeats: int = 7, m: int = 4096, k: int = 512, n: int = 2048) -> dict[str, float]:
-    """GFLOP/s of a large float32 product ``(m, k) @ (k, n)`` on each gemm route, interleaved.
-
-    'onednn' is absent when the route is not available; 'peak' is the best route, the ceiling we quote.
-    """
-    x, w = torch.randn(m, k), torch.randn(n, k)
-    fns: dict[str, Callable[[], object]] = {"torch.mm": lambda: torch.mm(x, w.t())}
-    if gemm.onednn_available():
-        packed = gemm.prepare(w)
-        fns["onednn"] = lambda: gemm.linear(x, packed)
-    res = interleaved(fns, repeats=repeats, warmup=2, inner=3)
-    flops = 2.0 * m * k * n
-    out = {name: flops / t.median / 1e9 for name, t in res.items()}
-    out["peak"] = max(out.values())
-    return out
-
 
 # ---- the cell benchmark ---------------------------------------------------------------------------------------
 

@@ -35,9 +35,10 @@ from typing import Any
 
 import torch
 
+from rnnkit.host import cpu_flags, cpu_model
+
 VERSION = 2  # of the cache: layout and choice rule (2: fused wins ties); another version is stale, re-measured
 FILE = "autotune.json"
-FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")  # the CPU flags that change which impl wins
 REPEATS = 3  # timed runs per impl after one warm-up; the fastest counts
 SLOW, SLOW_REPEATS = 1.0, 2  # an impl whose warm-up took more seconds than SLOW is timed twice only
 MARGIN = 0.05  # the preferred impl (fused, else the static table's) is kept unless another beats it by more than this
@@ -61,24 +62,8 @@ def _cache_path(env: str | None, home: str | None) -> Path:
 
 
 @functools.cache
-def cpu_flags() -> tuple[str, ...]:
-    """Which of ``FLAGS`` this CPU has (from /proc/cpuinfo; empty where that file does not exist)."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    have = set(line.split(":", 1)[1].split())
-                    return tuple(f for f in FLAGS if f in have)
-    except OSError:
-        pass
-    return ()
-
-
-@functools.cache
 def host() -> dict[str, Any]:
     """The part of every key that names the machine and the software."""
-    from rnnkit.bench import cpu_model  # lazy: bench imports typer
-
     return {"cpu": cpu_model(), "flags": list(cpu_flags()), "torch": torch.__version__,
             "capability": torch.backends.cpu.get_cpu_capability()}  # fmt: skip
 

@@ -43,7 +43,7 @@ class PrecisionError(RuntimeError):
 @functools.cache
 def bf16_support() -> str:
     """'native' (AMX or AVX512-BF16 instructions), 'emulated' (torch runs bf16 without them: slow), or 'none'."""
-    from rnnkit.nn.autotune import cpu_flags
+    from rnnkit.host import cpu_flags
 
     try:
         ok = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
