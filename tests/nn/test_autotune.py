@@ -62,6 +62,18 @@ def test_a_choice_measured_on_a_busy_machine_stays_in_memory(tmp_path):
     assert tn.memory[autotune.key_str(KEY)]["load"] == 4.0 * (os.cpu_count() or 1)
 
 
+def test_a_busy_machine_needs_a_larger_margin_to_leave_the_preferred_impl(tmp_path):
+    busy = lambda: 4.0 * (os.cpu_count() or 1)  # noqa: E731
+    clock = FakeClock({"fused": 0.0100, "bptt": 0.0085})  # 15% apart: a win when quiet, noise when busy
+    assert autotune.Tuner(tmp_path / "a.json", clock=clock, load=IDLE).choose(KEY, ["fused", "bptt"], clock.run,
+                                                                             prefer="fused") == "bptt"  # fmt: skip
+    assert autotune.Tuner(tmp_path / "b.json", clock=clock, load=busy).choose(KEY, ["fused", "bptt"], clock.run,
+                                                                             prefer="fused") == "fused"  # fmt: skip
+    clock.cost = {"fused": 0.0100, "bptt": 0.0050}  # 2x: a win even on a busy machine
+    assert autotune.Tuner(tmp_path / "c.json", clock=clock, load=busy).choose(KEY, ["fused", "bptt"], clock.run,
+                                                                             prefer="fused") == "bptt"  # fmt: skip
+
+
 def test_other_keys_are_measured_and_kept_beside(tmp_path):
     clock = FakeClock({"fused": 0.01, "bptt": 0.02})
     tn = autotune.Tuner(tmp_path / "a.json", clock=clock, load=IDLE)

@@ -7,7 +7,8 @@ shape bucket, training vs inference — every applicable impl runs a few forward
 copy of the parameters and a random input of the same shape, and the fastest is kept: in memory and in a JSON
 file in ``$RNNKIT_CACHE`` (default ``~/.cache/rnnkit``), written atomically (temp file, fsync, ``os.replace``).
 A file that does not parse or has another ``version`` is ignored and rewritten. A choice measured on a busy
-machine (load average above the core count) is kept in memory only: other processes' work is in its times.
+machine (load average above the core count) is kept in memory only: other processes' work is in its times; and
+there another impl must beat the preferred one by ``BUSY_MARGIN`` rather than ``MARGIN`` to be picked.
 
 Off (the static table) when ``RNNKIT_AUTOTUNE=0``, when ``torch.use_deterministic_algorithms`` is on, off the
 CPU, while tracing / scripting / exporting / compiling, and where only one impl applies.
@@ -42,6 +43,7 @@ FILE = "autotune.json"
 REPEATS = 3  # timed runs per impl after one warm-up; the fastest counts
 SLOW, SLOW_REPEATS = 1.0, 2  # an impl whose warm-up took more seconds than SLOW is timed twice only
 MARGIN = 0.05  # the preferred impl (fused, else the static table's) is kept unless another beats it by more than this
+BUSY_MARGIN = 0.25  # the same while the load average exceeds the core count: noise then reaches 10-20% (RESULTS.md)
 LOOP_MAX_T = 8  # the plain loop is a candidate only for short inputs (at T=1 it beats oneDNN's setup)
 
 
@@ -192,14 +194,15 @@ class Tuner:
         # the fastest sample of each: noise from other processes only ever adds time (as timeit advises)
         ms = {c: 1e3 * min(s) for c, s in samples.items()}
         best = min(candidates, key=lambda c: ms[c])
-        if prefer in ms and ms[best] > (1.0 - MARGIN) * ms[prefer]:
-            best = prefer
         load = self.load()
+        busy = load > (os.cpu_count() or 1)
+        if prefer in ms and ms[best] > (1.0 - (BUSY_MARGIN if busy else MARGIN)) * ms[prefer]:
+            best = prefer
         entry = {"impl": best, "ms": {c: round(v, 3) for c, v in ms.items()}, "load": round(load, 1),
                  "when": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), "key": key}  # fmt: skip
         k = key_str(key)
         self.memory[k] = entry
-        if not load > (os.cpu_count() or 1):  # busy: other processes' work is in these times; don't keep it
+        if not busy:  # other processes' work is in these times: don't keep them for the next process
             self.write(k, entry)
         return best
 
