@@ -61,7 +61,10 @@ def main(argv: list[str] | None = None) -> None:
         texts = synthetic_texts(args.inputs, args.tokens, seed=2)
         p32, p16 = fp32.predict_proba(texts)[0], bf16.predict_proba(texts)[0]
         err = float(np.abs(p32 - p16).max())
-        flips = int((p32.argmax(1) != p16.argmax(1)).sum())
+        flipped = p32.argmax(1) != p16.argmax(1)
+        flips = int(flipped.sum())
+        top2 = np.sort(p32, axis=1)[:, -2:]  # float32's two most probable classes per input
+        margin = float((top2[:, 1] - top2[:, 0])[flipped].max()) if flips else float("nan")
         times = interleaved({"fp32": lambda: fp32.predict_proba(texts), "bf16": lambda: bf16.predict_proba(texts)},
                             repeats=args.repeats, warmup=1, clock=args.clock)  # fmt: skip
     a, b = times["fp32"], times["bf16"]
@@ -71,7 +74,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"classify predict_proba, {args.inputs} inputs of ~{args.tokens} words, {m.cell.name} H={m.hidden_size} "
           f"layers={m.num_layers} bidirectional={m.bidirectional}, pooling {m.pooling}")  # fmt: skip
     print(f"fp32 {a.median * 1e3:.1f} ms, bf16 {b.median * 1e3:.1f} ms: bf16/fp32 {b.median / a.median:.2f}x "
-          f"(paired {paired:.2f}x); max |p_bf16 - p_fp32| {err:.1e}, top class differs for {flips} of {len(texts)}")
+          f"(paired {paired:.2f}x); max |p_bf16 - p_fp32| {err:.1e}, top class differs for {flips} of {len(texts)}"
+          + (f" (their float32 top-2 margin <= {margin:.1e})" if flips else ""))
 
 
 if __name__ == "__main__":
