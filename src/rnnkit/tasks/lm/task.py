@@ -434,8 +434,9 @@ class LanguageModel(Task):
                 warnings.simplefilter("ignore")
                 ids = lm.vocab.encode(tokenize(data, lm.vocab.level), where="--data")
             return {"data": lm.evaluate(ids, batch_size=columns)}
-        splits = ["valid", "test"] if split == "all" else [split]
-        return {s: lm.evaluate(s, batch_size=columns) for s in splits if not (s == "test" and data.test is None)}
+        # "all": valid, and test where the data has one; a split asked for by name is scored or refused by name
+        splits = (["valid", "test"] if data.test is not None else ["valid"]) if split == "all" else [split]
+        return {s: lm.evaluate(s, batch_size=columns) for s in splits}
 
     def predict(self, prompts: Sequence[str], *, length: int = 200, **kwargs: Any) -> list[str]:
         """Each prompt's sampled continuation (the prompt not repeated); keyword arguments as ``generate``."""
