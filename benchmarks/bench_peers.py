@@ -413,8 +413,9 @@ class Worker:
         cmd = [str(python), str(Path(__file__).resolve()), "--worker", kind, "--threads", str(threads),
                "--data", str(data), "--clock", clock]  # fmt: skip
         pin = (lambda: os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})) if threads == 1 else None
-        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log.open("w"), env=env,
-                                  text=True, preexec_fn=pin)  # fmt: skip
+        with log.open("w") as err:  # the child keeps its own copy of the file
+            self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, env=env,
+                                      text=True, preexec_fn=pin)  # fmt: skip
         hello = self.recv()
         self.variants, self.versions = hello["ready"], hello["versions"]
 
