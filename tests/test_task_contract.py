@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
@@ -162,6 +163,41 @@ def test_train_eval_load_predict_share_one_run_folder(task, tmp_path):
         assert len(r.stdout.splitlines()) == 1, r.output  # one line per input
     else:
         assert len(r.stdout.splitlines()) > 1, r.output  # a header and the forecast rows
+    _eval_and_predict_in_bf16(task, run, which, example, fp32_lines=len(r.stdout.splitlines()))
+
+
+def _eval_and_predict_in_bf16(task: str, run: Path, which: str, example: str | None, *, fp32_lines: int) -> None:
+    """`eval` and `predict` take `--precision bf16`: every module call runs under bf16 autocast (a global forward
+    pre-hook records it), the output has the fp32 run's shape; where torch has no bf16 CPU kernels, a clear refusal.
+    The language model generates with its float32 NumPy decoder: no module runs, and it warns."""
+    from rnnkit.nn import precision
+
+    args = {"eval": [task, "eval", str(run), "--json", "--which", which, "--precision", "bf16"],
+            "predict": [task, "predict", str(run), *([example] if example is not None else []), "--precision", "bf16"]}
+    if precision.bf16_support() == "none":
+        for verb, a in args.items():
+            r = runner.invoke(app, a)
+            assert r.exit_code == 1 and "precision='fp32'" in r.output, (verb, r.output)
+        return
+    for verb, a in args.items():
+        seen: list[bool] = []  # per module call: was bf16 autocast on?
+        spy = torch.nn.modules.module.register_module_forward_pre_hook(
+            lambda m, inp: seen.append(torch.is_autocast_enabled("cpu")))
+        generates = task == "lm" and verb == "predict"
+        try:
+            with pytest.warns(UserWarning, match="does not apply to generation") if generates else nullcontext():
+                r = runner.invoke(app, a)
+        finally:
+            spy.remove()
+        assert r.exit_code == 0, (verb, r.output)
+        if verb == "eval":
+            assert json.loads(r.stdout), r.output
+        else:
+            assert len(r.stdout.splitlines()) == fp32_lines, r.output
+        if generates:
+            assert not seen
+        else:
+            assert seen and all(seen), f"{task} {verb}: {seen.count(False)} of {len(seen)} module calls ran in fp32"
 
 
 @pytest.mark.parametrize("task", TASKS)

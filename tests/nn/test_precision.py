@@ -117,3 +117,27 @@ def test_fit_in_bf16_keeps_float32_weights_optimiser_state_and_loss(tmp_path):
     # weight change is the float32 one within the gradient tolerance
     assert float((moved - ref).abs().max()) <= TOL * float(ref.abs().max())
     assert not torch.equal(moved, ref)
+
+
+@needs_bf16
+def test_inference_casts_module_outputs_to_float32_and_cleans_up():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3))
+    x = torch.randn(5, 4)
+    with torch.no_grad():
+        ref = model(x)
+        with precision.autocast("bf16"):
+            raw = model(x)  # plain autocast: the last product's output is bf16
+        with precision.inference(model, "bf16"):
+            with precision.inference(model, "bf16"):  # re-entered (evaluate -> predict): one set of hooks
+                assert sum(len(m._forward_hooks) for m in model.modules()) == 4
+            out = model(x)
+            assert torch.is_autocast_enabled("cpu")
+        assert not torch.is_autocast_enabled("cpu")
+    assert raw.dtype == torch.bfloat16 and out.dtype == torch.float32
+    assert BF16_FLOOR < float((out - ref).abs().max()) <= TOL * float(ref.abs().max())
+    with pytest.raises(KeyError), precision.inference(model, "bf16"):
+        raise KeyError("boom")  # an error inside still removes the hooks
+    assert not any(m._forward_hooks for m in model.modules()) and not hasattr(model, "_rnnkit_inference_precision")
+    with precision.inference(model, "fp32"):  # fp32: nothing changes
+        assert not torch.is_autocast_enabled("cpu") and not model[0]._forward_hooks

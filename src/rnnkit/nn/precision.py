@@ -30,6 +30,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import warnings
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 
@@ -82,6 +84,44 @@ def autocast(precision: str, device: torch.device | str = "cpu") -> contextlib.A
     if precision == "fp32":
         return contextlib.nullcontext()
     return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
+
+
+@contextlib.contextmanager
+def inference(model: torch.nn.Module, precision: str) -> Iterator[None]:
+    """Run ``model`` for inference at ``precision``: nothing changes for fp32; for bf16 the products run in
+    bfloat16 under ``torch.autocast`` and every submodule's floating-point outputs are cast back to float32 as it
+    returns (a forward hook), so what a caller receives (logits, probabilities, states) is float32 and the
+    element-wise work and reductions between modules (softmax, sums, the CRF's and CTC's dynamic programmes) run
+    in float32, as in training (``fit``). Re-entering it for the same model is a no-op; gradients are not
+    touched (callers add ``torch.no_grad``). Raises ``PrecisionError`` where bf16 cannot run (``check``)."""
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    check(precision, device)
+    if precision == "fp32" or getattr(model, "_rnnkit_inference_precision", None) == precision:
+        yield
+        return
+    handles = [m.register_forward_hook(_outputs_to_float32) for m in model.modules()]
+    model._rnnkit_inference_precision = precision  # nested calls (evaluate -> predict) keep the outer hooks
+    try:
+        with autocast(precision, device):
+            yield
+    finally:
+        del model._rnnkit_inference_precision
+        for h in handles:
+            h.remove()
+
+
+def _outputs_to_float32(module: torch.nn.Module, args: Any, output: Any) -> Any:
+    """Forward hook: bf16 / fp16 tensors in a module's output (a tensor, or a tuple / list of them, nested) back to
+    float32; anything else (ints, PackedSequence, None) as it is. Returning None keeps the output unchanged."""
+
+    def conv(o: Any) -> Any:
+        if isinstance(o, torch.Tensor):
+            return o.float() if o.dtype in (torch.bfloat16, torch.float16) else o
+        if type(o) in (tuple, list):
+            return type(o)(conv(v) for v in o)
+        return o
+
+    return conv(output)
 
 
 def active(device_type: str = "cpu") -> torch.dtype | None:

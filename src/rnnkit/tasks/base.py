@@ -30,7 +30,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -86,6 +86,7 @@ class Task:
         self.fit_result: Any = None
         self.notes: list[str] = []  # what load_data / prepare decided from the data, printed by the CLI
         self.decided: dict[str, Any] = {}  # model settings prepare chose from the data (see ``decide``)
+        self._inference_precision = "fp32"  # predict / evaluate (train.precision is training's)
 
     # ---- what a task writes (defaults where one makes sense) ----------------------------------------------
 
@@ -414,8 +415,9 @@ class Task:
         )
 
     @classmethod
-    def load(cls, run_dir: str | os.PathLike, *, which: str = "best") -> Task:
-        """Rebuild a trained task from its run folder: config.json, task.json and the ``which`` checkpoint."""
+    def load(cls, run_dir: str | os.PathLike, *, which: str = "best", precision: str = "fp32") -> Task:
+        """Rebuild a trained task from its run folder: config.json, task.json and the ``which`` checkpoint;
+        ``precision`` is its ``inference_precision`` (fp32, or bf16)."""
         from rnnkit.train import load_model
 
         d = Path(run_dir)
@@ -425,12 +427,37 @@ class Task:
         if not (d / "config.json").is_file():
             raise NotARunError(f"{d} is not a run folder (no config.json); {hint}")
         self = cls(replace(load_config(cls.Config, d / "config.json"), run_dir=str(d)))
+        self.inference_precision = precision  # checked before the weights are read
         self._read_task_file(d)
         self.model = self.build_model()
         state = load_model(d, self.model, which=which)
         self.model.eval()
         self._loaded = {"which": which if (d / which).is_dir() else "last", "step": state.get("step")}
         return self
+
+    @property
+    def inference_precision(self) -> str:
+        """The precision ``predict`` / ``evaluate`` / ``generate`` run the network in: "fp32" (default), or "bf16":
+        products in bfloat16, outputs, element-wise work and reductions float32 (``rnnkit.nn.precision.inference``).
+        Independent of ``train.precision``. Setting bf16 where this CPU cannot run it raises ``PrecisionError``."""
+        return self._inference_precision
+
+    @inference_precision.setter
+    def inference_precision(self, value: str) -> None:
+        from rnnkit.nn import precision
+
+        precision.check(value)  # refuse before any work, as fit does for train.precision
+        self._inference_precision = value
+
+    @contextlib.contextmanager
+    def inference(self, model: nn.Module | None = None) -> Iterator[None]:
+        """The context every inference pass of a task runs in: no gradients, ``model`` (default ``.model``) at
+        ``inference_precision``. Re-entrant (evaluate -> predict)."""
+        from rnnkit.nn import precision
+
+        net = model if model is not None else self.require_model()
+        with torch.no_grad(), precision.inference(net, self._inference_precision):
+            yield
 
     def infer(
         self,
@@ -441,12 +468,13 @@ class Task:
         length: Callable[[Any], int] = len,
     ) -> list[Any]:
         """Length-sorted batched inference: ``run(batch_items)`` yields one result per item; results come back in
-        input order. Sorting by length keeps padding small; no gradients, model in eval mode."""
+        input order. Sorting by length keeps padding small; no gradients, model in eval mode, at
+        ``inference_precision``."""
         model = self.require_model()
         model.eval()
         order = sorted(range(len(items)), key=lambda i: length(items[i]))
         out: list[Any] = [None] * len(items)
-        with torch.no_grad():
+        with self.inference(model):
             for s in range(0, len(order), batch_size):
                 idx = order[s : s + batch_size]
                 for i, r in zip(idx, run([items[i] for i in idx]), strict=True):

@@ -123,11 +123,13 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from rnnkit.config import ConfigError
     from rnnkit.data.sources import DataError
     from rnnkit.export import ExportError
+    from rnnkit.nn.precision import PrecisionError
     from rnnkit.serve.limits import ServeError
     from rnnkit.tasks.base import NotTrainedError
     from rnnkit.train import CheckpointError, TrainingDiverged
 
-    known = (ConfigError, DataError, CheckpointError, TrainingDiverged, NotTrainedError, ExportError, ServeError)
+    known = (ConfigError, DataError, CheckpointError, TrainingDiverged, NotTrainedError, ExportError, ServeError,
+             PrecisionError)
     return (*known, ValueError, OSError)
 
 
@@ -309,8 +311,9 @@ def task_app(task_cls: type, *, help: str) -> typer.Typer:
 
     def eval_(**kw: Any) -> None:
         runs, data, which, as_json = kw.pop("runs"), kw.pop("data"), kw.pop("which"), kw.pop("as_json")
+        prec = kw.pop("precision")
         with errors_as_messages(prog):
-            tasks = [task_cls.load(r, which=which) for r in runs]
+            tasks = [task_cls.load(r, which=which, precision=prec) for r in runs]
             first = tasks[0]
             if kw.get("data_root"):
                 first.config = replace(first.config, data=replace(first.config.data, data_root=str(kw["data_root"])))
@@ -336,14 +339,16 @@ def task_app(task_cls: type, *, help: str) -> typer.Typer:
                           default=typer.Option(None, help="Folder holding the datasets (default: the run's).")),
         inspect.Parameter("as_json", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
                           default=typer.Option(False, "--json", help="Print the report as JSON.")),
+        _precision_param(),
         *[_param(o, None) for o in task_cls.eval_options],
     ]  # fmt: skip
     app.command("eval")(command(eval_, params))
 
     def predict(**kw: Any) -> None:
         run, inputs, file, which = kw.pop("run"), kw.pop("inputs"), kw.pop("file"), kw.pop("which")
+        prec = kw.pop("precision")
         with errors_as_messages(prog):
-            task = task_cls.load(run, which=which)
+            task = task_cls.load(run, which=which, precision=prec)
             items = list(inputs or [])
             if file is not None:
                 items += task.read_predict_file(file)
@@ -365,11 +370,19 @@ def task_app(task_cls: type, *, help: str) -> typer.Typer:
                           default=typer.Option(None, help="Read the inputs from this file (one per line).")),
         inspect.Parameter("which", inspect.Parameter.KEYWORD_ONLY, annotation=str,
                           default=typer.Option("best", help="Checkpoint: best or last.")),
+        _precision_param(),
         *[_param(o, None) for o in task_cls.predict_options],
     ]  # fmt: skip
     app.command("predict")(command(predict, params))
     task_cls.extend_cli(app)
     return app
+
+
+def _precision_param() -> inspect.Parameter:
+    """``--precision`` of eval and predict (training's is the COMMON option, config key train.precision)."""
+    return inspect.Parameter("precision", inspect.Parameter.KEYWORD_ONLY, annotation=str, default=typer.Option(
+        "fp32", help="fp32, or bf16: products in bfloat16, outputs and reductions float32 (CPUs with AMX / "
+        "AVX512-BF16; refused where torch has no bf16 kernels)."))  # fmt: skip
 
 
 def train_and_test(

@@ -355,7 +355,6 @@ class Forecaster(Task):
         own = self.split is not None and series is self.series and self.split.total == len(series)
         return self.split if own else self.spans(series)
 
-    @torch.no_grad()
     def _forecast(
         self, v: np.ndarray, f: np.ndarray, t: np.ndarray, batch: int = 512, *, model: nn.Module | None = None
     ) -> np.ndarray:
@@ -365,13 +364,14 @@ class Forecaster(Task):
         net.eval()
         dev = next(net.parameters()).device
         out = []
-        for i in range(0, len(t), batch):
-            tt = t[i : i + batch]
-            x = v[tt[:, None] + np.arange(-L, 0)]  # (n, L, D)
-            fut = f[tt[:, None] + np.arange(H)]  # (n, H, F)
-            p = net(torch.as_tensor(x, dtype=torch.float32, device=dev),
-                    torch.as_tensor(fut, dtype=torch.float32, device=dev))  # fmt: skip
-            out.append(p.double().cpu().numpy())
+        with self.inference(net):
+            for i in range(0, len(t), batch):
+                tt = t[i : i + batch]
+                x = v[tt[:, None] + np.arange(-L, 0)]  # (n, L, D)
+                fut = f[tt[:, None] + np.arange(H)]  # (n, H, F)
+                p = net(torch.as_tensor(x, dtype=torch.float32, device=dev),
+                        torch.as_tensor(fut, dtype=torch.float32, device=dev))  # fmt: skip
+                out.append(p.double().cpu().numpy())
         return np.concatenate(out, axis=0)
 
     def _to_original(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, tuple[float, ...]]:

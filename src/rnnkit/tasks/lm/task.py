@@ -378,16 +378,23 @@ class LanguageModel(Task):
         t0 = time.monotonic()
         rows = batch_size or self.config.final_eval_batch_size
         name = f"eval {data if isinstance(data, str) else 'data'}"
-        with eval_progress(name, (len(ids) // rows - 1) * rows, quiet=self.config.train.quiet) as advance:
+        with (
+            eval_progress(name, (len(ids) // rows - 1) * rows, quiet=self.config.train.quiet) as advance,
+            self.inference(model),  # no gradients, at inference_precision
+        ):
             total, count = stream_nll(model, ids, batch_size=rows, progress=advance)
         out = lm_metrics(total / count, level=self.config.data.level)
         out.update(tokens=count, seconds=round(time.monotonic() - t0, 2))
         return out
 
     def generate(self, prompt: str = "", **kwargs: Any) -> Iterator[str]:
-        """Stream text continuing ``prompt``; keyword arguments as ``rnnkit.generate.generate``."""
+        """Stream text continuing ``prompt``; keyword arguments as ``rnnkit.generate.generate``. Generation runs in
+        the float32 NumPy decoder (``FastDecoder``) whatever ``inference_precision`` says (a warning for bf16)."""
         from rnnkit.generate import generate
 
+        if self.inference_precision != "fp32":
+            warnings.warn(f"precision {self.inference_precision!r} does not apply to generation: the language model "
+                          "generates with its float32 NumPy decoder (it applies to eval)", stacklevel=2)  # fmt: skip
         return generate(self.require_model(), self.vocab, prompt=prompt, **kwargs)
 
     # -- command line (tasks/cli.py builds `rnnkit lm train|eval|predict` from these; + generate) -------------
@@ -427,8 +434,9 @@ class LanguageModel(Task):
                 warnings.simplefilter("ignore")
                 ids = lm.vocab.encode(tokenize(data, lm.vocab.level), where="--data")
             return {"data": lm.evaluate(ids, batch_size=columns)}
-        splits = ["valid", "test"] if split == "all" else [split]
-        return {s: lm.evaluate(s, batch_size=columns) for s in splits if not (split == "all" and data.test is None)}
+        # "all": valid, and test where the data has one; a split asked for by name is scored or refused by name
+        splits = (["valid", "test"] if data.test is not None else ["valid"]) if split == "all" else [split]
+        return {s: lm.evaluate(s, batch_size=columns) for s in splits}
 
     def predict(self, prompts: Sequence[str], *, length: int = 200, **kwargs: Any) -> list[str]:
         """Each prompt's sampled continuation (the prompt not repeated); keyword arguments as ``generate``."""

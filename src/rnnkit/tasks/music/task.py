@@ -241,7 +241,7 @@ class MusicModel(Task):
         was, t0 = model.training, time.monotonic()
         model.eval()
         total, frames = 0.0, 0
-        with torch.no_grad():
+        with self.inference():
             for rolls, lengths in _batches(pieces, self.config.data.eval_batch_size or 32, shuffle=False).epoch(0):
                 logits, _ = model(rolls[:, :-1], lengths=lengths - 1, target=rolls[:, 1:])
                 s, n = frame_nll(logits.double(), rolls[:, 1:].double(), lengths - 1)
@@ -284,7 +284,7 @@ class MusicModel(Task):
         out = []
         model.eval()
         gen = torch.Generator().manual_seed(seed)
-        with torch.no_grad():
+        with self.inference():
             for r in rolls:
                 u, _ = model.features(torch.from_numpy(r)[None])  # (1, T, H)
                 if isinstance(model.head, NadeHead):
@@ -306,7 +306,7 @@ class MusicModel(Task):
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         x = torch.zeros(1, 1, KEYS) if prompt is None else torch.as_tensor(prompt, dtype=torch.float32)[None]
         out, state = [], None
-        with torch.no_grad():
+        with self.inference():
             for _ in range(frames):  # the state carries the history; each step reads only the newest frames
                 nxt, state = model.sample_next(x, state, temperature=temperature, generator=gen)  # (1, K)
                 x = nxt[:, None]  # (1, 1, K)

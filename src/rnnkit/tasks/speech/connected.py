@@ -289,7 +289,7 @@ class SpeechCTC(Task):
         hyps = self._decode([x for x, _ in items])
         model = self.require_model()
         total = 0.0
-        with torch.no_grad():
+        with self.inference():
             for b in BucketBatches(items, 64, collate_fn=_collate, shuffle=False).epoch(0):
                 total += float(ctc_sum(model, b))
         out = ctc.error_rates(data.words, hyps)
@@ -330,7 +330,7 @@ class SpeechCTC(Task):
         model = self.require_model().eval()
         feats, _ = self._featurize(inputs)
         out = []
-        with torch.no_grad():
+        with self.inference():
             for f in feats:
                 logp, _ = model(torch.from_numpy(self._scaled(f))[None], torch.tensor([len(f)]))
                 out.append((f, logp[0].numpy()))

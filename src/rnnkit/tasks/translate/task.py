@@ -286,7 +286,7 @@ class Translator(Task):
         model = self.require_model()
         (toks,) = self._tokens([sentence])
         src = torch.tensor([P.encode(self.src_vocab, toks)], device=self.device)  # (1, S)
-        with torch.no_grad():
+        with self.inference():
             dc = self.config.decode
             ids, att = model.greedy(src, torch.tensor([src.shape[1]], device=self.device),
                                     max_len_ratio=dc.max_len_ratio, max_len=dc.max_len)  # fmt: skip
