@@ -39,19 +39,20 @@ def test_recipes_are_the_reported_settings(file):
 
 @pytest.mark.parametrize("file", sorted(RECIPES))
 def test_a_recipe_trains_from_the_command_line(tmp_path, file):
-    """The recipe with its data and size swapped for a tiny .mat: one epoch, and the run's config keeps the rest."""
+    """The recipe with its data and size swapped for a tiny .mat: one epoch (inside the recipe's time budget), and the
+    run's config keeps the rest."""
     data = write_mat(tmp_path / "tiny.mat", traindata=[roll(6, 0), roll(5, 1)], validdata=[roll(5, 2)],
                      testdata=[roll(4, 3)])  # fmt: skip
     run = tmp_path / "run"
     r = CliRunner().invoke(app, ["--threads", "1", "music", "train", "--config", str(ROOT / "configs" / f"{file}.json"),
-                                 "--data", str(data), "--hidden", "8", "--epochs", "1", "--seconds", "0",
+                                 "--data", str(data), "--hidden", "8", "--epochs", "1",
                                  "--out", str(run), "--quiet"])  # fmt: skip
     assert r.exit_code == 0, r.output
     saved = json.loads((run / "config.json").read_text())
     recipe = json.loads((ROOT / "configs" / f"{file}.json").read_text())
     assert saved["model"]["hidden_size"] == 8 and saved["data"]["path"] == str(data)
-    for section in ("train",):
-        assert {k: v for k, v in saved[section].items() if k not in ("epochs", "quiet")} == {
-            k: v for k, v in recipe[section].items() if k not in ("epochs", "quiet")
-        }
+    assert {k: v for k, v in saved["train"].items() if k not in ("epochs", "quiet")} == {
+        k: v for k, v in recipe["train"].items() if k not in ("epochs", "quiet")
+    }
+    assert (saved["time_limit"], saved["time_decay"]) == (recipe["time_limit"], recipe["time_decay"])
     assert np.isfinite(json.loads((run / "eval.json").read_text())["nll"])
