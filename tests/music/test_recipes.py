@@ -26,7 +26,7 @@ RECIPES = {
     ],
     "music-nottingham-bernoulli": [
         "data.dataset=nottingham", "time_limit=1800", "time_decay=wsd", "model.hidden_size=256", "data.batch_size=4",
-        "train.lr=1.5e-3", "model.weight_drop=0.1", "model.cell.forget_bias=1.0",
+        "train.lr=1.5e-3", "model.weight_drop=0.25", "model.cell.forget_bias=1.0", "train.patience=0",
     ],
 }  # fmt: skip
 
