@@ -3,6 +3,7 @@ one written here), every registered cell as the recurrence, and the messages for
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -10,10 +11,11 @@ import numpy as np
 import pytest
 import torch
 from scipy.io import savemat
+from torch import Tensor
 from typer.testing import CliRunner
 
 from rnnkit.cli import app
-from rnnkit.config import apply_overrides
+from rnnkit.config import ConfigError, apply_overrides
 from rnnkit.data.music import KEYS, read_rolls
 from rnnkit.data.sources import DataError
 from rnnkit.models.music import PianoRollNet
@@ -144,3 +146,50 @@ def test_generate_samples_frames_reproducibly(tmp_path):
     a = task.generate(parse_frames("60,64,67"), frames=5, seed=3)
     assert a.shape == (5, KEYS) and set(np.unique(a)) <= {0.0, 1.0}
     assert np.array_equal(a, task.generate(parse_frames("60,64,67"), frames=5, seed=3))
+
+
+@pytest.mark.parametrize("key", ["input_dropout", "head_dropout"])
+@pytest.mark.parametrize("bad", [-0.1, 1.0])
+def test_dropouts_are_probabilities(key, bad):
+    with pytest.raises(ConfigError, match=rf"model\.{key}: is a probability in \[0, 1\), got {bad}"):
+        apply_overrides(MusicConfig(), [f"model.{key}={bad}"])
+
+
+def test_input_dropout_hides_notes_from_the_recurrence_in_training_only():
+    """The recurrence reads each key of the input frames dropped with probability p (kept ones scaled by 1/(1-p));
+    the scored target frames are never dropped; in eval mode the layer is the identity."""
+    p, T = 0.5, 200
+    cfg = apply_overrides(MusicConfig(), [f"model.input_dropout={p}", "model.head_dropout=0", "model.hidden_size=8",
+                                          "model.impl=loop"])  # fmt: skip
+    torch.manual_seed(0)
+    net = PianoRollNet(cfg.model, keys=KEYS)
+    plain = PianoRollNet(apply_overrides(cfg, ["model.input_dropout=0"]).model, keys=KEYS)
+    plain.load_state_dict(net.state_dict())  # the dropout adds no parameters: old checkpoints still load
+    x = torch.ones(2, T, KEYS)
+    seen: list[Tensor] = []
+    net.rnn.register_forward_hook(lambda _m, args, _out: seen.append(args[0]))
+    net.train()
+    out = _step(net, (torch.ones(2, T + 1, KEYS), torch.tensor([T + 1, T + 1])), None)
+    read = seen[-1]  # (N, T, K) what the recurrence was given
+    assert set(torch.unique(read).tolist()) == {0.0, 1 / (1 - p)}
+    assert abs(float((read == 0).float().mean()) - p) < 0.02  # 35,200 draws: 5 standard errors
+    with torch.no_grad():  # the target is all ones: only p_k of the recurrent output's logits enter the loss
+        logits = net.head(net.rnn(read)[0])
+    assert torch.allclose(out.loss, frame_nll(logits, torch.ones(2, T, KEYS), torch.tensor([T, T]))[0] / (2 * T))
+    net.eval(), plain.eval()
+    with torch.no_grad():
+        assert torch.equal(net(x)[0], plain(x)[0])
+
+
+def test_cli_sets_the_regularisers(tmp_path):
+    path = write_mat(tmp_path / "tiny.mat", traindata=[roll(6, 0), roll(5, 1)], validdata=[roll(5, 2)])
+    run = tmp_path / "run"
+    r = runner.invoke(app, ["--threads", "1", "music", "train", "--data", str(path), "--hidden", "8",
+                            "--epochs", "1", "--input-dropout", "0.2", "--weight-drop", "0.25",
+                            "--out", str(run), "--quiet"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    saved = json.loads((run / "config.json").read_text())["model"]
+    assert (saved["input_dropout"], saved["weight_drop"]) == (0.2, 0.25)
+    bad = ["music", "train", "--data", str(path), "--input-dropout", "1.5", "--out", str(tmp_path / "x")]
+    r = runner.invoke(app, bad)
+    assert r.exit_code != 0 and "model.input_dropout" in r.output

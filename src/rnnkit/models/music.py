@@ -104,6 +104,7 @@ class PianoRollNet(nn.Module):
 
     def __init__(self, cfg: MusicModelConfig, *, keys: int) -> None:
         super().__init__()
+        self.drop_in = nn.Dropout(cfg.input_dropout)  # on the frames read, never on the frames scored
         self.rnn = Recurrent.from_config(cfg, keys)  # one direction: frame t+1 from frames <= t
         self.drop = nn.Dropout(cfg.head_dropout)
         self.head: BernoulliHead | NadeHead = (
@@ -121,7 +122,7 @@ class PianoRollNet(nn.Module):
 
     def features(self, x: Tensor, state: tuple[Tensor, ...] | None = None, lengths: Tensor | None = None):
         """frames (N, T, K) -> (recurrent outputs after dropout (N, T, H), state): what the output layer reads."""
-        out, state = self.rnn(x, state, lengths=lengths)
+        out, state = self.rnn(self.drop_in(x), state, lengths=lengths)
         return self.drop(out), state
 
     def sample_next(

@@ -61,6 +61,7 @@ from rnnkit.train import StepOutput
 @dataclass(frozen=True)
 class MusicModelConfig(ModelConfig):
     hidden_size: int = 256
+    input_dropout: float = 0.0  # dropout on the keys of the frames read (never on the frames scored)
     head_dropout: float = 0.3  # dropout on the recurrent outputs before the 88 sigmoids (JSB is small: 229 pieces)
     output: str = "bernoulli"  # bernoulli: 88 independent keys; nade: keys modelled jointly (RNN-NADE)
     nade_hidden: int = 150  # the NADE's hidden units (output="nade" only)
@@ -69,8 +70,9 @@ class MusicModelConfig(ModelConfig):
         super().__post_init__()
         if self.bidirectional:
             raise ConfigError("config model.bidirectional: frame t+1 is predicted from the past only; set it false")
-        if not 0.0 <= self.head_dropout < 1.0:
-            raise ConfigError(f"config model.head_dropout: is a probability in [0, 1), got {self.head_dropout}")
+        for k in ("input_dropout", "head_dropout"):
+            v = getattr(self, k)
+            _check(0.0 <= v < 1.0, f"model.{k}", f"is a probability in [0, 1), got {v}")
         _one_of(self.output, "model.output", ("bernoulli", "nade"))
         _check(self.nade_hidden > 0, "model.nade_hidden", f"must be > 0, got {self.nade_hidden}")
 
@@ -363,7 +365,9 @@ class MusicModel(Task):
     # -- command line -------------------------------------------------------------------------------------
     cli_options = (
         Opt("--dropout", "model.dropout", float, "Dropout between stacked layers."),
+        Opt("--input-dropout", "model.input_dropout", float, "Dropout on the input frames' keys (not the target)."),
         Opt("--head-dropout", "model.head_dropout", float, "Dropout before the 88 sigmoid outputs."),
+        Opt("--weight-drop", "model.weight_drop", float, "DropConnect on the recurrent weights W_hh."),
         Opt("--output", "model.output", str, "bernoulli (keys independent) or nade (keys of a frame jointly)."),
         Opt("--fs", "data.fs", float, "Frames per second when reading MIDI (--data FOLDER of .mid files)."),
         Opt("--transpose", "data.transpose", int, "Augment training pieces with shifts of up to this many "
