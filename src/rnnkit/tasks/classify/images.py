@@ -134,3 +134,37 @@ def plot_misclassified(task: Any, data: img.ImageData, out: str | Path, *, n: in
                  else f"all {len(data):,} images classified correctly", fontsize=9)  # fmt: skip
     fig.tight_layout()
     return save_figure(fig, out)
+
+
+# ---- training defaults for images ---------------------------------------------------------------------------------
+
+# What image runs get instead of classify's text/series defaults, per sequence mode, chosen on Fashion-MNIST's
+# validation split (benchmarks/RESULTS.md, "Sequential Fashion-MNIST": every setting tried, with its accuracy).
+# Each applies only where the run's config still holds the classify default, so anything given on the command
+# line or in a --config wins (set a key to another value to keep it; e.g. --time_decay=wsd).
+TIME_BUDGET_DEFAULTS: dict[str, dict[str, Any]] = {  # with --seconds (time_limit > 0) only
+    # decay the lr to 0 over the budget by time, and train to its end (no early stop: the low-lr end is the point;
+    # best is still chosen on validation)
+    "rows": {"time_decay": "cosine", "train.patience": 0},
+}
+MODE_DEFAULTS: dict[str, dict[str, Any]] = {}  # any run
+
+
+def image_defaults(cfg: Any, classify_defaults: Any) -> dict[str, Any]:
+    """The dotted config keys (and values) an image run in ``cfg`` gets from the tables above: those whose value in
+    ``cfg`` is still the one in ``classify_defaults`` (the task's default config)."""
+    mode = cfg.data.image_sequence
+    table = dict(MODE_DEFAULTS.get(mode, {}))
+    if cfg.time_limit > 0:
+        table.update(TIME_BUDGET_DEFAULTS.get(mode, {}))
+    out = {}
+    for key, value in table.items():
+        if _get(cfg, key) == _get(classify_defaults, key) != value:
+            out[key] = value
+    return out
+
+
+def _get(cfg: Any, key: str) -> Any:
+    for part in key.split("."):
+        cfg = getattr(cfg, part)
+    return cfg

@@ -27,6 +27,7 @@ from torch.nn import functional as F
 
 from rnnkit.config import (
     ConfigError,
+    apply_overrides,
     DataConfig,
     ModelConfig,
     RunConfig,
@@ -43,7 +44,7 @@ from rnnkit.models.heads import POOLINGS
 from rnnkit.registry import register_task
 from rnnkit.tasks.base import Splits, Task, stop_on_metric
 from rnnkit.tasks.classify import metrics as class_metrics
-from rnnkit.tasks.classify.images import ImageSequencer, plot_misclassified, read_predict_images
+from rnnkit.tasks.classify.images import ImageSequencer, image_defaults, plot_misclassified, read_predict_images
 from rnnkit.tasks.cli import Opt
 from rnnkit.tasks.reports import print_report, save_confusion_png
 
@@ -242,6 +243,7 @@ class Classifier(Task):
         self.input_size = 0
         self.class_weight: list[float] | None = None  # data.class_weights='balanced': n / (C * count_c)
         self.images: ImageSequencer | None = None  # image input: shape, sequence mode, normaliser, permutation
+        self.image_defaults: dict[str, Any] = {}  # image input: settings applied in place of classify's defaults
 
     # -- data --
     def load_data(self) -> Splits:
@@ -259,6 +261,7 @@ class Classifier(Task):
                                 "holds text or series")  # fmt: skip
             self.images = ImageSequencer.fit(train, mode=d.image_sequence, seed=d.permutation_seed)
             self.input_size = self.images.input_size
+            self._apply_image_defaults()
         elif m.input == "numeric":
             if not isinstance(train.inputs[0], np.ndarray):
                 raise DataError(f"model.input='numeric' needs numeric series; {train.source} holds text")
@@ -303,6 +306,15 @@ class Classifier(Task):
             input=level, pooling=pooling, embed_size=embed,
         )  # fmt: skip
 
+    def _apply_image_defaults(self) -> None:
+        """Image runs train with their own defaults where the config left classify's (``images.image_defaults``);
+        task.json keeps them, so a resume or a load rebuilds the same run."""
+        self.image_defaults = image_defaults(self.config, ClassifierConfig())
+        if self.image_defaults:
+            self.config = apply_overrides(self.config, self.image_defaults)
+            shown = ", ".join(f"{k}={v}" for k, v in self.image_defaults.items())
+            self.notes.append(f"image defaults: {shown} (set them to keep other values)")
+
     def default_monitor(self) -> tuple[str, str]:
         return "val_acc", "max"  # fit's per-example mean over the validation set = its accuracy
 
@@ -330,6 +342,7 @@ class Classifier(Task):
             "input_size": self.input_size,
             "class_weight": self.class_weight,
             "images": self.images.state_dict() if self.images else None,
+            "image_defaults": self.image_defaults,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -339,6 +352,7 @@ class Classifier(Task):
         self.input_size = state["input_size"]
         self.class_weight = state.get("class_weight")
         self.images = ImageSequencer.from_state(state["images"]) if state.get("images") else None
+        self.image_defaults = state.get("image_defaults") or {}  # already in the run's config.json; kept to say so
 
     def encode_inputs(self, inputs: Sequence[Any]) -> list[Any]:
         """Texts -> id lists, or series -> standardised float32 arrays; truncated to data.max_len with a warning.
