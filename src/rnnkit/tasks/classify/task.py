@@ -27,12 +27,12 @@ from torch.nn import functional as F
 
 from rnnkit.config import (
     ConfigError,
-    apply_overrides,
     DataConfig,
     ModelConfig,
     RunConfig,
     TrainConfig,
     _one_of,
+    apply_overrides,
 )
 from rnnkit.data import readers
 from rnnkit.data.images import SEQUENCE_MODES, ImageData, has_test_split, is_image_source
