@@ -54,8 +54,10 @@ def test_the_rows_budget_defaults_decay_the_lr_and_train_to_the_end(tmp_path):
     """The row-wise default measured in RESULTS.md: with --seconds, lr cosine over the budget, no early stop."""
     task = _fit(idx_folder(tmp_path / "d"), tmp_path / "run", seconds=600.0)
     assert task.config.time_decay == "cosine" and task.config.train.patience == 0
+    assert (task.config.data.batch_size, task.config.train.lr, task.config.model.embed_dropout) == (64, 3e-3, 0.1)
     plain = _fit(idx_folder(tmp_path / "d2"), tmp_path / "run2")  # no budget: nothing to decay over
     assert plain.config.time_decay == "none" and plain.config.train.patience == 5
+    assert (plain.config.data.batch_size, plain.config.train.lr, plain.config.model.embed_dropout) == (32, 2e-3, 0.3)
 
 
 def test_values_given_by_the_user_win(tmp_path):
@@ -63,6 +65,21 @@ def test_values_given_by_the_user_win(tmp_path):
                 **{"time_decay": "wsd", "train.patience": 3})  # fmt: skip
     assert task.config.time_decay == "wsd" and task.config.train.patience == 3
     assert "time_decay" not in task.image_defaults and "train.patience" not in task.image_defaults
+
+
+def test_image_defaults_false_keeps_classify_defaults(tmp_path):
+    """The way to train an image run with a classify default the table replaces (here batches of 32), from the CLI."""
+    d = idx_folder(tmp_path / "d")
+    train = ["classify", "train", "--data", str(d), "--epochs", "1", "--hidden", "4", "--seconds", "600", "--quiet"]
+    r = runner.invoke(app, [*train, "--out", str(tmp_path / "with")])
+    assert r.exit_code == 0 and "image defaults: time_decay=cosine" in r.output, r.output  # the note a user sees
+    out = tmp_path / "run"
+    r = runner.invoke(app, [*train, "--out", str(out), "--image_defaults=false"])
+    assert r.exit_code == 0, r.output
+    assert "image defaults" not in r.output
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["data"]["batch_size"] == 32 and cfg["time_decay"] == "none" and cfg["image_defaults"] is False
+    assert json.loads((out / "task.json").read_text())["image_defaults"] == {}
 
 
 def test_load_and_resume_keep_the_image_defaults(tmp_path):

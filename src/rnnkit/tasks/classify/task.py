@@ -130,6 +130,7 @@ class ClassifierConfig(RunConfig):
     model: ClassifierModelConfig = field(default_factory=ClassifierModelConfig)
     data: ClassifierDataConfig = field(default_factory=ClassifierDataConfig)
     train: TrainConfig = field(default_factory=lambda: stop_on_metric(lr=2e-3, patience=5))
+    image_defaults: bool = True  # image input: train with images.image_defaults where the config left classify's
 
 
 
@@ -309,11 +310,13 @@ class Classifier(Task):
     def _apply_image_defaults(self) -> None:
         """Image runs train with their own defaults where the config left classify's (``images.image_defaults``);
         task.json keeps them, so a resume or a load rebuilds the same run."""
+        if not self.config.image_defaults:
+            return
         self.image_defaults = image_defaults(self.config, ClassifierConfig())
         if self.image_defaults:
             self.config = apply_overrides(self.config, self.image_defaults)
             shown = ", ".join(f"{k}={v}" for k, v in self.image_defaults.items())
-            self.notes.append(f"image defaults: {shown} (set them to keep other values)")
+            self.notes.append(f"image defaults: {shown} (--image_defaults=false keeps classify's)")
 
     def default_monitor(self) -> tuple[str, str]:
         return "val_acc", "max"  # fit's per-example mean over the validation set = its accuracy
