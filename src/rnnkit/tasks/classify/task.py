@@ -253,6 +253,8 @@ class Classifier(Task):
 
     def prepare(self, train: ClassificationData) -> None:
         """Classes, vocabulary or scaler (and balanced class weights) from the training data only."""
+        if isinstance(train, ImageData) and self.config.model.input in ("auto", "image"):
+            self._apply_image_defaults()  # first: the table may settle pooling, which _decide_input reports
         self._decide_input(train)
         m, d = self.config.model, self.config.data
         self.classes = list(train.classes)
@@ -262,7 +264,6 @@ class Classifier(Task):
                                 "holds text or series")  # fmt: skip
             self.images = ImageSequencer.fit(train, mode=d.image_sequence, seed=d.permutation_seed)
             self.input_size = self.images.input_size
-            self._apply_image_defaults()
         elif m.input == "numeric":
             if not isinstance(train.inputs[0], np.ndarray):
                 raise DataError(f"model.input='numeric' needs numeric series; {train.source} holds text")
