@@ -134,3 +134,45 @@ def plot_misclassified(task: Any, data: img.ImageData, out: str | Path, *, n: in
                  else f"all {len(data):,} images classified correctly", fontsize=9)  # fmt: skip
     fig.tight_layout()
     return save_figure(fig, out)
+
+
+# ---- training defaults for images ---------------------------------------------------------------------------------
+
+# What image runs get instead of classify's text/series defaults, per sequence mode, chosen on Fashion-MNIST's
+# validation split (benchmarks/RESULTS.md, "Sequential Fashion-MNIST": every setting tried, with its accuracy).
+# Each applies only where the run's config still holds the classify default, so a value other than classify's
+# default given on the command line or in a --config wins (e.g. --time_decay=wsd); `--image_defaults=false`
+# (config image_defaults) keeps classify's defaults for an image run, e.g. to train with batches of 32.
+TIME_BUDGET_DEFAULTS: dict[str, dict[str, Any]] = {  # with --seconds (time_limit > 0) only
+    # the lr decays to 0 over the budget by time and training runs to its end (no early stop: the low-lr end is the
+    # point; best is still chosen on validation); batches of 64 at lr 3e-3; input dropout 0.1 (0.3 held a run of
+    # ~10-15 epochs back). Validation 0.9147 vs 0.9032 for classify's defaults (RESULTS.md).
+    "rows": {"time_decay": "cosine", "train.patience": 0, "data.batch_size": 64, "train.lr": 3e-3,
+             "model.embed_dropout": 0.1},
+}
+PIXEL_CELL_DEFAULTS: dict[str, dict[str, Any]] = {  # pixels and permuted (784 steps x 1), per cell, any run
+    # minGRU's gates see only the current input: one layer over single pixels is a bank of pixel-driven moving
+    # averages (validation 0.25 on permuted pixels, bidirectional, mean pooling, with 1 or 2 layers); 2 stacked
+    # layers read one way with the last state pooled learned (0.37 after 1,000 steps and rising; RESULTS.md)
+    "mingru": {"model.num_layers": 2, "model.bidirectional": False, "model.pooling": "last"},
+}
+
+
+def image_defaults(cfg: Any, classify_defaults: Any) -> dict[str, Any]:
+    """The dotted config keys (and values) an image run in ``cfg`` gets from the tables above: those whose value in
+    ``cfg`` is still the one in ``classify_defaults`` (the task's default config)."""
+    mode = cfg.data.image_sequence
+    table = dict(PIXEL_CELL_DEFAULTS.get(cfg.model.cell.name, {})) if mode in ("pixels", "permuted") else {}
+    if cfg.time_limit > 0:
+        table.update(TIME_BUDGET_DEFAULTS.get(mode, {}))
+    out = {}
+    for key, value in table.items():
+        if _get(cfg, key) == _get(classify_defaults, key) != value:
+            out[key] = value
+    return out
+
+
+def _get(cfg: Any, key: str) -> Any:
+    for part in key.split("."):
+        cfg = getattr(cfg, part)
+    return cfg

@@ -32,6 +32,7 @@ from rnnkit.config import (
     RunConfig,
     TrainConfig,
     _one_of,
+    apply_overrides,
 )
 from rnnkit.data import readers
 from rnnkit.data.images import SEQUENCE_MODES, ImageData, has_test_split, is_image_source
@@ -43,7 +44,7 @@ from rnnkit.models.heads import POOLINGS
 from rnnkit.registry import register_task
 from rnnkit.tasks.base import Splits, Task, stop_on_metric
 from rnnkit.tasks.classify import metrics as class_metrics
-from rnnkit.tasks.classify.images import ImageSequencer, plot_misclassified, read_predict_images
+from rnnkit.tasks.classify.images import ImageSequencer, image_defaults, plot_misclassified, read_predict_images
 from rnnkit.tasks.cli import Opt
 from rnnkit.tasks.reports import print_report, save_confusion_png
 
@@ -129,6 +130,7 @@ class ClassifierConfig(RunConfig):
     model: ClassifierModelConfig = field(default_factory=ClassifierModelConfig)
     data: ClassifierDataConfig = field(default_factory=ClassifierDataConfig)
     train: TrainConfig = field(default_factory=lambda: stop_on_metric(lr=2e-3, patience=5))
+    image_defaults: bool = True  # image input: train with images.image_defaults where the config left classify's
 
 
 
@@ -242,6 +244,7 @@ class Classifier(Task):
         self.input_size = 0
         self.class_weight: list[float] | None = None  # data.class_weights='balanced': n / (C * count_c)
         self.images: ImageSequencer | None = None  # image input: shape, sequence mode, normaliser, permutation
+        self.image_defaults: dict[str, Any] = {}  # image input: settings applied in place of classify's defaults
 
     # -- data --
     def load_data(self) -> Splits:
@@ -250,6 +253,8 @@ class Classifier(Task):
 
     def prepare(self, train: ClassificationData) -> None:
         """Classes, vocabulary or scaler (and balanced class weights) from the training data only."""
+        if isinstance(train, ImageData) and self.config.model.input in ("auto", "image"):
+            self._apply_image_defaults()  # first: the table may settle pooling, which _decide_input reports
         self._decide_input(train)
         m, d = self.config.model, self.config.data
         self.classes = list(train.classes)
@@ -303,6 +308,17 @@ class Classifier(Task):
             input=level, pooling=pooling, embed_size=embed,
         )  # fmt: skip
 
+    def _apply_image_defaults(self) -> None:
+        """Image runs train with their own defaults where the config left classify's (``images.image_defaults``);
+        task.json keeps them, so a resume or a load rebuilds the same run."""
+        if not self.config.image_defaults:
+            return
+        self.image_defaults = image_defaults(self.config, ClassifierConfig())
+        if self.image_defaults:
+            self.config = apply_overrides(self.config, self.image_defaults)
+            shown = ", ".join(f"{k}={v}" for k, v in self.image_defaults.items())
+            self.notes.append(f"image defaults: {shown} (--image_defaults=false keeps classify's)")
+
     def default_monitor(self) -> tuple[str, str]:
         return "val_acc", "max"  # fit's per-example mean over the validation set = its accuracy
 
@@ -330,6 +346,7 @@ class Classifier(Task):
             "input_size": self.input_size,
             "class_weight": self.class_weight,
             "images": self.images.state_dict() if self.images else None,
+            "image_defaults": self.image_defaults,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -339,6 +356,7 @@ class Classifier(Task):
         self.input_size = state["input_size"]
         self.class_weight = state.get("class_weight")
         self.images = ImageSequencer.from_state(state["images"]) if state.get("images") else None
+        self.image_defaults = state.get("image_defaults") or {}  # already in the run's config.json; kept to say so
 
     def encode_inputs(self, inputs: Sequence[Any]) -> list[Any]:
         """Texts -> id lists, or series -> standardised float32 arrays; truncated to data.max_len with a warning.
