@@ -36,7 +36,7 @@ IDLE = lambda: 0.0  # noqa: E731 - the load average a quiet machine reports
 def test_choose_keeps_the_fastest_and_caches_it_in_memory_and_on_disk(tmp_path):
     clock = FakeClock({"fused": 0.02, "bptt": 0.01, "loop": 0.05})
     tn = autotune.Tuner(tmp_path / "autotune.json", clock=clock, load=IDLE)
-    assert tn.choose(KEY, ["fused", "bptt", "loop"], clock.run, repeats=3) == "bptt"
+    assert tn.choose(KEY, ["fused", "bptt", "loop"], clock.run, repeats=3, min_seconds=0) == "bptt"
     assert clock.calls.count("bptt") == 4  # one warm-up + 3 timed, interleaved
     assert clock.calls[:3] == ["fused", "bptt", "loop"] and clock.calls[3:6] == ["fused", "bptt", "loop"]
     n = len(clock.calls)
@@ -120,7 +120,20 @@ def test_the_static_choice_wins_within_the_noise_margin(tmp_path):
 def test_a_slow_impl_is_timed_once(tmp_path):
     clock = FakeClock({"fused": 0.01, "loop": 2 * autotune.SLOW})
     autotune.Tuner(tmp_path / "a.json", clock=clock, load=IDLE).choose(KEY, ["fused", "loop"], clock.run, repeats=3)
-    assert clock.calls.count("loop") == 1 + autotune.SLOW_REPEATS and clock.calls.count("fused") == 4
+    # the slow one: warm-up + SLOW_REPEATS; the quick one gets rounds up to MAX_REPEATS (0.01 s each < MIN_SECONDS)
+    assert clock.calls.count("loop") == 1 + autotune.SLOW_REPEATS
+    assert clock.calls.count("fused") == 1 + autotune.MAX_REPEATS
+
+
+def test_quick_cases_get_rounds_until_each_candidate_has_min_seconds(tmp_path):
+    clock = FakeClock({"fused": 0.05, "bptt": 0.04})
+    autotune.Tuner(tmp_path / "a.json", clock=clock, load=IDLE).choose(KEY, ["fused", "bptt"], clock.run,
+                                                                      repeats=3, min_seconds=0.3)  # fmt: skip
+    assert clock.calls.count("bptt") == 1 + 8  # 8 rounds x 0.04 s >= 0.3 s (7 give 0.28)
+    clock.calls.clear()
+    clock.cost = {"fused": 0.5, "bptt": 0.4}  # long cases: the 3 rounds already hold > 0.3 s
+    autotune.Tuner(tmp_path / "b.json", clock=clock, load=IDLE).choose(KEY, ["fused", "bptt"], clock.run, repeats=3)
+    assert clock.calls.count("bptt") == 4
 
 
 def test_an_unwritable_cache_warns_once_and_keeps_the_choice_in_memory(tmp_path):

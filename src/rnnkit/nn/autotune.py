@@ -41,6 +41,9 @@ from rnnkit.host import cpu_flags, cpu_model
 VERSION = 2  # of the cache: layout and choice rule (2: fused wins ties); another version is stale, re-measured
 FILE = "autotune.json"
 REPEATS = 3  # timed runs per impl after one warm-up; the fastest counts
+# ...and more rounds, up to MAX_REPEATS, until every candidate has MIN_SECONDS of samples: three rounds of a 40 ms
+# case left ~5% noise, enough to pick bptt for a 2-layer RNN at H=128 that 15 rounds show 1.17x slower than fused
+MIN_SECONDS, MAX_REPEATS = 0.3, 12
 SLOW, SLOW_REPEATS = 1.0, 2  # an impl whose warm-up took more seconds than SLOW is timed twice only
 MARGIN = 0.05  # the preferred impl (fused, else the static table's) is kept unless another beats it by more than this
 BUSY_MARGIN = 0.25  # the same while the load average exceeds the core count: noise then reaches 10-20% (RESULTS.md)
@@ -99,7 +102,8 @@ class Tuner:
     """The choices made so far (memory, then the file at ``path``) and the measurement of new ones.
 
     ``clock`` is the timer (tests pass a fake one). ``choose(key, candidates, run)`` returns the cached impl
-    for ``key`` or times ``run(impl)`` for each candidate (one warm-up, then ``repeats`` interleaved rounds; each
+    for ``key`` or times ``run(impl)`` for each candidate (one warm-up, then ``repeats`` interleaved rounds, more
+    for quick cases until each has ``MIN_SECONDS`` of samples; each
     candidate's fastest round counts) and keeps the fastest. A choice measured while the machine was busy (1-minute
     load average above the core count, ``load``) is kept for this process only: the next one measures again.
     """
@@ -167,7 +171,7 @@ class Tuner:
 
     def choose(
         self, key: dict[str, Any], candidates: Sequence[str], run: Callable[[str], object], *,
-        repeats: int = REPEATS, prefer: str | None = None, force: bool = False,
+        repeats: int = REPEATS, prefer: str | None = None, force: bool = False, min_seconds: float = MIN_SECONDS,
     ) -> str:
         """The fastest of ``candidates`` for ``key``: from the cache, else measured now and cached. ``prefer`` (the
         static table's choice) is kept unless another candidate's time is more than ``MARGIN`` below its own.
@@ -184,13 +188,17 @@ class Tuner:
             run(c)
             if self.clock() - t0 > SLOW:
                 slow.add(c)
-        for r in range(repeats):  # interleaved: a noisy neighbour slows every candidate alike
+        r = 0
+        while r < repeats or (r < MAX_REPEATS and min((sum(samples[c]) for c in candidates if c not in slow),
+                                                      default=min_seconds) < min_seconds):  # fmt: skip
+            # interleaved: a noisy neighbour slows every candidate alike
             for c in candidates:
                 if c in slow and r >= SLOW_REPEATS:
                     continue
                 t0 = self.clock()
                 run(c)
                 samples[c].append(self.clock() - t0)
+            r += 1
         # the fastest sample of each: noise from other processes only ever adds time (as timeit advises)
         ms = {c: 1e3 * min(s) for c, s in samples.items()}
         best = min(candidates, key=lambda c: ms[c])
