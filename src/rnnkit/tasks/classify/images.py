@@ -16,6 +16,7 @@ import numpy as np
 
 from rnnkit.data import images as img
 from rnnkit.data.sources import DataError
+from rnnkit.tasks.cli import get_key
 
 
 @dataclass
@@ -167,12 +168,6 @@ def image_defaults(cfg: Any, classify_defaults: Any) -> dict[str, Any]:
         table.update(TIME_BUDGET_DEFAULTS.get(mode, {}))
     out = {}
     for key, value in table.items():
-        if _get(cfg, key) == _get(classify_defaults, key) != value:
+        if get_key(cfg, key) == get_key(classify_defaults, key) != value:
             out[key] = value
     return out
-
-
-def _get(cfg: Any, key: str) -> Any:
-    for part in key.split("."):
-        cfg = getattr(cfg, part)
-    return cfg
