@@ -82,5 +82,7 @@ for n in THREADS:
     for v in VARIANTS:
         t = timings[f"{v}@{n}"]
         med = tokens / t.median
-        print(f"{v:<16} {n:>7} {med:>13.0f} {tokens / max(t.samples):>8.0f} {tokens / min(t.samples):>8.0f} "
-              f"{med / base:>7.2f}")  # fmt: skip
+        print(
+            f"{v:<16} {n:>7} {med:>13.0f} {tokens / max(t.samples):>8.0f} {tokens / min(t.samples):>8.0f} "
+            f"{med / base:>7.2f}"
+        )

@@ -30,8 +30,9 @@ GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 
 def load_rev(rev: str):
     """``src/rnnkit/nn/bptt.py`` as it was at ``rev``, imported as a separate module."""
-    text = subprocess.run(["git", "show", f"{rev}:src/rnnkit/nn/bptt.py"], cwd=ROOT, capture_output=True, text=True,
-                          check=True).stdout  # fmt: skip
+    text = subprocess.run(
+        ["git", "show", f"{rev}:src/rnnkit/nn/bptt.py"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     path = Path(tempfile.mkdtemp()) / f"bptt_{rev}.py"
     path.write_text(text)
     spec = importlib.util.spec_from_file_location(f"bptt_{rev}", path)
@@ -87,8 +88,11 @@ def main() -> None:
             diff = max(float((a - b).abs().max()) for a, b in zip(run(old)(), run(new)(), strict=True))
             r = interleaved({"old": run(old), "new": run(new)}, repeats=args.repeats, warmup=1, clock=args.clock)
             paired = statistics.median(n / o for n, o in zip(r["new"].samples, r["old"].samples, strict=True))
-            print(f"| {cell} H={H} T={T} N={N} | {r['old'].median * 1e3:.1f} | {r['new'].median * 1e3:.1f} | "
-                  f"{paired:.3f} | {diff:.1e} |", flush=True)  # fmt: skip
+            print(
+                f"| {cell} H={H} T={T} N={N} | {r['old'].median * 1e3:.1f} | {r['new'].median * 1e3:.1f} | "
+                f"{paired:.3f} | {diff:.1e} |",
+                flush=True,
+            )
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f}", file=sys.stdout)
 
 

@@ -60,10 +60,18 @@ def main(argv: list[str] | None = None) -> None:
     print_host()  # the CPU model and flags every figure depends on
     args = parse_args(argv)
     info, peak, results = bench_cells(
-        cells=args.cells, hidden=args.hidden, layers=args.layers, seq_lens=args.seq_lens, batch=args.batch,
-        impls=args.impls, repeats=args.repeats, forward=not args.no_forward, threads=args.threads, clock=args.clock,
+        cells=args.cells,
+        hidden=args.hidden,
+        layers=args.layers,
+        seq_lens=args.seq_lens,
+        batch=args.batch,
+        impls=args.impls,
+        repeats=args.repeats,
+        forward=not args.no_forward,
+        threads=args.threads,
+        clock=args.clock,
         progress=lambda s: print(s, file=sys.stderr, flush=True),
-    )  # fmt: skip
+    )
     command = "python benchmarks/bench_cells.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     text = report(info, peak, results, command.strip())
     print(text)

@@ -31,9 +31,12 @@ from rnnkit.tasks.classify import Classifier
 
 
 def _task(cell: str, mode: str, seed: int) -> Classifier:
-    return Classifier.from_options(cell=cell, epochs=1, seed=seed,
-                                   overrides={"data.image_sequence": mode, "data.val_fraction": 0.0,
-                                              "train.quiet": True, "image_defaults": False})  # fmt: skip
+    return Classifier.from_options(
+        cell=cell,
+        epochs=1,
+        seed=seed,
+        overrides={"data.image_sequence": mode, "data.val_fraction": 0.0, "train.quiet": True, "image_defaults": False},
+    )
 
 
 def check(train: img.ImageData) -> None:
@@ -84,8 +87,10 @@ def main() -> None:
             acc[c] = task.evaluate(test)["accuracy"]
             print(f"repeat {r} {c}: {secs[c][-1]:.1f} s/epoch, test acc {acc[c]:.3f}", flush=True)
     base = statistics.median(secs[cells[0]])
-    rows = ["| cell | s / epoch (median) | all repeats | speed-up vs " + cells[0] + " | test acc after 1 epoch |",
-            "|---|---|---|---|---|"]  # fmt: skip
+    rows = [
+        "| cell | s / epoch (median) | all repeats | speed-up vs " + cells[0] + " | test acc after 1 epoch |",
+        "|---|---|---|---|---|",
+    ]
     for c in cells:
         m = statistics.median(secs[c])
         rows.append(f"| {c} | {m:.1f} | {', '.join(f'{s:.1f}' for s in secs[c])} | {base / m:.2f}x | {acc[c]:.3f} |")
@@ -93,11 +98,15 @@ def main() -> None:
     print(table)
     load1 = os.getloadavg()[0]
     if args.record:
-        cmd = (f"python benchmarks/bench_images.py --threads {args.threads} --n {args.n} --repeats {args.repeats} "
-               f"--mode {args.mode} --record")  # fmt: skip
-        body = (f"{host}\n\nCommand: `{cmd}`. 1-minute load {load0:.1f} at the start, {load1:.1f} at the end. "
-                f"{args.n} training images as {args.mode} sequences (T = 784, D = 1), task defaults (bidirectional, "
-                f"hidden 128, mean pooling, batch 32, impl auto), one epoch per repeat, cells interleaved.\n\n{table}")
+        cmd = (
+            f"python benchmarks/bench_images.py --threads {args.threads} --n {args.n} --repeats {args.repeats} "
+            f"--mode {args.mode} --record"
+        )
+        body = (
+            f"{host}\n\nCommand: `{cmd}`. 1-minute load {load0:.1f} at the start, {load1:.1f} at the end. "
+            f"{args.n} training images as {args.mode} sequences (T = 784, D = 1), task defaults (bidirectional, "
+            f"hidden 128, mean pooling, batch 32, impl auto), one epoch per repeat, cells interleaved.\n\n{table}"
+        )
         title = f"Sequential Fashion-MNIST, {args.mode}: seconds per epoch by cell (`benchmarks/bench_images.py`)"
         append_section(title, body)
 

@@ -36,8 +36,13 @@ def synthetic_texts(n: int, tokens: int, *, vocab: int = 2000, seed: int = 0) ->
 def train_small(folder: Path, *, hidden: int, tokens: int) -> Path:
     texts = synthetic_texts(1000, tokens, seed=1)
     (folder / "train.tsv").write_text("".join(f"{'ab'[i % 2]}\t{t}\n" for i, t in enumerate(texts)))
-    clf = Classifier.from_options(data=str(folder / "train.tsv"), hidden=hidden, epochs=1, out=str(folder / "run"),
-                                  overrides={"train.quiet": True, "model.input": "word"})  # fmt: skip
+    clf = Classifier.from_options(
+        data=str(folder / "train.tsv"),
+        hidden=hidden,
+        epochs=1,
+        out=str(folder / "run"),
+        overrides={"train.quiet": True, "model.input": "word"},
+    )
     clf.fit()
     return folder / "run"
 
@@ -65,17 +70,25 @@ def main(argv: list[str] | None = None) -> None:
         flips = int(flipped.sum())
         top2 = np.sort(p32, axis=1)[:, -2:]  # float32's two most probable classes per input
         margin = float((top2[:, 1] - top2[:, 0])[flipped].max()) if flips else float("nan")
-        times = interleaved({"fp32": lambda: fp32.predict_proba(texts), "bf16": lambda: bf16.predict_proba(texts)},
-                            repeats=args.repeats, warmup=1, clock=args.clock)  # fmt: skip
+        times = interleaved(
+            {"fp32": lambda: fp32.predict_proba(texts), "bf16": lambda: bf16.predict_proba(texts)},
+            repeats=args.repeats,
+            warmup=1,
+            clock=args.clock,
+        )
     a, b = times["fp32"], times["bf16"]
     paired = statistics.median(y / x for x, y in zip(a.samples, b.samples, strict=True))
     m = fp32.config.model
     print(f"Command: `{cmd.strip()}`; {args.threads} thread(s), clock {args.clock}, load {os.getloadavg()[0]:.1f}")
-    print(f"classify predict_proba, {args.inputs} inputs of ~{args.tokens} words, {m.cell.name} H={m.hidden_size} "
-          f"layers={m.num_layers} bidirectional={m.bidirectional}, pooling {m.pooling}")  # fmt: skip
-    print(f"fp32 {a.median * 1e3:.1f} ms, bf16 {b.median * 1e3:.1f} ms: bf16/fp32 {b.median / a.median:.2f}x "
-          f"(paired {paired:.2f}x); max |p_bf16 - p_fp32| {err:.1e}, top class differs for {flips} of {len(texts)}"
-          + (f" (their float32 top-2 margin <= {margin:.1e})" if flips else ""))
+    print(
+        f"classify predict_proba, {args.inputs} inputs of ~{args.tokens} words, {m.cell.name} H={m.hidden_size} "
+        f"layers={m.num_layers} bidirectional={m.bidirectional}, pooling {m.pooling}"
+    )
+    print(
+        f"fp32 {a.median * 1e3:.1f} ms, bf16 {b.median * 1e3:.1f} ms: bf16/fp32 {b.median / a.median:.2f}x "
+        f"(paired {paired:.2f}x); max |p_bf16 - p_fp32| {err:.1e}, top class differs for {flips} of {len(texts)}"
+        + (f" (their float32 top-2 margin <= {margin:.1e})" if flips else "")
+    )
 
 
 if __name__ == "__main__":

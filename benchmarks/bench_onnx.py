@@ -32,8 +32,16 @@ from rnnkit.tasks.speech.task import SpeechConfig, SpeechRecognizer
 
 
 def build(V: int, H: int) -> Classifier:
-    cfg = apply_overrides(ClassifierConfig(), ["model.cell.name=lstm", f"model.hidden_size={H}", "model.embed_size=64",
-                                               "model.bidirectional=true", "model.pooling=attention"])  # fmt: skip
+    cfg = apply_overrides(
+        ClassifierConfig(),
+        [
+            "model.cell.name=lstm",
+            f"model.hidden_size={H}",
+            "model.embed_size=64",
+            "model.bidirectional=true",
+            "model.pooling=attention",
+        ],
+    )
     clf = Classifier(cfg)
     words = [f"w{i}" for i in range(V - 2)]
     clf.prepare(ClassificationData([" ".join(words), "w0"], ["a", "b"], "synthetic"))

@@ -61,8 +61,14 @@ CHECKED = ("y", "dx", "dW_ih", "dW_hh", "db")  # outputs, input gradient, weight
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--frameworks", nargs="+", default=list(FRAMEWORKS), choices=list(FRAMEWORKS), metavar="FW",
-                    help=f"default: all of {list(FRAMEWORKS)}")  # fmt: skip
+    ap.add_argument(
+        "--frameworks",
+        nargs="+",
+        default=list(FRAMEWORKS),
+        choices=list(FRAMEWORKS),
+        metavar="FW",
+        help=f"default: all of {list(FRAMEWORKS)}",
+    )
     ap.add_argument("--threads", nargs="+", type=int, default=[2, 1], help="one pass per count, fresh workers each")
     ap.add_argument("--seq-len", type=int, default=128)
     ap.add_argument("--batch", type=int, default=32)
@@ -70,8 +76,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--repeats", type=int, default=15, help="timed rounds (one step of every variant each)")
     ap.add_argument("--warmup", type=int, default=3, help="untimed calls per variant after the first")
     ap.add_argument("--gap", type=float, default=0.1, help="seconds of rest between timed calls (spinning pools)")
-    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
-                    help="cpu: the worker's process CPU time (steady on a busy host; meaningful at 1 thread)")
+    ap.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="cpu: the worker's process CPU time (steady on a busy host; meaningful at 1 thread)",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--peers-venv", type=Path, default=DEFAULT_VENV, help="virtualenv holding " + " ".join(PEERS))
     ap.add_argument("--no-install", action="store_true", help="fail instead of creating / installing the venv")
@@ -141,8 +151,10 @@ def paired_ratio(row: Row, anchor: Row) -> float:
 def format_table(rows: Sequence[Row], *, anchor: str = ANCHOR) -> str:
     """A markdown table: ms/step (median, min-max), first call, x rnnkit (medians and paired), error, check."""
     base = next(r for r in rows if r.variant == anchor)
-    lines = ["| variant | ms/step (median) | min-max | first call s | x rnnkit | paired | err vs torch.nn | check |",
-             "|---|---:|---:|---:|---:|---:|---:|---|"]  # fmt: skip
+    lines = [
+        "| variant | ms/step (median) | min-max | first call s | x rnnkit | paired | err vs torch.nn | check |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
     for r in rows:
         ok = "ok" if r.err <= tolerance(r.variant) else "FAIL"
         name = f"{r.variant} ({r.note})" if r.note else r.variant
@@ -195,8 +207,10 @@ def peers_python(venv: Path, *, install: bool) -> tuple[Path, dict[str, str]]:
 
 
 def _versions(py: Path, names: dict[str, str]) -> dict[str, str]:
-    code = ("import importlib.metadata as m, json, sys; v = {}\nfor n in sys.argv[1:]:\n    try: v[n] = m.version(n)\n"
-            "    except m.PackageNotFoundError: pass\nprint(json.dumps(v))")  # fmt: skip
+    code = (
+        "import importlib.metadata as m, json, sys; v = {}\nfor n in sys.argv[1:]:\n    try: v[n] = m.version(n)\n"
+        "    except m.PackageNotFoundError: pass\nprint(json.dumps(v))"
+    )
     r = subprocess.run([str(py), "-c", code, *names], capture_output=True, text=True)
     return json.loads(r.stdout) if r.returncode == 0 else {}
 
@@ -232,8 +246,7 @@ def worker_main(kind: str, threads: int, data_path: Path, clock: str = "wall") -
                 t0 = time.perf_counter()
                 step.run()
                 times.append(time.perf_counter() - t0)
-            _send({"first": first, "warmup": statistics.median(times) if times else float("nan"),
-                   "note": step.note()})  # fmt: skip
+            _send({"first": first, "warmup": statistics.median(times) if times else float("nan"), "note": step.note()})
         elif cmd == "check":
             np.savez(msg["path"], **step.arrays())
             _send({"ok": True})
@@ -287,8 +300,13 @@ def _torch_steps(d: dict[str, Any], threads: int) -> tuple[dict[str, _Step], dic
             y = self.run()
             params = dict(self.m.named_parameters())
             grads = [params[n].grad.numpy() for n in self.names]
-            return {"y": y.detach().float().numpy(), "dx": x.grad.numpy(), "dW_ih": grads[0], "dW_hh": grads[1],
-                    "db": grads[2]}  # fmt: skip
+            return {
+                "y": y.detach().float().numpy(),
+                "dx": x.grad.numpy(),
+                "dW_ih": grads[0],
+                "dW_hh": grads[1],
+                "db": grads[2],
+            }
 
         def note(self) -> str:
             impl = getattr(self.m, "last_impl", None)
@@ -302,8 +320,9 @@ def _torch_steps(d: dict[str, Any], threads: int) -> tuple[dict[str, _Step], dic
     names = tuple(f"layers.0.fwd.{k}" for k in ("W_ih", "W_hh", "b_ih", "b_hh"))
     twin = torch.nn.LSTM(D, H, batch_first=True)
     with torch.no_grad():
-        for k, name in zip(("W_ih", "W_hh", "b_ih", "b_hh"), ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0",
-                                                               "bias_hh_l0"), strict=True):  # fmt: skip
+        for k, name in zip(
+            ("W_ih", "W_hh", "b_ih", "b_hh"), ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"), strict=True
+        ):
             getattr(twin, name).copy_(weights[k])
     steps = {"rnnkit": Torch(rnnkit(), names)}
     if precision.bf16_support() != "none":  # else no bf16 row (bf16_support says why in the versions line)
@@ -347,8 +366,10 @@ def _tf_steps(d: dict[str, Any], threads: int) -> tuple[dict[str, _Step], dict[s
             _, y, (dx, dk, drk, db) = self.run()
             return {"y": y.numpy(), "dx": dx.numpy(), "dW_ih": dk.numpy().T, "dW_hh": drk.numpy().T, "db": db.numpy()}
 
-    return {"keras graph": Keras(False), "keras xla": Keras(True)}, {"tensorflow": tf.__version__,
-                                                                     "keras": keras.__version__}  # fmt: skip
+    return {"keras graph": Keras(False), "keras xla": Keras(True)}, {
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+    }
 
 
 def _jax_steps(d: dict[str, Any], threads: int) -> tuple[dict[str, _Step], dict[str, str]]:
@@ -384,8 +405,13 @@ def _jax_steps(d: dict[str, Any], threads: int) -> tuple[dict[str, _Step], dict[
             import numpy as np
 
             (_, y), (dp, dx) = self.run()
-            return {"y": np.asarray(y), "dx": np.asarray(dx), "dW_ih": np.asarray(dp["W_ih"]),
-                    "dW_hh": np.asarray(dp["W_hh"]), "db": np.asarray(dp["b_ih"])}  # fmt: skip
+            return {
+                "y": np.asarray(y),
+                "dx": np.asarray(dx),
+                "dW_ih": np.asarray(dp["W_ih"]),
+                "dW_hh": np.asarray(dp["W_hh"]),
+                "db": np.asarray(dp["b_ih"]),
+            }
 
     import jaxlib
 
@@ -400,8 +426,9 @@ class Worker:
         env.update({v: str(threads) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")})
         env["TF_CPP_MIN_LOG_LEVEL"] = "2"
         if kind == "jax" and threads == 1:  # XLA's CPU thread pool: one thread (it sizes itself to the cores)
-            env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false "
-                                "intra_op_parallelism_threads=1").strip()  # fmt: skip
+            env["XLA_FLAGS"] = (
+                env.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+            ).strip()
         if kind == "torch":  # rnnkit from this checkout, `auto` tuned now in an empty cache
             import rnnkit
 
@@ -410,12 +437,23 @@ class Worker:
             env["RNNKIT_CACHE"] = str(data.parent / "rnnkit-cache")
             env.pop("RNNKIT_AUTOTUNE", None)
         self.kind, self.log = kind, log
-        cmd = [str(python), str(Path(__file__).resolve()), "--worker", kind, "--threads", str(threads),
-               "--data", str(data), "--clock", clock]  # fmt: skip
+        cmd = [
+            str(python),
+            str(Path(__file__).resolve()),
+            "--worker",
+            kind,
+            "--threads",
+            str(threads),
+            "--data",
+            str(data),
+            "--clock",
+            clock,
+        ]
         pin = (lambda: os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})) if threads == 1 else None
         with log.open("w") as err:  # the child keeps its own copy of the file
-            self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, env=env,
-                                      text=True, preexec_fn=pin)  # fmt: skip
+            self.p = subprocess.Popen(
+                cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, env=env, text=True, preexec_fn=pin
+            )
         hello = self.recv()
         self.variants, self.versions = hello["ready"], hello["versions"]
 
@@ -451,8 +489,15 @@ def write_inputs(path: Path, *, N: int, T: int, H: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     k = 1 / np.sqrt(H)
     u = lambda *s: rng.uniform(-k, k, size=s).astype(np.float32)  # noqa: E731
-    np.savez(path, x=rng.standard_normal((N, T, H), dtype=np.float32), g=rng.standard_normal((N, T, H),
-             dtype=np.float32), W_ih=u(4 * H, H), W_hh=u(4 * H, H), b_ih=u(4 * H), b_hh=u(4 * H))  # fmt: skip
+    np.savez(
+        path,
+        x=rng.standard_normal((N, T, H), dtype=np.float32),
+        g=rng.standard_normal((N, T, H), dtype=np.float32),
+        W_ih=u(4 * H, H),
+        W_hh=u(4 * H, H),
+        b_ih=u(4 * H),
+        b_hh=u(4 * H),
+    )
 
 
 def run_pass(args: argparse.Namespace, threads: int, tmp: Path, peers_py: Path | None) -> tuple[list[Row], dict]:
@@ -475,8 +520,11 @@ def run_pass(args: argparse.Namespace, threads: int, tmp: Path, peers_py: Path |
         for v, w in owner.items():  # first call + warm-up (compile / trace / autotune happen here)
             r = w.ask("warmup", variant=v, n=args.warmup)
             rows[v].first, rows[v].warmup, rows[v].note = r["first"], r["warmup"], r["note"]
-            print(f"  {v}: first call {r['first']:.2f} s, warm-up {r['warmup'] * 1e3:.1f} ms {r['note']}",
-                  file=sys.stderr, flush=True)  # fmt: skip
+            print(
+                f"  {v}: first call {r['first']:.2f} s, warm-up {r['warmup'] * 1e3:.1f} ms {r['note']}",
+                file=sys.stderr,
+                flush=True,
+            )
         ref_v = REFERENCE if REFERENCE in owner else ANCHOR
         arrays = {}
         for v, w in owner.items():  # correctness: every variant's outputs and gradients vs the reference
@@ -508,17 +556,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     if {"keras", "jax"} & set(args.frameworks):
         peers_py, peer_versions = peers_python(args.peers_venv, install=not args.no_install)
     cmd = "python benchmarks/bench_peers.py " + shlex.join(argv if argv is not None else sys.argv[1:])
-    print(f"Command: `{cmd.strip()}`; LSTM T={args.seq_len} N={args.batch} D=H={args.hidden}, fwd+bwd float32 "
-          f"(rnnkit also bf16); {args.repeats} rounds, {args.warmup} warm-up calls, clock {args.clock}; peers venv "
-          f"{peer_versions}\n",
-          flush=True)  # fmt: skip
+    print(
+        f"Command: `{cmd.strip()}`; LSTM T={args.seq_len} N={args.batch} D=H={args.hidden}, fwd+bwd float32 "
+        f"(rnnkit also bf16); {args.repeats} rounds, {args.warmup} warm-up calls, clock {args.clock}; peers venv "
+        f"{peer_versions}\n",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="rnnkit-peers-") as tmp:
         for threads in args.threads:
             load0 = os.getloadavg()[0]
             print(f"{threads} thread(s): starting workers (load {load0:.1f})", file=sys.stderr, flush=True)
             rows, versions = run_pass(args, threads, Path(tmp), peers_py)
-            print(f"### {threads} thread(s), load {load0:.1f} -> {os.getloadavg()[0]:.1f}, "
-                  f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC; {versions}\n")  # fmt: skip
+            print(
+                f"### {threads} thread(s), load {load0:.1f} -> {os.getloadavg()[0]:.1f}, "
+                f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC; {versions}\n"
+            )
             print(format_table(rows))
             print("\n" + "\n".join(f"- {line}" for line in verdict(rows)) + "\n", flush=True)
 

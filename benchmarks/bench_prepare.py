@@ -165,25 +165,69 @@ def main() -> None:
                 print(rows[-1][0], {k: round(v, 2) for k, v in r.items() if k in ("wall", "cpu", "rss_mb")}, flush=True)
                 shutil.rmtree(work / "lib")
             out = work / f"prep-{level}"
-            r = measure([*cli, "prepare", "--data", str(big), "--out", str(out), "--level", level, "--quiet",
-                         "--val-fraction", str(args.val_fraction)])  # fmt: skip
+            r = measure(
+                [
+                    *cli,
+                    "prepare",
+                    "--data",
+                    str(big),
+                    "--out",
+                    str(out),
+                    "--level",
+                    level,
+                    "--quiet",
+                    "--val-fraction",
+                    str(args.val_fraction),
+                ]
+            )
             rows.append((f"prepare {level}, {mb_big:.0f} MB, `rnnkit --threads 1 lm prepare`", r, mb_big))
             print(rows[-1][0], {k: round(v, 2) for k, v in r.items() if k in ("wall", "cpu", "rss_mb")}, flush=True)
         if args.no_train:
             return report(rows, compared, args.compare_mb)
-        r = measure([*cli, "prepare", "--data", str(small), "--out", str(work / "prep-small"), "--quiet",
-                     "--val-fraction", str(args.val_fraction)])  # fmt: skip
-        train = ["train", "--hidden", str(args.hidden), "--layers", str(args.layers), "--seconds", str(args.seconds),
-                 "--quiet", "--val-fraction", str(args.val_fraction), "--train.log_every=1"]  # fmt: skip
-        runs = [("train from prepared", work / "prep-char", mb_big), ("train from prepared", work / "prep-small",
-                mb_small), ("train today's path", small, mb_small)][: 2 if args.no_today else 3]  # fmt: skip
+        r = measure(
+            [
+                *cli,
+                "prepare",
+                "--data",
+                str(small),
+                "--out",
+                str(work / "prep-small"),
+                "--quiet",
+                "--val-fraction",
+                str(args.val_fraction),
+            ]
+        )
+        train = [
+            "train",
+            "--hidden",
+            str(args.hidden),
+            "--layers",
+            str(args.layers),
+            "--seconds",
+            str(args.seconds),
+            "--quiet",
+            "--val-fraction",
+            str(args.val_fraction),
+            "--train.log_every=1",
+        ]
+        runs = [
+            ("train from prepared", work / "prep-char", mb_big),
+            ("train from prepared", work / "prep-small", mb_small),
+            ("train today's path", small, mb_small),
+        ][: 2 if args.no_today else 3]
         for i, (name, data, mb) in enumerate(runs):
             t0 = time.time()
             r = measure([*cli, *train, "--data", str(data), "--out", str(work / f"run{i}")])
             steps = [json.loads(ln) for ln in (work / f"run{i}" / "metrics.jsonl").read_text().splitlines()]
             first = min(s["time"] for s in steps if s.get("event") == "train") - t0  # the first step's log line
-            rows.append((f"{name}, {mb:.0f} MB, {args.layers}x{args.hidden}, {args.seconds} s; first step after "
-                         f"{first:.1f} s", r, None))  # fmt: skip
+            rows.append(
+                (
+                    f"{name}, {mb:.0f} MB, {args.layers}x{args.hidden}, {args.seconds} s; first step after "
+                    f"{first:.1f} s",
+                    r,
+                    None,
+                )
+            )
             print(rows[-1][0], {k: round(v, 2) for k, v in r.items() if k in ("wall", "cpu", "rss_mb")}, flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -36,8 +36,23 @@ BODIES = {  # one typical request per task (inputs from the datasets RESULTS.md 
 
 def start(runs: list[str], *, workers: int, threads: int) -> tuple[subprocess.Popen, str]:
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    cmd = [sys.executable, "-m", "rnnkit.cli", "--threads", str(threads), "serve", *runs, "--port", "0",
-           "--workers", str(workers), "--queue", "1000", "--log-level", "warning"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "rnnkit.cli",
+        "--threads",
+        str(threads),
+        "serve",
+        *runs,
+        "--port",
+        "0",
+        "--workers",
+        str(workers),
+        "--queue",
+        "1000",
+        "--log-level",
+        "warning",
+    ]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
     for line in proc.stderr:
         if line.startswith("serving "):
@@ -73,11 +88,15 @@ def main() -> None:
             assert res.ok == args.requests, [r for r in res.requests if r[1] != 200]
             p = res.percentiles()
             rows.append(p)
-            print(f"repeat {rep + 1}: {res.ok}/{args.requests} ok, p50 {p['p50']:.3f} s, p95 {p['p95']:.3f} s, "
-                  f"max {p['max']:.3f} s, {p['rps']:.1f} requests/s")  # fmt: skip
+            print(
+                f"repeat {rep + 1}: {res.ok}/{args.requests} ok, p50 {p['p50']:.3f} s, p95 {p['p95']:.3f} s, "
+                f"max {p['max']:.3f} s, {p['rps']:.1f} requests/s"
+            )
         m = {k: median(r[k] for r in rows) for k in rows[0]}
-        print(f"median of {args.repeats}: p50 {m['p50']:.3f} s, p95 {m['p95']:.3f} s, max {m['max']:.3f} s, "
-              f"{m['rps']:.1f} requests/s; load after: {os.getloadavg()[0]:.1f}")  # fmt: skip
+        print(
+            f"median of {args.repeats}: p50 {m['p50']:.3f} s, p95 {m['p95']:.3f} s, max {m['max']:.3f} s, "
+            f"{m['rps']:.1f} requests/s; load after: {os.getloadavg()[0]:.1f}"
+        )
     finally:
         proc.terminate()
         proc.wait(timeout=30)

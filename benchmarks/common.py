@@ -18,24 +18,38 @@ from rnnkit.host import Timing, cpu_model, interleaved, machine_info, matmul_pea
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
 __all__ = [
-    "RESULTS", "Timing", "append_section", "cpu_model", "host_line", "interleaved", "machine_info", "matmul_peak",
-    "print_host", "run_header", "shared_data_root", "split_overrides",
-]  # fmt: skip
+    "RESULTS",
+    "Timing",
+    "append_section",
+    "cpu_model",
+    "host_line",
+    "interleaved",
+    "machine_info",
+    "matmul_peak",
+    "print_host",
+    "run_header",
+    "shared_data_root",
+    "split_overrides",
+]
 
 
 def run_header(threads: int, repeats: int) -> str:
     """One line naming the run's setting and machine, printed above a benchmark's table."""
     info = machine_info()
-    return (f"{threads} threads, {repeats} repeats; {info['cpu']} ({info['cpu_capability']}; {info['cpu_flags']}), "
-            f"torch {info['torch']}, load {os.getloadavg()[0]:.1f}, {info['date_utc']} UTC")  # fmt: skip
+    return (
+        f"{threads} threads, {repeats} repeats; {info['cpu']} ({info['cpu_capability']}; {info['cpu_flags']}), "
+        f"torch {info['torch']}, load {os.getloadavg()[0]:.1f}, {info['date_utc']} UTC"
+    )
 
 
 def host_line() -> str:
     """The host a figure was measured on: CPU model, the flags that decide our fast paths (avx512f, avx512_bf16,
     amx_bf16; '-' = absent), cores, torch, 1-minute load average, time. Every script prints it first."""
     info = machine_info()
-    return (f"host: {info['cpu']} ({info['cpu_flags']}; torch kernels {info['cpu_capability']}), {info['cores']} "
-            f"cores, torch {info['torch']}, load {os.getloadavg()[0]:.1f}, {info['date_utc']} UTC")  # fmt: skip
+    return (
+        f"host: {info['cpu']} ({info['cpu_flags']}; torch kernels {info['cpu_capability']}), {info['cores']} "
+        f"cores, torch {info['torch']}, load {os.getloadavg()[0]:.1f}, {info['date_utc']} UTC"
+    )
 
 
 def print_host(*, stderr: bool = False) -> None:

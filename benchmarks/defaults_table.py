@@ -84,19 +84,43 @@ def _tuned_translate() -> float:
 
 # case -> (command after `rnnkit`, minus `train`; metric key in eval.json; tuned figure; the RESULTS.md row)
 CASES: dict[str, tuple[Callable[[Path], list[str]], str, float, str]] = {
-    "japanese-vowels": (lambda d: ["classify", "--dataset", "japanese-vowels"], "accuracy", 0.9757,
-                        "Classification: JapaneseVowels, BiLSTM H=64, 40 epochs"),
-    "names": (lambda d: _classify_files(d, dataset="names"), "accuracy", 0.8422,
-              "Classification: names, 2-layer char BiLSTM H=256, 12 epochs (single model)"),
-    "mr-fold0": (lambda d: _classify_files(d, dataset="mr-polarity", folds=10, fold=0), "accuracy", 0.7732,
-                 "Classification: MR fold 0 of the 10-fold single-model row (BiGRU, 8 epochs + EMA)"),
-    "conll-chunk": (lambda d: _conll(d), "span_f1", 0.9303,
-                    "Classification and tagging: CoNLL-2000 chunking, BiLSTM-CRF, 8 epochs"),
-    "conll-pos": (lambda d: _conll(d, "--tag-column", "1"), "token_accuracy", 0.9734,
-                  "Classification and tagging: CoNLL-2000 POS, BiLSTM softmax, 5 epochs"),
-    "fra-eng": (_fra_eng, "greedy.bleu", float("nan"),
-                "Translation: fra-eng tutorial subset, 700 steps (~500 s), greedy, re-run: sacreBLEU, raw references"),
-}  # fmt: skip
+    "japanese-vowels": (
+        lambda d: ["classify", "--dataset", "japanese-vowels"],
+        "accuracy",
+        0.9757,
+        "Classification: JapaneseVowels, BiLSTM H=64, 40 epochs",
+    ),
+    "names": (
+        lambda d: _classify_files(d, dataset="names"),
+        "accuracy",
+        0.8422,
+        "Classification: names, 2-layer char BiLSTM H=256, 12 epochs (single model)",
+    ),
+    "mr-fold0": (
+        lambda d: _classify_files(d, dataset="mr-polarity", folds=10, fold=0),
+        "accuracy",
+        0.7732,
+        "Classification: MR fold 0 of the 10-fold single-model row (BiGRU, 8 epochs + EMA)",
+    ),
+    "conll-chunk": (
+        lambda d: _conll(d),
+        "span_f1",
+        0.9303,
+        "Classification and tagging: CoNLL-2000 chunking, BiLSTM-CRF, 8 epochs",
+    ),
+    "conll-pos": (
+        lambda d: _conll(d, "--tag-column", "1"),
+        "token_accuracy",
+        0.9734,
+        "Classification and tagging: CoNLL-2000 POS, BiLSTM softmax, 5 epochs",
+    ),
+    "fra-eng": (
+        _fra_eng,
+        "greedy.bleu",
+        float("nan"),
+        "Translation: fra-eng tutorial subset, 700 steps (~500 s), greedy, re-run: sacreBLEU, raw references",
+    ),
+}
 
 
 def run(case: str) -> dict:
@@ -121,13 +145,19 @@ def run(case: str) -> dict:
         value = value[k]
     shown = [a if not a.startswith("/") else Path(a).name for a in args]
     return {
-        "case": case, "command": f"rnnkit {task} train {' '.join(shown)}", "metric": metric,
-        "defaults": value, "tuned": tuned, "tuned_row": row,
+        "case": case,
+        "command": f"rnnkit {task} train {' '.join(shown)}",
+        "metric": metric,
+        "defaults": value,
+        "tuned": tuned,
+        "tuned_row": row,
         "gap_points": (value - tuned) * (1 if metric.endswith("bleu") else 100),  # BLEU is already in points
-        "weights": report.get("weights"), "decided": notes, "seconds": round(seconds, 1),
+        "weights": report.get("weights"),
+        "decided": notes,
+        "seconds": round(seconds, 1),
         "model": {k: config["model"].get(k) for k in ("input", "hidden_size", "bidirectional", "pooling", "crf")},
         "machine": {**machine_info(), "load_avg_1min_at_end": round(os.getloadavg()[0], 1)},
-    }  # fmt: skip
+    }
 
 
 def table() -> str:
@@ -135,13 +165,17 @@ def table() -> str:
     for line in OUT.read_text().splitlines():
         r = json.loads(line)
         latest[r["case"]] = r
-    rows = ["| case | metric | defaults | tuned recipe | gap (points) | command | wall (s) | chosen |",
-            "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    rows = [
+        "| case | metric | defaults | tuned recipe | gap (points) | command | wall (s) | chosen |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in latest.values():
         w = r["weights"] or {}
         chosen = f"{w.get('which')} (step {w.get('step')})"
-        rows.append(f"| {r['case']} | {r['metric']} | {r['defaults']:.4g} | {r['tuned']:.4g} | {r['gap_points']:+.2f} "
-                    f"| `{r['command']}` | {r['seconds']:.0f} | {chosen} |")  # fmt: skip
+        rows.append(
+            f"| {r['case']} | {r['metric']} | {r['defaults']:.4g} | {r['tuned']:.4g} | {r['gap_points']:+.2f} "
+            f"| `{r['command']}` | {r['seconds']:.0f} | {chosen} |"
+        )
     return "\n".join(rows)
 
 
@@ -160,4 +194,3 @@ def main(argv: list[str]) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1:])
-

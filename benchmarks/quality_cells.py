@@ -78,23 +78,35 @@ def run(cell: str, args: argparse.Namespace) -> dict:
     m = cfg.model
     name = f"{cell}-L{m.num_layers}" if args.layers else cell
     cfg = replace(
-        cfg, run_dir=str(Path(args.runs) / name), time_limit=args.budget,
+        cfg,
+        run_dir=str(Path(args.runs) / name),
+        time_limit=args.budget,
         model=replace(m, hidden_size=hidden, cell=replace(m.cell, name=cell)),
         train=replace(cfg.train, quiet=True, seed=args.seed),
-    )  # fmt: skip
+    )
     info = machine()
     t0 = time.monotonic()
     res = LanguageModel(cfg).fit_and_test()
     info["load_avg_1min_at_end"] = round(os.getloadavg()[0], 1)
     tokens = res["steps"] * cfg.data.batch_size * cfg.data.bptt
     return {
-        "cell": cell, "layers": m.num_layers, "hidden": hidden, "parameters": params, "reference_parameters": target,
-        "valid_loss": res["valid"]["loss"], "valid_bpc": res["valid"].get("bpc"), "steps": res["steps"],
-        "train_seconds": res["train_seconds"], "tokens_per_second": round(tokens / res["train_seconds"]),
-        "total_seconds": round(time.monotonic() - t0, 1), "budget": args.budget, "seed": args.seed,
+        "cell": cell,
+        "layers": m.num_layers,
+        "hidden": hidden,
+        "parameters": params,
+        "reference_parameters": target,
+        "valid_loss": res["valid"]["loss"],
+        "valid_bpc": res["valid"].get("bpc"),
+        "steps": res["steps"],
+        "train_seconds": res["train_seconds"],
+        "tokens_per_second": round(tokens / res["train_seconds"]),
+        "total_seconds": round(time.monotonic() - t0, 1),
+        "budget": args.budget,
+        "seed": args.seed,
         "machine": info,
-        "command": "python " + shlex.join(sys.argv), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-    }  # fmt: skip
+        "command": "python " + shlex.join(sys.argv),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
 
 
 def table(rows: list[dict]) -> str:

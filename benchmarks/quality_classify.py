@@ -49,36 +49,96 @@ OUT = HERE / "results" / "quality_classify.jsonl"
 _FIXED = ["train.patience=0", "train.checkpoint.monitor=val_loss", "train.checkpoint.mode=min"]
 SETTINGS: dict[str, list[str]] = {
     "names": [
-        "data.dataset=names", "data.test_fraction=0.15", "data.split_seed=2024", "data.val_fraction=0",
-        "model.input=char", "model.cell.name=lstm", "model.bidirectional=true", "model.hidden_size=256",
-        "model.num_layers=2", "model.dropout=0.5", "model.embed_size=64", "model.pooling=last",
-        "model.embed_dropout=0.1", "model.head_dropout=0.3", "data.batch_size=64", "train.lr=3e-3", "train.epochs=12",
-        "train.schedule.name=cosine", *_FIXED,
+        "data.dataset=names",
+        "data.test_fraction=0.15",
+        "data.split_seed=2024",
+        "data.val_fraction=0",
+        "model.input=char",
+        "model.cell.name=lstm",
+        "model.bidirectional=true",
+        "model.hidden_size=256",
+        "model.num_layers=2",
+        "model.dropout=0.5",
+        "model.embed_size=64",
+        "model.pooling=last",
+        "model.embed_dropout=0.1",
+        "model.head_dropout=0.3",
+        "data.batch_size=64",
+        "train.lr=3e-3",
+        "train.epochs=12",
+        "train.schedule.name=cosine",
+        *_FIXED,
     ],
     "japanese-vowels": [
-        "data.dataset=japanese-vowels", "data.val_fraction=0", "model.input=numeric", "model.cell.name=lstm",
-        "model.bidirectional=true", "model.hidden_size=64", "model.pooling=mean", "model.head_dropout=0.3",
-        "data.batch_size=16", "train.lr=3e-3", "train.epochs=40", "model.embed_dropout=0",
-        "model.embed_size=64", *_FIXED,
+        "data.dataset=japanese-vowels",
+        "data.val_fraction=0",
+        "model.input=numeric",
+        "model.cell.name=lstm",
+        "model.bidirectional=true",
+        "model.hidden_size=64",
+        "model.pooling=mean",
+        "model.head_dropout=0.3",
+        "data.batch_size=16",
+        "train.lr=3e-3",
+        "train.epochs=40",
+        "model.embed_dropout=0",
+        "model.embed_size=64",
+        *_FIXED,
     ],
     "mr": [
-        "data.dataset=mr-polarity", "data.folds=10", "data.split_seed=2024", "data.val_fraction=0",
-        "model.input=word", "model.cell.name=gru", "model.bidirectional=true", "model.hidden_size=64",
-        "model.embed_size=128", "model.pooling=mean", "model.embed_dropout=0.5", "model.head_dropout=0.5",
-        "data.min_freq=1", "data.batch_size=50", "train.lr=2e-3", "train.epochs=8", "train.optim.weight_decay=0.01",
-        "train.ema=0.99", *_FIXED,
+        "data.dataset=mr-polarity",
+        "data.folds=10",
+        "data.split_seed=2024",
+        "data.val_fraction=0",
+        "model.input=word",
+        "model.cell.name=gru",
+        "model.bidirectional=true",
+        "model.hidden_size=64",
+        "model.embed_size=128",
+        "model.pooling=mean",
+        "model.embed_dropout=0.5",
+        "model.head_dropout=0.5",
+        "data.min_freq=1",
+        "data.batch_size=50",
+        "train.lr=2e-3",
+        "train.epochs=8",
+        "train.optim.weight_decay=0.01",
+        "train.ema=0.99",
+        *_FIXED,
     ],
     "conll-chunk": [
-        "data.dataset=conll2000", "data.tag_column=2", "data.val_fraction=0", "model.cell.name=lstm",
-        "model.hidden_size=128", "model.word_embed=100", "model.char_embed=25", "model.char_hidden=25",
-        "model.crf=true", "model.embed_dropout=0.5", "data.batch_size=32", "train.lr=3e-3", "train.epochs=8", *_FIXED,
+        "data.dataset=conll2000",
+        "data.tag_column=2",
+        "data.val_fraction=0",
+        "model.cell.name=lstm",
+        "model.hidden_size=128",
+        "model.word_embed=100",
+        "model.char_embed=25",
+        "model.char_hidden=25",
+        "model.crf=true",
+        "model.embed_dropout=0.5",
+        "data.batch_size=32",
+        "train.lr=3e-3",
+        "train.epochs=8",
+        *_FIXED,
     ],
     "conll-pos": [
-        "data.dataset=conll2000", "data.tag_column=1", "data.val_fraction=0", "model.cell.name=lstm",
-        "model.hidden_size=128", "model.word_embed=100", "model.char_embed=25", "model.char_hidden=25",
-        "model.crf=false", "model.embed_dropout=0.5", "data.batch_size=32", "train.lr=3e-3", "train.epochs=8", *_FIXED,
+        "data.dataset=conll2000",
+        "data.tag_column=1",
+        "data.val_fraction=0",
+        "model.cell.name=lstm",
+        "model.hidden_size=128",
+        "model.word_embed=100",
+        "model.char_embed=25",
+        "model.char_hidden=25",
+        "model.crf=false",
+        "model.embed_dropout=0.5",
+        "data.batch_size=32",
+        "train.lr=3e-3",
+        "train.epochs=8",
+        *_FIXED,
     ],
-}  # fmt: skip
+}
 
 
 def machine() -> dict:
@@ -115,8 +175,17 @@ def run_classify(
         r = evaluate_ensemble(members, test)
         index = {c: i for i, c in enumerate(clf.classes)}
         base = class_metrics.majority_baseline([index[y] for y in train.labels], [index[y] for y in test.labels])
-        results.append({"fold": fold, "accuracy": r["accuracy"], "macro_f1": r["macro_f1"], "majority": base,
-                        "epochs_done": fr.epoch, "steps": fr.step, "interrupted": fr.interrupted})  # fmt: skip
+        results.append(
+            {
+                "fold": fold,
+                "accuracy": r["accuracy"],
+                "macro_f1": r["macro_f1"],
+                "majority": base,
+                "epochs_done": fr.epoch,
+                "steps": fr.step,
+                "interrupted": fr.interrupted,
+            }
+        )
         if ensemble > 1:
             results[-1]["members_accuracy"] = members_acc
         print(json.dumps({"dataset": name, **results[-1]}), flush=True)
@@ -173,11 +242,17 @@ def _merge_folds(a: dict, b: dict) -> dict:
     """One record from two slices: per-fold figures joined, means and sd recomputed, wall times added."""
     per = sorted(a["per_fold"] + b["per_fold"], key=lambda r: r["fold"])
     acc = [r["accuracy"] for r in per]
-    return {**b, "per_fold": per, "folds_run": len(per), "folds_list": [r["fold"] for r in per],
-            "accuracy": float(np.mean(acc)), "accuracy_std": float(np.std(acc)),
-            "macro_f1": float(np.mean([r["macro_f1"] for r in per])),
-            "majority_baseline": float(np.mean([r["majority"] for r in per])),
-            "seconds": round(a["seconds"] + b["seconds"], 1)}  # fmt: skip
+    return {
+        **b,
+        "per_fold": per,
+        "folds_run": len(per),
+        "folds_list": [r["fold"] for r in per],
+        "accuracy": float(np.mean(acc)),
+        "accuracy_std": float(np.std(acc)),
+        "macro_f1": float(np.mean([r["macro_f1"] for r in per])),
+        "majority_baseline": float(np.mean([r["majority"] for r in per])),
+        "seconds": round(a["seconds"] + b["seconds"], 1),
+    }
 
 
 def table(path: Path = OUT) -> str:
@@ -227,9 +302,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
     ap.add_argument("--no-save", action="store_true", help="print only; do not append to the results file")
     ap.add_argument(
-        "--validate", type=float, default=0.0, metavar="F",
+        "--validate",
+        type=float,
+        default=0.0,
+        metavar="F",
         help="hold out F of each training part and score on it instead of the test part (goes to tune_classify.jsonl)",
-    )  # fmt: skip
+    )
     ap.add_argument("--ensemble", type=int, default=1, metavar="K", help="per fold, score the mean of K seeds' runs")
     if argv and argv[0] == "table":
         print(table())

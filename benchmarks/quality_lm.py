@@ -67,9 +67,13 @@ def machine() -> dict:
     except OSError:
         pass
     return {
-        "cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "threads": torch.get_num_threads(),
-        "python": platform.python_version(), "load_avg_1min_at_start": round(os.getloadavg()[0], 1),
-    }  # fmt: skip
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "load_avg_1min_at_start": round(os.getloadavg()[0], 1),
+    }
 
 
 def run(name: str, args: argparse.Namespace) -> dict:
@@ -90,12 +94,24 @@ def run(name: str, args: argparse.Namespace) -> dict:
     # the periodic evals run on the validation stream in columns (fast); the final figure is exact (batch 1)
     hit = next((p for p in clock.points if p[2] is not None and metric == "loss" and p[2] <= target), None)
     return {
-        "recipe": name, "config": f"configs/lm-{name}.json", "split": split, "metric": metric, "value": value,
-        "target": target, "met": value is not None and value <= target, "anchor": anchor,
-        "train_seconds": res["train_seconds"], "total_seconds": round(time.monotonic() - t0, 1),
-        "steps": res["steps"], "time_limit": cfg.time_limit, "first_eval_at_target": hit, "evals": clock.points,
-        "results": res, "machine": info, "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
-    }  # fmt: skip
+        "recipe": name,
+        "config": f"configs/lm-{name}.json",
+        "split": split,
+        "metric": metric,
+        "value": value,
+        "target": target,
+        "met": value is not None and value <= target,
+        "anchor": anchor,
+        "train_seconds": res["train_seconds"],
+        "total_seconds": round(time.monotonic() - t0, 1),
+        "steps": res["steps"],
+        "time_limit": cfg.time_limit,
+        "first_eval_at_target": hit,
+        "evals": clock.points,
+        "results": res,
+        "machine": info,
+        "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
+    }
 
 
 def table(rows: list[dict]) -> str:

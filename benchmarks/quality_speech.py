@@ -40,14 +40,25 @@ def run(name: str, overrides: dict, seconds: float) -> dict:
     """Train with the defaults (plus ``overrides``) for ``seconds``, score the test part, record one line."""
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
-        task = SpeechRecognizer.from_options(data=str(_root()), seconds=seconds, out=f"{tmp}/run",
-                                             overrides={"train.quiet": True, **overrides})  # fmt: skip
+        task = SpeechRecognizer.from_options(
+            data=str(_root()), seconds=seconds, out=f"{tmp}/run", overrides={"train.quiet": True, **overrides}
+        )
         t0 = time.time()
         report = task.fit_and_test()
-    line = {"run": name, "accuracy": report["accuracy"], "n": report["n"], "wall_s": round(time.time() - t0, 1),
-            "overrides": overrides, "seconds": seconds, "load_start": load, "load_end": os.getloadavg()[0],
-            "threads": torch.get_num_threads(), "host": platform.processor() or platform.machine(),
-            "torch": torch.__version__, "date": time.strftime("%Y-%m-%d %H:%M")}  # fmt: skip
+    line = {
+        "run": name,
+        "accuracy": report["accuracy"],
+        "n": report["n"],
+        "wall_s": round(time.time() - t0, 1),
+        "overrides": overrides,
+        "seconds": seconds,
+        "load_start": load,
+        "load_end": os.getloadavg()[0],
+        "threads": torch.get_num_threads(),
+        "host": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+    }
     print(json.dumps(line), flush=True)
     OUT.parent.mkdir(exist_ok=True)
     with OUT.open("a") as f:
@@ -69,8 +80,9 @@ def main() -> None:
         run("official", extra, a.seconds)
         return
     speakers = sorted({r.speaker for r in list_recordings(_root())})
-    lines = [run(f"speaker {s}", {"data.split": "speaker", "data.test_speaker": s, **extra}, a.seconds)
-             for s in speakers]  # fmt: skip
+    lines = [
+        run(f"speaker {s}", {"data.split": "speaker", "data.test_speaker": s, **extra}, a.seconds) for s in speakers
+    ]
     mean = sum(x["accuracy"] for x in lines) / len(lines)
     print(json.dumps({"speakers": {x["run"]: x["accuracy"] for x in lines}, "mean": mean}))
 

@@ -62,7 +62,7 @@ SETTINGS: dict[str, list[str]] = {
         "train.schedule.min_lr_ratio=0.1",
         "objective.label_smoothing=0.1",
         "decode.length_penalty=0.6",
-    ],  # fmt: skip
+    ],
 }
 
 
@@ -103,7 +103,7 @@ def run(name: str, overrides: list[str], *, threads: int, data_root: str | None)
             "torch": torch.__version__,
             "loadavg_start": [round(x, 1) for x in load0],
             "loadavg_end": [round(x, 1) for x in os.getloadavg()],
-        },  # fmt: skip
+        },
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
 

@@ -65,7 +65,7 @@ CASES = {
         "accuracy",
         True,
         ("--data.val_fraction=0.1",),  # fold 0 of 10 is the test; 10% of the rest validates
-    ),  # fmt: skip
+    ),
     "tiny-shakespeare": Case(
         "lm",
         "configs/lm-tiny-shakespeare-3min.json",
@@ -77,7 +77,7 @@ CASES = {
         # the dataset has no test split: the file itself, its last 5% test and the 5% before it validation (a
         # smaller validation than the recipe's 10%: a full pass costs ~35 s on a loaded core, per trial)
         ("--data", "{data}/tiny-shakespeare/input.txt", "--data.val_fraction=0.05", "--data.test_fraction=0.05"),
-    ),  # fmt: skip
+    ),
     "monthly-sunspots": Case(
         "forecast",
         "configs/forecast-monthly-sunspots.json",
@@ -86,7 +86,7 @@ CASES = {
         6,
         "MAE",
         False,  # the recipe's spans: train to 70%, validation to 80%, test after
-    ),  # fmt: skip
+    ),
 }
 
 
@@ -135,16 +135,19 @@ def steps_of(run_dir: Path) -> int:
 
 
 def _short(params: dict) -> str:
-    return ", ".join(f"{k.split('.')[-1]} {v:.3g}" if isinstance(v, float) else f"{k.split('.')[-1]} {v}"
-                     for k, v in params.items())  # fmt: skip
+    return ", ".join(
+        f"{k.split('.')[-1]} {v:.3g}" if isinstance(v, float) else f"{k.split('.')[-1]} {v}" for k, v in params.items()
+    )
 
 
 def table(rows: list[dict]) -> str:
     """The RESULTS.md table: one line per recorded case (the newest record of each)."""
     newest = {r["case"]: r for r in rows if r.get("kind") is None}
-    out = ["| case (test metric) | B s, N x B/N | recipe | tuned, best trial (= compute) | tuned, retrained (2B) | "
-           "steps recipe / trial / retrained | trials | best params | load |",
-           "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    out = [
+        "| case (test metric) | B s, N x B/N | recipe | tuned, best trial (= compute) | tuned, retrained (2B) | "
+        "steps recipe / trial / retrained | trials | best params | load |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in newest.values():
         arrow = "higher" if r["higher_is_better"] else "lower"
         states = ", ".join(f"{n} {s}" for s, n in sorted(r["trial_states"].items()))
@@ -169,15 +172,35 @@ def seed_runs(a: argparse.Namespace, case: Case, budget: float, out: Path, study
             ("tuned_final", str(study / "best-config.json"), ()),
         ):
             run_dir = out / f"{arm}-seed{seed}"
-            cmd = cli(case.task, "train", "--config", config, *extra, f"--time_limit={budget:g}",
-                      f"--train.seed={seed}", "--out", str(run_dir), "--overwrite", "--quiet")  # fmt: skip
+            cmd = cli(
+                case.task,
+                "train",
+                "--config",
+                config,
+                *extra,
+                f"--time_limit={budget:g}",
+                f"--train.seed={seed}",
+                "--out",
+                str(run_dir),
+                "--overwrite",
+                "--quiet",
+            )
             run(cmd, out / f"{arm}-seed{seed}.log")
             scores[arm][seed] = pick(read_eval(run_dir), case.test_key)
             cmds.append(" ".join(["rnnkit", *cmd[3:]]))
             print(f"{arm} seed {seed}: {case.test_key} {scores[arm][seed]:.4f} ({steps_of(run_dir)} steps)", flush=True)
-    row = {"case": a.case, "kind": "seeds", "started_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
-           "host": host_line(), "load_1min_start": round(load0, 2), "load_1min_end": round(os.getloadavg()[0], 2),
-           "budget_s": budget, "test_metric": case.test_key, "scores": scores, "commands": cmds}  # fmt: skip
+    row = {
+        "case": a.case,
+        "kind": "seeds",
+        "started_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+        "host": host_line(),
+        "load_1min_start": round(load0, 2),
+        "load_1min_end": round(os.getloadavg()[0], 2),
+        "budget_s": budget,
+        "test_metric": case.test_key,
+        "scores": scores,
+        "commands": cmds,
+    }
     print(json.dumps(row["scores"]))
     if not a.no_record:
         with RESULTS.open("a") as fh:
@@ -192,8 +215,13 @@ def main() -> None:
     ap.add_argument("--trials", type=int, help="N (default: the case's)")
     ap.add_argument("--out", type=Path, default=Path("/tmp/rnnkit-tune-vs-recipe"), help="where the runs go")
     ap.add_argument("--no-record", action="store_true", help="do not append to results/tune_vs_recipe.jsonl")
-    ap.add_argument("--seeds", type=int, nargs="+", help="after a run: train the recipe and the study's best config "
-                    "again with these training seeds (the noise of one seed), recorded as a 'seeds' row")  # fmt: skip
+    ap.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        help="after a run: train the recipe and the study's best config "
+        "again with these training seeds (the noise of one seed), recorded as a 'seeds' row",
+    )
     a = ap.parse_args()
     if a.table:
         print(table([json.loads(x) for x in RESULTS.read_text().splitlines() if x.strip()]))
@@ -224,7 +252,7 @@ def main() -> None:
             str(recipe),
             "--overwrite",
             "--quiet",
-        ),  # fmt: skip
+        ),
         "tune": cli(
             "tune",
             case.task,
@@ -240,7 +268,7 @@ def main() -> None:
             "0",
             "--out",
             str(study),
-        ),  # fmt: skip
+        ),
     }
     if study.exists():
         raise SystemExit(f"{study} exists: a study resumes, which is not this benchmark; remove it or pass --out")
@@ -263,8 +291,17 @@ def main() -> None:
     cmds["best_trial_test"] = cli(case.task, "eval", str(best_dir), "--json")
     walls["best_trial_test"], stdout = run(cmds["best_trial_test"], out / "best-trial-eval.log")
     best_report = json.loads(stdout.strip().splitlines()[-1])
-    cmds["final"] = cli(case.task, "train", "--config", str(study / "best-config.json"), f"--time_limit={budget:g}",
-                        "--out", str(final), "--overwrite", "--quiet")  # fmt: skip
+    cmds["final"] = cli(
+        case.task,
+        "train",
+        "--config",
+        str(study / "best-config.json"),
+        f"--time_limit={budget:g}",
+        "--out",
+        str(final),
+        "--overwrite",
+        "--quiet",
+    )
     walls["final"], _ = run(cmds["final"], out / "final.log")
     print(f"final: {walls['final']:.0f} s", flush=True)
 
@@ -301,8 +338,23 @@ def main() -> None:
         "commands": {k: " ".join(["rnnkit", *v[3:]]) for k, v in cmds.items()},
         "reports": {"recipe": rec_report, "tuned_best_trial": best_report, "tuned_final": fin_report},
     }
-    print(json.dumps({k: row[k] for k in ("case", "recipe_test", "tuned_best_trial_test", "tuned_final_test",
-                                          "best_params", "trial_states", "wall_s")}, default=str))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                k: row[k]
+                for k in (
+                    "case",
+                    "recipe_test",
+                    "tuned_best_trial_test",
+                    "tuned_final_test",
+                    "best_params",
+                    "trial_states",
+                    "wall_s",
+                )
+            },
+            default=str,
+        )
+    )
     if not a.no_record:
         RESULTS.parent.mkdir(exist_ok=True)
         with RESULTS.open("a") as fh:

@@ -58,7 +58,7 @@ def train_tutorial_lm(run: Path, *, seconds: float, fast: bool = False) -> Path:
         data=data,
         train=TrainConfig(
             epochs=100, max_steps=20 if fast else 0, lr=4e-3, clip_norm=1.0, quiet=True, unit="tokens", seed=0
-        ),  # fmt: skip
+        ),
         time_limit=seconds,
         time_decay="cosine",
     )
@@ -81,20 +81,25 @@ def make_figures(out: Path, *, run: Path | None = None, fast: bool = False, seco
     """Write every tutorial figure and text output into ``out``; returns what was written (name -> path)."""
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, str] = {}
-    size = dict(hidden_size=8, steps=12, batch=2, batches=1) if fast else dict(hidden_size=32, steps=40, batch=16,
-                                                                                batches=4)  # fmt: skip
+    size = (
+        dict(hidden_size=8, steps=12, batch=2, batches=1)
+        if fast
+        else dict(hidden_size=32, steps=40, batch=16, batches=4)
+    )
 
     # 1. vanishing gradients in fresh cells, side by side on the same inputs
     fresh = fresh_profiles(["rnn", "lstm", "gru"], forget_bias=1.0, **size)
-    written["gradients_fresh"] = str(plot_profiles(fresh, out / "gradients_fresh.png",
-                                                   title="fresh cells, H=32, same Gaussian inputs"))  # fmt: skip
+    written["gradients_fresh"] = str(
+        plot_profiles(fresh, out / "gradients_fresh.png", title="fresh cells, H=32, same Gaussian inputs")
+    )
     # 2. exploding gradients: W_hh scaled by 3, and what clipping does
     explode = fresh_profiles(["rnn"], recurrent_scale=3.0, **size) + fresh_profiles(
         ["rnn"], recurrent_scale=1.0, **size
     )
     explode[0].label, explode[1].label = "rnn, W_hh x 3", "rnn, W_hh as initialised"
-    written["gradients_explode"] = str(plot_profiles(explode, out / "gradients_explode.png",
-                                                     title="exploding vs vanishing: the scale of W_hh"))  # fmt: skip
+    written["gradients_explode"] = str(
+        plot_profiles(explode, out / "gradients_explode.png", title="exploding vs vanishing: the scale of W_hh")
+    )
     (out / "gradients_fresh.txt").write_text(_capture(lambda c: c.print(profiles_table(fresh + explode))))
 
     # 3. a trained model
@@ -104,10 +109,12 @@ def make_figures(out: Path, *, run: Path | None = None, fast: bool = False, seco
         print(f"training the tutorial model into {run} ({'fast' if fast else f'{seconds:g} s'}) ...", flush=True)
         train_tutorial_lm(run, seconds=seconds, fast=fast)
     steps = 12 if fast else 60
-    trained = trained_profile(run, steps=steps, batch=2 if fast else 16, batches=1 if fast else 4,
-                              warmup=5 if fast else 100)  # fmt: skip
-    written["gradients_trained"] = str(plot_profiles([trained], out / "gradients_trained.png",
-                                                     title="trained character LSTM, validation text"))  # fmt: skip
+    trained = trained_profile(
+        run, steps=steps, batch=2 if fast else 16, batches=1 if fast else 4, warmup=5 if fast else 100
+    )
+    written["gradients_trained"] = str(
+        plot_profiles([trained], out / "gradients_trained.png", title="trained character LSTM, validation text")
+    )
     (out / "gradients_trained.txt").write_text(_capture(lambda c: c.print(profiles_table([trained]))))
 
     # 4. hidden units and gates of the trained model over its validation text

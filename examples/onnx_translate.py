@@ -19,8 +19,10 @@ import onnxruntime as ort
 
 def main(model: str, sentences: list[str]) -> None:
     p = Path(model)
-    enc, dec = (ort.InferenceSession(str(p.with_name(f"{p.stem}.{part}.onnx")), providers=["CPUExecutionProvider"])
-                for part in ("encoder", "decoder"))  # fmt: skip
+    enc, dec = (
+        ort.InferenceSession(str(p.with_name(f"{p.stem}.{part}.onnx")), providers=["CPUExecutionProvider"])
+        for part in ("encoder", "decoder")
+    )
     meta = json.loads(p.with_name(f"{p.stem}.encoder.json").read_text(encoding="utf-8"))
     src_index = {t: i for i, t in enumerate(meta["src_vocab"]["tokens"])}
     tgt_words = meta["tgt_vocab"]["tokens"]

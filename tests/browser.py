@@ -42,8 +42,13 @@ def headless_chromium(*, width: int = 1200, height: int = 1600) -> Iterator[Any]
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = exe
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                f"--window-size={width},{height}"):  # fmt: skip
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        f"--window-size={width},{height}",
+    ):
         opts.add_argument(arg)
     driver = webdriver.Chrome(service=Service(executable_path=drv), options=opts)
     driver.set_page_load_timeout(60)

@@ -21,8 +21,24 @@ def _text(path):
 
 
 def _lm(tmp_path, out, *extra):
-    return ["lm", "train", "--data", str(_text(tmp_path / "t.txt")), "--hidden", "8", "--embedding", "4", "--bptt", "8",
-            "--batch-size", "4", "--quiet", "--out", str(out), *extra]  # fmt: skip
+    return [
+        "lm",
+        "train",
+        "--data",
+        str(_text(tmp_path / "t.txt")),
+        "--hidden",
+        "8",
+        "--embedding",
+        "4",
+        "--bptt",
+        "8",
+        "--batch-size",
+        "4",
+        "--quiet",
+        "--out",
+        str(out),
+        *extra,
+    ]
 
 
 @pytest.mark.parametrize("command", ["lm", "forecast"])  # the CLI factory's commands and one with its own CLI
@@ -35,9 +51,27 @@ def test_an_os_error_is_one_line_with_the_path_and_what_to_do(tmp_path, command)
         csv = tmp_path / "s.csv"
         hours = [f"2020-01-{1 + i // 24:02d} {i % 24:02d}:00,{(i * 7) % 11}\n" for i in range(80)]  # hourly series
         csv.write_text("t,y\n" + "".join(hours))
-        args = ["forecast", "train", "--csv", str(csv), "--time-col", "t", "--target", "y",
-                "--horizon", "4", "--input-length", "8", "--epochs", "1", "--hidden", "4", "--quiet",
-                "--run-dir", str(out)]  # fmt: skip
+        args = [
+            "forecast",
+            "train",
+            "--csv",
+            str(csv),
+            "--time-col",
+            "t",
+            "--target",
+            "y",
+            "--horizon",
+            "4",
+            "--input-length",
+            "8",
+            "--epochs",
+            "1",
+            "--hidden",
+            "4",
+            "--quiet",
+            "--run-dir",
+            str(out),
+        ]
     r = runner.invoke(app, args, env={"RNNKIT_DEBUG": ""})
     assert r.exit_code == 1, r.output
     (line,) = [ln for ln in r.output.splitlines() if "error" in ln]

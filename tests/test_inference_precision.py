@@ -28,8 +28,16 @@ needs_bf16 = pytest.mark.skipif(precision.bf16_support() == "none", reason="no b
 TOL = 4 * 2.0**-8
 BF16_FLOOR = 1e-5
 pytestmark = pytest.mark.usefixtures("one_thread")
-TEXTS = ["good fun film", "dull bad film", "great fun", "bad plot", "a great cast", "a dull script", "fun and good",
-         "bad and dull"]  # fmt: skip
+TEXTS = [
+    "good fun film",
+    "dull bad film",
+    "great fun",
+    "bad plot",
+    "a great cast",
+    "a dull script",
+    "fun and good",
+    "bad and dull",
+]
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +46,9 @@ def clf_run(tmp_path_factory) -> Path:
     labels = ["pos", "neg", "pos", "neg", "pos", "neg", "pos", "neg"]
     (d / "c.tsv").write_text("".join(f"{y}\t{x}\n" for y, x in zip(labels, TEXTS, strict=True)) * 6)
     torch.set_num_threads(1)
-    clf = Classifier.from_options(data=str(d / "c.tsv"), hidden=32, epochs=6, batch_size=8, out=str(d / "run"),
-                                  overrides={"train.quiet": True})  # fmt: skip
+    clf = Classifier.from_options(
+        data=str(d / "c.tsv"), hidden=32, epochs=6, batch_size=8, out=str(d / "run"), overrides={"train.quiet": True}
+    )
     clf.fit_and_test()
     return d / "run"
 
@@ -49,8 +58,16 @@ def lm_run(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("lm")
     (d / "l.txt").write_text("to be or not to be that is the question\n" * 60, encoding="utf-8")
     torch.set_num_threads(1)
-    lm = LanguageModel.from_options(data=str(d / "l.txt"), hidden=32, embedding=16, bptt=16, batch_size=8, epochs=3,
-                                    out=str(d / "run"), overrides={"train.quiet": True})  # fmt: skip
+    lm = LanguageModel.from_options(
+        data=str(d / "l.txt"),
+        hidden=32,
+        embedding=16,
+        bptt=16,
+        batch_size=8,
+        epochs=3,
+        out=str(d / "run"),
+        overrides={"train.quiet": True},
+    )
     lm.fit_and_test()
     return d / "run"
 

@@ -31,14 +31,33 @@ def _args(folder: Path, out: Path, *extra: str) -> list[str]:
     data = folder / "d.tsv"
     if not data.is_file():
         _tsv(data)
-    return ["classify", "train", "--data", str(data), "--input", "word", "--hidden", "4", "--epochs", "1", "--quiet",
-            "--batch-size", "4", "--out", str(out), *extra]  # fmt: skip
+    return [
+        "classify",
+        "train",
+        "--data",
+        str(data),
+        "--input",
+        "word",
+        "--hidden",
+        "4",
+        "--epochs",
+        "1",
+        "--quiet",
+        "--batch-size",
+        "4",
+        "--out",
+        str(out),
+        *extra,
+    ]
 
 
 def _hashes(folder: Path) -> dict[str, str]:
     """Every file under ``folder`` (hidden ones too) -> sha256: a refusal must not change one byte or add a file."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}  # fmt: skip
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -142,8 +161,9 @@ def _holder(folder: Path) -> subprocess.Popen:
     """Another process holding ``folder``'s run lock until its stdin closes."""
     code = "import sys; from rnnkit.runfolder import RunLock; RunLock(sys.argv[1]).acquire(); print('locked', flush=True); sys.stdin.read()"  # noqa: E501
     env = {**os.environ, "PYTHONPATH": str(SRC)}
-    p = subprocess.Popen([sys.executable, "-c", code, str(folder)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         env=env, text=True)  # fmt: skip
+    p = subprocess.Popen(
+        [sys.executable, "-c", code, str(folder)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True
+    )
     assert p.stdout.readline().strip() == "locked"
     return p
 

@@ -38,13 +38,28 @@ def _tag(d: Path) -> list[str]:
 
 def _lm(d: Path) -> list[str]:
     (d / "l.txt").write_text("to be or not to be that is the question\n" * 40, encoding="utf-8")
-    return ["--data", str(d / "l.txt"), "--hidden", "8", "--embedding", "4", "--bptt", "8", "--batch-size", "4",
-            "--model.impl=loop"]  # fmt: skip
+    return [
+        "--data",
+        str(d / "l.txt"),
+        "--hidden",
+        "8",
+        "--embedding",
+        "4",
+        "--bptt",
+        "8",
+        "--batch-size",
+        "4",
+        "--model.impl=loop",
+    ]
 
 
 def _translate(d: Path) -> list[str]:
-    pairs = [("I am here .", "je suis là ."), ("you are here .", "tu es là ."), ("I am tired .", "je suis fatigué ."),
-             ("you are tired .", "tu es fatigué .")] * 6  # fmt: skip
+    pairs = [
+        ("I am here .", "je suis là ."),
+        ("you are here .", "tu es là ."),
+        ("I am tired .", "je suis fatigué ."),
+        ("you are tired .", "tu es fatigué ."),
+    ] * 6
     (d / "p.tsv").write_text("".join(f"{a}\t{b}\n" for a, b in pairs), encoding="utf-8")
     return ["--data", str(d / "p.tsv"), "--test", str(d / "p.tsv"), "--hidden", "8", "--batch-size", "4"]
 
@@ -71,8 +86,17 @@ def _speech(d: Path) -> list[str]:
     from tests.speech.tones import write_tones
 
     write_tones(d / "rec", per_word=4)  # {word}_{speaker}_{index}.wav: index 0-1 the test set (test_below=2)
-    return ["--data", str(d / "rec"), "--hidden", "4", "--batch-size", "4", "--cache", str(d / "cache"),
-            "--data.test_below=2"]  # fmt: skip
+    return [
+        "--data",
+        str(d / "rec"),
+        "--hidden",
+        "4",
+        "--batch-size",
+        "4",
+        "--cache",
+        str(d / "cache"),
+        "--data.test_below=2",
+    ]
 
 
 def _speech_ctc(d: Path) -> list[str]:
@@ -172,8 +196,10 @@ def _eval_and_predict_in_bf16(task: str, run: Path, which: str, example: str | N
     The language model generates with its float32 NumPy decoder: no module runs, and it warns."""
     from rnnkit.nn import precision
 
-    args = {"eval": [task, "eval", str(run), "--json", "--which", which, "--precision", "bf16"],
-            "predict": [task, "predict", str(run), *([example] if example is not None else []), "--precision", "bf16"]}
+    args = {
+        "eval": [task, "eval", str(run), "--json", "--which", which, "--precision", "bf16"],
+        "predict": [task, "predict", str(run), *([example] if example is not None else []), "--precision", "bf16"],
+    }
     if precision.bf16_support() == "none":
         for verb, a in args.items():
             r = runner.invoke(app, a)
@@ -182,7 +208,8 @@ def _eval_and_predict_in_bf16(task: str, run: Path, which: str, example: str | N
     for verb, a in args.items():
         seen: list[bool] = []  # per module call: was bf16 autocast on?
         spy = torch.nn.modules.module.register_module_forward_pre_hook(
-            lambda m, inp: seen.append(torch.is_autocast_enabled("cpu")))
+            lambda m, inp: seen.append(torch.is_autocast_enabled("cpu"))
+        )
         generates = task == "lm" and verb == "predict"
         try:
             with pytest.warns(UserWarning, match="does not apply to generation") if generates else nullcontext():
@@ -229,8 +256,13 @@ def test_python_options_are_the_cli_options(task, tmp_path):
     assert r.exit_code == 0, r.output
     flags = dict(zip(args[::2], args[1::2], strict=False))
     options = {k.lstrip("-").replace("-", "_"): v for k, v in flags.items() if not k.startswith("--model.")}
-    py = cls.from_options(**options, epochs=1, out=str(run), overrides={"train.quiet": True} | {
-        k.removeprefix("--").split("=")[0]: k.split("=")[1] for k in args if k.startswith("--model.")})
+    py = cls.from_options(
+        **options,
+        epochs=1,
+        out=str(run),
+        overrides={"train.quiet": True}
+        | {k.removeprefix("--").split("=")[0]: k.split("=")[1] for k in args if k.startswith("--model.")},
+    )
     written = load_config(cls.Config, run / "config.json")
     assert py.config.model.hidden_size == written.model.hidden_size == int(flags["--hidden"])
     assert py.config.data.path == written.data.path and py.config.run_dir == written.run_dir
@@ -246,8 +278,14 @@ def test_a_used_run_folder_is_refused_unchanged_then_moved_aside_whole(task, tmp
     make, _ = EXAMPLES[task]
     args = [task, "train", *make(tmp_path), "--epochs", "1", "--quiet", "--out", str(tmp_path / "run")]
     assert runner.invoke(app, args).exit_code == 0
-    files = lambda d: {str(p.relative_to(d)): hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
-                       for p in sorted(d.rglob("*")) if p.is_file()}  # fmt: skip
+
+    def files(d):
+        return {
+            str(p.relative_to(d)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(d.rglob("*"))
+            if p.is_file()
+        }
+
     before = files(tmp_path / "run")
     r = runner.invoke(app, args)
     assert r.exit_code == 1 and "--overwrite" in r.output, r.output
@@ -278,8 +316,12 @@ def test_killed_mid_training_then_resumed_equals_a_straight_run(task, seed, tmp_
     straight, run = tmp_path / "straight", tmp_path / "run"
     assert runner.invoke(app, [*args, "--out", str(straight)]).exit_code == 0
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src"), "OMP_NUM_THREADS": "1"}
-    p = subprocess.Popen([sys.executable, "-m", "rnnkit.cli", "--threads", "1", *args, "--out", str(run)], env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    p = subprocess.Popen(
+        [sys.executable, "-m", "rnnkit.cli", "--threads", "1", *args, "--out", str(run)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 120
     while not (run / "last" / "state.json").is_file() and p.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)

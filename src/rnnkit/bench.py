@@ -46,9 +46,15 @@ ANCHORS: dict[str, tuple[str, CellOptions]] = {
 FAST_IMPLS = tuple(i for i in IMPLS if i != "loop")
 PRESETS: dict[str, dict[str, object]] = {
     "quick": {"hidden": [512], "layers": [1], "forward": False, "impls": list(FAST_IMPLS)},
-    "long": {"hidden": [512], "layers": [1], "seq_lens": [128, 512, 2048], "forward": False,
-             "impls": list(FAST_IMPLS), "repeats": 5},
-}  # fmt: skip
+    "long": {
+        "hidden": [512],
+        "layers": [1],
+        "seq_lens": [128, 512, 2048],
+        "forward": False,
+        "impls": list(FAST_IMPLS),
+        "repeats": 5,
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -197,9 +203,16 @@ def run_case(
         fw = interleaved({n: (lambda m=m: fwd_only(m)) for n, m in models.items()}, repeats=repeats, clock=clock)
     auto = (models["auto"].last_impl or models["auto"].resolve_impl(x)) if "auto" in models else "-"  # what ran
     return CaseResult(
-        case, fw, fb, errs, auto, matmul_peak(repeats=5)["peak"],
-        anchor=built.anchor, anchor_twin=built.anchor_twin, anchor_cell=built.anchor_cell,
-    )  # fmt: skip
+        case,
+        fw,
+        fb,
+        errs,
+        auto,
+        matmul_peak(repeats=5)["peak"],
+        anchor=built.anchor,
+        anchor_twin=built.anchor_twin,
+        anchor_cell=built.anchor_cell,
+    )
 
 
 def format_results(results: Sequence[CaseResult], peak: float | None = None) -> str:
@@ -327,15 +340,21 @@ def cells_command(
         )
     if quick and long:
         raise typer.BadParameter("give --quick or --long, not both", param_hint="--long")
-    args: dict = {"hidden": hidden, "layers": layers, "seq_lens": seq_lens, "repeats": repeats, "impls": IMPLS,
-                  "forward": True}  # fmt: skip
+    args: dict = {
+        "hidden": hidden,
+        "layers": layers,
+        "seq_lens": seq_lens,
+        "repeats": repeats,
+        "impls": IMPLS,
+        "forward": True,
+    }
     if quick:
         args |= PRESETS["quick"] | {"repeats": 5}
     if long:
         args |= PRESETS["long"]
     info, peak, results = bench_cells(
         cells=cells or None, threads=threads, progress=lambda s: typer.echo(s, err=True), **args
-    )  # fmt: skip
+    )
     command = ["rnnkit", "bench", "cells", *(["--quick"] if quick else ["--long"] if long else [])]
     command += [f"--cell={c}" for c in cells or ()]
     command += [f"--hidden={h}" for h in args["hidden"]] + [f"--layers={n}" for n in args["layers"]]
@@ -361,8 +380,10 @@ def autotune_command(
 
     torch.set_num_threads(threads)
     info = machine_info()
-    typer.echo(f"Machine: {info['cpu']} ({info['cpu_flags']}), {info['torch_threads']} threads, torch {info['torch']}; "
-               f"cache {autotune.cache_path()}; {info['date_utc']} UTC")  # fmt: skip
+    typer.echo(
+        f"Machine: {info['cpu']} ({info['cpu_flags']}), {info['torch_threads']} threads, torch {info['torch']}; "
+        f"cache {autotune.cache_path()}; {info['date_utc']} UTC"
+    )
     if not autotune.enabled():
         typer.echo("RNNKIT_AUTOTUNE=0: autotuning is off, `auto` uses the static table (the 'static' column).")
     typer.echo("| case | mode | static table | auto (measured) | ms per candidate (fastest of 3) | source |")
@@ -378,10 +399,15 @@ def autotune_command(
                     with torch.set_grad_enabled(training):
                         key = autotune.training_key(m, x, None)
                         cached = tn.lookup(key, autotune.candidates(m, x)) is not None and not fresh
-                        impl = autotune.choose(m, x, state, m.layer_params(), None, force=fresh) \
-                            if autotune.enabled() else "-"  # fmt: skip
+                        impl = (
+                            autotune.choose(m, x, state, m.layer_params(), None, force=fresh)
+                            if autotune.enabled()
+                            else "-"
+                        )
                     entry = tn.memory.get(autotune.key_str(key), {})
                     ms = ", ".join(f"{k} {v:.1f}" for k, v in sorted(entry.get("ms", {}).items(), key=lambda kv: kv[1]))
                     source = "off" if not autotune.enabled() else "cache" if cached else "measured now" if ms else "-"
-                    typer.echo(f"| {cell} H={H} L={layers} T={T} N={batch} | {'train' if training else 'infer'} | "
-                               f"{m.resolve_impl(x)} | {impl} | {ms or 'one candidate'} | {source} |")  # fmt: skip
+                    typer.echo(
+                        f"| {cell} H={H} L={layers} T={T} N={batch} | {'train' if training else 'infer'} | "
+                        f"{m.resolve_impl(x)} | {impl} | {ms or 'one candidate'} | {source} |"
+                    )

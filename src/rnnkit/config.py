@@ -76,9 +76,11 @@ class CellConfig:
 
     def options(self) -> CellOptions:
         return CellOptions(
-            nonlinearity=self.nonlinearity, gru_variant=self.gru_variant, forget_bias=self.forget_bias,
+            nonlinearity=self.nonlinearity,
+            gru_variant=self.gru_variant,
+            forget_bias=self.forget_bias,
             recurrent_max_abs=self.recurrent_max_abs,
-        )  # fmt: skip
+        )
 
 
 @dataclass(frozen=True)

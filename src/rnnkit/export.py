@@ -195,8 +195,14 @@ class ExportReports:
         return [f"{part}: {line}" for part, r in self.parts.items() for line in r.lines()]
 
 
-def export(spec: OnnxSpec, reference: nn.Module, path: str | os.PathLike, *, lengths: tuple[int, int] = (7, 13),
-           tol: float | None = 1e-4) -> ExportReport:  # fmt: skip
+def export(
+    spec: OnnxSpec,
+    reference: nn.Module,
+    path: str | os.PathLike,
+    *,
+    lengths: tuple[int, int] = (7, 13),
+    tol: float | None = 1e-4,
+) -> ExportReport:
     """Export ``spec.module`` to ``path`` (+ ``<path>.json``: ``spec.meta``), check the graph, and compare
     onnxruntime with ``reference`` (the task's module in its normal forward) at two sequence lengths."""
     onnx, ort = require_onnx()
@@ -209,17 +215,24 @@ def export(spec: OnnxSpec, reference: nn.Module, path: str | os.PathLike, *, len
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
             torch.onnx.export(
-                spec.module, example, str(path), input_names=spec.input_names, output_names=spec.output_names,
-                dynamic_axes=spec.dynamic_axes, opset_version=OPSET, dynamo=False,
-            )  # fmt: skip
+                spec.module,
+                example,
+                str(path),
+                input_names=spec.input_names,
+                output_names=spec.output_names,
+                dynamic_axes=spec.dynamic_axes,
+                opset_version=OPSET,
+                dynamo=False,
+            )
         onnx.checker.check_model(onnx.load(str(path)), full_check=True)
     except ExportError:
         raise
     except Exception as e:  # noqa: BLE001 - any exporter failure becomes one clear message
         raise ExportError(f"could not export to ONNX: {type(e).__name__}: {str(e).splitlines()[0][:300]}") from e
     meta_path = path.with_suffix(".json")
-    meta_path.write_text(json.dumps({**spec.meta, "inputs": spec.input_names, "outputs": spec.output_names}),
-                         encoding="utf-8")  # fmt: skip
+    meta_path.write_text(
+        json.dumps({**spec.meta, "inputs": spec.input_names, "outputs": spec.output_names}), encoding="utf-8"
+    )
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     diffs = {T: max_abs_diff(sess, reference, spec, spec.example(T)) for T in lengths}
     worst = max(diffs.values())

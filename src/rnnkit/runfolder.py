@@ -36,10 +36,19 @@ LEGACY_SIGNS = ("task.json", "last", "best", "metrics.jsonl", "prev")
 
 # What may change when a run is resumed: how long it goes on, where it reads the same data from, how it reports.
 # Everything else (model shape, cell, data, vocabulary, optimiser, schedule, seed, ...) is fixed for a run.
-RESUMABLE = frozenset({
-    "run_dir", "train.epochs", "train.max_steps", "time_limit", "train.quiet", "train.log_every", "train.device",
-    "train.checkpoint.every_steps", "data.data_root",
-})  # fmt: skip
+RESUMABLE = frozenset(
+    {
+        "run_dir",
+        "train.epochs",
+        "train.max_steps",
+        "time_limit",
+        "train.quiet",
+        "train.log_every",
+        "train.device",
+        "train.checkpoint.every_steps",
+        "data.data_root",
+    }
+)
 NEEDS_FLAG = {"train.lr": "--resume-with-new-lr"}  # may change, but only when asked for explicitly
 
 
@@ -279,7 +288,10 @@ def resume_changes(run: dict[str, Any], requested: dict[str, Any], *, new_lr: bo
         if flags:
             advice.append("pass " + " and ".join(flags))
         raise RunFolderError(
-            "cannot resume: the run was trained with other settings:\n  " + "\n  ".join(map(str, bad))
-            + "\n" + "; ".join(advice) + f". Allowed on resume: {', '.join(sorted(RESUMABLE - {'run_dir'}))}."
-        )  # fmt: skip
+            "cannot resume: the run was trained with other settings:\n  "
+            + "\n  ".join(map(str, bad))
+            + "\n"
+            + "; ".join(advice)
+            + f". Allowed on resume: {', '.join(sorted(RESUMABLE - {'run_dir'}))}."
+        )
     return [c for c in changes if c.key != "run_dir"]

@@ -89,9 +89,10 @@ def parse_dist(key: str, spec: Any) -> Dist:
             raise TuneError(f"{where}: a list is a categorical choice of numbers, strings or booleans; got {spec!r}")
         return Dist("choice", choices=tuple(spec))
     if not isinstance(spec, dict) or len(spec) != 1:
-        raise TuneError(f'{where}: give a list (categorical) or one of {{"log"|"uniform"|"int": [low, high]}}; '
-                        f"got {spec!r}")  # fmt: skip
-    (kind, rng), = spec.items()  # fmt: skip
+        raise TuneError(
+            f'{where}: give a list (categorical) or one of {{"log"|"uniform"|"int": [low, high]}}; got {spec!r}'
+        )
+    ((kind, rng),) = spec.items()
     if kind not in KINDS:
         raise TuneError(f"{where}: unknown distribution {kind!r}; use one of {', '.join(KINDS)} or a list")
     if not (isinstance(rng, list) and len(rng) == 2 and all(_number(v) for v in rng) and rng[0] <= rng[1]):
@@ -163,8 +164,10 @@ def objective_of(task_cls: type, base: Any) -> tuple[str, str]:
     task = task_cls(base)
     splits = task.load_data()
     if splits.val is None:
-        raise TuneError("tuning needs validation data: set data.val_fraction > 0 or give --val FILE "
-                        "(the test split is never used to choose)")  # fmt: skip
+        raise TuneError(
+            "tuning needs validation data: set data.val_fraction > 0 or give --val FILE "
+            "(the test split is never used to choose)"
+        )
     ck = base.train.checkpoint
     if ck.monitor != "auto":
         return ck.monitor, ck.mode
@@ -181,8 +184,9 @@ def _trial_config(base: Any, params: dict[str, Any], run: Path) -> Any:
     return replace(cfg, run_dir=str(run), train=replace(cfg.train, quiet=True))
 
 
-def _objective(task_cls: type, base: Any, space: dict[str, Dist], study_dir: Path, monitor: str, echo: Any,
-               worker: str) -> Any:  # fmt: skip
+def _objective(
+    task_cls: type, base: Any, space: dict[str, Dist], study_dir: Path, monitor: str, echo: Any, worker: str
+) -> Any:
     optuna = require_optuna()
 
     def objective(trial: Any) -> float:
@@ -337,8 +341,14 @@ def default_storage(study_dir: Path) -> str:
     return f"sqlite:///{study_dir.resolve() / 'study.db'}"
 
 
-def open_study(study_dir: Path, *, storage: str | None = None, sampler: Any = None, pruner: Any = None,
-               direction: str | None = None) -> Any:  # fmt: skip
+def open_study(
+    study_dir: Path,
+    *,
+    storage: str | None = None,
+    sampler: Any = None,
+    pruner: Any = None,
+    direction: str | None = None,
+) -> Any:
     """The study of ``study_dir`` (its study.json says which database and name); created when ``direction`` is
     given and it does not exist yet."""
     optuna = require_optuna()
@@ -353,8 +363,9 @@ def open_study(study_dir: Path, *, storage: str | None = None, sampler: Any = No
         if not meta:
             raise TuneError(f"{study_dir} is not a study folder (no {STUDY_FILE}); pass the --out of `rnnkit tune`")
         return optuna.load_study(study_name=name, storage=storage)
-    return optuna.create_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner,
-                               direction=direction, load_if_exists=True)  # fmt: skip
+    return optuna.create_study(
+        study_name=name, storage=storage, sampler=sampler, pruner=pruner, direction=direction, load_if_exists=True
+    )
 
 
 FINISHED = ("COMPLETE", "PRUNED", "FAIL")
@@ -412,11 +423,22 @@ def tune(
             raise TuneError(f"the study in {study_dir} is to {was}, but {monitor} is to {direction}: use another --out")
         done = len(probe.trials)
         sampler = optuna.samplers.TPESampler(seed=seed + done)
-        study = open_study(study_dir, storage=storage, direction=direction, sampler=sampler,
-                           pruner=pruner if pruner is not None else optuna.pruners.MedianPruner())  # fmt: skip
-        meta = {"task": task_cls.name, "study_name": study.study_name,
-                "storage": storage or default_storage(study_dir), "monitor": monitor, "mode": mode, "seed": seed,
-                "space": {k: _spec(d) for k, d in space.items()}}  # fmt: skip
+        study = open_study(
+            study_dir,
+            storage=storage,
+            direction=direction,
+            sampler=sampler,
+            pruner=pruner if pruner is not None else optuna.pruners.MedianPruner(),
+        )
+        meta = {
+            "task": task_cls.name,
+            "study_name": study.study_name,
+            "storage": storage or default_storage(study_dir),
+            "monitor": monitor,
+            "mode": mode,
+            "seed": seed,
+            "space": {k: _spec(d) for k, d in space.items()},
+        }
         write_json(study_dir / STUDY_FILE, meta, indent=1)
         save_config(base, study_dir / "base-config.json")
         me = _Worker(study_dir).__enter__()  # before reclaim: a worker starting after us must see us alive
@@ -425,8 +447,14 @@ def tune(
         todo = max(0, trials - finished(study))
         if todo:
             objective = _objective(task_cls, base, space, study_dir, monitor, echo, me.id)
-            study.optimize(objective, n_trials=todo, timeout=seconds, catch=(Exception,),
-                           callbacks=[_StopAt(trials)], gc_after_trial=True)  # fmt: skip
+            study.optimize(
+                objective,
+                n_trials=todo,
+                timeout=seconds,
+                catch=(Exception,),
+                callbacks=[_StopAt(trials)],
+                gc_after_trial=True,
+            )
     finally:
         me.__exit__()
     write_best(study, base, study_dir)

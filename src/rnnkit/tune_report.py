@@ -23,16 +23,22 @@ def trials_table(study: Any, *, monitor: str = "value") -> Any:
     sign = -1.0 if study.direction.name.lower() == "maximize" else 1.0
     order = {"COMPLETE": 0, "RUNNING": 1, "PRUNED": 2, "FAIL": 3}
     rows = sorted(study.trials, key=lambda t: (order.get(t.state.name, 4), sign * (t.value or 0.0), t.number))
-    table = Table(title=f"study {study.study_name}: {len(study.trials)} trials, {study.direction.name.lower()} "
-                        f"{monitor}")  # fmt: skip
+    table = Table(
+        title=f"study {study.study_name}: {len(study.trials)} trials, {study.direction.name.lower()} {monitor}"
+    )
     for col in ("trial", "state", monitor, *keys, "seconds", "note"):
         table.add_column(col, justify="left" if col in ("state", "note") else "right")
     for t in rows:
         secs = t.duration.total_seconds() if t.duration is not None else None
         note = t.user_attrs.get("error", "")
-        table.add_row(str(t.number), t.state.name.lower(), "" if t.value is None else f"{t.value:.4g}",
-                      *[_fmt(t.params.get(k)) for k in keys], "" if secs is None else f"{secs:.1f}",
-                      note[:80])  # fmt: skip
+        table.add_row(
+            str(t.number),
+            t.state.name.lower(),
+            "" if t.value is None else f"{t.value:.4g}",
+            *[_fmt(t.params.get(k)) for k in keys],
+            "" if secs is None else f"{secs:.1f}",
+            note[:80],
+        )
     return table
 
 
@@ -46,8 +52,10 @@ def study_task(study_dir: str | Path) -> str:
     try:
         return str(json.loads(meta.read_text(encoding="utf-8"))["task"])
     except (OSError, ValueError, KeyError, TypeError):
-        raise TuneError(f"{study_dir} is not a study folder (no readable {STUDY_FILE} naming its task); "
-                        "pass the --out of `rnnkit tune TASK`") from None  # fmt: skip
+        raise TuneError(
+            f"{study_dir} is not a study folder (no readable {STUDY_FILE} naming its task); "
+            "pass the --out of `rnnkit tune TASK`"
+        ) from None
 
 
 def show(study_dir: str | Path, *, storage: str | None = None) -> tuple[Any, dict[str, Any]]:
@@ -59,8 +67,11 @@ def show(study_dir: str | Path, *, storage: str | None = None) -> tuple[Any, dic
 
 # ---- plots ---------------------------------------------------------------------------------------------------
 
-PLOTS = {"history": "optimization-history.png", "importances": "param-importances.png",
-         "parallel": "parallel-coordinates.png"}  # fmt: skip
+PLOTS = {
+    "history": "optimization-history.png",
+    "importances": "param-importances.png",
+    "parallel": "parallel-coordinates.png",
+}
 IMPORTANCE = "PED-ANOVA"  # optuna's default evaluator (fANOVA) needs scikit-learn; PED-ANOVA needs nothing more
 
 
@@ -83,8 +94,10 @@ def write_plots(study: Any, out_dir: str | Path, *, monitor: str = "value") -> d
     done = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
     if len(done) < 2:
         states = _count_states(study)
-        raise TuneError(f"plots need at least 2 completed trials; study {study.study_name!r} has {len(done)} "
-                        f"({states or 'no trials'}): add trials (`rnnkit tune TASK --trials N` resumes)")  # fmt: skip
+        raise TuneError(
+            f"plots need at least 2 completed trials; study {study.study_name!r} has {len(done)} "
+            f"({states or 'no trials'}): add trials (`rnnkit tune TASK --trials N` resumes)"
+        )
     if not any(t.params for t in done):
         raise TuneError(f"study {study.study_name!r} has no parameters to plot")
     out = Path(out_dir)

@@ -42,10 +42,22 @@ def _run(model, x, s0, lengths, w_out, w_fin):
     }
 
 
-def _compare(cell, impl, *, T=9, bias=True, num_layers=1, bidirectional=False, use_lengths=False,
-             options=CellOptions(), dtype=torch.float64, tol=TOL64):  # fmt: skip
-    loop, fast = _pair(cell, impl, bias=bias, num_layers=num_layers, bidirectional=bidirectional,
-                       options=options, dtype=dtype)  # fmt: skip
+def _compare(
+    cell,
+    impl,
+    *,
+    T=9,
+    bias=True,
+    num_layers=1,
+    bidirectional=False,
+    use_lengths=False,
+    options=CellOptions(),
+    dtype=torch.float64,
+    tol=TOL64,
+):
+    loop, fast = _pair(
+        cell, impl, bias=bias, num_layers=num_layers, bidirectional=bidirectional, options=options, dtype=dtype
+    )
     gen = torch.Generator().manual_seed(1)
     N, dirs, H = 4, 2 if bidirectional else 1, 6
     nstate = len(loop.layout.state)
@@ -65,8 +77,14 @@ def _compare(cell, impl, *, T=9, bias=True, num_layers=1, bidirectional=False, u
 
 # (bias, layers, bidirectional, lengths): every pair of option values appears in some row, a pairwise cover of
 # the 16-row product that keeps this set fast (interactions of three options are not all covered).
-GRID = [(True, 1, False, False), (False, 2, True, True), (True, 2, False, True), (False, 1, True, False),
-        (True, 1, True, True), (False, 2, False, False)]  # fmt: skip
+GRID = [
+    (True, 1, False, False),
+    (False, 2, True, True),
+    (True, 2, False, True),
+    (False, 1, True, False),
+    (True, 1, True, True),
+    (False, 2, False, False),
+]
 
 
 @pytest.mark.parametrize(("bias", "num_layers", "bidirectional", "use_lengths"), GRID)
@@ -86,8 +104,9 @@ def test_indrnn_bptt_clamp_equals_loop():
 
 
 @pytest.mark.skipif(not gemm.onednn_available(), reason="torch's oneDNN linear ops are not available here")
-@pytest.mark.parametrize(("cell", "impl"), [("layernorm_lstm", "bptt"), ("indrnn", "bptt"), ("mingru", "scan"),
-                                            ("minlstm", "scan")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("cell", "impl"), [("layernorm_lstm", "bptt"), ("indrnn", "bptt"), ("mingru", "scan"), ("minlstm", "scan")]
+)
 def test_float32_onednn_route_equals_loop(cell, impl):
     _compare(cell, impl, T=12, bidirectional=True, use_lengths=True, dtype=torch.float32, tol=TOL32)
 

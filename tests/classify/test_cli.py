@@ -21,8 +21,22 @@ def _tsv(path):
 
 def test_classify_round_trip(tmp_path):
     data, run = _tsv(tmp_path / "d.tsv"), tmp_path / "run"
-    r = runner.invoke(app, ["classify", "train", "--data", str(data), "--input", "word", "--out", str(run), *TINY,
-                            "--data.val_fraction=0", "--model.pooling=attention"])  # fmt: skip
+    r = runner.invoke(
+        app,
+        [
+            "classify",
+            "train",
+            "--data",
+            str(data),
+            "--input",
+            "word",
+            "--out",
+            str(run),
+            *TINY,
+            "--data.val_fraction=0",
+            "--model.pooling=attention",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "accuracy" in r.output and "confusion matrix" in r.output
     assert (run / "confusion.png").stat().st_size > 0 and (run / "eval.json").is_file()
@@ -69,8 +83,24 @@ def test_tag_round_trip(tmp_path):
     data = tmp_path / "t.conll"
     data.write_text("The DT B-NP\ndog NN I-NP\nruns VBZ B-VP\n\nA DT B-NP\ncat NN I-NP\nsleeps VBZ B-VP\n" * 3)
     run = tmp_path / "tag"
-    r = runner.invoke(app, ["tag", "train", "--data", str(data), "--test", str(data), "--crf", "--char-embed", "4",
-                            "--out", str(run), *TINY, "--data.val_fraction=0"])  # fmt: skip
+    r = runner.invoke(
+        app,
+        [
+            "tag",
+            "train",
+            "--data",
+            str(data),
+            "--test",
+            str(data),
+            "--crf",
+            "--char-embed",
+            "4",
+            "--out",
+            str(run),
+            *TINY,
+            "--data.val_fraction=0",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert {"token_accuracy", "span_f1"} <= set(json.loads(r.output.strip().splitlines()[-1]))
     r = runner.invoke(app, ["tag", "eval", str(run), "--data", str(data), "--json"])
@@ -85,13 +115,27 @@ def test_tag_round_trip(tmp_path):
 def test_classify_eval_of_several_runs_is_an_ensemble(tmp_path):
     data = _tsv(tmp_path / "d.tsv")
     for seed in (0, 1):
-        r = runner.invoke(app, ["classify", "train", "--data", str(data), "--out", str(tmp_path / f"r{seed}"),
-                                "--seed", str(seed), *TINY, "--data.val_fraction=0"])  # fmt: skip
+        r = runner.invoke(
+            app,
+            [
+                "classify",
+                "train",
+                "--data",
+                str(data),
+                "--out",
+                str(tmp_path / f"r{seed}"),
+                "--seed",
+                str(seed),
+                *TINY,
+                "--data.val_fraction=0",
+            ],
+        )
         assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["classify", "eval", str(tmp_path / "r0"), str(tmp_path / "r1"), "--data", str(data)])
     assert r.exit_code == 0 and "mean of 2 runs" in " ".join(r.output.split()), r.output  # rich may wrap
-    r = runner.invoke(app, ["classify", "eval", str(tmp_path / "r0"), str(tmp_path / "r1"), "--data", str(data),
-                            "--json"])  # fmt: skip
+    r = runner.invoke(
+        app, ["classify", "eval", str(tmp_path / "r0"), str(tmp_path / "r1"), "--data", str(data), "--json"]
+    )
     assert r.exit_code == 0 and json.loads(r.output)["members"] == 2
 
 
@@ -150,6 +194,8 @@ def test_train_resume_continues_exactly(tmp_path, task, monkeypatch):
 
 
 def test_train_resume_without_a_checkpoint_is_a_clear_error(tmp_path):
-    r = runner.invoke(app, ["classify", "train", "--data", str(_tsv(tmp_path / "d.tsv")), "--out", str(tmp_path / "x"),
-                            "--resume", *TINY])  # fmt: skip
+    r = runner.invoke(
+        app,
+        ["classify", "train", "--data", str(_tsv(tmp_path / "d.tsv")), "--out", str(tmp_path / "x"), "--resume", *TINY],
+    )
     assert r.exit_code == 1 and "is not a classify run folder (no task.json)" in r.output

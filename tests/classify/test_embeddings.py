@@ -49,9 +49,27 @@ def test_tagger_starts_from_the_vectors(tmp_path):
     np.testing.assert_array_equal(w[task.words.stoi["0000"]].numpy(), [-1, -1, -1, -1])
 
     run = tmp_path / "run"
-    r = CliRunner().invoke(app, ["tag", "train", "--data", str(data), "--test", str(data), "--embeddings", str(vec),
-                                 "--out", str(run), "--hidden", "4", "--epochs", "1", "--quiet",
-                                 "--data.val_fraction=0"])  # fmt: skip
+    r = CliRunner().invoke(
+        app,
+        [
+            "tag",
+            "train",
+            "--data",
+            str(data),
+            "--test",
+            str(data),
+            "--embeddings",
+            str(vec),
+            "--out",
+            str(run),
+            "--hidden",
+            "4",
+            "--epochs",
+            "1",
+            "--quiet",
+            "--data.val_fraction=0",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert json.loads((run / "config.json").read_text())["model"]["word_embed"] == 4
     assert CliRunner().invoke(app, ["tag", "predict", str(run), "Juan vive en Madrid"]).exit_code == 0

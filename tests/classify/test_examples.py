@@ -49,14 +49,38 @@ def test_formats_page_shows_every_example():
 
 def test_classify_trains_from_a_csv_example(tmp_path):
     run = tmp_path / "run"
-    r = runner.invoke(app, ["classify", "train", "--data", str(EXAMPLES / "classify" / "reviews.csv"),
-                            "--input", "word", "--out", str(run), *TINY])  # fmt: skip
+    r = runner.invoke(
+        app,
+        [
+            "classify",
+            "train",
+            "--data",
+            str(EXAMPLES / "classify" / "reviews.csv"),
+            "--input",
+            "word",
+            "--out",
+            str(run),
+            *TINY,
+        ],
+    )
     assert r.exit_code == 0, r.output
     out = " ".join(r.output.split())  # rich may wrap
     assert "format: CSV with a header (text column 'text', label column 'label') detected in reviews.csv" in out
     assert json.loads((run / "config.json").read_text())["data"]["format"] == "auto"
-    r = runner.invoke(app, ["classify", "train", "--data", str(EXAMPLES / "classify" / "reviews.csv"), "--format",
-                            "tab", "--out", str(tmp_path / "r2"), *TINY])  # fmt: skip
+    r = runner.invoke(
+        app,
+        [
+            "classify",
+            "train",
+            "--data",
+            str(EXAMPLES / "classify" / "reviews.csv"),
+            "--format",
+            "tab",
+            "--out",
+            str(tmp_path / "r2"),
+            *TINY,
+        ],
+    )
     assert r.exit_code == 1 and "reviews.csv" in r.output and "--label-col" in r.output
 
 
@@ -71,19 +95,35 @@ def test_tag_trains_from_the_conllu_example_and_scores_words_only(tmp_path):
     assert report["tokens"] == 12  # 14 word lines minus 'cannot' (range 2-3) and 'likes' (empty node 5.1)
     r = runner.invoke(app, ["tag", "eval", str(run), "--data", str(data), "--json"])
     assert r.exit_code == 0 and json.loads(r.output)["tokens"] == 12
-    r = runner.invoke(app, ["tag", "train", "--data", str(data), "--test", str(data), "--conllu-tag", "xpos",
-                            "--out", str(tmp_path / "x"), *TINY])  # fmt: skip
+    r = runner.invoke(
+        app,
+        [
+            "tag",
+            "train",
+            "--data",
+            str(data),
+            "--test",
+            str(data),
+            "--conllu-tag",
+            "xpos",
+            "--out",
+            str(tmp_path / "x"),
+            *TINY,
+        ],
+    )
     assert r.exit_code == 0 and "MD" in json.loads((tmp_path / "x" / "task.json").read_text())["tags"]
 
 
 @pytest.mark.parametrize(
     "task, shown",
     [
-        ("classify", ["--format", "default auto; config data.format", "--text-col", "--label-col",
-                      "config data.label_col"]),
+        (
+            "classify",
+            ["--format", "default auto; config data.format", "--text-col", "--label-col", "config data.label_col"],
+        ),
         ("tag", ["--format", "config data.format", "--conllu-tag", "default upos; config data.conllu_tag"]),
     ],
-)  # fmt: skip
+)
 def test_help_shows_the_reader_options_with_defaults(task, shown):
     r = runner.invoke(app, [task, "train", "--help"], env={"COLUMNS": "240", "TERMINAL_WIDTH": "240"})
     assert r.exit_code == 0
@@ -96,6 +136,7 @@ def test_bad_reader_options_are_config_errors(tmp_path):
     data = EXAMPLES / "classify" / "reviews.csv"
     r = runner.invoke(app, ["classify", "train", "--data", str(data), "--format", "xml", *TINY])
     assert r.exit_code == 1 and "data.format must be one of ('auto', 'tab', 'space', 'fasttext', 'csv')" in r.output
-    r = runner.invoke(app, ["tag", "train", "--data", str(EXAMPLES / "tag" / "ud.conllu"), "--conllu-tag", "deprel",
-                            *TINY])  # fmt: skip
+    r = runner.invoke(
+        app, ["tag", "train", "--data", str(EXAMPLES / "tag" / "ud.conllu"), "--conllu-tag", "deprel", *TINY]
+    )
     assert r.exit_code == 1 and "data.conllu_tag must be 'upos' or 'xpos'" in r.output

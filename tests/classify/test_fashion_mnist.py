@@ -43,8 +43,28 @@ def test_the_debian_files_read_as_published():
 @pytest.mark.slow
 def test_train_eval_predict_on_real_images(subset, tmp_path):
     run = tmp_path / "run"
-    r = runner.invoke(app, ["classify", "train", "--data", str(subset), "--out", str(run), "--epochs", "4", "--lr",
-                            "0.01", "--batch-size", "16", "--hidden", "16", "--quiet", "--seed", "0"])  # fmt: skip
+    r = runner.invoke(
+        app,
+        [
+            "classify",
+            "train",
+            "--data",
+            str(subset),
+            "--out",
+            str(run),
+            "--epochs",
+            "4",
+            "--lr",
+            "0.01",
+            "--batch-size",
+            "16",
+            "--hidden",
+            "16",
+            "--quiet",
+            "--seed",
+            "0",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "28x28 grayscale images read row by row (28 steps x 28)" in r.output
     assert "t10k-images-idx3-ubyte.gz" in r.output  # the test split came from the t10k files
@@ -63,8 +83,9 @@ def test_train_eval_predict_on_real_images(subset, tmp_path):
 
     grid = Image.open(tmp_path / "c-misclassified.png")
     assert grid.size[0] > 400 and grid.size[1] > 400  # 6 columns x 6 rows of 28x28 images with titles
-    r = runner.invoke(app, ["classify", "predict", str(run), "--file", str(subset / "t10k-images-idx3-ubyte.gz"),
-                            "--k", "1"])  # fmt: skip
+    r = runner.invoke(
+        app, ["classify", "predict", str(run), "--file", str(subset / "t10k-images-idx3-ubyte.gz"), "--k", "1"]
+    )
     assert r.exit_code == 0, r.output
     lines = r.output.strip().splitlines()
     assert len(lines) == 100 and lines[0].startswith("image 0\t")
@@ -79,9 +100,28 @@ def test_train_eval_predict_on_real_images(subset, tmp_path):
 
 def test_permuted_via_test_option(subset, tmp_path):
     run = tmp_path / "run"
-    r = runner.invoke(app, ["classify", "train", "--data", str(subset / "train-images-idx3-ubyte.gz"), "--test",
-                            str(subset / "t10k-images-idx3-ubyte.gz"), "--image-sequence", "permuted", "--out",
-                            str(run), "--epochs", "1", "--hidden", "8", "--quiet", "--cell", "mingru"])  # fmt: skip
+    r = runner.invoke(
+        app,
+        [
+            "classify",
+            "train",
+            "--data",
+            str(subset / "train-images-idx3-ubyte.gz"),
+            "--test",
+            str(subset / "t10k-images-idx3-ubyte.gz"),
+            "--image-sequence",
+            "permuted",
+            "--out",
+            str(run),
+            "--epochs",
+            "1",
+            "--hidden",
+            "8",
+            "--quiet",
+            "--cell",
+            "mingru",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "pixel by pixel in a fixed random order (784 steps x 1)" in r.output
     assert len(json.loads((run / "task.json").read_text())["images"]["permutation"]) == 784

@@ -14,8 +14,14 @@ from hypothesis import strategies as st
 from rnnkit.data import formats, readers
 from rnnkit.data.sources import DataError
 
-ROWS = [("pos", "a gripping film"), ("neg", "the plot goes nowhere"), ("pos", "warm and funny"),
-        ("neg", "too long by an hour"), ("pos", "a small gem"), ("neg", "I wanted to leave")] * 2  # fmt: skip
+ROWS = [
+    ("pos", "a gripping film"),
+    ("neg", "the plot goes nowhere"),
+    ("pos", "warm and funny"),
+    ("neg", "too long by an hour"),
+    ("pos", "a small gem"),
+    ("neg", "I wanted to leave"),
+] * 2
 LABELS, TEXTS = [y for y, _ in ROWS], [x for _, x in ROWS]
 
 

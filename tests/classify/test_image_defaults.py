@@ -18,9 +18,16 @@ runner = CliRunner()
 
 
 def _fit(d, out, *, seconds=0.0, mode="rows", cell="lstm", **overrides):
-    task = Classifier.from_options(data=str(d), out=str(out), epochs=1, hidden=4, seed=0, seconds=seconds, cell=cell,
-                                   overrides={"data.image_sequence": mode, "train.quiet": True,
-                                              **overrides})  # fmt: skip
+    task = Classifier.from_options(
+        data=str(d),
+        out=str(out),
+        epochs=1,
+        hidden=4,
+        seed=0,
+        seconds=seconds,
+        cell=cell,
+        overrides={"data.image_sequence": mode, "train.quiet": True, **overrides},
+    )
     task.fit_and_test()
     return task
 
@@ -32,8 +39,10 @@ def _expected(mode: str, seconds: float, cell: str) -> dict:
     return want
 
 
-@pytest.mark.parametrize(("mode", "cell"), [("rows", "lstm"), ("pixels", "lstm"), ("pixels", "mingru"),
-                                            ("permuted", "mingru"), ("rows", "mingru")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("mode", "cell"),
+    [("rows", "lstm"), ("pixels", "lstm"), ("pixels", "mingru"), ("permuted", "mingru"), ("rows", "mingru")],
+)
 @pytest.mark.parametrize("seconds", [0.0, 600.0])
 def test_image_runs_get_the_table_and_record_it(tmp_path, mode, cell, seconds):
     task = _fit(idx_folder(tmp_path / "d"), tmp_path / "run", seconds=seconds, mode=mode, cell=cell)
@@ -69,14 +78,20 @@ def test_mingru_on_pixels_is_stacked_one_way_with_the_last_state(tmp_path):
     assert any("one direction MINGRU 2x4, last pooling" in n for n in task.notes), task.notes
     lstm = _fit(idx_folder(tmp_path / "d2"), tmp_path / "run2", mode="permuted", cell="lstm").config.model
     assert (lstm.num_layers, lstm.bidirectional, lstm.pooling) == (1, True, "mean")
-    given = _fit(idx_folder(tmp_path / "d3"), tmp_path / "run3", mode="pixels", cell="mingru",
-                 **{"model.pooling": "mean", "model.num_layers": 3}).config.model  # fmt: skip
+    given = _fit(
+        idx_folder(tmp_path / "d3"),
+        tmp_path / "run3",
+        mode="pixels",
+        cell="mingru",
+        **{"model.pooling": "mean", "model.num_layers": 3},
+    ).config.model
     assert (given.num_layers, given.bidirectional, given.pooling) == (3, False, "mean")
 
 
 def test_values_given_by_the_user_win(tmp_path):
-    task = _fit(idx_folder(tmp_path / "d"), tmp_path / "run", seconds=600.0,
-                **{"time_decay": "wsd", "train.patience": 3})  # fmt: skip
+    task = _fit(
+        idx_folder(tmp_path / "d"), tmp_path / "run", seconds=600.0, **{"time_decay": "wsd", "train.patience": 3}
+    )
     assert task.config.time_decay == "wsd" and task.config.train.patience == 3
     assert "time_decay" not in task.image_defaults and "train.patience" not in task.image_defaults
 
@@ -113,8 +128,24 @@ def test_text_runs_keep_classify_defaults(tmp_path):
     names = tmp_path / "names.tsv"
     names.write_text("".join(f"{c}\t{w}{i}\n" for i in range(12) for c, w in (("a", "anna"), ("b", "bob"))))
     out = tmp_path / "run"
-    r = runner.invoke(app, ["classify", "train", "--data", str(names), "--out", str(out), "--epochs", "1",
-                            "--hidden", "4", "--seconds", "600", "--quiet"])  # fmt: skip
+    r = runner.invoke(
+        app,
+        [
+            "classify",
+            "train",
+            "--data",
+            str(names),
+            "--out",
+            str(out),
+            "--epochs",
+            "1",
+            "--hidden",
+            "4",
+            "--seconds",
+            "600",
+            "--quiet",
+        ],
+    )
     assert r.exit_code == 0, r.output
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["time_decay"] == "none" and cfg["train"]["patience"] == 5 and cfg["data"]["batch_size"] == 32

@@ -50,9 +50,13 @@ def test_idx_header_and_values_by_hand(tmp_path):
 
 
 @FAST
-@given(a=hnp.arrays(st.sampled_from([np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64]),
-                    hnp.array_shapes(min_dims=1, max_dims=4, min_side=0, max_side=5)),
-       gz=st.booleans())  # fmt: skip
+@given(
+    a=hnp.arrays(
+        st.sampled_from([np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64]),
+        hnp.array_shapes(min_dims=1, max_dims=4, min_side=0, max_side=5),
+    ),
+    gz=st.booleans(),
+)
 def test_idx_round_trip_any_shape_and_dtype(tmp_path, a, gz):
     p = img.write_idx(tmp_path / ("a.gz" if gz else "a"), a)
     b = img.read_idx(p)
@@ -95,8 +99,11 @@ def test_idx_errors_name_the_file(tmp_path):
     # mismatched counts: 12 images, 11 labels
     d = idx_folder(tmp_path / "fm2")
     img.write_idx(d / "train-labels-idx1-ubyte.gz", np.zeros(11, dtype=np.uint8))
-    with pytest.raises(DataError, match=r"train-images-idx3-ubyte\.gz holds 12 images but .*train-labels-idx1-ubyte"
-                                        r"\.gz holds 11 labels"):  # fmt: skip
+    with pytest.raises(
+        DataError,
+        match=r"train-images-idx3-ubyte\.gz holds 12 images but .*train-labels-idx1-ubyte"
+        r"\.gz holds 11 labels",
+    ):
         img.read_idx_split(d, "train")
     (d / "train-labels-idx1-ubyte.gz").unlink()
     with pytest.raises(DataError, match=r"train-images-idx3-ubyte\.gz: no labels file beside it"):
@@ -163,8 +170,9 @@ def test_png_folder_errors(tmp_path):
 
 
 @FAST
-@given(n=st.integers(1, 3), h=st.integers(1, 6), w=st.integers(1, 6), c=st.sampled_from([0, 1, 3]),
-       seed=st.integers(0, 9))
+@given(
+    n=st.integers(1, 3), h=st.integers(1, 6), w=st.integers(1, 6), c=st.sampled_from([0, 1, 3]), seed=st.integers(0, 9)
+)
 def test_sequence_modes_shapes_and_values(n, h, w, c, seed):
     shape = (n, h, w) if c == 0 else (n, h, w, c)
     x = np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
@@ -206,9 +214,15 @@ def test_normaliser_is_fitted_on_training_images():
 
 
 def _train(d, out, mode, **kw):
-    task = Classifier.from_options(data=str(d), out=str(out), epochs=1, hidden=4, batch_size=4, seed=0,
-                                   overrides={"data.image_sequence": mode, "data.permutation_seed": 7,
-                                              "train.quiet": True, **kw})  # fmt: skip
+    task = Classifier.from_options(
+        data=str(d),
+        out=str(out),
+        epochs=1,
+        hidden=4,
+        batch_size=4,
+        seed=0,
+        overrides={"data.image_sequence": mode, "data.permutation_seed": 7, "train.quiet": True, **kw},
+    )
     task.fit_and_test()
     return task
 

@@ -18,8 +18,9 @@ TYPES = ["PER", "LOC", "ORG"]
 def layouts(draw):
     """(entities, length): non-overlapping spans, some adjacent with the same type (where IOB1 needs B-)."""
     entities, pos = [], 0
-    for gap, size, typ in draw(st.lists(st.tuples(st.integers(0, 2), st.integers(1, 4), st.sampled_from(TYPES)),
-                                        max_size=6)):  # fmt: skip
+    for gap, size, typ in draw(
+        st.lists(st.tuples(st.integers(0, 2), st.integers(1, 4), st.sampled_from(TYPES)), max_size=6)
+    ):
         entities.append((typ, pos + gap, pos + gap + size))
         pos += gap + size
     return entities, pos + draw(st.integers(0, 2))
@@ -100,8 +101,10 @@ def test_per_type_counts_add_up_with_a_type_error():
     pred = [["B-ORG", "I-ORG", "O", "B-LOC"]]
     by = span_f1_by_type(gold, pred)
     assert {k: (v.n_true, v.n_pred, v.n_correct) for k, v in by.items()} == {
-        "LOC": (1, 1, 1), "ORG": (0, 1, 0), "PER": (1, 0, 0),
-    }  # fmt: skip
+        "LOC": (1, 1, 1),
+        "ORG": (0, 1, 0),
+        "PER": (1, 0, 0),
+    }
     total = span_f1(gold, pred)
     assert sum(v.n_correct for v in by.values()) == total.n_correct == 1
     assert by["ORG"].precision == 0.0 and by["PER"].recall == 0.0 and by["LOC"].f1 == 1.0

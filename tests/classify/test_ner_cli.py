@@ -23,9 +23,29 @@ def test_predict_spans_and_tokens(tmp_path):
     data = tmp_path / "ner.conll"
     data.write_text("Juan B-PER\nPérez I-PER\nvive O\nen O\nMadrid B-LOC\n. O\n\n" * 4, encoding="utf-8")
     run = tmp_path / "ner"
-    r = runner.invoke(app, ["tag", "train", "--data", str(data), "--test", str(data), "--char-embed", "4", "--out",
-                            str(run), "--hidden", "8", "--epochs", "3", "--lr", "0.05", "--quiet",
-                            "--data.val_fraction=0"])  # fmt: skip
+    r = runner.invoke(
+        app,
+        [
+            "tag",
+            "train",
+            "--data",
+            str(data),
+            "--test",
+            str(data),
+            "--char-embed",
+            "4",
+            "--out",
+            str(run),
+            "--hidden",
+            "8",
+            "--epochs",
+            "3",
+            "--lr",
+            "0.05",
+            "--quiet",
+            "--data.val_fraction=0",
+        ],
+    )
     assert r.exit_code == 0, r.output
     report = json.loads(r.output.strip().splitlines()[-1])
     assert set(report["per_type"]) <= {"PER", "LOC"} and "LOC" in report["per_type"]  # gold types always listed
@@ -48,20 +68,74 @@ def test_tag_scheme_iobes_and_its_errors(tmp_path):
     data = tmp_path / "ner.conll"
     data.write_text("Juan NC B-PER\nPérez NC I-PER\nen SP O\nMadrid NC B-LOC\n\n" * 3, encoding="utf-8")
     run = tmp_path / "ner"
-    r = runner.invoke(app, ["tag", "train", "--data", str(data), "--test", str(data), "--tag-scheme", "iobes",
-                            "--out", str(run), "--hidden", "4", "--epochs", "1", "--quiet",
-                            "--data.val_fraction=0"])  # fmt: skip
+    r = runner.invoke(
+        app,
+        [
+            "tag",
+            "train",
+            "--data",
+            str(data),
+            "--test",
+            str(data),
+            "--tag-scheme",
+            "iobes",
+            "--out",
+            str(run),
+            "--hidden",
+            "4",
+            "--epochs",
+            "1",
+            "--quiet",
+            "--data.val_fraction=0",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert set(json.loads((run / "task.json").read_text())["tags"]) == {"B-PER", "E-PER", "O", "S-LOC"}
     r = runner.invoke(app, ["tag", "predict", str(run), "Juan Pérez en Madrid", "--format", "tokens"])
     assert r.exit_code == 0 and {t.rsplit("/", 1)[1] for t in r.output.split()} <= {"B-PER", "E-PER", "O", "S-LOC"}
-    r = runner.invoke(app, ["tag", "train", "--data", str(data), "--tag-column", "1", "--tag-scheme", "iob1",
-                            "--out", str(tmp_path / "pos"), "--hidden", "4", "--epochs", "1", "--quiet"])  # fmt: skip
+    r = runner.invoke(
+        app,
+        [
+            "tag",
+            "train",
+            "--data",
+            str(data),
+            "--tag-column",
+            "1",
+            "--tag-scheme",
+            "iob1",
+            "--out",
+            str(tmp_path / "pos"),
+            "--hidden",
+            "4",
+            "--epochs",
+            "1",
+            "--quiet",
+        ],
+    )
     assert r.exit_code == 1 and "sentence 0, token 0: tag 'NC' is not IOB" in r.output, r.output
     pos = tmp_path / "pos2"
-    r = runner.invoke(app, ["tag", "train", "--data", str(data), "--test", str(data), "--tag-column", "1",
-                            "--out", str(pos), "--hidden", "4", "--epochs", "1", "--quiet",
-                            "--data.val_fraction=0"])  # fmt: skip
+    r = runner.invoke(
+        app,
+        [
+            "tag",
+            "train",
+            "--data",
+            str(data),
+            "--test",
+            str(data),
+            "--tag-column",
+            "1",
+            "--out",
+            str(pos),
+            "--hidden",
+            "4",
+            "--epochs",
+            "1",
+            "--quiet",
+            "--data.val_fraction=0",
+        ],
+    )
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["tag", "predict", str(pos), "Juan en Madrid"])  # POS tags: auto prints tokens
     assert r.exit_code == 0 and r.output.startswith("Juan/"), r.output

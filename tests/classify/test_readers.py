@@ -104,11 +104,15 @@ def test_ts_without_data_line(tmp_path):
 @settings(max_examples=25, deadline=None)
 @given(
     st.lists(
-        st.lists(st.tuples(st.from_regex(r"[A-Za-z.,]{1,6}", fullmatch=True), st.sampled_from(["B-NP", "I-NP", "O"])),
-                 min_size=1, max_size=5),
-        min_size=1, max_size=4,
+        st.lists(
+            st.tuples(st.from_regex(r"[A-Za-z.,]{1,6}", fullmatch=True), st.sampled_from(["B-NP", "I-NP", "O"])),
+            min_size=1,
+            max_size=5,
+        ),
+        min_size=1,
+        max_size=4,
     )
-)  # fmt: skip
+)
 def test_columns_round_trip(sents):
     text = "\n\n".join("\n".join(f"{w} {t}" for w, t in s) for s in sents) + "\n"
     d = readers.parse_columns(text, "mem")
@@ -173,15 +177,18 @@ def test_conll2000_real(data_root):
 @given(
     st.lists(
         st.tuples(st.integers(1, 6), st.sampled_from(["1", "2", "3"])),
-        min_size=1, max_size=5,
+        min_size=1,
+        max_size=5,
     ),
     st.integers(1, 3),
-)  # fmt: skip
+)
 def test_ts_round_trip(series, dims):
     rng = np.random.default_rng(len(series) * 10 + dims)
     arrays = [np.round(rng.normal(size=(T, dims)), 3).astype(np.float32) for T, _ in series]
-    body = "\n".join(":".join(",".join(repr(float(v)) for v in a[:, d]) for d in range(dims)) + f":{y}"
-                     for a, (_, y) in zip(arrays, series))  # fmt: skip
+    body = "\n".join(
+        ":".join(",".join(repr(float(v)) for v in a[:, d]) for d in range(dims)) + f":{y}"
+        for a, (_, y) in zip(arrays, series)
+    )
     text = f"@dimensions {dims}\n@classLabel true 1 2 3\n@data\n{body}\n"
     got, labels, header = readers.parse_ts(text, "mem")
     assert labels == [y for _, y in series] and header["dimensions"] == str(dims)

@@ -15,10 +15,22 @@ def _row(i, form, upos, xpos="_"):
     return f"{i}\t{form}\t_\t{upos}\t{xpos}\t_\t0\t_\t_\t_"
 
 
-UD = "\n".join(["# text = I cannot go", _row(1, "I", "PRON", "PRP"), "2-3\tcannot" + "\t_" * 8,
-                _row(2, "can", "AUX", "MD"), _row(3, "not", "PART", "RB"), _row(4, "go", "VERB", "VB"), "",
-                _row(1, "Sue", "PROPN", "NNP"), _row(2, "likes", "VERB", "VBZ"), "2.1\tlikes" + "\t_" * 8,
-                _row(3, "tea", "NOUN", "NN"), ""])  # fmt: skip
+UD = "\n".join(
+    [
+        "# text = I cannot go",
+        _row(1, "I", "PRON", "PRP"),
+        "2-3\tcannot" + "\t_" * 8,
+        _row(2, "can", "AUX", "MD"),
+        _row(3, "not", "PART", "RB"),
+        _row(4, "go", "VERB", "VB"),
+        "",
+        _row(1, "Sue", "PROPN", "NNP"),
+        _row(2, "likes", "VERB", "VBZ"),
+        "2.1\tlikes" + "\t_" * 8,
+        _row(3, "tea", "NOUN", "NN"),
+        "",
+    ]
+)
 
 
 @pytest.mark.parametrize("name", ["ud.conllu", "ud.txt"])  # by extension, and by the ID column without one
@@ -26,8 +38,10 @@ def test_conllu_by_name_or_content(tmp_path, name):
     p = tmp_path / name
     p.write_text(UD)
     d = readers.read_tagging(p)
-    assert d.sentences == [[("I", "PRON"), ("can", "AUX"), ("not", "PART"), ("go", "VERB")],
-                           [("Sue", "PROPN"), ("likes", "VERB"), ("tea", "NOUN")]]  # fmt: skip
+    assert d.sentences == [
+        [("I", "PRON"), ("can", "AUX"), ("not", "PART"), ("go", "VERB")],
+        [("Sue", "PROPN"), ("likes", "VERB"), ("tea", "NOUN")],
+    ]
     assert d.notes == [
         f"format: CoNLL-U detected in {name} (2 sentences, 7 words; word = FORM, tag = UPOS; skipped: "
         "multiword-token ranges 1, empty nodes 1, comment lines 1)"
@@ -64,8 +78,10 @@ def test_conll_columns_note_and_docstart(tmp_path):
     p.write_text("-DOCSTART- -X- O\n\nHe PRP B-NP\nran VBD B-VP\n\r\nOK UH O\r\n")
     d = readers.read_tagging(p)
     assert d.column(0) == [["He", "ran"], ["OK"]]
-    assert d.notes == ["format: CoNLL columns detected in c.conll (3 whitespace-separated columns; 2 sentences, "
-                       "3 tokens; -DOCSTART- lines skipped: 1)"]  # fmt: skip
+    assert d.notes == [
+        "format: CoNLL columns detected in c.conll (3 whitespace-separated columns; 2 sentences, "
+        "3 tokens; -DOCSTART- lines skipped: 1)"
+    ]
 
 
 _TOKEN = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp")), min_size=1, max_size=5)
@@ -74,8 +90,13 @@ _SENTS = st.lists(st.lists(st.tuples(_TOKEN, _TAG), min_size=1, max_size=6), min
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(sents=_SENTS, extras=st.lists(st.sampled_from(["range", "empty", "comment"]), max_size=4), conllu_=st.booleans(),
-       crlf=st.booleans(), bom=st.booleans())  # fmt: skip
+@given(
+    sents=_SENTS,
+    extras=st.lists(st.sampled_from(["range", "empty", "comment"]), max_size=4),
+    conllu_=st.booleans(),
+    crlf=st.booleans(),
+    bom=st.booleans(),
+)
 def test_tagging_files_read_back_as_written(tmp_path, sents, extras, conllu_, crlf, bom):
     """CoNLL-U (with ranges, empty nodes, comments mixed in) or 'word tag' columns, detected from the content:
     the (word, tag) pairs come back, or a DataError; never the ID column as words."""

@@ -28,9 +28,18 @@ def _toy_text(n: int = 60) -> ClassificationData:
 def test_char_classifier_learns_and_round_trips(tmp_path):
     cfg = apply_overrides(
         ClassifierConfig(),
-        [*QUIET, "model.hidden_size=16", "model.embed_size=8", "model.pooling=attention", "model.cell.name=lstm",
-         "model.bidirectional=true", "train.epochs=3", "train.lr=2e-2", "data.batch_size=24"],
-    )  # fmt: skip
+        [
+            *QUIET,
+            "model.hidden_size=16",
+            "model.embed_size=8",
+            "model.pooling=attention",
+            "model.cell.name=lstm",
+            "model.bidirectional=true",
+            "train.epochs=3",
+            "train.lr=2e-2",
+            "data.batch_size=24",
+        ],
+    )
     data = _toy_text()
     clf = Classifier(replace(cfg, run_dir=str(tmp_path / "run")))
     clf.fit(data)
@@ -51,9 +60,18 @@ def test_numeric_classifier_and_class_weights():
     rng = np.random.default_rng(1)
     xs = [rng.normal(size=(int(rng.integers(3, 9)), 3)).astype(np.float32) + (2 if i % 2 else -2) for i in range(40)]
     data = ClassificationData(xs, ["hi" if i % 2 else "lo" for i in range(40)], "toy-series")
-    cfg = apply_overrides(ClassifierConfig(), [*QUIET, "model.input=numeric", "model.hidden_size=8",
-                                               "model.pooling=mean", "train.epochs=3", "train.lr=2e-2",
-                                               "data.class_weights=balanced"])  # fmt: skip
+    cfg = apply_overrides(
+        ClassifierConfig(),
+        [
+            *QUIET,
+            "model.input=numeric",
+            "model.hidden_size=8",
+            "model.pooling=mean",
+            "train.epochs=3",
+            "train.lr=2e-2",
+            "data.class_weights=balanced",
+        ],
+    )
     clf = Classifier(cfg)
     clf.fit(data)
     assert torch.allclose(clf.net.class_weight, torch.ones(2))  # balanced classes -> weight 1 each
@@ -96,10 +114,21 @@ def _toy_chunks() -> ColumnData:
 
 @pytest.mark.parametrize("crf", [True, False])
 def test_tagger_learns_with_chars_and_crf(tmp_path, crf):
-    cfg = apply_overrides(TaggerConfig(), [*QUIET, "model.hidden_size=16", "model.word_embed=8", "model.char_embed=6",
-                                           "model.char_hidden=4", f"model.crf={str(crf).lower()}",
-                                           "model.embed_dropout=0", "train.epochs=6", "train.lr=3e-2",
-                                           "data.batch_size=6"])  # fmt: skip
+    cfg = apply_overrides(
+        TaggerConfig(),
+        [
+            *QUIET,
+            "model.hidden_size=16",
+            "model.word_embed=8",
+            "model.char_embed=6",
+            "model.char_hidden=4",
+            f"model.crf={str(crf).lower()}",
+            "model.embed_dropout=0",
+            "train.epochs=6",
+            "train.lr=3e-2",
+            "data.batch_size=6",
+        ],
+    )
     data = _toy_chunks()
     tagger = Tagger(replace(cfg, run_dir=str(tmp_path / "tag")))
     tagger.fit(data)
@@ -123,8 +152,16 @@ def test_word_dropout_replaces_tokens_with_unk_in_training_only():
     from rnnkit.config import ConfigError
     from rnnkit.tasks.classify.task import ClassifierNet
 
-    cfg = apply_overrides(ClassifierConfig(), ["model.input=word", "model.word_dropout=0.5", "model.hidden_size=4",
-                                             "model.embed_size=8", "model.pooling=mean"])
+    cfg = apply_overrides(
+        ClassifierConfig(),
+        [
+            "model.input=word",
+            "model.word_dropout=0.5",
+            "model.hidden_size=4",
+            "model.embed_size=8",
+            "model.pooling=mean",
+        ],
+    )
     net = ClassifierNet(cfg.model, num_classes=2, vocab_size=50)
     seen = []
     net.embed.register_forward_hook(lambda mod, args, out: seen.append(args[0].clone()))
@@ -153,8 +190,10 @@ def test_ensemble_averages_member_probabilities():
     data = _toy_text(20)
     members = []
     for seed in (0, 1):
-        cfg = apply_overrides(ClassifierConfig(), [*QUIET, "model.hidden_size=4", "model.embed_size=4",
-                                                   "train.epochs=1", f"train.seed={seed}"])  # fmt: skip
+        cfg = apply_overrides(
+            ClassifierConfig(),
+            [*QUIET, "model.hidden_size=4", "model.embed_size=4", "train.epochs=1", f"train.seed={seed}"],
+        )
         clf = Classifier(cfg)
         clf.fit(data)
         members.append(clf)

@@ -93,8 +93,15 @@ class _AlwaysPrune(optuna.pruners.BasePruner):
 def test_a_pruned_trial_stops_and_says_so(tmp_path):
     cls, base = _base(tmp_path)
     base = apply_overrides(base, {"train.epochs": 3})
-    study = tune(cls, base, parse_space({"train.lr": [0.01]}, base), tmp_path / "s", trials=1, pruner=_AlwaysPrune(),
-                 echo=lambda m: None)  # fmt: skip
+    study = tune(
+        cls,
+        base,
+        parse_space({"train.lr": [0.01]}, base),
+        tmp_path / "s",
+        trials=1,
+        pruner=_AlwaysPrune(),
+        echo=lambda m: None,
+    )
     (t,) = study.trials
     assert t.state.name == "PRUNED" and list(t.intermediate_values) != []
     rec = json.loads((tmp_path / "s" / "trial-0000" / "trial.json").read_text())
@@ -135,8 +142,18 @@ def test_best_config_loads_as_a_config(tmp_path):
     best = study.best_trial.params
     assert cfg.model.hidden_size == best["model.hidden_size"] and cfg.train.epochs == best["train.epochs"]
     assert cfg.train.lr == pytest.approx(best["train.lr"]) and cfg.data.path == base.data.path
-    r = runner.invoke(app, ["classify", "train", "--config", str(tmp_path / "s" / "best-config.json"), "--out",
-                            str(tmp_path / "again"), "--quiet"])  # fmt: skip
+    r = runner.invoke(
+        app,
+        [
+            "classify",
+            "train",
+            "--config",
+            str(tmp_path / "s" / "best-config.json"),
+            "--out",
+            str(tmp_path / "again"),
+            "--quiet",
+        ],
+    )
     assert r.exit_code == 0, r.output
 
 
@@ -175,8 +192,15 @@ def test_trials_stopped_by_ctrl_c_do_not_count_towards_trials():
     for state, attrs in [("COMPLETE", {}), ("PRUNED", {}), ("FAIL", {}), ("FAIL", {"interrupted": True})]:
         dist = {"x": optuna.distributions.FloatDistribution(0, 1)}
         value = 0.5 if state == "COMPLETE" else None
-        study.add_trial(optuna.trial.create_trial(state=getattr(optuna.trial.TrialState, state), value=value,
-                                                  params={"x": 0.5}, distributions=dist, user_attrs=attrs))  # fmt: skip
+        study.add_trial(
+            optuna.trial.create_trial(
+                state=getattr(optuna.trial.TrialState, state),
+                value=value,
+                params={"x": 0.5},
+                distributions=dist,
+                user_attrs=attrs,
+            )
+        )
     assert finished(study) == 3
 
 
@@ -192,11 +216,28 @@ def test_two_processes_share_one_sqlite_study(tmp_path):
     data, space, out = _tsv(tmp_path / "d.tsv"), tmp_path / "space.json", tmp_path / "study"
     space.write_text(json.dumps(SPACE))
     env = {**os.environ, "PYTHONPATH": str(Path(rnnkit.__file__).parents[1])}
-    cmd = [sys.executable, "-m", "rnnkit.cli", "--threads", "1", "tune", "classify", "--data", str(data), "--space",
-           str(space), "--out", str(out), "--trials", "4"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "rnnkit.cli",
+        "--threads",
+        "1",
+        "tune",
+        "classify",
+        "--data",
+        str(data),
+        "--space",
+        str(space),
+        "--out",
+        str(out),
+        "--trials",
+        "4",
+    ]
     # workers of one study take different sampler seeds (the same seed would draw the same params in both)
-    procs = [subprocess.Popen([*cmd, "--seed", s], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-             for s in ("0", "100")]  # fmt: skip
+    procs = [
+        subprocess.Popen([*cmd, "--seed", s], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        for s in ("0", "100")
+    ]
     for p in procs:
         assert p.wait(timeout=300) == 0, p.stdout.read().decode()
     study = optuna.load_study(study_name="study", storage=f"sqlite:///{out / 'study.db'}")
@@ -226,8 +267,12 @@ def test_workers_started_at_once_set_up_one_study(tmp_path):
         "with _setting_up(d):\n    s = open_study(d, direction='minimize')\nprint(s.study_name)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(Path(rnnkit.__file__).parents[1])}
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(study)], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT) for _ in range(6)]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(study)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        for _ in range(6)
+    ]
     for p in procs:
         assert p.wait(timeout=120) == 0, p.stdout.read().decode()[-2000:]
     assert len(optuna.get_all_study_summaries(f"sqlite:///{study / 'study.db'}")) == 1
@@ -278,11 +323,29 @@ def test_kill_9_mid_trial_then_resume_loses_and_repeats_nothing(tmp_path):
 
     data, space, out = _tsv(tmp_path / "d.tsv"), tmp_path / "space.json", tmp_path / "study"
     space.write_text(json.dumps({"train.lr": {"log": [1e-3, 1e-1]}, "model.hidden_size": [4, 6, 8]}))
-    args = ["tune", "classify", "--data", str(data), "--space", str(space), "--out", str(out), "--trials", "3",
-            "--seed", "5", "--train.epochs=30", "--model.embed_size=4"]  # fmt: skip
+    args = [
+        "tune",
+        "classify",
+        "--data",
+        str(data),
+        "--space",
+        str(space),
+        "--out",
+        str(out),
+        "--trials",
+        "3",
+        "--seed",
+        "5",
+        "--train.epochs=30",
+        "--model.embed_size=4",
+    ]
     env = {**os.environ, "PYTHONPATH": str(Path(rnnkit.__file__).parents[1])}
-    p = subprocess.Popen([sys.executable, "-m", "rnnkit.cli", "--threads", "1", *args], env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    p = subprocess.Popen(
+        [sys.executable, "-m", "rnnkit.cli", "--threads", "1", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     victim = out / "trial-0001"
     deadline = time.monotonic() + 240
     while not ((victim / "metrics.jsonl").is_file() and not (victim / "trial.json").is_file()):

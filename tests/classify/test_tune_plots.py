@@ -28,15 +28,22 @@ def _study_dir(tmp_path, states):
     meta = {"task": "classify", "study_name": "study", "storage": storage, "monitor": "val_acc", "mode": "max"}
     (d / "study.json").write_text(json.dumps(meta))
     study = optuna.create_study(study_name="study", storage=storage, direction="maximize")
-    dists = {"train.lr": optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True),
-             "model.hidden_size": optuna.distributions.CategoricalDistribution([16, 32, 64]),
-             "train.epochs": optuna.distributions.IntDistribution(1, 5)}  # fmt: skip
+    dists = {
+        "train.lr": optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True),
+        "model.hidden_size": optuna.distributions.CategoricalDistribution([16, 32, 64]),
+        "train.epochs": optuna.distributions.IntDistribution(1, 5),
+    }
     for i, state in enumerate(states):
         params = {"train.lr": 10 ** (-4 + 0.4 * i), "model.hidden_size": [16, 32, 64][i % 3], "train.epochs": 1 + i % 5}
         value = 0.5 + 0.04 * i if state == "COMPLETE" else None
         inter = {1: 0.3} if state == "PRUNED" else {}
-        trial = optuna.trial.create_trial(state=getattr(optuna.trial.TrialState, state), value=value, params=params,
-                                          distributions=dists, intermediate_values=inter)  # fmt: skip
+        trial = optuna.trial.create_trial(
+            state=getattr(optuna.trial.TrialState, state),
+            value=value,
+            params=params,
+            distributions=dists,
+            intermediate_values=inter,
+        )
         study.add_trial(trial)
     return d, study
 
@@ -104,8 +111,23 @@ def test_a_search_with_one_completed_trial_ends_with_a_note_not_plots(tmp_path):
     data, space, out = tmp_path / "d.tsv", tmp_path / "space.json", tmp_path / "study"
     data.write_text("pos\tgood fun\nneg\tdull bad\n" * 8, encoding="utf-8")
     space.write_text(json.dumps({"train.lr": [0.01]}))
-    r = runner.invoke(app, ["tune", "classify", "--data", str(data), "--space", str(space), "--out", str(out),
-                            "--trials", "1", "--model.hidden_size=4", "--train.epochs=1"])  # fmt: skip
+    r = runner.invoke(
+        app,
+        [
+            "tune",
+            "classify",
+            "--data",
+            str(data),
+            "--space",
+            str(space),
+            "--out",
+            str(out),
+            "--trials",
+            "1",
+            "--model.hidden_size=4",
+            "--train.epochs=1",
+        ],
+    )
     assert r.exit_code == 0, r.output  # the search succeeded; only the drawing is skipped, and it says why
     assert "no plots: plots need at least 2 completed trials" in r.output.replace("\n", " ")
     assert not (out / "plots").exists() and (out / "best-config.json").is_file()

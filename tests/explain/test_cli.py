@@ -34,8 +34,22 @@ def test_trace_json_to_stdout_and_errors():
 
 def test_gradients_fresh_cells(tmp_path):
     png = tmp_path / "g.png"
-    args = ["explain", "gradients", "--cell", "rnn,lstm", "--hidden", "8", "--steps", "15", "--batch", "3",
-            "--batches", "1", "--out", str(png)]  # fmt: skip
+    args = [
+        "explain",
+        "gradients",
+        "--cell",
+        "rnn,lstm",
+        "--hidden",
+        "8",
+        "--steps",
+        "15",
+        "--batch",
+        "3",
+        "--batches",
+        "1",
+        "--out",
+        str(png),
+    ]
     r = runner.invoke(app, args + ["--json", "-"])
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)
@@ -50,21 +64,54 @@ def test_gradients_fresh_cells(tmp_path):
 
 
 def test_gradients_and_states_of_a_run(lm_run, tmp_path):
-    r = runner.invoke(app, ["explain", "gradients", str(lm_run), "--steps", "10", "--batch", "2", "--batches", "1",
-                            "--warmup", "5", "--out", str(tmp_path / "g.png"), "--json", "-"])  # fmt: skip
+    r = runner.invoke(
+        app,
+        [
+            "explain",
+            "gradients",
+            str(lm_run),
+            "--steps",
+            "10",
+            "--batch",
+            "2",
+            "--batches",
+            "1",
+            "--warmup",
+            "5",
+            "--out",
+            str(tmp_path / "g.png"),
+            "--json",
+            "-",
+        ],
+    )
     assert r.exit_code == 0, r.output
     (p,) = json.loads(r.stdout)["profiles"]
     assert p["cell"] == "lstm" and len(p["dh_norm"]) == 10 and np.all(np.isfinite(p["dh_norm"]))
     assert p["clip"] == 1.0  # the run's train.clip_norm
     text = tmp_path / "t.txt"
     text.write_text('the "dog" (a fox)\nsaid the dog\n', encoding="utf-8")
-    r = runner.invoke(app, ["explain", "states", str(lm_run), "--text", str(text), "--out", str(tmp_path / "s"),
-                            "--name", "f", "--json", "-"])  # fmt: skip
+    r = runner.invoke(
+        app,
+        [
+            "explain",
+            "states",
+            str(lm_run),
+            "--text",
+            str(text),
+            "--out",
+            str(tmp_path / "s"),
+            "--name",
+            "f",
+            "--json",
+            "-",
+        ],
+    )
     assert r.exit_code == 0, r.output
     s = json.loads(r.stdout)
     assert s["name"] == "f" and s["tokens"] == len(text.read_text()) and (tmp_path / "s" / "states.html").is_file()
-    r = runner.invoke(app, ["explain", "states", str(lm_run), "--out", str(tmp_path / "s2"), "--chars", "30"],
-                      env={"COLUMNS": "160"})  # fmt: skip
+    r = runner.invoke(
+        app, ["explain", "states", str(lm_run), "--out", str(tmp_path / "s2"), "--chars", "30"], env={"COLUMNS": "160"}
+    )
     assert r.exit_code == 0, r.output  # default text: the run's validation split
     assert "position_in_line" in r.output and "states.html" in r.output
     r = runner.invoke(app, ["explain", "states", str(tmp_path), "--text", str(text)])
@@ -74,8 +121,24 @@ def test_gradients_and_states_of_a_run(lm_run, tmp_path):
 def test_gradients_fresh_cells_on_real_text(tmp_path):
     text = tmp_path / "t.txt"
     text.write_text("the cat sat on the mat; (the dog) did not.\n" * 5, encoding="utf-8")
-    args = ["explain", "gradients", "--cell", "rnn,lstm", "--hidden", "8", "--steps", "12", "--batch", "3",
-            "--batches", "1", "--data", str(text), "--out", str(tmp_path / "g.png")]  # fmt: skip
+    args = [
+        "explain",
+        "gradients",
+        "--cell",
+        "rnn,lstm",
+        "--hidden",
+        "8",
+        "--steps",
+        "12",
+        "--batch",
+        "3",
+        "--batches",
+        "1",
+        "--data",
+        str(text),
+        "--out",
+        str(tmp_path / "g.png"),
+    ]
     r = runner.invoke(app, args + ["--json", "-"])
     assert r.exit_code == 0, r.output
     rnn, lstm = json.loads(r.stdout)["profiles"]

@@ -76,8 +76,9 @@ def _parse(page: str) -> _Page:
 
 def test_html_page_has_one_coloured_span_per_character():
     values = np.linspace(-1, 1, len(TRICKY))
-    page = html_page(list(TRICKY), [("unit 3", values), ("unit 5 <b>", -values)], ranking={"is_space": [
-        {"unit": 3, "r": 0.5}]})  # fmt: skip
+    page = html_page(
+        list(TRICKY), [("unit 3", values), ("unit 5 <b>", -values)], ranking={"is_space": [{"unit": 3, "r": 0.5}]}
+    )
     p = _parse(page)
     assert len(p.blocks) == 2
     for block, vals in zip(p.blocks, (values, -values), strict=True):
@@ -168,8 +169,10 @@ def test_html_in_headless_chromium(tmp_path):
     from tests.browser import headless_chromium
 
     path = tmp_path / "p.html"
-    path.write_text(html_page(list(TRICKY), [("u", np.linspace(-1, 1, len(TRICKY))), ("v", np.zeros(len(TRICKY)))]),
-                    encoding="utf-8")  # fmt: skip
+    path.write_text(
+        html_page(list(TRICKY), [("u", np.linspace(-1, 1, len(TRICKY))), ("v", np.zeros(len(TRICKY)))]),
+        encoding="utf-8",
+    )
     with headless_chromium(width=900, height=500) as browser:
         browser.get(path.as_uri())
         blocks = browser.execute_script(
@@ -195,8 +198,15 @@ def test_record_states_two_layer_gru_matches_the_nn_model():
     torch.manual_seed(0)
     text = "a (b) 'c' d\ne f"
     vocab = Vocab.build(text, level="char")
-    model = RecurrentLM(len(vocab), cell="gru", embedding_dim=4, hidden_size=5, num_layers=2,
-                        options=CellOptions(gru_variant="paper"), impl="loop").eval()  # fmt: skip
+    model = RecurrentLM(
+        len(vocab),
+        cell="gru",
+        embedding_dim=4,
+        hidden_size=5,
+        num_layers=2,
+        options=CellOptions(gru_variant="paper"),
+        impl="loop",
+    ).eval()
     cfg = SimpleNamespace(model=SimpleNamespace(cell=SimpleNamespace(name="gru")), data=SimpleNamespace(level="char"))
     rec = record_states(SimpleNamespace(model=model, config=cfg, vocab=vocab), text)
     assert len(rec.layers) == 2 and set(rec.layers[1]) == {"h", "r", "z", "n"}

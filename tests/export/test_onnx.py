@@ -33,8 +33,16 @@ EXAMPLE = Path(__file__).parents[2] / "examples" / "onnx_classify.py"
 
 
 def _classifier(cell: str) -> Classifier:
-    cfg = apply_overrides(ClassifierConfig(), [f"model.cell.name={cell}", "model.hidden_size=6", "model.embed_size=4",
-                                               "model.bidirectional=true", "model.pooling=attention"])  # fmt: skip
+    cfg = apply_overrides(
+        ClassifierConfig(),
+        [
+            f"model.cell.name={cell}",
+            "model.hidden_size=6",
+            "model.embed_size=4",
+            "model.bidirectional=true",
+            "model.pooling=attention",
+        ],
+    )
     clf = Classifier(cfg)
     clf.prepare(ClassificationData(["abc", "bcd a", "xyz"], ["p", "q", "p"], "toy"))
     torch.manual_seed(0)
@@ -43,8 +51,17 @@ def _classifier(cell: str) -> Classifier:
 
 
 def _tagger(cell: str) -> Tagger:
-    cfg = apply_overrides(TaggerConfig(), [f"model.cell.name={cell}", "model.hidden_size=6", "model.word_embed=4",
-                                           "model.char_embed=3", "model.char_hidden=2", "model.crf=true"])  # fmt: skip
+    cfg = apply_overrides(
+        TaggerConfig(),
+        [
+            f"model.cell.name={cell}",
+            "model.hidden_size=6",
+            "model.word_embed=4",
+            "model.char_embed=3",
+            "model.char_hidden=2",
+            "model.crf=true",
+        ],
+    )
     tagger = Tagger(cfg)
     tagger.prepare(ColumnData([[("The", "B-NP"), ("dog", "I-NP"), ("runs", "B-VP")], [("A", "B-NP")]], "toy"))
     torch.manual_seed(0)
@@ -53,8 +70,9 @@ def _tagger(cell: str) -> Tagger:
 
 
 def _lm(cell: str) -> LanguageModel:
-    cfg = apply_overrides(LMConfig(), [f"model.cell.name={cell}", "model.hidden_size=6", "model.embedding_dim=4",
-                                       "model.num_layers=2"])  # fmt: skip
+    cfg = apply_overrides(
+        LMConfig(), [f"model.cell.name={cell}", "model.hidden_size=6", "model.embedding_dim=4", "model.num_layers=2"]
+    )
     lm = LanguageModel(cfg)
     lm.vocab = Vocab(["<unk>", *"abcdefg"], level="char")
     torch.manual_seed(0)
@@ -63,11 +81,24 @@ def _lm(cell: str) -> LanguageModel:
 
 
 def _forecaster(cell: str, *, decoder: str = "autoregressive", n_future: int = 1) -> Forecaster:
-    cfg = apply_overrides(ForecastConfig(), [f"model.cell.name={cell}", "model.hidden_size=6", "data.horizon=3",
-                                             f"model.decoder={decoder}", "model.relative=false"])  # fmt: skip
+    cfg = apply_overrides(
+        ForecastConfig(),
+        [
+            f"model.cell.name={cell}",
+            "model.hidden_size=6",
+            "data.horizon=3",
+            f"model.decoder={decoder}",
+            "model.relative=false",
+        ],
+    )
     fc = Forecaster(cfg)
-    fc.columns = {"target_names": ["y"], "past_names": [], "future_names": [f"f{i}" for i in range(n_future)],
-                  "n_inputs": 1 + n_future, "freq": "rows"}  # fmt: skip
+    fc.columns = {
+        "target_names": ["y"],
+        "past_names": [],
+        "future_names": [f"f{i}" for i in range(n_future)],
+        "n_inputs": 1 + n_future,
+        "freq": "rows",
+    }
     fc.scaler = Scaler("standard").fit(np.random.default_rng(0).normal(size=(20, 1 + n_future)))
     fc._season, fc.split = 1, None
     torch.manual_seed(0)
@@ -102,9 +133,26 @@ def _train_classifier(tmp_path) -> Path:
     rows = [("pos", "good fun film"), ("neg", "dull bad film"), ("pos", "great fun"), ("neg", "bad plot")] * 5
     data, run = tmp_path / "d.tsv", tmp_path / "run"
     data.write_text("".join(f"{a}\t{b}\n" for a, b in rows), encoding="utf-8")
-    r = CliRunner().invoke(app, ["classify", "train", "--data", str(data), "--input", "word", "--out", str(run),
-                                 "--hidden", "4", "--epochs", "1", "--quiet", "--data.val_fraction=0",
-                                 "--model.bidirectional=true"])  # fmt: skip
+    r = CliRunner().invoke(
+        app,
+        [
+            "classify",
+            "train",
+            "--data",
+            str(data),
+            "--input",
+            "word",
+            "--out",
+            str(run),
+            "--hidden",
+            "4",
+            "--epochs",
+            "1",
+            "--quiet",
+            "--data.val_fraction=0",
+            "--model.bidirectional=true",
+        ],
+    )
     assert r.exit_code == 0, r.output
     return run
 
@@ -119,8 +167,13 @@ def test_export_command_and_the_onnxruntime_example_agree_with_predict(tmp_path)
     assert r.exit_code == 0, r.output
     assert "onnxruntime vs PyTorch max abs diff: T=7:" in r.output and (tmp_path / "clf.json").is_file()
     texts = ["good fun", "bad film plot", "unseen words here"]
-    out = subprocess.run([sys.executable, str(EXAMPLE), str(model), *texts], capture_output=True, text=True,
-                         check=True, env={**os.environ, "PYTHONPATH": ""})  # fmt: skip  # no rnnkit on the path
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLE), str(model), *texts],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": ""},
+    )  # no rnnkit on the path
     got = [json.loads(line) for line in out.stdout.splitlines()]
     r = CliRunner().invoke(app, ["classify", "predict", str(run), *texts, "--k", "2"])
     assert r.exit_code == 0, r.output

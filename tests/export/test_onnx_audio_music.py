@@ -40,8 +40,9 @@ def _speech(cell: str) -> SpeechRecognizer:
 
 
 def _ctc(cell: str, subsample: int = 2) -> SpeechCTC:
-    cfg = apply_overrides(CTCConfig(), [f"model.cell.name={cell}", "model.hidden_size=6", *FEATURES,
-                                        f"model.subsample={subsample}"])  # fmt: skip
+    cfg = apply_overrides(
+        CTCConfig(), [f"model.cell.name={cell}", "model.hidden_size=6", *FEATURES, f"model.subsample={subsample}"]
+    )
     task = SpeechCTC(cfg)
     task.words, task.input_size, task.sample_rate, task.scaler = ["one", "two"], 5, 8000, _scaler(5)
     torch.manual_seed(0)
@@ -50,8 +51,16 @@ def _ctc(cell: str, subsample: int = 2) -> SpeechCTC:
 
 
 def _music(cell: str, output: str = "bernoulli") -> MusicModel:
-    cfg = apply_overrides(MusicConfig(), [f"model.cell.name={cell}", "model.hidden_size=6", "model.num_layers=2",
-                                          f"model.output={output}", "model.nade_hidden=4"])  # fmt: skip
+    cfg = apply_overrides(
+        MusicConfig(),
+        [
+            f"model.cell.name={cell}",
+            "model.hidden_size=6",
+            "model.num_layers=2",
+            f"model.output={output}",
+            "model.nade_hidden=4",
+        ],
+    )
     task = MusicModel(cfg)
     torch.manual_seed(0)
     task.model = task.build_model().eval()
@@ -133,9 +142,27 @@ def test_export_command_on_a_tiny_trained_speech_run(tmp_path):
 
     pytest.importorskip("soundfile")
     rec, run = write_tones(tmp_path / "rec", per_word=3), tmp_path / "run"
-    r = CliRunner().invoke(app, ["speech", "train", "--data", str(rec), "--out", str(run), "--hidden", "4",
-                                 "--epochs", "1", "--cell", "lstm", "--cache", "off", "--quiet",
-                                 "--data.test_below=1"])  # fmt: skip
+    r = CliRunner().invoke(
+        app,
+        [
+            "speech",
+            "train",
+            "--data",
+            str(rec),
+            "--out",
+            str(run),
+            "--hidden",
+            "4",
+            "--epochs",
+            "1",
+            "--cell",
+            "lstm",
+            "--cache",
+            "off",
+            "--quiet",
+            "--data.test_below=1",
+        ],
+    )
     assert r.exit_code == 0, r.output
     r = CliRunner().invoke(app, ["export", str(run), "--onnx", str(tmp_path / "s.onnx")])
     assert r.exit_code == 0, r.output

@@ -21,13 +21,19 @@ from rnnkit.tasks.translate.task import Translator, TranslatorConfig  # noqa: E4
 
 TOL = 1e-5
 EXAMPLE = Path(__file__).parents[2] / "examples" / "onnx_translate.py"
-PAIRS = [("i am here .", "je suis la ."), ("you are here .", "tu es la ."), ("i am tired .", "je suis fatigue ."),
-         ("you are tired .", "tu es fatigue .")]  # fmt: skip
+PAIRS = [
+    ("i am here .", "je suis la ."),
+    ("you are here .", "tu es la ."),
+    ("i am tired .", "je suis fatigue ."),
+    ("you are tired .", "tu es fatigue ."),
+]
 
 
 def _translator(cell: str, *more: str) -> Translator:
-    cfg = apply_overrides(TranslatorConfig(), [f"model.cell.name={cell}", "model.hidden_size=6", "model.embed_size=4",
-                                              "model.num_layers=2", *more])  # fmt: skip
+    cfg = apply_overrides(
+        TranslatorConfig(),
+        [f"model.cell.name={cell}", "model.hidden_size=6", "model.embed_size=4", "model.num_layers=2", *more],
+    )
     tr = Translator(cfg)
     tr.prepare(PAIRS)
     torch.manual_seed(0)
@@ -40,8 +46,12 @@ def test_every_cell_exports_encoder_and_decoder_step_with_parity(tmp_path, cell)
     report = _translator(cell).export_onnx(tmp_path / "t.onnx", lengths=(5, 11), tol=None)
     assert set(report.parts) == {"encoder", "decoder"} and sorted(report.max_abs_diff) == [5, 11]
     assert max(report.max_abs_diff.values()) <= TOL, {p: r.max_abs_diff for p, r in report.parts.items()}
-    assert {f.name for f in tmp_path.iterdir()} == {"t.encoder.onnx", "t.encoder.json", "t.decoder.onnx",
-                                                    "t.decoder.json"}  # fmt: skip
+    assert {f.name for f in tmp_path.iterdir()} == {
+        "t.encoder.onnx",
+        "t.encoder.json",
+        "t.decoder.onnx",
+        "t.decoder.json",
+    }
 
 
 @pytest.mark.parametrize("attention", ["bahdanau", "dot"])
@@ -59,15 +69,36 @@ def test_greedy_decoding_with_onnxruntime_alone_matches_predict(tmp_path):
 
     data, run = tmp_path / "p.tsv", tmp_path / "run"
     data.write_text("".join(f"{a}\t{b}\n" for a, b in PAIRS * 6), encoding="utf-8")
-    r = CliRunner().invoke(app, ["translate", "train", "--data", str(data), "--out", str(run), "--hidden", "8",
-                                 "--batch-size", "4", "--epochs", "3", "--quiet"])  # fmt: skip
+    r = CliRunner().invoke(
+        app,
+        [
+            "translate",
+            "train",
+            "--data",
+            str(data),
+            "--out",
+            str(run),
+            "--hidden",
+            "8",
+            "--batch-size",
+            "4",
+            "--epochs",
+            "3",
+            "--quiet",
+        ],
+    )
     assert r.exit_code == 0, r.output
     r = CliRunner().invoke(app, ["export", str(run), "--onnx", str(tmp_path / "t.onnx")])
     assert r.exit_code == 0 and "decoder: onnxruntime vs PyTorch max abs diff" in r.output, r.output
     tr = Translator.load(run)
     sentences = ["i am here .", "you are tired .", "you am here here ."]
     toks = [" ".join(tr.text.tokens(s)) for s in sentences]  # the example reads tokenised text
-    out = subprocess.run([sys.executable, str(EXAMPLE), str(tmp_path / "t.onnx"), *toks], capture_output=True,
-                         text=True, check=True, env={**os.environ, "PYTHONPATH": ""})  # fmt: skip  # no rnnkit
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLE), str(tmp_path / "t.onnx"), *toks],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": ""},
+    )  # no rnnkit
     want = [" ".join(t) for t in tr.decode([s.split() for s in toks], beam_size=1)]
     assert out.stdout.splitlines() == want and any(want)

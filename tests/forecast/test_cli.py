@@ -21,10 +21,32 @@ def test_round_trip_train_eval_predict_backtest(monthly_csv, tmp_path):
     run = tmp_path / "run"
     r = runner.invoke(
         app,
-        ["forecast", "train", "--csv", str(monthly_csv), "--time-col", "date", "--target", "sales", "--horizon", "3",
-         "--input-length", "12", "--train-end", "36", "--val-end", "48", "--likelihood", "gaussian", "--season", "12",
-         "--run-dir", str(run), *TINY],
-    )  # fmt: skip
+        [
+            "forecast",
+            "train",
+            "--csv",
+            str(monthly_csv),
+            "--time-col",
+            "date",
+            "--target",
+            "sales",
+            "--horizon",
+            "3",
+            "--input-length",
+            "12",
+            "--train-end",
+            "36",
+            "--val-end",
+            "48",
+            "--likelihood",
+            "gaussian",
+            "--season",
+            "12",
+            "--run-dir",
+            str(run),
+            *TINY,
+        ],
+    )
     assert r.exit_code == 0, r.output
     task = json.loads((run / "task.json").read_text())
     assert task["task"] == "forecast" and task["split"] == {"train_end": 36, "val_end": 48, "total": 60}
@@ -38,8 +60,9 @@ def test_round_trip_train_eval_predict_backtest(monthly_csv, tmp_path):
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["MAE"] == report["MAE"]  # the weights train scored are the ones eval loads
 
-    r = runner.invoke(app, ["forecast", "predict", str(run), "--out", str(tmp_path / "f.csv"),
-                            "--plot", str(tmp_path / "f.png")])  # fmt: skip
+    r = runner.invoke(
+        app, ["forecast", "predict", str(run), "--out", str(tmp_path / "f.csv"), "--plot", str(tmp_path / "f.png")]
+    )
     assert r.exit_code == 0, r.output
     lines = r.stdout.splitlines()
     assert lines[0] == "time,target,forecast,q0.1,q0.5,q0.9" and lines[1].startswith("2005-01-01,sales,")
@@ -48,9 +71,22 @@ def test_round_trip_train_eval_predict_backtest(monthly_csv, tmp_path):
 
     r = runner.invoke(
         app,
-        ["forecast", "backtest", str(run), "--start", "48", "--stride", "2", "--baselines", "naive,seasonal_naive",
-         "--json", str(tmp_path / "m.json"), "--plot", str(tmp_path / "b.png")],
-    )  # fmt: skip
+        [
+            "forecast",
+            "backtest",
+            str(run),
+            "--start",
+            "48",
+            "--stride",
+            "2",
+            "--baselines",
+            "naive,seasonal_naive",
+            "--json",
+            str(tmp_path / "m.json"),
+            "--plot",
+            str(tmp_path / "b.png"),
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "seasonal_naive" in r.output and "MASE" in r.output
     m = json.loads((tmp_path / "m.json").read_text())["metrics"]
@@ -86,8 +122,19 @@ def test_defaults_on_a_strangers_csv(tmp_path):
 
 def test_predict_and_backtest_another_file(monthly_csv, tmp_path):
     run = tmp_path / "run"
-    args = ["--data", str(monthly_csv), "--target", "sales", "--horizon", "3", "--input-length", "12", "--train-end",
-            "36", "--out"]  # fmt: skip
+    args = [
+        "--data",
+        str(monthly_csv),
+        "--target",
+        "sales",
+        "--horizon",
+        "3",
+        "--input-length",
+        "12",
+        "--train-end",
+        "36",
+        "--out",
+    ]
     assert runner.invoke(app, ["forecast", "train", *args, str(run), *TINY]).exit_code == 0
     longer = pd.read_csv(monthly_csv)
     shorter = tmp_path / "first50.csv"
@@ -118,9 +165,28 @@ def test_train_resume_continues_exactly(monthly_csv, tmp_path, monkeypatch):
     from tests.train.helpers import assert_same_last, spy_resume
 
     resumed_from = spy_resume(monkeypatch)
-    args = ["forecast", "train", "--csv", str(monthly_csv), "--time-col", "date", "--target", "sales", "--horizon",
-            "3", "--input-length", "12", "--train-end", "36", "--val-end", "48", "--hidden", "4", "--quiet",
-            "--data.batch_size=4"]  # fmt: skip
+    args = [
+        "forecast",
+        "train",
+        "--csv",
+        str(monthly_csv),
+        "--time-col",
+        "date",
+        "--target",
+        "sales",
+        "--horizon",
+        "3",
+        "--input-length",
+        "12",
+        "--train-end",
+        "36",
+        "--val-end",
+        "48",
+        "--hidden",
+        "4",
+        "--quiet",
+        "--data.batch_size=4",
+    ]
     full, cut = tmp_path / "full", tmp_path / "cut"
     assert runner.invoke(app, [*args, "--epochs", "2", "--run-dir", str(full)]).exit_code == 0
     assert runner.invoke(app, [*args, "--epochs", "1", "--run-dir", str(cut)]).exit_code == 0

@@ -22,8 +22,13 @@ runner = CliRunner()
 
 def test_time_from_year_month_day_hour_columns_with_leading_missing_values():
     """The UCI Beijing PM2.5 layout: No, year, month, day, hour, pm2.5 (NA for the first hours), covariates."""
-    s = tsd.read_csv(EXAMPLES / "hourly-pm25.csv", time_col="year,month,day,hour", targets=["pm2.5"],
-                     past_covariates=["DEWP", "TEMP"], fill="interpolate")  # fmt: skip
+    s = tsd.read_csv(
+        EXAMPLES / "hourly-pm25.csv",
+        time_col="year,month,day,hour",
+        targets=["pm2.5"],
+        past_covariates=["DEWP", "TEMP"],
+        fill="interpolate",
+    )
     assert s.freq == "h" and len(s) == 69 and str(s.time[0]) == "2010-01-01 03:00:00"
     assert str(s.time[-1]) == "2010-01-03 23:00:00"
     assert s.notes == [
@@ -36,9 +41,13 @@ def test_time_from_year_month_day_hour_columns_with_leading_missing_values():
     assert detected.time.equals(s.time)
     assert detected.notes[0] == "time from columns year, month, day, hour (detected; --time-col to choose)"
     with pytest.raises(DataError, match=r"column 'year,month,day,hour' row 5: cannot parse '2010 1 x 5'"):
-        tsd.read_csv(io.StringIO("year,month,day,hour,y\n" + "".join(
-            f"2010,1,{'x' if h == 5 else 1},{h},{h}\n" for h in range(8))), time_col="year,month,day,hour",
-            targets="y")  # fmt: skip
+        tsd.read_csv(
+            io.StringIO(
+                "year,month,day,hour,y\n" + "".join(f"2010,1,{'x' if h == 5 else 1},{h},{h}\n" for h in range(8))
+            ),
+            time_col="year,month,day,hour",
+            targets="y",
+        )
 
 
 def test_date_format_reads_what_would_be_ambiguous():
@@ -66,17 +75,30 @@ def test_day_first_dates_read_when_the_data_settle_the_order():
 
 def test_unsorted_message_asks_about_the_date_format_first():
     bad = "t,y\n2020-01-01,1\n2020-01-03,3\n2020-01-02,2\n"
-    with pytest.raises(DataError, match=r"If those dates are read wrongly, give their format .*--date-format.*"
-                                        r"only if the file really is out of time order"):  # fmt: skip
+    with pytest.raises(
+        DataError,
+        match=r"If those dates are read wrongly, give their format .*--date-format.*"
+        r"only if the file really is out of time order",
+    ):
         tsd.read_csv(io.StringIO(bad), time_col="t", targets="y")
 
 
 @pytest.mark.parametrize(
     ("freq", "season", "windows"),
-    [("h", 24, (24, 96)), ("D", 7, (7, 56)), ("B", 5, (5, 40)), ("W-SUN", 52, (13, 104)), ("MS", 12, (12, 36)),
-     ("ME", 12, (12, 36)), ("QS-JAN", 4, (8, 16)), ("QE-DEC", 4, (8, 16)), ("YS-JAN", 1, (4, 12)),
-     ("2h", 12, (6, 24)), ("rows", 1, (6, 24))],
-)  # fmt: skip
+    [
+        ("h", 24, (24, 96)),
+        ("D", 7, (7, 56)),
+        ("B", 5, (5, 40)),
+        ("W-SUN", 52, (13, 104)),
+        ("MS", 12, (12, 36)),
+        ("ME", 12, (12, 36)),
+        ("QS-JAN", 4, (8, 16)),
+        ("QE-DEC", 4, (8, 16)),
+        ("YS-JAN", 1, (4, 12)),
+        ("2h", 12, (6, 24)),
+        ("rows", 1, (6, 24)),
+    ],
+)
 def test_season_and_default_windows_from_the_frequency(freq, season, windows):
     assert season_for(freq)[0] == season
     assert default_windows(freq) == windows
@@ -89,10 +111,12 @@ def test_hourly_csv_gets_a_daily_season_in_the_task(tmp_path):
     from rnnkit.tasks.forecast.task import ForecastConfig, ForecastDataConfig, Forecaster, ForecastModelConfig
 
     cfg = ForecastConfig(
-        data=ForecastDataConfig(path=str(EXAMPLES / "hourly-pm25.csv"), targets=("pm2.5",), fill="interpolate",
-                                horizon=6, input_length=12),
-        model=ForecastModelConfig(hidden_size=4), train=TrainConfig(epochs=1, quiet=True),
-    )  # fmt: skip
+        data=ForecastDataConfig(
+            path=str(EXAMPLES / "hourly-pm25.csv"), targets=("pm2.5",), fill="interpolate", horizon=6, input_length=12
+        ),
+        model=ForecastModelConfig(hidden_size=4),
+        train=TrainConfig(epochs=1, quiet=True),
+    )
     fc = Forecaster(cfg)
     splits = fc.load_data()
     assert fc.season == 24 and "frequency 'h': season 24 (hourly; --season to change)" in splits.notes
@@ -104,9 +128,30 @@ def test_hourly_csv_gets_a_daily_season_in_the_task(tmp_path):
 
 
 def test_repairs_are_printed_with_counts_by_train(tmp_path):
-    r = runner.invoke(app, ["forecast", "train", "--data", str(EXAMPLES / "hourly-pm25.csv"), "--target", "pm2.5",
-                            "--fill", "interpolate", "--horizon", "3", "--input-length", "6", "--epochs", "1",
-                            "--hidden", "4", "--quiet", "--out", str(tmp_path / "run")])  # fmt: skip
+    r = runner.invoke(
+        app,
+        [
+            "forecast",
+            "train",
+            "--data",
+            str(EXAMPLES / "hourly-pm25.csv"),
+            "--target",
+            "pm2.5",
+            "--fill",
+            "interpolate",
+            "--horizon",
+            "3",
+            "--input-length",
+            "6",
+            "--epochs",
+            "1",
+            "--hidden",
+            "4",
+            "--quiet",
+            "--out",
+            str(tmp_path / "run"),
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "trimmed 3 leading and 0 trailing rows with missing values" in r.output
     assert "column 'pm2.5': filled 1 missing values by interpolate" in r.output
@@ -134,8 +179,9 @@ def test_the_notes_shown_in_formats_forecast_md_are_what_train_prints(tmp_path, 
     block = doc.split("```\n$ rnnkit forecast train ")[1].split("```")[0].splitlines()
     monkeypatch.chdir(EXAMPLES.parents[2])  # the doc's paths are relative to the repository
     args = block[0].split()
-    r = runner.invoke(app, ["forecast", "train", *args, "--epochs", "1", "--hidden", "4", "--quiet",
-                            "--out", str(tmp_path / "run")])  # fmt: skip
+    r = runner.invoke(
+        app, ["forecast", "train", *args, "--epochs", "1", "--hidden", "4", "--quiet", "--out", str(tmp_path / "run")]
+    )
     assert r.exit_code == 0, r.output
     assert block[1].split("/")[-1] in r.output  # the CLI prints the absolute path
     for line in block[2:]:

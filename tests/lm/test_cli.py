@@ -20,9 +20,31 @@ def trained_run(tmp_path_factory):
     d = tmp_path_factory.mktemp("cli")
     (d / "in.txt").write_text(TEXT, encoding="utf-8")
     out = d / "run"
-    args = ["train", "lm", "--data", str(d / "in.txt"), "--cell", "gru", "--hidden", "24", "--layers", "1",
-            "--embedding", "8", "--bptt", "16", "--batch-size", "4", "--out", str(out), "--quiet",
-            "--train.max_steps=8", "--model.impl=loop", "--data.val_fraction", "0.2"]  # fmt: skip
+    args = [
+        "train",
+        "lm",
+        "--data",
+        str(d / "in.txt"),
+        "--cell",
+        "gru",
+        "--hidden",
+        "24",
+        "--layers",
+        "1",
+        "--embedding",
+        "8",
+        "--bptt",
+        "16",
+        "--batch-size",
+        "4",
+        "--out",
+        str(out),
+        "--quiet",
+        "--train.max_steps=8",
+        "--model.impl=loop",
+        "--data.val_fraction",
+        "0.2",
+    ]
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
     return out, json.loads(res.stdout)
@@ -102,9 +124,29 @@ def test_adaptive_softmax_train_eval_generate(tmp_path):
     words = "the cat sat on the mat\na dog ran in the park\none fish two fish red fish blue fish\n" * 40
     (tmp_path / "w.txt").write_text(words, encoding="utf-8")
     out = tmp_path / "run"
-    args = ["train", "lm", "--data", str(tmp_path / "w.txt"), "--level", "word", "--hidden", "16", "--embedding", "8",
-            "--bptt", "8", "--batch-size", "4", "--out", str(out), "--quiet", "--adaptive", "3,8",
-            "--train.max_steps=4", "--model.impl=loop"]  # fmt: skip
+    args = [
+        "train",
+        "lm",
+        "--data",
+        str(tmp_path / "w.txt"),
+        "--level",
+        "word",
+        "--hidden",
+        "16",
+        "--embedding",
+        "8",
+        "--bptt",
+        "8",
+        "--batch-size",
+        "4",
+        "--out",
+        str(out),
+        "--quiet",
+        "--adaptive",
+        "3,8",
+        "--train.max_steps=4",
+        "--model.impl=loop",
+    ]
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
     assert json.loads((out / "config.json").read_text())["model"]["adaptive_cutoffs"] == [3, 8]

@@ -25,9 +25,31 @@ def test_periodic_evaluations_score_the_first_n_validation_tokens_and_the_final_
     f = tmp_path / "t.txt"
     f.write_text(TEXT, encoding="utf-8")
     out = tmp_path / "run"
-    args = ["lm", "train", "--data", str(f), "--out", str(out), "--hidden", "8", "--layers", "1", "--embedding", "4",
-            "--bptt", "8", "--batch-size", "4", "--eval-tokens", "96", "--quiet", "--model.impl=loop",
-            "--train.max_steps=4", "--train.eval_every=2", "--data.eval_batch_size=3"]  # fmt: skip
+    args = [
+        "lm",
+        "train",
+        "--data",
+        str(f),
+        "--out",
+        str(out),
+        "--hidden",
+        "8",
+        "--layers",
+        "1",
+        "--embedding",
+        "4",
+        "--bptt",
+        "8",
+        "--batch-size",
+        "4",
+        "--eval-tokens",
+        "96",
+        "--quiet",
+        "--model.impl=loop",
+        "--train.max_steps=4",
+        "--train.eval_every=2",
+        "--data.eval_batch_size=3",
+    ]
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
     vals = [r for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines()) if "val_loss" in r]

@@ -171,8 +171,15 @@ def test_blas_thread_choice_is_local_to_the_step():
 
 def test_fast_decoder_adaptive_softmax_log_probabilities():
     torch.manual_seed(2)
-    m = RecurrentLM(40, cell="lstm", embedding_dim=8, hidden_size=16, num_layers=2, adaptive_cutoffs=[6, 15, 30],
-                   adaptive_div_value=2.0)  # fmt: skip
+    m = RecurrentLM(
+        40,
+        cell="lstm",
+        embedding_dim=8,
+        hidden_size=16,
+        num_layers=2,
+        adaptive_cutoffs=[6, 15, 30],
+        adaptive_div_value=2.0,
+    )
     m.eval()
     ids = torch.randint(0, 40, (1, 12))
     with torch.no_grad():

@@ -26,8 +26,9 @@ def assert_same_ids(path, settings: P.Settings, out):
     enc, built = P.prepare(path, out, settings)
     ref = encode_splits(
         load_splits(path=path, valid_fraction=settings.valid_fraction, test_fraction=settings.test_fraction),
-        level=settings.level, max_size=settings.max_vocab or None,
-    )  # fmt: skip
+        level=settings.level,
+        max_size=settings.max_vocab or None,
+    )
     assert built and enc.vocab == ref.vocab
     for s in ("train", "valid", "test"):
         a, b = getattr(enc, s), getattr(ref, s)
@@ -146,8 +147,25 @@ def test_cli_prepare_then_train_from_it_and_a_corpus_shorter_than_one_batch(tmp_
     assert res.exit_code == 0 and "vocabulary 9 (uint8)" in res.output, res.output
     meta = json.loads((prep / "meta.json").read_text())
     assert meta["counts"] == {"train": 1026, "valid": 114} and meta["sources"][0]["sha256"]
-    args = ["lm", "train", "--data", str(prep), "--hidden", "8", "--layers", "1", "--embedding", "4", "--bptt", "8",
-            "--batch-size", "4", "--quiet", "--train.max_steps=3", "--model.impl=loop"]  # fmt: skip
+    args = [
+        "lm",
+        "train",
+        "--data",
+        str(prep),
+        "--hidden",
+        "8",
+        "--layers",
+        "1",
+        "--embedding",
+        "4",
+        "--bptt",
+        "8",
+        "--batch-size",
+        "4",
+        "--quiet",
+        "--train.max_steps=3",
+        "--model.impl=loop",
+    ]
     res = runner.invoke(app, [*args, "--out", str(tmp_path / "run")])
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["valid"]["tokens"] == 113
@@ -184,7 +202,10 @@ def test_cli_prepare_a_known_dataset_and_what_it_refuses(data_root, tmp_path):
     assert res.exit_code == 0 and "vocabulary 10,000 (uint16)" in res.output, res.output
     meta = json.loads((prep / "meta.json").read_text())
     assert meta["split_rule"] == "one file each" and [s["path"].rsplit("/", 1)[1] for s in meta["sources"]] == [
-        "ptb.train.txt", "ptb.valid.txt", "ptb.test.txt"]  # fmt: skip
+        "ptb.train.txt",
+        "ptb.valid.txt",
+        "ptb.test.txt",
+    ]
     res = runner.invoke(app, ["lm", "prepare", "--out", str(tmp_path / "x")])
     assert res.exit_code == 2 and "give --data PATH or --dataset NAME" in res.output, res.output
     res = runner.invoke(app, ["lm", "prepare", "--dataset", "imdb", "--out", str(tmp_path / "x")])

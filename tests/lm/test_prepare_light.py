@@ -39,8 +39,19 @@ def test_help_and_prepare_import_no_torch(tmp_path):
     f = tmp_path / "t.txt"
     f.write_text("to be or not to be\n" * 500, encoding="utf-8")
     for level in ("char", "word"):
-        out = probe("--threads", "1", "lm", "prepare", "--data", str(f), "--out", str(tmp_path / level),
-                    "--level", level, "--quiet")  # fmt: skip
+        out = probe(
+            "--threads",
+            "1",
+            "lm",
+            "prepare",
+            "--data",
+            str(f),
+            "--out",
+            str(tmp_path / level),
+            "--level",
+            level,
+            "--quiet",
+        )
         assert out["code"] == 0 and out["heavy"] == [], out
         assert (tmp_path / level / "meta.json").is_file()
         assert out["rss_mb"] < 200, out  # torch alone adds ~300 MB

@@ -16,8 +16,24 @@ import rnnkit.data.words as W
 from rnnkit.data.text import encode_splits, load_splits, tokenize
 
 SPACES = [chr(c) for c in W.WHITESPACE]
-PIECES = [*string.ascii_letters[:6], "é", "中", "😀", "<eos>", "<unk>", "\r\n", "\x00", "x" * 15, "y" * 16, "é" * 8,
-          "\u200b", "\u201c", "\u2014", "\u180e", "\ufeff"]  # neighbours of spaces in UTF-8 that are not spaces
+PIECES = [
+    *string.ascii_letters[:6],
+    "é",
+    "中",
+    "😀",
+    "<eos>",
+    "<unk>",
+    "\r\n",
+    "\x00",
+    "x" * 15,
+    "y" * 16,
+    "é" * 8,
+    "\u200b",
+    "\u201c",
+    "\u2014",
+    "\u180e",
+    "\ufeff",
+]  # neighbours of spaces in UTF-8 that are not spaces
 texts = st.lists(st.sampled_from(PIECES + SPACES), max_size=60).map("".join)
 
 

@@ -163,15 +163,56 @@ def test_cli_trains_on_a_midi_folder_and_writes_a_midi_sample(tmp_path):
             chords = [(root + d, t / 4, (t + 1) / 4) for t in range(8) for d in (0, 4, 7)]
             save(song(chords, drums=[(36, 0, 2)]), data / split / f"{i}.mid")
     run = tmp_path / "run"
-    r = runner.invoke(app, ["--threads", "1", "music", "train", "--data", str(data), "--fs", "4", "--output", "nade",
-                            "--transpose", "2", "--epochs", "1", "--hidden", "8", "--model.nade_hidden=8",
-                            "--out", str(run), "--quiet"])  # fmt: skip
+    r = runner.invoke(
+        app,
+        [
+            "--threads",
+            "1",
+            "music",
+            "train",
+            "--data",
+            str(data),
+            "--fs",
+            "4",
+            "--output",
+            "nade",
+            "--transpose",
+            "2",
+            "--epochs",
+            "1",
+            "--hidden",
+            "8",
+            "--model.nade_hidden=8",
+            "--out",
+            str(run),
+            "--quiet",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "MIDI at 4 frames per second" in r.output and "4 -> 20" in r.output
     out_mid, out_png, out_wav = tmp_path / "sample.mid", tmp_path / "sample.png", tmp_path / "sample.wav"
-    r = runner.invoke(app, ["music", "generate", str(run), "--prime", str(data / "test" / "0.mid"), "--frames", "6",
-                            "--seed", "1", "--temperature", "0.8", "--midi", str(out_mid),
-                            "--png", str(out_png), "--wav", str(out_wav)])  # fmt: skip
+    r = runner.invoke(
+        app,
+        [
+            "music",
+            "generate",
+            str(run),
+            "--prime",
+            str(data / "test" / "0.mid"),
+            "--frames",
+            "6",
+            "--seed",
+            "1",
+            "--temperature",
+            "0.8",
+            "--midi",
+            str(out_mid),
+            "--png",
+            str(out_png),
+            "--wav",
+            str(out_wav),
+        ],
+    )
     assert r.exit_code == 0, r.output
     printed = r.output.strip().splitlines()
     assert len(printed) == 6 and out_png.stat().st_size > 1000

@@ -80,9 +80,7 @@ def test_reader_round_trip_of_a_tiny_mat(tmp_path):
     assert got["train"][1].dtype == np.float32 and np.array_equal(got["train"][1], tr[1])
 
 
-@pytest.mark.parametrize(
-    ("name", "counts"), [("jsb-chorales", (229, 76, 77)), ("nottingham", (694, 173, 170))]
-)
+@pytest.mark.parametrize(("name", "counts"), [("jsb-chorales", (229, 76, 77)), ("nottingham", (694, 173, 170))])
 def test_published_files_read_and_verify(data_root, name, counts):
     from rnnkit.data.music import dataset_path
 
@@ -131,8 +129,10 @@ def test_cli_says_what_is_wrong_with_a_bad_roll(tmp_path):
 @pytest.mark.parametrize("cell", cell_names("nn"))
 def test_every_registered_cell_is_the_recurrence(cell):
     torch.manual_seed(0)
-    net = PianoRollNet(apply_overrides(MusicConfig(), [f"model.cell.name={cell}", "model.hidden_size=8",
-                                                       "model.impl=loop"]).model, keys=KEYS)  # fmt: skip
+    net = PianoRollNet(
+        apply_overrides(MusicConfig(), [f"model.cell.name={cell}", "model.hidden_size=8", "model.impl=loop"]).model,
+        keys=KEYS,
+    )
     batch = _collate([(roll(5, 0).astype(np.float32),), (roll(3, 1).astype(np.float32),)])
     out = _step(net, batch, None)
     out.loss.backward()
@@ -159,8 +159,9 @@ def test_input_dropout_hides_notes_from_the_recurrence_in_training_only():
     """The recurrence reads each key of the input frames dropped with probability p (kept ones scaled by 1/(1-p));
     the scored target frames are never dropped; in eval mode the layer is the identity."""
     p, T = 0.5, 200
-    cfg = apply_overrides(MusicConfig(), [f"model.input_dropout={p}", "model.head_dropout=0", "model.hidden_size=8",
-                                          "model.impl=loop"])  # fmt: skip
+    cfg = apply_overrides(
+        MusicConfig(), [f"model.input_dropout={p}", "model.head_dropout=0", "model.hidden_size=8", "model.impl=loop"]
+    )
     torch.manual_seed(0)
     net = PianoRollNet(cfg.model, keys=KEYS)
     plain = PianoRollNet(apply_overrides(cfg, ["model.input_dropout=0"]).model, keys=KEYS)
@@ -184,9 +185,28 @@ def test_input_dropout_hides_notes_from_the_recurrence_in_training_only():
 def test_cli_sets_the_regularisers(tmp_path):
     path = write_mat(tmp_path / "tiny.mat", traindata=[roll(6, 0), roll(5, 1)], validdata=[roll(5, 2)])
     run = tmp_path / "run"
-    r = runner.invoke(app, ["--threads", "1", "music", "train", "--data", str(path), "--hidden", "8",
-                            "--epochs", "1", "--input-dropout", "0.2", "--weight-drop", "0.25",
-                            "--out", str(run), "--quiet"])  # fmt: skip
+    r = runner.invoke(
+        app,
+        [
+            "--threads",
+            "1",
+            "music",
+            "train",
+            "--data",
+            str(path),
+            "--hidden",
+            "8",
+            "--epochs",
+            "1",
+            "--input-dropout",
+            "0.2",
+            "--weight-drop",
+            "0.25",
+            "--out",
+            str(run),
+            "--quiet",
+        ],
+    )
     assert r.exit_code == 0, r.output
     saved = json.loads((run / "config.json").read_text())["model"]
     assert (saved["input_dropout"], saved["weight_drop"]) == (0.2, 0.25)

@@ -125,8 +125,16 @@ def test_nade_beats_independent_keys_on_chords():
     nll, threads = {}, torch.get_num_threads()
     torch.set_num_threads(1)  # tiny tensors: more threads only add synchronisation on a loaded machine
     for output in ("bernoulli", "nade"):
-        cfg = apply_overrides(MusicConfig(), [f"model.output={output}", "model.hidden_size=16", "model.nade_hidden=16",
-                                              "model.head_dropout=0", "model.impl=loop"])  # fmt: skip
+        cfg = apply_overrides(
+            MusicConfig(),
+            [
+                f"model.output={output}",
+                "model.hidden_size=16",
+                "model.nade_hidden=16",
+                "model.head_dropout=0",
+                "model.impl=loop",
+            ],
+        )
         torch.manual_seed(0)
         task = MusicModel(cfg)
         task.model = task.build_model()

@@ -65,13 +65,25 @@ def test_a_choice_measured_on_a_busy_machine_stays_in_memory(tmp_path):
 def test_a_busy_machine_needs_a_larger_margin_to_leave_the_preferred_impl(tmp_path):
     busy = lambda: 4.0 * (os.cpu_count() or 1)  # noqa: E731
     clock = FakeClock({"fused": 0.0100, "bptt": 0.0085})  # 15% apart: a win when quiet, noise when busy
-    assert autotune.Tuner(tmp_path / "a.json", clock=clock, load=IDLE).choose(KEY, ["fused", "bptt"], clock.run,
-                                                                             prefer="fused") == "bptt"  # fmt: skip
-    assert autotune.Tuner(tmp_path / "b.json", clock=clock, load=busy).choose(KEY, ["fused", "bptt"], clock.run,
-                                                                             prefer="fused") == "fused"  # fmt: skip
+    assert (
+        autotune.Tuner(tmp_path / "a.json", clock=clock, load=IDLE).choose(
+            KEY, ["fused", "bptt"], clock.run, prefer="fused"
+        )
+        == "bptt"
+    )
+    assert (
+        autotune.Tuner(tmp_path / "b.json", clock=clock, load=busy).choose(
+            KEY, ["fused", "bptt"], clock.run, prefer="fused"
+        )
+        == "fused"
+    )
     clock.cost = {"fused": 0.0100, "bptt": 0.0050}  # 2x: a win even on a busy machine
-    assert autotune.Tuner(tmp_path / "c.json", clock=clock, load=busy).choose(KEY, ["fused", "bptt"], clock.run,
-                                                                             prefer="fused") == "bptt"  # fmt: skip
+    assert (
+        autotune.Tuner(tmp_path / "c.json", clock=clock, load=busy).choose(
+            KEY, ["fused", "bptt"], clock.run, prefer="fused"
+        )
+        == "bptt"
+    )
 
 
 def test_other_keys_are_measured_and_kept_beside(tmp_path):
@@ -94,10 +106,14 @@ def test_a_cached_impl_that_no_longer_applies_is_measured_again(tmp_path):
 
 @pytest.mark.parametrize(
     "content",
-    ["{not json", json.dumps({"version": 0, "entries": {}}), json.dumps([1, 2]),
-     json.dumps({"version": autotune.VERSION, "entries": {autotune.key_str(KEY): {"impl": 3}}})],
+    [
+        "{not json",
+        json.dumps({"version": 0, "entries": {}}),
+        json.dumps([1, 2]),
+        json.dumps({"version": autotune.VERSION, "entries": {autotune.key_str(KEY): {"impl": 3}}}),
+    ],
     ids=["corrupt", "stale-version", "not-a-dict", "bad-entry"],
-)  # fmt: skip
+)
 def test_a_corrupt_or_stale_cache_is_ignored_and_rewritten(tmp_path, content):
     path = tmp_path / "autotune.json"
     path.write_text(content)
@@ -127,8 +143,9 @@ def test_a_slow_impl_is_timed_once(tmp_path):
 
 def test_quick_cases_get_rounds_until_each_candidate_has_min_seconds(tmp_path):
     clock = FakeClock({"fused": 0.05, "bptt": 0.04})
-    autotune.Tuner(tmp_path / "a.json", clock=clock, load=IDLE).choose(KEY, ["fused", "bptt"], clock.run,
-                                                                      repeats=3, min_seconds=0.3)  # fmt: skip
+    autotune.Tuner(tmp_path / "a.json", clock=clock, load=IDLE).choose(
+        KEY, ["fused", "bptt"], clock.run, repeats=3, min_seconds=0.3
+    )
     assert clock.calls.count("bptt") == 1 + 8  # 8 rounds x 0.04 s >= 0.3 s (7 give 0.28)
     clock.calls.clear()
     clock.cost = {"fused": 0.5, "bptt": 0.4}  # long cases: the 3 rounds already hold > 0.3 s

@@ -114,8 +114,25 @@ def test_script_defaults_and_presets(monkeypatch):
 
 def test_script_runs_one_new_cell_at_tiny_sizes(monkeypatch, capsys):
     script = _script(monkeypatch)
-    script.main(["--cells", "minlstm", "--hidden", "16", "--layers", "1", "--seq-lens", "8", "24", "--batch", "4",
-                 "--repeats", "1", "--threads", "1"])  # fmt: skip
+    script.main(
+        [
+            "--cells",
+            "minlstm",
+            "--hidden",
+            "16",
+            "--layers",
+            "1",
+            "--seq-lens",
+            "8",
+            "24",
+            "--batch",
+            "4",
+            "--repeats",
+            "1",
+            "--threads",
+            "1",
+        ]
+    )
     out = capsys.readouterr().out
     assert "Command: `python benchmarks/bench_cells.py --cells minlstm --hidden 16" in out
     for T in (8, 24):
@@ -126,8 +143,27 @@ def test_script_runs_one_new_cell_at_tiny_sizes(monkeypatch, capsys):
 
 def test_cli_bench_cells(monkeypatch):
     runner = CliRunner()
-    res = runner.invoke(app, ["bench", "cells", "--cell", "layernorm_lstm", "--hidden", "16", "--layers", "1",
-                              "--seq-len", "8", "--seq-len", "24", "--repeats", "1", "--threads", "1"])  # fmt: skip
+    res = runner.invoke(
+        app,
+        [
+            "bench",
+            "cells",
+            "--cell",
+            "layernorm_lstm",
+            "--hidden",
+            "16",
+            "--layers",
+            "1",
+            "--seq-len",
+            "8",
+            "--seq-len",
+            "24",
+            "--repeats",
+            "1",
+            "--threads",
+            "1",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "| layernorm_lstm H=16 L=1 T=24 N=32 | bptt |" in res.stdout
     assert "| layernorm_lstm H=16 L=1 T=8 N=32 | torch.nn.LSTM (anchor) |" in res.stdout

@@ -23,8 +23,12 @@ def test_arguments_defaults_and_refusals(peers, capsys):
     assert (a.seq_len, a.batch, a.hidden, a.threads) == (128, 32, 256, [2, 1])  # the case of issue #18
     assert a.frameworks == ["rnnkit", "torch.nn", "keras", "jax"]
     assert peers.parse_args(["--frameworks", "rnnkit", "jax", "rnnkit"]).frameworks == ["rnnkit", "jax"]
-    for bad, said in ((["--frameworks", "jax"], "must include 'rnnkit'"), (["--threads", "0"], "--threads"),
-                      (["--repeats", "0"], "--repeats must be >= 1"), (["--frameworks", "mxnet"], "invalid choice")):
+    for bad, said in (
+        (["--frameworks", "jax"], "must include 'rnnkit'"),
+        (["--threads", "0"], "--threads"),
+        (["--repeats", "0"], "--repeats must be >= 1"),
+        (["--frameworks", "mxnet"], "invalid choice"),
+    ):
         with pytest.raises(SystemExit):
             peers.parse_args(bad)
         assert said in capsys.readouterr().err
@@ -33,7 +37,10 @@ def test_arguments_defaults_and_refusals(peers, capsys):
 
 def test_workers_group_variants_by_framework(peers):
     assert peers.workers_for(["jax", "rnnkit", "keras"]) == {
-        "torch": ["rnnkit", "rnnkit bf16"], "tf": ["keras graph", "keras xla"], "jax": ["jax"]}
+        "torch": ["rnnkit", "rnnkit bf16"],
+        "tf": ["keras graph", "keras xla"],
+        "jax": ["jax"],
+    }
     assert peers.workers_for(["torch.nn", "rnnkit"]) == {"torch": ["rnnkit", "rnnkit bf16", "torch.nn"]}
 
 
@@ -49,10 +56,12 @@ def test_rel_err(peers):
 
 def _rows(peers):
     R = peers.Row
-    return [R("rnnkit", [0.060, 0.062, 0.070], first=1.5, err=0.0, note="auto = fused"),
-            R("rnnkit bf16", [0.040, 0.041, 0.050], first=0.8, err=5e-3),
-            R("keras graph", [0.120, 0.130, 0.126], first=2.0, err=3e-7),
-            R("jax", [0.100, 0.110, 0.150], first=3.0, err=2e-3)]  # fmt: skip
+    return [
+        R("rnnkit", [0.060, 0.062, 0.070], first=1.5, err=0.0, note="auto = fused"),
+        R("rnnkit bf16", [0.040, 0.041, 0.050], first=0.8, err=5e-3),
+        R("keras graph", [0.120, 0.130, 0.126], first=2.0, err=3e-7),
+        R("jax", [0.100, 0.110, 0.150], first=3.0, err=2e-3),
+    ]
 
 
 def test_table_ratios_and_checks(peers):
@@ -78,8 +87,29 @@ def test_verdict_says_by_how_much_a_target_is_missed(peers):
 def test_torch_worker_end_to_end(peers, capsys):
     """rnnkit (fp32, bf16) and torch.nn in a worker process on tiny inputs: same weights, outputs and gradients
     agree, every variant timed in every round."""
-    peers.main(["--frameworks", "rnnkit", "torch.nn", "--threads", "1", "--seq-len", "5", "--batch", "2",
-                "--hidden", "8", "--repeats", "2", "--warmup", "0", "--gap", "0", "--clock", "cpu"])  # fmt: skip
+    peers.main(
+        [
+            "--frameworks",
+            "rnnkit",
+            "torch.nn",
+            "--threads",
+            "1",
+            "--seq-len",
+            "5",
+            "--batch",
+            "2",
+            "--hidden",
+            "8",
+            "--repeats",
+            "2",
+            "--warmup",
+            "0",
+            "--gap",
+            "0",
+            "--clock",
+            "cpu",
+        ]
+    )
     out = capsys.readouterr().out
     assert out.startswith("host: ")
     table = [line for line in out.splitlines() if line.startswith("| rnnkit") or line.startswith("| torch.nn")]

@@ -201,5 +201,6 @@ def test_supports():
 def test_unsupported_is_a_clear_error():
     p = make("gru", 2, 3)
     with pytest.raises(ValueError, match="not supported; use the loop"):
-        bptt.run_layer("gru", torch.zeros(1, 2, 2, dtype=torch.float64), init("gru", 1, 3), p,
-                       CellOptions(gru_variant="paper"))  # fmt: skip
+        bptt.run_layer(
+            "gru", torch.zeros(1, 2, 2, dtype=torch.float64), init("gru", 1, 3), p, CellOptions(gru_variant="paper")
+        )

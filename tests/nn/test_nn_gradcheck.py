@@ -15,8 +15,12 @@ from rnnkit.nn.gradcheck import gradcheck, gradcheck_sequence, gradcheck_tbptt, 
 
 HAS_BPTT = importlib.util.find_spec("rnnkit.nn.bptt") is not None
 FAST = ["fused"] + (["bptt"] if HAS_BPTT else [])
-CLASSIC = {"rnn-relu": ("rnn", CellOptions(nonlinearity="relu")), "lstm": ("lstm", CellOptions()),
-           "gru-torch": ("gru", CellOptions()), "gru-paper": ("gru", CellOptions(gru_variant="paper"))}  # fmt: skip
+CLASSIC = {
+    "rnn-relu": ("rnn", CellOptions(nonlinearity="relu")),
+    "lstm": ("lstm", CellOptions()),
+    "gru-torch": ("gru", CellOptions()),
+    "gru-paper": ("gru", CellOptions(gru_variant="paper")),
+}
 
 
 def _assert_passed(report):

@@ -16,8 +16,13 @@ from rnnkit.nn.sequence import Recurrent, _auto_impl
 
 HAS_BPTT = importlib.util.find_spec("rnnkit.nn.bptt") is not None
 IMPLS = ["loop", "fused"] + (["bptt"] if HAS_BPTT else [])
-CLASSIC = [("rnn", CellOptions()), ("rnn", CellOptions(nonlinearity="relu")), ("lstm", CellOptions()),
-           ("gru", CellOptions()), ("gru", CellOptions(gru_variant="paper"))]  # fmt: skip
+CLASSIC = [
+    ("rnn", CellOptions()),
+    ("rnn", CellOptions(nonlinearity="relu")),
+    ("lstm", CellOptions()),
+    ("gru", CellOptions()),
+    ("gru", CellOptions(gru_variant="paper")),
+]
 
 
 def _supported(m: Recurrent, impl: str, x: torch.Tensor) -> bool:

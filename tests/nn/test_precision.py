@@ -22,8 +22,17 @@ from rnnkit.nn.sequence import Recurrent
 needs_bf16 = pytest.mark.skipif(precision.bf16_support() == "none", reason="no bf16 CPU kernels in this torch/CPU")
 TOL = 12 * 2.0**-8
 BF16_FLOOR = 1e-5
-CASES = [("rnn", "loop"), ("rnn", "fused"), ("rnn", "bptt"), ("gru", "loop"), ("gru", "fused"), ("gru", "bptt"),
-         ("lstm", "loop"), ("lstm", "fused"), ("lstm", "bptt")]  # fmt: skip
+CASES = [
+    ("rnn", "loop"),
+    ("rnn", "fused"),
+    ("rnn", "bptt"),
+    ("gru", "loop"),
+    ("gru", "fused"),
+    ("gru", "bptt"),
+    ("lstm", "loop"),
+    ("lstm", "fused"),
+    ("lstm", "bptt"),
+]
 
 
 def _grads(m: Recurrent, x: torch.Tensor, gout: torch.Tensor, prec: str) -> tuple[torch.Tensor, list[torch.Tensor]]:

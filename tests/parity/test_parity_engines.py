@@ -93,9 +93,16 @@ def test_engines_agree(case, bias, layers, bidirectional, lengths_kind):
 
     # The reference: hand-written forward and BPTT.
     r_out, r_final, cache = ref_seq.forward(
-        params, x, state0, cell=cell, num_layers=layers, bidirectional=bidirectional, lengths=lengths,
-        options=options, bias=bias,
-    )  # fmt: skip
+        params,
+        x,
+        state0,
+        cell=cell,
+        num_layers=layers,
+        bidirectional=bidirectional,
+        lengths=lengths,
+        options=options,
+        bias=bias,
+    )
     r_dx, r_dstate0, r_dparams = ref_seq.backward(dout, dfinal, cache)
 
     engines = {}
@@ -108,11 +115,23 @@ def test_engines_agree(case, bias, layers, bidirectional, lengths_kind):
         except ValueError:
             continue  # this impl does not cover the case (e.g. fused + paper GRU)
         lt = None if lengths is None else torch.tensor(lengths)
-        engines[f"nn-{impl}"] = _run_torch(lambda xt, st, m=m, lt=lt: m(xt, st, lt), dict(m.named_parameters()),
-                                           x, state0, dout, dfinal)  # fmt: skip
+        engines[f"nn-{impl}"] = _run_torch(
+            lambda xt, st, m=m, lt=lt: m(xt, st, lt), dict(m.named_parameters()), x, state0, dout, dfinal
+        )
     if fused.supports(cell, options):
-        engines["torch.nn"] = _run_torch_nn(cell, options, params, x, state0, dout, dfinal, bias=bias,
-                                            layers=layers, bidirectional=bidirectional, lengths=lengths)  # fmt: skip
+        engines["torch.nn"] = _run_torch_nn(
+            cell,
+            options,
+            params,
+            x,
+            state0,
+            dout,
+            dfinal,
+            bias=bias,
+            layers=layers,
+            bidirectional=bidirectional,
+            lengths=lengths,
+        )
     assert "nn-loop" in engines
 
     for name, (out, final, dx, dstate0, dparams) in engines.items():

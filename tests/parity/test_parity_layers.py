@@ -49,8 +49,12 @@ def test_linear_forward_and_gradient(rng):
     xt = torch.tensor(x, requires_grad=True)
     y = m(xt)
     (y * torch.tensor(dy)).sum().backward()
-    for got, want, what in [(y.detach(), r_y, "y"), (xt.grad, r_dx, "dx"), (m.weight.grad, r_dW, "dW"),
-                            (m.bias.grad, r_db, "db")]:  # fmt: skip
+    for got, want, what in [
+        (y.detach(), r_y, "y"),
+        (xt.grad, r_dx, "dx"),
+        (m.weight.grad, r_dW, "dW"),
+        (m.bias.grad, r_db, "db"),
+    ]:
         _close(got, want, what)
 
 

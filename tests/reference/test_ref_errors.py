@@ -53,9 +53,14 @@ def test_wrong_number_of_state_tensors(lstm):
         run(params, x, (np.zeros((2, 2, 4)),))
 
 
-@pytest.mark.parametrize(("lengths", "msg"), [([5, 0], r"lengths\[1\] = 0 is out of range"),
-                                              ([6, 2], r"lengths\[0\] = 6 is out of range: .* \[1, T=5\]"),
-                                              ([-1, 2], r"lengths\[0\] = -1 is out of range")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("lengths", "msg"),
+    [
+        ([5, 0], r"lengths\[1\] = 0 is out of range"),
+        ([6, 2], r"lengths\[0\] = 6 is out of range: .* \[1, T=5\]"),
+        ([-1, 2], r"lengths\[0\] = -1 is out of range"),
+    ],
+)
 def test_lengths_out_of_range(lstm, lengths, msg):
     params, x = lstm
     with pytest.raises(ValueError, match=msg):

@@ -27,8 +27,9 @@ def _train(task: str, root: Path, data_args: dict, **options) -> Path:
     torch.set_num_threads(1)
     try:
         overrides = {"train.quiet": True, **options.pop("overrides", {})}
-        get_task(task).from_options(out=str(root / task), seed=0, overrides=overrides, **data_args,
-                                    **options).fit_and_test()  # fmt: skip
+        get_task(task).from_options(
+            out=str(root / task), seed=0, overrides=overrides, **data_args, **options
+        ).fit_and_test()
     finally:
         torch.set_num_threads(threads)
     return root / task
@@ -43,8 +44,12 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     rows = [("pos", "good fun film"), ("neg", "dull bad film"), ("pos", "great fun"), ("neg", "bad plot")] * 5
     (d / "c.tsv").write_text("".join(f"{a}\t{b}\n" for a, b in rows), encoding="utf-8")
     (d / "t.conll").write_text("Juan B-PER\nvive O\nen O\nMadrid B-LOC\n.\tO\n\nAna B-PER\nama O\nRoma B-LOC\n\n" * 4)
-    pairs = [("I am here .", "je suis là ."), ("you are here .", "tu es là ."), ("I am tired .", "je suis fatigué ."),
-             ("you are tired .", "tu es fatigué .")] * 6  # fmt: skip
+    pairs = [
+        ("I am here .", "je suis là ."),
+        ("you are here .", "tu es là ."),
+        ("I am tired .", "je suis fatigué ."),
+        ("you are tired .", "tu es fatigué ."),
+    ] * 6
     (d / "p.tsv").write_text("".join(f"{a}\t{b}\n" for a, b in pairs), encoding="utf-8")
     t = np.arange(120)
     y = 10 + np.sin(2 * np.pi * t / 12) + 0.01 * t
@@ -52,13 +57,23 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     (d / "f.csv").write_text("month,value\n" + "".join(f"{a},{b:.4f}\n" for a, b in zip(dates, y, strict=True)))
     small = {"hidden": 8, "epochs": 1}
     return {
-        "lm": _train("lm", d, {"data": str(d / "l.txt")}, batch_size=4, bptt=8, embedding=4,
-                     overrides={"model.impl": "loop", "train.max_steps": 30}, **small),  # fmt: skip
-        "classify": _train("classify", d, {"data": str(d / "c.tsv")}, batch_size=4,
-                           overrides={"model.pooling": "attention"}, **small),  # fmt: skip
+        "lm": _train(
+            "lm",
+            d,
+            {"data": str(d / "l.txt")},
+            batch_size=4,
+            bptt=8,
+            embedding=4,
+            overrides={"model.impl": "loop", "train.max_steps": 30},
+            **small,
+        ),
+        "classify": _train(
+            "classify", d, {"data": str(d / "c.tsv")}, batch_size=4, overrides={"model.pooling": "attention"}, **small
+        ),
         "tag": _train("tag", d, {"data": str(d / "t.conll"), "test": str(d / "t.conll")}, batch_size=2, **small),
-        "translate": _train("translate", d, {"data": str(d / "p.tsv"), "test": str(d / "p.tsv")}, batch_size=4,
-                            **small),  # fmt: skip
+        "translate": _train(
+            "translate", d, {"data": str(d / "p.tsv"), "test": str(d / "p.tsv")}, batch_size=4, **small
+        ),
         "forecast": _train("forecast", d, {"data": str(d / "f.csv")}, batch_size=8, likelihood="quantile", **small),
     }
 
@@ -76,10 +91,26 @@ def server(runs, tmp_path_factory):
     env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "rnnkit.cli", "--threads", "1", "serve", *map(str, runs.values()), "--port", "0",
-             "--workers", "2", "--log-level", "warning"],
-            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "rnnkit.cli",
+                "--threads",
+                "1",
+                "serve",
+                *map(str, runs.values()),
+                "--port",
+                "0",
+                "--workers",
+                "2",
+                "--log-level",
+                "warning",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=REPO,
+        )
     url, t0 = None, time.monotonic()
     while url is None and time.monotonic() - t0 < 120:
         if proc.poll() is not None:
@@ -105,4 +136,3 @@ def server(runs, tmp_path_factory):
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:  # pragma: no cover
         proc.kill()
-

@@ -207,13 +207,15 @@ def test_other_tasks_answer_on_predict(runs, tmp_path):
     write_mat(tmp_path / "m.mat", traindata=pieces, validdata=pieces[:2], testdata=pieces[2:4])
     from rnnkit.tasks.music.task import MusicModel
 
-    MusicModel.from_options(data=str(tmp_path / "m.mat"), out=str(tmp_path / "music"), hidden=4, epochs=1,
-                            overrides={"train.quiet": True}).fit_and_test()  # fmt: skip
+    MusicModel.from_options(
+        data=str(tmp_path / "m.mat"), out=str(tmp_path / "music"), hidden=4, epochs=1, overrides={"train.quiet": True}
+    ).fit_and_test()
     served = load_runs([runs["tag"], tmp_path / "music"])
     with TestClient(build_app(served)) as c:
         r = c.post("/predict", json={"inputs": ["60,64,67 62,65,69"]})
-        assert r.status_code == 200 and r.json()["lines"] == list(load_any(tmp_path / "music").predict_lines(
-            ["60,64,67 62,65,69"]))  # fmt: skip
+        assert r.status_code == 200 and r.json()["lines"] == list(
+            load_any(tmp_path / "music").predict_lines(["60,64,67 62,65,69"])
+        )
         bad = c.post("/predict", json={"inputs": ["60,64,999"]})
         assert bad.status_code == 400 and "outside the piano" in bad.json()["error"]
         assert c.get("/models").json()["models"][1]["endpoint"] == "/predict"

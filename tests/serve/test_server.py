@@ -27,9 +27,13 @@ def test_the_cli_server_answers_and_listens_on_loopback(server):
 
 def test_fifty_concurrent_requests_all_succeed(server):
     """A bounded load test: 50 requests released at once over five endpoints (2 workers, the rest queued)."""
-    kinds = [("/classify", {"inputs": ["good fun film"]}), ("/tag", {"inputs": ["Juan vive en Madrid ."]}),
-             ("/translate", {"inputs": ["I am here ."]}), ("/forecast", {}),
-             ("/generate", {"prompt": "to be", "length": 20, "stream": False})]  # fmt: skip
+    kinds = [
+        ("/classify", {"inputs": ["good fun film"]}),
+        ("/tag", {"inputs": ["Juan vive en Madrid ."]}),
+        ("/translate", {"inputs": ["I am here ."]}),
+        ("/forecast", {}),
+        ("/generate", {"prompt": "to be", "length": 20, "stream": False}),
+    ]
     res = fire(server, [kinds[i % len(kinds)] for i in range(50)])
     assert res.ok == 50, [r for r in res.requests if r[1] != 200]
     p = res.percentiles()

@@ -18,8 +18,13 @@ sf = pytest.importorskip("soundfile")
 
 RATES = (8000, 11025, 16000, 22050, 44100)
 # (container, subtype, quantisation step of the stored samples: the tolerance of a round trip)
-FORMATS = [("WAV", "PCM_16", 2.0**-15), ("WAV", "PCM_24", 2.0**-23), ("WAV", "FLOAT", 1e-7),
-           ("WAV", "PCM_U8", 2.0**-7), ("FLAC", "PCM_16", 2.0**-15)]  # fmt: skip
+FORMATS = [
+    ("WAV", "PCM_16", 2.0**-15),
+    ("WAV", "PCM_24", 2.0**-23),
+    ("WAV", "FLOAT", 1e-7),
+    ("WAV", "PCM_U8", 2.0**-7),
+    ("FLAC", "PCM_16", 2.0**-15),
+]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -138,6 +143,7 @@ def test_a_folder_without_recordings_says_so(tmp_path):
 def test_audio_files_are_found_recursively_in_path_order(tmp_path: Path):
     for name in ("b/2.flac", "a/1.WAV", "c.wav", "skip.mp3"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        sf.write(tmp_path / name, np.zeros(10, np.float32), 8000, format="FLAC" if "flac" in name else "WAV") \
-            if not name.endswith(".mp3") else (tmp_path / name).write_bytes(b"x")
+        sf.write(
+            tmp_path / name, np.zeros(10, np.float32), 8000, format="FLAC" if "flac" in name else "WAV"
+        ) if not name.endswith(".mp3") else (tmp_path / name).write_bytes(b"x")
     assert [p.relative_to(tmp_path).as_posix() for p in audio_files(tmp_path)] == ["a/1.WAV", "b/2.flac", "c.wav"]

@@ -65,10 +65,19 @@ def test_torch_ctc_loss_as_we_call_it_is_minus_log_the_sum_over_all_alignments(s
     T, C = 5, 3  # blank 0, labels 1, 2
     logp = _posteriors(T, C, seed)
     for target in ([1], [1, 2], [2, 2], [1, 2, 1]):
-        total = sum(math.exp(sum(logp[t, k] for t, k in enumerate(path)))
-                    for path in itertools.product(range(C), repeat=T) if collapse(path) == target)  # fmt: skip
-        got = F.ctc_loss(torch.tensor(logp)[:, None], torch.tensor([target]), torch.tensor([T]),
-                         torch.tensor([len(target)]), blank=0, reduction="sum")  # fmt: skip
+        total = sum(
+            math.exp(sum(logp[t, k] for t, k in enumerate(path)))
+            for path in itertools.product(range(C), repeat=T)
+            if collapse(path) == target
+        )
+        got = F.ctc_loss(
+            torch.tensor(logp)[:, None],
+            torch.tensor([target]),
+            torch.tensor([T]),
+            torch.tensor([len(target)]),
+            blank=0,
+            reduction="sum",
+        )
         assert float(got) == pytest.approx(-math.log(total), rel=1e-9)  # float64 both
 
 
@@ -83,13 +92,18 @@ def test_edit_distance_and_error_rates_by_hand():
 
 def test_the_generator_is_seeded_and_never_mixes_training_and_test_recordings(tmp_path, monkeypatch):
     recs = speech_data.list_recordings(write_tones(tmp_path / "rec", per_word=5))
-    train, test, _ = speech_data.split_recordings(recs, split="index", test_below=2, test_speaker="",
-                                                  test_fraction=0.1, seed=0)  # fmt: skip
+    train, test, _ = speech_data.split_recordings(
+        recs, split="index", test_below=2, test_speaker="", test_fraction=0.1, seed=0
+    )
     a = make_strings([r.label for r in train], 200, min_len=1, max_len=7, max_gap=50, seed=4)
     assert a == make_strings([r.label for r in train], 200, min_len=1, max_len=7, max_gap=50, seed=4)
     assert {len(s.parts) for s in a} == set(range(1, 8)) and all(0 <= g <= 50 for s in a for g in s.gaps)
-    task = SpeechCTC.from_options(data=str(tmp_path / "rec"), strings=30, test_strings=20,
-                                  overrides={"data.test_below": 2, "data.val_fraction": 0.2})  # fmt: skip
+    task = SpeechCTC.from_options(
+        data=str(tmp_path / "rec"),
+        strings=30,
+        test_strings=20,
+        overrides={"data.test_below": 2, "data.val_fraction": 0.2},
+    )
     seen: dict[str, list] = {}
     real = speech_data.read_waves
 
@@ -118,16 +132,49 @@ def test_task_trains_scores_and_transcribes_through_the_cli(tmp_path):
     torch.set_num_threads(1)
     rec = write_tones(tmp_path / "rec", per_word=4)
     run = tmp_path / "run"
-    r = runner.invoke(app, ["speech-ctc", "train", "--data", str(rec), "--hidden", "8", "--strings", "24",
-                            "--test-strings", "6", "--max-words", "3", "--epochs", "2", "--batch-size", "8",
-                            "--out", str(run), "--quiet", "--data.test_below=2"])  # fmt: skip
+    r = runner.invoke(
+        app,
+        [
+            "speech-ctc",
+            "train",
+            "--data",
+            str(rec),
+            "--hidden",
+            "8",
+            "--strings",
+            "24",
+            "--test-strings",
+            "6",
+            "--max-words",
+            "3",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "8",
+            "--out",
+            str(run),
+            "--quiet",
+            "--data.test_below=2",
+        ],
+    )
     assert r.exit_code == 0, r.output
     report = json.loads((run / "eval.json").read_text())
     assert report["n"] == 6 and 0 <= report["cer"] and "wer" in report and len(report["examples"]) == 5
     assert report["beam"]["width"] == 8 and 0 <= report["beam"]["wer"]  # prefix beam search reported beside greedy
     assert json.loads((run / "task.json").read_text())["words"] == ["hi", "lo", "mid"]
-    r = runner.invoke(app, ["speech-ctc", "transcribe", str(run), str(rec / "lo_ann_0.wav"), "--beam", "3",
-                            "--plot", str(tmp_path / "a.png")])  # fmt: skip
+    r = runner.invoke(
+        app,
+        [
+            "speech-ctc",
+            "transcribe",
+            str(run),
+            str(rec / "lo_ann_0.wav"),
+            "--beam",
+            "3",
+            "--plot",
+            str(tmp_path / "a.png"),
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert (tmp_path / "a.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # spectrogram, posteriors, alignment
     line = r.stdout.splitlines()[0].split("\t")
@@ -144,9 +191,17 @@ def test_task_trains_scores_and_transcribes_through_the_cli(tmp_path):
 def test_other_cells_are_the_acoustic_model(tmp_path, cell):
     torch.set_num_threads(1)
     rec = write_tones(tmp_path / "rec", per_word=3)
-    task = SpeechCTC.from_options(data=str(rec), cell=cell, hidden=4, strings=8, test_strings=3, max_words=2,
-                                  epochs=1, batch_size=4, overrides={"data.test_below": 1, "train.quiet": True,
-                                                                     "model.time_masks": 1})  # fmt: skip
+    task = SpeechCTC.from_options(
+        data=str(rec),
+        cell=cell,
+        hidden=4,
+        strings=8,
+        test_strings=3,
+        max_words=2,
+        epochs=1,
+        batch_size=4,
+        overrides={"data.test_below": 1, "train.quiet": True, "model.time_masks": 1},
+    )
     report = task.fit_and_test()
     assert task.config.model.cell.name == cell and report["n"] == 3
     assert len(task.predict([rec / "hi_ann_0.wav"], beam=2)) == 1

@@ -36,8 +36,9 @@ def test_the_mel_scale_round_trips_and_is_linear_below_1khz():
 
 
 def _librosa_logmel(x, s: FeatureSpec) -> np.ndarray:
-    m = librosa.feature.melspectrogram(y=x.astype(np.float64), sr=s.rate, n_fft=s.n_fft, hop_length=s.hop,
-                                       win_length=s.win, n_mels=s.n_mels)  # fmt: skip
+    m = librosa.feature.melspectrogram(
+        y=x.astype(np.float64), sr=s.rate, n_fft=s.n_fft, hop_length=s.hop, win_length=s.win, n_mels=s.n_mels
+    )
     return librosa.power_to_db(m, top_db=s.top_db).T  # (F, M)
 
 
@@ -45,8 +46,11 @@ def _librosa_logmel(x, s: FeatureSpec) -> np.ndarray:
 @pytest.mark.parametrize(("rate", "win_ms", "hop_ms", "n_mels", "n_mfcc"), SETTINGS)
 @pytest.mark.parametrize("signal", ["tone", "noise", "short"])
 def test_logmel_and_mfcc_are_librosas(rate, win_ms, hop_ms, n_mels, n_mfcc, signal):
-    x = {"tone": tone(1000.0, rate=rate, seconds=0.4), "short": tone(440.0, rate=rate, seconds=0.003),
-         "noise": np.random.default_rng(0).standard_normal(rate // 3).astype(np.float32) * 0.1}[signal]  # fmt: skip
+    x = {
+        "tone": tone(1000.0, rate=rate, seconds=0.4),
+        "short": tone(440.0, rate=rate, seconds=0.003),
+        "noise": np.random.default_rng(0).standard_normal(rate // 3).astype(np.float32) * 0.1,
+    }[signal]
     spec = FeatureSpec.from_ms("logmel", rate, win_ms=win_ms, hop_ms=hop_ms, n_mels=n_mels, n_mfcc=n_mfcc)
     ours = features(x, spec)
     ref = _librosa_logmel(x, spec)
@@ -99,7 +103,7 @@ def test_specaugment_masks_bands_and_spans_within_bounds_only_while_training():
     assert (cols.sum(1) <= 2 * 5).all() and cols.any()  # at most 2 bands of <= 5 channels, some drawn
     rows = zero.all(2)  # (N, T): whole frames masked
     assert (rows.sum(1) <= torch.minimum(torch.full_like(lengths, 16), 2 * (lengths // 5))).all()
-    assert ((zero & ~cols[:, None, :] & ~rows[:, :, None]).sum() == 0)  # nothing but whole bands and frames
+    assert (zero & ~cols[:, None, :] & ~rows[:, :, None]).sum() == 0  # nothing but whole bands and frames
     aug.eval()
     assert torch.equal(aug(x, lengths), x)
     torch.manual_seed(0)

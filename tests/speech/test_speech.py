@@ -31,8 +31,15 @@ def tones(tmp_path) -> Path:
 
 
 def _task(tones: Path, tmp_path: Path, **kw) -> SpeechRecognizer:
-    opts = dict(data=str(tones), hidden=8, epochs=8, batch_size=6, lr=0.02, out=str(tmp_path / "run"),
-                cache=str(tmp_path / "cache"))  # fmt: skip
+    opts = dict(
+        data=str(tones),
+        hidden=8,
+        epochs=8,
+        batch_size=6,
+        lr=0.02,
+        out=str(tmp_path / "run"),
+        cache=str(tmp_path / "cache"),
+    )
     overrides = {"train.quiet": True, "data.test_below": 2, **kw.pop("overrides", {})}
     return SpeechRecognizer.from_options(**{**opts, **kw}, overrides=overrides)
 
@@ -56,11 +63,13 @@ def test_official_index_split_and_validation_from_training_only(tones, tmp_path)
     assert len(s.test) == 12 and len(s.train) + len(s.val) == 24  # index 0-1 test; 2-5 training (+ validation)
     assert "index < 2 are the test set" in s.notes[0]
     recs = speech_data.list_recordings(tones)
-    train, test, _ = speech_data.split_recordings(recs, split="index", test_below=2, test_speaker="",
-                                                  test_fraction=0.1, seed=0)  # fmt: skip
+    train, test, _ = speech_data.split_recordings(
+        recs, split="index", test_below=2, test_speaker="", test_fraction=0.1, seed=0
+    )
     assert {r.index for r in test} == {0, 1} and {r.index for r in train} == {2, 3, 4, 5}
-    train, test, why = speech_data.split_recordings(recs, split="speaker", test_below=2, test_speaker="bob",
-                                                    test_fraction=0.1, seed=0)  # fmt: skip
+    train, test, why = speech_data.split_recordings(
+        recs, split="speaker", test_below=2, test_speaker="bob", test_fraction=0.1, seed=0
+    )
     assert {r.speaker for r in test} == {"bob"} and {r.speaker for r in train} == {"ann"} and "bob" in why
     with pytest.raises(DataError, match=r"--test-speaker NAME\), one of the speakers \['ann', 'bob'\]; got ''"):
         speech_data.split_recordings(recs, split="speaker", test_below=2, test_speaker="", test_fraction=0.1, seed=0)
@@ -157,8 +166,26 @@ def test_other_rates_and_stereo_are_converted_and_said_once(tones, tmp_path):
 
 def test_cli_train_eval_predict(tones, tmp_path):
     run = tmp_path / "run"
-    args = ["speech", "train", "--data", str(tones), "--hidden", "8", "--epochs", "6", "--batch-size", "6",
-            "--lr", "0.02", "--out", str(run), "--cache", "off", "--quiet", "--data.test_below=2"]  # fmt: skip
+    args = [
+        "speech",
+        "train",
+        "--data",
+        str(tones),
+        "--hidden",
+        "8",
+        "--epochs",
+        "6",
+        "--batch-size",
+        "6",
+        "--lr",
+        "0.02",
+        "--out",
+        str(run),
+        "--cache",
+        "off",
+        "--quiet",
+        "--data.test_below=2",
+    ]
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
     assert "index < 2 are the test set" in r.output and "logmel features: 40 per frame at 8000 Hz" in r.output
@@ -170,8 +197,9 @@ def test_cli_train_eval_predict(tones, tmp_path):
     assert json.loads(r.stdout)["n"] == 36
     x16 = tone(PITCHES["lo"], rate=16000, seed=3)
     sf.write(tmp_path / "q.flac", x16, 16000)
-    r = runner.invoke(app, ["speech", "predict", str(run), str(tones / "mid_ann_0.wav"), str(tmp_path / "q.flac"),
-                            "--k", "2"])  # fmt: skip
+    r = runner.invoke(
+        app, ["speech", "predict", str(run), str(tones / "mid_ann_0.wav"), str(tmp_path / "q.flac"), "--k", "2"]
+    )
     assert r.exit_code == 0, r.output
     lines = r.stdout.splitlines()
     assert len(lines) == 2 and lines[0].startswith(str(tones / "mid_ann_0.wav") + "\t")
@@ -209,13 +237,15 @@ def test_fsdd_layout_and_official_split(data_root, tmp_path):
     recs = speech_data.list_recordings(rec)
     assert len(recs) == 3000 and {r.label for r in recs} == {str(d) for d in range(10)}
     assert len({r.speaker for r in recs}) == 6
-    train, test, _ = speech_data.split_recordings(recs, split="auto", test_below=5, test_speaker="",
-                                                  test_fraction=0.1, seed=0)  # fmt: skip
+    train, test, _ = speech_data.split_recordings(
+        recs, split="auto", test_below=5, test_speaker="", test_fraction=0.1, seed=0
+    )
     assert (len(train), len(test)) == (2700, 300) and max(r.index for r in test) == 4
     task = SpeechRecognizer.from_options(dataset="fsdd", data_root=str(data_root), cache=str(tmp_path))
     assert task._source() == rec
     from rnnkit.data.audio_features import FeatureSpec
 
-    feats, notes = speech_data.compute_features([r.path for r in test[:30]], FeatureSpec(), max_seconds=60,
-                                                cache_dir=None)  # fmt: skip
+    feats, notes = speech_data.compute_features(
+        [r.path for r in test[:30]], FeatureSpec(), max_seconds=60, cache_dir=None
+    )
     assert notes == [] and all(f.shape[1] == 40 and 5 < len(f) < 300 for f in feats)  # 8 kHz mono, < 3 s each

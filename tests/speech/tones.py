@@ -17,8 +17,14 @@ def tone(freq: float, *, rate: int = 8000, seconds: float = 0.25, seed: int = 0)
     return x.astype(np.float32)
 
 
-def write_tones(folder: Path, *, per_word: int = 8, rate: int = 8000, speakers: tuple[str, ...] = ("ann", "bob"),
-                subtype: str = "PCM_16") -> Path:
+def write_tones(
+    folder: Path,
+    *,
+    per_word: int = 8,
+    rate: int = 8000,
+    speakers: tuple[str, ...] = ("ann", "bob"),
+    subtype: str = "PCM_16",
+) -> Path:
     """``{word}_{speaker}_{index}.wav`` for each word, speaker and index < per_word (index 0-1 become the test set
     under FSDD's rule with test_below=2). Lengths vary a little so batches are padded."""
     import soundfile as sf
@@ -29,6 +35,10 @@ def write_tones(folder: Path, *, per_word: int = 8, rate: int = 8000, speakers: 
         for s in speakers:
             for i in range(per_word):
                 k += 1
-                sf.write(folder / f"{word}_{s}_{i}.wav", tone(f, rate=rate, seconds=0.2 + 0.01 * (i % 5), seed=k),
-                         rate, subtype=subtype)  # fmt: skip
+                sf.write(
+                    folder / f"{word}_{s}_{i}.wav",
+                    tone(f, rate=rate, seconds=0.2 + 0.01 * (i % 5), seed=k),
+                    rate,
+                    subtype=subtype,
+                )
     return folder

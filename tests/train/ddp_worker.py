@@ -29,8 +29,9 @@ def main(run_dir: str) -> None:
     tokens = np.memmap(path, dtype=np.uint16, mode="r")
     train = TokenStream(tokens[:1200], batch_size=4, bptt=12)  # global batch 4 rows: 2 per rank under DDP
     val = TokenStream(tokens[1200:], batch_size=2, bptt=20)
-    cfg = TrainConfig(max_steps=12, log_every=1, eval_every=6, lr=0.1, quiet=True,
-                      optim=OptimConfig(name="sgd", momentum=0.9))  # fmt: skip
+    cfg = TrainConfig(
+        max_steps=12, log_every=1, eval_every=6, lr=0.1, quiet=True, optim=OptimConfig(name="sgd", momentum=0.9)
+    )
     fit(model, lm_step, train, config=cfg, val_data=val, run_dir=run_dir)
 
 

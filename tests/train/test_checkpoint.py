@@ -34,8 +34,13 @@ def _model_and_opt(kind: str):
 @pytest.mark.parametrize("kind", ["sgd", "adam", "adamw", "asgd"])
 def test_round_trip_continues_identically(tmp_path, kind):
     m, opt = _model_and_opt(kind)
-    save_checkpoint(tmp_path / "c", model=m, optimizer=opt, state={"step": 3, "betas": (0.1, 0.2)},
-                    tensors={"carry.0": torch.ones(2, 3)})  # fmt: skip
+    save_checkpoint(
+        tmp_path / "c",
+        model=m,
+        optimizer=opt,
+        state={"step": 3, "betas": (0.1, 0.2)},
+        tensors={"carry.0": torch.ones(2, 3)},
+    )
     m2, opt2 = _model_and_opt(kind)
     with torch.no_grad():
         for p in m2.parameters():

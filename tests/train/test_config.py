@@ -58,9 +58,17 @@ def test_json_round_trip_through_run_folder(tmp_path):
 def test_overrides_coerce_types():
     cfg = apply_overrides(
         RunConfig(),
-        {"train.lr": "3e-3", "train.epochs": "4", "train.quiet": "true", "model.cell.name": "gru",
-         "train.optim.name": "sgd", "train.optim.momentum": "0.9", "data.path": "none", "train.max_steps": "1e3"},
-    )  # fmt: skip
+        {
+            "train.lr": "3e-3",
+            "train.epochs": "4",
+            "train.quiet": "true",
+            "model.cell.name": "gru",
+            "train.optim.name": "sgd",
+            "train.optim.momentum": "0.9",
+            "data.path": "none",
+            "train.max_steps": "1e3",
+        },
+    )
     assert cfg.train.lr == 3e-3 and isinstance(cfg.train.lr, float)
     assert cfg.train.epochs == 4 and cfg.train.quiet is True and cfg.model.cell.name == "gru"
     assert cfg.train.optim.momentum == 0.9 and cfg.data.path is None and cfg.train.max_steps == 1000
@@ -196,10 +204,18 @@ def test_model_from_config_clamps_indrnn(tmp_path, impl):
     from rnnkit.tasks.classify.task import ClassifierConfig, ClassifierNet
 
     gamma = 0.5
-    cfg = config_from_cli(ClassifierConfig, [
-        "--model.input=numeric", "--model.cell.name=indrnn", "--model.hidden_size=4", f"--model.impl={impl}",
-        f"--model.cell.recurrent_max_abs={gamma}", "--model.pooling=last", "--model.bidirectional=false",
-    ])  # fmt: skip
+    cfg = config_from_cli(
+        ClassifierConfig,
+        [
+            "--model.input=numeric",
+            "--model.cell.name=indrnn",
+            "--model.hidden_size=4",
+            f"--model.impl={impl}",
+            f"--model.cell.recurrent_max_abs={gamma}",
+            "--model.pooling=last",
+            "--model.bidirectional=false",
+        ],
+    )
     save_config(cfg, tmp_path / "config.json")
     cfg = load_config(ClassifierConfig, tmp_path)  # what a run folder gives back
     net = ClassifierNet(cfg.model, num_classes=2, input_size=3).double()
@@ -231,8 +247,13 @@ def test_model_from_config_clamps_indrnn(tmp_path, impl):
     sched=st.sampled_from(["constant", "step", "cosine", "plateau", "ntasgd"]),
 )
 def test_round_trip_property(lr, epochs, clip, betas, name, sched):
-    cfg = TrainConfig(lr=lr, epochs=epochs, clip_norm=clip, optim=OptimConfig(name=name, betas=betas),
-                      schedule=ScheduleConfig(name=sched))  # fmt: skip
+    cfg = TrainConfig(
+        lr=lr,
+        epochs=epochs,
+        clip_norm=clip,
+        optim=OptimConfig(name=name, betas=betas),
+        schedule=ScheduleConfig(name=sched),
+    )
     assert from_dict(TrainConfig, json.loads(json.dumps(to_dict(cfg)))) == cfg
     # the CLI path: every value printed with repr and parsed back gives the same config
     flat = [f"lr={lr!r}", f"epochs={epochs}", f"clip_norm={clip!r}", f"optim.betas={betas[0]!r},{betas[1]!r}"]

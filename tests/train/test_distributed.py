@@ -40,10 +40,20 @@ def test_two_process_ddp_matches_single_process(tmp_path):
     port = str(_free_port())
     procs = []
     for rank in range(2):
-        env = {**_env(), "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2",
-               "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port}  # fmt: skip
-        procs.append(subprocess.Popen([sys.executable, str(HERE / "ddp_worker.py"), str(multi)], env=env,
-                                      stderr=subprocess.PIPE, text=True))  # fmt: skip
+        env = {
+            **_env(),
+            "RANK": str(rank),
+            "LOCAL_RANK": str(rank),
+            "WORLD_SIZE": "2",
+            "LOCAL_WORLD_SIZE": "2",
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": port,
+        }
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, str(HERE / "ddp_worker.py"), str(multi)], env=env, stderr=subprocess.PIPE, text=True
+            )
+        )
     ddp_worker.main(str(single))  # the single-process run, while the two ranks start up
     for p in procs:
         _, err = p.communicate(timeout=120)

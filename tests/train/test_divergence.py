@@ -57,8 +57,14 @@ def test_a_diverged_validation_loss_is_never_saved(tmp_path):
 
     torch.manual_seed(0)
     with pytest.raises(TrainingDiverged, match=r"the validation loss is \d+.*No checkpoint was written before"):
-        fit(TinyLM(), bad_eval, train, config=TrainConfig(epochs=1, eval_every=5, quiet=True), val_data=val,
-            run_dir=tmp_path)  # fmt: skip
+        fit(
+            TinyLM(),
+            bad_eval,
+            train,
+            config=TrainConfig(epochs=1, eval_every=5, quiet=True),
+            val_data=val,
+            run_dir=tmp_path,
+        )
     assert not (tmp_path / "best").exists() and not (tmp_path / "last").exists()
 
 

@@ -22,8 +22,15 @@ from tests.train.helpers import TinyLM, assert_same_last, lm_step, token_stream
 ROOT = Path(__file__).resolve().parents[2]
 STEPS = 10
 # `last` after every step, an evaluation every 5: most of a step's time is checkpoint writing (fsyncs)
-CONFIG = TrainConfig(max_steps=STEPS, epochs=5, eval_every=5, log_every=5, lr=3e-3, quiet=True,
-                     checkpoint=CheckpointConfig(every_steps=1))  # fmt: skip
+CONFIG = TrainConfig(
+    max_steps=STEPS,
+    epochs=5,
+    eval_every=5,
+    log_every=5,
+    lr=3e-3,
+    quiet=True,
+    checkpoint=CheckpointConfig(every_steps=1),
+)
 
 
 def streams():
@@ -45,9 +52,15 @@ def _kill_at_random(run_dir: Path, seed: int) -> int:
     target, delay = rng.randint(2, STEPS - 4), rng.uniform(0.0, 0.05)
     path = os.pathsep.join([str(ROOT / "src"), str(ROOT), os.environ.get("PYTHONPATH", "")])
     env = {**os.environ, "PYTHONPATH": path}
-    proc = subprocess.Popen([sys.executable, "-m", "tests.train.kill_worker", str(run_dir), str(target + 2)], cwd=ROOT,
-                            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.train.kill_worker", str(run_dir), str(target + 2)],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     last = 0
     try:
         for line in proc.stdout:

@@ -114,8 +114,13 @@ def test_run_folder_and_config_round_trip(tmp_path):
 def test_progress_plain_bar_and_quiet():
     train, _ = _streams()
     out = io.StringIO()
-    fit(TinyLM(), lm_step, train, config=_cfg(max_steps=10, quiet=False, unit="tokens"),
-        callbacks=[ProgressBar("auto", stream=out)])  # fmt: skip
+    fit(
+        TinyLM(),
+        lm_step,
+        train,
+        config=_cfg(max_steps=10, quiet=False, unit="tokens"),
+        callbacks=[ProgressBar("auto", stream=out)],
+    )
     lines = out.getvalue().splitlines()  # StringIO is not a TTY: plain lines
     assert lines[0].startswith("step 5/10 epoch 0 loss ") and "tokens/s" in lines[0] and "eta" in lines[0]
 
@@ -124,8 +129,13 @@ def test_progress_plain_bar_and_quiet():
             return True
 
     tty = TTY()
-    fit(TinyLM(), lm_step, train, config=_cfg(max_steps=10, quiet=False, unit="tokens"),
-        callbacks=[ProgressBar("auto", stream=tty)])  # fmt: skip
+    fit(
+        TinyLM(),
+        lm_step,
+        train,
+        config=_cfg(max_steps=10, quiet=False, unit="tokens"),
+        callbacks=[ProgressBar("auto", stream=tty)],
+    )
     assert "10/10" in tty.getvalue() and "tokens/s" in tty.getvalue() and "step 5/10" not in tty.getvalue()
     quiet = io.StringIO()
     fit(TinyLM(), lm_step, train, config=_cfg(max_steps=10, quiet=True), callbacks=[ProgressBar("auto", stream=quiet)])
@@ -186,8 +196,13 @@ def test_variable_bptt_rescales_lr_per_step():
 def test_ntasgd_switches_to_averaged_sgd(tmp_path):
     torch.manual_seed(0)
     train = cls_batches(4, seed=0)
-    cfg = _cfg(epochs=12, lr=0.05, optim=OptimConfig(name="sgd"), schedule=ScheduleConfig(name="ntasgd", nonmono=1),
-               checkpoint=CheckpointConfig(monitor="val_loss"))  # fmt: skip
+    cfg = _cfg(
+        epochs=12,
+        lr=0.05,
+        optim=OptimConfig(name="sgd"),
+        schedule=ScheduleConfig(name="ntasgd", nonmono=1),
+        checkpoint=CheckpointConfig(monitor="val_loss"),
+    )
 
     class Swapped(Callback):
         def on_epoch_end(self, fs):
@@ -195,8 +210,15 @@ def test_ntasgd_switches_to_averaged_sgd(tmp_path):
 
     kinds: list[str] = []
     # validation = a shifted copy so the val loss stalls quickly and triggers the switch
-    fit(TinyClassifier(), cls_step, train, val_data=cls_batches(2, seed=9), config=cfg, run_dir=tmp_path,
-        callbacks=[Swapped()])  # fmt: skip
+    fit(
+        TinyClassifier(),
+        cls_step,
+        train,
+        val_data=cls_batches(2, seed=9),
+        config=cfg,
+        run_dir=tmp_path,
+        callbacks=[Swapped()],
+    )
     assert kinds[0] == "SGD" and kinds[-1] == "ASGD"
     assert json.loads((tmp_path / "last" / "state.json").read_text())["optimizer"]["class"] == "ASGD"
 
@@ -273,8 +295,14 @@ def test_exact_resume_bit_for_bit(tmp_path, source, how, ema):
         ds = torch.utils.data.TensorDataset(*[torch.cat(t) for t in zip(*cls_batches(6, seed=0), strict=True)])
         train = torch.utils.data.DataLoader(ds, batch_size=8, shuffle=True)  # re-seeded per epoch by fit
         val, make, step, k = cls_batches(2, seed=1), TinyClassifier, cls_step, 9
-    cfg = _cfg(epochs=3, eval_every=7, lr=3e-3, optim=OptimConfig(name="adam"),
-               schedule=ScheduleConfig(name="cosine", warmup_steps=5), ema=ema)  # fmt: skip
+    cfg = _cfg(
+        epochs=3,
+        eval_every=7,
+        lr=3e-3,
+        optim=OptimConfig(name="adam"),
+        schedule=ScheduleConfig(name="cosine", warmup_steps=5),
+        ema=ema,
+    )
 
     def run(run_dir, callbacks=(), resume=False):
         torch.manual_seed(123)  # the task seeds before building the model

@@ -30,8 +30,14 @@ def test_batchify_errors():
 
 
 @settings(max_examples=60, deadline=None)
-@given(L=st.integers(4, 300), N=st.integers(1, 6), bptt=st.integers(1, 40), variable=st.booleans(),
-       seed=st.integers(0, 5), epoch=st.integers(0, 3))  # fmt: skip
+@given(
+    L=st.integers(4, 300),
+    N=st.integers(1, 6),
+    bptt=st.integers(1, 40),
+    variable=st.booleans(),
+    seed=st.integers(0, 5),
+    epoch=st.integers(0, 3),
+)
 def test_chunks_tile_the_rows_in_order(L, N, bptt, variable, seed, epoch):
     if L // N < 2:
         return

@@ -48,12 +48,37 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
     res = runner.invoke(
         app,
         [
-            "translate", "train", "--src", str(tmp / "train.src"), "--tgt", str(tmp / "train.tgt.gz"),
-            "--val-src", str(tmp / "val.src"), "--val-tgt", str(tmp / "val.tgt"), "--test", str(tmp / "test.tsv"),
-            "--max-len", "6", "--hidden", "16", "--max-steps", "8", "--batch-size", "32", "--beam", "2",
-            "--run-dir", str(run), "--quiet", "--", "--model.embed_size=8", "--train.lr=1e-2", "--train.eval_every=4",
+            "translate",
+            "train",
+            "--src",
+            str(tmp / "train.src"),
+            "--tgt",
+            str(tmp / "train.tgt.gz"),
+            "--val-src",
+            str(tmp / "val.src"),
+            "--val-tgt",
+            str(tmp / "val.tgt"),
+            "--test",
+            str(tmp / "test.tsv"),
+            "--max-len",
+            "6",
+            "--hidden",
+            "16",
+            "--max-steps",
+            "8",
+            "--batch-size",
+            "32",
+            "--beam",
+            "2",
+            "--run-dir",
+            str(run),
+            "--quiet",
+            "--",
+            "--model.embed_size=8",
+            "--train.lr=1e-2",
+            "--train.eval_every=4",
         ],
-    )  # fmt: skip
+    )
     assert res.exit_code == 0, res.output
     return {"run": run, "tmp": tmp, "output": res.output, "test": test}
 
@@ -93,8 +118,21 @@ def test_bleu_is_sacrebleu_on_what_predict_prints_against_the_raw_references(tra
     bleu.corpus_score(hyps, [refs])
     assert rep["bleu_signature"] == str(bleu.get_signature()) and "case:mixed|eff:no|tok:13a" in rep["bleu_signature"]
     # the same pairs as two files give the same report; the human-readable form prints the signatures
-    two = runner.invoke(app, ["translate", "eval", str(run), "--src", str(tmp / "test.src"), "--tgt",
-                              str(tmp / "test.tgt"), "--beam", "1", "--json"])  # fmt: skip
+    two = runner.invoke(
+        app,
+        [
+            "translate",
+            "eval",
+            str(run),
+            "--src",
+            str(tmp / "test.src"),
+            "--tgt",
+            str(tmp / "test.tgt"),
+            "--beam",
+            "1",
+            "--json",
+        ],
+    )
     assert two.exit_code == 0, two.output
     assert json.loads(two.output)["bleu"] == rep["bleu"]
     text = runner.invoke(app, ["translate", "eval", str(run), "--data", str(tmp / "test.tsv")])
@@ -123,12 +161,24 @@ def test_errors(trained: dict, tmp_path: Path) -> None:
     res = runner.invoke(app, ["translate", "translate", str(run), "   ...   "])  # punctuation: tokens, fine
     assert res.exit_code == 0, res.output
     (tmp_path / "p.tsv").write_text("a b\tb a\nc\td\n")
-    res = runner.invoke(app, ["translate", "train", "--data", str(tmp_path / "p.tsv"), "--columns", "src-tgt",
-                              "--direction", "src-deu"])  # fmt: skip
+    res = runner.invoke(
+        app, ["translate", "train", "--data", str(tmp_path / "p.tsv"), "--columns", "src-tgt", "--direction", "src-deu"]
+    )
     assert res.exit_code == 1 and "error: unknown language direction 'src-deu'" in res.output
     (tmp_path / "short.tgt").write_text("x\n")
-    res = runner.invoke(app, ["translate", "train", "--src", str(tmp / "train.src"), "--tgt",
-                              str(tmp_path / "short.tgt"), "--out", str(tmp_path / "r")])  # fmt: skip
+    res = runner.invoke(
+        app,
+        [
+            "translate",
+            "train",
+            "--src",
+            str(tmp / "train.src"),
+            "--tgt",
+            str(tmp_path / "short.tgt"),
+            "--out",
+            str(tmp_path / "r"),
+        ],
+    )
     assert res.exit_code == 1 and "train.src has 300 lines but" in res.output and "short.tgt has 1" in res.output
     res = runner.invoke(app, ["translate", "train", "--src", str(tmp / "train.src"), "--out", str(tmp_path / "r")])
     assert res.exit_code == 1 and "give both src_path and tgt_path" in res.output
@@ -163,8 +213,25 @@ def test_train_resume_continues_exactly(trained: dict, tmp_path: Path, monkeypat
     resumed_from = spy_resume(monkeypatch)
     data = tmp_path / "p.tsv"
     data.write_text("".join(f"{s}\t{t}\n" for s, t in reverse_pairs(random.Random(1), 100)))
-    args = ["translate", "train", "--data", str(data), "--columns", "src-tgt", "--direction", "src-tgt", "--hidden",
-            "8", "--batch-size", "32", "--beam", "1", "--quiet", "--test-fraction", "0"]  # fmt: skip
+    args = [
+        "translate",
+        "train",
+        "--data",
+        str(data),
+        "--columns",
+        "src-tgt",
+        "--direction",
+        "src-tgt",
+        "--hidden",
+        "8",
+        "--batch-size",
+        "32",
+        "--beam",
+        "1",
+        "--quiet",
+        "--test-fraction",
+        "0",
+    ]
     tail = ["--", "--model.embed_size=8"]
     full, cut = tmp_path / "full", tmp_path / "cut"
     assert runner.invoke(app, [*args, "--epochs", "2", "--out", str(full), *tail]).exit_code == 0

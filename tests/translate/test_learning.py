@@ -25,10 +25,16 @@ def test_reverse_task_is_learned() -> None:
     cfg = apply_overrides(
         TranslatorConfig(),
         [
-            "model.hidden_size=32", "model.embed_size=16", "data.batch_size=128", "train.lr=2e-2",
-            "train.epochs=50", "train.max_steps=200", "train.schedule.name=cosine", "train.quiet=true",
+            "model.hidden_size=32",
+            "model.embed_size=16",
+            "data.batch_size=128",
+            "train.lr=2e-2",
+            "train.epochs=50",
+            "train.max_steps=200",
+            "train.schedule.name=cosine",
+            "train.quiet=true",
         ],
-    )  # fmt: skip
+    )
     tr = Translator(cfg)
     tr.fit(train)
     greedy = tr.evaluate(test, beam_size=1)

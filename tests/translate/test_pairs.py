@@ -170,8 +170,13 @@ def test_tutorial_and_max_len_selections_say_what_they_dropped(tmp_path: Path) -
     raw, _ = P.read_raw_pairs(path=write_zip(tmp_path / "fra-eng.zip"), extra_columns=1)
     tut, note = P.select_pairs(raw, languages=("eng", "fra"), setting="tutorial", max_len=0)
     # "Go." and "Tom is here." have no tutorial prefix; the long sentence has >= 10 words; pairs stay raw
-    assert [e for e, _ in tut] == ["I'm cold.", "He's a good boy.", "She is très belle.", "You are late!",
-                                   "We're not here."]  # fmt: skip
+    assert [e for e, _ in tut] == [
+        "I'm cold.",
+        "He's a good boy.",
+        "She is très belle.",
+        "You are late!",
+        "We're not here.",
+    ]
     assert note == "tutorial setting (English prefix, both sides < 10 words): kept 5 of 8 pairs, dropped 3"
     gen, note = P.select_pairs(raw, languages=("eng", "fra"), setting="general", max_len=5)
     assert ("Go.", "Va !") in gen and len(gen) == 5 and note.endswith("kept 5 of 8 pairs, dropped 3")
@@ -180,8 +185,9 @@ def test_tutorial_and_max_len_selections_say_what_they_dropped(tmp_path: Path) -
 
 def test_directions_splits_and_notes_of_the_task(tmp_path: Path) -> None:
     z = write_zip(tmp_path / "pairs.zip")
-    fe = translator(path=str(z), extra_columns=1, test_fraction=0.25, val_fraction=0, columns="eng-fra",
-                    direction="fra-eng").load_data()  # fmt: skip
+    fe = translator(
+        path=str(z), extra_columns=1, test_fraction=0.25, val_fraction=0, columns="eng-fra", direction="fra-eng"
+    ).load_data()
     ef = translator(path=str(z), extra_columns=1, test_fraction=0.25, val_fraction=0, columns="eng-fra").load_data()
     assert ef.test == [(b, a) for a, b in fe.test] and ef.train == [(b, a) for a, b in fe.train]
     assert ("Va !", "Go.") in fe.train + fe.test and fe.val is None
@@ -199,9 +205,15 @@ def test_test_and_validation_files_are_used_whole(tmp_path: Path) -> None:
     (tmp_path / "test.src").write_text("a b c d e f g h i j k l\nshort\n")  # longer than max_len: still scored
     (tmp_path / "test.tgt").write_text("l k j i h g f e d c b a\nshort\n")
     (tmp_path / "val.tsv").write_text("v w\tw v\n")
-    tr = translator(path=str(tmp_path / "train.tsv"), columns="src-tgt", direction="src-tgt", max_len=3,
-                    test_src_path=str(tmp_path / "test.src"), test_tgt_path=str(tmp_path / "test.tgt"),
-                    val_path=str(tmp_path / "val.tsv"))  # fmt: skip
+    tr = translator(
+        path=str(tmp_path / "train.tsv"),
+        columns="src-tgt",
+        direction="src-tgt",
+        max_len=3,
+        test_src_path=str(tmp_path / "test.src"),
+        test_tgt_path=str(tmp_path / "test.tgt"),
+        val_path=str(tmp_path / "val.tsv"),
+    )
     s = tr.load_data()
     assert len(s.train) == 40 and s.val == [("v w", "w v")] and len(s.test) == 2  # no fraction taken from the pool
     assert s.test[0][0].startswith("a b c") and any("test.src" in n and "all 2 pairs" in n for n in s.notes)
@@ -211,11 +223,18 @@ def test_test_and_validation_files_are_used_whole(tmp_path: Path) -> None:
 
 def test_empty_sides_are_dropped_with_a_note(tmp_path: Path) -> None:
     (tmp_path / "p.tsv").write_text("Go.\tVa !\n123\t456\nHi.\tSalut.\n")
-    raw = translator(path=str(tmp_path / "p.tsv"), columns="eng-fra", direction="eng-fra", test_fraction=0,
-                     val_fraction=0).load_data()  # fmt: skip
+    raw = translator(
+        path=str(tmp_path / "p.tsv"), columns="eng-fra", direction="eng-fra", test_fraction=0, val_fraction=0
+    ).load_data()
     assert len(raw.train) == 3 and raw.test is None  # raw text keeps "123"
-    tut = translator(path=str(tmp_path / "p.tsv"), columns="eng-fra", direction="eng-fra", test_fraction=0,
-                     val_fraction=0, normalize="tutorial").load_data()  # fmt: skip
+    tut = translator(
+        path=str(tmp_path / "p.tsv"),
+        columns="eng-fra",
+        direction="eng-fra",
+        test_fraction=0,
+        val_fraction=0,
+        normalize="tutorial",
+    ).load_data()
     assert len(tut.train) == 2 and any("dropped 1 pairs with a side left empty" in n for n in tut.notes)
 
 

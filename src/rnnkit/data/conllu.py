@@ -84,14 +84,18 @@ def parse_conllu(text: str, where: str, *, tag: str = "upos") -> tuple[list[list
     tags = {t for s in sentences for _, t in s}
     if tags == {"_"}:
         other = "xpos" if tag == "upos" else "upos"
-        raise DataError(f"{where}: every {tag.upper()} is '_' (not annotated); use the {other.upper()} column "
-                        f"(--conllu-tag {other})")  # fmt: skip
+        raise DataError(
+            f"{where}: every {tag.upper()} is '_' (not annotated); use the {other.upper()} column "
+            f"(--conllu-tag {other})"
+        )
     words = sum(map(len, sentences))
-    skipped = [f"{what} {c:,}" for c, what in ((ranges, "multiword-token ranges"), (empty, "empty nodes"),
-                                                (comments, "comment lines")) if c]  # fmt: skip
-    note = (
-        f"{len(sentences):,} sentences, {words:,} words; word = FORM, tag = {tag.upper()}"
-        + (f"; skipped: {', '.join(skipped)}" if skipped else "")
+    skipped = [
+        f"{what} {c:,}"
+        for c, what in ((ranges, "multiword-token ranges"), (empty, "empty nodes"), (comments, "comment lines"))
+        if c
+    ]
+    note = f"{len(sentences):,} sentences, {words:,} words; word = FORM, tag = {tag.upper()}" + (
+        f"; skipped: {', '.join(skipped)}" if skipped else ""
     )
     return sentences, note
 

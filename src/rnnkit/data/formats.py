@@ -346,8 +346,11 @@ def parse_labelled(
             fmt = "fasttext"
         elif _is_table(first, suffix, text_col, label_col):
             fmt = "csv"
-        named = [f"--{k}-col {c!r}" for k, c in (("text", text_col), ("label", label_col))
-                 if c not in ("", "auto", "first", "last")]  # fmt: skip
+        named = [
+            f"--{k}-col {c!r}"
+            for k, c in (("text", text_col), ("label", label_col))
+            if c not in ("", "auto", "first", "last")
+        ]
         if named and fmt != "csv":
             raise DataError(
                 f"{where}:{rows[0][0]}: {' and '.join(named)} name header columns, but the first line is not a "

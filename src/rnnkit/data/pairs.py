@@ -58,9 +58,19 @@ Pair = tuple[str, str]
 
 # The PyTorch seq2seq tutorial's English prefixes (after normalisation "i'm" reads "i m").
 ENG_PREFIXES = (
-    "i am ", "i m ", "he is", "he s ", "she is", "she s ", "you are", "you re ", "we are", "we re ",
-    "they are", "they re ",
-)  # fmt: skip
+    "i am ",
+    "i m ",
+    "he is",
+    "he s ",
+    "she is",
+    "she s ",
+    "you are",
+    "you re ",
+    "we are",
+    "we re ",
+    "they are",
+    "they re ",
+)
 
 
 # ---- text formats --------------------------------------------------------------------------------------------

@@ -222,8 +222,12 @@ class Settings:
     test_fraction: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {"level": self.level, "max_vocab": self.max_vocab, "valid_fraction": self.valid_fraction,
-                "test_fraction": self.test_fraction}  # fmt: skip
+        return {
+            "level": self.level,
+            "max_vocab": self.max_vocab,
+            "valid_fraction": self.valid_fraction,
+            "test_fraction": self.test_fraction,
+        }
 
 
 def _stat(path: Path) -> dict[str, Any]:
@@ -342,9 +346,13 @@ def prepare(
 
 
 def prepare_dataset(
-    name: str, out: str | os.PathLike, settings: Settings = Settings(), *, data_root: str | os.PathLike | None = None,
+    name: str,
+    out: str | os.PathLike,
+    settings: Settings = Settings(),
+    *,
+    data_root: str | os.PathLike | None = None,
     quiet: bool = True,
-) -> tuple[EncodedText, bool]:  # fmt: skip
+) -> tuple[EncodedText, bool]:
     """``prepare`` for a known dataset, split as ``load_splits(dataset=name)`` splits it: tiny-shakespeare the
     published 90/10 of its characters (the fractions in ``settings`` are replaced), ptb its own three files."""
     if name == "tiny-shakespeare":
@@ -364,8 +372,13 @@ def _progress(quiet: bool):
         return
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
-    cols = (TextColumn("{task.description:<8}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-            TimeRemainingColumn())  # fmt: skip
+    cols = (
+        TextColumn("{task.description:<8}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*cols, transient=False) as p:
         yield p
 
@@ -384,8 +397,9 @@ def _build(
                 pieces = _pieces(files, level=level, decode=decode, hashes=hashes)
                 pairs = ((0, p) for p in pieces) if bounds is None else (_cut if decode else _cut_bytes)(pieces, bounds)
             else:
-                pairs = ((k, p) for k, fs in enumerate(parts) for p in _pieces(fs, level=level, decode=decode,
-                                                                                    hashes=hashes))  # fmt: skip
+                pairs = (
+                    (k, p) for k, fs in enumerate(parts) for p in _pieces(fs, level=level, decode=decode, hashes=hashes)
+                )
             task = bar.add_task(desc, total=size) if bar is not None else None
             for k, t in pairs:
                 if bar is not None:
@@ -420,7 +434,9 @@ def _build(
         "source": source,
         "settings": settings.to_json(),
         "split_files": parts is not None,
-        "split_rule": "one file each" if parts else "characters [0,a) train, [a,b) valid, [b,n) test; "
+        "split_rule": "one file each"
+        if parts
+        else "characters [0,a) train, [a,b) valid, [b,n) test; "
         "a = int(n*(1-valid-test)), b = int(n*(1-test)) (rnnkit.data.text.split_text)",
         "characters": sum(n),
         "bytes": nbytes,

@@ -45,8 +45,15 @@ from rnnkit.data import conllu, formats
 from rnnkit.data.formats import lines
 from rnnkit.data.sources import DataError, resolve
 
-KNOWN = ("names", "mr-polarity", "uci-sentiment-sentences", "japanese-vowels", "conll2000", "conll2002-es",
-         "conll2002-nl")
+KNOWN = (
+    "names",
+    "mr-polarity",
+    "uci-sentiment-sentences",
+    "japanese-vowels",
+    "conll2000",
+    "conll2002-es",
+    "conll2002-nl",
+)
 # CoNLL-2002 NER: dataset name -> file prefix in the zip; split -> file suffix (testa is the development set)
 CONLL2002 = {"conll2002-es": "esp", "conll2002-nl": "ned"}
 CONLL2002_SPLITS = {"train": "train", "val": "testa", "test": "testb", "testa": "testa", "testb": "testb"}
@@ -353,7 +360,8 @@ def read_conll2002(
     docstart = sum(ln.startswith("-DOCSTART-") for ln in lines(text))
     data.notes.append(
         f"{name} {split}: {member} ({len(data):,} sentences, {sum(map(len, data.sentences)):,} tokens"
-        + (f"; -DOCSTART- lines skipped: {docstart:,}" if docstart else "") + ")"
+        + (f"; -DOCSTART- lines skipped: {docstart:,}" if docstart else "")
+        + ")"
     )
     return data
 
@@ -376,8 +384,9 @@ def read_labelled_file(
     """A classification file in any format of ``rnnkit.data.formats`` (named, or detected with ``'auto'``);
     ``notes`` says which format was used."""
     p = Path(path)
-    got = formats.parse_labelled(read_text_file(p, encoding), str(p), format=format, text_col=text_col,
-                                 label_col=label_col)  # fmt: skip
+    got = formats.parse_labelled(
+        read_text_file(p, encoding), str(p), format=format, text_col=text_col, label_col=label_col
+    )
     return ClassificationData(got.inputs, got.labels, str(p), got.skipped, notes=[got.note])
 
 
@@ -441,7 +450,8 @@ def read_tagging_file(
     data.notes.append(
         f"format: CoNLL columns {how} in {p.name} ({len(data.sentences[0][0])} whitespace-separated columns; "
         f"{len(data):,} sentences, {sum(map(len, data.sentences)):,} tokens"
-        + (f"; -DOCSTART- lines skipped: {docstart:,}" if docstart else "") + ")"
+        + (f"; -DOCSTART- lines skipped: {docstart:,}" if docstart else "")
+        + ")"
     )
     return data
 

@@ -109,9 +109,26 @@ _FREQS = {
     "Q": ("quarterly", 4, 8, 16),
     "Y": ("yearly", 1, 4, 12),
 }
-_ALIASES = {"MS": "M", "ME": "M", "SM": "M", "SMS": "M", "QS": "Q", "QE": "Q", "YS": "Y", "YE": "Y", "A": "Y",
-            "AS": "Y", "BME": "M", "BMS": "M", "BQE": "Q", "BQS": "Q", "BYE": "Y", "BYS": "Y", "T": "min",
-            "H": "h"}  # fmt: skip
+_ALIASES = {
+    "MS": "M",
+    "ME": "M",
+    "SM": "M",
+    "SMS": "M",
+    "QS": "Q",
+    "QE": "Q",
+    "YS": "Y",
+    "YE": "Y",
+    "A": "Y",
+    "AS": "Y",
+    "BME": "M",
+    "BMS": "M",
+    "BQE": "Q",
+    "BQS": "Q",
+    "BYE": "Y",
+    "BYS": "Y",
+    "T": "min",
+    "H": "h",
+}
 
 
 def _unit(freq: str) -> tuple[str | None, int]:

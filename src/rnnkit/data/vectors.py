@@ -17,7 +17,10 @@ from rnnkit.data.sources import DataError
 
 
 def read_vectors(
-    path: str | os.PathLike, wanted: Collection[str], *, key: Callable[[str], str] = lambda w: w,
+    path: str | os.PathLike,
+    wanted: Collection[str],
+    *,
+    key: Callable[[str], str] = lambda w: w,
     encoding: str = "utf-8",
 ) -> tuple[dict[str, np.ndarray], int]:
     """``({key(word): vector (D,) float32} for the keys in ``wanted``, D)``; DataError for a malformed file."""

@@ -65,17 +65,25 @@ def gradients_command(
                     seed=seed,
                     clip=None if clip < 0 else clip,
                     split=split,
-                )  # fmt: skip
+                )
                 for r in runs
             ]
         else:
             cells = [c.strip() for c in cell.split(",") if c.strip()]
             text = data.read_text(encoding="utf-8") if data is not None else None
             profiles = fresh_profiles(
-                cells, hidden_size=hidden, input_size=input_size, steps=steps, batch=batch, batches=batches,
-                seed=seed, forget_bias=forget_bias, recurrent_scale=recurrent_scale, clip=1.0 if clip < 0 else clip,
+                cells,
+                hidden_size=hidden,
+                input_size=input_size,
+                steps=steps,
+                batch=batch,
+                batches=batches,
+                seed=seed,
+                forget_bias=forget_bias,
+                recurrent_scale=recurrent_scale,
+                clip=1.0 if clip < 0 else clip,
                 text=text,
-            )  # fmt: skip
+            )
     except (ValueError, OSError, UnicodeDecodeError) as e:
         _fail(str(e))
     plot = plot_profiles(profiles, out)
@@ -150,8 +158,9 @@ def trace_command(
 
     try:
         options = CellOptions(nonlinearity=nonlinearity, gru_variant=gru_variant, forget_bias=forget_bias)
-        tr = trace(cell, input_size=input_size, hidden_size=hidden, steps=steps, batch=batch, seed=seed,
-                   options=options)  # fmt: skip
+        tr = trace(
+            cell, input_size=input_size, hidden_size=hidden, steps=steps, batch=batch, seed=seed, options=options
+        )
     except ValueError as e:
         _fail(str(e))
     if json_out:

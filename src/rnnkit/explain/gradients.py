@@ -146,9 +146,17 @@ def reference_profile(
         gnorms.append(global_norm(grads))
         count += N
     return _finish(
-        label or cell, cell, dh_sum / count, dx_sum / count, None if dc_sum is None else dc_sum / count,
-        spectral_radii(cell, params[W_HH]) if W_HH in params else {}, gnorms, clip, len(data), count,
-    )  # fmt: skip
+        label or cell,
+        cell,
+        dh_sum / count,
+        dx_sum / count,
+        None if dc_sum is None else dc_sum / count,
+        spectral_radii(cell, params[W_HH]) if W_HH in params else {},
+        gnorms,
+        clip,
+        len(data),
+        count,
+    )
 
 
 def _finish(label, cell, dh, dx, dc, radii, gnorms, clip, batches, count) -> GradientProfile:
@@ -163,12 +171,21 @@ def _finish(label, cell, dh, dx, dc, radii, gnorms, clip, batches, count) -> Gra
     else:
         after = gn
     return GradientProfile(
-        label=label, cell=cell, distance=list(range(len(dh))), dh_norm=[float(v) for v in dh],
-        dx_norm=[float(v) for v in dx], dc_norm=None if dc is None else [float(v) for v in dc],
-        spectral_radius=radii, decay_rate=decay_rate(dh), grad_norm=float(gn.mean()),
-        clipped_norm=float(after.mean()), clip=clip, clipped_fraction=float((gn > clip).mean()) if clip > 0 else 0.0,
-        batches=batches, sequences=count,
-    )  # fmt: skip
+        label=label,
+        cell=cell,
+        distance=list(range(len(dh))),
+        dh_norm=[float(v) for v in dh],
+        dx_norm=[float(v) for v in dx],
+        dc_norm=None if dc is None else [float(v) for v in dc],
+        spectral_radius=radii,
+        decay_rate=decay_rate(dh),
+        grad_norm=float(gn.mean()),
+        clipped_norm=float(after.mean()),
+        clip=clip,
+        clipped_fraction=float((gn > clip).mean()) if clip > 0 else 0.0,
+        batches=batches,
+        sequences=count,
+    )
 
 
 def fresh_profiles(
@@ -297,9 +314,17 @@ def trained_profile(
         if W_HH in p:
             radii.update(spectral_radii(cell_name, p[W_HH].detach().double().numpy(), prefix=f"{l}."))
     return _finish(
-        f"{Path(run_dir).name} ({cell_name}, trained)", cell_name, dh_sum / count, dx_sum / count,
-        None if dc_sum is None else dc_sum / count, radii, gnorms, clip, len(windows), count,
-    )  # fmt: skip
+        f"{Path(run_dir).name} ({cell_name}, trained)",
+        cell_name,
+        dh_sum / count,
+        dx_sum / count,
+        None if dc_sum is None else dc_sum / count,
+        radii,
+        gnorms,
+        clip,
+        len(windows),
+        count,
+    )
 
 
 # ---- output -------------------------------------------------------------------------------------------------

@@ -84,8 +84,19 @@ def record_states(lm: Any, text: str) -> StateRecord:
 def text_features(tokens: list[str]) -> dict[str, np.ndarray]:
     """Simple per-character features (T,) a unit may track: line position, quotes, parentheses, spaces, case."""
     T = len(tokens)
-    f = {k: np.zeros(T) for k in ("position_in_line", "inside_quotes", "inside_parens", "is_space", "is_upper",
-                                  "is_vowel", "is_punct", "position_in_word")}  # fmt: skip
+    f = {
+        k: np.zeros(T)
+        for k in (
+            "position_in_line",
+            "inside_quotes",
+            "inside_parens",
+            "is_space",
+            "is_upper",
+            "is_vowel",
+            "is_punct",
+            "position_in_word",
+        )
+    }
     pos = wpos = depth = 0
     quoted = False
     for t, ch in enumerate(tokens):
@@ -211,8 +222,14 @@ def plot_heatmap(rec: StateRecord, out: str | Path, *, units: list[int], layer: 
     for ax, name in zip(axes[:, 0], names, strict=True):
         a = rec.values(name, layer)[:T, units].T  # (U, T)
         lim = (-1, 1) if name == "h" else (0, 1)
-        ax.imshow(a, aspect="auto", cmap="RdBu_r" if name == "h" else "viridis", vmin=lim[0], vmax=lim[1],
-                  interpolation="nearest")  # fmt: skip
+        ax.imshow(
+            a,
+            aspect="auto",
+            cmap="RdBu_r" if name == "h" else "viridis",
+            vmin=lim[0],
+            vmax=lim[1],
+            interpolation="nearest",
+        )
         ax.set_yticks(range(len(units)), [str(u) for u in units], fontsize=6)
         ax.set_ylabel(name, rotation=0, labelpad=10)
         ax.set_xticks(range(T), [repr(c)[1:-1] if c.isspace() else c for c in rec.tokens[:T]], fontsize=5)
@@ -242,8 +259,17 @@ def explain_states(
     from rnnkit.tasks.lm.task import LanguageModel
 
     lm = LanguageModel.load(run_dir, which=which)
-    page, s = states_page(lm, text, Path(run_dir).name, unit=unit, layer=layer, name=name, top=top,
-                          html_units=html_units, html_chars=html_chars)  # fmt: skip
+    page, s = states_page(
+        lm,
+        text,
+        Path(run_dir).name,
+        unit=unit,
+        layer=layer,
+        name=name,
+        top=top,
+        html_units=html_units,
+        html_chars=html_chars,
+    )
     rec = s.pop("record")
     out_dir = Path(out_dir)
     png = plot_heatmap(rec, out_dir / "states.png", units=s["shown_units"], layer=layer, chars=chars)
@@ -279,13 +305,24 @@ def states_page(
     shown_tokens = rec.tokens if lm.config.data.level == "char" else [t + " " for t in rec.tokens]  # words: spaced
     blocks = [(f"layer {layer} {name} unit {u}", scale_for_color(name, values[:n, u])) for u in shown[:html_units]]
     page = html_page(
-        shown_tokens[:n], blocks, title=f"{title}: {rec.cell} {name} activations", ranking=ranking,
+        shown_tokens[:n],
+        blocks,
+        title=f"{title}: {rec.cell} {name} activations",
+        ranking=ranking,
         note="Each character is coloured by the unit's activation after reading it: red positive, blue negative "
         "(gates: 0 blue, 1 red). Hover a character for the value.",
-    )  # fmt: skip
+    )
     return page, {
-        "cell": rec.cell, "layer": layer, "name": name, "tokens": len(rec.tokens), "hidden_size": H,
-        "unit": chosen, "shown_units": shown, "ranking": ranking, "record": rec,
-        "gate_means": {g: float(rec.values(g, layer).mean()) for g in SHOWN_GATES.get(rec.cell, ())
-                       if g in rec.layers[layer]},
-    }  # fmt: skip
+        "cell": rec.cell,
+        "layer": layer,
+        "name": name,
+        "tokens": len(rec.tokens),
+        "hidden_size": H,
+        "unit": chosen,
+        "shown_units": shown,
+        "ranking": ranking,
+        "record": rec,
+        "gate_means": {
+            g: float(rec.values(g, layer).mean()) for g in SHOWN_GATES.get(rec.cell, ()) if g in rec.layers[layer]
+        },
+    }

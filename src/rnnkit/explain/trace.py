@@ -71,7 +71,7 @@ TUPLE_CACHE_FIELDS: dict[str, tuple[str, ...]] = {
         "tanh_c_new",
         "params",
         "has_bias",
-    ),  # fmt: skip
+    ),
     # update gate z, candidate h~ = g(a_h) and its pre-activation — Feng et al. 2024 §3.1
     "mingru": ("x", "h", "z", "h_tilde", "a_h", "W_ih", "has_bias"),
     # pre-activations, normalised gates f' = f / (f + i), i' = i / (f + i), candidate h~ — Feng et al. 2024 §3.2
@@ -93,8 +93,10 @@ def cache_quantities(cache: Any, cell: str | None = None) -> dict[str, np.ndarra
     elif cell in TUPLE_CACHE_FIELDS:
         names = TUPLE_CACHE_FIELDS[cell]
         if len(names) != len(cache):
-            raise ValueError(f"the {cell} cache has {len(cache)} entries, rnnkit.explain names {len(names)}: update "
-                             "TUPLE_CACHE_FIELDS to the cell's step")  # fmt: skip
+            raise ValueError(
+                f"the {cell} cache has {len(cache)} entries, rnnkit.explain names {len(names)}: update "
+                "TUPLE_CACHE_FIELDS to the cell's step"
+            )
         items = zip(names, cache, strict=True)
     else:
         raise TypeError(f"cannot name the entries of a {type(cache).__name__} cache for cell {cell!r}")
@@ -164,11 +166,16 @@ def backward_steps(cell: str, caches: list[Any], dout: np.ndarray, dfinal: tuple
         dx, dprev, dp = module.step_backward(dnew, caches[t])
         for k, v in dp.items():
             acc[k] = acc[k] + v if k in acc else v.copy()
-        out.append({
-            "t": t, "dnew_state": dict(zip(names, dnew, strict=True)), "dx": dx,
-            "dstate": dict(zip(names, dprev, strict=True)), "dparams": dp,
-            "dparams_sum": {k: v.copy() for k, v in acc.items()},
-        })  # fmt: skip
+        out.append(
+            {
+                "t": t,
+                "dnew_state": dict(zip(names, dnew, strict=True)),
+                "dx": dx,
+                "dstate": dict(zip(names, dprev, strict=True)),
+                "dparams": dp,
+                "dparams_sum": {k: v.copy() for k, v in acc.items()},
+            }
+        )
         dstate = dprev
     return out
 
@@ -205,18 +212,38 @@ def trace(
     bwd = backward_steps(cell, caches, dout)
     fwd = []
     for t, (s, c) in enumerate(zip(states, caches, strict=True)):
-        fwd.append({
-            "t": t, "cache": cache_quantities(c, cell), "preact": preactivations(cell, c),
-            "state": dict(zip(lay.state, s, strict=True)),
-        })  # fmt: skip
+        fwd.append(
+            {
+                "t": t,
+                "cache": cache_quantities(c, cell),
+                "preact": preactivations(cell, c),
+                "state": dict(zip(lay.state, s, strict=True)),
+            }
+        )
     result = {
-        "cell": cell, "input_size": input_size, "hidden_size": hidden_size, "steps": steps, "batch": batch,
-        "seed": seed, "options": vars(options).copy(), "gates": list(lay.gates), "state_names": list(lay.state),
-        "cache_fields": CACHE_FIELDS.get(cell, {}), "params": params, "x": x, "y": y, "loss": loss,
-        "dout": dout, "forward": fwd, "backward": bwd,
-        "grads": {"dparams": bwd[-1]["dparams_sum"], "dx": np.stack([b["dx"] for b in bwd[::-1]], axis=1),
-                  "dstate0": bwd[-1]["dstate"]},
-    }  # fmt: skip
+        "cell": cell,
+        "input_size": input_size,
+        "hidden_size": hidden_size,
+        "steps": steps,
+        "batch": batch,
+        "seed": seed,
+        "options": vars(options).copy(),
+        "gates": list(lay.gates),
+        "state_names": list(lay.state),
+        "cache_fields": CACHE_FIELDS.get(cell, {}),
+        "params": params,
+        "x": x,
+        "y": y,
+        "loss": loss,
+        "dout": dout,
+        "forward": fwd,
+        "backward": bwd,
+        "grads": {
+            "dparams": bwd[-1]["dparams_sum"],
+            "dx": np.stack([b["dx"] for b in bwd[::-1]], axis=1),
+            "dstate0": bwd[-1]["dstate"],
+        },
+    }
     return to_jsonable(result)
 
 

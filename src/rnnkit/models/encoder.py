@@ -67,9 +67,17 @@ class TokenEncoder(nn.Module):
         self.cell, self.bidirectional = cell, bidirectional
         self.embedding = nn.Embedding(vocab_size, embedding_dim)
         self.rnn = Recurrent(
-            cell, embedding_dim, hidden_size, num_layers=num_layers, bidirectional=bidirectional,
-            dropout=dropout, bias=bias, options=options, impl=impl, weight_drop=weight_drop,
-        )  # fmt: skip
+            cell,
+            embedding_dim,
+            hidden_size,
+            num_layers=num_layers,
+            bidirectional=bidirectional,
+            dropout=dropout,
+            bias=bias,
+            options=options,
+            impl=impl,
+            weight_drop=weight_drop,
+        )
         self.dropout, self.locked, self.embed_dropout = float(dropout), locked, float(embed_dropout)
         self.locked_drop = LockedDropout(dropout)
         self.out_features = hidden_size * (2 if bidirectional else 1)

@@ -67,8 +67,10 @@ class NadeHead(nn.Module):
         between two down keys, and each key gathers its segment's logit. Equal to ``dense_logits`` (tested), in
         about S/K of its memory and time."""
         if target is None:
-            raise ValueError("the NADE output scores a frame key by key: pass target= (the frame to score); "
-                             "use sample() to draw a new frame")  # fmt: skip
+            raise ValueError(
+                "the NADE output scores a frame key by key: pass target= (the frame to score); "
+                "use sample() to draw a new frame"
+            )
         on = target > 0.5  # (..., K)
         seg = torch.cumsum(on, -1) - on.long()  # (..., K): keys down below k = the segment of key k
         down = on.sum(-1, keepdim=True)  # (..., 1)
@@ -108,14 +110,18 @@ class PianoRollNet(nn.Module):
         self.rnn = Recurrent.from_config(cfg, keys)  # one direction: frame t+1 from frames <= t
         self.drop = nn.Dropout(cfg.head_dropout)
         self.head: BernoulliHead | NadeHead = (
-            NadeHead(cfg.hidden_size, keys, cfg.nade_hidden) if cfg.output == "nade"
+            NadeHead(cfg.hidden_size, keys, cfg.nade_hidden)
+            if cfg.output == "nade"
             else BernoulliHead(cfg.hidden_size, keys)
-        )  # fmt: skip
+        )
 
     def forward(
-        self, x: Tensor, state: tuple[Tensor, ...] | None = None, lengths: Tensor | None = None,
+        self,
+        x: Tensor,
+        state: tuple[Tensor, ...] | None = None,
+        lengths: Tensor | None = None,
         target: Tensor | None = None,
-    ) -> tuple[Tensor, tuple[Tensor, ...]]:  # fmt: skip
+    ) -> tuple[Tensor, tuple[Tensor, ...]]:
         """``target`` (N, T, K): the next frames, which the NADE output needs to score them (Bernoulli ignores it)."""
         u, state = self.features(x, state, lengths)
         return self.head.logits(u, target), state  # (N, T, K) logits
@@ -126,9 +132,13 @@ class PianoRollNet(nn.Module):
         return self.drop(out), state
 
     def sample_next(
-        self, x: Tensor, state: tuple[Tensor, ...] | None = None, *, temperature: float = 1.0,
+        self,
+        x: Tensor,
+        state: tuple[Tensor, ...] | None = None,
+        *,
+        temperature: float = 1.0,
         generator: torch.Generator | None = None,
-    ) -> tuple[Tensor, tuple[Tensor, ...]]:  # fmt: skip
+    ) -> tuple[Tensor, tuple[Tensor, ...]]:
         """Read frames (N, T, K), draw the frame after them: ((N, K) of 0/1, state after the read frames)."""
         u, state = self.features(x, state)
         return self.head.sample(u[:, -1], temperature=temperature, generator=generator), state

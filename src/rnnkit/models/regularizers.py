@@ -53,9 +53,14 @@ def embedding_dropout(embedding: nn.Embedding, words: Tensor, p: float, *, train
     w = embedding.weight  # (V, E)
     mask = w.new_empty(w.shape[0], 1).bernoulli_(1 - p) / (1 - p)  # (V, 1): one draw per word type
     return F.embedding(
-        words, w * mask, embedding.padding_idx, embedding.max_norm, embedding.norm_type,
-        embedding.scale_grad_by_freq, embedding.sparse,
-    )  # fmt: skip  # (N, T, E)
+        words,
+        w * mask,
+        embedding.padding_idx,
+        embedding.max_norm,
+        embedding.norm_type,
+        embedding.scale_grad_by_freq,
+        embedding.sparse,
+    )  # (N, T, E)
 
 
 class EmbeddingDropout(nn.Module):

@@ -132,9 +132,15 @@ class Seq2Seq(nn.Module):
         E, H, L = spec.embedding_dim, spec.hidden_size, spec.num_layers
         opts = spec.options or CellOptions()
         self.encoder = TokenEncoder(
-            spec.src_vocab, cell=spec.cell, embedding_dim=E, hidden_size=H // 2, num_layers=L, bidirectional=True,
-            dropout=spec.dropout, options=opts,
-        )  # fmt: skip
+            spec.src_vocab,
+            cell=spec.cell,
+            embedding_dim=E,
+            hidden_size=H // 2,
+            num_layers=L,
+            bidirectional=True,
+            dropout=spec.dropout,
+            options=opts,
+        )
         self.tgt_embedding = self.encoder.embedding if spec.share_embeddings else nn.Embedding(spec.tgt_vocab, E)
         cls = get_cell(spec.cell, engine="nn")
         d_in = E + (H if spec.input_feed else 0) + (H if spec.attention == "bahdanau" else 0)
@@ -373,9 +379,11 @@ def count_parameters(model: nn.Module) -> int:
 def padded_loss(logits: Tensor, target: Tensor, *, ignore_index: int, label_smoothing: float = 0.0) -> Tensor:
     """Mean token cross-entropy over real target positions only: logits (N, T, V), target (N, T)."""
     return F.cross_entropy(
-        logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=ignore_index,
+        logits.reshape(-1, logits.shape[-1]),
+        target.reshape(-1),
+        ignore_index=ignore_index,
         label_smoothing=label_smoothing,
-    )  # fmt: skip
+    )
 
 
 __all__ = ["ATTENTIONS", "Attention", "DecoderState", "Seq2Seq", "Seq2SeqSpec", "count_parameters", "padded_loss"]

@@ -69,8 +69,12 @@ def _cache_path(env: str | None, home: str | None) -> Path:
 @functools.cache
 def host() -> dict[str, Any]:
     """The part of every key that names the machine and the software."""
-    return {"cpu": cpu_model(), "flags": list(cpu_flags()), "torch": torch.__version__,
-            "capability": torch.backends.cpu.get_cpu_capability()}  # fmt: skip
+    return {
+        "cpu": cpu_model(),
+        "flags": list(cpu_flags()),
+        "torch": torch.__version__,
+        "capability": torch.backends.cpu.get_cpu_capability(),
+    }
 
 
 def _bucket(n: int) -> int:
@@ -88,10 +92,17 @@ def key_of(module: Any, x: torch.Tensor, *, training: bool, lengths: bool, dtype
         "cell": module.cell,
         "options": repr(module.options),
         "dtype": str(dtype).removeprefix("torch."),
-        "N": _bucket(N), "T": _bucket(T), "D": D, "H": module.hidden_size,
-        "layers": module.num_layers, "dirs": module.dirs, "bias": module.bias,
-        "training": training, "dx": bool(x.requires_grad), "lengths": lengths,
-    }  # fmt: skip
+        "N": _bucket(N),
+        "T": _bucket(T),
+        "D": D,
+        "H": module.hidden_size,
+        "layers": module.num_layers,
+        "dirs": module.dirs,
+        "bias": module.bias,
+        "training": training,
+        "dx": bool(x.requires_grad),
+        "lengths": lengths,
+    }
 
 
 def key_str(key: dict[str, Any]) -> str:
@@ -109,7 +120,10 @@ class Tuner:
     """
 
     def __init__(
-        self, path: Path | None = None, *, clock: Callable[[], float] = time.perf_counter,
+        self,
+        path: Path | None = None,
+        *,
+        clock: Callable[[], float] = time.perf_counter,
         load: Callable[[], float] | None = None,
     ) -> None:
         self.path = path
@@ -154,8 +168,11 @@ class Tuner:
                     os.unlink(tmp)
         except OSError as e:  # a read-only home: keep the choice in memory only, say so once
             if not self._warned:
-                warnings.warn(f"rnnkit autotune: cannot write {self.path} ({e}); set RNNKIT_CACHE to a writable "
-                              "folder to keep choices between runs", stacklevel=3)  # fmt: skip
+                warnings.warn(
+                    f"rnnkit autotune: cannot write {self.path} ({e}); set RNNKIT_CACHE to a writable "
+                    "folder to keep choices between runs",
+                    stacklevel=3,
+                )
                 self._warned = True
 
     # ---- choosing ----------------------------------------------------------------------------------------
@@ -170,8 +187,15 @@ class Tuner:
         return entry["impl"] if entry and entry["impl"] in candidates else None
 
     def choose(
-        self, key: dict[str, Any], candidates: Sequence[str], run: Callable[[str], object], *,
-        repeats: int = REPEATS, prefer: str | None = None, force: bool = False, min_seconds: float = MIN_SECONDS,
+        self,
+        key: dict[str, Any],
+        candidates: Sequence[str],
+        run: Callable[[str], object],
+        *,
+        repeats: int = REPEATS,
+        prefer: str | None = None,
+        force: bool = False,
+        min_seconds: float = MIN_SECONDS,
     ) -> str:
         """The fastest of ``candidates`` for ``key``: from the cache, else measured now and cached. ``prefer`` (the
         static table's choice) is kept unless another candidate's time is more than ``MARGIN`` below its own.
@@ -189,8 +213,10 @@ class Tuner:
             if self.clock() - t0 > SLOW:
                 slow.add(c)
         r = 0
-        while r < repeats or (r < MAX_REPEATS and min((sum(samples[c]) for c in candidates if c not in slow),
-                                                      default=min_seconds) < min_seconds):  # fmt: skip
+        while r < repeats or (
+            r < MAX_REPEATS
+            and min((sum(samples[c]) for c in candidates if c not in slow), default=min_seconds) < min_seconds
+        ):
             # interleaved: a noisy neighbour slows every candidate alike
             for c in candidates:
                 if c in slow and r >= SLOW_REPEATS:
@@ -206,8 +232,13 @@ class Tuner:
         busy = load > (os.cpu_count() or 1)
         if prefer in ms and ms[best] > (1.0 - (BUSY_MARGIN if busy else MARGIN)) * ms[prefer]:
             best = prefer
-        entry = {"impl": best, "ms": {c: round(v, 3) for c, v in ms.items()}, "load": round(load, 1),
-                 "when": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), "key": key}  # fmt: skip
+        entry = {
+            "impl": best,
+            "ms": {c: round(v, 3) for c, v in ms.items()},
+            "load": round(load, 1),
+            "when": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+            "key": key,
+        }
         k = key_str(key)
         self.memory[k] = entry
         if not busy:  # other processes' work is in these times: don't keep them for the next process
@@ -274,15 +305,29 @@ def training_key(module: Any, x: torch.Tensor, lengths: torch.Tensor | None) -> 
 
 
 def choose(
-    module: Any, x: torch.Tensor, state: tuple[torch.Tensor, ...], params: list[dict[str, torch.Tensor]],
-    lengths: torch.Tensor | None, *, force: bool = False,
+    module: Any,
+    x: torch.Tensor,
+    state: tuple[torch.Tensor, ...],
+    params: list[dict[str, torch.Tensor]],
+    lengths: torch.Tensor | None,
+    *,
+    force: bool = False,
 ) -> str:
     """The fastest impl for ``module.forward(x, state, lengths)`` with the per-(layer, direction) ``params`` it
     built, on this host: read from the cache, or measured now the first time the key is met."""
     tn = tuner()
     training = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in module.parameters()))
-    fast = (id(tn), tuple(x.shape), x.dtype, x.device, x.requires_grad, training, lengths is None,
-            compute_dtype(x), torch.get_num_threads())  # fmt: skip
+    fast = (
+        id(tn),
+        tuple(x.shape),
+        x.dtype,
+        x.device,
+        x.requires_grad,
+        training,
+        lengths is None,
+        compute_dtype(x),
+        torch.get_num_threads(),
+    )
     memo = module.__dict__.setdefault("_autotune_memo", {})  # per module: a forward costs a dict lookup
     if not force and fast in memo:
         return memo[fast]
@@ -298,8 +343,13 @@ def choose(
 
 
 def _runner(
-    module: Any, x: torch.Tensor, state: tuple[torch.Tensor, ...], params: list[dict[str, torch.Tensor]],
-    lengths: torch.Tensor | None, *, training: bool,
+    module: Any,
+    x: torch.Tensor,
+    state: tuple[torch.Tensor, ...],
+    params: list[dict[str, torch.Tensor]],
+    lengths: torch.Tensor | None,
+    *,
+    training: bool,
 ) -> Callable[[str], None]:
     """``run(impl)``: one forward (+ backward when training) of ``module``'s math with ``impl`` on private copies of
     its parameters and a random input shaped like ``x``; the global RNG and the real parameters are not touched."""

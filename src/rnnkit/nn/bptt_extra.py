@@ -86,9 +86,19 @@ def run_layer(
     p = params
     if cell == "layernorm_lstm":
         out, h, c = _LayerNormLSTM.apply(
-            batch_sizes, xt, state[0], state[1], p[W_IH], p[W_HH], p.get(B_IH), p.get(B_HH),
-            p[GAIN_IH], p[GAIN_HH], p[GAIN_C], p[SHIFT_C],
-        )  # fmt: skip
+            batch_sizes,
+            xt,
+            state[0],
+            state[1],
+            p[W_IH],
+            p[W_HH],
+            p.get(B_IH),
+            p.get(B_HH),
+            p[GAIN_IH],
+            p[GAIN_HH],
+            p[GAIN_C],
+            p[SHIFT_C],
+        )
         final: tuple[Tensor, ...] = (h, c)
     else:
         out, h = _IndRNN.apply(

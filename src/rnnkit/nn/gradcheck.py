@@ -107,18 +107,35 @@ def stacked_params(
     rng: np.random.Generator,
 ) -> dict[str, Tensor]:
     """Fresh float64 parameters for a stack, named ``layers.{l}.{fwd|bwd}.{name}`` (the reference's draws)."""
-    p = _reference_stacked_params(cell, input_size, hidden_size, num_layers=num_layers, bidirectional=bidirectional,
-                                  bias=bias, options=options, rng=rng)  # fmt: skip
+    p = _reference_stacked_params(
+        cell,
+        input_size,
+        hidden_size,
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+        bias=bias,
+        options=options,
+        rng=rng,
+    )
     return {k: torch.tensor(v) for k, v in p.items()}
 
 
-def _problem(cell, *, input_size, hidden_size, num_layers, bidirectional, batch, steps, lengths, bias, options,
-             seed, impl):  # fmt: skip
+def _problem(
+    cell, *, input_size, hidden_size, num_layers, bidirectional, batch, steps, lengths, bias, options, seed, impl
+):
     """The reference's random problem (same draws in the same order), as a float64 Recurrent and tensors."""
     rng = np.random.default_rng(seed)
     dirs = 2 if bidirectional else 1
-    params = stacked_params(cell, input_size, hidden_size, num_layers=num_layers, bidirectional=bidirectional,
-                            bias=bias, options=options, rng=rng)  # fmt: skip
+    params = stacked_params(
+        cell,
+        input_size,
+        hidden_size,
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+        bias=bias,
+        options=options,
+        rng=rng,
+    )
     x = torch.tensor(rng.standard_normal((batch, steps, input_size)))  # (N, T, D)
     shape = (num_layers * dirs, batch, hidden_size)
     state0 = tuple(torch.tensor(0.5 * rng.standard_normal(shape)) for _ in layout(cell).state)
@@ -128,8 +145,20 @@ def _problem(cell, *, input_size, hidden_size, num_layers, bidirectional, batch,
         lengths = None
     R = torch.tensor(rng.standard_normal((batch, steps, dirs * hidden_size)))  # weights of the test loss on out
     S = tuple(torch.tensor(rng.standard_normal(shape)) for _ in layout(cell).state)  # ... on the final state
-    model = Recurrent(cell, input_size, hidden_size, num_layers=num_layers, bidirectional=bidirectional, bias=bias,
-                      options=options, impl=impl).double().eval()  # fmt: skip
+    model = (
+        Recurrent(
+            cell,
+            input_size,
+            hidden_size,
+            num_layers=num_layers,
+            bidirectional=bidirectional,
+            bias=bias,
+            options=options,
+            impl=impl,
+        )
+        .double()
+        .eval()
+    )
     model.load_state_dict(params)
     lengths = None if lengths is None else torch.as_tensor(np.asarray(lengths))
     return model, x, state0, lengths, R, S
@@ -168,9 +197,19 @@ def gradcheck_sequence(
 ) -> GradcheckReport:
     """Full BPTT through ``Recurrent(impl=impl)`` against finite differences on every array."""
     model, x, state0, lengths, R, S = _problem(
-        cell, input_size=input_size, hidden_size=hidden_size, num_layers=num_layers, bidirectional=bidirectional,
-        batch=batch, steps=steps, lengths=lengths, bias=bias, options=options, seed=seed, impl=impl,
-    )  # fmt: skip
+        cell,
+        input_size=input_size,
+        hidden_size=hidden_size,
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+        batch=batch,
+        steps=steps,
+        lengths=lengths,
+        bias=bias,
+        options=options,
+        seed=seed,
+        impl=impl,
+    )
     params = dict(model.named_parameters())
     xg = x.clone().requires_grad_(True)
     sg = tuple(s.clone().requires_grad_(True) for s in state0)
@@ -185,8 +224,18 @@ def gradcheck_sequence(
     arrays = {**params, "x": x, **dict(zip(names, state0, strict=True))}
     analytic = {k: a.grad.numpy() for k, a in {**params, "x": xg, **dict(zip(names, sg, strict=True))}.items()}
     entries = check_arrays("bptt", f, arrays, analytic, numerical=numerical_gradient, eps=eps, tol=tol, atol=atol)
-    title = _title("full BPTT", cell, impl, lengths, bias, layers=num_layers, bidirectional=bidirectional,
-                   H=hidden_size, N=batch, T=steps)  # fmt: skip
+    title = _title(
+        "full BPTT",
+        cell,
+        impl,
+        lengths,
+        bias,
+        layers=num_layers,
+        bidirectional=bidirectional,
+        H=hidden_size,
+        N=batch,
+        T=steps,
+    )
     return GradcheckReport(title, tuple(entries), tol, atol)
 
 
@@ -219,9 +268,19 @@ def gradcheck_tbptt(
     if lengths is not False and lengths is not None:
         raise ValueError("gradcheck_tbptt (nn): lengths must be False; a window may hold zero-length sequences")
     model, x, state0, _, R, S = _problem(
-        cell, input_size=input_size, hidden_size=hidden_size, num_layers=num_layers, bidirectional=False,
-        batch=batch, steps=steps, lengths=False, bias=bias, options=options, seed=seed, impl=impl,
-    )  # fmt: skip
+        cell,
+        input_size=input_size,
+        hidden_size=hidden_size,
+        num_layers=num_layers,
+        bidirectional=False,
+        batch=batch,
+        steps=steps,
+        lengths=False,
+        bias=bias,
+        options=options,
+        seed=seed,
+        impl=impl,
+    )
     T = x.shape[1]
     params = dict(model.named_parameters())
     carried = {0: state0}
@@ -248,10 +307,20 @@ def gradcheck_tbptt(
         names = [f"state_in.{name}" for name in layout(cell).state]
         arrays = {**params, "x": xw, **dict(zip(names, s_in, strict=True))}
         analytic = {k: a.grad.numpy() for k, a in {**params, "x": xg, **dict(zip(names, sg, strict=True))}.items()}
-        keep_worst(worst, check_arrays("tbptt", f, arrays, analytic, numerical=numerical_gradient, eps=eps, tol=tol,
-                                       atol=atol))  # fmt: skip
-    title = _title(f"truncated BPTT k1={k1} k2={k2 or k1}, {len(windows)} chunks", cell, impl, None, bias,
-                   layers=num_layers, H=hidden_size, N=batch, T=steps)  # fmt: skip
+        keep_worst(
+            worst, check_arrays("tbptt", f, arrays, analytic, numerical=numerical_gradient, eps=eps, tol=tol, atol=atol)
+        )
+    title = _title(
+        f"truncated BPTT k1={k1} k2={k2 or k1}, {len(windows)} chunks",
+        cell,
+        impl,
+        None,
+        bias,
+        layers=num_layers,
+        H=hidden_size,
+        N=batch,
+        T=steps,
+    )
     return GradcheckReport(title, tuple(worst.values()), tol, atol)
 
 
@@ -271,9 +340,19 @@ def run(
     from rich.console import Console
 
     console = console or Console()
-    reports = [gradcheck_sequence(cell, hidden_size=hidden, num_layers=layers, bidirectional=bidirectional,
-                                  options=options, seed=seed, impl=impl)]  # fmt: skip
+    reports = [
+        gradcheck_sequence(
+            cell,
+            hidden_size=hidden,
+            num_layers=layers,
+            bidirectional=bidirectional,
+            options=options,
+            seed=seed,
+            impl=impl,
+        )
+    ]
     if k1 > 0 and not bidirectional:
-        reports.append(gradcheck_tbptt(cell, k1=k1, hidden_size=hidden, num_layers=layers, options=options, seed=seed,
-                                       impl=impl))  # fmt: skip
+        reports.append(
+            gradcheck_tbptt(cell, k1=k1, hidden_size=hidden, num_layers=layers, options=options, seed=seed, impl=impl)
+        )
     return print_reports(reports, console)

@@ -159,13 +159,22 @@ class Recurrent(nn.Module):
 
     # ---- entry checks ---------------------------------------------------------------------------------
 
-
     @classmethod
     def from_config(cls, cfg: Any, input_size: int) -> Recurrent:
         """The recurrent stack a ``ModelConfig`` (any task's model section) describes, reading ``input_size``."""
-        return cls(cfg.cell.name, input_size, cfg.hidden_size, num_layers=cfg.num_layers,
-                   bidirectional=cfg.bidirectional, dropout=cfg.dropout, bias=cfg.bias, options=cfg.cell.options(),
-                   impl=cfg.impl, weight_drop=cfg.weight_drop)  # fmt: skip
+        return cls(
+            cfg.cell.name,
+            input_size,
+            cfg.hidden_size,
+            num_layers=cfg.num_layers,
+            bidirectional=cfg.bidirectional,
+            dropout=cfg.dropout,
+            bias=cfg.bias,
+            options=cfg.cell.options(),
+            impl=cfg.impl,
+            weight_drop=cfg.weight_drop,
+        )
+
     def _check(self, x: Tensor, state, lengths) -> tuple[tuple[Tensor, ...] | None, Tensor | None]:
         """Validate the inputs of ``forward`` and return (state tuple or None, lengths tensor or None)."""
         where = f"{type(self).__name__}({self.cell}).forward"
@@ -281,10 +290,18 @@ class Recurrent(nn.Module):
         """The stack with one concrete ``impl`` on checked inputs (``forward`` and the autotuner call this)."""
         if impl == "fused":
             return fused.run_stack(
-                self.cell, x, state, params, self.options, num_layers=self.num_layers,
-                bidirectional=self.bidirectional, bias=self.bias, dropout=self.dropout,
-                training=self.training, lengths=lengths,
-            )  # fmt: skip
+                self.cell,
+                x,
+                state,
+                params,
+                self.options,
+                num_layers=self.num_layers,
+                bidirectional=self.bidirectional,
+                bias=self.bias,
+                dropout=self.dropout,
+                training=self.training,
+                lengths=lengths,
+            )
         amp = precision.active(x.device.type)
         amp = amp if amp == torch.bfloat16 and x.device.type == "cpu" else None  # bptt's products then run in bf16
         finals: list[tuple[Tensor, ...]] = []  # index l*dirs + d
@@ -303,7 +320,7 @@ class Recurrent(nn.Module):
                     with torch.autocast(x.device.type, enabled=False), gemm.products(low):
                         out, fin = mod.run_layer(
                             self.cell, x, s0, params[k], self.options, lengths=lengths, reverse=d == 1
-                        )  # fmt: skip
+                        )
                 outs.append(out)
                 finals.append(fin)
             x = outs[0] if self.dirs == 1 else torch.cat(outs, dim=2)  # (N, T, dirs*H)
@@ -370,9 +387,17 @@ class RecurrentLayer(Recurrent):
         elif nonlinearity != "tanh" and nonlinearity != options.nonlinearity:
             raise ValueError(f"nonlinearity={nonlinearity!r} conflicts with options.nonlinearity; give one")
         super().__init__(
-            self.cell_name, input_size, hidden_size, num_layers=num_layers, bidirectional=bidirectional,
-            dropout=dropout, bias=bias, options=options, impl=impl, weight_drop=weight_drop,
-        )  # fmt: skip
+            self.cell_name,
+            input_size,
+            hidden_size,
+            num_layers=num_layers,
+            bidirectional=bidirectional,
+            dropout=dropout,
+            bias=bias,
+            options=options,
+            impl=impl,
+            weight_drop=weight_drop,
+        )
 
     def forward(self, x: Tensor, hx=None, lengths: Tensor | Sequence[int] | None = None):  # type: ignore[override]
         """x (N, T, D), hx as torch.nn (tensor (L*dirs, N, H), or (h, c) for LSTM) -> (out, state likewise)."""

@@ -57,8 +57,10 @@ class GradcheckReport:
         return [e for e in self.entries if not e.passed]
 
     def __str__(self) -> str:
-        rows = [f"{e.check}:{e.name} rel={e.rel_err:.2e} abs={e.max_abs_err:.2e} {'ok' if e.passed else 'FAIL'}"
-                for e in self.entries]  # fmt: skip
+        rows = [
+            f"{e.check}:{e.name} rel={e.rel_err:.2e} abs={e.max_abs_err:.2e} {'ok' if e.passed else 'FAIL'}"
+            for e in self.entries
+        ]
         return "\n".join([self.title, *rows])
 
 
@@ -138,15 +140,22 @@ def stacked_params(
     return params
 
 
-def _problem(cell, *, input_size, hidden_size, num_layers, bidirectional, batch, steps, lengths, bias, options,
-             seed):  # fmt: skip
+def _problem(cell, *, input_size, hidden_size, num_layers, bidirectional, batch, steps, lengths, bias, options, seed):
     """Random parameters, input, initial state, lengths and loss weights for one configuration."""
     rng = np.random.default_rng(seed)
     get_cell(cell, engine="reference")  # a clear error for an unknown cell, before any work
     lay = layout(cell)
     dirs = 2 if bidirectional else 1
-    params = stacked_params(cell, input_size, hidden_size, num_layers=num_layers, bidirectional=bidirectional,
-                            bias=bias, options=options, rng=rng)  # fmt: skip
+    params = stacked_params(
+        cell,
+        input_size,
+        hidden_size,
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+        bias=bias,
+        options=options,
+        rng=rng,
+    )
     x = rng.standard_normal((batch, steps, input_size))  # (N, T, D)
     state0 = tuple(0.5 * rng.standard_normal((num_layers * dirs, batch, hidden_size)) for _ in lay.state)
     if lengths is True:  # varied lengths, the first sequence full so the batch really is T long
@@ -163,8 +172,10 @@ def _problem(cell, *, input_size, hidden_size, num_layers, bidirectional, batch,
 def _describe(lengths, bias: bool, options: CellOptions) -> str:
     """Lengths, bias and the options that differ from the defaults, for a report title."""
     changed = [f"{k}={v!r}" for k, v in vars(options).items() if getattr(CellOptions(), k) != v]
-    return (f"lengths={'full' if lengths is None else [int(n) for n in lengths]}, bias={bias}, "
-            f"options: {', '.join(changed) or 'default'}")  # fmt: skip
+    return (
+        f"lengths={'full' if lengths is None else [int(n) for n in lengths]}, bias={bias}, "
+        f"options: {', '.join(changed) or 'default'}"
+    )
 
 
 def _loss(out: np.ndarray, final: tuple, R: np.ndarray, S: tuple | None) -> float:
@@ -193,11 +204,21 @@ def gradcheck_sequence(
 ) -> GradcheckReport:
     """Full BPTT (``sequence.forward``/``backward``) against finite differences on every array."""
     params, x, state0, lengths, R, S = _problem(
-        cell, input_size=input_size, hidden_size=hidden_size, num_layers=num_layers, bidirectional=bidirectional,
-        batch=batch, steps=steps, lengths=lengths, bias=bias, options=options, seed=seed,
-    )  # fmt: skip
-    kw = dict(cell=cell, num_layers=num_layers, bidirectional=bidirectional, lengths=lengths, options=options,
-              bias=bias)  # fmt: skip
+        cell,
+        input_size=input_size,
+        hidden_size=hidden_size,
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+        batch=batch,
+        steps=steps,
+        lengths=lengths,
+        bias=bias,
+        options=options,
+        seed=seed,
+    )
+    kw = dict(
+        cell=cell, num_layers=num_layers, bidirectional=bidirectional, lengths=lengths, options=options, bias=bias
+    )
     _, _, cache = sequence.forward(params, x, state0, **kw)
     dx, dstate0, dparams = sequence.backward(R, S, cache)
 
@@ -209,8 +230,10 @@ def gradcheck_sequence(
     arrays = {**params, "x": x, **dict(zip(names, state0, strict=True))}
     analytic = {**dparams, "x": dx, **dict(zip(names, dstate0, strict=True))}
     entries = check_arrays("bptt", f, arrays, analytic, numerical=numerical_gradient, eps=eps, tol=tol, atol=atol)
-    title = (f"gradcheck {cell}: full BPTT, layers={num_layers}, bidirectional={bidirectional}, H={hidden_size}, "
-             f"N={batch}, T={steps}, {_describe(lengths, bias, options)}")  # fmt: skip
+    title = (
+        f"gradcheck {cell}: full BPTT, layers={num_layers}, bidirectional={bidirectional}, H={hidden_size}, "
+        f"N={batch}, T={steps}, {_describe(lengths, bias, options)}"
+    )
     return GradcheckReport(title, tuple(entries), tol, atol)
 
 
@@ -239,13 +262,32 @@ def gradcheck_tbptt(
     window, held constant. Each entry reports the worst chunk.
     """
     params, x, state0, lengths, R, S = _problem(
-        cell, input_size=input_size, hidden_size=hidden_size, num_layers=num_layers, bidirectional=False,
-        batch=batch, steps=steps, lengths=lengths, bias=bias, options=options, seed=seed,
-    )  # fmt: skip
+        cell,
+        input_size=input_size,
+        hidden_size=hidden_size,
+        num_layers=num_layers,
+        bidirectional=False,
+        batch=batch,
+        steps=steps,
+        lengths=lengths,
+        bias=bias,
+        options=options,
+        seed=seed,
+    )
     _, _, chunks = sequence.tbptt_forward_backward(
-        params, x, R, state0, cell=cell, k1=k1, k2=k2, num_layers=num_layers, lengths=lengths, options=options,
-        bias=bias, dfinal_state=S,
-    )  # fmt: skip
+        params,
+        x,
+        R,
+        state0,
+        cell=cell,
+        k1=k1,
+        k2=k2,
+        num_layers=num_layers,
+        lengths=lengths,
+        options=options,
+        bias=bias,
+        dfinal_state=S,
+    )
     T = x.shape[1]
     worst: dict[str, GradcheckEntry] = {}
     for ch in chunks:
@@ -256,18 +298,30 @@ def gradcheck_tbptt(
 
         def f(xw=xw, s_in=s_in, lw=lw, w=w, s=s, e=e) -> float:
             out, final, _ = sequence._forward(
-                params, xw, s_in, cell=cell, num_layers=num_layers, bidirectional=False, lengths=lw,
-                options=options, bias=bias, dropout_masks=None, allow_zero_lengths=True,
-            )  # fmt: skip
+                params,
+                xw,
+                s_in,
+                cell=cell,
+                num_layers=num_layers,
+                bidirectional=False,
+                lengths=lw,
+                options=options,
+                bias=bias,
+                dropout_masks=None,
+                allow_zero_lengths=True,
+            )
             return _loss(out[:, s - w :], final, R[:, s:e], S if e == T else None)
 
         names = [f"state_in.{name}" for name in layout(cell).state]
         arrays = {**params, "x": xw, **dict(zip(names, s_in, strict=True))}
         analytic = {**ch.dparams, "x": ch.dx, **dict(zip(names, ch.dstate_in, strict=True))}
-        keep_worst(worst, check_arrays("tbptt", f, arrays, analytic, numerical=numerical_gradient, eps=eps, tol=tol,
-                                       atol=atol))  # fmt: skip
-    title = (f"gradcheck {cell}: truncated BPTT k1={k1} k2={k2 or k1}, {len(chunks)} chunks, layers={num_layers}, "
-             f"H={hidden_size}, N={batch}, T={steps}, {_describe(lengths, bias, options)}")  # fmt: skip
+        keep_worst(
+            worst, check_arrays("tbptt", f, arrays, analytic, numerical=numerical_gradient, eps=eps, tol=tol, atol=atol)
+        )
+    title = (
+        f"gradcheck {cell}: truncated BPTT k1={k1} k2={k2 or k1}, {len(chunks)} chunks, layers={num_layers}, "
+        f"H={hidden_size}, N={batch}, T={steps}, {_describe(lengths, bias, options)}"
+    )
     return GradcheckReport(title, tuple(worst.values()), tol, atol)
 
 
@@ -277,8 +331,14 @@ def render(report: GradcheckReport):
     from rich.table import Table
 
     table = Table(title=escape(report.title), caption=f"pass: rel err <= {report.tol:g} or abs err <= {report.atol:g}")
-    for col, justify in (("check", "left"), ("array", "left"), ("shape", "left"), ("max abs err", "right"),
-                         ("rel err", "right"), ("result", "center")):  # fmt: skip
+    for col, justify in (
+        ("check", "left"),
+        ("array", "left"),
+        ("shape", "left"),
+        ("max abs err", "right"),
+        ("rel err", "right"),
+        ("result", "center"),
+    ):
         table.add_column(col, justify=justify)
     for e in report.entries:
         verdict = "[green]PASS[/green]" if e.passed else "[bold red]FAIL[/bold red]"
@@ -314,8 +374,11 @@ def run(
     from rich.console import Console
 
     console = console or Console()
-    reports = [gradcheck_sequence(cell, hidden_size=hidden, num_layers=layers, bidirectional=bidirectional,
-                                  options=options, seed=seed)]  # fmt: skip
+    reports = [
+        gradcheck_sequence(
+            cell, hidden_size=hidden, num_layers=layers, bidirectional=bidirectional, options=options, seed=seed
+        )
+    ]
     if k1 > 0 and not bidirectional:  # truncated BPTT runs forward in time only
         reports.append(gradcheck_tbptt(cell, k1=k1, hidden_size=hidden, num_layers=layers, options=options, seed=seed))
     return print_reports(reports, console)

@@ -223,13 +223,33 @@ def forward(
     reference engine stays deterministic and a test can pass the very mask another engine drew.
     """
     return _forward(
-        params, x, state0, cell=cell, num_layers=num_layers, bidirectional=bidirectional, lengths=lengths,
-        options=options, bias=bias, dropout_masks=dropout_masks,
-    )  # fmt: skip
+        params,
+        x,
+        state0,
+        cell=cell,
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+        lengths=lengths,
+        options=options,
+        bias=bias,
+        dropout_masks=dropout_masks,
+    )
 
 
-def _forward(params, x, state0, *, cell, num_layers, bidirectional, lengths, options, bias, dropout_masks,
-             allow_zero_lengths=False):  # fmt: skip
+def _forward(
+    params,
+    x,
+    state0,
+    *,
+    cell,
+    num_layers,
+    bidirectional,
+    lengths,
+    options,
+    bias,
+    dropout_masks,
+    allow_zero_lengths=False,
+):
     """``forward``; ``allow_zero_lengths`` is for TBPTT windows a sequence has already ended before."""
     lay = layout(cell)
     module = get_cell(cell, engine="reference")
@@ -384,15 +404,17 @@ def tbptt_forward_backward(
     def state_at(t: int) -> State:
         b = max(k for k in carried if k <= t)
         if b < t:  # BPTT(k1, k2 > k1): run from the last stored state up to the window start
-            _, carried[t], _ = _forward(params, x[:, b:t], carried[b], lengths=window_lengths(b, t),
-                                        allow_zero_lengths=True, **kw)  # fmt: skip
+            _, carried[t], _ = _forward(
+                params, x[:, b:t], carried[b], lengths=window_lengths(b, t), allow_zero_lengths=True, **kw
+            )
         return carried[t]
 
     outs, chunks = [], []
     for w, s, e in tbptt_windows(T, k1, k2):
         s_in = state_at(w)
-        out_w, final, cache = _forward(params, x[:, w:e], s_in, lengths=window_lengths(w, e),
-                                       allow_zero_lengths=True, **kw)  # fmt: skip
+        out_w, final, cache = _forward(
+            params, x[:, w:e], s_in, lengths=window_lengths(w, e), allow_zero_lengths=True, **kw
+        )
         carried[e] = final  # carried forward as a value: the next chunk's gradient stops here
         out_c = out_w[:, s - w :]  # (N, e - s, H)
         g = dout(out_c, s, e) if callable(dout) else np.asarray(dout)[:, s:e]

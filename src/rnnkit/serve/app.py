@@ -39,10 +39,15 @@ class Served:
         """What /models says about the run (and what the page needs to draw its form)."""
         t, m = self.task, self.task.config.model
         d: dict[str, Any] = {
-            "name": self.name, "task": t.name, "endpoint": self.endpoint, "run": str(self.run),
-            "cell": m.cell.name, "hidden_size": m.hidden_size, "layers": getattr(m, "num_layers", None),
+            "name": self.name,
+            "task": t.name,
+            "endpoint": self.endpoint,
+            "run": str(self.run),
+            "cell": m.cell.name,
+            "hidden_size": m.hidden_size,
+            "layers": getattr(m, "num_layers", None),
             "weights": t.describe_weights(),
-        }  # fmt: skip
+        }
         if t.name == "classify":
             d.update(labels=list(t.classes), input=m.input, pooling=m.pooling)
         elif t.name == "tag":
@@ -147,8 +152,10 @@ def build_app(served: Sequence[Served], *, limits: Limits | None = None) -> Fast
             loaded = ", ".join(f"{s.name} ({s.task.name})" for s in served)
             raise BadInput("", f"no {'/'.join(tasks) or path} model is loaded here (loaded: {loaded})", status=404)
         if len(fits) > 1:
-            raise BadInput("model", f"{len(fits)} {fits[0].task.name} models are loaded: name one of "
-                           f"{', '.join(s.name for s in fits)}")  # fmt: skip
+            raise BadInput(
+                "model",
+                f"{len(fits)} {fits[0].task.name} models are loaded: name one of {', '.join(s.name for s in fits)}",
+            )
         return fits[0]
 
     @app.get("/health")
@@ -200,8 +207,16 @@ def build_app(served: Sequence[Served], *, limits: Limits | None = None) -> Fast
         handler.__doc__ = ep.summary
         app.post(ep.path, name=ep.path.strip("/"), summary=ep.summary)(handler)
 
-    for ep in (*E.ENDPOINTS, E.Endpoint("/predict", tuple(sorted({s.task.name for s in served} - E.DEDICATED)),
-                                        E.PredictBody, E.predict, "Other tasks: their `predict` lines.")):  # fmt: skip
+    for ep in (
+        *E.ENDPOINTS,
+        E.Endpoint(
+            "/predict",
+            tuple(sorted({s.task.name for s in served} - E.DEDICATED)),
+            E.PredictBody,
+            E.predict,
+            "Other tasks: their `predict` lines.",
+        ),
+    ):
         route(ep)
     return app
 

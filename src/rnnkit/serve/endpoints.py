@@ -84,8 +84,11 @@ def start_generation(task: Any, body: GenerateBody, limits: Limits) -> tuple[str
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # characters outside the vocabulary are read as <unk>, as on the CLI
-        it = iter(task.generate(body.prompt, length=body.length, temperature=body.temperature, top_k=body.top_k,
-                                seed=body.seed))  # fmt: skip
+        it = iter(
+            task.generate(
+                body.prompt, length=body.length, temperature=body.temperature, top_k=body.top_k, seed=body.seed
+            )
+        )
         try:
             first = next(it)
         except StopIteration:
@@ -131,8 +134,9 @@ def tag(task: Any, body: TagBody, limits: Limits) -> dict[str, Any]:
         toks, tags = [w for w, _ in sent], [t for _, t in sent]
         r: dict[str, Any] = {"tokens": toks, "tags": tags}
         if spans:
-            r["entities"] = [{"type": ty, "start": a, "end": b, "text": " ".join(toks[a:b])}
-                             for ty, a, b in iob.spans(tags)]  # fmt: skip
+            r["entities"] = [
+                {"type": ty, "start": a, "end": b, "text": " ".join(toks[a:b])} for ty, a, b in iob.spans(tags)
+            ]
         out.append(r)
     return {"results": out, "tagset": list(task.tags)}
 
@@ -182,12 +186,18 @@ def forecast(task: Any, body: ForecastBody, limits: Limits) -> dict[str, Any]:
     return {
         "targets": list(series.target_names),
         "quantiles": quantiles,
-        "history": {"time": [str(t) for t in times],
-                    "values": {name: series.targets[len(series) - n :, c].astype(float).tolist()
-                               for c, name in enumerate(series.target_names)}},
-        "forecast": [{k: (str(v) if k == "time" else v) for k, v in row.items()}
-                     for row in df.astype({c: float for c in ["forecast", *quantiles]}).to_dict("records")],
-    }  # fmt: skip
+        "history": {
+            "time": [str(t) for t in times],
+            "values": {
+                name: series.targets[len(series) - n :, c].astype(float).tolist()
+                for c, name in enumerate(series.target_names)
+            },
+        },
+        "forecast": [
+            {k: (str(v) if k == "time" else v) for k, v in row.items()}
+            for row in df.astype({c: float for c in ["forecast", *quantiles]}).to_dict("records")
+        ],
+    }
 
 
 def predict(task: Any, body: PredictBody, limits: Limits) -> dict[str, Any]:

@@ -31,8 +31,12 @@ class LoadResult:
     def percentiles(self) -> dict[str, float]:
         """p50, p95, max latency in seconds (numpy's linear interpolation), and requests per second."""
         t = np.array([x for _, _, x in self.requests])
-        return {"p50": float(np.percentile(t, 50)), "p95": float(np.percentile(t, 95)), "max": float(t.max()),
-                "rps": len(t) / self.wall}  # fmt: skip
+        return {
+            "p50": float(np.percentile(t, 50)),
+            "p95": float(np.percentile(t, 95)),
+            "max": float(t.max()),
+            "rps": len(t) / self.wall,
+        }
 
 
 def fire(url: str, bodies: Sequence[tuple[str, dict[str, Any]]], *, timeout: float = 300.0) -> LoadResult:
@@ -40,8 +44,9 @@ def fire(url: str, bodies: Sequence[tuple[str, dict[str, Any]]], *, timeout: flo
     barrier = threading.Barrier(len(bodies) + 1)
 
     def one(path: str, body: dict[str, Any]) -> tuple[str, int, float]:
-        req = urllib.request.Request(url.rstrip("/") + path, data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})  # fmt: skip
+        req = urllib.request.Request(
+            url.rstrip("/") + path, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+        )
         barrier.wait()
         t0 = time.perf_counter()
         try:

@@ -51,8 +51,9 @@ def stop_on_metric(*, lr: float, patience: int, epochs: int = 30) -> Any:
     evaluations, ``best`` chosen by it."""
     from rnnkit.config import CheckpointConfig, TrainConfig
 
-    return TrainConfig(unit="samples", epochs=epochs, patience=patience, lr=lr,
-                       checkpoint=CheckpointConfig(monitor="auto", mode="max"))  # fmt: skip
+    return TrainConfig(
+        unit="samples", epochs=epochs, patience=patience, lr=lr, checkpoint=CheckpointConfig(monitor="auto", mode="max")
+    )
 
 
 class NotTrainedError(RuntimeError):
@@ -309,9 +310,17 @@ class Task:
         t0 = time.monotonic()
         try:
             result = fit(
-                self.model, self.step, train_b, config=cfg.train, val_data=val_b, run_dir=ckpt, callbacks=cbs,
-                resume=resume, run_config=cfg, evaluator=self.val_metrics(val) if val_b is not None else None,
-            )  # fmt: skip
+                self.model,
+                self.step,
+                train_b,
+                config=cfg.train,
+                val_data=val_b,
+                run_dir=ckpt,
+                callbacks=cbs,
+                resume=resume,
+                run_config=cfg,
+                evaluator=self.val_metrics(val) if val_b is not None else None,
+            )
             self.train_seconds = time.monotonic() - t0
             self.model = result.model
             self.fit_result = result
@@ -345,8 +354,9 @@ class Task:
         splits = self.load_data()
         self.splits = splits
         with contextlib.ExitStack() as hold:
-            self._fit(splits.train, splits.val, hold, callbacks=callbacks, resume=resume, overwrite=overwrite,
-                      new_lr=new_lr)  # fmt: skip
+            self._fit(
+                splits.train, splits.val, hold, callbacks=callbacks, resume=resume, overwrite=overwrite, new_lr=new_lr
+            )
             if self.fit_result.interrupted:
                 return None
             report = self.test_report(splits)
@@ -490,8 +500,10 @@ class Task:
         the JSON pre/post-processing); ``exporting``: ``model`` is the export copy. Tasks without one refuse."""
         from rnnkit.export import ExportError
 
-        raise ExportError(f"ONNX export of {self.name} runs is not supported yet (done: classify, tag, lm, forecast, "
-                          "translate, speech, speech-ctc, music)")
+        raise ExportError(
+            f"ONNX export of {self.name} runs is not supported yet (done: classify, tag, lm, forecast, "
+            "translate, speech, speech-ctc, music)"
+        )
 
     def export_onnx(
         self, path: str | os.PathLike, *, lengths: tuple[int, int] = (7, 13), tol: float | None = 1e-4
@@ -507,8 +519,14 @@ class Task:
         if not isinstance(spec, dict):
             return export(spec, reference.module, path, lengths=lengths, tol=tol)
         p = Path(path)  # several graphs (translate: encoder + decoder step): <name>.<part>.onnx each
-        return ExportReports({part: export(s, reference[part].module, p.with_name(f"{p.stem}.{part}{p.suffix}"),
-                                           lengths=lengths, tol=tol) for part, s in spec.items()})  # fmt: skip
+        return ExportReports(
+            {
+                part: export(
+                    s, reference[part].module, p.with_name(f"{p.stem}.{part}{p.suffix}"), lengths=lengths, tol=tol
+                )
+                for part, s in spec.items()
+            }
+        )
 
     def write_report(self, report: dict[str, Any], *, name: str = REPORT_FILE) -> Path | None:
         """Write a test report into the run folder, saying which weights produced it."""
@@ -531,6 +549,8 @@ def load_any(run_dir: str | os.PathLike, *, which: str = "best") -> Task:
     except (OSError, json.JSONDecodeError, UnicodeDecodeError, AttributeError):
         name = None
     if not name:
-        raise NotARunError(f"{run_dir} is not a run folder with a readable {TASK_FILE} naming its task; pass the --out "
-                           "folder of `rnnkit <task> train`")  # fmt: skip
+        raise NotARunError(
+            f"{run_dir} is not a run folder with a readable {TASK_FILE} naming its task; pass the --out "
+            "folder of `rnnkit <task> train`"
+        )
     return get_task(name).load(run_dir, which=which)

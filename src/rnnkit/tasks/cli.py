@@ -53,10 +53,16 @@ COMMON: tuple[Opt, ...] = (
     Opt("--data", "data.path", Path, "Training data: a file or folder (formats: docs/formats.md).", path=True),
     Opt("--dataset", "data.dataset", str, "A known dataset instead of --data."),
     Opt("--data-root", "data.data_root", Path, "Folder holding the known datasets (default $RNNKIT_DATA).", path=True),
-    Opt("--val", "data.val_path", Path, "Validation file (default: a held-out data.val_fraction of --data).",
-        path=True),  # fmt: skip
-    Opt("--test", "data.test_path", Path, "Test file, scored after training (default: the dataset's test split).",
-        path=True),  # fmt: skip
+    Opt(
+        "--val", "data.val_path", Path, "Validation file (default: a held-out data.val_fraction of --data).", path=True
+    ),
+    Opt(
+        "--test",
+        "data.test_path",
+        Path,
+        "Test file, scored after training (default: the dataset's test split).",
+        path=True,
+    ),
     Opt("--out", "run_dir", Path, "Run folder to write.", aliases=("--run-dir",), path=True),
     Opt("--seed", "train.seed", int, "Seed of everything (data order, init, dropout)."),
     Opt("--epochs", "train.epochs", int, "Most passes over the training data (early stopping may stop sooner)."),
@@ -128,8 +134,16 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from rnnkit.tasks.base import NotTrainedError
     from rnnkit.train import CheckpointError, TrainingDiverged
 
-    known = (ConfigError, DataError, CheckpointError, TrainingDiverged, NotTrainedError, ExportError, ServeError,
-             PrecisionError)
+    known = (
+        ConfigError,
+        DataError,
+        CheckpointError,
+        TrainingDiverged,
+        NotTrainedError,
+        ExportError,
+        ServeError,
+        PrecisionError,
+    )
     return (*known, ValueError, OSError)
 
 
@@ -207,9 +221,7 @@ class LazyCommand(click.Command):
     torch-heavy CLI is built only for that task. ``light``: verbs (name -> ``"module:function"``) run without
     building the rest of the group, e.g. ``lm prepare``, which needs NumPy only."""
 
-    def __init__(
-        self, name: str, *, help: str, load: Callable[[], Any], light: dict[str, str] | None = None
-    ) -> None:
+    def __init__(self, name: str, *, help: str, load: Callable[[], Any], light: dict[str, str] | None = None) -> None:
         super().__init__(name, help=help)
         self._load, self.light = load, dict(light or {})
 
@@ -292,21 +304,46 @@ def task_app(task_cls: type, *, help: str) -> typer.Typer:
     params = [
         inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
         *[_param(o, defaults) for o in train_opts],
-        inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY, annotation=Path | None,
-                          default=typer.Option(None, help="A config.json to start from (configs/*.json or a run's).")),
-        inspect.Parameter("resume", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
-                          default=typer.Option(False, help="Continue the run in --out from its last checkpoint, with "
-                                               "its config.json; only epochs, max_steps, --seconds, quiet, log_every, "
-                                               "device, every_steps and the data root may change.")),
-        inspect.Parameter("overwrite", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
-                          default=typer.Option(False, help="--out holds a run: move it aside (to OUT.old-<time>) and "
-                                               "train a new one.")),
-        inspect.Parameter("new_lr", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
-                          default=typer.Option(False, "--resume-with-new-lr",
-                                               help="With --resume: continue with the --lr given (recorded).")),
-        inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
-                          default=typer.Option(False, help="No progress bar.")),
-    ]  # fmt: skip
+        inspect.Parameter(
+            "config",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=Path | None,
+            default=typer.Option(None, help="A config.json to start from (configs/*.json or a run's)."),
+        ),
+        inspect.Parameter(
+            "resume",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=bool,
+            default=typer.Option(
+                False,
+                help="Continue the run in --out from its last checkpoint, with "
+                "its config.json; only epochs, max_steps, --seconds, quiet, log_every, "
+                "device, every_steps and the data root may change.",
+            ),
+        ),
+        inspect.Parameter(
+            "overwrite",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=bool,
+            default=typer.Option(
+                False, help="--out holds a run: move it aside (to OUT.old-<time>) and train a new one."
+            ),
+        ),
+        inspect.Parameter(
+            "new_lr",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=bool,
+            default=typer.Option(
+                False, "--resume-with-new-lr", help="With --resume: continue with the --lr given (recorded)."
+            ),
+        ),
+        inspect.Parameter(
+            "quiet",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=bool,
+            default=typer.Option(False, help="No progress bar."),
+        ),
+    ]
     app.command("train", context_settings=EXTRA)(command(train, params))
 
     def eval_(**kw: Any) -> None:
@@ -329,19 +366,39 @@ def task_app(task_cls: type, *, help: str) -> typer.Typer:
 
     eval_.__doc__ = task_cls.eval_help
     params = [
-        inspect.Parameter("runs", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=list[Path],
-                          default=typer.Argument(..., help=f"Run folder(s) of `{prog} train`.")),
-        inspect.Parameter("data", inspect.Parameter.KEYWORD_ONLY, annotation=Path | None,
-                          default=typer.Option(None, help="Score this file instead of the run's test split.")),
-        inspect.Parameter("which", inspect.Parameter.KEYWORD_ONLY, annotation=str,
-                          default=typer.Option("best", help="Checkpoint: best or last.")),
-        inspect.Parameter("data_root", inspect.Parameter.KEYWORD_ONLY, annotation=Path | None,
-                          default=typer.Option(None, help="Folder holding the datasets (default: the run's).")),
-        inspect.Parameter("as_json", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
-                          default=typer.Option(False, "--json", help="Print the report as JSON.")),
+        inspect.Parameter(
+            "runs",
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            annotation=list[Path],
+            default=typer.Argument(..., help=f"Run folder(s) of `{prog} train`."),
+        ),
+        inspect.Parameter(
+            "data",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=Path | None,
+            default=typer.Option(None, help="Score this file instead of the run's test split."),
+        ),
+        inspect.Parameter(
+            "which",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=str,
+            default=typer.Option("best", help="Checkpoint: best or last."),
+        ),
+        inspect.Parameter(
+            "data_root",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=Path | None,
+            default=typer.Option(None, help="Folder holding the datasets (default: the run's)."),
+        ),
+        inspect.Parameter(
+            "as_json",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=bool,
+            default=typer.Option(False, "--json", help="Print the report as JSON."),
+        ),
         _precision_param(),
         *[_param(o, None) for o in task_cls.eval_options],
-    ]  # fmt: skip
+    ]
     app.command("eval")(command(eval_, params))
 
     def predict(**kw: Any) -> None:
@@ -362,17 +419,33 @@ def task_app(task_cls: type, *, help: str) -> typer.Typer:
 
     predict.__doc__ = task_cls.predict_help
     params = [
-        inspect.Parameter("run", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Path,
-                          default=typer.Argument(..., help=f"A run folder of `{prog} train`.")),
-        inspect.Parameter("inputs", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=list[str] | None,
-                          default=typer.Argument(None, help=task_cls.predict_inputs_help)),
-        inspect.Parameter("file", inspect.Parameter.KEYWORD_ONLY, annotation=Path | None,
-                          default=typer.Option(None, help="Read the inputs from this file (one per line).")),
-        inspect.Parameter("which", inspect.Parameter.KEYWORD_ONLY, annotation=str,
-                          default=typer.Option("best", help="Checkpoint: best or last.")),
+        inspect.Parameter(
+            "run",
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            annotation=Path,
+            default=typer.Argument(..., help=f"A run folder of `{prog} train`."),
+        ),
+        inspect.Parameter(
+            "inputs",
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            annotation=list[str] | None,
+            default=typer.Argument(None, help=task_cls.predict_inputs_help),
+        ),
+        inspect.Parameter(
+            "file",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=Path | None,
+            default=typer.Option(None, help="Read the inputs from this file (one per line)."),
+        ),
+        inspect.Parameter(
+            "which",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=str,
+            default=typer.Option("best", help="Checkpoint: best or last."),
+        ),
         _precision_param(),
         *[_param(o, None) for o in task_cls.predict_options],
-    ]  # fmt: skip
+    ]
     app.command("predict")(command(predict, params))
     task_cls.extend_cli(app)
     return app
@@ -380,9 +453,16 @@ def task_app(task_cls: type, *, help: str) -> typer.Typer:
 
 def _precision_param() -> inspect.Parameter:
     """``--precision`` of eval and predict (training's is the COMMON option, config key train.precision)."""
-    return inspect.Parameter("precision", inspect.Parameter.KEYWORD_ONLY, annotation=str, default=typer.Option(
-        "fp32", help="fp32, or bf16: products in bfloat16, outputs and reductions float32 (CPUs with AMX / "
-        "AVX512-BF16; refused where torch has no bf16 kernels)."))  # fmt: skip
+    return inspect.Parameter(
+        "precision",
+        inspect.Parameter.KEYWORD_ONLY,
+        annotation=str,
+        default=typer.Option(
+            "fp32",
+            help="fp32, or bf16: products in bfloat16, outputs and reductions float32 (CPUs with AMX / "
+            "AVX512-BF16; refused where torch has no bf16 kernels).",
+        ),
+    )
 
 
 def train_and_test(

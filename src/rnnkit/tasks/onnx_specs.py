@@ -59,18 +59,28 @@ def classify_spec(task: Any, model: nn.Module) -> OnnxSpec:
         return x, lengths
 
     meta: dict[str, Any] = {
-        "task": "classify", "input": m.input, "lowercase": d.lowercase, "max_len": d.max_len, "pad_id": 0, "unk_id": 1,
-        "vocab": task.vocab.itos if task.vocab else None, "classes": list(task.classes),
+        "task": "classify",
+        "input": m.input,
+        "lowercase": d.lowercase,
+        "max_len": d.max_len,
+        "pad_id": 0,
+        "unk_id": 1,
+        "vocab": task.vocab.itos if task.vocab else None,
+        "classes": list(task.classes),
         "scaler": {"mean": task.scaler[0].tolist(), "std": task.scaler[1].tolist()} if task.scaler else None,
         "images": task.images.state_dict() if getattr(task, "images", None) else None,  # shape, mode, mean/std, order
         "how": "x: token ids (N, T) int64 (or standardised series (N, T, D) float32), padded with 0; lengths (N,) "
         "int64. Tokens: characters (input=char) or whitespace-split words (input=word), lower-cased if lowercase; "
         "unknown -> unk_id; an empty text is [unk_id]. probabilities = softmax(logits).",
-    }  # fmt: skip
+    }
     return OnnxSpec(
-        _Classify(model), example, ["x", "lengths"], ["logits", "probabilities"],
-        {"x": {0: "N", 1: "T"}, "lengths": {0: "N"}, "logits": {0: "N"}, "probabilities": {0: "N"}}, meta,
-    )  # fmt: skip
+        _Classify(model),
+        example,
+        ["x", "lengths"],
+        ["logits", "probabilities"],
+        {"x": {0: "N", 1: "T"}, "lengths": {0: "N"}, "logits": {0: "N"}, "probabilities": {0: "N"}},
+        meta,
+    )
 
 
 # ---- tag -----------------------------------------------------------------------------------------------------
@@ -114,18 +124,28 @@ def tag_spec(task: Any, model: nn.Module, *, exporting: bool) -> OnnxSpec:
 
     crf = model.net.crf if isinstance(model, _Tag) else None
     meta: dict[str, Any] = {
-        "task": "tag", "words": task.words.itos, "chars": task.chars.itos, "tags": list(task.tags), "pad_id": 0,
-        "unk_id": 1, "lowercase": d.lowercase, "digits_to_zero": d.digits_to_zero, "max_word_len": d.max_word_len,
+        "task": "tag",
+        "words": task.words.itos,
+        "chars": task.chars.itos,
+        "tags": list(task.tags),
+        "pad_id": 0,
+        "unk_id": 1,
+        "lowercase": d.lowercase,
+        "digits_to_zero": d.digits_to_zero,
+        "max_word_len": d.max_word_len,
         "crf": None if crf is None else {k: v.detach().tolist() for k, v in crf.state_dict().items()},
         "how": "words: word ids (N, T) (lower-cased, digits -> 0 as configured); chars: character ids (N, T, L) "
         "of each word's first max_word_len characters, 0-padded; lengths (N,). scores (N, T, K): argmax per token, "
         "or Viterbi with crf.transitions[i, j] (tag i -> j), crf.start and crf.end when crf is not null.",
-    }  # fmt: skip
+    }
     return OnnxSpec(
-        _Tag(model, exporting=exporting), example, ["words", "chars", "lengths"], ["scores"],
+        _Tag(model, exporting=exporting),
+        example,
+        ["words", "chars", "lengths"],
+        ["scores"],
         {"words": {0: "N", 1: "T"}, "chars": {0: "N", 1: "T", 2: "L"}, "lengths": {0: "N"}, "scores": {0: "N", 1: "T"}},
         meta,
-    )  # fmt: skip
+    )
 
 
 # ---- lm ------------------------------------------------------------------------------------------------------
@@ -153,15 +173,19 @@ def lm_spec(task: Any, model: nn.Module) -> OnnxSpec:
 
     ins, outs = [f"{n}0" for n in names], [f"{n}_n" for n in names]
     meta: dict[str, Any] = {
-        "task": "lm", "vocab": task.vocab.to_json(), "state": names, "state_shape": ["layers", "N", "hidden"],
-        "layers": L, "hidden": H, "adaptive_softmax": bool(m.adaptive_cutoffs),
+        "task": "lm",
+        "vocab": task.vocab.to_json(),
+        "state": names,
+        "state_shape": ["layers", "N", "hidden"],
+        "layers": L,
+        "hidden": H,
+        "adaptive_softmax": bool(m.adaptive_cutoffs),
         "how": "ids (N, T) int64 and the initial states (zeros to start) -> scores (N, T, V) (logits, or "
         "log-probabilities with the adaptive softmax) and the final states: feed them back with the next token to "
         "stream (T=1 per step), as `rnnkit generate` does.",
-    }  # fmt: skip
+    }
     axes = {"ids": {0: "N", 1: "T"}, "scores": {0: "N", 1: "T"}, **{n: {1: "N"} for n in ins + outs}}
     return OnnxSpec(_LM(model), example, ["ids", *ins], ["scores", *outs], axes, meta)
-
 
 
 # ---- forecast ------------------------------------------------------------------------------------------------
@@ -187,13 +211,15 @@ def forecast_spec(task: Any, model: nn.Module) -> OnnxSpec:
         return (x, torch.randn(N_EXAMPLE, H, F, generator=g)) if F else (x,)
 
     meta: dict[str, Any] = {
-        "task": "forecast", **task.state_dict(), "likelihood": task.config.model.likelihood,
+        "task": "forecast",
+        **task.state_dict(),
+        "likelihood": task.config.model.likelihood,
         "quantiles": list(task.config.model.quantiles),
         "how": "x (N, L, D): the last L steps of the scaled inputs (targets first, then past and future covariates, "
         "scaled with 'scaler'); future (N, horizon, F): the known-future covariates of the horizon (absent when F=0) "
         "-> params (N, horizon, C, K) in scaled units: K=1 point, 2 Gaussian (mu, sigma), or one per quantile; "
         "unscale the targets with 'scaler'.",
-    }  # fmt: skip
+    }
     names = ["x", "future"] if F else ["x"]
     axes = {"x": {0: "N", 1: "L"}, "params": {0: "N"}, **({"future": {0: "N"}} if F else {})}
     return OnnxSpec(_Forecast(model, horizon=H, n_future=F), example, names, ["params"], axes, meta)
@@ -245,8 +271,15 @@ def translate_specs(task: Any, model: nn.Module) -> dict[str, OnnxSpec]:
     names = list(layout(m.cell.name).state)
     n, L, H = len(names), m.num_layers, m.hidden_size
     meta: dict[str, Any] = {
-        "task": "translate", **task.state_dict(), "pad_id": P.PAD_ID, "bos_id": P.BOS_ID, "eos_id": P.EOS_ID,
-        "unk_id": 0, "state": names, "input_feed": m.input_feed, "max_len_ratio": task.config.decode.max_len_ratio,
+        "task": "translate",
+        **task.state_dict(),
+        "pad_id": P.PAD_ID,
+        "bos_id": P.BOS_ID,
+        "eos_id": P.EOS_ID,
+        "unk_id": 0,
+        "state": names,
+        "input_feed": m.input_feed,
+        "max_len_ratio": task.config.decode.max_len_ratio,
         "max_len": task.config.decode.max_len,
         "how": "encoder: src (N, S) int64 = source token ids + eos_id, padded with pad_id; src_lengths (N,) -> "
         "memory, keys (N, S, H), the initial states (L, N, H) and feed (N, H). decoder (one step): y_prev (N,) "
@@ -254,7 +287,7 @@ def translate_specs(task: Any, model: nn.Module) -> dict[str, OnnxSpec]:
         "input_feed) -> logits (N, V), "
         "attention (N, S), the next states and feed. Never choose pad_id or bos_id; stop at eos_id or after "
         "min(max_len, ceil(max_len_ratio * S) + 1) tokens.",
-    }  # fmt: skip
+    }
     st_in, st_out = list(names), [f"{s}_n" for s in names]
 
     def src_example(S: int) -> tuple[Tensor, Tensor]:
@@ -273,13 +306,27 @@ def translate_specs(task: Any, model: nn.Module) -> dict[str, OnnxSpec]:
 
     seq = {0: "N", 1: "S"}
     enc_out = ["memory", "keys", *st_in, "feed"]
-    enc_axes = {"src": seq, "src_lengths": {0: "N"}, "memory": seq, "keys": seq, "feed": {0: "N"},
-                **{s: {1: "N"} for s in st_in}}  # fmt: skip
+    enc_axes = {
+        "src": seq,
+        "src_lengths": {0: "N"},
+        "memory": seq,
+        "keys": seq,
+        "feed": {0: "N"},
+        **{s: {1: "N"} for s in st_in},
+    }
     dec_in = ["y_prev", "memory", "keys", "src_lengths", *st_in, *(["feed"] if m.input_feed else [])]
     dec_out = ["logits", "attention", *st_out, "feed_n"]
-    dec_axes = {"y_prev": {0: "N"}, "memory": seq, "keys": seq, "src_lengths": {0: "N"}, "feed": {0: "N"},
-                "logits": {0: "N"}, "attention": seq, "feed_n": {0: "N"},
-                **{s: {1: "N"} for s in st_in + st_out}}  # fmt: skip
+    dec_axes = {
+        "y_prev": {0: "N"},
+        "memory": seq,
+        "keys": seq,
+        "src_lengths": {0: "N"},
+        "feed": {0: "N"},
+        "logits": {0: "N"},
+        "attention": seq,
+        "feed_n": {0: "N"},
+        **{s: {1: "N"} for s in st_in + st_out},
+    }
     return {
         "encoder": OnnxSpec(_Encode(model, n), src_example, ["src", "src_lengths"], enc_out, enc_axes, meta),
         "decoder": OnnxSpec(_DecodeStep(model, n), step_example, dec_in, dec_out, dec_axes, meta),
@@ -302,31 +349,50 @@ def _features_meta(task: Any) -> dict[str, Any]:
     d = task.config.data
     spec = d.spec(task.sample_rate)
     return {
-        "sample_rate": task.sample_rate, "features": {"kind": spec.kind, "rate": spec.rate, "win": spec.win,
-        "hop": spec.hop, "n_mels": d.n_mels, "n_mfcc": d.n_mfcc, "dim": spec.dim, "win_ms": d.win_ms,
-        "hop_ms": d.hop_ms}, "normalize": d.normalize, "max_seconds": d.max_seconds,
+        "sample_rate": task.sample_rate,
+        "features": {
+            "kind": spec.kind,
+            "rate": spec.rate,
+            "win": spec.win,
+            "hop": spec.hop,
+            "n_mels": d.n_mels,
+            "n_mfcc": d.n_mfcc,
+            "dim": spec.dim,
+            "win_ms": d.win_ms,
+            "hop_ms": d.hop_ms,
+        },
+        "normalize": d.normalize,
+        "max_seconds": d.max_seconds,
         "scaler": {"mean": np.asarray(task.scaler[0]).tolist(), "std": np.asarray(task.scaler[1]).tolist()},
-    }  # fmt: skip
+    }
 
 
-_FEATURES_HOW = ("x (N, T, D) float32: the waveform (mono, at sample_rate) -> features (rnnkit.data.audio_features "
-                 "with these settings: librosa's log-mel / MFCC) -> with normalize=utterance each utterance "
-                 "standardised by its own per-channel mean and std (+1e-5), then (x - scaler.mean) / scaler.std; "
-                 "padded with 0 after each length; lengths (N,) int64 frames. SpecAugment is training-only: not in "
-                 "the graph.")  # fmt: skip
+_FEATURES_HOW = (
+    "x (N, T, D) float32: the waveform (mono, at sample_rate) -> features (rnnkit.data.audio_features "
+    "with these settings: librosa's log-mel / MFCC) -> with normalize=utterance each utterance "
+    "standardised by its own per-channel mean and std (+1e-5), then (x - scaler.mean) / scaler.std; "
+    "padded with 0 after each length; lengths (N,) int64 frames. SpecAugment is training-only: not in "
+    "the graph."
+)
 
 
 def speech_spec(task: Any, model: nn.Module) -> OnnxSpec:
     """Isolated words: classify's numeric graph (features + lengths -> logits, probabilities) with the feature
     pipeline in the JSON."""
     meta: dict[str, Any] = {
-        "task": "speech", "classes": list(task.classes), **_features_meta(task),
+        "task": "speech",
+        "classes": list(task.classes),
+        **_features_meta(task),
         "how": _FEATURES_HOW + " probabilities = softmax(logits) over classes.",
-    }  # fmt: skip
+    }
     return OnnxSpec(
-        _Classify(model), lambda T: _frames(T, task.input_size), ["x", "lengths"], ["logits", "probabilities"],
-        {"x": {0: "N", 1: "T"}, "lengths": {0: "N"}, "logits": {0: "N"}, "probabilities": {0: "N"}}, meta,
-    )  # fmt: skip
+        _Classify(model),
+        lambda T: _frames(T, task.input_size),
+        ["x", "lengths"],
+        ["logits", "probabilities"],
+        {"x": {0: "N", 1: "T"}, "lengths": {0: "N"}, "logits": {0: "N"}, "probabilities": {0: "N"}},
+        meta,
+    )
 
 
 class _CTC(nn.Module):
@@ -343,15 +409,20 @@ def ctc_spec(task: Any, model: nn.Module) -> OnnxSpec:
     lengths; the frame stacking (``model.subsample``) is inside the graph."""
     s = task.config.model.subsample
     meta: dict[str, Any] = {
-        "task": "speech-ctc", "labels": ["<blank>", *task.words], "blank_id": 0, "subsample": s, **_features_meta(task),
+        "task": "speech-ctc",
+        "labels": ["<blank>", *task.words],
+        "blank_id": 0,
+        "subsample": s,
+        **_features_meta(task),
         "how": _FEATURES_HOW + f" Inside the graph every {s} adjacent frames are stacked into one step (T zero-padded "
         "to a multiple of subsample), so log_probs is (N, T', 1 + words), T' = ceil(T / subsample), out_lengths = "
         "ceil(lengths / subsample). Greedy decoding: argmax per frame over the first out_lengths frames, merge "
         "repeats, drop blank_id (0); label i > 0 is labels[i].",
-    }  # fmt: skip
+    }
     axes = {"x": {0: "N", 1: "T"}, "lengths": {0: "N"}, "log_probs": {0: "N", 1: "T_out"}, "out_lengths": {0: "N"}}
-    return OnnxSpec(_CTC(model), lambda T: _frames(T, task.input_size), ["x", "lengths"],
-                    ["log_probs", "out_lengths"], axes, meta)  # fmt: skip
+    return OnnxSpec(
+        _CTC(model), lambda T: _frames(T, task.input_size), ["x", "lengths"], ["log_probs", "out_lengths"], axes, meta
+    )
 
 
 # ---- music: next-frame logits (Bernoulli) or the NADE's biases, with the recurrent state in and out ---------------
@@ -388,9 +459,15 @@ def music_spec(task: Any, model: nn.Module) -> OnnxSpec:
     ins, outs = [f"{n}0" for n in names], [f"{n}_n" for n in names]
     heads = ["b_v", "b_h"] if nade else ["logits"]
     meta: dict[str, Any] = {
-        "task": "music", "output": m.output, "keys": K, "lowest_midi": 21, "state": names,
-        "state_shape": ["layers", "N", "hidden"], "layers": L, "hidden": H,
-    }  # fmt: skip
+        "task": "music",
+        "output": m.output,
+        "keys": K,
+        "lowest_midi": 21,
+        "state": names,
+        "state_shape": ["layers", "N", "hidden"],
+        "layers": L,
+        "hidden": H,
+    }
     if nade:
         head = model.head
         meta["nade"] = {"W": head.W.detach().tolist(), "V": head.V.detach().tolist(), "hidden": head.W.shape[0]}
@@ -399,12 +476,14 @@ def music_spec(task: Any, model: nn.Module) -> OnnxSpec:
             "start) -> b_v (N, T, K), b_h (N, T, J) for the frame after each input frame, and the final states. The "
             "NADE runs outside the graph with nade.W (J, K) and nade.V (K, J): a = b_h; for k = 0..K-1: "
             "l_k = b_v[k] + V[k] . sigmoid(a); p(x_k = 1) = sigmoid(l_k); draw (or read) x_k; a += x_k * W[:, k]. "
-            "To generate: feed the drawn frame back (T=1) with the final states.")  # fmt: skip
+            "To generate: feed the drawn frame back (T=1) with the final states."
+        )
     else:
         meta["how"] = (
             "frames (N, T, K) float32 0/1 piano-roll frames (key k = MIDI 21 + k) and the initial states (zeros to "
             "start) -> logits (N, T, K) of the frame after each input frame (p(key down) = sigmoid(logit), keys "
             "independent) and the final states. To generate: draw the next frame, feed it back (T=1) with the "
-            "final states, as `rnnkit music generate` does.")  # fmt: skip
+            "final states, as `rnnkit music generate` does."
+        )
     axes = {"frames": {0: "N", 1: "T"}, **{h: {0: "N", 1: "T"} for h in heads}, **{n: {1: "N"} for n in ins + outs}}
     return OnnxSpec(_Music(model, nade=nade), example, ["frames", *ins], [*heads, *outs], axes, meta)

@@ -131,9 +131,9 @@ def _asgd(optimizer: torch.optim.Optimizer, config: TrainConfig) -> torch.optim.
 
 class WeightEMA:
     """Exponential moving average of a model's parameters (Polyak averaging; Keras's ``use_ema``), updated after
-    every optimiser step: ``avg <- d * avg + (1 - d) * w``. The decay ramps as ``min(d, 1 - 1/(t+1))``, so for the
-    first ``1/(1-d)`` steps ``avg`` is the plain mean of the initial and updated weights so far (not an average
-pulled toward the init), and an EMA after that."""
+        every optimiser step: ``avg <- d * avg + (1 - d) * w``. The decay ramps as ``min(d, 1 - 1/(t+1))``, so for the
+        first ``1/(1-d)`` steps ``avg`` is the plain mean of the initial and updated weights so far (not an average
+    pulled toward the init), and an EMA after that."""
 
     def __init__(self, model: nn.Module, decay: float) -> None:
         self.decay = decay

@@ -60,8 +60,9 @@ class ImageSequencer:
     def describe(self) -> str:
         h, w = self.shape[:2]
         kind = "grayscale" if self.channels == 1 else f"{self.channels}-channel"
-        how = {"rows": "row by row", "pixels": "pixel by pixel",
-               "permuted": "pixel by pixel in a fixed random order"}[self.mode]  # fmt: skip
+        how = {"rows": "row by row", "pixels": "pixel by pixel", "permuted": "pixel by pixel in a fixed random order"}[
+            self.mode
+        ]
         return f"image input: {h}x{w} {kind} images read {how} ({self.steps} steps x {self.input_size})"
 
     def load(self, item: Any) -> np.ndarray:
@@ -91,15 +92,24 @@ class ImageSequencer:
         return list(seqs)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"shape": list(self.shape), "mode": self.mode, "mean": self.mean.tolist(), "std": self.std.tolist(),
-                "permutation": None if self.permutation is None else self.permutation.tolist()}  # fmt: skip
+        return {
+            "shape": list(self.shape),
+            "mode": self.mode,
+            "mean": self.mean.tolist(),
+            "std": self.std.tolist(),
+            "permutation": None if self.permutation is None else self.permutation.tolist(),
+        }
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> ImageSequencer:
         perm = state.get("permutation")
-        return cls(tuple(state["shape"]), state["mode"], np.asarray(state["mean"], dtype=np.float32),
-                   np.asarray(state["std"], dtype=np.float32),
-                   None if perm is None else np.asarray(perm, dtype=np.int64))  # fmt: skip
+        return cls(
+            tuple(state["shape"]),
+            state["mode"],
+            np.asarray(state["mean"], dtype=np.float32),
+            np.asarray(state["std"], dtype=np.float32),
+            None if perm is None else np.asarray(perm, dtype=np.int64),
+        )
 
 
 def read_predict_images(path: Path) -> list[Any]:
@@ -130,9 +140,12 @@ def plot_misclassified(task: Any, data: img.ImageData, out: str | Path, *, n: in
         x = data.inputs[i]
         ax.imshow(x, cmap="gray" if x.ndim == 2 else None, vmin=0, vmax=255)
         ax.set_title(f"{task.classes[pred[i]]}\n(true: {data.labels[i]})", fontsize=7, color="firebrick")
-    fig.suptitle(f"the first {len(wrong)} of {len(all_wrong):,} misclassified (of {len(data):,}): predicted (true)"
-                 if wrong
-                 else f"all {len(data):,} images classified correctly", fontsize=9)  # fmt: skip
+    fig.suptitle(
+        f"the first {len(wrong)} of {len(all_wrong):,} misclassified (of {len(data):,}): predicted (true)"
+        if wrong
+        else f"all {len(data):,} images classified correctly",
+        fontsize=9,
+    )
     fig.tight_layout()
     return save_figure(fig, out)
 
@@ -148,8 +161,13 @@ TIME_BUDGET_DEFAULTS: dict[str, dict[str, Any]] = {  # with --seconds (time_limi
     # the lr decays to 0 over the budget by time and training runs to its end (no early stop: the low-lr end is the
     # point; best is still chosen on validation); batches of 64 at lr 3e-3; input dropout 0.1 (0.3 held a run of
     # ~10-15 epochs back). Validation 0.9147 vs 0.9032 for classify's defaults (RESULTS.md).
-    "rows": {"time_decay": "cosine", "train.patience": 0, "data.batch_size": 64, "train.lr": 3e-3,
-             "model.embed_dropout": 0.1},
+    "rows": {
+        "time_decay": "cosine",
+        "train.patience": 0,
+        "data.batch_size": 64,
+        "train.lr": 3e-3,
+        "model.embed_dropout": 0.1,
+    },
 }
 PIXEL_CELL_DEFAULTS: dict[str, dict[str, Any]] = {  # pixels and permuted (784 steps x 1), per cell, any run
     # minGRU's gates see only the current input: one layer over single pixels is a bank of pixel-driven moving

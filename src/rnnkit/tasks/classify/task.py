@@ -82,8 +82,9 @@ class ClassifierModelConfig(ModelConfig):
         if not 0.0 <= self.word_dropout < 1.0:
             raise ConfigError(f"model.word_dropout must be in [0, 1), got {self.word_dropout}")
         if self.word_dropout and self.input in ("numeric", "image"):
-            raise ConfigError(f"model.word_dropout applies to char/word tokens; set it to 0 for model.input="
-                              f"{self.input!r}")
+            raise ConfigError(
+                f"model.word_dropout applies to char/word tokens; set it to 0 for model.input={self.input!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -119,8 +120,12 @@ class ClassifierDataConfig(DataConfig):
 
     def reader_options(self) -> dict[str, str]:
         """What ``readers.read_classification`` needs for files given by path."""
-        return {"encoding": self.encoding, "format": self.format, "text_col": self.text_col,
-                "label_col": self.label_col}  # fmt: skip
+        return {
+            "encoding": self.encoding,
+            "format": self.format,
+            "text_col": self.text_col,
+            "label_col": self.label_col,
+        }
 
 
 @dataclass(frozen=True)
@@ -131,7 +136,6 @@ class ClassifierConfig(RunConfig):
     data: ClassifierDataConfig = field(default_factory=ClassifierDataConfig)
     train: TrainConfig = field(default_factory=lambda: stop_on_metric(lr=2e-3, patience=5))
     image_defaults: bool = True  # image input: train with images.image_defaults where the config left classify's
-
 
 
 # ---- tokens -----------------------------------------------------------------------------------------------
@@ -210,8 +214,9 @@ def load_splits(cfg: ClassifierDataConfig) -> tuple[ClassificationData, Classifi
     data = readers.read_classification(source, data_root=cfg.data_root, split="train", **kw)
     if cfg.test_path:
         train, test = data, readers.read_classification(cfg.test_path, data_root=cfg.data_root, **kw)
-    elif source == "japanese-vowels" or source == "fashion-mnist" or (is_image_source(source)
-                                                                     and has_test_split(source)):
+    elif (
+        source == "japanese-vowels" or source == "fashion-mnist" or (is_image_source(source) and has_test_split(source))
+    ):
         # the dataset's own test split (JapaneseVowels' TEST file; idx t10k files; an image folder's test/)
         train, test = data, readers.read_classification(source, data_root=cfg.data_root, split="test")
     elif cfg.folds:
@@ -260,8 +265,10 @@ class Classifier(Task):
         self.classes = list(train.classes)
         if m.input == "image":
             if not isinstance(train, ImageData):
-                raise DataError(f"model.input='image' needs images (idx files or PNG/JPEG folders); {train.source} "
-                                "holds text or series")  # fmt: skip
+                raise DataError(
+                    f"model.input='image' needs images (idx files or PNG/JPEG folders); {train.source} "
+                    "holds text or series"
+                )
             self.images = ImageSequencer.fit(train, mode=d.image_sequence, seed=d.permutation_seed)
             self.input_size = self.images.input_size
         elif m.input == "numeric":
@@ -305,8 +312,10 @@ class Classifier(Task):
         self.decide(
             f"{why}; {bi} {m.cell.name.upper()} {m.num_layers}x{m.hidden_size}, {pooling} pooling"
             + (f", embedding {embed}" if level in ("char", "word") else ""),
-            input=level, pooling=pooling, embed_size=embed,
-        )  # fmt: skip
+            input=level,
+            pooling=pooling,
+            embed_size=embed,
+        )
 
     def _apply_image_defaults(self) -> None:
         """Image runs train with their own defaults where the config left classify's (``images.image_defaults``);
@@ -409,9 +418,11 @@ class Classifier(Task):
         val_b = None
         if val is not None and len(val):
             val_b = BucketBatches(
-                self.encode(val, unknown="skip"), cfg.data.eval_batch_size or bs, collate_fn=self._collate(),
+                self.encode(val, unknown="skip"),
+                cfg.data.eval_batch_size or bs,
+                collate_fn=self._collate(),
                 shuffle=False,
-            )  # fmt: skip
+            )
         return train_b, val_b
 
     step = staticmethod(_step)
@@ -472,9 +483,16 @@ class Classifier(Task):
         Opt("--label-col", "data.label_col", str, "CSV/TSV label column (name or index); tab/space: first or last."),
         Opt("--image-sequence", "data.image_sequence", str, "Images as sequences: rows, pixels or permuted."),
     )
-    eval_options = (Opt("--unknown", None, str, "Labels unseen in training: error or skip.", default="error"),
-                    Opt("--plot", None, Path, "Write the confusion matrix PNG here (image runs: also the misclassified "
-                        "images, as NAME-misclassified.png)."))  # fmt: skip
+    eval_options = (
+        Opt("--unknown", None, str, "Labels unseen in training: error or skip.", default="error"),
+        Opt(
+            "--plot",
+            None,
+            Path,
+            "Write the confusion matrix PNG here (image runs: also the misclassified "
+            "images, as NAME-misclassified.png).",
+        ),
+    )
     predict_options = (
         Opt("--k", None, int, "How many classes to show per input.", default=3),
         Opt("--attention", None, bool, "Print attention weights per token.", default=False),

@@ -118,6 +118,12 @@ def run_backtest(
             metrics[f"rnn@{name}"] = score(point, rows)
             notes.append(f"{name}: {len(rows)} of {len(t)} origins (every {bstride}); rnn@{name} is the RNN there")
     return Backtest(
-        origins=t, times=pd.DatetimeIndex(series.time[t]), actual=actual, forecasts=forecasts, metrics=metrics,
-        intervals={"rnn": qs_all} if qs_all is not None else {}, quantiles=q, notes=notes,
-    )  # fmt: skip
+        origins=t,
+        times=pd.DatetimeIndex(series.time[t]),
+        actual=actual,
+        forecasts=forecasts,
+        metrics=metrics,
+        intervals={"rnn": qs_all} if qs_all is not None else {},
+        quantiles=q,
+        notes=notes,
+    )

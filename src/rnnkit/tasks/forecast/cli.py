@@ -52,10 +52,14 @@ def backtest_command(
         fc = Forecaster.load(run, which=which)
         series = fc._series_arg(data)
         bt = fc.backtest(
-            series, start=int(start) if start is not None and start.isdigit() else start, stride=stride,
-            refit=refit, last_points_only=last_points_only, baselines=[b for b in baselines.split(",") if b],
+            series,
+            start=int(start) if start is not None and start.isdigit() else start,
+            stride=stride,
+            refit=refit,
+            last_points_only=last_points_only,
+            baselines=[b for b in baselines.split(",") if b],
             baseline_stride=baseline_stride,
-        )  # fmt: skip
+        )
     _table(bt.table(), "backtest: " + "; ".join(bt.notes))
     if json_out:
         write_json(json_out, {"metrics": bt.metrics, "notes": bt.notes}, indent=2)  # durable: temp, fsync, rename
@@ -68,11 +72,17 @@ def backtest_command(
         q = bt.intervals.get("rnn")
         lo = bt.origins[0]
         plot_forecast(
-            series.time[max(0, lo - 4 * H) : lo], series.targets[max(0, lo - 4 * H) : lo, 0], plot,
-            forecast_time=times, forecast=bt.forecasts["rnn"][:, h, 0],
-            lower=q[:, h, 0, 0] if q is not None else None, upper=q[:, h, 0, -1] if q is not None else None,
-            actual_time=times, actual=bt.actual[:, h, 0], title=f"backtest, {h + 1}-step-ahead forecasts",
-        )  # fmt: skip
+            series.time[max(0, lo - 4 * H) : lo],
+            series.targets[max(0, lo - 4 * H) : lo, 0],
+            plot,
+            forecast_time=times,
+            forecast=bt.forecasts["rnn"][:, h, 0],
+            lower=q[:, h, 0, 0] if q is not None else None,
+            upper=q[:, h, 0, -1] if q is not None else None,
+            actual_time=times,
+            actual=bt.actual[:, h, 0],
+            title=f"backtest, {h + 1}-step-ahead forecasts",
+        )
         typer.echo(f"plot: {plot}", err=True)
 
 
@@ -85,7 +95,13 @@ def plot_prediction(fc: Any, s: Any, df: Any, path: Path) -> None:
     qcols = [c for c in df.columns if c.startswith("q")]
     hist_x = s.time[-n:] if s.freq != "rows" else list(range(len(s) - n, len(s)))  # rows: step numbers
     plot_forecast(
-        hist_x, s.targets[-n:, 0], path, forecast_time=first.time, forecast=first.forecast,
-        lower=first[qcols[0]] if qcols else None, upper=first[qcols[-1]] if qcols else None,
-        interval_label=f"{qcols[0]}..{qcols[-1]}" if qcols else "", title=f"{s.target_names[0]}: forecast",
-    )  # fmt: skip
+        hist_x,
+        s.targets[-n:, 0],
+        path,
+        forecast_time=first.time,
+        forecast=first.forecast,
+        lower=first[qcols[0]] if qcols else None,
+        upper=first[qcols[-1]] if qcols else None,
+        interval_label=f"{qcols[0]}..{qcols[-1]}" if qcols else "",
+        title=f"{s.target_names[0]}: forecast",
+    )

@@ -98,5 +98,5 @@ class ForecastConfig(RunConfig):
             log_every=20,
             patience=10,
             checkpoint=CheckpointConfig(monitor="val_MAE"),
-        )  # fmt: skip
+        )
     )

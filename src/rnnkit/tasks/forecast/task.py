@@ -133,15 +133,26 @@ class Forecaster(Task):
             return self.series
         if path is not None or d.path:
             return tsd.read_csv(
-                path or d.path, time_col=d.time_col, targets=list(d.targets), past_covariates=d.past_covariates,
-                future_covariates=d.future_covariates, freq=d.freq or None, fill=d.fill or None, sort=d.sort,
-                calendar=d.calendar, date_format=d.date_format or None,
-            )  # fmt: skip
+                path or d.path,
+                time_col=d.time_col,
+                targets=list(d.targets),
+                past_covariates=d.past_covariates,
+                future_covariates=d.future_covariates,
+                freq=d.freq or None,
+                fill=d.fill or None,
+                sort=d.sort,
+                calendar=d.calendar,
+                date_format=d.date_format or None,
+            )
         if d.dataset:
             return fds.load_dataset(
-                d.dataset, data_root=d.data_root, targets=list(d.targets) or None, past_covariates=d.past_covariates,
-                calendar=d.calendar, fill=d.fill or "default",
-            )  # fmt: skip
+                d.dataset,
+                data_root=d.data_root,
+                targets=list(d.targets) or None,
+                past_covariates=d.past_covariates,
+                calendar=d.calendar,
+                fill=d.fill or "default",
+            )
         raise ConfigError("config data: give a CSV path (data.path / --data) or a dataset (data.dataset / --dataset)")
 
     def load_data(self) -> Splits:
@@ -195,8 +206,9 @@ class Forecaster(Task):
             short = f", shortened from {L0} to keep {MIN_TRAIN_WINDOWS} training windows" if L < L0 else ""
             notes.append(f"input length {L} (the default for {label} data{short}; --input-length to change)")
         if d.path:  # detected columns are saved, so `eval/predict --data` read the same ones
-            d = replace(d, time_col=d.time_col or str(series.time.name),
-                        targets=d.targets or tuple(series.target_names))  # fmt: skip
+            d = replace(
+                d, time_col=d.time_col or str(series.time.name), targets=d.targets or tuple(series.target_names)
+            )
         self.config = replace(self.config, data=replace(d, horizon=H, input_length=L))
 
     def spans(self, series: tsd.TimeSeries, notes: list[str] | None = None, *, horizon: int = 0) -> Split:
@@ -251,9 +263,12 @@ class Forecaster(Task):
         if d.calendar_span:
             self._scale_calendar_over_span(series)
         self.columns = {
-            "target_names": series.target_names, "past_names": series.past_names,
-            "future_names": series.future_names, "n_inputs": int(series.inputs().shape[1]), "freq": series.freq,
-        }  # fmt: skip
+            "target_names": series.target_names,
+            "past_names": series.past_names,
+            "future_names": series.future_names,
+            "n_inputs": int(series.inputs().shape[1]),
+            "freq": series.freq,
+        }
 
     def _scale_calendar_over_span(self, series: tsd.TimeSeries) -> None:
         """Refit the calendar columns' scaling (the last inputs) on ``calendar_span`` generated steps from the start."""
@@ -268,12 +283,24 @@ class Forecaster(Task):
     def build_model(self) -> ForecastNet:
         m, d, c = self.config.model, self.config.data, self.columns
         return ForecastNet(
-            n_inputs=c["n_inputs"], n_targets=len(c["target_names"]), n_future=len(c["future_names"]),
-            horizon=d.horizon, cell=m.cell.name, options=m.cell.options(), hidden_size=m.hidden_size,
-            num_layers=m.num_layers, dropout=m.dropout, weight_drop=m.weight_drop, decoder=m.decoder,
-            likelihood=m.likelihood, quantiles=m.quantiles, anchor=m.anchor, season=self.season,
-            relative=m.relative, impl=m.impl,
-        )  # fmt: skip
+            n_inputs=c["n_inputs"],
+            n_targets=len(c["target_names"]),
+            n_future=len(c["future_names"]),
+            horizon=d.horizon,
+            cell=m.cell.name,
+            options=m.cell.options(),
+            hidden_size=m.hidden_size,
+            num_layers=m.num_layers,
+            dropout=m.dropout,
+            weight_drop=m.weight_drop,
+            decoder=m.decoder,
+            likelihood=m.likelihood,
+            quantiles=m.quantiles,
+            anchor=m.anchor,
+            season=self.season,
+            relative=m.relative,
+            impl=m.impl,
+        )
 
     def make_batches(self, train: Span, val: Span | None) -> tuple[WindowBatches, WindowBatches | None]:
         d, cfg = self.config.data, self.config
@@ -288,8 +315,9 @@ class Forecaster(Task):
         if val is None or len(val) < H:
             return train_b, None
         t_val = origins(max(0, val.lo - L), val.hi, L, H)
-        return train_b, WindowBatches(*windows(v, y, f, t_val, L, H), batch_size=d.eval_batch_size or 256,
-                                      shuffle=False)  # fmt: skip
+        return train_b, WindowBatches(
+            *windows(v, y, f, t_val, L, H), batch_size=d.eval_batch_size or 256, shuffle=False
+        )
 
     step = staticmethod(_step)
 
@@ -318,10 +346,13 @@ class Forecaster(Task):
     def state_dict(self) -> dict[str, Any]:
         sp, d = self.split, self.config.data
         return {
-            "scaler": self.scaler.to_dict(), **self.columns, "season": self.season, "horizon": d.horizon,
+            "scaler": self.scaler.to_dict(),
+            **self.columns,
+            "season": self.season,
+            "horizon": d.horizon,
             "input_length": d.input_length,
             "split": {"train_end": sp.train_end, "val_end": sp.val_end, "total": sp.total} if sp else None,
-        }  # fmt: skip
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """task.json, or forecast.json of a run written before the Task contract (no season: its rule, 1 for CSVs)."""
@@ -338,8 +369,11 @@ class Forecaster(Task):
     # ---------------------------------------------------------------- inference
     def _series_arg(self, series: tsd.TimeSeries | str | Path | None) -> tsd.TimeSeries:
         """None: the run's series; a path: that CSV read as the run reads its data; checked against the columns."""
-        s = self.read_series() if series is None else (self.read_series(series) if not isinstance(
-            series, tsd.TimeSeries) else series)  # fmt: skip
+        s = (
+            self.read_series()
+            if series is None
+            else (self.read_series(series) if not isinstance(series, tsd.TimeSeries) else series)
+        )
         if series is None:
             self.series = s
         c = self.columns
@@ -369,8 +403,10 @@ class Forecaster(Task):
                 tt = t[i : i + batch]
                 x = v[tt[:, None] + np.arange(-L, 0)]  # (n, L, D)
                 fut = f[tt[:, None] + np.arange(H)]  # (n, H, F)
-                p = net(torch.as_tensor(x, dtype=torch.float32, device=dev),
-                        torch.as_tensor(fut, dtype=torch.float32, device=dev))  # fmt: skip
+                p = net(
+                    torch.as_tensor(x, dtype=torch.float32, device=dev),
+                    torch.as_tensor(fut, dtype=torch.float32, device=dev),
+                )
                 out.append(p.double().cpu().numpy())
         return np.concatenate(out, axis=0)
 
@@ -409,11 +445,15 @@ class Forecaster(Task):
         if fut.shape != (H, series.future.shape[1]):
             raise DataError(f"future covariates must be (horizon={H}, F={series.future.shape[1]}), got {fut.shape}")
         ext = tsd.TimeSeries(
-            time=series.time, freq=series.freq, target_names=series.target_names,
+            time=series.time,
+            freq=series.freq,
+            target_names=series.target_names,
             targets=np.vstack([series.targets, np.ones((H, series.targets.shape[1]))]),  # placeholders, unused
-            past=np.vstack([series.past, np.zeros((H, series.past.shape[1]))]), past_names=series.past_names,
-            future=np.vstack([series.future, fut]), future_names=series.future_names,
-        )  # fmt: skip
+            past=np.vstack([series.past, np.zeros((H, series.past.shape[1]))]),
+            past_names=series.past_names,
+            future=np.vstack([series.future, fut]),
+            future_names=series.future_names,
+        )
         v, _, f = self._scaled(ext)
         point, qs, q = self._to_original(self._forecast(v, f, np.array([len(series)])))
         when = series.future_time(H) if series.freq != tsd.ROWS else pd.RangeIndex(len(series), len(series) + H)
@@ -443,10 +483,17 @@ class Forecaster(Task):
         side by side (``rnnkit.tasks.forecast.backtest.run_backtest`` says how)."""
         self.require_model()
         return run_backtest(
-            self, self._series_arg(series), start=start, end=end, stride=stride, refit=refit,
-            last_points_only=last_points_only, baselines=baselines, baseline_stride=baseline_stride,
+            self,
+            self._series_arg(series),
+            start=start,
+            end=end,
+            stride=stride,
+            refit=refit,
+            last_points_only=last_points_only,
+            baselines=baselines,
+            baseline_stride=baseline_stride,
             max_history=max_history,
-        )  # fmt: skip
+        )
 
     def refit_copy(self, series: tsd.TimeSeries, train_end: int) -> Forecaster:
         """A fresh forecaster trained on rows ``[0, train_end)`` only, nothing written (backtest ``refit=True``)."""
@@ -461,8 +508,12 @@ class Forecaster(Task):
         scored on the same origins (``naive_MAE``, ``seasonal_naive_MASE``, ...)."""
         span = data if isinstance(data, Span) else self.read_eval_data(data)
         bt = self.backtest(span.series, start=span.lo, end=span.hi, baselines=("naive", "seasonal_naive"))
-        out: dict[str, Any] = {"origins": len(bt.origins), "first_origin": str(bt.times[0]),
-                               "horizon": self.config.data.horizon, "season": self.season}  # fmt: skip
+        out: dict[str, Any] = {
+            "origins": len(bt.origins),
+            "first_origin": str(bt.times[0]),
+            "horizon": self.config.data.horizon,
+            "season": self.season,
+        }
         out.update(bt.metrics["rnn"])
         for name in ("naive", "seasonal_naive"):
             out.update({f"{name}_{k}": bt.metrics[name][k] for k in ("MAE", "RMSE", "MASE")})
@@ -507,13 +558,22 @@ class Forecaster(Task):
 
     cli_options = (
         Opt("--csv", "data.path", Path, "Same as --data: the CSV file.", path=True),
-        Opt("--time-col", "data.time_col", str, "Time column; several joined by commas (year,month,day,hour); "
-            "default: detected."),
+        Opt(
+            "--time-col",
+            "data.time_col",
+            str,
+            "Time column; several joined by commas (year,month,day,hour); default: detected.",
+        ),
         Opt("--target", "data.targets", list[str], "Target column(s): repeat or comma-separate.", convert=_names),
         Opt("--past", "data.past_covariates", list[str], "Past covariate column(s).", convert=_names),
         Opt("--future", "data.future_covariates", list[str], "Known-future covariate column(s).", convert=_names),
-        Opt("--calendar", "data.calendar", list[str], "Calendar features: month, dayofweek, hour, dayofyear, year, "
-            "month_onehot, ...", convert=_names),
+        Opt(
+            "--calendar",
+            "data.calendar",
+            list[str],
+            "Calendar features: month, dayofweek, hour, dayofyear, year, month_onehot, ...",
+            convert=_names,
+        ),
         Opt("--date-format", "data.date_format", str, "strftime format of the time column, e.g. %d/%m/%Y."),
         Opt("--freq", "data.freq", str, "pandas frequency (default inferred); 'rows': one step per row."),
         Opt("--fill", "data.fill", str, "Fill missing values / gaps: ffill or interpolate (default: refuse)."),
@@ -521,23 +581,40 @@ class Forecaster(Task):
         Opt("--season", "data.season", int, "Seasonal period for seasonal naive / MASE (0: from the frequency)."),
         Opt("--horizon", "data.horizon", int, "Steps to forecast (0: from the frequency)."),
         Opt("--input-length", "data.input_length", int, "History steps the model reads (0: from the frequency)."),
-        Opt("--train-end", "data.train_end", str, "Start of the test span: timestamp (inclusive end of training), "
-            "row count or fraction; default 0.8, leaving at least a horizon to test."),
-        Opt("--val-end", "data.val_end", str, "End of the validation span [train-end, val-end) (same forms); "
-            "default: the last --val-fraction of the training span."),
-        Opt("--val-fraction", "data.val_fraction", float, "Without --val-end: this last fraction of the training "
-            "span validates (0: none)."),
+        Opt(
+            "--train-end",
+            "data.train_end",
+            str,
+            "Start of the test span: timestamp (inclusive end of training), "
+            "row count or fraction; default 0.8, leaving at least a horizon to test.",
+        ),
+        Opt(
+            "--val-end",
+            "data.val_end",
+            str,
+            "End of the validation span [train-end, val-end) (same forms); "
+            "default: the last --val-fraction of the training span.",
+        ),
+        Opt(
+            "--val-fraction",
+            "data.val_fraction",
+            float,
+            "Without --val-end: this last fraction of the training span validates (0: none).",
+        ),
         Opt("--likelihood", "model.likelihood", str, "point, gaussian or quantile."),
         Opt("--decoder", "model.decoder", str, "direct, autoregressive or recurrent."),
-    )  # fmt: skip
+    )
     predict_options = (
-        Opt("--data", None, Path, "Forecast after the end of this CSV instead of the run's series.",
-            aliases=("--csv",)),
+        Opt(
+            "--data", None, Path, "Forecast after the end of this CSV instead of the run's series.", aliases=("--csv",)
+        ),
         Opt("--out", None, Path, "Also write the forecast as CSV here."),
         Opt("--plot", None, Path, "Write a PNG of history, forecast and interval here."),
-    )  # fmt: skip
-    train_help = ("Train a forecaster (validation tail, early stopping, best by validation MAE), then score the test "
-                  "span against naive and seasonal naive (eval.json).")  # fmt: skip
+    )
+    train_help = (
+        "Train a forecaster (validation tail, early stopping, best by validation MAE), then score the test "
+        "span against naive and seasonal naive (eval.json)."
+    )
     eval_help = "Score a trained forecaster on its test span, or on the test span of --data FILE, beside baselines."
     predict_help = "Forecast the next horizon steps after the run's series (or --data FILE), as CSV."
     predict_inputs_help = "A CSV to forecast after (same as --data)."

@@ -31,8 +31,9 @@ def generate_command(
         lm = LanguageModel.load(run, which=which)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            pieces = lm.generate(prompt, length=length, temperature=temperature, top_k=top_k, top_p=top_p,
-                                 seed=seed, strict=strict)  # fmt: skip
+            pieces = lm.generate(
+                prompt, length=length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, strict=strict
+            )
             first = next(pieces, "")
         for w in caught:
             typer.echo(f"warning: {w.message}", err=True)

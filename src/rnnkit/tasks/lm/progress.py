@@ -31,8 +31,13 @@ def eval_progress(
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        cols = (TextColumn(name), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[speed]}"),
-                TimeRemainingColumn())  # fmt: skip
+        cols = (
+            TextColumn(name),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[speed]}"),
+            TimeRemainingColumn(),
+        )
         with Progress(*cols, console=Console(file=stream), transient=True) as bar:
             task = bar.add_task(name, total=total, speed="")
 

@@ -237,9 +237,12 @@ class LanguageModel(Task):
                 self.vocab = prep.vocab
                 return prep
             splits = load_splits(
-                path=d.path, dataset=d.dataset, data_root=d.data_root,
-                valid_fraction=d.val_fraction, test_fraction=d.test_fraction,
-            )  # fmt: skip
+                path=d.path,
+                dataset=d.dataset,
+                data_root=d.data_root,
+                valid_fraction=d.val_fraction,
+                test_fraction=d.test_fraction,
+            )
             if d.val_path or d.test_path:  # explicit files replace the held-out parts
                 splits = replace(
                     splits,
@@ -266,8 +269,9 @@ class LanguageModel(Task):
                     f"pass --level {meta['settings']['level']} or prepare it again"
                 )
         elif path.is_dir() or path.suffix == ".gz" or (path.is_file() and path.stat().st_size >= AUTO_PREPARE_BYTES):
-            settings = P.Settings(level=d.level, max_vocab=d.max_vocab, valid_fraction=d.val_fraction,
-                                  test_fraction=d.test_fraction)  # fmt: skip
+            settings = P.Settings(
+                level=d.level, max_vocab=d.max_vocab, valid_fraction=d.val_fraction, test_fraction=d.test_fraction
+            )
             key = hashlib.sha256(json.dumps([str(path.resolve()), settings.to_json()]).encode()).hexdigest()[:16]
             data, _ = P.prepare(path, cache_root() / key, settings, quiet=self.config.train.quiet)
         else:
@@ -313,16 +317,28 @@ class LanguageModel(Task):
                     "by frequency (char vocabularies are in code-point order, and small enough for a full softmax)"
                 )
             try:
-                check_adaptive(m.adaptive_cutoffs, len(self.vocab), hidden_size=m.hidden_size,
-                               div_value=m.adaptive_div_value)  # fmt: skip
+                check_adaptive(
+                    m.adaptive_cutoffs, len(self.vocab), hidden_size=m.hidden_size, div_value=m.adaptive_div_value
+                )
             except ValueError as e:
                 raise ConfigError(f"config model.adaptive_cutoffs: {e}") from None
         return RecurrentLM(
-            len(self.vocab), cell=m.cell.name, embedding_dim=m.embedding_dim, hidden_size=m.hidden_size,
-            num_layers=m.num_layers, dropout=m.dropout, locked=m.locked_dropout, embed_dropout=m.embed_dropout,
-            weight_drop=m.weight_drop, bias=m.bias, options=m.cell.options(), impl=m.impl, tie_weights=m.tie_weights,
-            adaptive_cutoffs=m.adaptive_cutoffs, adaptive_div_value=m.adaptive_div_value,
-        )  # fmt: skip
+            len(self.vocab),
+            cell=m.cell.name,
+            embedding_dim=m.embedding_dim,
+            hidden_size=m.hidden_size,
+            num_layers=m.num_layers,
+            dropout=m.dropout,
+            locked=m.locked_dropout,
+            embed_dropout=m.embed_dropout,
+            weight_drop=m.weight_drop,
+            bias=m.bias,
+            options=m.cell.options(),
+            impl=m.impl,
+            tie_weights=m.tie_weights,
+            adaptive_cutoffs=m.adaptive_cutoffs,
+            adaptive_div_value=m.adaptive_div_value,
+        )
 
     def make_batches(self, train: np.ndarray, val: np.ndarray | None) -> tuple[Any, Any]:
         """Training and validation token streams (batchified columns, TBPTT chunks of ``data.bptt``)."""
@@ -353,10 +369,13 @@ class LanguageModel(Task):
         """Run facts and the exact likelihood of the validation and test splits (what RESULTS.md reports)."""
         r = self.fit_result
         out: dict[str, Any] = {
-            "train_seconds": round(getattr(self, "train_seconds", 0.0), 1), "steps": r.step if r else None,
-            "epochs": r.epoch if r else None, "stop_reason": r.stop_reason if r else "",
-            "parameters": sum(p.numel() for p in self.require_model().parameters()), "vocab_size": len(self.vocab),
-        }  # fmt: skip
+            "train_seconds": round(getattr(self, "train_seconds", 0.0), 1),
+            "steps": r.step if r else None,
+            "epochs": r.epoch if r else None,
+            "stop_reason": r.stop_reason if r else "",
+            "parameters": sum(p.numel() for p in self.require_model().parameters()),
+            "vocab_size": len(self.vocab),
+        }
         for split in ("valid", "test"):
             if getattr(self.data(), split) is not None:
                 out[split] = self.evaluate(split)
@@ -393,8 +412,11 @@ class LanguageModel(Task):
         from rnnkit.generate import generate
 
         if self.inference_precision != "fp32":
-            warnings.warn(f"precision {self.inference_precision!r} does not apply to generation: the language model "
-                          "generates with its float32 NumPy decoder (it applies to eval)", stacklevel=2)  # fmt: skip
+            warnings.warn(
+                f"precision {self.inference_precision!r} does not apply to generation: the language model "
+                "generates with its float32 NumPy decoder (it applies to eval)",
+                stacklevel=2,
+            )
         return generate(self.require_model(), self.vocab, prompt=prompt, **kwargs)
 
     # -- command line (tasks/cli.py builds `rnnkit lm train|eval|predict` from these; + generate) -------------
@@ -402,13 +424,24 @@ class LanguageModel(Task):
         Opt("--level", "data.level", str, "Tokens: char or word."),
         Opt("--embedding", "model.embedding_dim", int, "Embedding size."),
         Opt("--dropout", "model.dropout", float, "Dropout on embeddings, between layers and on outputs."),
-        Opt("--adaptive", "model.adaptive_cutoffs", str, "Adaptive softmax cutoffs, e.g. 2000,6000 (word level; "
-            "'none' = full softmax).", convert=_adaptive, late=True),
+        Opt(
+            "--adaptive",
+            "model.adaptive_cutoffs",
+            str,
+            "Adaptive softmax cutoffs, e.g. 2000,6000 (word level; 'none' = full softmax).",
+            convert=_adaptive,
+            late=True,
+        ),
         Opt("--bptt", "data.bptt", int, "Truncated-BPTT length."),
         Opt("--val-fraction", "data.val_fraction", float, "--data files: the last fraction is validation."),
-        Opt("--eval-tokens", "data.eval_tokens", int, "Evaluations during training (best, early stopping) score the "
-            "first N validation tokens; the final one after training scores the whole split. 0: always whole."),
-    )  # fmt: skip
+        Opt(
+            "--eval-tokens",
+            "data.eval_tokens",
+            int,
+            "Evaluations during training (best, early stopping) score the "
+            "first N validation tokens; the final one after training scores the whole split. 0: always whole.",
+        ),
+    )
     eval_options = (
         Opt("--split", None, str, "valid, test, train or all (valid and test).", default="all"),
         Opt("--columns", None, int, "Columns (default: the run's final_eval_batch_size; 1 = exact)."),
@@ -443,8 +476,9 @@ class LanguageModel(Task):
         return ["".join(self.generate(p, length=length, **kwargs)) for p in prompts]
 
     def predict_lines(self, items: list[str], *, length: int = 200, temperature: float = 1.0, seed: int | None = None):
-        for prompt, text in zip(items, self.predict(items, length=length, temperature=temperature, seed=seed),
-                                strict=True):  # fmt: skip
+        for prompt, text in zip(
+            items, self.predict(items, length=length, temperature=temperature, seed=seed), strict=True
+        ):
             yield (prompt + text).replace("\n", "\\n")  # one line per prompt
 
     @classmethod

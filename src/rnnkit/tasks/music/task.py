@@ -146,7 +146,7 @@ def parse_frames(line: str) -> np.ndarray:
         raise DataError("an empty input: give frames like '60,64,67 62,65,69' (MIDI notes 21..108, '-' = silence)")
     roll = np.zeros((len(frames), KEYS), dtype=np.float32)
     for t, f in enumerate(frames):
-        for n in ([] if f == "-" else f.split(",")):
+        for n in [] if f == "-" else f.split(","):
             try:
                 k = int(n) - LOWEST_MIDI
             except ValueError:
@@ -170,8 +170,10 @@ class MusicModel(Task):
     def _source(self) -> Path:
         d = self.config.data
         if d.path is None and d.dataset is None:
-            raise ConfigError(f"config data: give --dataset ({', '.join(MUSIC_DATASETS)}) or --data FILE.mat "
-                              "or --data FOLDER of .mid files")  # fmt: skip
+            raise ConfigError(
+                f"config data: give --dataset ({', '.join(MUSIC_DATASETS)}) or --data FILE.mat "
+                "or --data FOLDER of .mid files"
+            )
         return Path(d.path) if d.path is not None else dataset_path(d.dataset, data_root=d.data_root)
 
     def _read(self, path: str | Path) -> dict[str, list[np.ndarray]]:
@@ -198,8 +200,13 @@ class MusicModel(Task):
         rolls = self._read(src)
         if "train" not in rolls:
             raise DataError(f"{src}: has no training pieces (traindata, or MIDI files)")
-        train, notes = rolls["train"], [f"{src.name}: " + ("official splits as published" if src.suffix == ".mat"
-                                                          else f"MIDI at {d.fs:g} frames per second")]  # fmt: skip
+        train, notes = (
+            rolls["train"],
+            [
+                f"{src.name}: "
+                + ("official splits as published" if src.suffix == ".mat" else f"MIDI at {d.fs:g} frames per second")
+            ],
+        )
         val = self._all(d.val_path, "valid") if d.val_path else rolls.get("valid")
         if val is None and src.suffix != ".mat" and d.val_fraction > 0 and len(train) > 1:
             order = np.random.default_rng(self.config.train.seed).permutation(len(train))
@@ -249,8 +256,12 @@ class MusicModel(Task):
                 s, n = frame_nll(logits.double(), rolls[:, 1:].double(), lengths - 1)
                 total, frames = total + float(s), frames + int(n)
         model.train(was)
-        return {"nll": total / frames, "frames": frames, "pieces": len(pieces),
-                "seconds": round(time.monotonic() - t0, 2)}  # fmt: skip
+        return {
+            "nll": total / frames,
+            "frames": frames,
+            "pieces": len(pieces),
+            "seconds": round(time.monotonic() - t0, 2),
+        }
 
     def test_report(self, splits: Splits) -> dict[str, Any] | None:
         if splits.test is None:
@@ -259,8 +270,11 @@ class MusicModel(Task):
         out = self.evaluate(splits.test)
         if splits.val is not None:
             out["valid"] = {k: v for k, v in self.evaluate(splits.val).items() if k != "seconds"}
-        out.update(train_seconds=round(getattr(self, "train_seconds", 0.0), 1), steps=r.step if r else None,
-                   epochs=r.epoch if r else None)  # fmt: skip
+        out.update(
+            train_seconds=round(getattr(self, "train_seconds", 0.0), 1),
+            steps=r.step if r else None,
+            epochs=r.epoch if r else None,
+        )
         return out
 
     def read_eval_data(self, path: Path) -> Any:
@@ -331,8 +345,9 @@ class MusicModel(Task):
             midi: Path | None = typer.Option(None, help="Also write the sampled frames as this .mid file."),
             png: Path | None = typer.Option(None, help="Also draw the sampled frames as this piano-roll PNG."),
             wav: Path | None = typer.Option(None, help="Also render them as this .wav (sine waves, no soundfont)."),
-            fs: float | None = typer.Option(None, help="Frames per second of --prime/--midi (default: the run's "
-                                                       "data.fs)."),
+            fs: float | None = typer.Option(
+                None, help="Frames per second of --prime/--midi (default: the run's data.fs)."
+            ),
             which: str = typer.Option("best", help="Checkpoint: best or last."),
         ) -> None:
             """Sample frames, one line per frame: its MIDI notes joined by commas ('-' = silence)."""
@@ -341,8 +356,9 @@ class MusicModel(Task):
                 rate = fs if fs is not None else task.config.data.fs
                 if prime is not None and prompt.strip():
                     raise ConfigError("give --prompt or --prime, not both")
-                start = (read_midi(prime, fs=rate) if prime is not None
-                         else parse_frames(prompt) if prompt.strip() else None)  # fmt: skip
+                start = (
+                    read_midi(prime, fs=rate) if prime is not None else parse_frames(prompt) if prompt.strip() else None
+                )
                 roll = task.generate(start, frames=frames, seed=seed, temperature=temperature)
                 if midi is not None:
                     write_midi(roll, midi, fs=rate)
@@ -370,8 +386,7 @@ class MusicModel(Task):
         Opt("--weight-drop", "model.weight_drop", float, "DropConnect on the recurrent weights W_hh."),
         Opt("--output", "model.output", str, "bernoulli (keys independent) or nade (keys of a frame jointly)."),
         Opt("--fs", "data.fs", float, "Frames per second when reading MIDI (--data FOLDER of .mid files)."),
-        Opt("--transpose", "data.transpose", int, "Augment training pieces with shifts of up to this many "
-            "semitones."),
+        Opt("--transpose", "data.transpose", int, "Augment training pieces with shifts of up to this many semitones."),
     )
     predict_options = (Opt("--threshold", None, float, "Print the keys with p at least this.", default=0.5),)
     train_help = "Train on piano rolls (frame t -> frame t+1), then score the test split: NLL per frame (eval.json)."

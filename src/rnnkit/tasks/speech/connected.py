@@ -81,8 +81,11 @@ class CTCDataConfig(SpeechDataConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         _check(self.strings >= 1 and self.test_strings >= 1, "data.strings", "strings and test_strings must be >= 1")
-        _check(1 <= self.min_words <= self.max_words, "data.min_words", f"must be in [1, data.max_words="
-               f"{self.max_words}], got {self.min_words}")  # fmt: skip
+        _check(
+            1 <= self.min_words <= self.max_words,
+            "data.min_words",
+            f"must be in [1, data.max_words={self.max_words}], got {self.min_words}",
+        )
         _check(self.max_gap_ms >= 0 and self.noise >= 0, "data.max_gap_ms", "max_gap_ms and noise must be >= 0")
 
 
@@ -156,16 +159,18 @@ class SpeechCTC(Task):
         waves, said = speech_data.read_waves([r.path for r in recs], self.sample_rate, max_seconds=d.max_seconds)
         notes += [x for x in said if x not in notes]
         gap = int(round(d.max_gap_ms * self.sample_rate / 1000))
-        made = make_strings([r.label for r in recs], n, min_len=d.min_words, max_len=d.max_words, max_gap=gap,
-                            seed=seed)  # fmt: skip
+        made = make_strings(
+            [r.label for r in recs], n, min_len=d.min_words, max_len=d.max_words, max_gap=gap, seed=seed
+        )
         feats = [self._normalized(features(render(s, waves, noise=d.noise), spec)) for s in made]
         return Transcribed(feats, [s.labels for s in made], f"{n} strings from {len(recs)} recordings")
 
     def _transcripts(self, path: str | os.PathLike, notes: list[str]) -> Transcribed:
         d = self.config.data
         recs = speech_data.list_recordings(path)
-        feats, said = speech_data.compute_features([r.path for r in recs], d.spec(self.sample_rate),
-                                                   max_seconds=d.max_seconds, cache_dir=d.cache_dir())  # fmt: skip
+        feats, said = speech_data.compute_features(
+            [r.path for r in recs], d.spec(self.sample_rate), max_seconds=d.max_seconds, cache_dir=d.cache_dir()
+        )
         notes += [x for x in said if x not in notes]
         return Transcribed([self._normalized(x) for x in feats], [tuple(r.label.split()) for r in recs], str(path))
 
@@ -189,12 +194,21 @@ class SpeechCTC(Task):
             n_val = round((len(every) - n_test) * d.val_fraction)
             pick = lambda idx: Transcribed([every.inputs[i] for i in idx], [every.words[i] for i in idx], str(src))  # noqa: E731
             test = self._transcripts(d.test_path, notes) if d.test_path else pick(order[:n_test])
-            return Splits(pick(order[n_test + n_val :]), pick(order[n_test : n_test + n_val]) if n_val else None,
-                          test, notes=[f"{src.name}: transcripts as given", *notes])  # fmt: skip
+            return Splits(
+                pick(order[n_test + n_val :]),
+                pick(order[n_test : n_test + n_val]) if n_val else None,
+                test,
+                notes=[f"{src.name}: transcripts as given", *notes],
+            )
         recs = speech_data.list_recordings(src, pattern=d.label_pattern)
-        train, test, how = speech_data.split_recordings(recs, split=d.split, test_below=d.test_below,
-                                                        test_speaker=d.test_speaker, test_fraction=d.test_fraction,
-                                                        seed=d.split_seed)  # fmt: skip
+        train, test, how = speech_data.split_recordings(
+            recs,
+            split=d.split,
+            test_below=d.test_below,
+            test_speaker=d.test_speaker,
+            test_fraction=d.test_fraction,
+            seed=d.split_seed,
+        )
         val_recs: list[speech_data.Recording] = []
         if d.val_fraction > 0:  # validation recordings are a seeded part of the training recordings
             perm = np.random.default_rng(d.split_seed + 1).permutation(len(train)).tolist()
@@ -206,8 +220,11 @@ class SpeechCTC(Task):
         tr = self._strings(train, d.strings, s, notes)
         val = self._strings(val_recs, max(1, round(d.strings * d.val_fraction)), s + 1, notes) if val_recs else None
         te = self._strings(test, d.test_strings, s + 2, notes)
-        notes.insert(0, f"{how}; strings of {d.min_words}-{d.max_words} words drawn from each part separately "
-                        f"(seed {s}), silences up to {d.max_gap_ms:g} ms")  # fmt: skip
+        notes.insert(
+            0,
+            f"{how}; strings of {d.min_words}-{d.max_words} words drawn from each part separately "
+            f"(seed {s}), silences up to {d.max_gap_ms:g} ms",
+        )
         return Splits(tr, val, te, notes=notes)
 
     def describe_data(self, splits: Splits) -> str:
@@ -224,9 +241,11 @@ class SpeechCTC(Task):
         else:
             self.scaler = (np.zeros(self.input_size, np.float32), np.ones(self.input_size, np.float32))
         m = self.config.model
-        self.notes.append(f"{len(self.words)} words; {'bidirectional ' if m.bidirectional else ''}"
-                          f"{m.cell.name.upper()} {m.num_layers}x{m.hidden_size} over every {m.subsample} frames, "
-                          "CTC with a blank")  # fmt: skip
+        self.notes.append(
+            f"{len(self.words)} words; {'bidirectional ' if m.bidirectional else ''}"
+            f"{m.cell.name.upper()} {m.num_layers}x{m.hidden_size} over every {m.subsample} frames, "
+            "CTC with a blank"
+        )
 
     def build_model(self) -> CTCNet:
         return CTCNet(self.config.model, input_size=self.input_size, num_words=len(self.words))
@@ -258,8 +277,12 @@ class SpeechCTC(Task):
         return ctc_spec(self, model)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"words": self.words, "scaler": [a.tolist() for a in self.scaler], "input_size": self.input_size,
-                "sample_rate": self.sample_rate}  # fmt: skip
+        return {
+            "words": self.words,
+            "scaler": [a.tolist() for a in self.scaler],
+            "input_size": self.input_size,
+            "sample_rate": self.sample_rate,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.words = list(state["words"])
@@ -277,8 +300,10 @@ class SpeechCTC(Task):
         def run(batch: list[np.ndarray]) -> list[tuple[str, ...]]:
             x, lengths, _, _ = _collate([(a, []) for a in batch])
             logp, out_len = model(x.to(self.device), lengths.to(self.device))  # (N, T', V+1)
-            return [tuple(self.words[k - 1] for k in decode(logp[i].cpu().numpy(), int(out_len[i])))
-                    for i in range(len(batch))]  # fmt: skip
+            return [
+                tuple(self.words[k - 1] for k in decode(logp[i].cpu().numpy(), int(out_len[i])))
+                for i in range(len(batch))
+            ]
 
         return self.infer(feats, run, batch_size=batch_size)
 
@@ -293,9 +318,11 @@ class SpeechCTC(Task):
             for b in BucketBatches(items, 64, collate_fn=_collate, shuffle=False).epoch(0):
                 total += float(ctc_sum(model, b))
         out = ctc.error_rates(data.words, hyps)
-        out.update(loss=total / len(items), n=len(items),
-                   examples=[{"ref": " ".join(r), "hyp": " ".join(h)} for r, h in zip(data.words[:5], hyps[:5],
-                                                                                          strict=False)])  # fmt: skip
+        out.update(
+            loss=total / len(items),
+            n=len(items),
+            examples=[{"ref": " ".join(r), "hyp": " ".join(h)} for r, h in zip(data.words[:5], hyps[:5], strict=False)],
+        )
         if beam > 0:
             out["beam"] = {"width": beam, **ctc.error_rates(data.words, self._decode([x for x, _ in items], beam=beam))}
         return out
@@ -310,8 +337,9 @@ class SpeechCTC(Task):
         if p.is_file():
             return self._transcripts(p, notes)
         d = self.config.data
-        return self._strings(speech_data.list_recordings(p, pattern=d.label_pattern), d.test_strings,
-                             d.string_seed + 2, notes)  # fmt: skip
+        return self._strings(
+            speech_data.list_recordings(p, pattern=d.label_pattern), d.test_strings, d.string_seed + 2, notes
+        )
 
     def predict(self, inputs: Sequence[Any], *, beam: int = 0) -> list[tuple[str, ...]]:
         """The words heard in each audio file (path) or waveform ((S,) array at the run's rate); greedy, or a
@@ -356,8 +384,15 @@ class SpeechCTC(Task):
             for i, (x, (f, lp)) in enumerate(zip(items, self.posteriors(items), strict=True)):
                 out = base if len(items) == 1 else base.with_name(f"{base.stem}-{i}{base.suffix}")
                 title = f"{Path(str(x)).name}: {' '.join(words_of[i])}"
-                plot_alignment(out, f, lp, self.words, step_s=m.subsample * spec.hop / spec.rate,
-                               hop_s=spec.hop / spec.rate, title=title)  # fmt: skip
+                plot_alignment(
+                    out,
+                    f,
+                    lp,
+                    self.words,
+                    step_s=m.subsample * spec.hop / spec.rate,
+                    hop_s=spec.hop / spec.rate,
+                    title=title,
+                )
                 typer.echo(f"  alignment: {out}", err=True)
 
     def print_report(self, report: dict[str, Any], *, title: str) -> None:
@@ -365,12 +400,18 @@ class SpeechCTC(Task):
 
         import typer
 
-        typer.echo(f"{title}: WER {report['wer']:.4f}  CER {report['cer']:.4f}  strings right "
-                   f"{report['string_accuracy']:.4f}  n={report['n']} (greedy)", err=True)  # fmt: skip
+        typer.echo(
+            f"{title}: WER {report['wer']:.4f}  CER {report['cer']:.4f}  strings right "
+            f"{report['string_accuracy']:.4f}  n={report['n']} (greedy)",
+            err=True,
+        )
         if "beam" in report:
             b = report["beam"]
-            typer.echo(f"  beam {b['width']}: WER {b['wer']:.4f}  CER {b['cer']:.4f}  strings right "
-                       f"{b['string_accuracy']:.4f}", err=True)  # fmt: skip
+            typer.echo(
+                f"  beam {b['width']}: WER {b['wer']:.4f}  CER {b['cer']:.4f}  strings right "
+                f"{b['string_accuracy']:.4f}",
+                err=True,
+            )
         typer.echo(json.dumps(report, default=str))
 
     @classmethod
@@ -396,11 +437,14 @@ class SpeechCTC(Task):
         Opt("--cache", "data.cache", str, "Feature cache for CSV transcripts: auto, off or a folder."),
     )
     eval_options = (Opt("--beam", None, int, "Prefix beam width reported beside greedy (0: greedy only).", default=8),)
-    predict_options = (Opt("--beam", None, int, "Prefix beam width (0: greedy decoding).", default=0),
-                       Opt("--plot", None, Path, "Draw the log-mel spectrogram, the CTC posteriors and the alignment "
-                           "here (PNG)."))  # fmt: skip
-    train_help = ("Train a CTC recogniser of connected words (digit strings made from a folder of recordings, or a "
-                  "CSV of path,transcript), then score the test strings: WER, CER (eval.json).")  # fmt: skip
+    predict_options = (
+        Opt("--beam", None, int, "Prefix beam width (0: greedy decoding).", default=0),
+        Opt("--plot", None, Path, "Draw the log-mel spectrogram, the CTC posteriors and the alignment here (PNG)."),
+    )
+    train_help = (
+        "Train a CTC recogniser of connected words (digit strings made from a folder of recordings, or a "
+        "CSV of path,transcript), then score the test strings: WER, CER (eval.json)."
+    )
     eval_help = "WER, CER and exact-string accuracy (greedy and beam decoding) on the test strings or --data."
     predict_help = "The words heard in each audio file (paths as arguments, --file or stdin)."
     predict_inputs_help = "Audio files (wav or flac)."

@@ -108,8 +108,10 @@ def split_recordings(
     elif split == "speaker":
         speakers = sorted({r.speaker for r in recs})
         if test_speaker not in speakers:
-            raise DataError(f"data.split='speaker' holds out data.test_speaker (--test-speaker NAME), one of the "
-                            f"speakers {speakers}; got {test_speaker!r}")  # fmt: skip
+            raise DataError(
+                f"data.split='speaker' holds out data.test_speaker (--test-speaker NAME), one of the "
+                f"speakers {speakers}; got {test_speaker!r}"
+            )
         test = [r for r in recs if r.speaker == test_speaker]
         why = f"speaker held out: {test_speaker}'s recordings are the test set"
     else:
@@ -170,8 +172,10 @@ def featurize_inputs(inputs: list[Any], spec: FeatureSpec, *, max_seconds: float
     for i, x in enumerate(inputs):
         a = next(files) if isinstance(x, (str, os.PathLike)) else np.asarray(x, dtype=np.float32)
         if a.ndim != 1 or len(a) == 0 or not np.isfinite(a).all():
-            raise DataError(f"input {i}: a waveform must be a non-empty (samples,) array of finite values at "
-                            f"{spec.rate} Hz, got shape {a.shape}")  # fmt: skip
+            raise DataError(
+                f"input {i}: a waveform must be a non-empty (samples,) array of finite values at "
+                f"{spec.rate} Hz, got shape {a.shape}"
+            )
         out.append(features(a, spec))
     return out, notes
 
@@ -183,8 +187,10 @@ def recordings_source(d: Any) -> Path:
     if d.dataset == "fsdd":
         root = find_data_root(d.data_root)
         if root is None:
-            raise DataError("dataset 'fsdd' needs a data root: pass --data-root DIR or set $RNNKIT_DATA to a "
-                            "folder holding fsdd/recordings/")  # fmt: skip
+            raise DataError(
+                "dataset 'fsdd' needs a data root: pass --data-root DIR or set $RNNKIT_DATA to a "
+                "folder holding fsdd/recordings/"
+            )
         return root / "fsdd" / "recordings"
     if d.dataset is not None:
         raise ConfigError(f"config data.dataset: the speech tasks know 'fsdd', got {d.dataset!r}")
@@ -217,8 +223,12 @@ def compute_features(
 
         try:
             with atomic_path(key) as tmp, open(tmp, "wb") as f:
-                np.savez(f, features=np.concatenate(feats), lengths=np.array([len(x) for x in feats]),
-                         notes=np.array(json.dumps(notes)))  # fmt: skip
+                np.savez(
+                    f,
+                    features=np.concatenate(feats),
+                    lengths=np.array([len(x) for x in feats]),
+                    notes=np.array(json.dumps(notes)),
+                )
         except OSError:
             pass  # a cache that cannot be written is only slower next time
     return feats, notes

@@ -61,8 +61,9 @@ class SpeechNet(ClassifierNet):
 
     def __init__(self, cfg: SpeechModelConfig, *, num_classes: int, input_size: int) -> None:
         super().__init__(cfg, num_classes=num_classes, input_size=input_size)
-        self.augment = SpecAugment(freq_masks=cfg.freq_masks, freq_width=cfg.freq_width, time_masks=cfg.time_masks,
-                                   time_width=cfg.time_width)  # fmt: skip
+        self.augment = SpecAugment(
+            freq_masks=cfg.freq_masks, freq_width=cfg.freq_width, time_masks=cfg.time_masks, time_width=cfg.time_width
+        )
 
     def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor | None]:
         return super().forward(self.augment(x, lengths), lengths)
@@ -74,8 +75,9 @@ class CTCNet(nn.Module):
     def __init__(self, cfg: CTCModelConfig, *, input_size: int, num_words: int) -> None:
         super().__init__()
         self.subsample = cfg.subsample
-        self.augment = SpecAugment(freq_masks=cfg.freq_masks, freq_width=cfg.freq_width, time_masks=cfg.time_masks,
-                                   time_width=cfg.time_width)  # fmt: skip
+        self.augment = SpecAugment(
+            freq_masks=cfg.freq_masks, freq_width=cfg.freq_width, time_masks=cfg.time_masks, time_width=cfg.time_width
+        )
         self.drop_in = nn.Dropout(cfg.input_dropout)
         self.encoder = Recurrent.from_config(cfg, input_size * cfg.subsample)
         self.drop = nn.Dropout(cfg.head_dropout)

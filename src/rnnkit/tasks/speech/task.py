@@ -57,8 +57,11 @@ class SpeechModelConfig(ClassifierModelConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check(self.input == "numeric", "model.input", f"speech reads feature frames: must be 'numeric', got "
-               f"{self.input!r}")  # fmt: skip
+        _check(
+            self.input == "numeric",
+            "model.input",
+            f"speech reads feature frames: must be 'numeric', got {self.input!r}",
+        )
         _check(self.pooling != "auto", "model.pooling", "give last, mean, max or attention")
         for k in ("freq_masks", "freq_width", "time_masks", "time_width"):
             _check(getattr(self, k) >= 0, f"model.{k}", f"must be >= 0, got {getattr(self, k)}")
@@ -92,19 +95,27 @@ class SpeechDataConfig(DataConfig):
         _one_of(self.normalize, "data.normalize", NORMALIZE)
         _one_of(self.split, "data.split", SPLITS)
         _one_of(self.class_weights, "data.class_weights", ("none", "balanced"))
-        _check(self.sample_rate >= 0, "data.sample_rate", f"must be >= 0 Hz (0: from the files), got "
-               f"{self.sample_rate}")  # fmt: skip
+        _check(
+            self.sample_rate >= 0, "data.sample_rate", f"must be >= 0 Hz (0: from the files), got {self.sample_rate}"
+        )
         _check(self.n_mels >= 2, "data.n_mels", f"must be >= 2, got {self.n_mels}")
-        _check(1 <= self.n_mfcc <= self.n_mels, "data.n_mfcc", f"must be in [1, data.n_mels={self.n_mels}], got "
-               f"{self.n_mfcc}")  # fmt: skip
-        _check(0 < self.hop_ms <= self.win_ms, "data.hop_ms", f"must be in (0, data.win_ms={self.win_ms}], got "
-               f"{self.hop_ms}")  # fmt: skip
+        _check(
+            1 <= self.n_mfcc <= self.n_mels,
+            "data.n_mfcc",
+            f"must be in [1, data.n_mels={self.n_mels}], got {self.n_mfcc}",
+        )
+        _check(
+            0 < self.hop_ms <= self.win_ms,
+            "data.hop_ms",
+            f"must be in (0, data.win_ms={self.win_ms}], got {self.hop_ms}",
+        )
         _check(self.max_seconds >= 0, "data.max_seconds", f"must be >= 0 (0: no limit), got {self.max_seconds}")
         _check(0.0 < self.test_fraction < 1.0, "data.test_fraction", f"must be in (0, 1), got {self.test_fraction}")
 
     def spec(self, rate: int) -> FeatureSpec:
-        return FeatureSpec.from_ms(self.features, rate, win_ms=self.win_ms, hop_ms=self.hop_ms, n_mels=self.n_mels,
-                                   n_mfcc=self.n_mfcc)  # fmt: skip
+        return FeatureSpec.from_ms(
+            self.features, rate, win_ms=self.win_ms, hop_ms=self.hop_ms, n_mels=self.n_mels, n_mfcc=self.n_mfcc
+        )
 
     def cache_dir(self) -> Path | None:
         if self.cache == "off":
@@ -149,8 +160,9 @@ class SpeechRecognizer(Classifier):
     def _features(self, recs: Sequence[speech_data.Recording], source: str) -> ClassificationData:
         """The recordings as a ClassificationData of (T, D) float32 frames (read from / written to the cache)."""
         d = self.config.data
-        feats, notes = speech_data.compute_features([r.path for r in recs], d.spec(self.sample_rate),
-                                                    max_seconds=d.max_seconds, cache_dir=d.cache_dir())  # fmt: skip
+        feats, notes = speech_data.compute_features(
+            [r.path for r in recs], d.spec(self.sample_rate), max_seconds=d.max_seconds, cache_dir=d.cache_dir()
+        )
         return ClassificationData([self._normalized(x) for x in feats], [r.label for r in recs], source, notes=notes)
 
     def _normalized(self, x: np.ndarray) -> np.ndarray:
@@ -166,8 +178,13 @@ class SpeechRecognizer(Classifier):
             train, test, how = recs, self._recordings(d.test_path), f"test set: {d.test_path}"
         else:
             train, test, how = speech_data.split_recordings(
-                recs, split=d.split, test_below=d.test_below, test_speaker=d.test_speaker,
-                test_fraction=d.test_fraction, seed=d.split_seed)  # fmt: skip
+                recs,
+                split=d.split,
+                test_below=d.test_below,
+                test_speaker=d.test_speaker,
+                test_fraction=d.test_fraction,
+                seed=d.split_seed,
+            )
         if not self.sample_rate:
             self.sample_rate = d.sample_rate or speech_data.common_rate(train)
         spec = d.spec(self.sample_rate)
@@ -178,8 +195,11 @@ class SpeechRecognizer(Classifier):
             val = self._features(self._recordings(d.val_path), d.val_path)
         elif d.val_fraction > 0:
             tr, val = random_split(tr, d.val_fraction, d.split_seed + 1)
-        notes = [how, f"{spec.kind} features: {spec.dim} per frame at {spec.rate} Hz, window {spec.win} samples, "
-                      f"hop {spec.hop}, normalised {d.normalize}"]  # fmt: skip
+        notes = [
+            how,
+            f"{spec.kind} features: {spec.dim} per frame at {spec.rate} Hz, window {spec.win} samples, "
+            f"hop {spec.hop}, normalised {d.normalize}",
+        ]
         for n in (*tr.notes, *te.notes):
             if n not in notes:
                 notes.append(n)
@@ -197,9 +217,14 @@ class SpeechRecognizer(Classifier):
     def _decide_input(self, train: ClassificationData) -> None:
         m = self.config.model
         bi = "bidirectional" if m.bidirectional else "one direction"
-        self.notes.append(f"{bi} {m.cell.name.upper()} {m.num_layers}x{m.hidden_size}, {m.pooling} pooling"
-                          + (f", SpecAugment {m.freq_masks} frequency / {m.time_masks} time masks"
-                             if m.freq_masks or m.time_masks else ""))  # fmt: skip
+        self.notes.append(
+            f"{bi} {m.cell.name.upper()} {m.num_layers}x{m.hidden_size}, {m.pooling} pooling"
+            + (
+                f", SpecAugment {m.freq_masks} frequency / {m.time_masks} time masks"
+                if m.freq_masks or m.time_masks
+                else ""
+            )
+        )
 
     def build_model(self) -> SpeechNet:
         net = SpeechNet(self.config.model, num_classes=len(self.classes), input_size=self.input_size)
@@ -271,8 +296,10 @@ class SpeechRecognizer(Classifier):
         Opt("--cache", "data.cache", str, "Feature cache: auto, off or a folder."),
     )
     predict_options = (Opt("--k", None, int, "How many words to show per recording.", default=3),)
-    train_help = ("Train an isolated-word recogniser on a folder of recordings (labels from the file names or a CSV "
-                  "path,label), then score the test split (eval.json, confusion.png).")  # fmt: skip
+    train_help = (
+        "Train an isolated-word recogniser on a folder of recordings (labels from the file names or a CSV "
+        "path,label), then score the test split (eval.json, confusion.png)."
+    )
     eval_help = "Accuracy, macro-F1, per-word precision/recall and the confusion matrix on the test split or --data."
     predict_help = "Top-k words with probabilities for each audio file (paths as arguments, --file or stdin)."
     predict_inputs_help = "Audio files (wav or flac)."

@@ -95,8 +95,9 @@ class TaggerDataConfig(DataConfig):
         if self.format not in readers.conllu.TAGGING_FORMATS:
             raise ConfigError(f"data.format must be one of {readers.conllu.TAGGING_FORMATS}, got {self.format!r}")
         if self.tag_scheme and self.tag_scheme not in iob.SCHEMES:
-            raise ConfigError(f"data.tag_scheme must be '' (as in the files) or one of {iob.SCHEMES}, got "
-                              f"{self.tag_scheme!r}")  # fmt: skip
+            raise ConfigError(
+                f"data.tag_scheme must be '' (as in the files) or one of {iob.SCHEMES}, got {self.tag_scheme!r}"
+            )
         if self.conllu_tag not in readers.conllu.TAG_FIELDS:
             raise ConfigError(f"data.conllu_tag must be 'upos' or 'xpos', got {self.conllu_tag!r}")
 
@@ -112,7 +113,6 @@ class TaggerConfig(RunConfig):
     model: TaggerModelConfig = field(default_factory=TaggerModelConfig)
     data: TaggerDataConfig = field(default_factory=TaggerDataConfig)
     train: TrainConfig = field(default_factory=lambda: stop_on_metric(lr=3e-3, patience=3))
-
 
 
 def _loss(net: TaggerNet, scores: Tensor, tags: Tensor, lengths: Tensor) -> Tensor:
@@ -373,8 +373,12 @@ class Tagger(Task):
         import typer
 
         rows = [title, f"{'type':<8} {'precision':>9} {'recall':>7} {'F1':>7} {'support':>8}"]
-        total = dict(precision=report["span_precision"], recall=report["span_recall"], f1=report["span_f1"],
-                     support=report["chunks"])  # fmt: skip
+        total = dict(
+            precision=report["span_precision"],
+            recall=report["span_recall"],
+            f1=report["span_f1"],
+            support=report["chunks"],
+        )
         for k, v in [*report["per_type"].items(), ("(all)", total)]:
             p, r, f = (100 * v[m] for m in ("precision", "recall", "f1"))
             rows.append(f"{k:<8} {p:>9.2f} {r:>7.2f} {f:>7.2f} {v['support']:>8,}")
@@ -384,10 +388,19 @@ class Tagger(Task):
     # -- command line (tasks/cli.py builds `rnnkit tag train|eval|predict` from these) --
     cli_options = (
         Opt("--tag-column", "data.tag_column", int, "Column holding the tag (CoNLL-2000: 1 POS, 2 chunk)."),
-        Opt("--tag-scheme", "data.tag_scheme", str, "Rewrite entity tags as iob1, iob2 or iobes (default: as in the "
-            "files)."),
-        Opt("--embeddings", "model.embeddings", Path, "Pretrained word vectors (word2vec/GloVe text) to start the "
-            "word embedding from.", path=True),
+        Opt(
+            "--tag-scheme",
+            "data.tag_scheme",
+            str,
+            "Rewrite entity tags as iob1, iob2 or iobes (default: as in the files).",
+        ),
+        Opt(
+            "--embeddings",
+            "model.embeddings",
+            Path,
+            "Pretrained word vectors (word2vec/GloVe text) to start the word embedding from.",
+            path=True,
+        ),
         Opt("--char-embed", "model.char_embed", int, "Character features: embedding size (0: off)."),
         Opt("--crf", "model.crf", bool, "CRF output layer (Viterbi decoding)."),
         Opt("--max-len", "data.max_len", int, "Truncate longer sentences (warns with a count; 0: no limit)."),
@@ -400,9 +413,14 @@ class Tagger(Task):
     train_help = "Train a tagger, then score it on the test split (eval.json in the run folder)."
     eval_help = "Token accuracy (and chunk span precision/recall/F1 for IOB tags) of a trained tagger."
     predict_options = (
-        Opt("--format", None, str, "auto | tokens (word/TAG) | spans ([PER Juan Pérez] vive ...); auto: spans for "
-            "runs trained on IOB tags.", default="auto"),
-    )  # fmt: skip
+        Opt(
+            "--format",
+            None,
+            str,
+            "auto | tokens (word/TAG) | spans ([PER Juan Pérez] vive ...); auto: spans for runs trained on IOB tags.",
+            default="auto",
+        ),
+    )
     predict_help = (
         "Tag each whitespace-tokenised sentence: entities as [TYPE words] spans for IOB entity tags, else word/TAG."
     )
@@ -438,6 +456,7 @@ def format_spans(tagged: Sequence[tuple[str, str]]) -> str:
         out += words[i:a] + [f"[{typ} {' '.join(words[a:b])}]"]
         i = b
     return " ".join(out + words[i:])
+
 
 def load_splits(cfg: TaggerDataConfig) -> tuple[ColumnData, ColumnData | None, ColumnData]:
     """(train, val, test): official test for conll2000 and conll2002-* (or data.test_path), else a seeded random

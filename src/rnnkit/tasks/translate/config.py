@@ -31,8 +31,11 @@ class TranslatorModelConfig(ModelConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         _one_of(self.attention, "model.attention", ATTENTIONS)
-        _check(self.hidden_size % 2 == 0, "model.hidden_size", f"must be even (H/2 per encoder direction), got "
-               f"{self.hidden_size}")  # fmt: skip
+        _check(
+            self.hidden_size % 2 == 0,
+            "model.hidden_size",
+            f"must be even (H/2 per encoder direction), got {self.hidden_size}",
+        )
 
 
 @dataclass(frozen=True)
@@ -70,10 +73,16 @@ class TranslatorDataConfig(DataConfig):
         _one_of(self.setting, "data.setting", P.SETTINGS)
         _one_of(self.level, "data.level", ("word", "char"))
         _one_of(self.normalize, "data.normalize", P.NORMALIZATIONS)
-        _check(not self.columns or len(self.columns.split("-")) == 2, "data.columns",
-               f"two languages like 'eng-fra', got {self.columns!r}")  # fmt: skip
-        _check(not self.direction or len(self.direction.split("-")) == 2, "data.direction",
-               f"source-target like 'fra-eng', got {self.direction!r}")  # fmt: skip
+        _check(
+            not self.columns or len(self.columns.split("-")) == 2,
+            "data.columns",
+            f"two languages like 'eng-fra', got {self.columns!r}",
+        )
+        _check(
+            not self.direction or len(self.direction.split("-")) == 2,
+            "data.direction",
+            f"source-target like 'fra-eng', got {self.direction!r}",
+        )
         _check(self.max_len >= 0, "data.max_len", f"must be >= 0 (0: no limit), got {self.max_len}")
         _check(self.extra_columns >= 0, "data.extra_columns", f"must be >= 0, got {self.extra_columns}")
         _check(0.0 <= self.test_fraction < 1.0, "data.test_fraction", f"must be in [0, 1), got {self.test_fraction}")
@@ -89,10 +98,14 @@ class TranslatorDataConfig(DataConfig):
         """Sources that contradict each other (checked when the data is read: overrides arrive one key at a time)."""
         for part in ("", "val_", "test_"):
             a, b = getattr(self, f"{part}src_path"), getattr(self, f"{part}tgt_path")
-            _check((a is None) == (b is None), f"data.{part}src_path",
-                   f"two parallel files go together: give both {part}src_path and {part}tgt_path")  # fmt: skip
-        _check(not (self.path and self.src_path), "data.path", "give a TSV (--data) or two files (--src/--tgt), "
-               "not both")  # fmt: skip
+            _check(
+                (a is None) == (b is None),
+                f"data.{part}src_path",
+                f"two parallel files go together: give both {part}src_path and {part}tgt_path",
+            )
+        _check(
+            not (self.path and self.src_path), "data.path", "give a TSV (--data) or two files (--src/--tgt), not both"
+        )
         _check(not (self.val_path and self.val_src_path), "data.val_path", "give a TSV or two files, not both")
         _check(not (self.test_path and self.test_src_path), "data.test_path", "give a TSV or two files, not both")
 
@@ -113,8 +126,11 @@ class ObjectiveConfig:
     def __post_init__(self) -> None:
         for k in ("teacher_forcing", "teacher_forcing_end"):
             _check(0.0 <= getattr(self, k) <= 1.0, f"objective.{k}", f"must be in [0, 1], got {getattr(self, k)}")
-        _check(0.0 <= self.label_smoothing < 1.0, "objective.label_smoothing",
-               f"must be in [0, 1), got {self.label_smoothing}")  # fmt: skip
+        _check(
+            0.0 <= self.label_smoothing < 1.0,
+            "objective.label_smoothing",
+            f"must be in [0, 1), got {self.label_smoothing}",
+        )
         _check(self.decay_steps >= 0, "objective.decay_steps", f"must be >= 0, got {self.decay_steps}")
 
     def ratio(self, step: int) -> float:
@@ -137,8 +153,9 @@ class DecodeConfig:
 
     def __post_init__(self) -> None:
         _check(self.beam_size >= 1, "decode.beam_size", f"must be >= 1, got {self.beam_size}")
-        _check(self.max_len_ratio > 0 and self.max_len >= 1, "decode.max_len_ratio",
-               "must be > 0, and decode.max_len >= 1")  # fmt: skip
+        _check(
+            self.max_len_ratio > 0 and self.max_len >= 1, "decode.max_len_ratio", "must be > 0, and decode.max_len >= 1"
+        )
 
 
 def _translate_train() -> TrainConfig:

@@ -47,8 +47,10 @@ def print_scores(report: dict[str, Any], *, title: str) -> None:
             f"{r['sentences_per_s']:.1f} sentences/s"
         )
         if "bleu_normalised" in r:
-            typer.echo(f"  normalised text ({r['normalised_text']}): BLEU {r['bleu_normalised']:.2f}  "
-                       f"chrF {r['chrf_normalised']:.2f}")  # fmt: skip
+            typer.echo(
+                f"  normalised text ({r['normalised_text']}): BLEU {r['bleu_normalised']:.2f}  "
+                f"chrF {r['chrf_normalised']:.2f}"
+            )
         typer.echo(f"  BLEU signature: {r['bleu_signature']}")
         typer.echo(f"  chrF signature: {r['chrf_signature']}")
 

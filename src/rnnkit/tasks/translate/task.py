@@ -132,8 +132,9 @@ class Translator(Task):
         elif d.path or d.dataset:
             direction, columns = d.languages()
             P.parse_direction(direction, tuple(columns.split("-")))  # a bad direction fails before the read
-            raw, source = P.read_raw_pairs(path=d.path, dataset=None if d.path else d.dataset,
-                                           data_root=d.data_root, extra_columns=d.extra_columns)  # fmt: skip
+            raw, source = P.read_raw_pairs(
+                path=d.path, dataset=None if d.path else d.dataset, data_root=d.data_root, extra_columns=d.extra_columns
+            )
             pool = self._orient(raw)
         else:
             raise ConfigError("config data: give data.src_path + data.tgt_path, data.path (a TSV) or data.dataset")
@@ -149,16 +150,22 @@ class Translator(Task):
         test, test_from = self._read_part("test")
         tf, vf = (0.0 if test is not None else d.test_fraction), (0.0 if val is not None else d.val_fraction)
         train, held_val, held_test = P.split_pairs(kept, test_fraction=tf, val_fraction=vf, seed=d.split_seed)
-        for part, given, frm, held, frac in (("validation", val, val_from, held_val, vf),
-                                             ("test", test, test_from, held_test, tf)):  # fmt: skip
+        for part, given, frm, held, frac in (
+            ("validation", val, val_from, held_val, vf),
+            ("test", test, test_from, held_test, tf),
+        ):
             if given is not None:
                 notes.append(f"{part}: {frm} (all {len(given):,} pairs)")
             elif held:
                 notes.append(f"{part}: {len(held):,} pairs held out of {source} ({frac} by seed {d.split_seed})")
             else:
                 notes.append(f"{part}: none")
-        return Splits(train, val if val is not None else (held_val or None),
-                      test if test is not None else (held_test or None), notes)  # fmt: skip
+        return Splits(
+            train,
+            val if val is not None else (held_val or None),
+            test if test is not None else (held_test or None),
+            notes,
+        )
 
     def read_eval_data(self, path: Path) -> list[P.Pair]:
         """A TSV of pairs in the run's column order, oriented like its training data."""
@@ -180,11 +187,22 @@ class Translator(Task):
     def build_model(self) -> Seq2Seq:
         m = self.config.model
         spec = Seq2SeqSpec(
-            src_vocab=len(self.src_vocab), tgt_vocab=len(self.tgt_vocab), cell=m.cell.name,
-            embedding_dim=m.embed_size, hidden_size=m.hidden_size, num_layers=m.num_layers, attention=m.attention,
-            input_feed=m.input_feed, dropout=m.dropout, share_embeddings=m.share_embeddings,
-            tie_output=m.tie_output, pad_id=P.PAD_ID, bos_id=P.BOS_ID, eos_id=P.EOS_ID, options=m.cell.options(),
-        )  # fmt: skip
+            src_vocab=len(self.src_vocab),
+            tgt_vocab=len(self.tgt_vocab),
+            cell=m.cell.name,
+            embedding_dim=m.embed_size,
+            hidden_size=m.hidden_size,
+            num_layers=m.num_layers,
+            attention=m.attention,
+            input_feed=m.input_feed,
+            dropout=m.dropout,
+            share_embeddings=m.share_embeddings,
+            tie_output=m.tie_output,
+            pad_id=P.PAD_ID,
+            bos_id=P.BOS_ID,
+            eos_id=P.EOS_ID,
+            options=m.cell.options(),
+        )
         net = Seq2Seq(spec)
         net.register_buffer("train_steps", torch.zeros((), dtype=torch.long))  # teacher-forcing schedule
         return net
@@ -219,8 +237,9 @@ class Translator(Task):
         train_b = BucketBatches(self.encode_pairs(train), bs, collate_fn=collate, seed=cfg.train.seed)
         val_b = None
         if val:
-            val_b = BucketBatches(self.encode_pairs(val), cfg.data.eval_batch_size or bs, collate_fn=collate,
-                                  shuffle=False)  # fmt: skip
+            val_b = BucketBatches(
+                self.encode_pairs(val), cfg.data.eval_batch_size or bs, collate_fn=collate, shuffle=False
+            )
         return train_b, val_b
 
     def step(self, model: torch.nn.Module, batch: tuple[Tensor, ...], state: Any) -> Any:
@@ -250,8 +269,9 @@ class Translator(Task):
             out.append(toks)
         return out
 
-    def decode(self, sources: Sequence[Sequence[str]], *, beam_size: int | None = None,
-               length_penalty: float | None = None) -> list[list[str]]:  # fmt: skip
+    def decode(
+        self, sources: Sequence[Sequence[str]], *, beam_size: int | None = None, length_penalty: float | None = None
+    ) -> list[list[str]]:
         """Output tokens for source token lists (batched, sorted by length; results in input order)."""
         model, dc = self.require_model(), self.config.decode
         K = dc.beam_size if beam_size is None else beam_size
@@ -288,13 +308,18 @@ class Translator(Task):
         src = torch.tensor([P.encode(self.src_vocab, toks)], device=self.device)  # (1, S)
         with self.inference():
             dc = self.config.decode
-            ids, att = model.greedy(src, torch.tensor([src.shape[1]], device=self.device),
-                                    max_len_ratio=dc.max_len_ratio, max_len=dc.max_len)  # fmt: skip
+            ids, att = model.greedy(
+                src,
+                torch.tensor([src.shape[1]], device=self.device),
+                max_len_ratio=dc.max_len_ratio,
+                max_len=dc.max_len,
+            )
         out_toks = [self.tgt_vocab.itos[i] for i in ids[0]] + [P.EOS]
         return [*toks, P.EOS], out_toks[: att[0].shape[0]], att[0]
 
-    def evaluate(self, pairs: Sequence[P.Pair], *, beam_size: int | None = None,
-                 length_penalty: float | None = None) -> dict[str, Any]:  # fmt: skip
+    def evaluate(
+        self, pairs: Sequence[P.Pair], *, beam_size: int | None = None, length_penalty: float | None = None
+    ) -> dict[str, Any]:
         """sacreBLEU BLEU / chrF of the detokenised output against the raw references (+ the normalised-text
         scores when the model's text is normalised or lowercased), exact match and the decode time."""
         if not pairs:
@@ -310,10 +335,13 @@ class Translator(Task):
             norm = corpus_scores(hyps, [fmt.normalised(r) for r in refs])
             out.update(bleu_normalised=norm["bleu"], chrf_normalised=norm["chrf"], normalised_text=fmt.describe())
         out.update(
-            beam_size=K, n=len(pairs), decode_seconds=dt, sentences_per_s=len(pairs) / max(dt, 1e-9),
+            beam_size=K,
+            n=len(pairs),
+            decode_seconds=dt,
+            sentences_per_s=len(pairs) / max(dt, 1e-9),
             exact_match=sum(h == t for h, t in zip(hyps, refs, strict=True)) / len(pairs),
             samples=[{"source": s, "reference": t, "output": h} for (s, t), h in zip(pairs[:5], hyps, strict=False)],
-        )  # fmt: skip
+        )
         return out
 
     def test_report(self, splits: Splits) -> dict[str, Any] | None:
@@ -327,23 +355,37 @@ class Translator(Task):
         n = lambda x: len(x) if x else 0  # noqa: E731
         report.update(
             pairs={"train": n(splits.train), "val": n(splits.val), "test": n(splits.test)},
-            steps=int(self.require_model().train_steps), train_seconds=round(getattr(self, "train_seconds", 0.0), 1),
-        )  # fmt: skip
+            steps=int(self.require_model().train_steps),
+            train_seconds=round(getattr(self, "train_seconds", 0.0), 1),
+        )
         return report
 
     # -- command line (tasks/cli.py builds `rnnkit translate train|eval|predict` from these; + translate) --
     cli_options = (
-        Opt("--src", "data.src_path", Path, "Source sentences, one per line (.gz ok); with --tgt, instead of --data.",
-            path=True),
+        Opt(
+            "--src",
+            "data.src_path",
+            Path,
+            "Source sentences, one per line (.gz ok); with --tgt, instead of --data.",
+            path=True,
+        ),
         Opt("--tgt", "data.tgt_path", Path, "Their translations, line for line with --src.", path=True),
         Opt("--val-src", "data.val_src_path", Path, "Validation as two files (instead of --val TSV).", path=True),
         Opt("--val-tgt", "data.val_tgt_path", Path, "Validation targets, line for line with --val-src.", path=True),
         Opt("--test-src", "data.test_src_path", Path, "Test as two files (instead of --test TSV).", path=True),
         Opt("--test-tgt", "data.test_tgt_path", Path, "Test targets, line for line with --test-src.", path=True),
-        Opt("--direction", "data.direction", str, "source-target, e.g. fra-eng or eng-fra (none: a TSV's column "
-            "order; fra-eng for the fra-eng dataset)."),
-        Opt("--columns", "data.columns", str, "Languages of a TSV's two columns (none: = --direction; fra-eng: "
-            "eng-fra)."),
+        Opt(
+            "--direction",
+            "data.direction",
+            str,
+            "source-target, e.g. fra-eng or eng-fra (none: a TSV's column order; fra-eng for the fra-eng dataset).",
+        ),
+        Opt(
+            "--columns",
+            "data.columns",
+            str,
+            "Languages of a TSV's two columns (none: = --direction; fra-eng: eng-fra).",
+        ),
         Opt("--extra-columns", "data.extra_columns", int, "TSV columns after the two sentences to ignore."),
         Opt("--setting", "data.setting", str, "general (every pair) or tutorial (the PyTorch tutorial subset)."),
         Opt("--max-len", "data.max_len", int, "Drop training pairs with a side over this many words (0: none)."),
@@ -355,7 +397,7 @@ class Translator(Task):
         Opt("--attention", "model.attention", str, "bahdanau, dot or general."),
         Opt("--beam", "decode.beam_size", int, "Beam size of the final test scores (1: greedy)."),
         Opt("--max-steps", "train.max_steps", int, "Stop after this many optimiser steps (0: no limit)."),
-    )  # fmt: skip
+    )
     eval_options = (
         Opt("--src", None, Path, "Score these source sentences (one per line; with --tgt) instead of a TSV."),
         Opt("--tgt", None, Path, "References, line for line with --src."),
@@ -367,8 +409,10 @@ class Translator(Task):
         Opt("--plot", None, Path, "Write the attention heatmap of the first sentence here (PNG)."),
     )
     train_help = "Train a translator, then score greedy and beam decoding on the test split (eval.json)."
-    eval_help = ("sacreBLEU BLEU and chrF (detokenised output vs raw references; signatures printed) of a trained "
-                 "translator on its test split, --data TSV or --src/--tgt files.")  # fmt: skip
+    eval_help = (
+        "sacreBLEU BLEU and chrF (detokenised output vs raw references; signatures printed) of a trained "
+        "translator on its test split, --data TSV or --src/--tgt files."
+    )
     predict_help = "Translate sentences given as arguments, --file or stdin (one per line); one translation per line."
     predict_inputs_help = "Sentences to translate."
     predict_verb = "translate"
@@ -377,8 +421,16 @@ class Translator(Task):
         return None if path is None else self.read_eval_data(path)  # None: resolved in evaluate_runs
 
     @classmethod
-    def evaluate_runs(cls, tasks: Sequence[Task], data: Any, *, src: Path | None = None, tgt: Path | None = None,
-                      beam: int | None = None, length_penalty: float | None = None) -> dict[str, Any]:  # fmt: skip
+    def evaluate_runs(
+        cls,
+        tasks: Sequence[Task],
+        data: Any,
+        *,
+        src: Path | None = None,
+        tgt: Path | None = None,
+        beam: int | None = None,
+        length_penalty: float | None = None,
+    ) -> dict[str, Any]:
         (tr,) = tasks if len(tasks) == 1 else (None,)
         if tr is None:
             raise ValueError(f"`rnnkit translate eval` takes one run folder, got {len(tasks)}")
