@@ -11,7 +11,7 @@ import torch
 from typer.testing import CliRunner
 
 from rnnkit.cli import app
-from rnnkit.registry import get_task
+from rnnkit.tasks import get_task
 
 RUNS = Path(__file__).resolve().parent / "fixtures" / "runs"
 EXPECTED = json.loads((RUNS / "expected.json").read_text(encoding="utf-8"))

@@ -17,8 +17,8 @@ import torch
 from typer.testing import CliRunner
 
 from rnnkit.cli import app
-from rnnkit.registry import get_task, task_names
-from rnnkit.tasks.cli import COMMON
+from rnnkit.tasks import get_task, task_info, task_names
+from rnnkit.tasks.options import COMMON
 
 runner = CliRunner()
 pytestmark = pytest.mark.xdist_group(name="task-contract")
@@ -141,7 +141,7 @@ def test_same_verbs_and_common_options_with_defaults(task):
     r = runner.invoke(app, [task, "train", "--help"], terminal_width=200)
     assert r.exit_code == 0, r.output
     text = " ".join(r.output.split())
-    for opt in (*COMMON, *get_task(task).cli_options):
+    for opt in (*COMMON, *task_info(task).load_cli().train_options):
         assert opt.flag in text, f"{task} train has no {opt.flag}"
     for flag in ("--config", "--resume", "--quiet"):
         assert flag in text

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from rnnkit.tasks.cli import DEBUG, HandledGroup, LazyCommand  # light: typer only
+from rnnkit.tasks.console import DEBUG, HandledGroup, LazyCommand  # light: typer only
 
 
 class _Root(HandledGroup):
@@ -33,27 +32,6 @@ _COMMAND = "rnnkit.command"
 app = typer.Typer(help="rnnkit: recurrent neural networks as a glass box.", no_args_is_help=True, cls=_Root)
 
 
-def one_thread_if_busy(echo: Callable[[str], None] | None = None) -> bool:
-    """Use 1 torch thread when other processes already keep every core busy (1-minute load >= cores).
-
-    Measured on the 2-core team machine at load ~10: a 2x256 LSTM training step took 4.5 s on 2 threads and
-    0.25 s on 1 (OpenMP workers wait for a descheduled peer at every parallel region). Returns True if it did.
-    """
-    import os
-
-    import torch
-
-    try:
-        busy = os.getloadavg()[0] >= (os.cpu_count() or 1) and torch.get_num_threads() > 1
-    except OSError:  # pragma: no cover - platforms without getloadavg
-        return False
-    if busy:
-        torch.set_num_threads(1)
-        if echo is not None:
-            echo(f"(the CPU is busy - load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: using 1 thread)")
-    return busy
-
-
 @app.callback()
 def main(
     ctx: typer.Context,
@@ -68,13 +46,15 @@ def main(
     if ctx.invoked_subcommand in ("bench", "gradcheck"):  # bench sets its own (--threads there); gradcheck is NumPy
         return
     task, verb = (*ctx.meta.get(_COMMAND, ()), None, None)[:2]
-    if verb in _LIGHT.get(task, {}):  # NumPy only: importing torch would cost ~300 MB and seconds
+    if verb in next((t.light for t in TASKS if t.name == task), {}):  # NumPy only: torch would cost ~300 MB, seconds
         return
     if threads:
         import torch
 
         torch.set_num_threads(threads)
     else:
+        from rnnkit.host import one_thread_if_busy
+
         one_thread_if_busy(lambda m: typer.echo(m, err=True))
 
 
@@ -92,26 +72,15 @@ def demo(
     run_demo(seconds=seconds, out=out, length=length, seed=seed, quiet=quiet)
 
 
-from rnnkit.registry import get_task  # noqa: E402
-from rnnkit.tasks.cli import task_app  # noqa: E402 - one factory: `rnnkit <task> train|eval|predict`
-
-_TASK_HELP = {
-    "lm": "Language modelling: char/word next-token prediction, evaluation over whole splits, generation.",
-    "classify": "Sequence classification: names, sentiment, multivariate series.",
-    "tag": "Sequence labelling: POS tags, IOB chunks (BiLSTM/BiGRU, CRF).",
-    "translate": "Translation: attention seq2seq, greedy/beam decoding, sacreBLEU on raw references.",
-    "forecast": "Time-series forecasting: train, eval, predict, backtest against baselines.",
-    "music": "Polyphonic music: next-frame piano-roll prediction (88 Bernoullis), frame-level NLL.",
-    "speech": "Speech: isolated words from wav/flac recordings (log-mel/MFCC, BiGRU), accuracy and confusions.",
-    "speech-ctc": "Connected speech: digit strings from recordings, BiGRU + CTC, greedy/beam decoding, WER/CER.",
-}
-_LIGHT = {"lm": {"prepare": "rnnkit.tasks.lm.cli:prepare_command"}}  # task verbs that run without torch
+from rnnkit.tasks import TASKS, task_info  # noqa: E402 - strings only: no torch until a task's command runs
 
 
 @functools.cache
 def _task_group(name: str) -> Any:
     """The click group of ``rnnkit <task>`` (importing the task: torch)."""
-    return typer.main.get_group(task_app(get_task(name), help=_TASK_HELP[name]))
+    from rnnkit.tasks.cli import task_app  # one factory: `rnnkit <task> train|eval|predict`
+
+    return typer.main.get_group(task_app(task_info(name)))
 
 
 def _verb(task: str, verb: str, *, name: str) -> Any:
@@ -126,8 +95,7 @@ def _lazy_commands() -> list[LazyCommand]:
     `rnnkit train lm` = `rnnkit lm train`, `rnnkit eval RUN` = `rnnkit lm eval RUN`, `rnnkit generate RUN` =
     `rnnkit lm generate RUN`."""
     tasks = [
-        LazyCommand(name, help=h, load=functools.partial(_task_group, name), light=_LIGHT.get(name))
-        for name, h in _TASK_HELP.items()
+        LazyCommand(t.name, help=t.help, load=functools.partial(_task_group, t.name), light=t.light) for t in TASKS
     ]
     train_help = "Train a model for a task: `rnnkit train lm ...` (= `rnnkit lm train ...`)."
     old = [
@@ -248,12 +216,14 @@ def _tune_command(task: str) -> None:
 
         from rich.console import Console
 
-        from rnnkit.tasks.cli import build_config
+        from rnnkit.tasks.options import build_config
         from rnnkit.tune import read_space, require_optuna
         from rnnkit.tune import tune as run_tune
         from rnnkit.tune_report import trials_table
 
         require_optuna()
+        from rnnkit.tasks import get_task
+
         task_cls = get_task(task)
         base = build_config(task_cls, {"config": config, "data": data, "dataset": dataset, "val": val}, ctx.args)
         study = run_tune(
@@ -279,8 +249,8 @@ def _tune_command(task: str) -> None:
     run.__doc__ = f"Search {task} hyper-parameters: one run folder per trial, judged on validation."
 
 
-for _name in _TASK_HELP:
-    _tune_command(_name)
+for _t in TASKS:
+    _tune_command(_t.name)
 
 
 @tune_app.command("show")
@@ -316,7 +286,9 @@ def tune_final(
     such as --time_limit=600 set its budget."""
     from dataclasses import replace
 
-    from rnnkit.tasks.cli import build_config, train_and_test
+    from rnnkit.tasks import get_task
+    from rnnkit.tasks.cli import train_and_test
+    from rnnkit.tasks.options import build_config
     from rnnkit.tune import BEST_FILE
     from rnnkit.tune_report import study_task
 

@@ -32,13 +32,10 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from rnnkit.errors import ConfigError  # noqa: F401 - re-exported where it used to be defined
 from rnnkit.layout import LAYOUTS, CellOptions
 
 C = TypeVar("C")
-
-
-class ConfigError(ValueError):
-    """A configuration key or value is wrong; the message names the dotted key and what is allowed."""
 
 
 def _check(cond: bool, key: str, msg: str) -> None:

@@ -94,7 +94,7 @@ def _run_demo(*, seconds: float, out: Path, length: int, seed: int, quiet: bool,
         data = LMDataConfig(path=str(path.resolve()), batch_size=32, bptt=64, val_fraction=0.1)
         what, prompt = f"{desc}, {len(text) / 1e3:.0f} KB (no Tiny Shakespeare in a data root)", "The "
     cfg = demo_config(seconds=seconds, out=out, data=data, seed=seed, quiet=quiet)
-    from rnnkit.cli import one_thread_if_busy  # (`rnnkit demo` has run it already; a library call has not)
+    from rnnkit.host import one_thread_if_busy  # (`rnnkit demo` has run it already; a library call has not)
 
     one_thread_if_busy(lambda m: print(m, file=stream))  # 2 threads on 2 busy cores: a step 18x slower
     m = cfg.model

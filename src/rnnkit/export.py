@@ -32,14 +32,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from rnnkit.errors import ExportError  # noqa: F401 - re-exported where it used to be defined
 from rnnkit.nn.sequence import Recurrent
 
 OPSET = 17
 INSTALL_HINT = "ONNX export needs onnx and onnxruntime: pip install rnnkit[export]"
-
-
-class ExportError(RuntimeError):
-    """The model cannot be exported (or its export does not match PyTorch): what, and what to do."""
 
 
 def require_onnx() -> tuple[Any, Any]:
@@ -252,3 +249,32 @@ def max_abs_diff(sess: Any, reference: nn.Module, spec: OnnxSpec, inputs: tuple[
     ref = ref if isinstance(ref, (tuple, list)) else (ref,)
     got = run_onnx(sess, spec, inputs)
     return max(float(np.abs(g - r.numpy()).max()) for g, r in zip(got, ref, strict=True))
+
+
+# ---- example inputs every task's spec uses ----------------------------------------------------------------------
+
+N_EXAMPLE = 3  # example batch: lengths T, T-3 and 1 (padding inside the batch is part of what is checked)
+
+
+def example_lengths(T: int) -> Tensor:
+    """Lengths (N_EXAMPLE,) of an example batch at time length T: T, T-3 and 1."""
+    return torch.tensor([T, max(1, T - 3), 1])
+
+
+def example_ids(T: int, high: int, *, seed: int) -> tuple[Tensor, Tensor]:
+    """Random ids in [2, high) (no <pad>/<unk>), padded with 0 after each example length: (N, T), (N,)."""
+    from rnnkit.data.sequences import lengths_to_mask
+
+    g = torch.Generator().manual_seed(seed)
+    lengths = example_lengths(T)
+    ids = torch.randint(2, max(high, 3), (N_EXAMPLE, T), generator=g)
+    return ids.masked_fill(~lengths_to_mask(lengths, T), 0), lengths
+
+
+def example_frames(T: int, D: int) -> tuple[Tensor, Tensor]:
+    """Random standardised frames (N, T, D), zero after each example length, and the lengths (N,)."""
+    from rnnkit.data.sequences import lengths_to_mask
+
+    g = torch.Generator().manual_seed(T)
+    lengths = example_lengths(T)
+    return torch.randn(N_EXAMPLE, T, D, generator=g) * lengths_to_mask(lengths, T)[:, :, None], lengths

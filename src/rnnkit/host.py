@@ -139,3 +139,20 @@ def matmul_peak(*, repeats: int = 7, m: int = 4096, k: int = 512, n: int = 2048)
     out = {name: flops / t.median / 1e9 for name, t in res.items()}
     out["peak"] = max(out.values())
     return out
+
+
+def one_thread_if_busy(echo: Callable[[str], None] | None = None) -> bool:
+    """Use 1 torch thread when other processes already keep every core busy (1-minute load >= cores).
+
+    Measured on the 2-core team machine at load ~10: a 2x256 LSTM training step took 4.5 s on 2 threads and
+    0.25 s on 1 (OpenMP workers wait for a descheduled peer at every parallel region). Returns True if it did.
+    """
+    try:
+        busy = os.getloadavg()[0] >= (os.cpu_count() or 1) and torch.get_num_threads() > 1
+    except OSError:  # pragma: no cover - platforms without getloadavg
+        return False
+    if busy:
+        torch.set_num_threads(1)
+        if echo is not None:
+            echo(f"(the CPU is busy - load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: using 1 thread)")
+    return busy

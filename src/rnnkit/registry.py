@@ -1,4 +1,4 @@
-"""Registries of cells and tasks: one line puts a cell into the tests, the CLI choices and the benchmarks.
+"""The registry of cells: one line puts a cell into the tests, the CLI choices and the benchmarks.
 
 A cell is registered once per engine::
 
@@ -18,11 +18,12 @@ import importlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from rnnkit.moved import names
+
 T = TypeVar("T")
 
 ENGINES = ("reference", "nn")
 _CELLS: dict[str, dict[str, Any]] = {}
-_TASKS: dict[str, Any] = {}
 _ENGINE_PACKAGES = {"reference": "rnnkit.reference.cells", "nn": "rnnkit.nn.cells"}
 
 
@@ -67,35 +68,4 @@ def get_cell(name: str, *, engine: str) -> Any:
         raise ValueError(f"unknown cell {name!r} for engine {engine!r}; known: {known}") from None
 
 
-def register_task(name: str) -> Callable[[T], T]:
-    """Register a task class under ``name`` (used by the CLI and the config loader)."""
-
-    def decorator(obj: T) -> T:
-        if name in _TASKS and _TASKS[name] is not obj:
-            raise ValueError(f"task {name!r} is already registered")
-        _TASKS[name] = obj
-        return obj
-
-    return decorator
-
-
-def get_task(name: str) -> Any:
-    """The task class registered as ``name`` (importing its package ``rnnkit.tasks.<name>`` alone if it has one, so
-    ``rnnkit lm train`` does not import pandas for the forecaster)."""
-    if name not in _TASKS:
-        try:
-            importlib.import_module(f"rnnkit.tasks.{name}.task")
-        except ModuleNotFoundError as e:
-            if not (e.name or "").startswith(f"rnnkit.tasks.{name}"):
-                raise
-    if name not in _TASKS:
-        importlib.import_module("rnnkit.tasks").load_all()
-    try:
-        return _TASKS[name]
-    except KeyError:
-        raise ValueError(f"unknown task {name!r}; known: {', '.join(sorted(_TASKS))}") from None
-
-
-def task_names() -> list[str]:
-    importlib.import_module("rnnkit.tasks").load_all()
-    return sorted(_TASKS)
+__getattr__ = names(__name__)  # get_task, task_names: moved to rnnkit.tasks (0.2)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnkit.durable import clean_stale, fsync_dir, write_text
+from rnnkit.errors import RunFolderError, RunLockedError  # noqa: F401 - re-exported where it used to be defined
 
 MARKER = ".rnnkit-run"
 LOCK = ".rnnkit-lock"
@@ -50,14 +51,6 @@ RESUMABLE = frozenset(
     }
 )
 NEEDS_FLAG = {"train.lr": "--resume-with-new-lr"}  # may change, but only when asked for explicitly
-
-
-class RunFolderError(ValueError):
-    """An ``--out`` / run folder cannot be used as asked; the message names it and says what to do instead."""
-
-
-class RunLockedError(RunFolderError):
-    """Another live process is writing the run folder."""
 
 
 def is_run(folder: str | os.PathLike) -> bool:

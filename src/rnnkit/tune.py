@@ -32,16 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from rnnkit.config import ConfigError, apply_overrides, save_config, write_json
+from rnnkit.errors import TuneError  # noqa: F401 - re-exported where it used to be defined
 from rnnkit.train.callbacks import Callback
 
 STUDY_FILE = "study.json"
 TRIAL_FILE = "trial.json"
 BEST_FILE = "best-config.json"
 KINDS = ("log", "uniform", "int")
-
-
-class TuneError(ConfigError):
-    """A search space, a study folder or a study database is wrong; the message names the key or path."""
 
 
 def require_optuna() -> Any:

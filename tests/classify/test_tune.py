@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from rnnkit.cli import app
 from rnnkit.config import apply_overrides, load_config
-from rnnkit.registry import get_task
+from rnnkit.tasks import get_task
 
 optuna = pytest.importorskip("optuna")
 

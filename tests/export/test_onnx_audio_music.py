@@ -1,4 +1,4 @@
-"""ONNX export of the speech, speech-ctc and music tasks (rnnkit.tasks.onnx_specs): onnxruntime matches PyTorch's
+"""ONNX export of the speech, speech-ctc and music tasks (each task's onnx.py): onnxruntime matches PyTorch's
 normal forward to 1e-5 at two lengths (one not the traced one) for every registered cell; the CTC frame stacking runs
 inside the graph for odd and even T; the music graphs stream frame by frame through their states; the command on a
 tiny speech run trained in seconds. Tiny untrained models otherwise (parity does not need training)."""
@@ -17,8 +17,8 @@ from rnnkit.config import apply_overrides  # noqa: E402
 from rnnkit.data.music import KEYS  # noqa: E402
 from rnnkit.registry import cell_names  # noqa: E402
 from rnnkit.tasks.music.task import MusicConfig, MusicModel  # noqa: E402
-from rnnkit.tasks.speech.connected import CTCConfig, SpeechCTC  # noqa: E402
 from rnnkit.tasks.speech.task import SpeechConfig, SpeechRecognizer  # noqa: E402
+from rnnkit.tasks.speech_ctc.task import CTCConfig, SpeechCTC  # noqa: E402
 
 TOL = 1e-5
 CELLS = cell_names()

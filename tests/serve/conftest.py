@@ -21,7 +21,7 @@ def _train(task: str, root: Path, data_args: dict, **options) -> Path:
     """Train a tiny run of ``task`` into root/task through the Python API the CLI uses; returns the run folder."""
     import torch
 
-    from rnnkit.registry import get_task
+    from rnnkit.tasks import get_task
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

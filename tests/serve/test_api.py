@@ -11,6 +11,8 @@ import warnings
 import numpy as np
 import pytest
 
+from rnnkit.tasks import task_info
+
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # starlette 1.x suggests httpx2 for its TestClient; httpx is what we pin
     from fastapi.testclient import TestClient
@@ -214,7 +216,7 @@ def test_other_tasks_answer_on_predict(runs, tmp_path):
     with TestClient(build_app(served)) as c:
         r = c.post("/predict", json={"inputs": ["60,64,67 62,65,69"]})
         assert r.status_code == 200 and r.json()["lines"] == list(
-            load_any(tmp_path / "music").predict_lines(["60,64,67 62,65,69"])
+            task_info("music").load_cli().predict_lines(load_any(tmp_path / "music"), ["60,64,67 62,65,69"])
         )
         bad = c.post("/predict", json={"inputs": ["60,64,999"]})
         assert bad.status_code == 400 and "outside the piano" in bad.json()["error"]

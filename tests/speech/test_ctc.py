@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 from rnnkit.cli import app
 from rnnkit.tasks.speech import SpeechCTC
 from rnnkit.tasks.speech import data as speech_data
-from rnnkit.tasks.speech.ctc import beam_decode, collapse, edit_distance, error_rates, greedy_decode
-from rnnkit.tasks.speech.strings import make_strings, render
+from rnnkit.tasks.speech_ctc.ctc import beam_decode, collapse, edit_distance, error_rates, greedy_decode
+from rnnkit.tasks.speech_ctc.data import make_strings, render
 from tests.speech.tones import write_tones
 
 runner = CliRunner()

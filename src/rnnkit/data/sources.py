@@ -13,11 +13,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rnnkit.errors import DataError  # noqa: F401 - re-exported where it used to be defined
+
 ENV_VAR = "RNNKIT_DATA"
-
-
-class DataError(ValueError):
-    """A dataset file is missing, corrupt or malformed; the message says which file and what to do."""
 
 
 @dataclass(frozen=True)

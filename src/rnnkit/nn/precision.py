@@ -35,11 +35,9 @@ from typing import Any
 
 import torch
 
+from rnnkit.errors import PrecisionError  # noqa: F401 - re-exported where it used to be defined
+
 PRECISIONS = ("fp32", "bf16")
-
-
-class PrecisionError(RuntimeError):
-    """The requested precision cannot run on this machine; the message says why and what to use."""
 
 
 @functools.cache

@@ -202,9 +202,12 @@ def forecast(task: Any, body: ForecastBody, limits: Limits) -> dict[str, Any]:
 
 def predict(task: Any, body: PredictBody, limits: Limits) -> dict[str, Any]:
     """Any other task: the lines its ``predict`` prints, as `rnnkit <task> predict` would."""
+    from rnnkit.tasks import task_info
+
     limits.check_texts(body.inputs)
+    cli = task_info(task.name).load_cli()
     try:
-        return {"lines": list(task.predict_lines(body.inputs))}
+        return {"lines": list(cli.predict_lines(task, body.inputs))}
     except ValueError as e:
         raise BadInput("inputs", str(e), status=400) from None
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from rnnkit.errors import ServeError  # noqa: F401 - re-exported where it used to be defined
+
 INSTALL_HINT = "rnnkit serve needs fastapi and uvicorn: pip install rnnkit[serve]"
-
-
-class ServeError(RuntimeError):
-    """The server cannot start (a missing extra, no runs, a port in use): what, and what to do."""
 
 
 class BadInput(ValueError):

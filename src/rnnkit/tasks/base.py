@@ -30,16 +30,18 @@ import json
 import os
 import tempfile
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import torch
 from torch import nn
 
 from rnnkit.config import ConfigError, load_config, save_config, write_json
 from rnnkit.data.sources import DataError
+from rnnkit.errors import NotARunError, NotTrainedError  # noqa: F401 - re-exported where it used to be defined
 
 TASK_FILE = "task.json"
 REPORT_FILE = "eval.json"
@@ -56,14 +58,6 @@ def stop_on_metric(*, lr: float, patience: int, epochs: int = 30) -> Any:
     )
 
 
-class NotTrainedError(RuntimeError):
-    """A task was asked to predict or evaluate before ``fit`` or ``load``."""
-
-
-class NotARunError(DataError):
-    """A folder given as a run folder is not one (or is one of another task)."""
-
-
 @dataclass
 class Splits:
     """A task's data: training, validation (None: none) and test (None: none) parts, and what was decided."""
@@ -74,7 +68,11 @@ class Splits:
     notes: list[str] = field(default_factory=list)  # human-readable lines: formats detected, repairs, choices
 
 
-class Task:
+DataT = TypeVar("DataT")  # what load_data gives per split (e.g. ClassificationData, a token stream, a series)
+BatchT = TypeVar("BatchT")  # one batch as ``step`` receives it (e.g. ``(x, lengths, y)`` tensors)
+
+
+class Task(ABC, Generic[DataT, BatchT]):
     """Base of every task; see the module docstring for what a subclass writes."""
 
     name: ClassVar[str] = ""
@@ -89,25 +87,39 @@ class Task:
         self.decided: dict[str, Any] = {}  # model settings prepare chose from the data (see ``decide``)
         self._inference_precision = "fp32"  # predict / evaluate (train.precision is training's)
 
-    # ---- what a task writes (defaults where one makes sense) ----------------------------------------------
+    def __repr__(self) -> str:
+        state = "trained" if self.model is not None else "not trained"
+        where = f", run_dir={str(self.run_dir)!r}" if self.run_dir else ""
+        return f"{type(self).__name__}({self.name!r}, {state}{where})"
 
-    def load_data(self) -> Splits:  # pragma: no cover - abstract
-        raise NotImplementedError
+    # ---- what a task writes ---------------------------------------------------------------------------------
 
-    def prepare(self, train: Any) -> None:
+    @abstractmethod
+    def load_data(self) -> Splits:
+        """Read and split the configured data (``config.data``): training, validation and test parts."""
+
+    def prepare(self, train: DataT) -> None:
         """Fit vocabularies / scalers / label sets on the training data (nothing by default)."""
 
-    def build_model(self) -> nn.Module:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def build_model(self) -> nn.Module:
+        """The network, from the config's model section and what ``prepare`` learnt (vocabulary size, classes)."""
 
-    def make_batches(self, train: Any, val: Any) -> tuple[Any, Any]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def make_batches(self, train: DataT, val: DataT | None) -> tuple[Iterable[BatchT], Iterable[BatchT] | None]:
+        """What ``rnnkit.train.fit`` consumes: training batches and validation batches (None: no validation)."""
 
-    def step(self, model: nn.Module, batch: Any, state: Any) -> Any:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def step(self, model: nn.Module, batch: BatchT, state: Any) -> Any:
+        """One batch's loss as a ``rnnkit.train.StepOutput`` (``state``: carried recurrent state, or None)."""
 
-    def evaluate(self, data: Any, **kwargs: Any) -> dict[str, Any]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def evaluate(self, data: DataT, **kwargs: Any) -> dict[str, Any]:
+        """A flat report of the task's metrics on ``data``."""
+
+    @abstractmethod
+    def predict(self, inputs: Any, **kwargs: Any) -> Any:
+        """The task's inference on inputs as a user holds them (texts, arrays, file paths)."""
 
     def state_dict(self) -> dict[str, Any]:
         return {}
@@ -135,17 +147,7 @@ class Task:
         self.config = replace(self.config, model=replace(self.config.model, **model_fields))
         self.notes.append(note)
 
-    # ---- what the CLI factory (tasks/cli.py) asks of a task; defaults suit most ----------------------------
-
-    cli_options: ClassVar[tuple[Any, ...]] = ()  # extra `train` options (tasks.cli.Opt), after the common ones
-    eval_options: ClassVar[tuple[Any, ...]] = ()  # extra `eval` options, passed to evaluate_runs as keywords
-    predict_options: ClassVar[tuple[Any, ...]] = ()  # extra `predict` options, passed to predict_lines
-    train_help: ClassVar[str] = "Train, then score the test split (eval.json in the run folder)."
-    eval_help: ClassVar[str] = "Score a trained run on its test split or on --data FILE."
-    predict_help: ClassVar[str] = "Predict for inputs given as arguments, --file or stdin (one per line)."
-    predict_inputs_help: ClassVar[str] = "Inputs to predict for."
-    predict_verb: ClassVar[str] = "predict"
-    predict_without_inputs: ClassVar[bool] = False  # e.g. forecasting: the run's own series
+    # ---- what the command line and the report read (defaults suit most) --------------------------------
 
     def describe_data(self, splits: Splits) -> str:
         n = lambda x: "none" if x is None else f"{len(x):,}"  # noqa: E731
@@ -170,50 +172,23 @@ class Task:
         enc = getattr(self.config.data, "encoding", "utf-8")
         return [s for s in lines(read_text_file(path, enc)) if s.strip()]
 
-    def predict_lines(self, items: list[Any], **options: Any) -> Iterable[str]:  # pragma: no cover - per task
-        raise NotImplementedError
-
     def test_report(self, splits: Splits) -> dict[str, Any] | None:
         """The report ``train`` writes as eval.json: ``evaluate`` on the test split (None without one)."""
         return self.evaluate(splits.test) if splits.test is not None else None
 
     def after_report(self, report: dict[str, Any]) -> None:
-        """Extra files from the test report (a confusion-matrix PNG, ...)."""
-
-    def print_report(self, report: dict[str, Any], *, title: str) -> None:
-        import typer
-
-        typer.echo(title, err=True)  # the report alone on stdout: `rnnkit lm train ... > report.json` works
-        typer.echo(json.dumps(report, default=str))  # one line: easy to parse, to grep, to append
-
-    @classmethod
-    def evaluate_runs(cls, tasks: Sequence[Task], data: Any, **options: Any) -> dict[str, Any]:
-        """``eval`` of one run (a task may accept several, e.g. an ensemble)."""
-        if len(tasks) != 1:
-            raise ValueError(f"`rnnkit {cls.name} eval` takes one run folder, got {len(tasks)}")
-        return tasks[0].evaluate(data, **options)
-
-    @classmethod
-    def extend_cli(cls, app: Any) -> None:
-        """Register the task's own verbs (generate, backtest, translate) on its typer app."""
+        """Extra files from the test report written into the run folder (a confusion-matrix PNG, ...)."""
 
     # ---- the shared part ---------------------------------------------------------------------------------
 
     @classmethod
     def from_options(cls, config: str | os.PathLike | None = None, **options: Any) -> Task:
-        """A task configured as ``rnnkit <task> train`` would be, with the same option names: ``data="train.tsv",
-        test="test.tsv", epochs=5, hidden=128, out="runs/x"``, starting from ``config`` (a config.json) or the
-        defaults; dotted config keys go in ``overrides={"train.lr": 1e-3}``. Unknown names are a ConfigError."""
-        from rnnkit.config import apply_overrides
-        from rnnkit.tasks.cli import COMMON, build_config
+        """A task configured as ``rnnkit <task> train`` would be (``rnnkit.tasks.options.from_options``): the same
+        option names (``data="train.tsv", epochs=5, hidden=128, out="runs/x"``), dotted config keys in
+        ``overrides={"train.lr": 1e-3}``; unknown names are a ConfigError."""
+        from rnnkit.tasks.options import from_options
 
-        overrides = options.pop("overrides", {}) or {}
-        known = {o.name for o in (*COMMON, *cls.cli_options)}
-        bad = sorted(set(options) - known)
-        if bad:
-            raise ConfigError(f"{cls.__name__}.from_options: unknown option(s) {bad}; known: {sorted(known)}")
-        cfg = build_config(cls, {"config": config, **options}, [])
-        return cls(apply_overrides(cfg, dict(overrides)))
+        return from_options(cls, config, **options)  # type: ignore[no-any-return]
 
     @property
     def run_dir(self) -> Path | None:
@@ -362,6 +337,8 @@ class Task:
             report = self.test_report(splits)
             if report is not None:
                 self.write_report(report)
+                if self.run_dir is not None:
+                    self.after_report(report)
         return report
 
     def _resolve_monitor(self, cfg: Any) -> Any:
@@ -541,7 +518,7 @@ def _rounded(m: dict[str, Any]) -> dict[str, Any]:
 
 def load_any(run_dir: str | os.PathLike, *, which: str = "best") -> Task:
     """A trained task of whatever kind ``run_dir`` holds (the ``task`` named in its task.json)."""
-    from rnnkit.registry import get_task
+    from rnnkit.tasks import get_task
 
     p = Path(run_dir) / TASK_FILE
     try:

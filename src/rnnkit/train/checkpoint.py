@@ -32,14 +32,11 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from rnnkit.durable import exchange, fsync_dir, fsync_file, temp_name
+from rnnkit.errors import CheckpointError  # noqa: F401 - re-exported where it used to be defined
 from rnnkit.train.distributed import unwrap
 
 FORMAT = "rnnkit.checkpoint/1"
 MODEL, OPTIM, EXTRA, STATE = "model.safetensors", "optimizer.safetensors", "state.safetensors", "state.json"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint is missing, truncated, corrupt or does not fit the model; the message says what to do."""
 
 
 # --------------------------------------------------------------------------------------------- JSON helpers

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.config import TrainConfig, save_config
+from rnnkit.errors import TrainingDiverged  # noqa: F401 - re-exported where it used to be defined
 from rnnkit.nn import precision as amp
 from rnnkit.runfolder import locked
 from rnnkit.train import distributed as ddp
@@ -42,10 +43,6 @@ class StepOutput(NamedTuple):
 
 
 StepFn = Callable[[nn.Module, Any, Any], Any]
-
-
-class TrainingDiverged(FloatingPointError):
-    """Too many consecutive non-finite losses or gradients; the message says where and what to try."""
 
 
 @dataclass

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,12 +41,10 @@ from rnnkit.data.sequences import BucketBatches, PadCollate, truncate
 from rnnkit.data.sources import DataError
 from rnnkit.models.classifier import ClassifierNet
 from rnnkit.models.heads import POOLINGS
-from rnnkit.registry import register_task
 from rnnkit.tasks.base import Splits, Task, stop_on_metric
 from rnnkit.tasks.classify import metrics as class_metrics
 from rnnkit.tasks.classify.images import ImageSequencer, image_defaults, plot_misclassified, read_predict_images
-from rnnkit.tasks.cli import Opt
-from rnnkit.tasks.reports import print_report, save_confusion_png
+from rnnkit.tasks.classify.report import save_confusion_png
 
 INPUTS = ("char", "word", "numeric", "image")
 TASK_FILE = "task.json"
@@ -234,7 +232,6 @@ def load_splits(cfg: ClassifierDataConfig) -> tuple[ClassificationData, Classifi
 # ---- the task ---------------------------------------------------------------------------------------------
 
 
-@register_task("classify")
 class Classifier(Task):
     """Train, evaluate and use a sequence classifier; see the module docstring."""
 
@@ -343,7 +340,7 @@ class Classifier(Task):
         return net
 
     def onnx_spec(self, model: nn.Module, *, exporting: bool) -> Any:
-        from rnnkit.tasks.onnx_specs import classify_spec
+        from rnnkit.tasks.classify.onnx import classify_spec
 
         return classify_spec(self, model)
 
@@ -470,42 +467,6 @@ class Classifier(Task):
         """Accuracy, macro-F1, per-class precision/recall/F1, confusion matrix, mean loss, majority baseline."""
         return evaluate_ensemble([self], data, unknown=unknown, batch_size=batch_size)
 
-    # -- command line (tasks/cli.py builds `rnnkit classify train|eval|predict` from these) --
-    cli_options = (
-        Opt("--input", "model.input", str, "char, word or numeric."),
-        Opt("--bidirectional", "model.bidirectional", bool, "Read the sequence in both directions."),
-        Opt("--pooling", "model.pooling", str, "last, mean, max or attention."),
-        Opt("--class-weights", "data.class_weights", str, "none or balanced (for imbalanced classes)."),
-        Opt("--max-len", "data.max_len", int, "Truncate longer inputs (warns with a count; 0: no limit)."),
-        Opt("--encoding", "data.encoding", str, "Encoding of files given by path."),
-        Opt("--format", "data.format", str, "File format: auto, tab, space, fasttext or csv (docs/formats.md)."),
-        Opt("--text-col", "data.text_col", str, "CSV/TSV text column: header name or 0-based index."),
-        Opt("--label-col", "data.label_col", str, "CSV/TSV label column (name or index); tab/space: first or last."),
-        Opt("--image-sequence", "data.image_sequence", str, "Images as sequences: rows, pixels or permuted."),
-    )
-    eval_options = (
-        Opt("--unknown", None, str, "Labels unseen in training: error or skip.", default="error"),
-        Opt(
-            "--plot",
-            None,
-            Path,
-            "Write the confusion matrix PNG here (image runs: also the misclassified "
-            "images, as NAME-misclassified.png).",
-        ),
-    )
-    predict_options = (
-        Opt("--k", None, int, "How many classes to show per input.", default=3),
-        Opt("--attention", None, bool, "Print attention weights per token.", default=False),
-    )
-    train_help = "Train a classifier, then score it on the test split (eval.json, confusion.png in the run folder)."
-    eval_help = (
-        "Accuracy, macro-F1, per-class precision/recall and the confusion matrix of a trained classifier, or of the "
-        "mean of several runs' class probabilities (e.g. the same recipe trained with different seeds)."
-    )
-    predict_help = "Top-k classes with probabilities for each input (texts as arguments, --file or stdin)."
-    predict_inputs_help = "Texts to classify."
-    predict_verb = "classify"
-
     def read_eval_data(self, path: Path) -> ClassificationData:
         # an image source's test split when it has one (idx t10k files): `eval --data FOLDER` scores its test images
         split = "test" if is_image_source(path) and has_test_split(path) else "train"
@@ -516,35 +477,14 @@ class Classifier(Task):
             return read_predict_images(path)
         return readers.read_ts(path).inputs if Path(path).suffix == ".ts" else super().read_predict_file(path)
 
-    def predict_lines(self, items: list[Any], *, k: int = 3, attention: bool = False) -> Iterator[str]:
-        for i, (x, top) in enumerate(zip(items, self.predict(items, k=k), strict=True)):
-            image = self.config.model.input == "image"
-            shown = x if isinstance(x, str) else f"image {i}" if image else f"<series T={len(x)}>"
-            yield f"{shown}\t" + "  ".join(f"{c} {p:.3f}" for c, p in top)
-            if attention and isinstance(x, str):
-                toks, w = self.attention(x)
-                yield "  " + " ".join(f"{t}:{v:.2f}" for t, v in zip(toks, w, strict=False))
-
     def test_report(self, splits: Splits) -> dict[str, Any] | None:
         return self.evaluate(splits.test, unknown="skip") if splits.test is not None else None
-
-    @classmethod
-    def evaluate_runs(cls, tasks: Sequence[Task], data: Any, *, unknown: str = "error", plot: Path | None = None):
-        report = evaluate_ensemble(tasks, data, unknown=unknown)
-        if plot is not None:
-            save_confusion_png(report, plot)
-            if isinstance(data, ImageData) and len(tasks) == 1:  # and what it got wrong, as images
-                plot_misclassified(tasks[0], data, plot.with_name(f"{plot.stem}-misclassified{plot.suffix}"))
-        return report
 
     def after_report(self, report: dict[str, Any]) -> None:
         save_confusion_png(report, self.run_dir / "confusion.png")
         test = getattr(self, "splits", None) and self.splits.test
         if isinstance(test, ImageData):
             plot_misclassified(self, test, self.run_dir / "misclassified.png")
-
-    def print_report(self, report: dict[str, Any], *, title: str) -> None:
-        print_report(report, title=title)
 
 
 def evaluate_ensemble(

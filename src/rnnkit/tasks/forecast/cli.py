@@ -1,17 +1,22 @@
-"""The forecaster's own verb, ``rnnkit forecast backtest``, and the plots of ``predict --plot`` / ``backtest
---plot``. ``train``, ``eval`` and ``predict`` come from the CLI factory (tasks/cli.py) like every task's."""
+"""`rnnkit forecast`: its options, `predict` as CSV lines (and a plot), and its own verb `backtest` (historical
+forecasts beside baselines, as a table and a plot)."""
 
 from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from rnnkit.config import write_json
-from rnnkit.tasks.cli import errors_as_messages
+from rnnkit.errors import UsageError
+from rnnkit.tasks.cli import TaskCLI
+from rnnkit.tasks.console import errors_as_messages
+from rnnkit.tasks.forecast.task import Forecaster
+from rnnkit.tasks.options import Opt
 
 
 def _table(rows: list[dict], title: str) -> None:
@@ -46,8 +51,6 @@ def backtest_command(
     json_out: Path = typer.Option(None, "--json", help="Write the metrics as JSON here."),
 ) -> None:
     """Historical forecasts over the test span, RNN and baselines side by side, metrics as a table."""
-    from rnnkit.tasks.forecast.task import Forecaster
-
     with errors_as_messages("rnnkit forecast"):
         fc = Forecaster.load(run, which=which)
         series = fc._series_arg(data)
@@ -105,3 +108,93 @@ def plot_prediction(fc: Any, s: Any, df: Any, path: Path) -> None:
         interval_label=f"{qcols[0]}..{qcols[-1]}" if qcols else "",
         title=f"{s.target_names[0]}: forecast",
     )
+
+
+def _predict_lines(
+    task: Forecaster, items: list[Any], *, data: Path | None = None, out: Path | None = None, plot: Path | None = None
+) -> Iterator[str]:
+    """The forecast as CSV lines (time, target, forecast, quantiles); ``out``: also as a file; ``plot``: a PNG."""
+    if len(items) > 1 or (items and data is not None):
+        raise UsageError("give one series to forecast after: --data FILE (or none: the run's own series)")
+    src = data if data is not None else (items[0] if items else None)
+    df = task.predict(src)
+    if out is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        df.to_csv(out, index=False)
+    if plot is not None:
+        plot_prediction(task, task._series_arg(src), df, plot)
+    yield from df.to_csv(index=False).rstrip("\n").splitlines()
+
+
+def _names(values: Sequence[str]) -> tuple[str, ...]:
+    """``--target a --target b`` or ``--target a,b`` -> ("a", "b")."""
+    return tuple(n.strip() for v in values for n in str(v).split(",") if n.strip())
+
+
+CLI = TaskCLI(
+    train_options=(
+        Opt("--csv", "data.path", Path, "Same as --data: the CSV file.", path=True),
+        Opt(
+            "--time-col",
+            "data.time_col",
+            str,
+            "Time column; several joined by commas (year,month,day,hour); default: detected.",
+        ),
+        Opt("--target", "data.targets", list[str], "Target column(s): repeat or comma-separate.", convert=_names),
+        Opt("--past", "data.past_covariates", list[str], "Past covariate column(s).", convert=_names),
+        Opt("--future", "data.future_covariates", list[str], "Known-future covariate column(s).", convert=_names),
+        Opt(
+            "--calendar",
+            "data.calendar",
+            list[str],
+            "Calendar features: month, dayofweek, hour, dayofyear, year, month_onehot, ...",
+            convert=_names,
+        ),
+        Opt("--date-format", "data.date_format", str, "strftime format of the time column, e.g. %d/%m/%Y."),
+        Opt("--freq", "data.freq", str, "pandas frequency (default inferred); 'rows': one step per row."),
+        Opt("--fill", "data.fill", str, "Fill missing values / gaps: ffill or interpolate (default: refuse)."),
+        Opt("--sort", "data.sort", bool, "Sort rows by time instead of refusing an unsorted file."),
+        Opt("--season", "data.season", int, "Seasonal period for seasonal naive / MASE (0: from the frequency)."),
+        Opt("--horizon", "data.horizon", int, "Steps to forecast (0: from the frequency)."),
+        Opt("--input-length", "data.input_length", int, "History steps the model reads (0: from the frequency)."),
+        Opt(
+            "--train-end",
+            "data.train_end",
+            str,
+            "Start of the test span: timestamp (inclusive end of training), "
+            "row count or fraction; default 0.8, leaving at least a horizon to test.",
+        ),
+        Opt(
+            "--val-end",
+            "data.val_end",
+            str,
+            "End of the validation span [train-end, val-end) (same forms); "
+            "default: the last --val-fraction of the training span.",
+        ),
+        Opt(
+            "--val-fraction",
+            "data.val_fraction",
+            float,
+            "Without --val-end: this last fraction of the training span validates (0: none).",
+        ),
+        Opt("--likelihood", "model.likelihood", str, "point, gaussian or quantile."),
+        Opt("--decoder", "model.decoder", str, "direct, autoregressive or recurrent."),
+    ),
+    predict_options=(
+        Opt(
+            "--data", None, Path, "Forecast after the end of this CSV instead of the run's series.", aliases=("--csv",)
+        ),
+        Opt("--out", None, Path, "Also write the forecast as CSV here."),
+        Opt("--plot", None, Path, "Write a PNG of history, forecast and interval here."),
+    ),
+    train_help=(
+        "Train a forecaster (validation tail, early stopping, best by validation MAE), then score the test "
+        "span against naive and seasonal naive (eval.json)."
+    ),
+    eval_help="Score a trained forecaster on its test span, or on the test span of --data FILE, beside baselines.",
+    predict_help="Forecast the next horizon steps after the run's series (or --data FILE), as CSV.",
+    predict_inputs_help="A CSV to forecast after (same as --data).",
+    predict_without_inputs=True,
+    predict_lines=_predict_lines,
+    verbs={"backtest": backtest_command},
+)

@@ -20,7 +20,7 @@ transform's input check) sees rows ``[0, a)`` only; training windows lie wholly 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -38,9 +38,7 @@ from rnnkit.data.sources import DataError
 from rnnkit.data.timeparse import default_windows, season_for
 from rnnkit.data.windowing import Scaler, Split, origins, windows
 from rnnkit.models.forecast import ForecastNet, forecast_loss
-from rnnkit.registry import register_task
 from rnnkit.tasks.base import Splits, Task
-from rnnkit.tasks.cli import Opt
 from rnnkit.tasks.forecast import metrics as fm
 from rnnkit.tasks.forecast.backtest import Backtest, run_backtest
 from rnnkit.tasks.forecast.baselines import BASELINES
@@ -104,12 +102,6 @@ class Span:
         return self.hi - self.lo
 
 
-def _names(values: Sequence[str]) -> tuple[str, ...]:
-    """``--target a --target b`` or ``--target a,b`` -> ("a", "b")."""
-    return tuple(n.strip() for v in values for n in str(v).split(",") if n.strip())
-
-
-@register_task("forecast")
 class Forecaster(Task):
     """Train, predict, evaluate and backtest an RNN forecaster (see the module docstring)."""
 
@@ -339,7 +331,7 @@ class Forecaster(Task):
         return score
 
     def onnx_spec(self, model: nn.Module, *, exporting: bool) -> Any:
-        from rnnkit.tasks.onnx_specs import forecast_spec
+        from rnnkit.tasks.forecast.onnx import forecast_spec
 
         return forecast_spec(self, model)
 
@@ -532,93 +524,6 @@ class Forecaster(Task):
 
     def read_predict_file(self, path: Path) -> list[Any]:
         return [path]  # `predict RUN --file X.csv` = `predict RUN --data X.csv`
-
-    def predict_lines(
-        self, items: list[Any], *, data: Path | None = None, out: Path | None = None, plot: Path | None = None
-    ) -> Iterator[str]:
-        """The forecast as CSV lines (time, target, forecast, quantiles); ``out``: also as a file; ``plot``: a PNG."""
-        if len(items) > 1 or (items and data is not None):
-            raise ValueError("give one series to forecast after: --data FILE (or none: the run's own series)")
-        src = data if data is not None else (items[0] if items else None)
-        df = self.predict(src)
-        if out is not None:
-            Path(out).parent.mkdir(parents=True, exist_ok=True)
-            df.to_csv(out, index=False)
-        if plot is not None:
-            from rnnkit.tasks.forecast.cli import plot_prediction
-
-            plot_prediction(self, self._series_arg(src), df, plot)
-        yield from df.to_csv(index=False).rstrip("\n").splitlines()
-
-    @classmethod
-    def extend_cli(cls, app: Any) -> None:
-        from rnnkit.tasks.forecast.cli import backtest_command
-
-        app.command("backtest")(backtest_command)
-
-    cli_options = (
-        Opt("--csv", "data.path", Path, "Same as --data: the CSV file.", path=True),
-        Opt(
-            "--time-col",
-            "data.time_col",
-            str,
-            "Time column; several joined by commas (year,month,day,hour); default: detected.",
-        ),
-        Opt("--target", "data.targets", list[str], "Target column(s): repeat or comma-separate.", convert=_names),
-        Opt("--past", "data.past_covariates", list[str], "Past covariate column(s).", convert=_names),
-        Opt("--future", "data.future_covariates", list[str], "Known-future covariate column(s).", convert=_names),
-        Opt(
-            "--calendar",
-            "data.calendar",
-            list[str],
-            "Calendar features: month, dayofweek, hour, dayofyear, year, month_onehot, ...",
-            convert=_names,
-        ),
-        Opt("--date-format", "data.date_format", str, "strftime format of the time column, e.g. %d/%m/%Y."),
-        Opt("--freq", "data.freq", str, "pandas frequency (default inferred); 'rows': one step per row."),
-        Opt("--fill", "data.fill", str, "Fill missing values / gaps: ffill or interpolate (default: refuse)."),
-        Opt("--sort", "data.sort", bool, "Sort rows by time instead of refusing an unsorted file."),
-        Opt("--season", "data.season", int, "Seasonal period for seasonal naive / MASE (0: from the frequency)."),
-        Opt("--horizon", "data.horizon", int, "Steps to forecast (0: from the frequency)."),
-        Opt("--input-length", "data.input_length", int, "History steps the model reads (0: from the frequency)."),
-        Opt(
-            "--train-end",
-            "data.train_end",
-            str,
-            "Start of the test span: timestamp (inclusive end of training), "
-            "row count or fraction; default 0.8, leaving at least a horizon to test.",
-        ),
-        Opt(
-            "--val-end",
-            "data.val_end",
-            str,
-            "End of the validation span [train-end, val-end) (same forms); "
-            "default: the last --val-fraction of the training span.",
-        ),
-        Opt(
-            "--val-fraction",
-            "data.val_fraction",
-            float,
-            "Without --val-end: this last fraction of the training span validates (0: none).",
-        ),
-        Opt("--likelihood", "model.likelihood", str, "point, gaussian or quantile."),
-        Opt("--decoder", "model.decoder", str, "direct, autoregressive or recurrent."),
-    )
-    predict_options = (
-        Opt(
-            "--data", None, Path, "Forecast after the end of this CSV instead of the run's series.", aliases=("--csv",)
-        ),
-        Opt("--out", None, Path, "Also write the forecast as CSV here."),
-        Opt("--plot", None, Path, "Write a PNG of history, forecast and interval here."),
-    )
-    train_help = (
-        "Train a forecaster (validation tail, early stopping, best by validation MAE), then score the test "
-        "span against naive and seasonal naive (eval.json)."
-    )
-    eval_help = "Score a trained forecaster on its test span, or on the test span of --data FILE, beside baselines."
-    predict_help = "Forecast the next horizon steps after the run's series (or --data FILE), as CSV."
-    predict_inputs_help = "A CSV to forecast after (same as --data)."
-    predict_without_inputs = True
 
 
 __all__ = ["Backtest", "ForecastConfig", "ForecastDataConfig", "ForecastModelConfig", "Forecaster", "Span"]

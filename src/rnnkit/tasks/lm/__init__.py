@@ -1,14 +1,14 @@
-"""Language modelling: char/word next-token prediction, exact whole-split evaluation, generation.
+"""Language modelling: char/word next-token prediction, exact whole-split evaluation, generation."""
 
-``LanguageModel`` (torch) is imported on first use, so ``rnnkit lm prepare`` (tasks/lm/cli.py, NumPy only) starts
-without torch."""
+from rnnkit.tasks.info import TaskInfo, lazy_exports
 
-from importlib import import_module
+TASK = TaskInfo(
+    name="lm",
+    help="Language modelling: char/word next-token prediction, evaluation over whole splits, generation.",
+    task="rnnkit.tasks.lm.task:LanguageModel",
+    cli="rnnkit.tasks.lm.cli:CLI",
+    light={"prepare": "rnnkit.tasks.lm.cli:prepare_command"},  # NumPy only: runs without importing torch
+)
 
-__all__ = ["LMConfig", "LanguageModel"]
-
-
-def __getattr__(name: str) -> type:
-    if name in __all__:
-        return getattr(import_module("rnnkit.tasks.lm.task"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = ["TASK", "LMConfig", "LanguageModel"]
+__getattr__ = lazy_exports({"LanguageModel": "rnnkit.tasks.lm.task", "LMConfig": "rnnkit.tasks.lm.task"})

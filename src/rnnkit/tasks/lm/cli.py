@@ -1,14 +1,25 @@
-"""The language model's own verb, `rnnkit lm generate` (also `rnnkit generate`): streams text as it is sampled.
-`train`, `eval` and `predict` come from the CLI factory (tasks/cli.py) like every task's."""
+"""`rnnkit lm`: its options, `eval` over whole splits, `predict` as one line per prompt, and its own verbs:
+`generate` (also `rnnkit generate`; streams text as it is sampled) and `prepare` (a corpus tokenised once into
+memory-mapped id files; NumPy only: it runs without importing torch, so nothing here imports the task at load)."""
 
 from __future__ import annotations
 
 import sys
+import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from rnnkit.tasks.cli import UsageError, errors_as_messages
+from rnnkit.data.text import tokenize
+from rnnkit.errors import UsageError
+from rnnkit.tasks.cli import TaskCLI
+from rnnkit.tasks.console import errors_as_messages
+from rnnkit.tasks.options import Opt
+
+if TYPE_CHECKING:
+    from rnnkit.tasks.lm.task import LanguageModel
 
 
 def generate_command(
@@ -80,3 +91,72 @@ def prepare_command(
     what = f"prepared in {sec:.1f} s" if built else "up to date, reused"
     counts = ", ".join(f"{k} {v:,}" for k, v in n.items())
     typer.echo(f"{out}: {what}; vocabulary {len(enc.vocab):,} ({enc.train.dtype}); {level} tokens: {counts}")
+
+
+def _evaluate_runs(
+    tasks: Sequence[LanguageModel], data: Any, *, split: str = "all", columns: int | None = None
+) -> dict[str, Any]:
+    """``--data FILE``: its whole text; else the run's splits (valid, and test where there is one)."""
+    (lm,) = tasks
+    if isinstance(data, str):  # --data FILE: its whole text, encoded with the run's vocabulary
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ids = lm.vocab.encode(tokenize(data, lm.vocab.level), where="--data")
+        return {"data": lm.evaluate(ids, batch_size=columns)}
+    # "all": valid, and test where the data has one; a split asked for by name is scored or refused by name
+    splits = (["valid", "test"] if data.test is not None else ["valid"]) if split == "all" else [split]
+    return {s: lm.evaluate(s, batch_size=columns) for s in splits}
+
+
+def _predict_lines(
+    task: LanguageModel, items: list[str], *, length: int = 200, temperature: float = 1.0, seed: int | None = None
+) -> Iterator[str]:
+    for prompt, text in zip(items, task.predict(items, length=length, temperature=temperature, seed=seed), strict=True):
+        yield (prompt + text).replace("\n", "\\n")  # one line per prompt
+
+
+def _adaptive(v: str) -> str:
+    """--adaptive 2000,6000 | none -> the config string (empty: a full softmax)."""
+    return "" if v.strip().lower() in ("none", "0", "") else v
+
+
+CLI = TaskCLI(
+    train_options=(
+        Opt("--level", "data.level", str, "Tokens: char or word."),
+        Opt("--embedding", "model.embedding_dim", int, "Embedding size."),
+        Opt("--dropout", "model.dropout", float, "Dropout on embeddings, between layers and on outputs."),
+        Opt(
+            "--adaptive",
+            "model.adaptive_cutoffs",
+            str,
+            "Adaptive softmax cutoffs, e.g. 2000,6000 (word level; 'none' = full softmax).",
+            convert=_adaptive,
+            late=True,
+        ),
+        Opt("--bptt", "data.bptt", int, "Truncated-BPTT length."),
+        Opt("--val-fraction", "data.val_fraction", float, "--data files: the last fraction is validation."),
+        Opt(
+            "--eval-tokens",
+            "data.eval_tokens",
+            int,
+            "Evaluations during training (best, early stopping) score the "
+            "first N validation tokens; the final one after training scores the whole split. 0: always whole.",
+        ),
+    ),
+    eval_options=(
+        Opt("--split", None, str, "valid, test, train or all (valid and test).", default="all"),
+        Opt("--columns", None, int, "Columns (default: the run's final_eval_batch_size; 1 = exact)."),
+    ),
+    predict_options=(
+        Opt("--length", None, int, "Tokens to generate per prompt.", default=200),
+        Opt("--temperature", None, float, "Softmax temperature; 0 = greedy.", default=1.0),
+        Opt("--seed", None, int, "Fixes the sampled text."),
+    ),
+    train_help="Train a language model, then score the validation and test splits (eval.json).",
+    eval_help="Evaluate a trained language model over whole splits with the state carried: nats, bits, perplexity.",
+    predict_help="Continue each prompt (one sample per prompt, one line each).",
+    predict_inputs_help="Prompts to continue.",
+    evaluate_runs=_evaluate_runs,
+    predict_lines=_predict_lines,
+    verbs={"generate": generate_command, "prepare": prepare_command},
+)

@@ -43,11 +43,9 @@ from rnnkit.config import (
 )
 from rnnkit.data.sources import DataError
 from rnnkit.data.streams import as_long, columns
-from rnnkit.data.text import LEVELS, VOCAB_FILE, EncodedText, Vocab, encode_splits, load_splits, read_text, tokenize
+from rnnkit.data.text import LEVELS, VOCAB_FILE, EncodedText, Vocab, encode_splits, load_splits, read_text
 from rnnkit.models.encoder import RecurrentLM, check_adaptive
-from rnnkit.registry import register_task
 from rnnkit.tasks.base import Splits, Task
-from rnnkit.tasks.cli import Opt
 from rnnkit.tasks.lm.progress import eval_progress
 from rnnkit.train import StepOutput
 from rnnkit.train.budget import TIME_DECAYS, TimeBudget  # noqa: F401 - their home was here; importable as before
@@ -200,12 +198,6 @@ def _lm_step(model: torch.nn.Module, batch: Any, state: Any):
     return StepOutput(nll.mean(), state, y.numel())
 
 
-def _adaptive(v: str) -> str:
-    """--adaptive 2000,6000 | none -> the config string (empty: a full softmax)."""
-    return "" if v.strip().lower() in ("none", "0", "") else v
-
-
-@register_task("lm")
 class LanguageModel(Task):
     """Build, train (through ``fit``), evaluate and sample a recurrent language model.
 
@@ -295,7 +287,7 @@ class LanguageModel(Task):
         )
 
     def onnx_spec(self, model: nn.Module, *, exporting: bool) -> Any:
-        from rnnkit.tasks.onnx_specs import lm_spec
+        from rnnkit.tasks.lm.onnx import lm_spec
 
         return lm_spec(self, model)
 
@@ -419,71 +411,9 @@ class LanguageModel(Task):
             )
         return generate(self.require_model(), self.vocab, prompt=prompt, **kwargs)
 
-    # -- command line (tasks/cli.py builds `rnnkit lm train|eval|predict` from these; + generate) -------------
-    cli_options = (
-        Opt("--level", "data.level", str, "Tokens: char or word."),
-        Opt("--embedding", "model.embedding_dim", int, "Embedding size."),
-        Opt("--dropout", "model.dropout", float, "Dropout on embeddings, between layers and on outputs."),
-        Opt(
-            "--adaptive",
-            "model.adaptive_cutoffs",
-            str,
-            "Adaptive softmax cutoffs, e.g. 2000,6000 (word level; 'none' = full softmax).",
-            convert=_adaptive,
-            late=True,
-        ),
-        Opt("--bptt", "data.bptt", int, "Truncated-BPTT length."),
-        Opt("--val-fraction", "data.val_fraction", float, "--data files: the last fraction is validation."),
-        Opt(
-            "--eval-tokens",
-            "data.eval_tokens",
-            int,
-            "Evaluations during training (best, early stopping) score the "
-            "first N validation tokens; the final one after training scores the whole split. 0: always whole.",
-        ),
-    )
-    eval_options = (
-        Opt("--split", None, str, "valid, test, train or all (valid and test).", default="all"),
-        Opt("--columns", None, int, "Columns (default: the run's final_eval_batch_size; 1 = exact)."),
-    )
-    predict_options = (
-        Opt("--length", None, int, "Tokens to generate per prompt.", default=200),
-        Opt("--temperature", None, float, "Softmax temperature; 0 = greedy.", default=1.0),
-        Opt("--seed", None, int, "Fixes the sampled text."),
-    )
-    train_help = "Train a language model, then score the validation and test splits (eval.json)."
-    eval_help = "Evaluate a trained language model over whole splits with the state carried: nats, bits, perplexity."
-    predict_help = "Continue each prompt (one sample per prompt, one line each)."
-    predict_inputs_help = "Prompts to continue."
-
     def eval_data(self, path: Path | None) -> Any:
         return read_text(path) if path is not None else self.data()
-
-    @classmethod
-    def evaluate_runs(cls, tasks: Sequence[Task], data: Any, *, split: str = "all", columns: int | None = None):
-        (lm,) = tasks
-        if isinstance(data, str):  # --data FILE: its whole text, encoded with the run's vocabulary
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                ids = lm.vocab.encode(tokenize(data, lm.vocab.level), where="--data")
-            return {"data": lm.evaluate(ids, batch_size=columns)}
-        # "all": valid, and test where the data has one; a split asked for by name is scored or refused by name
-        splits = (["valid", "test"] if data.test is not None else ["valid"]) if split == "all" else [split]
-        return {s: lm.evaluate(s, batch_size=columns) for s in splits}
 
     def predict(self, prompts: Sequence[str], *, length: int = 200, **kwargs: Any) -> list[str]:
         """Each prompt's sampled continuation (the prompt not repeated); keyword arguments as ``generate``."""
         return ["".join(self.generate(p, length=length, **kwargs)) for p in prompts]
-
-    def predict_lines(self, items: list[str], *, length: int = 200, temperature: float = 1.0, seed: int | None = None):
-        for prompt, text in zip(
-            items, self.predict(items, length=length, temperature=temperature, seed=seed), strict=True
-        ):
-            yield (prompt + text).replace("\n", "\\n")  # one line per prompt
-
-    @classmethod
-    def extend_cli(cls, app: Any) -> None:
-        from rnnkit.tasks.lm.cli import generate_command, prepare_command
-
-        app.command("generate")(generate_command)
-        app.command("prepare")(prepare_command)

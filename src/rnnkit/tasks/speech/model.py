@@ -1,5 +1,5 @@
 """The speech networks: SpecAugment masks (training only), then the classifier network over feature frames
-(isolated words, ``SpeechNet``) or a recurrent acoustic model with a CTC output layer (connected words, ``CTCNet``).
+(isolated words, ``SpeechNet``). SpecAugment is shared with the connected-word task (``speech_ctc.model``).
 
 Shape letters: N batch, T frames, D features (mel bands or MFCCs), C classes, V words (+1 the CTC blank).
 """
@@ -10,13 +10,10 @@ from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from rnnkit.models.classifier import ClassifierNet
-from rnnkit.nn import Recurrent
 
 if TYPE_CHECKING:
-    from rnnkit.tasks.speech.connected import CTCModelConfig
     from rnnkit.tasks.speech.task import SpeechModelConfig
 
 
@@ -67,28 +64,3 @@ class SpeechNet(ClassifierNet):
 
     def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor | None]:
         return super().forward(self.augment(x, lengths), lengths)
-
-
-class CTCNet(nn.Module):
-    """(features (N, T, D), lengths (N,)) -> (log-probabilities (N, T', V+1), lengths (N,)), T' = ceil(T / s)."""
-
-    def __init__(self, cfg: CTCModelConfig, *, input_size: int, num_words: int) -> None:
-        super().__init__()
-        self.subsample = cfg.subsample
-        self.augment = SpecAugment(
-            freq_masks=cfg.freq_masks, freq_width=cfg.freq_width, time_masks=cfg.time_masks, time_width=cfg.time_width
-        )
-        self.drop_in = nn.Dropout(cfg.input_dropout)
-        self.encoder = Recurrent.from_config(cfg, input_size * cfg.subsample)
-        self.drop = nn.Dropout(cfg.head_dropout)
-        self.out = nn.Linear((2 if cfg.bidirectional else 1) * cfg.hidden_size, num_words + 1)  # + the blank
-
-    def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
-        x = self.augment(x, lengths)
-        s = self.subsample
-        if s > 1:  # (N, T, D) -> (N, T/s, s*D): zero-pad T to a multiple of s, then stack neighbours
-            N, T, D = x.shape
-            x = F.pad(x, (0, 0, 0, (-T) % s)).reshape(N, -1, s * D)
-            lengths = torch.div(lengths + s - 1, s, rounding_mode="floor")
-        out, _ = self.encoder(self.drop_in(x), lengths=lengths)  # (N, T', dirs*H)
-        return F.log_softmax(self.out(self.drop(out)), dim=-1), lengths

@@ -18,7 +18,7 @@ Shape letters: N batch, T frames, D features, H hidden, C classes.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,10 +29,8 @@ import torch
 from rnnkit.config import CellConfig, DataConfig, RunConfig, TrainConfig, _check, _one_of
 from rnnkit.data.audio_features import KINDS, FeatureSpec
 from rnnkit.data.readers import ClassificationData
-from rnnkit.registry import register_task
 from rnnkit.tasks.base import Splits, Task, stop_on_metric
 from rnnkit.tasks.classify.task import Classifier, ClassifierModelConfig, random_split
-from rnnkit.tasks.cli import Opt
 from rnnkit.tasks.speech import data as speech_data
 from rnnkit.tasks.speech.model import SpeechNet
 
@@ -139,7 +137,6 @@ class SpeechConfig(RunConfig):
 # ---- the task ---------------------------------------------------------------------------------------------
 
 
-@register_task("speech")
 class SpeechRecognizer(Classifier):
     """Train, evaluate and use an isolated-word recogniser; see the module docstring."""
 
@@ -233,7 +230,7 @@ class SpeechRecognizer(Classifier):
         return net
 
     def onnx_spec(self, model: Any, *, exporting: bool) -> Any:
-        from rnnkit.tasks.onnx_specs import speech_spec
+        from rnnkit.tasks.speech.onnx import speech_spec
 
         return speech_spec(self, model)
 
@@ -264,43 +261,5 @@ class SpeechRecognizer(Classifier):
     def read_predict_file(self, path: Path) -> list[Any]:
         return Task.read_predict_file(self, path)
 
-    def predict_lines(self, items: list[Any], *, k: int = 3) -> Iterator[str]:
-        """One line per file: its path, then the top-``k`` words with their probabilities (notes go to stderr)."""
-        import typer
-
-        feats, notes = self.featurize(items)
-        for n in notes:  # said once for all the files: "resampled 3 file(s) from 16000 Hz to 8000 Hz"
-            typer.echo(f"  {n}", err=True)
-        probs, _ = self._proba(self.encode_inputs(feats), 256)
-        k = min(k, len(self.classes))
-        for x, p in zip(items, probs, strict=True):
-            top = np.argsort(-p)[:k]
-            yield f"{x}\t" + "  ".join(f"{self.classes[j]} {p[j]:.3f}" for j in top)
-
     def attention(self, text_or_series: Any) -> Any:
         raise ValueError("speech runs do not show attention weights per frame yet")
-
-    cli_options = (
-        Opt("--bidirectional", "model.bidirectional", bool, "Read the frames in both directions."),
-        Opt("--pooling", "model.pooling", str, "last, mean, max or attention."),
-        Opt("--features", "data.features", str, "logmel or mfcc."),
-        Opt("--n-mels", "data.n_mels", int, "Mel bands."),
-        Opt("--n-mfcc", "data.n_mfcc", int, "MFCCs kept (features mfcc)."),
-        Opt("--sample-rate", "data.sample_rate", int, "Hz the model reads (0: the training files' common rate)."),
-        Opt("--normalize", "data.normalize", str, "global (training mean/std) or utterance (each its own)."),
-        Opt("--label-pattern", "data.label_pattern", str, "Regex over file names with a (?P<label>...) group."),
-        Opt("--split", "data.split", str, "auto, index (FSDD's), speaker or random."),
-        Opt("--test-speaker", "data.test_speaker", str, "The speaker held out as the test set (--split speaker)."),
-        Opt("--freq-masks", "model.freq_masks", int, "SpecAugment frequency masks per utterance (0: off)."),
-        Opt("--time-masks", "model.time_masks", int, "SpecAugment time masks per utterance (0: off)."),
-        Opt("--cache", "data.cache", str, "Feature cache: auto, off or a folder."),
-    )
-    predict_options = (Opt("--k", None, int, "How many words to show per recording.", default=3),)
-    train_help = (
-        "Train an isolated-word recogniser on a folder of recordings (labels from the file names or a CSV "
-        "path,label), then score the test split (eval.json, confusion.png)."
-    )
-    eval_help = "Accuracy, macro-F1, per-word precision/recall and the confusion matrix on the test split or --data."
-    predict_help = "Top-k words with probabilities for each audio file (paths as arguments, --file or stdin)."
-    predict_inputs_help = "Audio files (wav or flac)."
-    predict_verb = "recognise"

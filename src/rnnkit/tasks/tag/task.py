@@ -16,10 +16,9 @@ Shape letters: N sentences, T tokens, L characters per token, E embedding size, 
 
 from __future__ import annotations
 
-import json
 import re
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -41,11 +40,9 @@ from rnnkit.data.readers import ColumnData
 from rnnkit.data.sequences import IGNORE_INDEX, BucketBatches, lengths_to_mask, pad_sequences, truncate
 from rnnkit.data.sources import DataError
 from rnnkit.models.tagger import TaggerNet
-from rnnkit.registry import register_task
 from rnnkit.tasks.base import Splits, Task, stop_on_metric
 from rnnkit.tasks.classify import metrics as class_metrics
 from rnnkit.tasks.classify.task import TokenVocab
-from rnnkit.tasks.cli import Opt
 
 TASK_FILE = "task.json"
 _DIGITS = re.compile(r"\d")
@@ -147,7 +144,6 @@ def _collate(items: Sequence[tuple[list[int], list[list[int]], list[int]]]) -> t
 is_iob = iob.is_iob  # every tag is 'O' or 'B-X' / 'I-X' / 'E-X' / 'S-X': span F1 is meaningful
 
 
-@register_task("tag")
 class Tagger(Task):
     """Train, evaluate and use a per-token tagger; see the module docstring."""
 
@@ -264,7 +260,7 @@ class Tagger(Task):
         return net
 
     def onnx_spec(self, model: nn.Module, *, exporting: bool) -> Any:
-        from rnnkit.tasks.onnx_specs import tag_spec
+        from rnnkit.tasks.tag.onnx import tag_spec
 
         return tag_spec(self, model, exporting=exporting)
 
@@ -366,85 +362,12 @@ class Tagger(Task):
             }
         return out
 
-    def print_report(self, report: dict[str, Any], *, title: str) -> None:
-        """For IOB tag sets a per-type P/R/F1 table (in %) on stderr; then the JSON report, as every task."""
-        if "per_type" not in report:
-            return super().print_report(report, title=title)
-        import typer
-
-        rows = [title, f"{'type':<8} {'precision':>9} {'recall':>7} {'F1':>7} {'support':>8}"]
-        total = dict(
-            precision=report["span_precision"],
-            recall=report["span_recall"],
-            f1=report["span_f1"],
-            support=report["chunks"],
-        )
-        for k, v in [*report["per_type"].items(), ("(all)", total)]:
-            p, r, f = (100 * v[m] for m in ("precision", "recall", "f1"))
-            rows.append(f"{k:<8} {p:>9.2f} {r:>7.2f} {f:>7.2f} {v['support']:>8,}")
-        typer.echo("\n".join(rows), err=True)
-        typer.echo(json.dumps(report, default=str))  # one line on stdout, the last one
-
-    # -- command line (tasks/cli.py builds `rnnkit tag train|eval|predict` from these) --
-    cli_options = (
-        Opt("--tag-column", "data.tag_column", int, "Column holding the tag (CoNLL-2000: 1 POS, 2 chunk)."),
-        Opt(
-            "--tag-scheme",
-            "data.tag_scheme",
-            str,
-            "Rewrite entity tags as iob1, iob2 or iobes (default: as in the files).",
-        ),
-        Opt(
-            "--embeddings",
-            "model.embeddings",
-            Path,
-            "Pretrained word vectors (word2vec/GloVe text) to start the word embedding from.",
-            path=True,
-        ),
-        Opt("--char-embed", "model.char_embed", int, "Character features: embedding size (0: off)."),
-        Opt("--crf", "model.crf", bool, "CRF output layer (Viterbi decoding)."),
-        Opt("--max-len", "data.max_len", int, "Truncate longer sentences (warns with a count; 0: no limit)."),
-        Opt("--format", "data.format", str, "File format: auto, conll (whitespace columns) or conllu."),
-        Opt("--conllu-tag", "data.conllu_tag", str, "CoNLL-U tag column: upos or xpos (the word is FORM)."),
-    )
-    eval_options = (
-        Opt("--unknown", None, str, "Gold tags unseen in training: score (as errors), skip or error.", default="score"),
-    )
-    train_help = "Train a tagger, then score it on the test split (eval.json in the run folder)."
-    eval_help = "Token accuracy (and chunk span precision/recall/F1 for IOB tags) of a trained tagger."
-    predict_options = (
-        Opt(
-            "--format",
-            None,
-            str,
-            "auto | tokens (word/TAG) | spans ([PER Juan Pérez] vive ...); auto: spans for runs trained on IOB tags.",
-            default="auto",
-        ),
-    )
-    predict_help = (
-        "Tag each whitespace-tokenised sentence: entities as [TYPE words] spans for IOB entity tags, else word/TAG."
-    )
-    predict_inputs_help = "Whitespace-tokenised sentences."
-    predict_verb = "tag"
-
     def describe_data(self, splits: Splits) -> str:
         n = lambda x: "none" if x is None else f"{len(x):,}"  # noqa: E731
         return f"{n(splits.train)} training, {n(splits.val)} validation, {n(splits.test)} test sentences"
 
     def read_eval_data(self, path: Path) -> ColumnData:
         return readers.read_tagging(path, **self.config.data.reader_options())
-
-    def predict_lines(self, items: list[Any], *, format: str = "auto") -> Iterator[str]:
-        """One line per sentence: ``word/TAG ...`` (tokens) or ``[PER Juan Pérez] vive en [LOC Madrid] .``
-        (spans); ``auto``: the run's own choice, spans when it was trained on IOB tags (runs trained before span
-        output existed print tokens, as they did)."""
-        if format not in ("auto", "tokens", "spans"):
-            raise DataError(f"--format must be auto, tokens or spans, got {format!r}")
-        spans = format == "spans" or (format == "auto" and self.predict_format == "spans")
-        if spans and not is_iob(self.tags):
-            raise DataError(f"--format spans needs IOB entity tags; this run's tags are {self.tags[:10]}")
-        for sent in self.predict(items):
-            yield format_spans(sent) if spans else " ".join(f"{w}/{t}" for w, t in sent)
 
 
 def format_spans(tagged: Sequence[tuple[str, str]]) -> str:

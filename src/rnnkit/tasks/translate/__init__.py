@@ -1,5 +1,15 @@
 """Sequence-to-sequence translation: attention encoder-decoder, greedy and beam decoding, sacreBLEU."""
 
-from rnnkit.tasks.translate.task import Translator, TranslatorConfig
+from rnnkit.tasks.info import TaskInfo, lazy_exports
 
-__all__ = ["Translator", "TranslatorConfig"]
+TASK = TaskInfo(
+    name="translate",
+    help="Translation: attention seq2seq, greedy/beam decoding, sacreBLEU on raw references.",
+    task="rnnkit.tasks.translate.task:Translator",
+    cli="rnnkit.tasks.translate.cli:CLI",
+)
+
+__all__ = ["TASK", "Translator", "TranslatorConfig"]
+__getattr__ = lazy_exports(
+    {"Translator": "rnnkit.tasks.translate.task", "TranslatorConfig": "rnnkit.tasks.translate.config"}
+)

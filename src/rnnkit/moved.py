@@ -1,0 +1,61 @@
+"""Import paths that moved when every task became one package (0.2), kept for one release with a warning.
+
+``MOVED`` maps an old module to its new one; the old file is a stub whose ``__getattr__`` (``alias``) warns and
+hands over the name. ``MOVED_NAMES`` does the same for single names that left a module that stays. Both lists go
+in 0.3 (CHANGELOG.md); ``tests/test_layout.py`` checks that every stub is listed here and that nothing else imports
+a higher floor.
+"""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+REMOVED_IN = "0.3"
+
+MOVED: dict[str, str] = {
+    "rnnkit.tasks.speech.plot": "rnnkit.tasks.speech_ctc.plot",
+    "rnnkit.tasks.speech.strings": "rnnkit.tasks.speech_ctc.data",
+    "rnnkit.tasks.speech.ctc": "rnnkit.tasks.speech_ctc.ctc",
+    "rnnkit.tasks.speech.connected": "rnnkit.tasks.speech_ctc.task",
+}
+
+MOVED_NAMES: dict[str, dict[str, str]] = {
+    "rnnkit.registry": {"get_task": "rnnkit.tasks", "task_names": "rnnkit.tasks"},
+}
+
+
+def _warn(old: str, new: str) -> None:
+    warnings.warn(
+        f"{old} moved to {new}; import it from there ({old} goes in rnnkit {REMOVED_IN})",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+
+
+def alias(old: str) -> Callable[[str], Any]:
+    """The ``__getattr__`` of the stub left at ``old`` (a module listed in ``MOVED``)."""
+    new = MOVED[old]
+
+    def __getattr__(name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        _warn(f"{old}.{name}", f"{new}.{name}")
+        return getattr(importlib.import_module(new), name)
+
+    return __getattr__
+
+
+def names(module: str) -> Callable[[str], Any]:
+    """The ``__getattr__`` of a module some of whose names moved (``MOVED_NAMES[module]``)."""
+    moved = MOVED_NAMES[module]
+
+    def __getattr__(name: str) -> Any:
+        if name not in moved:
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        _warn(f"{module}.{name}", f"{moved[name]}.{name}")
+        return getattr(importlib.import_module(moved[name]), name)
+
+    return __getattr__
