@@ -32,6 +32,7 @@ from rnnkit.config import write_json
 from rnnkit.data.sources import DataError, resolve
 
 UNK = "<unk>"
+PAD = "<pad>"
 EOS = "<eos>"
 LEVELS = ("char", "word")
 VOCAB_FILE = "vocab.json"
@@ -72,24 +73,36 @@ def tokenize(text: str, level: str) -> list[str]:
 
 
 class Vocab:
-    """Token <-> id map for one level ('char' or 'word'); id 0 is ``<unk>``. Saved as JSON with the run."""
+    """Token <-> id map for one level ('char' or 'word'), the one vocabulary class of every task. Special tokens
+    come first: ``<unk>`` alone for language models (id 0), ``<unk> <pad> <sos> <eos>`` for translation,
+    ``<pad> <unk>`` for classification and tagging (``from_token_lists``: pad 0, unk 1). Saved as JSON with the
+    run (or as its ``itos`` list in task.json)."""
 
-    def __init__(self, tokens: Sequence[str], *, level: str) -> None:
+    def __init__(self, tokens: Sequence[str], *, level: str = "word") -> None:
         if level not in LEVELS:
             raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
         tokens = list(tokens)
-        if not tokens or tokens[0] != UNK:
-            raise ValueError(f"a vocabulary's first token must be {UNK!r} (id 0), got {tokens[:1]!r}")
+        if UNK not in tokens[:2]:
+            raise ValueError(f"a vocabulary's first or second token must be {UNK!r}, got {tokens[:2]!r}")
         if len(set(tokens)) != len(tokens):
             dup = [t for t, n in Counter(tokens).items() if n > 1]
             raise ValueError(f"vocabulary has duplicate tokens: {dup[:10]!r}")
         self.level = level
         self.itos: list[str] = tokens
         self.stoi: dict[str, int] = {t: i for i, t in enumerate(tokens)}
+        self._unk = self.stoi[UNK]
         # char level: `<unk>` decodes as U+FFFD (one character, like a decoder's replacement character)
         self._decode_table = list(tokens)
         if level == "char":
-            self._decode_table[0] = "\ufffd"
+            self._decode_table[self._unk] = "\ufffd"
+
+    @classmethod
+    def from_token_lists(cls, token_lists: Iterable[Sequence[str]], *, min_freq: int = 1, level: str = "word") -> Vocab:
+        """``<pad>`` (id 0), ``<unk>`` (id 1), then the tokens seen at least ``min_freq`` times, in sorted order:
+        the vocabulary of per-sequence tasks (classify, tag), which pad their batches with id 0."""
+        counts = Counter(t for toks in token_lists for t in toks)
+        kept = sorted(t for t, c in counts.items() if c >= min_freq and t not in (PAD, UNK))
+        return cls([PAD, UNK, *kept], level=level)
 
     @classmethod
     def build(cls, text: str | Iterable[str], *, level: str, max_size: int | None = None, min_freq: int = 1) -> Vocab:
@@ -130,7 +143,13 @@ class Vocab:
 
     @property
     def unk_id(self) -> int:
-        return 0
+        return self._unk
+
+    def ids(self, tokens: Sequence[str]) -> list[int]:
+        """Ids of ``tokens``, out-of-vocabulary ones as ``<unk>``, silently (per-sequence tasks count them
+        themselves)."""
+        get, unk = self.stoi.get, self._unk
+        return [get(t, unk) for t in tokens]
 
     def encode(self, text: str | Sequence[str], *, unknown: str = "unk", where: str = "text") -> np.ndarray:
         """Ids (int64) of ``text`` (a string, tokenised at this level, or a list of tokens).
@@ -143,9 +162,9 @@ class Vocab:
         toks = tokenize(text, self.level) if isinstance(text, str) else list(text)
         if isinstance(text, str) and self.level == "word" and not text.endswith("\n") and toks:
             toks.pop()  # a prompt without a final newline has not ended its line: no <eos> yet
-        stoi = self.stoi
-        ids = np.fromiter((stoi.get(t, 0) for t in toks), dtype=np.int64, count=len(toks))
-        missing = sorted({t for t, i in zip(toks, ids, strict=True) if i == 0 and t != UNK})
+        stoi, unk = self.stoi, self._unk
+        ids = np.fromiter((stoi.get(t, unk) for t in toks), dtype=np.int64, count=len(toks))
+        missing = sorted({t for t, i in zip(toks, ids, strict=True) if i == unk and t != UNK})
         if missing:
             shown = ", ".join(repr(t) for t in missing[:20]) + (" ..." if len(missing) > 20 else "")
             msg = f"{where} has {len(missing)} {self.level}(s) outside the vocabulary of {len(self)}: {shown}"

@@ -14,7 +14,6 @@ Shape letters: N batch, T time, D input channels, E embedding size, H hidden, C 
 from __future__ import annotations
 
 import warnings
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,11 +33,12 @@ from rnnkit.config import (
     _one_of,
     apply_overrides,
 )
-from rnnkit.data import readers
+from rnnkit.data import readers, splits
 from rnnkit.data.images import SEQUENCE_MODES, ImageData, has_test_split, is_image_source
 from rnnkit.data.readers import ClassificationData
 from rnnkit.data.sequences import BucketBatches, PadCollate, truncate
 from rnnkit.data.sources import DataError
+from rnnkit.data.text import UNK, Vocab
 from rnnkit.models.classifier import ClassifierNet
 from rnnkit.models.heads import POOLINGS
 from rnnkit.tasks.base import Splits, Task, stop_on_metric
@@ -48,7 +48,6 @@ from rnnkit.tasks.classify.report import save_confusion_png
 
 INPUTS = ("char", "word", "numeric", "image")
 TASK_FILE = "task.json"
-PAD, UNK = "<pad>", "<unk>"
 
 
 # ---- configuration ----------------------------------------------------------------------------------------
@@ -146,25 +145,6 @@ def tokenize(text: str, level: str, *, lowercase: bool = False) -> list[str]:
     return list(text) if level == "char" else text.split()
 
 
-class TokenVocab:
-    """Token <-> id with ``<pad>`` = 0 and ``<unk>`` = 1; built from training text only."""
-
-    def __init__(self, tokens: Sequence[str]) -> None:
-        self.itos = [PAD, UNK, *[t for t in tokens if t not in (PAD, UNK)]]
-        self.stoi = {t: i for i, t in enumerate(self.itos)}
-
-    @classmethod
-    def build(cls, token_lists: Sequence[Sequence[str]], *, min_freq: int = 1) -> TokenVocab:
-        counts = Counter(t for toks in token_lists for t in toks)
-        return cls(sorted(t for t, c in counts.items() if c >= min_freq))
-
-    def __len__(self) -> int:
-        return len(self.itos)
-
-    def encode(self, tokens: Sequence[str]) -> list[int]:
-        return [self.stoi.get(t, 1) for t in tokens]
-
-
 def _step(model: nn.Module, batch: tuple[Tensor, Tensor, Tensor], state: Any) -> Any:
     """fit's step: mean cross-entropy of the batch, accuracy as a metric."""
     from rnnkit.train import StepOutput, unwrap
@@ -179,27 +159,17 @@ def _step(model: nn.Module, batch: tuple[Tensor, Tensor, Tensor], state: Any) ->
 # ---- data splits ------------------------------------------------------------------------------------------
 
 
-def _perm(n: int, seed: int) -> list[int]:
-    """The permutation torch.utils.data.random_split draws (torch.randperm with a seeded generator)."""
-    return torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
-
-
 def random_split(data: ClassificationData, test_fraction: float, seed: int) -> tuple[ClassificationData, ...]:
     """Train/test as ``torch.utils.data.random_split(data, [1-f, f], generator=manual_seed(seed))`` does it."""
-    n = len(data)
-    n_train = int(np.floor(n * (1 - test_fraction)))
-    n_test = int(np.floor(n * test_fraction))
-    n_train += n - n_train - n_test  # random_split gives the remainder to the first splits, round robin
-    perm = _perm(n, seed)
+    n_train, _ = splits.random_split_sizes(len(data), [1 - test_fraction, test_fraction])
+    perm = splits.permutation(len(data), seed)
     return data.subset(perm[:n_train]), data.subset(perm[n_train:])
 
 
 def kfold_split(data: ClassificationData, folds: int, fold: int, seed: int) -> tuple[ClassificationData, ...]:
     """Fold ``fold`` of a seeded k-fold partition as the test set, the rest as training."""
-    perm = _perm(len(data), seed)
-    test = perm[fold::folds]
-    held = set(test)
-    return data.subset([i for i in perm if i not in held]), data.subset(test)
+    train, test = splits.kfold(splits.permutation(len(data), seed), folds, fold)
+    return data.subset(train), data.subset(test)
 
 
 def load_splits(cfg: ClassifierDataConfig) -> tuple[ClassificationData, ClassificationData | None, ClassificationData]:
@@ -241,7 +211,7 @@ class Classifier(Task):
     def __init__(self, config: ClassifierConfig | None = None) -> None:
         super().__init__(config)
         self.classes: list[str] = []
-        self.vocab: TokenVocab | None = None
+        self.vocab: Vocab | None = None  # <pad> 0, <unk> 1, then the training tokens
         self.scaler: tuple[np.ndarray, np.ndarray] | None = None  # numeric: per-channel mean, std (train only)
         self.input_size = 0
         self.class_weight: list[float] | None = None  # data.class_weights='balanced': n / (C * count_c)
@@ -278,7 +248,7 @@ class Classifier(Task):
             if not isinstance(train.inputs[0], str):
                 raise DataError(f"model.input={m.input!r} needs text; {train.source} holds numeric series")
             toks = [tokenize(t, m.input, lowercase=d.lowercase) for t in train.inputs]
-            self.vocab = TokenVocab.build(toks, min_freq=d.min_freq)
+            self.vocab = Vocab.from_token_lists(toks, min_freq=d.min_freq)
         self.class_weight = None
         if d.class_weights == "balanced":
             index = {c: i for i, c in enumerate(self.classes)}
@@ -357,7 +327,7 @@ class Classifier(Task):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.classes = state["classes"]
-        self.vocab = TokenVocab(state["vocab"][2:]) if state["vocab"] else None
+        self.vocab = Vocab(state["vocab"]) if state["vocab"] else None
         self.scaler = tuple(np.asarray(a, dtype=np.float32) for a in state["scaler"]) if state["scaler"] else None
         self.input_size = state["input_size"]
         self.class_weight = state.get("class_weight")
@@ -380,7 +350,7 @@ class Classifier(Task):
                     raise DataError(f"input {i}: expected a (T>0, D={self.input_size}) series, got {s.shape}")
             seqs = [((s - mean) / std).astype(np.float32) for s in seqs]
         else:
-            seqs = [self.vocab.encode(tokenize(t, m.input, lowercase=d.lowercase)) or [1] for t in inputs]
+            seqs = [self.vocab.ids(tokenize(t, m.input, lowercase=d.lowercase)) or [1] for t in inputs]
         seqs, _ = truncate(seqs, d.max_len or None, what="inputs")
         return seqs
 

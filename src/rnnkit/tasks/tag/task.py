@@ -39,10 +39,10 @@ from rnnkit.data import iob, readers
 from rnnkit.data.readers import ColumnData
 from rnnkit.data.sequences import IGNORE_INDEX, BucketBatches, lengths_to_mask, pad_sequences, truncate
 from rnnkit.data.sources import DataError
+from rnnkit.data.text import Vocab
 from rnnkit.models.tagger import TaggerNet
 from rnnkit.tasks.base import Splits, Task, stop_on_metric
 from rnnkit.tasks.classify import metrics as class_metrics
-from rnnkit.tasks.classify.task import TokenVocab
 
 TASK_FILE = "task.json"
 _DIGITS = re.compile(r"\d")
@@ -152,8 +152,8 @@ class Tagger(Task):
 
     def __init__(self, config: TaggerConfig | None = None) -> None:
         super().__init__(config)
-        self.words: TokenVocab | None = None
-        self.chars: TokenVocab | None = None
+        self.words: Vocab | None = None  # <pad> 0, <unk> 1, then the training words
+        self.chars: Vocab | None = None
         self.tags: list[str] = []
         self._pretrained: dict[int, np.ndarray] | None = None  # word id -> vector, for build_model of a new run
         self.predict_format = "tokens"  # what `predict --format auto` prints: spans for runs with IOB tags
@@ -183,8 +183,8 @@ class Tagger(Task):
         sentences, _ = truncate(sentences, d.max_len or None, what="sentences")
         out = []
         for s in sentences:
-            w = self.words.encode([self._word_key(t) for t in s])
-            c = [self.chars.encode(list(t[: d.max_word_len])) or [1] for t in s]
+            w = self.words.ids([self._word_key(t) for t in s])
+            c = [self.chars.ids(list(t[: d.max_word_len])) or [1] for t in s]
             out.append((w, c))
         return out
 
@@ -217,8 +217,8 @@ class Tagger(Task):
     def prepare(self, train: ColumnData) -> None:
         d = self.config.data
         words, tags = self.columns(train)
-        self.words = TokenVocab.build([[self._word_key(t) for t in s] for s in words], min_freq=d.min_freq)
-        self.chars = TokenVocab.build([list(t) for s in words for t in s])
+        self.words = Vocab.from_token_lists([[self._word_key(t) for t in s] for s in words], min_freq=d.min_freq)
+        self.chars = Vocab.from_token_lists([list(t) for s in words for t in s])
         self.tags = sorted({t for s in tags for t in s})
         self.predict_format = "spans" if is_iob(self.tags) else "tokens"
         self._pretrained = None
@@ -268,7 +268,7 @@ class Tagger(Task):
         return {"words": self.words.itos, "chars": self.chars.itos, "tags": self.tags, "predict": self.predict_format}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.words, self.chars = TokenVocab(state["words"][2:]), TokenVocab(state["chars"][2:])
+        self.words, self.chars = Vocab(state["words"]), Vocab(state["chars"])
         self.tags = state["tags"]
         self.predict_format = state.get("predict", "tokens")  # runs from before span output keep printing tokens
 
