@@ -22,6 +22,10 @@ class _Root(HandledGroup):
         rest = dict(self.commands)
         first = {"demo": rest.pop("demo")} if "demo" in rest else {}
         self.commands = {**first, **{c.name: c for c in _lazy_commands()}, **rest}  # --help lists them in this order
+        names = ", ".join(t.name for t in TASKS)
+        for cmd in ("export", "serve"):
+            if cmd in self.commands:  # the task list of their help comes from TASKS, not from a copy of it
+                self.commands[cmd].help = (self.commands[cmd].help or "").replace("{tasks}", names)
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         ctx.meta[_COMMAND] = tuple(args[:2])  # e.g. ("lm", "prepare"): read by the callback below
@@ -140,9 +144,9 @@ def export(
 ) -> None:
     """Export a trained run to ONNX (dynamic batch and time) and check onnxruntime against PyTorch at two lengths.
 
-    Needs `pip install rnnkit\\[export]` (onnx, onnxruntime). Every task: classify, tag, lm, forecast, translate (two
-    graphs: <name>.encoder.onnx and <name>.decoder.onnx, one decoder step with the state in and out), speech,
-    speech-ctc and music (states in and out; NADE: the biases in the graph, W and V in the JSON)."""
+    Needs `pip install rnnkit\\[export]` (onnx, onnxruntime). Tasks: {tasks}. Encoder-decoder tasks (translate) write
+    two graphs, <name>.encoder.onnx and <name>.decoder.onnx, one decoder step with the state in and out; streaming
+    tasks (lm, music) take and return their recurrent states."""
     from rnnkit.export import require_onnx
     from rnnkit.tasks.base import load_any
 
@@ -166,8 +170,8 @@ def serve(
 ) -> None:
     """Serve trained runs over HTTP: a JSON API per task and a web page to try each model.
 
-    POST /generate (streamed) /classify /tag /translate /forecast /predict; GET /models, /health, / (the page) and
-    /states. Needs `pip install rnnkit\\[serve]`."""
+    Tasks: {tasks}. POST /generate (lm, streamed) /classify /tag /translate /forecast, and /predict for every other
+    task; GET /models, /health, / (the page) and /states. Needs `pip install rnnkit\\[serve]`."""
     from rnnkit.serve import Limits, require_serve
 
     require_serve()  # the clear message before any model is loaded
@@ -185,16 +189,29 @@ def serve(
     )
 
 
+class _TuneGroup(typer.core.TyperGroup):
+    """``rnnkit tune``: ``show`` and ``final``, and one search command per task in ``TASKS``, made when the group
+    is built (so a task added to TASKS is searchable with no other line)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        tools = dict(self.commands)
+        searches = {t.name: _tune_search(t.name) for t in TASKS}
+        self.commands = {**searches, **tools}
+
+
 tune_app = typer.Typer(
     help="Hyper-parameter search with Optuna: `rnnkit tune TASK --space s.json --out STUDY`, "
     "`rnnkit tune show STUDY [--plots]`, `rnnkit tune final STUDY` (test, once). Needs `pip install rnnkit\\[tune]`.",
     no_args_is_help=True,
+    cls=_TuneGroup,
 )
 app.add_typer(tune_app, name="tune")
 
 
-def _tune_command(task: str) -> None:
-    @tune_app.command(task, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def _tune_search(task: str) -> Any:
+    """The click command of ``rnnkit tune <task>``."""
+
     def run(
         ctx: typer.Context,
         space: Path = typer.Option(
@@ -216,14 +233,13 @@ def _tune_command(task: str) -> None:
 
         from rich.console import Console
 
+        from rnnkit.tasks import get_task
         from rnnkit.tasks.options import build_config
         from rnnkit.tune import read_space, require_optuna
         from rnnkit.tune import tune as run_tune
         from rnnkit.tune_report import trials_table
 
         require_optuna()
-        from rnnkit.tasks import get_task
-
         task_cls = get_task(task)
         base = build_config(task_cls, {"config": config, "data": data, "dataset": dataset, "val": val}, ctx.args)
         study = run_tune(
@@ -247,10 +263,9 @@ def _tune_command(task: str) -> None:
         _echo_plots(study, out, monitor, required=False)
 
     run.__doc__ = f"Search {task} hyper-parameters: one run folder per trial, judged on validation."
-
-
-for _t in TASKS:
-    _tune_command(_t.name)
+    one = typer.Typer()
+    one.command(task, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(run)
+    return typer.main.get_command(one)
 
 
 @tune_app.command("show")
