@@ -37,12 +37,12 @@ from rnnkit.data import timeseries as tsd
 from rnnkit.data.sources import DataError
 from rnnkit.data.timeparse import default_windows, season_for
 from rnnkit.data.windowing import Scaler, Split, origins, windows
-from rnnkit.models.forecast import ForecastNet, forecast_loss
 from rnnkit.tasks.base import Splits, Task
 from rnnkit.tasks.forecast import metrics as fm
 from rnnkit.tasks.forecast.backtest import Backtest, run_backtest
 from rnnkit.tasks.forecast.baselines import BASELINES
 from rnnkit.tasks.forecast.config import ForecastConfig, ForecastDataConfig, ForecastModelConfig
+from rnnkit.tasks.forecast.model import ForecastNet, forecast_loss
 from rnnkit.tasks.forecast.spans import split_rows
 
 MIN_TRAIN_WINDOWS = 8  # a default input length is shortened so that training keeps at least this many windows
@@ -273,25 +273,14 @@ class Forecaster(Task):
         self.scaler.loc[-K:], self.scaler.scale[-K:] = sub.loc, sub.scale
 
     def build_model(self) -> ForecastNet:
-        m, d, c = self.config.model, self.config.data, self.columns
-        return ForecastNet(
+        c = self.columns
+        return ForecastNet.from_config(
+            self.config.model,
             n_inputs=c["n_inputs"],
             n_targets=len(c["target_names"]),
             n_future=len(c["future_names"]),
-            horizon=d.horizon,
-            cell=m.cell.name,
-            options=m.cell.options(),
-            hidden_size=m.hidden_size,
-            num_layers=m.num_layers,
-            dropout=m.dropout,
-            weight_drop=m.weight_drop,
-            decoder=m.decoder,
-            likelihood=m.likelihood,
-            quantiles=m.quantiles,
-            anchor=m.anchor,
+            horizon=self.config.data.horizon,
             season=self.season,
-            relative=m.relative,
-            impl=m.impl,
         )
 
     def make_batches(self, train: Span, val: Span | None) -> tuple[WindowBatches, WindowBatches | None]:
