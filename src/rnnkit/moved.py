@@ -16,6 +16,8 @@ from typing import Any
 REMOVED_IN = "0.3"
 
 MOVED: dict[str, str] = {
+    "rnnkit.data.forecast_datasets": "rnnkit.tasks.forecast.datasets",
+    "rnnkit.data.windowing": "rnnkit.tasks.forecast.windowing",
     "rnnkit.models.forecast": "rnnkit.tasks.forecast.model",
     "rnnkit.tasks.speech.plot": "rnnkit.tasks.speech_ctc.plot",
     "rnnkit.tasks.speech.strings": "rnnkit.tasks.speech_ctc.data",

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from rnnkit.data import timeseries as tsd
-from rnnkit.data.windowing import Split
+from rnnkit.tasks.forecast.windowing import Split
 
 if TYPE_CHECKING:
     from rnnkit.tasks.forecast.config import ForecastDataConfig

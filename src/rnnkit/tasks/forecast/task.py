@@ -32,18 +32,18 @@ from scipy.stats import norm
 from torch import nn
 
 from rnnkit.config import ConfigError
-from rnnkit.data import forecast_datasets as fds
 from rnnkit.data import timeseries as tsd
 from rnnkit.data.sources import DataError
 from rnnkit.data.timeparse import default_windows, season_for
-from rnnkit.data.windowing import Scaler, Split, origins, windows
 from rnnkit.tasks.base import Splits, Task
+from rnnkit.tasks.forecast import datasets as fds
 from rnnkit.tasks.forecast import metrics as fm
 from rnnkit.tasks.forecast.backtest import Backtest, run_backtest
 from rnnkit.tasks.forecast.baselines import BASELINES
 from rnnkit.tasks.forecast.config import ForecastConfig, ForecastDataConfig, ForecastModelConfig
 from rnnkit.tasks.forecast.model import ForecastNet, forecast_loss
 from rnnkit.tasks.forecast.spans import split_rows
+from rnnkit.tasks.forecast.windowing import Scaler, Split, origins, windows
 
 MIN_TRAIN_WINDOWS = 8  # a default input length is shortened so that training keeps at least this many windows
 
