@@ -16,6 +16,7 @@ from typing import Any
 REMOVED_IN = "0.3"
 
 MOVED: dict[str, str] = {
+    "rnnkit.tasks.forecast.spans": "rnnkit.tasks.forecast.data",
     "rnnkit.data.forecast_datasets": "rnnkit.tasks.forecast.datasets",
     "rnnkit.data.windowing": "rnnkit.tasks.forecast.windowing",
     "rnnkit.models.forecast": "rnnkit.tasks.forecast.model",
