@@ -16,6 +16,13 @@ from typing import Any
 REMOVED_IN = "0.3"
 
 MOVED: dict[str, str] = {
+    "rnnkit.models.music": "rnnkit.tasks.music.model",
+    "rnnkit.data.midi": "rnnkit.tasks.music.midi",
+    "rnnkit.data.music": "rnnkit.tasks.music.data",
+    "rnnkit.tasks.forecast.spans": "rnnkit.tasks.forecast.data",
+    "rnnkit.data.forecast_datasets": "rnnkit.tasks.forecast.datasets",
+    "rnnkit.data.windowing": "rnnkit.tasks.forecast.windowing",
+    "rnnkit.models.forecast": "rnnkit.tasks.forecast.model",
     "rnnkit.tasks.speech.plot": "rnnkit.tasks.speech_ctc.plot",
     "rnnkit.tasks.speech.strings": "rnnkit.tasks.speech_ctc.data",
     "rnnkit.tasks.speech.ctc": "rnnkit.tasks.speech_ctc.ctc",

@@ -14,8 +14,8 @@ import torch
 pytest.importorskip("onnxruntime", reason="ONNX export tests need `pip install rnnkit[export]`")
 
 from rnnkit.config import apply_overrides  # noqa: E402
-from rnnkit.data.music import KEYS  # noqa: E402
 from rnnkit.registry import cell_names  # noqa: E402
+from rnnkit.tasks.music.data import KEYS  # noqa: E402
 from rnnkit.tasks.music.task import MusicConfig, MusicModel  # noqa: E402
 from rnnkit.tasks.speech.task import SpeechConfig, SpeechRecognizer  # noqa: E402
 from rnnkit.tasks.speech_ctc.task import CTCConfig, SpeechCTC  # noqa: E402

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rnnkit.data import forecast_datasets as fds
 from rnnkit.data import timeseries as tsd
+from rnnkit.tasks.forecast import datasets as fds
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from rnnkit.models.forecast import ForecastNet, forecast_loss, gaussian_nll_loss, pinball_loss
 from rnnkit.tasks.forecast import metrics as fm
+from rnnkit.tasks.forecast.model import ForecastNet, forecast_loss, gaussian_nll_loss, pinball_loss
 
 
 @pytest.mark.parametrize("decoder", ["direct", "autoregressive"])
@@ -183,3 +183,37 @@ def test_recurrent_bad_options():
     direct = ForecastNet(n_inputs=1, n_targets=1, n_future=0, horizon=2)
     with pytest.raises(ValueError, match="sequence\\(\\) is the recurrent decoder's training pass"):
         direct.sequence(torch.randn(1, 3, 1), torch.randn(1, 2, 0), torch.randn(1, 2, 1))
+
+
+def test_from_config_builds_the_keyword_network():
+    """``ForecastNet.from_config`` reads every network field of the model section: same layers, same weights."""
+    from rnnkit.config import CellConfig
+    from rnnkit.tasks.forecast.config import ForecastModelConfig
+
+    m = ForecastModelConfig(
+        cell=CellConfig(name="gru"), hidden_size=6, num_layers=2, decoder="autoregressive", likelihood="quantile"
+    )
+    torch.manual_seed(0)
+    a = ForecastNet.from_config(m, n_inputs=3, n_targets=2, n_future=1, horizon=4, season=12)
+    torch.manual_seed(0)
+    b = ForecastNet(
+        n_inputs=3,
+        n_targets=2,
+        n_future=1,
+        horizon=4,
+        cell="gru",
+        hidden_size=6,
+        num_layers=2,
+        decoder="autoregressive",
+        likelihood="quantile",
+        season=12,
+    )
+    assert (a.decoder_kind, a.likelihood, a.quantiles, a.anchor, a.season) == (
+        "autoregressive",
+        "quantile",
+        m.quantiles,
+        "last",
+        12,
+    )
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)

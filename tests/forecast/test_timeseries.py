@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnkit.data import forecast_datasets as fds
 from rnnkit.data import timeseries as tsd
 from rnnkit.data.sources import DataError
-from rnnkit.data.windowing import Scaler, origins, windows
+from rnnkit.tasks.forecast import datasets as fds
+from rnnkit.tasks.forecast.windowing import Scaler, origins, windows
 
 
 def csv(text: str) -> io.StringIO:

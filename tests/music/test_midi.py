@@ -15,9 +15,17 @@ from scipy.io import wavfile
 from typer.testing import CliRunner
 
 from rnnkit.cli import app
-from rnnkit.data.midi import load_midi, read_midi, read_midi_folder, roll_from_midi, roll_to_midi, transpositions
-from rnnkit.data.music import KEYS, LOWEST_MIDI
 from rnnkit.data.sources import DataError
+from rnnkit.tasks.music.midi import (
+    KEYS,
+    LOWEST_MIDI,
+    load_midi,
+    read_midi,
+    read_midi_folder,
+    roll_from_midi,
+    roll_to_midi,
+    transpositions,
+)
 
 pretty_midi = pytest.importorskip("pretty_midi", reason="MIDI needs the [music] extra (pretty_midi)")
 runner = CliRunner()
@@ -224,3 +232,21 @@ def test_cli_trains_on_a_midi_folder_and_writes_a_midi_sample(tmp_path):
         assert audio.dtype == np.int16 and len(back) / 4 <= len(audio) / rate <= len(back) / 4 + 1.1
     r = runner.invoke(app, ["music", "eval", str(run), "--data", str(data / "test")])
     assert r.exit_code == 0 and '"pieces": 2' in r.output, r.output
+
+
+def test_a_flat_midi_folder_holds_out_the_seeded_files(tmp_path):
+    """Without train/valid/test subfolders, ``data.val_fraction`` of the files validate: the ones the numpy order of
+    the seed picks (the rule runs were trained with), the rest train in that order; transposition comes after."""
+    from rnnkit.tasks.music.config import MusicDataConfig
+    from rnnkit.tasks.music.data import load_splits
+
+    for i in range(6):  # piece i: one key, MIDI 60 + i, over i + 2 frames at 4 fps
+        save(song([(60 + i, 0.0, (i + 2) / 4)]), tmp_path / f"p{i}.mid")
+    d = MusicDataConfig(path=str(tmp_path), val_fraction=0.34)
+    splits = load_splits(d, seed=7)
+    key = lambda r: int(np.flatnonzero(r.any(0))[0]) + LOWEST_MIDI - 60  # noqa: E731
+    order = np.random.default_rng(7).permutation(6)
+    assert [key(r) for r in splits.val] == list(order[:2]) and [key(r) for r in splits.train] == list(order[2:])
+    assert splits.test is None and "2 of the MIDI files held out" in splits.notes[1]
+    moved = load_splits(MusicDataConfig(path=str(tmp_path), val_fraction=0.34, transpose=1), seed=7)
+    assert len(moved.train) == 3 * 4 and [key(r) for r in moved.val] == list(order[:2])

@@ -16,11 +16,11 @@ from typer.testing import CliRunner
 
 from rnnkit.cli import app
 from rnnkit.config import ConfigError, apply_overrides
-from rnnkit.data.music import KEYS, read_rolls
 from rnnkit.data.sources import DataError
-from rnnkit.models.music import PianoRollNet
 from rnnkit.registry import cell_names
-from rnnkit.tasks.music.task import MusicConfig, MusicModel, _collate, _step, frame_nll, parse_frames
+from rnnkit.tasks.music.data import KEYS, collate, parse_frames, read_rolls
+from rnnkit.tasks.music.model import PianoRollNet
+from rnnkit.tasks.music.task import MusicConfig, MusicModel, _step, frame_nll
 
 runner = CliRunner()
 
@@ -82,7 +82,7 @@ def test_reader_round_trip_of_a_tiny_mat(tmp_path):
 
 @pytest.mark.parametrize(("name", "counts"), [("jsb-chorales", (229, 76, 77)), ("nottingham", (694, 173, 170))])
 def test_published_files_read_and_verify(data_root, name, counts):
-    from rnnkit.data.music import dataset_path
+    from rnnkit.tasks.music.data import dataset_path
 
     path = dataset_path(name, data_root=data_root)  # checks the sha256 registered in data/sources.py
     got = read_rolls(path)
@@ -133,7 +133,7 @@ def test_every_registered_cell_is_the_recurrence(cell):
         apply_overrides(MusicConfig(), [f"model.cell.name={cell}", "model.hidden_size=8", "model.impl=loop"]).model,
         keys=KEYS,
     )
-    batch = _collate([(roll(5, 0).astype(np.float32),), (roll(3, 1).astype(np.float32),)])
+    batch = collate([(roll(5, 0).astype(np.float32),), (roll(3, 1).astype(np.float32),)])
     out = _step(net, batch, None)
     out.loss.backward()
     assert out.n_items == 4 + 2 and torch.isfinite(out.loss)

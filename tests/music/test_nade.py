@@ -11,8 +11,9 @@ import torch
 from torch.nn import functional as F
 
 from rnnkit.config import ConfigError, apply_overrides
-from rnnkit.models.music import NadeHead
-from rnnkit.tasks.music.task import MusicConfig, MusicModel, _collate
+from rnnkit.tasks.music.data import collate
+from rnnkit.tasks.music.model import NadeHead
+from rnnkit.tasks.music.task import MusicConfig, MusicModel
 
 K, H, J = 5, 4, 3  # keys, recurrent outputs, NADE hidden units: 2^5 = 32 chords to enumerate
 
@@ -121,7 +122,7 @@ def chord_rolls(pieces: int, frames: int, seed: int) -> list[np.ndarray]:
 def test_nade_beats_independent_keys_on_chords():
     """Both outputs trained alike (full-batch Adam through the task's own step, 100 steps), scored by evaluate."""
     train, val = chord_rolls(16, 12, 0), chord_rolls(8, 12, 1)
-    batch = _collate([(r,) for r in train])
+    batch = collate([(r,) for r in train])
     nll, threads = {}, torch.get_num_threads()
     torch.set_num_threads(1)  # tiny tensors: more threads only add synchronisation on a loaded machine
     for output in ("bernoulli", "nade"):

@@ -13,8 +13,8 @@ its count (``rnnkit.data.timeparse`` reads the time).
 Row numbers in messages are 0-based data rows as pandas reads them (the CSV file line is row + 2 when the
 file has one header line).
 
-Scalers, spans and windows over a series are in ``rnnkit.data.windowing``; the published datasets in
-``rnnkit.data.forecast_datasets``.
+Scalers, spans and windows over a series are in ``rnnkit.tasks.forecast.windowing``; the published datasets in
+``rnnkit.tasks.forecast.datasets``.
 """
 
 from __future__ import annotations

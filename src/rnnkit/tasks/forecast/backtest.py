@@ -19,9 +19,9 @@ import pandas as pd
 
 from rnnkit.data import timeseries as tsd
 from rnnkit.data.sources import DataError
-from rnnkit.data.windowing import origins
 from rnnkit.tasks.forecast import metrics as fm
 from rnnkit.tasks.forecast.baselines import BASELINES, baseline_forecast
+from rnnkit.tasks.forecast.windowing import origins
 
 if TYPE_CHECKING:
     from rnnkit.tasks.forecast.task import Forecaster

@@ -10,7 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rnnkit.config import CheckpointConfig, ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig
-from rnnkit.models.forecast import DECODERS, LIKELIHOODS
+
+# The network's choices (``rnnkit.tasks.forecast.model`` says what each does); here so that the config checks them
+# without importing the network.
+LIKELIHOODS = ("point", "gaussian", "quantile")
+ANCHORS = ("none", "last", "seasonal")
+DECODERS = ("direct", "autoregressive", "recurrent")
 
 
 @dataclass(frozen=True)

@@ -11,4 +11,4 @@ TASK = TaskInfo(
 )
 
 __all__ = ["TASK", "MusicConfig", "MusicModel"]
-__getattr__ = lazy_exports({"MusicModel": "rnnkit.tasks.music.task", "MusicConfig": "rnnkit.tasks.music.task"})
+__getattr__ = lazy_exports({"MusicModel": "rnnkit.tasks.music.task", "MusicConfig": "rnnkit.tasks.music.config"})

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from rnnkit.data.midi import plot_roll, read_midi, write_midi, write_wav
-from rnnkit.data.music import LOWEST_MIDI
 from rnnkit.errors import ConfigError
 from rnnkit.tasks.cli import TaskCLI
 from rnnkit.tasks.console import errors_as_messages
-from rnnkit.tasks.music.task import MusicModel, parse_frames
+from rnnkit.tasks.music.data import parse_frames
+from rnnkit.tasks.music.midi import LOWEST_MIDI, plot_roll, read_midi, write_midi, write_wav
+from rnnkit.tasks.music.task import MusicModel
 from rnnkit.tasks.options import Opt
 
 

@@ -29,7 +29,7 @@ class _Music(nn.Module):
 
 
 def music_spec(task: Any, model: nn.Module) -> OnnxSpec:
-    from rnnkit.models.music import NadeHead
+    from rnnkit.tasks.music.model import NadeHead
 
     m = task.config.model
     nade = isinstance(model.head, NadeHead)

@@ -1,6 +1,6 @@
 """Polyphonic music modelling on piano rolls (JSB Chorales, Nottingham): frame t predicts frame t+1.
 
-A thin task over the shared core: (T, 88) rolls from ``rnnkit.data.music`` -> ``PianoRollNet`` (``rnnkit.nn
+A thin task over the shared core: (T, 88) rolls from ``rnnkit.tasks.music.data`` -> ``PianoRollNet`` (``rnnkit.nn
 .Recurrent`` over any registered cell, then 88 sigmoid outputs) -> binary cross-entropy summed over the keys.
 Pieces are whole sequences, batched by length (``BucketBatches``); each piece starts from a zero state.
 
@@ -14,9 +14,9 @@ nats per frame: summed over the 88 keys, averaged over all predicted frames of t
 more than a short one; the first frame of a piece is read, never scored). ``frame_nll`` computes the sums;
 the training loss is the same quantity per batch, so fit's frame-weighted ``val_loss`` is the validation NLL
 and picks ``best``. With ``model.output=nade`` the logits of key k also depend on the keys below it in the same
-frame (``rnnkit.models.music``), and the same sum is the exact NLL of the frame under the NADE.
+frame (``rnnkit.tasks.music.model``), and the same sum is the exact NLL of the frame under the NADE.
 
-MIDI: ``--data FOLDER`` of .mid files (``rnnkit.data.midi``) at ``data.fs`` frames per second, optionally
+MIDI: ``--data FOLDER`` of .mid files (``rnnkit.tasks.music.midi``) at ``data.fs`` frames per second, optionally
 transposed (``data.transpose``); ``generate --midi/--png/--wav`` writes the sample (the .wav by pretty_midi's sine
 synthesis: no soundfont renderer here). Not here: RNN-RBM outputs.
 
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,71 +35,14 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from rnnkit.config import ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig, _check, _one_of
-from rnnkit.data.midi import (
-    MIDI_SUFFIXES,
-    read_midi,
-    read_midi_folder,
-    transpositions,
-)
-from rnnkit.data.music import KEYS, LOWEST_MIDI, MUSIC_DATASETS, SPLITS, check_roll, dataset_path, read_rolls
-from rnnkit.data.sequences import BucketBatches
+from rnnkit.config import ConfigError
 from rnnkit.data.sources import DataError
-from rnnkit.models.music import NadeHead, PianoRollNet
 from rnnkit.tasks.base import Splits, Task
+from rnnkit.tasks.music import data as music_data
+from rnnkit.tasks.music.config import MusicConfig, MusicDataConfig, MusicModelConfig
+from rnnkit.tasks.music.data import KEYS, check_roll, parse_frames
+from rnnkit.tasks.music.model import NadeHead, PianoRollNet
 from rnnkit.train import StepOutput
-
-# ---- configuration ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MusicModelConfig(ModelConfig):
-    hidden_size: int = 256
-    input_dropout: float = 0.0  # dropout on the keys of the frames read (never on the frames scored)
-    head_dropout: float = 0.3  # dropout on the recurrent outputs before the 88 sigmoids (JSB is small: 229 pieces)
-    output: str = "bernoulli"  # bernoulli: 88 independent keys; nade: keys modelled jointly (RNN-NADE)
-    nade_hidden: int = 150  # the NADE's hidden units (output="nade" only)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.bidirectional:
-            raise ConfigError("config model.bidirectional: frame t+1 is predicted from the past only; set it false")
-        for k in ("input_dropout", "head_dropout"):
-            v = getattr(self, k)
-            _check(0.0 <= v < 1.0, f"model.{k}", f"is a probability in [0, 1), got {v}")
-        _one_of(self.output, "model.output", ("bernoulli", "nade"))
-        _check(self.nade_hidden > 0, "model.nade_hidden", f"must be > 0, got {self.nade_hidden}")
-
-
-@dataclass(frozen=True)
-class MusicDataConfig(DataConfig):
-    """``dataset`` (jsb-chorales, nottingham) or ``path``: a .mat with traindata/validdata/testdata, or a folder of
-    MIDI files (with train/ valid/ test/ subfolders, or not: then ``val_fraction`` of its files validate)."""
-
-    batch_size: int = 8
-    fs: float = 4.0  # frames per second when reading or writing MIDI (a .mat is already in frames)
-    transpose: int = 0  # augment the training pieces with every shift of up to this many semitones either way
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        _check(self.fs > 0, "data.fs", f"must be > 0 frames per second, got {self.fs}")
-        _check(0 <= self.transpose <= 12, "data.transpose", f"must be 0..12 semitones, got {self.transpose}")
-        if self.dataset is not None and self.dataset not in MUSIC_DATASETS:
-            raise ConfigError(f"config data.dataset: one of {', '.join(MUSIC_DATASETS)}, got {self.dataset!r}")
-
-
-def _music_train() -> TrainConfig:
-    return TrainConfig(unit="frames", epochs=200, patience=15, lr=1e-3)
-
-
-@dataclass(frozen=True)
-class MusicConfig(RunConfig):
-    task: str = "music"
-    run_dir: str = ""
-    model: MusicModelConfig = field(default_factory=MusicModelConfig)
-    data: MusicDataConfig = field(default_factory=MusicDataConfig)
-    train: TrainConfig = field(default_factory=_music_train)
-
 
 # ---- the metric -------------------------------------------------------------------------------------------
 
@@ -113,43 +55,12 @@ def frame_nll(logits: Tensor, target: Tensor, lengths: Tensor) -> tuple[Tensor, 
     return (per_key.sum(-1) * mask).sum(), mask.sum()
 
 
-def _collate(items: Sequence[tuple[np.ndarray]]) -> tuple[Tensor, Tensor]:
-    """Pieces -> (rolls (N, T, K) zero-padded, lengths (N,))."""
-    lengths = torch.tensor([len(it[0]) for it in items])
-    rolls = torch.zeros(len(items), int(lengths.max()), KEYS)
-    for i, (r,) in enumerate(items):
-        rolls[i, : len(r)] = torch.from_numpy(r)
-    return rolls, lengths
-
-
 def _step(model: torch.nn.Module, batch: tuple[Tensor, Tensor], state: Any) -> StepOutput:
     """fit's step: NLL per predicted frame (summed over keys); n_items = frames, so means are frame-weighted."""
     rolls, lengths = batch  # (N, T, K), (N,)
     logits, _ = model(rolls[:, :-1], lengths=lengths - 1, target=rolls[:, 1:])  # (N, T-1, K): t -> t+1's logits
     total, frames = frame_nll(logits, rolls[:, 1:], lengths - 1)
     return StepOutput(total / frames, None, int(frames))
-
-
-def _batches(pieces: Sequence[np.ndarray], batch_size: int, *, shuffle: bool, seed: int = 0) -> BucketBatches:
-    return BucketBatches([(r,) for r in pieces], batch_size, collate_fn=_collate, shuffle=shuffle, seed=seed)
-
-
-def parse_frames(line: str) -> np.ndarray:
-    """``"60,64,67 62,65 -"`` (frames separated by spaces, MIDI notes by commas, ``-`` a silent frame) -> (T, 88)."""
-    frames = line.split()
-    if not frames:
-        raise DataError("an empty input: give frames like '60,64,67 62,65,69' (MIDI notes 21..108, '-' = silence)")
-    roll = np.zeros((len(frames), KEYS), dtype=np.float32)
-    for t, f in enumerate(frames):
-        for n in [] if f == "-" else f.split(","):
-            try:
-                k = int(n) - LOWEST_MIDI
-            except ValueError:
-                raise DataError(f"frame {t + 1} {f!r}: {n!r} is not a MIDI note number (21..108)") from None
-            if not 0 <= k < KEYS:
-                raise DataError(f"frame {t + 1} {f!r}: MIDI note {n} is outside the piano (21..108)")
-            roll[t, k] = 1.0
-    return roll
 
 
 # ---- the task ---------------------------------------------------------------------------------------------
@@ -161,58 +72,9 @@ class MusicModel(Task):
     name = "music"
     Config = MusicConfig
 
-    def _source(self) -> Path:
-        d = self.config.data
-        if d.path is None and d.dataset is None:
-            raise ConfigError(
-                f"config data: give --dataset ({', '.join(MUSIC_DATASETS)}) or --data FILE.mat "
-                "or --data FOLDER of .mid files"
-            )
-        return Path(d.path) if d.path is not None else dataset_path(d.dataset, data_root=d.data_root)
-
-    def _read(self, path: str | Path) -> dict[str, list[np.ndarray]]:
-        """Rolls by split from a .mat, a folder of MIDI files or one MIDI file (all ``train``)."""
-        p = Path(path)
-        if p.is_dir():
-            return read_midi_folder(p, fs=self.config.data.fs)
-        if p.suffix.lower() in MIDI_SUFFIXES:
-            return {"train": [check_roll(read_midi(p, fs=self.config.data.fs), where=str(p))]}
-        return read_rolls(p)
-
-    def _all(self, path: str | Path, split: str) -> list[np.ndarray]:
-        """The pieces of a --val/--test source: a .mat's ``split`` (validdata, testdata), or every MIDI piece."""
-        rolls = self._read(path)
-        if Path(path).suffix.lower() == ".mat":
-            if split not in rolls:
-                raise DataError(f"{path}: has no {SPLITS[split]} to use")
-            return rolls[split]
-        return [r for pieces in rolls.values() for r in pieces]
-
     def load_data(self) -> Splits:
-        d = self.config.data
-        src = self._source()
-        rolls = self._read(src)
-        if "train" not in rolls:
-            raise DataError(f"{src}: has no training pieces (traindata, or MIDI files)")
-        train, notes = (
-            rolls["train"],
-            [
-                f"{src.name}: "
-                + ("official splits as published" if src.suffix == ".mat" else f"MIDI at {d.fs:g} frames per second")
-            ],
-        )
-        val = self._all(d.val_path, "valid") if d.val_path else rolls.get("valid")
-        if val is None and src.suffix != ".mat" and d.val_fraction > 0 and len(train) > 1:
-            order = np.random.default_rng(self.config.train.seed).permutation(len(train))
-            n_val = max(1, int(round(d.val_fraction * len(train))))
-            val, train = [train[i] for i in order[:n_val]], [train[i] for i in order[n_val:]]
-            notes.append(f"{n_val} of the MIDI files held out for validation (data.val_fraction)")
-        test = self._all(d.test_path, "test") if d.test_path else rolls.get("test")
-        if d.transpose:
-            n = len(train)
-            train = transpositions(train, d.transpose)
-            notes.append(f"training pieces transposed by up to ±{d.transpose} semitones: {n} -> {len(train)}")
-        return Splits(train, val, test, notes=notes)
+        """The configured pieces and their splits (``data.load_splits``)."""
+        return music_data.load_splits(self.config.data, seed=self.config.train.seed)
 
     def describe_data(self, splits: Splits) -> str:
         n = lambda x: "none" if x is None else f"{len(x):,} ({sum(len(r) for r in x):,} frames)"  # noqa: E731
@@ -228,8 +90,8 @@ class MusicModel(Task):
 
     def make_batches(self, train: Any, val: Any) -> tuple[Any, Any]:
         d, seed = self.config.data, self.config.train.seed
-        val_b = _batches(val, d.eval_batch_size or d.batch_size, shuffle=False) if val else None
-        return _batches(train, d.batch_size, shuffle=True, seed=seed), val_b
+        val_b = music_data.batches(val, d.eval_batch_size or d.batch_size, shuffle=False) if val else None
+        return music_data.batches(train, d.batch_size, shuffle=True, seed=seed), val_b
 
     step = staticmethod(_step)
 
@@ -245,7 +107,8 @@ class MusicModel(Task):
         model.eval()
         total, frames = 0.0, 0
         with self.inference():
-            for rolls, lengths in _batches(pieces, self.config.data.eval_batch_size or 32, shuffle=False).epoch(0):
+            batches = music_data.batches(pieces, self.config.data.eval_batch_size or 32, shuffle=False)
+            for rolls, lengths in batches.epoch(0):
                 logits, _ = model(rolls[:, :-1], lengths=lengths - 1, target=rolls[:, 1:])
                 s, n = frame_nll(logits.double(), rolls[:, 1:].double(), lengths - 1)
                 total, frames = total + float(s), frames + int(n)
@@ -273,12 +136,7 @@ class MusicModel(Task):
 
     def read_eval_data(self, path: Path) -> Any:
         """A .mat's testdata, or every piece of a MIDI file or folder (at the run's data.fs)."""
-        if path.is_dir() or path.suffix.lower() in MIDI_SUFFIXES:
-            return self._all(path, "test")
-        rolls = read_rolls(path)
-        if "test" not in rolls:
-            raise DataError(f"{path}: has no testdata to score")
-        return rolls["test"]
+        return music_data.eval_pieces(path, fs=self.config.data.fs)
 
     # -- prediction ---------------------------------------------------------------------------------------
 
@@ -322,3 +180,6 @@ class MusicModel(Task):
                 x = nxt[:, None]  # (1, 1, K)
                 out.append(nxt[0].numpy())
         return np.stack(out) if out else np.zeros((0, KEYS), dtype=np.float32)
+
+
+__all__ = ["MusicConfig", "MusicDataConfig", "MusicModel", "MusicModelConfig", "frame_nll", "parse_frames"]
