@@ -27,7 +27,8 @@ from common import host_line, interleaved
 
 from rnnkit.config import apply_overrides
 from rnnkit.data.readers import ClassificationData
-from rnnkit.tasks.classify.task import Classifier, ClassifierConfig
+from rnnkit.tasks.classify.config import ClassifierConfig
+from rnnkit.tasks.classify.task import Classifier
 from rnnkit.tasks.speech.task import SpeechConfig, SpeechRecognizer
 
 

@@ -16,6 +16,8 @@ from typing import Any
 REMOVED_IN = "0.3"
 
 MOVED: dict[str, str] = {
+    "rnnkit.tasks.classify.metrics": "rnnkit.tasks.metrics",
+    "rnnkit.models.classifier": "rnnkit.tasks.classify.model",
     "rnnkit.tasks.speech.plot": "rnnkit.tasks.speech_ctc.plot",
     "rnnkit.tasks.speech.strings": "rnnkit.tasks.speech_ctc.data",
     "rnnkit.tasks.speech.ctc": "rnnkit.tasks.speech_ctc.ctc",
@@ -23,6 +25,13 @@ MOVED: dict[str, str] = {
 }
 
 MOVED_NAMES: dict[str, dict[str, str]] = {
+    "rnnkit.tasks.classify.task": {
+        "INPUTS": "rnnkit.tasks.classify.config",
+        "ClassifierModelConfig": "rnnkit.tasks.classify.config",
+        "ClassifierDataConfig": "rnnkit.tasks.classify.config",
+        "random_split": "rnnkit.tasks.classify.data",
+        "kfold_split": "rnnkit.tasks.classify.data",
+    },
     "rnnkit.registry": {"get_task": "rnnkit.tasks", "task_names": "rnnkit.tasks"},
 }
 

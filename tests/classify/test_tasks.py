@@ -12,7 +12,9 @@ import torch
 from rnnkit.config import apply_overrides
 from rnnkit.data.readers import ClassificationData, ColumnData
 from rnnkit.data.sources import DataError
-from rnnkit.tasks.classify.task import Classifier, ClassifierConfig, kfold_split, random_split
+from rnnkit.tasks.classify.config import ClassifierConfig
+from rnnkit.tasks.classify.data import kfold_split, random_split
+from rnnkit.tasks.classify.task import Classifier
 from rnnkit.tasks.tag.task import Tagger, TaggerConfig
 
 QUIET = ["train.quiet=true", "data.val_fraction=0", "train.log_every=1000"]
@@ -150,7 +152,7 @@ def test_tagger_learns_with_chars_and_crf(tmp_path, crf):
 
 def test_word_dropout_replaces_tokens_with_unk_in_training_only():
     from rnnkit.config import ConfigError
-    from rnnkit.tasks.classify.task import ClassifierNet
+    from rnnkit.tasks.classify.model import ClassifierNet
 
     cfg = apply_overrides(
         ClassifierConfig(),
@@ -185,7 +187,7 @@ def test_word_dropout_replaces_tokens_with_unk_in_training_only():
 
 
 def test_ensemble_averages_member_probabilities():
-    from rnnkit.tasks.classify.task import evaluate_ensemble
+    from rnnkit.tasks.classify.ensemble import evaluate_ensemble
 
     data = _toy_text(20)
     members = []

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor, nn
 
-from rnnkit.models.classifier import ClassifierNet
+from rnnkit.tasks.classify.model import ClassifierNet
 
 if TYPE_CHECKING:
     from rnnkit.tasks.speech.task import SpeechModelConfig
