@@ -32,6 +32,16 @@ MOVED_NAMES: dict[str, dict[str, str]] = {
         "random_split": "rnnkit.tasks.classify.data",
         "kfold_split": "rnnkit.tasks.classify.data",
     },
+    "rnnkit.tasks.speech.task": {
+        "SPLITS": "rnnkit.tasks.speech.config",
+        "NORMALIZE": "rnnkit.tasks.speech.config",
+        "SpeechModelConfig": "rnnkit.tasks.speech.config",
+        "SpeechDataConfig": "rnnkit.tasks.speech.config",
+    },
+    "rnnkit.tasks.speech_ctc.task": {
+        "CTCModelConfig": "rnnkit.tasks.speech_ctc.config",
+        "CTCDataConfig": "rnnkit.tasks.speech_ctc.config",
+    },
     "rnnkit.registry": {"get_task": "rnnkit.tasks", "task_names": "rnnkit.tasks"},
 }
 
