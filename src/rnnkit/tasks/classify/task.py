@@ -8,6 +8,10 @@ weights. Training goes through ``rnnkit.train.fit``; batches are length-bucketed
 The run folder holds ``config.json`` (a valid ``--config``), ``task.json`` (classes, vocabulary, scaler) and
 fit's checkpoints, so ``Classifier.load(run_dir)`` rebuilds the exact model for ``eval`` and ``predict``.
 
+Beside this file: ``config.py`` (the sections), ``data.py`` (reading and the seeded splits), ``model.py``
+(``ClassifierNet``), ``ensemble.py`` (the report, for one run or the mean of several), ``images.py`` (images as
+sequences), ``report.py`` (printing, the confusion PNG).
+
 Shape letters: N batch, T time, D input channels, E embedding size, H hidden, C classes.
 """
 

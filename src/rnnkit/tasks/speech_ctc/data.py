@@ -1,12 +1,12 @@
 """The connected-word task's data: digit strings made from isolated recordings, transcribed utterances, their
 seeded splits and their batches.
 
-Strings are deterministic from a seed and never mix splits.
-``make_strings(recordings, n, seed=...)`` draws ``n`` strings of ``min_len..max_len`` recordings (uniform length,
-recordings drawn with replacement) and a silence before, between and after them (uniform in 0..max_gap samples).
-Called once with the training recordings and once with the test recordings, a test string can only hold test
-recordings. ``render`` concatenates the waveforms and the silences (plus Gaussian noise of std ``noise`` when
-asked, seeded by the string), so the same seed gives the same audio bit for bit.
+Strings are deterministic from a seed and never mix splits: ``make_strings(recordings, n, seed=...)`` draws ``n``
+strings of ``min_len..max_len`` recordings (uniform length, recordings drawn with replacement) and a silence
+before, between and after them (uniform in 0..max_gap samples). Called once with the training recordings and once
+with the test recordings, a test string can only hold test recordings. ``render`` concatenates the waveforms and
+the silences (plus Gaussian noise of std ``noise`` when asked, seeded by the string), so the same seed gives the
+same audio bit for bit.
 
 The seeded splits (validation recordings out of the training recordings; a CSV's transcribed utterances into
 train / validation / test) draw NumPy's order through ``rnnkit.data.splits``.
