@@ -27,8 +27,10 @@ from common import host_line, interleaved
 
 from rnnkit.config import apply_overrides
 from rnnkit.data.readers import ClassificationData
-from rnnkit.tasks.classify.task import Classifier, ClassifierConfig
-from rnnkit.tasks.speech.task import SpeechConfig, SpeechRecognizer
+from rnnkit.tasks.classify.config import ClassifierConfig
+from rnnkit.tasks.classify.task import Classifier
+from rnnkit.tasks.speech.config import SpeechConfig
+from rnnkit.tasks.speech.task import SpeechRecognizer
 
 
 def build(V: int, H: int) -> Classifier:

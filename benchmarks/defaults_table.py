@@ -36,7 +36,8 @@ def _tsv(data, path: Path) -> Path:
 
 
 def _classify_files(d: Path, **data: object) -> list[str]:
-    from rnnkit.tasks.classify.task import ClassifierDataConfig, load_splits
+    from rnnkit.tasks.classify.config import ClassifierDataConfig
+    from rnnkit.tasks.classify.data import load_splits
 
     train, _, test = load_splits(ClassifierDataConfig(data_root=_root(), val_fraction=0, **data))
     return ["classify", "--data", str(_tsv(train, d / "train.tsv")), "--test", str(_tsv(test, d / "test.tsv"))]

@@ -27,8 +27,10 @@ from common import print_host, split_overrides  # noqa: E402
 from quality_classify import SETTINGS, machine  # noqa: E402
 
 from rnnkit.config import apply_overrides  # noqa: E402
-from rnnkit.tasks.classify.task import ClassificationData, Classifier, ClassifierConfig  # noqa: E402
-from rnnkit.tasks.classify.task import load_splits as classify_splits  # noqa: E402
+from rnnkit.data.readers import ClassificationData  # noqa: E402
+from rnnkit.tasks.classify.config import ClassifierConfig  # noqa: E402
+from rnnkit.tasks.classify.data import load_splits as classify_splits  # noqa: E402
+from rnnkit.tasks.classify.task import Classifier  # noqa: E402
 from rnnkit.train import FitState  # noqa: E402
 from rnnkit.train.callbacks import Callback  # noqa: E402
 from rnnkit.train.loop import WeightEMA  # noqa: E402

@@ -34,9 +34,11 @@ import torch
 from common import print_host, split_overrides
 
 from rnnkit.config import apply_overrides, to_dict
-from rnnkit.tasks.classify import metrics as class_metrics
-from rnnkit.tasks.classify.task import Classifier, ClassifierConfig, evaluate_ensemble
-from rnnkit.tasks.classify.task import load_splits as classify_splits
+from rnnkit.tasks import metrics as class_metrics
+from rnnkit.tasks.classify.config import ClassifierConfig
+from rnnkit.tasks.classify.data import load_splits as classify_splits
+from rnnkit.tasks.classify.ensemble import evaluate_ensemble
+from rnnkit.tasks.classify.task import Classifier
 from rnnkit.tasks.tag.task import Tagger, TaggerConfig
 from rnnkit.tasks.tag.task import load_splits as tag_splits
 

@@ -23,6 +23,8 @@ MOVED: dict[str, str] = {
     "rnnkit.data.forecast_datasets": "rnnkit.tasks.forecast.datasets",
     "rnnkit.data.windowing": "rnnkit.tasks.forecast.windowing",
     "rnnkit.models.forecast": "rnnkit.tasks.forecast.model",
+    "rnnkit.tasks.classify.metrics": "rnnkit.tasks.metrics",
+    "rnnkit.models.classifier": "rnnkit.tasks.classify.model",
     "rnnkit.tasks.speech.plot": "rnnkit.tasks.speech_ctc.plot",
     "rnnkit.tasks.speech.strings": "rnnkit.tasks.speech_ctc.data",
     "rnnkit.tasks.speech.ctc": "rnnkit.tasks.speech_ctc.ctc",
@@ -30,6 +32,23 @@ MOVED: dict[str, str] = {
 }
 
 MOVED_NAMES: dict[str, dict[str, str]] = {
+    "rnnkit.tasks.classify.task": {
+        "INPUTS": "rnnkit.tasks.classify.config",
+        "ClassifierModelConfig": "rnnkit.tasks.classify.config",
+        "ClassifierDataConfig": "rnnkit.tasks.classify.config",
+        "random_split": "rnnkit.tasks.classify.data",
+        "kfold_split": "rnnkit.tasks.classify.data",
+    },
+    "rnnkit.tasks.speech.task": {
+        "SPLITS": "rnnkit.tasks.speech.config",
+        "NORMALIZE": "rnnkit.tasks.speech.config",
+        "SpeechModelConfig": "rnnkit.tasks.speech.config",
+        "SpeechDataConfig": "rnnkit.tasks.speech.config",
+    },
+    "rnnkit.tasks.speech_ctc.task": {
+        "CTCModelConfig": "rnnkit.tasks.speech_ctc.config",
+        "CTCDataConfig": "rnnkit.tasks.speech_ctc.config",
+    },
     "rnnkit.registry": {"get_task": "rnnkit.tasks", "task_names": "rnnkit.tasks"},
 }
 

@@ -155,7 +155,7 @@ def test_shipped_configs_are_the_benchmark_settings(file, monkeypatch):
     from pathlib import Path
 
     from rnnkit.config import apply_overrides, load_config
-    from rnnkit.tasks.classify.task import ClassifierConfig
+    from rnnkit.tasks.classify.config import ClassifierConfig
     from rnnkit.tasks.tag.task import TaggerConfig
 
     root = Path(__file__).resolve().parents[2]

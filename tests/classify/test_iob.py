@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from rnnkit.data import iob
 from rnnkit.data.sources import DataError
-from rnnkit.tasks.classify.metrics import span_f1, span_f1_by_type
+from rnnkit.tasks.metrics import span_f1, span_f1_by_type
 
 TYPES = ["PER", "LOC", "ORG"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnnkit.tasks.classify.metrics import (
+from rnnkit.tasks.metrics import (
     accuracy,
     class_report,
     confusion_matrix,

@@ -3,6 +3,7 @@ bad input (unknown labels, over-long sequences, wrong input kind) gives the docu
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import replace
 
 import numpy as np
@@ -12,7 +13,10 @@ import torch
 from rnnkit.config import apply_overrides
 from rnnkit.data.readers import ClassificationData, ColumnData
 from rnnkit.data.sources import DataError
-from rnnkit.tasks.classify.task import Classifier, ClassifierConfig, kfold_split, random_split
+from rnnkit.moved import MOVED_NAMES
+from rnnkit.tasks.classify.config import ClassifierConfig
+from rnnkit.tasks.classify.data import kfold_split, random_split
+from rnnkit.tasks.classify.task import Classifier
 from rnnkit.tasks.tag.task import Tagger, TaggerConfig
 
 QUIET = ["train.quiet=true", "data.val_fraction=0", "train.log_every=1000"]
@@ -150,7 +154,7 @@ def test_tagger_learns_with_chars_and_crf(tmp_path, crf):
 
 def test_word_dropout_replaces_tokens_with_unk_in_training_only():
     from rnnkit.config import ConfigError
-    from rnnkit.tasks.classify.task import ClassifierNet
+    from rnnkit.tasks.classify.model import ClassifierNet
 
     cfg = apply_overrides(
         ClassifierConfig(),
@@ -185,7 +189,7 @@ def test_word_dropout_replaces_tokens_with_unk_in_training_only():
 
 
 def test_ensemble_averages_member_probabilities():
-    from rnnkit.tasks.classify.task import evaluate_ensemble
+    from rnnkit.tasks.classify.ensemble import evaluate_ensemble
 
     data = _toy_text(20)
     members = []
@@ -217,3 +221,26 @@ def test_ensemble_averages_member_probabilities():
         evaluate_ensemble(members, data)
     with pytest.raises(ValueError, match="at least one"):
         evaluate_ensemble([], data)
+
+
+_MOVED_HERE = [  # the names that left classify's, speech's and speech-ctc's task.py for config.py / data.py
+    (old, name, new)
+    for old, moved in MOVED_NAMES.items()
+    if old.startswith(("rnnkit.tasks.classify.", "rnnkit.tasks.speech"))
+    for name, new in moved.items()
+]
+
+
+@pytest.mark.parametrize(
+    ("old", "name", "new"),
+    [
+        *_MOVED_HERE,
+        ("rnnkit.models.classifier", "ClassifierNet", "rnnkit.tasks.classify.model"),
+        ("rnnkit.tasks.classify.metrics", "class_report", "rnnkit.tasks.metrics"),
+    ],
+)
+def test_names_that_left_a_classify_or_speech_module_still_import_from_it_with_a_warning(old, name, new):
+    """One release of grace (rnnkit.moved): the old path hands over the very object and says where it lives now."""
+    with pytest.warns(DeprecationWarning, match=rf"{old}\.{name} moved to {new}\.{name}"):
+        got = getattr(importlib.import_module(old), name)
+    assert got is getattr(importlib.import_module(new), name)

@@ -21,7 +21,8 @@ from rnnkit.config import apply_overrides  # noqa: E402
 from rnnkit.data.readers import ClassificationData, ColumnData  # noqa: E402
 from rnnkit.data.text import Vocab  # noqa: E402
 from rnnkit.registry import cell_names  # noqa: E402
-from rnnkit.tasks.classify.task import Classifier, ClassifierConfig  # noqa: E402
+from rnnkit.tasks.classify.config import ClassifierConfig  # noqa: E402
+from rnnkit.tasks.classify.task import Classifier  # noqa: E402
 from rnnkit.tasks.forecast.config import ForecastConfig  # noqa: E402
 from rnnkit.tasks.forecast.task import Forecaster  # noqa: E402
 from rnnkit.tasks.forecast.windowing import Scaler  # noqa: E402

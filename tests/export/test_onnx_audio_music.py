@@ -17,8 +17,10 @@ from rnnkit.config import apply_overrides  # noqa: E402
 from rnnkit.registry import cell_names  # noqa: E402
 from rnnkit.tasks.music.data import KEYS  # noqa: E402
 from rnnkit.tasks.music.task import MusicConfig, MusicModel  # noqa: E402
-from rnnkit.tasks.speech.task import SpeechConfig, SpeechRecognizer  # noqa: E402
-from rnnkit.tasks.speech_ctc.task import CTCConfig, SpeechCTC  # noqa: E402
+from rnnkit.tasks.speech.config import SpeechConfig  # noqa: E402
+from rnnkit.tasks.speech.task import SpeechRecognizer  # noqa: E402
+from rnnkit.tasks.speech_ctc.config import CTCConfig  # noqa: E402
+from rnnkit.tasks.speech_ctc.task import SpeechCTC  # noqa: E402
 
 TOL = 1e-5
 CELLS = cell_names()

@@ -19,7 +19,7 @@ from rnnkit.cli import app
 from rnnkit.tasks.speech import SpeechCTC
 from rnnkit.tasks.speech import data as speech_data
 from rnnkit.tasks.speech_ctc.ctc import beam_decode, collapse, edit_distance, error_rates, greedy_decode
-from rnnkit.tasks.speech_ctc.data import make_strings, render
+from rnnkit.tasks.speech_ctc.data import Transcribed, make_strings, render, split_transcribed, split_validation
 from tests.speech.tones import write_tones
 
 runner = CliRunner()
@@ -117,6 +117,41 @@ def test_the_generator_is_seeded_and_never_mixes_training_and_test_recordings(tm
     assert all(int(n.split("_")[2].split(".")[0]) < 2 for n in te)  # test strings: test recordings only
     assert all(int(n.split("_")[2].split(".")[0]) >= 2 for n in tr | va) and not tr & va
     assert (len(s.train), len(s.val), len(s.test)) == (30, 6, 20)
+
+
+@pytest.mark.parametrize(
+    ("n", "test_fraction", "val_fraction", "seed", "test_given"),
+    [(10, 0.15, 0.1, 2024, False), (57, 0.2, 0.0, 1, False), (33, 0.15, 0.2, 9, True), (2, 0.1, 0.5, 0, False)],
+)
+def test_transcript_splits_are_numpys_seeded_order_cut_as_before(n, test_fraction, val_fraction, seed, test_given):
+    """A CSV of transcripts is split in one ``default_rng(seed).permutation`` order (through rnnkit.data.splits):
+    test first (at least one unless a test file is given), then validation, the rest training, as before the move."""
+    order = np.random.default_rng(seed).permutation(n).tolist()
+    n_test = 0 if test_given else max(1, round(n * test_fraction))
+    n_val = round((n - n_test) * val_fraction)
+    train, val, test = split_transcribed(
+        n, test_fraction=test_fraction, val_fraction=val_fraction, seed=seed, test_given=test_given
+    )
+    assert (train, val, test) == (order[n_test + n_val :], order[n_test : n_test + n_val], order[:n_test])
+    assert sorted(train + val + test) == list(range(n))
+    if (n, seed) == (10, 2024):
+        assert (train, val, test) == ([9, 0, 7, 4, 1, 6, 8], [2], [3, 5])  # pinned: the draw before the move (0.1)
+    every = Transcribed([np.full((1, 1), i, np.float32) for i in range(n)], [(str(i),) for i in range(n)], "t.csv")
+    part = every.subset(test)
+    assert part.words == [(str(i),) for i in test] and [int(x[0, 0]) for x in part.inputs] == test
+    assert part.source == "t.csv"
+
+
+@pytest.mark.parametrize(("n", "fraction", "seed"), [(10, 0.2, 2025), (7, 0.01, 3), (48, 0.1, 2025)])
+def test_validation_recordings_are_a_seeded_part_of_training_in_file_order(n, fraction, seed):
+    """At least one recording is held out; both parts keep the recordings' order; the draw is NumPy's, as before."""
+    recs = [f"r{i}" for i in range(n)]
+    train, val = split_validation(recs, fraction, seed)
+    perm = np.random.default_rng(seed).permutation(n).tolist()
+    k = max(1, round(n * fraction))
+    assert val == [recs[i] for i in sorted(perm[:k])] and train == [recs[i] for i in sorted(perm[k:])]
+    if (n, seed) == (10, 2025):
+        assert val == ["r2", "r3"]  # pinned: the draw before the move (0.1)
 
 
 def test_render_is_silence_recording_silence_with_seeded_noise():

@@ -79,6 +79,21 @@ def test_official_index_split_and_validation_from_training_only(tones, tmp_path)
     assert not {r.path for r in a[0]} & {r.path for r in a[1]}
 
 
+@pytest.mark.parametrize(("n", "fraction", "seed"), [(12, 0.25, 2024), (8, 0.15, 0), (101, 0.1, 7), (40, 0.5, 3)])
+def test_the_random_split_holds_out_the_recordings_it_always_held_out(n, fraction, seed):
+    """split='random' goes through rnnkit.data.splits (NumPy's order) and keeps the draw it had before: the test set
+    is the first round(n * fraction) of ``default_rng(seed).permutation(n)``, in file order; saved runs keep theirs."""
+    recs = [speech_data.Recording(Path(f"{i}.wav"), "x") for i in range(n)]
+    train, test, _ = speech_data.split_recordings(
+        recs, split="random", test_below=0, test_speaker="", test_fraction=fraction, seed=seed
+    )
+    held = set(np.random.default_rng(seed).permutation(n)[: int(round(n * fraction))].tolist())
+    assert [r.path.stem for r in test] == [str(i) for i in range(n) if i in held]
+    assert [r.path.stem for r in train] == [str(i) for i in range(n) if i not in held]
+    if (n, fraction, seed) == (12, 0.25, 2024):
+        assert [r.path.stem for r in test] == ["5", "7", "10"]  # pinned: the draw before the move (0.1)
+
+
 def test_global_normalisation_is_fitted_on_the_training_part_only(tones, tmp_path):
     task = _task(tones, tmp_path, overrides={"data.val_fraction": 0.0})
     s = task.load_data()

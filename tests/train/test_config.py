@@ -143,7 +143,7 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 def _task_configs() -> list[type]:
-    from rnnkit.tasks.classify.task import ClassifierConfig
+    from rnnkit.tasks.classify.config import ClassifierConfig
     from rnnkit.tasks.forecast.task import ForecastConfig
     from rnnkit.tasks.lm.task import LMConfig
     from rnnkit.tasks.tag.task import TaggerConfig
@@ -201,7 +201,8 @@ def test_model_from_config_clamps_indrnn(tmp_path, impl):
     import torch
 
     from rnnkit.reference.cells import indrnn as ref_indrnn
-    from rnnkit.tasks.classify.task import ClassifierConfig, ClassifierNet
+    from rnnkit.tasks.classify.config import ClassifierConfig
+    from rnnkit.tasks.classify.model import ClassifierNet
 
     gamma = 0.5
     cfg = config_from_cli(

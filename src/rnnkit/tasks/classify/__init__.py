@@ -11,5 +11,5 @@ TASK = TaskInfo(
 
 __all__ = ["TASK", "Classifier", "ClassifierConfig"]
 __getattr__ = lazy_exports(
-    {"Classifier": "rnnkit.tasks.classify.task", "ClassifierConfig": "rnnkit.tasks.classify.task"}
+    {"Classifier": "rnnkit.tasks.classify.task", "ClassifierConfig": "rnnkit.tasks.classify.config"}
 )

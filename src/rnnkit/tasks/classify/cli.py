@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from rnnkit.data.images import ImageData
+from rnnkit.tasks.classify.ensemble import evaluate_ensemble
 from rnnkit.tasks.classify.images import plot_misclassified
 from rnnkit.tasks.classify.report import print_report, save_confusion_png
-from rnnkit.tasks.classify.task import Classifier, evaluate_ensemble
+from rnnkit.tasks.classify.task import Classifier
 from rnnkit.tasks.cli import TaskCLI
 from rnnkit.tasks.options import Opt
 

@@ -8,6 +8,10 @@ weights. Training goes through ``rnnkit.train.fit``; batches are length-bucketed
 The run folder holds ``config.json`` (a valid ``--config``), ``task.json`` (classes, vocabulary, scaler) and
 fit's checkpoints, so ``Classifier.load(run_dir)`` rebuilds the exact model for ``eval`` and ``predict``.
 
+Beside this file: ``config.py`` (the sections), ``data.py`` (reading and the seeded splits), ``model.py``
+(``ClassifierNet``), ``ensemble.py`` (the report, for one run or the mean of several), ``images.py`` (images as
+sequences), ``report.py`` (printing, the confusion PNG).
+
 Shape letters: N batch, T time, D input channels, E embedding size, H hidden, C classes.
 """
 
@@ -15,7 +19,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,125 +27,23 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from rnnkit.config import (
-    ConfigError,
-    DataConfig,
-    ModelConfig,
-    RunConfig,
-    TrainConfig,
-    _one_of,
-    apply_overrides,
-)
-from rnnkit.data import readers, splits
-from rnnkit.data.images import SEQUENCE_MODES, ImageData, has_test_split, is_image_source
+from rnnkit.config import apply_overrides
+from rnnkit.data import readers
+from rnnkit.data.images import ImageData, has_test_split, is_image_source
 from rnnkit.data.readers import ClassificationData
 from rnnkit.data.sequences import BucketBatches, PadCollate, truncate
 from rnnkit.data.sources import DataError
 from rnnkit.data.text import UNK, Vocab
-from rnnkit.models.classifier import ClassifierNet
-from rnnkit.models.heads import POOLINGS
-from rnnkit.tasks.base import Splits, Task, stop_on_metric
-from rnnkit.tasks.classify import metrics as class_metrics
+from rnnkit.moved import names
+from rnnkit.tasks.base import Splits, Task
+from rnnkit.tasks.classify.config import ClassifierConfig
+from rnnkit.tasks.classify.data import load_splits, tokenize
+from rnnkit.tasks.classify.ensemble import evaluate_ensemble
 from rnnkit.tasks.classify.images import ImageSequencer, image_defaults, plot_misclassified, read_predict_images
+from rnnkit.tasks.classify.model import ClassifierNet
 from rnnkit.tasks.classify.report import save_confusion_png
 
-INPUTS = ("char", "word", "numeric", "image")
 TASK_FILE = "task.json"
-
-
-# ---- configuration ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ClassifierModelConfig(ModelConfig):
-    """Encoder and head: what the input is, its embedding, and how the sequence is pooled. ``auto`` settings are
-    chosen from the training data by ``Classifier.prepare`` (and written to the run's config.json)."""
-
-    hidden_size: int = 128
-    bidirectional: bool = True  # a label depends on the whole sequence: read it both ways
-    input: str = "auto"  # char | word | numeric | image | auto (images -> image; series -> numeric; >= 3 tokens per
-    # line -> word; else char)
-    embed_size: int = 0  # char / word embedding size; 0: 64 for char, 128 for word input (ignored for numeric)
-    embed_dropout: float = 0.3  # dropout on the embedded (or numeric) input
-    pooling: str = "auto"  # last | mean | max | attention | auto (char -> last, word / numeric -> mean)
-    head_dropout: float = 0.3  # dropout on the pooled vector
-    word_dropout: float = 0.0  # training only: each token becomes <unk> with this probability (Iyyer et al. 2015)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.input not in (*INPUTS, "auto"):
-            raise ConfigError(f"model.input must be one of {INPUTS} or 'auto', got {self.input!r}")
-        if self.pooling not in (*POOLINGS, "auto"):
-            raise ConfigError(f"model.pooling must be one of {POOLINGS} or 'auto', got {self.pooling!r}")
-        if self.embed_size < 0:
-            raise ConfigError(f"model.embed_size must be >= 1 (0: chosen from the input), got {self.embed_size}")
-        if not 0.0 <= self.word_dropout < 1.0:
-            raise ConfigError(f"model.word_dropout must be in [0, 1), got {self.word_dropout}")
-        if self.word_dropout and self.input in ("numeric", "image"):
-            raise ConfigError(
-                f"model.word_dropout applies to char/word tokens; set it to 0 for model.input={self.input!r}"
-            )
-
-
-@dataclass(frozen=True)
-class ClassifierDataConfig(DataConfig):
-    """Which examples, how they are split, and how text becomes tokens."""
-
-    test_fraction: float = 0.15  # random test split when there is no official one (names: 85/15)
-    split_seed: int = 2024  # seed of the random test split (the PyTorch names tutorial uses 2024)
-    folds: int = 0  # k-fold cross-validation (MR: 10); 0 = off
-    fold: int = 0  # which fold is the test set when folds > 0
-    max_len: int = 0  # truncate longer sequences (warning + count); 0 = no limit
-    lowercase: bool = False
-    min_freq: int = 1  # word vocabulary: rarer tokens map to <unk>
-    encoding: str = "utf-8"  # for files given by path
-    format: str = "auto"  # files by path: auto | tab | space | fasttext | csv (docs/formats.md)
-    text_col: str = "auto"  # csv/tsv: text column (header name or 0-based index); auto: text, sentence, review...
-    label_col: str = "auto"  # csv/tsv: label column (name or index); tab/space: first or last; auto: detected
-    class_weights: str = "none"  # none | balanced (n / (C * count_c), for imbalanced classes)
-    image_sequence: str = "rows"  # images: rows (T=H steps of W*C) | pixels (T=H*W of C) | permuted (fixed order)
-    permutation_seed: int = 0  # images, image_sequence='permuted': seed of the pixel order (saved in task.json)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not 0.0 < self.test_fraction < 1.0:
-            raise ConfigError(f"data.test_fraction must be in (0, 1), got {self.test_fraction}")
-        if self.folds and not 0 <= self.fold < self.folds:
-            raise ConfigError(f"data.fold must be in [0, data.folds={self.folds}), got {self.fold}")
-        if self.class_weights not in ("none", "balanced"):
-            raise ConfigError(f"data.class_weights must be 'none' or 'balanced', got {self.class_weights!r}")
-        _one_of(self.image_sequence, "data.image_sequence", SEQUENCE_MODES)
-        if self.format not in readers.formats.FORMATS:
-            raise ConfigError(f"data.format must be one of {readers.formats.FORMATS}, got {self.format!r}")
-
-    def reader_options(self) -> dict[str, str]:
-        """What ``readers.read_classification`` needs for files given by path."""
-        return {
-            "encoding": self.encoding,
-            "format": self.format,
-            "text_col": self.text_col,
-            "label_col": self.label_col,
-        }
-
-
-@dataclass(frozen=True)
-class ClassifierConfig(RunConfig):
-    task: str = "classify"
-    run_dir: str = ""  # "": nothing written (the CLI's default is runs/<task>)
-    model: ClassifierModelConfig = field(default_factory=ClassifierModelConfig)
-    data: ClassifierDataConfig = field(default_factory=ClassifierDataConfig)
-    train: TrainConfig = field(default_factory=lambda: stop_on_metric(lr=2e-3, patience=5))
-    image_defaults: bool = True  # image input: train with images.image_defaults where the config left classify's
-
-
-# ---- tokens -----------------------------------------------------------------------------------------------
-
-
-def tokenize(text: str, level: str, *, lowercase: bool = False) -> list[str]:
-    """Characters, or whitespace-separated words (MR and UCI are already tokenised)."""
-    if lowercase:
-        text = text.lower()
-    return list(text) if level == "char" else text.split()
 
 
 def _step(model: nn.Module, batch: tuple[Tensor, Tensor, Tensor], state: Any) -> Any:
@@ -154,52 +55,6 @@ def _step(model: nn.Module, batch: tuple[Tensor, Tensor, Tensor], state: Any) ->
     loss = F.cross_entropy(logits, y, weight=unwrap(model).class_weight)
     acc = (logits.argmax(1) == y).float().mean().item()
     return StepOutput(loss, None, int(y.shape[0]), {"acc": acc})
-
-
-# ---- data splits ------------------------------------------------------------------------------------------
-
-
-def random_split(data: ClassificationData, test_fraction: float, seed: int) -> tuple[ClassificationData, ...]:
-    """Train/test as ``torch.utils.data.random_split(data, [1-f, f], generator=manual_seed(seed))`` does it."""
-    n_train, _ = splits.random_split_sizes(len(data), [1 - test_fraction, test_fraction])
-    perm = splits.permutation(len(data), seed)
-    return data.subset(perm[:n_train]), data.subset(perm[n_train:])
-
-
-def kfold_split(data: ClassificationData, folds: int, fold: int, seed: int) -> tuple[ClassificationData, ...]:
-    """Fold ``fold`` of a seeded k-fold partition as the test set, the rest as training."""
-    train, test = splits.kfold(splits.permutation(len(data), seed), folds, fold)
-    return data.subset(train), data.subset(test)
-
-
-def load_splits(cfg: ClassifierDataConfig) -> tuple[ClassificationData, ClassificationData | None, ClassificationData]:
-    """(train, val, test) for a config: official test split where one exists, else a seeded random or k-fold
-    split; validation (for checkpoint selection and early stopping) is cut from training, never from test."""
-    source = cfg.path or cfg.dataset
-    if source is None:
-        raise ConfigError("data: give data.path (a file or folder) or data.dataset (a known dataset name)")
-    kw = cfg.reader_options()
-    data = readers.read_classification(source, data_root=cfg.data_root, split="train", **kw)
-    if cfg.test_path:
-        train, test = data, readers.read_classification(cfg.test_path, data_root=cfg.data_root, **kw)
-    elif (
-        source == "japanese-vowels" or source == "fashion-mnist" or (is_image_source(source) and has_test_split(source))
-    ):
-        # the dataset's own test split (JapaneseVowels' TEST file; idx t10k files; an image folder's test/)
-        train, test = data, readers.read_classification(source, data_root=cfg.data_root, split="test")
-    elif cfg.folds:
-        train, test = kfold_split(data, cfg.folds, cfg.fold, cfg.split_seed)
-    else:
-        train, test = random_split(data, cfg.test_fraction, cfg.split_seed)
-    val = None
-    if cfg.val_path:
-        val = readers.read_classification(cfg.val_path, data_root=cfg.data_root, **kw)
-    elif cfg.val_fraction > 0:
-        train, val = random_split(train, cfg.val_fraction, cfg.split_seed + 1)
-    return train, val, test
-
-
-# ---- the task ---------------------------------------------------------------------------------------------
 
 
 class Classifier(Task):
@@ -457,31 +312,5 @@ class Classifier(Task):
             plot_misclassified(self, test, self.run_dir / "misclassified.png")
 
 
-def evaluate_ensemble(
-    members: Sequence[Classifier], data: ClassificationData, *, unknown: str = "error", batch_size: int = 256
-) -> dict[str, Any]:
-    """Score the mean of several classifiers' class probabilities (e.g. one run per seed), with the same
-    report as ``Classifier.evaluate``: averaging cancels part of each run's seed noise, at K times the cost."""
-    if not members:
-        raise ValueError("evaluate_ensemble needs at least one trained classifier")
-    classes = list(members[0].classes)
-    for i, m in enumerate(members[1:], 1):
-        if sorted(m.classes) != sorted(classes):
-            raise ValueError(
-                f"ensemble member {i} knows the classes {list(m.classes)} but member 0 knows {classes}: "
-                "members must be trained on the same label set"
-            )
-    items = members[0].encode(data, unknown=unknown)
-    y = np.array([t for _, t in items], dtype=np.int64)
-    probs = np.zeros((len(y), len(classes)))
-    for m in members:
-        # each member reads the inputs with its own vocabulary; columns are put in member 0's class order
-        seqs = [s for s, _ in (items if m is members[0] else m.encode(data, unknown=unknown))]
-        p, _ = m._proba(seqs, batch_size)
-        probs += p[:, [list(m.classes).index(c) for c in classes]]
-    probs /= len(members)
-    report = class_metrics.class_report(y, probs.argmax(1), len(classes))
-    nll = float(-np.mean(np.log(np.maximum(probs[np.arange(len(y)), y], 1e-12))))
-    out = report.as_dict(classes)
-    out.update(loss=nll, n=len(y), classes=classes, members=len(members))
-    return out
+# the config sections and the splits moved to config.py and data.py (0.2): still importable from here, with a warning
+__getattr__ = names(__name__)

@@ -13,9 +13,9 @@ __all__ = ["TASK", "SpeechConfig", "SpeechRecognizer"]
 __getattr__ = lazy_exports(
     {
         "SpeechRecognizer": "rnnkit.tasks.speech.task",
-        "SpeechConfig": "rnnkit.tasks.speech.task",
+        "SpeechConfig": "rnnkit.tasks.speech.config",
         # connected words moved to rnnkit.tasks.speech_ctc (0.2): still importable from here
         "SpeechCTC": "rnnkit.tasks.speech_ctc.task",
-        "CTCConfig": "rnnkit.tasks.speech_ctc.task",
+        "CTCConfig": "rnnkit.tasks.speech_ctc.config",
     }
 )

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from rnnkit.config import ConfigError
+from rnnkit.data import splits
 from rnnkit.data.audio import AUDIO_SUFFIXES, audio_files, read_audio
 from rnnkit.data.audio_features import FeatureSpec, features
 from rnnkit.data.sources import DataError, find_data_root, sha256
@@ -115,9 +116,8 @@ def split_recordings(
         test = [r for r in recs if r.speaker == test_speaker]
         why = f"speaker held out: {test_speaker}'s recordings are the test set"
     else:
-        rng = np.random.default_rng(seed)
         n_test = int(round(len(recs) * test_fraction))
-        held = set(rng.permutation(len(recs))[:n_test].tolist())
+        held = set(splits.permutation(len(recs), seed, order="numpy")[:n_test])  # the test set keeps file order
         test = [r for i, r in enumerate(recs) if i in held]
         why = f"random split: {test_fraction:g} of the recordings (seed {seed}) are the test set"
     taken = {id(r) for r in test}

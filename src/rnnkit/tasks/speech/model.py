@@ -6,15 +6,11 @@ Shape letters: N batch, T frames, D features (mel bands or MFCCs), C classes, V 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 from torch import Tensor, nn
 
-from rnnkit.models.classifier import ClassifierNet
-
-if TYPE_CHECKING:
-    from rnnkit.tasks.speech.task import SpeechModelConfig
+from rnnkit.tasks.classify.model import ClassifierNet
+from rnnkit.tasks.speech.config import SpeechModelConfig
 
 
 class SpecAugment(nn.Module):

@@ -11,4 +11,4 @@ TASK = TaskInfo(
 )
 
 __all__ = ["TASK", "CTCConfig", "SpeechCTC"]
-__getattr__ = lazy_exports({"SpeechCTC": "rnnkit.tasks.speech_ctc.task", "CTCConfig": "rnnkit.tasks.speech_ctc.task"})
+__getattr__ = lazy_exports({"SpeechCTC": "rnnkit.tasks.speech_ctc.task", "CTCConfig": "rnnkit.tasks.speech_ctc.config"})

@@ -6,17 +6,13 @@ Shape letters: N batch, T frames, D features (mel bands or MFCCs), V words (+1 t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 from rnnkit.nn import Recurrent
 from rnnkit.tasks.speech.model import SpecAugment
-
-if TYPE_CHECKING:
-    from rnnkit.tasks.speech_ctc.task import CTCModelConfig
+from rnnkit.tasks.speech_ctc.config import CTCModelConfig
 
 
 class CTCNet(nn.Module):

@@ -2,7 +2,7 @@
 
 Data: a folder of isolated recordings (labels from the file names, as the ``speech`` task reads them) is split
 first - FSDD's official split, or by speaker, or at random - and the training part once more into training and
-validation recordings; then ``strings.make_strings`` draws 1-7-word strings from each part separately, with random
+validation recordings; then ``data.make_strings`` draws 1-7-word strings from each part separately, with random
 silences (and optional noise), deterministic from ``data.string_seed``. A test string therefore only ever holds
 test recordings. A CSV of ``path,transcript`` rows (space-separated words) is read as it is instead.
 
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,100 +27,24 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from rnnkit.config import CellConfig, ModelConfig, RunConfig, TrainConfig, _check
 from rnnkit.data.audio_features import features
 from rnnkit.data.sequences import BucketBatches
 from rnnkit.data.sources import DataError
+from rnnkit.moved import names
 from rnnkit.tasks.base import Splits, Task
 from rnnkit.tasks.speech import data as speech_data
-from rnnkit.tasks.speech.task import SpeechDataConfig
 from rnnkit.tasks.speech_ctc import ctc
-from rnnkit.tasks.speech_ctc.data import make_strings, render
+from rnnkit.tasks.speech_ctc.config import CTCConfig
+from rnnkit.tasks.speech_ctc.data import (
+    Transcribed,
+    collate,
+    make_strings,
+    render,
+    split_transcribed,
+    split_validation,
+)
 from rnnkit.tasks.speech_ctc.model import CTCNet
 from rnnkit.train import StepOutput
-
-
-@dataclass(frozen=True)
-class CTCModelConfig(ModelConfig):
-    cell: CellConfig = field(default_factory=lambda: CellConfig(name="gru"))
-    hidden_size: int = 128
-    num_layers: int = 2
-    bidirectional: bool = True
-    dropout: float = 0.1  # between the recurrent layers
-    input_dropout: float = 0.1  # on the standardised feature frames
-    head_dropout: float = 0.2  # before the output layer
-    subsample: int = 2  # stack this many adjacent frames into one step (T / subsample steps)
-    freq_masks: int = 0  # SpecAugment, as in the speech task
-    freq_width: int = 8
-    time_masks: int = 0
-    time_width: int = 10
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        _check(self.subsample >= 1, "model.subsample", f"must be >= 1, got {self.subsample}")
-        for k in ("input_dropout", "head_dropout"):
-            _check(0 <= getattr(self, k) < 1, f"model.{k}", f"is a probability in [0, 1), got {getattr(self, k)}")
-
-
-@dataclass(frozen=True)
-class CTCDataConfig(SpeechDataConfig):
-    """The recordings (as the speech task reads them) and the strings made from them."""
-
-    batch_size: int = 16
-    strings: int = 3000  # training strings (validation: val_fraction of this many, from validation recordings)
-    test_strings: int = 500
-    min_words: int = 1
-    max_words: int = 7
-    max_gap_ms: float = 300.0  # silence before, between and after the words: uniform in 0..this
-    noise: float = 0.0  # std of Gaussian noise added to each string (0: none)
-    string_seed: int = 0
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        _check(self.strings >= 1 and self.test_strings >= 1, "data.strings", "strings and test_strings must be >= 1")
-        _check(
-            1 <= self.min_words <= self.max_words,
-            "data.min_words",
-            f"must be in [1, data.max_words={self.max_words}], got {self.min_words}",
-        )
-        _check(self.max_gap_ms >= 0 and self.noise >= 0, "data.max_gap_ms", "max_gap_ms and noise must be >= 0")
-
-
-def _ctc_train() -> TrainConfig:
-    return TrainConfig(unit="samples", epochs=40, patience=6, lr=2e-3)
-
-
-@dataclass(frozen=True)
-class CTCConfig(RunConfig):
-    task: str = "speech-ctc"
-    run_dir: str = ""
-    model: CTCModelConfig = field(default_factory=CTCModelConfig)
-    data: CTCDataConfig = field(default_factory=CTCDataConfig)
-    train: TrainConfig = field(default_factory=_ctc_train)
-
-
-@dataclass
-class Transcribed:
-    """Utterances as feature frames (T, D) and their word sequences."""
-
-    inputs: list[np.ndarray]
-    words: list[tuple[str, ...]]
-    source: str = ""
-
-    def __len__(self) -> int:
-        return len(self.inputs)
-
-
-def _collate(items: Sequence[tuple[np.ndarray, list[int]]]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """-> (frames (N, T, D) zero-padded, lengths (N,), targets (N, L) zero-padded, target lengths (N,))."""
-    lengths = torch.tensor([len(x) for x, _ in items])
-    tlen = torch.tensor([len(y) for _, y in items])
-    x = torch.zeros(len(items), int(lengths.max()), items[0][0].shape[1])
-    y = torch.zeros(len(items), max(int(tlen.max()), 1), dtype=torch.long)
-    for i, (a, b) in enumerate(items):
-        x[i, : len(a)] = torch.from_numpy(a)
-        y[i, : len(b)] = torch.as_tensor(b, dtype=torch.long)
-    return x, lengths, y, tlen
 
 
 def ctc_sum(model: nn.Module, batch: tuple[Tensor, ...]) -> Tensor:
@@ -185,15 +108,17 @@ class SpeechCTC(Task):
             if not self.sample_rate:
                 self.sample_rate = d.sample_rate or speech_data.common_rate(recs)
             every = self._transcripts(src, notes)
-            rng = np.random.default_rng(d.split_seed)
-            order = rng.permutation(len(every)).tolist()
-            n_test = 0 if d.test_path else max(1, round(len(every) * d.test_fraction))
-            n_val = round((len(every) - n_test) * d.val_fraction)
-            pick = lambda idx: Transcribed([every.inputs[i] for i in idx], [every.words[i] for i in idx], str(src))  # noqa: E731
-            test = self._transcripts(d.test_path, notes) if d.test_path else pick(order[:n_test])
+            train, val, held = split_transcribed(
+                len(every),
+                test_fraction=d.test_fraction,
+                val_fraction=d.val_fraction,
+                seed=d.split_seed,
+                test_given=bool(d.test_path),
+            )
+            test = self._transcripts(d.test_path, notes) if d.test_path else every.subset(held)
             return Splits(
-                pick(order[n_test + n_val :]),
-                pick(order[n_test : n_test + n_val]) if n_val else None,
+                every.subset(train),
+                every.subset(val) if val else None,
                 test,
                 notes=[f"{src.name}: transcripts as given", *notes],
             )
@@ -208,9 +133,7 @@ class SpeechCTC(Task):
         )
         val_recs: list[speech_data.Recording] = []
         if d.val_fraction > 0:  # validation recordings are a seeded part of the training recordings
-            perm = np.random.default_rng(d.split_seed + 1).permutation(len(train)).tolist()
-            k = max(1, round(len(train) * d.val_fraction))
-            val_recs, train = [train[i] for i in sorted(perm[:k])], [train[i] for i in sorted(perm[k:])]
+            train, val_recs = split_validation(train, d.val_fraction, d.split_seed + 1)
         if not self.sample_rate:
             self.sample_rate = d.sample_rate or speech_data.common_rate(train)
         s = d.string_seed
@@ -260,10 +183,10 @@ class SpeechCTC(Task):
 
     def make_batches(self, train: Transcribed, val: Transcribed | None) -> tuple[Any, Any]:
         d, seed = self.config.data, self.config.train.seed
-        tb = BucketBatches(self.encode(train), d.batch_size, collate_fn=_collate, seed=seed)
+        tb = BucketBatches(self.encode(train), d.batch_size, collate_fn=collate, seed=seed)
         vb = None
         if val is not None and len(val):
-            vb = BucketBatches(self.encode(val), d.eval_batch_size or d.batch_size, collate_fn=_collate, shuffle=False)
+            vb = BucketBatches(self.encode(val), d.eval_batch_size or d.batch_size, collate_fn=collate, shuffle=False)
         return tb, vb
 
     step = staticmethod(_step)
@@ -295,7 +218,7 @@ class SpeechCTC(Task):
             return ctc.beam_decode(lp, beam, n) if beam > 0 else ctc.greedy_decode(lp, n)
 
         def run(batch: list[np.ndarray]) -> list[tuple[str, ...]]:
-            x, lengths, _, _ = _collate([(a, []) for a in batch])
+            x, lengths, _, _ = collate([(a, []) for a in batch])
             logp, out_len = model(x.to(self.device), lengths.to(self.device))  # (N, T', V+1)
             return [
                 tuple(self.words[k - 1] for k in decode(logp[i].cpu().numpy(), int(out_len[i])))
@@ -312,7 +235,7 @@ class SpeechCTC(Task):
         model = self.require_model()
         total = 0.0
         with self.inference():
-            for b in BucketBatches(items, 64, collate_fn=_collate, shuffle=False).epoch(0):
+            for b in BucketBatches(items, 64, collate_fn=collate, shuffle=False).epoch(0):
                 total += float(ctc_sum(model, b))
         out = ctc.error_rates(data.words, hyps)
         out.update(
@@ -360,3 +283,7 @@ class SpeechCTC(Task):
                 logp, _ = model(torch.from_numpy(self._scaled(f))[None], torch.tensor([len(f)]))
                 out.append((f, logp[0].numpy()))
         return out
+
+
+# the config sections moved to config.py (0.2): still importable from here, with a warning
+__getattr__ = names(__name__)

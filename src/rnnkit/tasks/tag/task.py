@@ -41,8 +41,8 @@ from rnnkit.data.sequences import IGNORE_INDEX, BucketBatches, lengths_to_mask, 
 from rnnkit.data.sources import DataError
 from rnnkit.data.text import Vocab
 from rnnkit.models.tagger import TaggerNet
+from rnnkit.tasks import metrics as class_metrics
 from rnnkit.tasks.base import Splits, Task, stop_on_metric
-from rnnkit.tasks.classify import metrics as class_metrics
 
 TASK_FILE = "task.json"
 _DIGITS = re.compile(r"\d")
