@@ -106,7 +106,7 @@ def test_vocab_load_errors(tmp_path):
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(DataError, match=r"not valid JSON"):
         Vocab.load(tmp_path / "bad.json")
-    with pytest.raises(ValueError, match=r"first token must be '<unk>'"):
+    with pytest.raises(ValueError, match=r"first or second token must be '<unk>'"):
         Vocab(["a"], level="char")
     with pytest.raises(ValueError, match=r"level must be one of"):
         tokenize("x", "byte")
