@@ -16,6 +16,11 @@ from typing import Any
 REMOVED_IN = "0.3"
 
 MOVED: dict[str, str] = {
+    "rnnkit.data.words": "rnnkit.tasks.lm.words",
+    "rnnkit.data.prepare": "rnnkit.tasks.lm.prepare",
+    "rnnkit.demo": "rnnkit.tasks.lm.demo",
+    "rnnkit.decoder": "rnnkit.tasks.lm.decoder",
+    "rnnkit.generate": "rnnkit.tasks.lm.generate",
     "rnnkit.tasks.speech.plot": "rnnkit.tasks.speech_ctc.plot",
     "rnnkit.tasks.speech.strings": "rnnkit.tasks.speech_ctc.data",
     "rnnkit.tasks.speech.ctc": "rnnkit.tasks.speech_ctc.ctc",
@@ -23,6 +28,7 @@ MOVED: dict[str, str] = {
 }
 
 MOVED_NAMES: dict[str, dict[str, str]] = {
+    "rnnkit.models.encoder": {"RecurrentLM": "rnnkit.tasks.lm.model", "check_adaptive": "rnnkit.tasks.lm.model"},
     "rnnkit.registry": {"get_task": "rnnkit.tasks", "task_names": "rnnkit.tasks"},
 }
 
