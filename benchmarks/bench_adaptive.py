@@ -12,7 +12,7 @@ import torch
 from common import interleaved, machine_info, print_host, shared_data_root
 
 from rnnkit.data.streams import TokenStream
-from rnnkit.models.encoder import RecurrentLM
+from rnnkit.tasks.lm.model import RecurrentLM
 from rnnkit.tasks.lm.task import LanguageModel, LMConfig, LMDataConfig
 
 ROUNDS, WARM, STEPS = int(sys.argv[1]) if len(sys.argv) > 1 else 5, 1, 8

@@ -5,7 +5,7 @@ Runners (each one full token: embedding -> 2-layer recurrent stack -> output lay
 - ``2x torch.nn.LSTMCell``: eager cells under ``torch.inference_mode``;
 - ``numpy mat-vec``: a plain NumPy float32 step ``x @ W_ih.T + h @ W_hh.T`` per layer (NumPy's default BLAS
   threads, and again held to one BLAS thread: on busy cores that is much faster);
-- ``rnnkit``: ``rnnkit.decoder.FastDecoder`` for every registered cell (same sizes).
+- ``rnnkit``: ``rnnkit.tasks.lm.decoder.FastDecoder`` for every registered cell (same sizes).
 
 Correctness first: every runner's logits after a fixed prompt are compared with the PyTorch model's
 full-sequence forward. All runners run in this one process, interleaved, repeated; medians reported.
@@ -26,10 +26,10 @@ import numpy as np
 import torch
 from common import print_host
 
-from rnnkit.decoder import FastDecoder, blas_threads
-from rnnkit.generate import next_token_probs, sample
-from rnnkit.models.encoder import RecurrentLM
 from rnnkit.registry import cell_names
+from rnnkit.tasks.lm.decoder import FastDecoder, blas_threads
+from rnnkit.tasks.lm.generate import next_token_probs, sample
+from rnnkit.tasks.lm.model import RecurrentLM
 
 
 def _sample(logits: np.ndarray, rng: np.random.Generator) -> int:

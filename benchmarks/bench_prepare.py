@@ -8,7 +8,7 @@ a ``--small-mb`` one beside it. Every figure is measured in its own child proces
 1. correctness first: prepared ids == ``load_splits`` + ``encode_splits`` on Tiny Shakespeare (char and word);
    then word tokenising alone, in this process, interleaved (``--compare-mb`` MB of the corpus in the blocks
    prepare reads): the Python-string path prepare used before (``str.split`` + a dict per word, the slow twin)
-   vs ``data/words.py`` (NumPy), after checking they give the same tokens;
+   vs ``tasks/lm/words.py`` (NumPy), after checking they give the same tokens;
 2. ``rnnkit --threads 1 lm prepare`` of the large corpus, char and word (and the library call alone);
 3. ``rnnkit lm train --seconds S`` (H=64, 1 layer) from the prepared large and small corpora (the memory should
    not grow with the corpus), and today's path (``--data FILE``, read whole into memory) on the small file only
@@ -56,8 +56,8 @@ def measure(cmd: list[str]) -> dict:
 def check_equal(data_root: Path) -> None:
     import numpy as np
 
-    from rnnkit.data.prepare import Settings, prepare
     from rnnkit.data.text import encode_splits, load_splits
+    from rnnkit.tasks.lm.prepare import Settings, prepare
 
     path = data_root / "tiny-shakespeare" / "input.txt"
     for level in ("char", "word"):
@@ -70,7 +70,7 @@ def check_equal(data_root: Path) -> None:
 
 
 def str_word_ids(block: bytes, intern: dict[str, int]) -> list[int]:
-    """The word path prepare had before data/words.py: decode, ``splitlines`` + ``" <eos> ".join`` + ``split`` (C),
+    """The word path prepare had before tasks/lm/words.py: decode, ``splitlines`` + ``" <eos> ".join`` + ``split`` (C),
     then a dict lookup per word (new words numbered as met)."""
     lines = block.decode("utf-8").splitlines()
     words = " <eos> ".join(lines).split()
@@ -84,8 +84,8 @@ def compare_word_paths(path: Path, mb: int, repeats: int = 3) -> list[tuple[str,
     the medians of ``repeats``. Checks first that both give the same token sequence."""
     import numpy as np
 
-    from rnnkit.data import prepare as P
-    from rnnkit.data.words import WordInterner
+    from rnnkit.tasks.lm import prepare as P
+    from rnnkit.tasks.lm.words import WordInterner
 
     raw = path.read_bytes()[: mb * 10**6]
     raw = raw[: raw.rfind(b"\n") + 1]
@@ -158,7 +158,9 @@ def main() -> None:
             if level not in args.levels.split(",") and not (level == "char" and not args.no_train):
                 continue
             if not args.no_library:  # the library alone, beside the CLI
-                lib = "import rnnkit.data.prepare as P; P.prepare(*__import__('sys').argv[1:3], P.Settings(level=lv))"
+                lib = (
+                    "import rnnkit.tasks.lm.prepare as P; P.prepare(*__import__('sys').argv[1:3], P.Settings(level=lv))"
+                )
                 lib = lib.replace("lv", repr(level))
                 r = measure([PY, "-c", lib, str(big), str(work / "lib")])
                 rows.append((f"prepare {level}, {mb_big:.0f} MB, library", r, mb_big))

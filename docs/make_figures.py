@@ -39,7 +39,7 @@ def train_tutorial_lm(run: Path, *, seconds: float, fast: bool = False) -> Path:
 
     from rnnkit.config import CellConfig, TrainConfig
     from rnnkit.data.text import builtin_english
-    from rnnkit.demo import find_demo_data_root
+    from rnnkit.tasks.lm.demo import find_demo_data_root
     from rnnkit.tasks.lm.task import LanguageModel, LMConfig, LMDataConfig, LMModelConfig
 
     run.mkdir(parents=True, exist_ok=True)

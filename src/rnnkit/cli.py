@@ -71,7 +71,7 @@ def demo(
     quiet: bool = typer.Option(False, help="No progress bar."),
 ) -> None:
     """Train a small character LSTM offline (~2 minutes), print validation bits/char and a sample, plot losses."""
-    from rnnkit.demo import run_demo
+    from rnnkit.tasks.lm.demo import run_demo
 
     run_demo(seconds=seconds, out=out, length=length, seed=seed, quiet=quiet)
 

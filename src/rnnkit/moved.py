@@ -25,6 +25,11 @@ MOVED: dict[str, str] = {
     "rnnkit.models.forecast": "rnnkit.tasks.forecast.model",
     "rnnkit.tasks.classify.metrics": "rnnkit.tasks.metrics",
     "rnnkit.models.classifier": "rnnkit.tasks.classify.model",
+    "rnnkit.data.words": "rnnkit.tasks.lm.words",
+    "rnnkit.data.prepare": "rnnkit.tasks.lm.prepare",
+    "rnnkit.demo": "rnnkit.tasks.lm.demo",
+    "rnnkit.decoder": "rnnkit.tasks.lm.decoder",
+    "rnnkit.generate": "rnnkit.tasks.lm.generate",
     "rnnkit.tasks.speech.plot": "rnnkit.tasks.speech_ctc.plot",
     "rnnkit.tasks.speech.strings": "rnnkit.tasks.speech_ctc.data",
     "rnnkit.tasks.speech.ctc": "rnnkit.tasks.speech_ctc.ctc",
@@ -49,6 +54,7 @@ MOVED_NAMES: dict[str, dict[str, str]] = {
         "CTCModelConfig": "rnnkit.tasks.speech_ctc.config",
         "CTCDataConfig": "rnnkit.tasks.speech_ctc.config",
     },
+    "rnnkit.models.encoder": {"RecurrentLM": "rnnkit.tasks.lm.model", "check_adaptive": "rnnkit.tasks.lm.model"},
     "rnnkit.registry": {"get_task": "rnnkit.tasks", "task_names": "rnnkit.tasks"},
 }
 

@@ -193,7 +193,7 @@ def test_record_states_two_layer_gru_matches_the_nn_model():
 
     from rnnkit.data.text import Vocab
     from rnnkit.layout import CellOptions
-    from rnnkit.models.encoder import RecurrentLM
+    from rnnkit.tasks.lm.model import RecurrentLM
 
     torch.manual_seed(0)
     text = "a (b) 'c' d\ne f"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-import rnnkit.demo as demo_mod
+import rnnkit.tasks.lm.demo as demo_mod
 from rnnkit.cli import app
 
 pytestmark = pytest.mark.xdist_group(name="lm-cli")  # keep the module on one worker under --dist loadgroup
@@ -110,6 +111,12 @@ def test_demo_offline_with_a_tiny_budget(tmp_path, monkeypatch):
     assert "Python Language Reference" in res.output and "bits/char" in res.output and "--- sample" in res.output
     assert (tmp_path / "demo" / "demo-input.txt").stat().st_size > 200_000
     assert (tmp_path / "demo" / "loss.png").is_file()
+
+
+def test_demo_looks_for_shared_data_next_to_the_repository():
+    repo = Path(__file__).resolve().parents[2]  # tests/lm/test_cli.py -> the repository
+    assert (repo / "pyproject.toml").is_file()
+    assert demo_mod.SHARED_DATA == repo.parent / "shared" / "data"  # <repo>/../shared/data, wherever the module lives
 
 
 def test_resume_continues_the_run(trained_run):

@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 import rnnkit.tasks.lm.progress as progress
 from rnnkit.cli import app
 from rnnkit.config import ConfigError
-from rnnkit.data import prepare as P
-from rnnkit.tasks.lm.task import LanguageModel, LMConfig, LMDataConfig
+from rnnkit.tasks.lm import prepare as P
+from rnnkit.tasks.lm.config import LMConfig, LMDataConfig
+from rnnkit.tasks.lm.task import LanguageModel
 
 runner = CliRunner()
 TEXT = "".join(f"line {i}: the quick brown fox jumps over the lazy dog {i * 7 % 13}\n" for i in range(120))

@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from rnnkit.data.text import Vocab
-from rnnkit.decoder import FastDecoder
-from rnnkit.generate import generate, next_token_probs, sample
 from rnnkit.layout import CellOptions
-from rnnkit.models.encoder import RecurrentLM
 from rnnkit.registry import cell_names
+from rnnkit.tasks.lm.decoder import FastDecoder
+from rnnkit.tasks.lm.generate import generate, next_token_probs, sample
+from rnnkit.tasks.lm.model import RecurrentLM
 
 LOGITS = np.array([2.0, 1.0, 0.0, -1.0])
 E = [math.exp(v) for v in LOGITS]
@@ -151,7 +151,7 @@ def test_word_level_generation_joins_words():
 
 
 def test_blas_thread_choice_is_local_to_the_step():
-    from rnnkit.decoder import blas_threads
+    from rnnkit.tasks.lm.decoder import blas_threads
 
     torch.manual_seed(0)
     m = RecurrentLM(9, cell="lstm", embedding_dim=4, hidden_size=8).eval()

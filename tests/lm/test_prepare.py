@@ -1,4 +1,4 @@
-"""Prepared corpora (data/prepare.py): the same ids as the in-memory path, memory-mapped streams, the cache's
+"""Prepared corpora (tasks/lm/prepare.py): the same ids as the in-memory path, memory-mapped streams, the cache's
 freshness and atomicity, and the error for each bad input."""
 
 from __future__ import annotations
@@ -11,11 +11,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import rnnkit.data.prepare as P
+import rnnkit.tasks.lm.prepare as P
 from rnnkit.cli import app
+from rnnkit.config import TrainConfig
 from rnnkit.data.sources import DataError
 from rnnkit.data.streams import TokenStream
 from rnnkit.data.text import encode_splits, load_splits
+from rnnkit.tasks.lm.config import LMConfig, LMDataConfig
 
 runner = CliRunner()
 MIXED = "Ünïcödé line one\n  two  words\r\n\n\tthree\u2028four\nlast line, no newline — é"
@@ -178,13 +180,14 @@ def test_cli_prepare_then_train_from_it_and_a_corpus_shorter_than_one_batch(tmp_
 
 
 def test_train_on_a_large_file_uses_a_cache_and_rebuilds_it_when_the_file_changes(tmp_path, monkeypatch):
+    import rnnkit.tasks.lm.data as D
     import rnnkit.tasks.lm.task as T
 
     monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(T, "AUTO_PREPARE_BYTES", 100)  # "large" for this test
+    monkeypatch.setattr(D, "AUTO_PREPARE_BYTES", 100)  # "large" for this test
     f = tmp_path / "t.txt"
     f.write_text(MIXED * 30, encoding="utf-8")
-    cfg = T.LMConfig(data=T.LMDataConfig(path=str(f), level="word"), train=T.TrainConfig(quiet=True))
+    cfg = LMConfig(data=LMDataConfig(path=str(f), level="word"), train=TrainConfig(quiet=True))
     got, want = T.LanguageModel(cfg).data(), encode_splits(load_splits(path=f), level="word")
     assert isinstance(got.train, np.memmap) and got.vocab == want.vocab
     assert np.array_equal(got.train, want.train) and np.array_equal(got.valid, want.valid)

@@ -11,17 +11,10 @@ import pytest
 import torch
 
 from rnnkit.config import ConfigError, TrainConfig, load_config, to_dict
-from rnnkit.models.encoder import RecurrentLM
 from rnnkit.tasks.base import NotARunError
-from rnnkit.tasks.lm.task import (
-    LanguageModel,
-    LMConfig,
-    LMDataConfig,
-    LMModelConfig,
-    TimeBudget,
-    lm_metrics,
-    stream_nll,
-)
+from rnnkit.tasks.lm.config import LMConfig, LMDataConfig, LMModelConfig
+from rnnkit.tasks.lm.model import RecurrentLM
+from rnnkit.tasks.lm.task import LanguageModel, TimeBudget, lm_metrics, stream_nll
 
 PANGRAM = "the quick brown fox jumps over the lazy dog\n"
 

@@ -1,4 +1,4 @@
-"""The NumPy word tokeniser (data/words.py) against its slow twin ``tokenize(text, "word")``: the same tokens on odd
+"""The NumPy word tokeniser (tasks/lm/words.py) against its slow twin ``tokenize(text, "word")``: the same tokens on odd
 texts (every Unicode space and line break, \\r\\n, empty lines, no final newline, words of 15/16+ bytes, many
 distinct words), and the prepared ids against the in-memory path whatever the block size."""
 
@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import rnnkit.data.prepare as P
-import rnnkit.data.words as W
+import rnnkit.tasks.lm.prepare as P
+import rnnkit.tasks.lm.words as W
 from rnnkit.data.text import encode_splits, load_splits, tokenize
 
 SPACES = [chr(c) for c in W.WHITESPACE]

@@ -11,4 +11,4 @@ TASK = TaskInfo(
 )
 
 __all__ = ["TASK", "LMConfig", "LanguageModel"]
-__getattr__ = lazy_exports({"LanguageModel": "rnnkit.tasks.lm.task", "LMConfig": "rnnkit.tasks.lm.task"})
+__getattr__ = lazy_exports({"LanguageModel": "rnnkit.tasks.lm.task", "LMConfig": "rnnkit.tasks.lm.config"})

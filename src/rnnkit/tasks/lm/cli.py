@@ -75,7 +75,7 @@ def prepare_command(
     An up-to-date folder is reused; a changed source or setting rebuilds it."""
     import time
 
-    from rnnkit.data.prepare import Settings, prepare, prepare_dataset
+    from rnnkit.tasks.lm.prepare import Settings, prepare, prepare_dataset
 
     with errors_as_messages("rnnkit lm prepare"):
         if (data is None) == (dataset is None):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rnnkit.models.encoder import RecurrentLM
+from rnnkit.tasks.lm.model import RecurrentLM
 
 
 @pytest.mark.parametrize("E,H", [(8, 8), (6, 10)])
@@ -93,3 +93,17 @@ def test_adaptive_errors():
         RecurrentLM(30, hidden_size=16, adaptive_cutoffs=[5, 10, 20])
     with pytest.raises(ValueError, match=r"no single \(V, H\) output map"):
         _adaptive().head_weight()
+
+
+def test_from_config_builds_what_the_model_section_says():
+    from rnnkit.config import CellConfig
+    from rnnkit.tasks.lm.config import LMModelConfig
+
+    m = LMModelConfig(cell=CellConfig("gru", gru_variant="paper"), embedding_dim=6, hidden_size=10, num_layers=2)
+    net = RecurrentLM.from_config(m, 17)
+    assert net.cell == "gru" and net.embedding.weight.shape == (17, 6) and len(net.rnn.layers) == 2
+    assert net.rnn.layers[0]["fwd"].options.gru_variant == "paper" and net.rnn.layers[1]["fwd"].hidden_size == 10
+    tied = RecurrentLM.from_config(LMModelConfig(embedding_dim=8, hidden_size=8, tie_weights=True), 13)
+    assert tied.head.weight is tied.embedding.weight
+    adaptive = RecurrentLM.from_config(LMModelConfig(hidden_size=16, adaptive_cutoffs=(5, 12)), 30)
+    assert adaptive.adaptive_cutoffs == (5, 12) and adaptive.head.n_classes == 30
