@@ -14,14 +14,16 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnkit.layout import B_HH, B_IH, W_HH, W_IH, CellOptions, stacked_param_name, torch_param_name
+from rnnkit.registry import facts
 
-CLASSIC = ("rnn", "lstm", "gru")
-_TORCH_CLASSES = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+# The torch.nn layers whose kernels we run, by the cell that names this module among its fast paths.
+_TORCH_CLASSES: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
 
 def supports(cell: str, options: CellOptions, *, x: Tensor | None = None) -> bool:
-    """True when torch's fused kernels compute exactly our cell: the classic cells, GRU in torch form only."""
-    if cell not in CLASSIC:
+    """True when torch's fused kernels compute exactly our cell: a cell whose facts name this module (rnn, lstm,
+    gru), GRU in torch form only."""
+    if facts(cell).fast_paths.get("fused") != __name__:
         return False
     if cell == "gru" and options.gru_variant != "torch":
         return False  # the paper GRU applies r before the W_hn product; no torch kernel does that

@@ -43,13 +43,13 @@ from torch import Tensor
 from rnnkit.layout import B_IH, W_IH, CellOptions
 from rnnkit.nn import gemm
 from rnnkit.nn.bptt import _AMP_BWD, _AMP_FWD
-
-CELLS = ("mingru", "minlstm")
+from rnnkit.registry import facts, fast_path_cells
 
 
 def supports(cell: str, options: CellOptions, *, x: Tensor) -> bool:
-    """True for the cells whose gates read only the input (their recurrence is linear in h)."""
-    return cell in CELLS
+    """True for the cells whose facts name this module: gates that read only the input, so the recurrence is
+    linear in h (minGRU, minLSTM)."""
+    return facts(cell).fast_paths.get("scan") == __name__
 
 
 def chunk_size(T: int) -> int:
@@ -449,8 +449,10 @@ def run_layer(
     reverse: bool = False,
 ) -> tuple[Tensor, tuple[Tensor, ...]]:
     """One min* layer and direction: x (N, T, D), state (h0,) -> (out (N, T, H), (h_final,)); the runner's call."""
-    if cell not in CELLS:
-        raise ValueError(f"nn.scan.run_layer handles {CELLS}, got cell {cell!r}; use impl='loop' or 'bptt'")
+    if not supports(cell, options, x=x):
+        raise ValueError(
+            f"nn.scan.run_layer handles {fast_path_cells(__name__)}, got cell {cell!r}; use impl='loop' or 'bptt'"
+        )
     (h0,) = state
     mask = None
     if lengths is not None:

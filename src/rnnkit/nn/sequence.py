@@ -33,24 +33,22 @@ from torch import Tensor, nn
 from rnnkit.layout import W_HH, CellOptions, layout
 from rnnkit.nn import autotune, fused, gemm, precision
 from rnnkit.nn.cells.base import CellBase, Params
-from rnnkit.registry import get_cell
+from rnnkit.registry import facts, get_cell
 
 IMPLS = ("auto", "loop", "fused", "bptt", "scan")
 
 
-def _fast_module(name: str):
-    """``rnnkit.nn.bptt`` / ``rnnkit.nn.scan`` if that file exists (imported lazily), else None."""
-    full = f"rnnkit.nn.{name}"
-    if importlib.util.find_spec(full) is None:
+def _fast_module(name: str) -> Any:
+    """The fast-path module ``name`` (e.g. ``rnnkit.nn.scan``) if its file exists (imported lazily), else None."""
+    if importlib.util.find_spec(name) is None:
         return None
-    return importlib.import_module(full)  # a real import error inside the module surfaces here
+    return importlib.import_module(name)  # a real import error inside the module surfaces here
 
 
-def _impl_module(impl: str, cell: str):
-    """The module behind ``impl`` for ``cell``: layer-norm LSTM / IndRNN keep their BPTT in nn/bptt_extra.py."""
-    if impl == "bptt" and cell in ("layernorm_lstm", "indrnn"):
-        return _fast_module("bptt_extra")
-    return _fast_module(impl)
+def _impl_module(impl: str, cell: str) -> Any:
+    """The module behind ``impl`` for ``cell``, as the cell's facts name it (``CellFacts.fast_paths``), or None."""
+    name = facts(cell).fast_paths.get(impl)
+    return None if name is None else _fast_module(name)
 
 
 def _auto_impl(cell: str, options: CellOptions, x: Tensor) -> str:
@@ -58,23 +56,22 @@ def _auto_impl(cell: str, options: CellOptions, x: Tensor) -> str:
     off (``RNNKIT_AUTOTUNE=0``, deterministic mode, off the CPU; see nn/autotune.py) and the choice the autotuner
     keeps unless another impl measures faster by more than ``autotune.MARGIN``.
 
-    LSTM: torch's fused kernel (oneDNN on CPU) is hard to beat. GRU / RNN: torch.nn does not use oneDNN
-    for them on CPU, so our BPTT path wins where it applies; then fused; the loop always works.
-    Measured (benchmarks/RESULTS.md, bench_cells, T=128 N=32 H=512 fwd+bwd, 2 threads): bptt/torch.nn = 0.51x GRU,
-    0.64x RNN, 1.14x LSTM; so LSTM stays on fused. On CUDA the cuDNN kernels run every classic cell.
+    The first of the cell's fast paths that supports the options and input, in the order its facts list them
+    (``CellFacts.fast_paths``, each cell's measured reason beside it), else the loop. LSTM lists torch's fused
+    kernel first (oneDNN on CPU is hard to beat); GRU / RNN list our BPTT first (torch.nn does not use oneDNN
+    for them on CPU). Measured (benchmarks/RESULTS.md, bench_cells, T=128 N=32 H=512 fwd+bwd, 2 threads):
+    bptt/torch.nn = 0.51x GRU, 0.64x RNN, 1.14x LSTM. On CUDA the cuDNN kernels run every cell they can.
     """
-    if cell == "lstm" and x.shape[1] == 1:
+    order = list(facts(cell).fast_paths)
+    fused_first = order[:1] == ["fused"]
+    if fused_first and x.shape[1] == 1:
         return "loop"  # one step (generation): oneDNN's per-call setup costs ms, a step costs µs (PERF-NOTES)
-    if (cell == "lstm" or x.device.type == "cuda") and fused.supports(cell, options, x=x):
+    if (fused_first or x.device.type == "cuda") and fused.supports(cell, options, x=x):
         return "fused"  # oneDNN LSTM on CPU; cuDNN for rnn / lstm / gru on GPU
-    scan = _fast_module("scan")  # minGRU / minLSTM: the chunked scan (nn/scan.py)
-    if scan is not None and scan.supports(cell, options, x=x):
-        return "scan"
-    bptt = _impl_module("bptt", cell)
-    if bptt is not None and bptt.supports(cell, options, x=x):
-        return "bptt"
-    if fused.supports(cell, options, x=x):
-        return "fused"
+    for impl in order:
+        mod = _impl_module(impl, cell)
+        if mod is not None and mod.supports(cell, options, x=x):
+            return impl
     return "loop"
 
 
