@@ -24,6 +24,8 @@ MOVED: dict[str, str] = {
 
 MOVED_NAMES: dict[str, dict[str, str]] = {
     "rnnkit.registry": {"get_task": "rnnkit.tasks", "task_names": "rnnkit.tasks"},
+    "rnnkit.host": {"matmul_peak": "rnnkit.nn.gemm"},
+    "rnnkit.plots": {"plot_loss": "rnnkit.train.metrics"},
 }
 
 
