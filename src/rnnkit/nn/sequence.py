@@ -25,7 +25,7 @@ import functools
 import importlib
 import importlib.util
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import torch
 from torch import Tensor, nn
@@ -90,8 +90,8 @@ def loop_layer(
     steps = range(T - 1, -1, -1) if reverse else range(T)
     masks = None
     if lengths is not None:
-        t = torch.arange(T, device=x.device)
-        masks = (t[None, :] < lengths[:, None]).unsqueeze(2).unbind(1)  # T x (N, 1): True on real steps
+        times = torch.arange(T, device=x.device)
+        masks = (times[None, :] < lengths[:, None]).unsqueeze(2).unbind(1)  # T x (N, 1): True on real steps
     outs: list[Tensor | None] = [None] * T  # filled in processing order, read in time order
     for t in steps:
         new = cell.recur(xp[t], state, params)
@@ -102,7 +102,7 @@ def loop_layer(
             m = masks[t]
             state = tuple(torch.where(m, s_new, s_old) for s_new, s_old in zip(new, state, strict=True))
             outs[t] = new[0] * m
-    return torch.stack(outs, dim=1), state  # (N, T, H)
+    return torch.stack(cast(list[Tensor], outs), dim=1), state  # (N, T, H): every step filled above
 
 
 class Recurrent(nn.Module):
@@ -147,12 +147,12 @@ class Recurrent(nn.Module):
         self.last_impl: str | None = None  # the impl the last forward ran (what 'auto' chose)
         directions = ("fwd", "bwd") if bidirectional else ("fwd",)
         self.layers = nn.ModuleList()
+        self.cells: list[CellBase] = []  # index l*dirs + d
         for l in range(num_layers):
             d_in = input_size if l == 0 else hidden_size * self.dirs  # layer l > 0 reads both directions
-            self.layers.append(
-                nn.ModuleDict({d: cls(d_in, hidden_size, bias=bias, options=self.options) for d in directions})
-            )
-        self.cells: list[CellBase] = [layer[d] for layer in self.layers for d in directions]  # index l*dirs + d
+            cells = {d: cls(d_in, hidden_size, bias=bias, options=self.options) for d in directions}
+            self.layers.append(nn.ModuleDict(cells))
+            self.cells += [cells[d] for d in directions]
 
     # ---- entry checks ---------------------------------------------------------------------------------
 
@@ -205,8 +205,8 @@ class Recurrent(nn.Module):
             expected = (self.num_layers * self.dirs, N, self.hidden_size)
             for name, s in zip(names, state, strict=True):
                 if not isinstance(s, Tensor) or tuple(s.shape) != expected:
-                    got = tuple(s.shape) if isinstance(s, Tensor) else type(s).__name__
-                    raise ValueError(f"{where}: state {name} has shape {got}, expected (L*dirs, N, H) = {expected}")
+                    shape = tuple(s.shape) if isinstance(s, Tensor) else type(s).__name__
+                    raise ValueError(f"{where}: state {name} has shape {shape}, expected (L*dirs, N, H) = {expected}")
             state = tuple(state)
         if lengths is not None:
             lengths = torch.as_tensor(lengths)
@@ -396,7 +396,7 @@ class RecurrentLayer(Recurrent):
             weight_drop=weight_drop,
         )
 
-    def forward(self, x: Tensor, hx=None, lengths: Tensor | Sequence[int] | None = None):  # type: ignore[override]
+    def forward(self, x: Tensor, hx=None, lengths: Tensor | Sequence[int] | None = None):
         """x (N, T, D), hx as torch.nn (tensor (L*dirs, N, H), or (h, c) for LSTM) -> (out, state likewise)."""
         out, state = super().forward(x, hx, lengths)
         return out, state[0] if len(state) == 1 else state
