@@ -1,8 +1,8 @@
 """Shared helpers for benchmark scripts: machine info, interleaved timers with medians, the matmul peak,
 and appending a section to RESULTS.md.
 
-The code lives in ``rnnkit.bench`` so the installed ``rnnkit bench`` CLI can use it too; scripts in this
-folder import it from here::
+The code lives in ``rnnkit.host``, ``rnnkit.bench`` and ``rnnkit.nn.gemm`` so the installed ``rnnkit bench``
+CLI can use it too; scripts in this folder import it from here::
 
     from common import interleaved, machine_info, matmul_peak, append_section
 """
@@ -13,7 +13,9 @@ import os
 import sys
 from pathlib import Path
 
-from rnnkit.host import Timing, cpu_model, interleaved, machine_info, matmul_peak
+from rnnkit.bench import machine_info
+from rnnkit.host import Timing, cpu_model, interleaved
+from rnnkit.nn.gemm import matmul_peak
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 

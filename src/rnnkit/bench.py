@@ -1,5 +1,6 @@
 """Engine speed, measured honestly: the cell benchmark behind ``rnnkit bench cells`` and
-``benchmarks/bench_cells.py`` (machine info, the interleaved timers and the matmul peak are ``rnnkit.host``).
+``benchmarks/bench_cells.py`` (machine info and the interleaved timers are ``rnnkit.host``, the matmul peak
+``rnnkit.nn.gemm``; what a cell is timed against is its ``CellFacts.anchor``).
 
 Rules (STYLE.md habit 12, PERF-NOTES): correctness is checked before anything is timed; every variant
 is warmed up, then all variants run one after another in each repeat (interleaved, so a noisy neighbour
@@ -17,29 +18,35 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from rnnkit.host import Timing, interleaved, machine_info, matmul_peak
+from rnnkit import host
+from rnnkit.host import Timing, interleaved
 from rnnkit.layout import CellOptions, layout
-from rnnkit.registry import cell_names
+from rnnkit.nn import gemm
+from rnnkit.nn.gemm import matmul_peak
+from rnnkit.registry import FactView, cell_names, facts
 
 # ---- the cell benchmark ---------------------------------------------------------------------------------------
 
 IMPLS = ("loop", "fused", "bptt", "scan", "auto")  # each cell runs the ones that apply to it
 TORCH = "torch.nn"
 
-# The torch.nn layer each cell is timed against, as (classic cell, options) built through ``to_torch``.
-# rnn / gru / lstm are their own anchor: torch.nn computes exactly our cell, so it gets a copy of our
-# weights and is the gradient reference. The other cells have no torch.nn twin: they are timed against
-# the layer they would replace (other weights, other math: speed only) and their gradients are checked
-# against their own ``loop`` impl. minLSTM is paired with GRU as in the issue-8 measurements in RESULTS.md.
-ANCHORS: dict[str, tuple[str, CellOptions]] = {
-    "rnn": ("rnn", CellOptions()),
-    "gru": ("gru", CellOptions()),
-    "lstm": ("lstm", CellOptions()),
-    "layernorm_lstm": ("lstm", CellOptions()),
-    "mingru": ("gru", CellOptions()),
-    "minlstm": ("gru", CellOptions()),
-    "indrnn": ("rnn", CellOptions(nonlinearity="relu")),  # IndRNN is an Elman RNN with ReLU and diagonal W_hh
-}
+# The torch.nn layer each cell is timed against, as (classic cell, options) built through ``to_torch``: each
+# cell's ``CellFacts.anchor``, declared with its registration (this is a live view of them). rnn / gru / lstm
+# are their own anchor: torch.nn computes exactly our cell, so it gets a copy of our weights and is the gradient
+# reference. The other cells have no torch.nn twin: they are timed against the layer they would replace (other
+# weights, other math: speed only) and their gradients are checked against their own ``loop`` impl.
+ANCHORS: FactView[tuple[str, CellOptions]] = FactView(lambda f: f.anchor)
+
+
+def machine_info() -> dict[str, str]:
+    """``rnnkit.host.machine_info`` with the route our products take (``rnnkit.nn.gemm``) after the libraries."""
+    out = {}
+    for key, value in host.machine_info().items():
+        out[key] = value
+        if key == "mkl":
+            out["gemm_route"] = gemm.route_name()
+    return out
+
 
 # Named presets of benchmarks/bench_cells.py and `rnnkit bench cells`: forward+backward of the fast impls
 # (no loop) at H=512, L=1; --quick at T=128, --long at T = 128, 512, 2048 (where the scans pay off).
@@ -116,7 +123,7 @@ def _torch_name(m: nn.Module) -> str:
 
 def _models(case: CellCase, impls: Sequence[str]) -> _Models:
     """One rnnkit ``Recurrent`` per impl that applies to the cell, sharing one set of weights, and the
-    torch.nn layer: a copy of those weights when torch.nn has the cell, else its anchor (``ANCHORS``)."""
+    torch.nn layer: a copy of those weights when torch.nn has the cell, else its anchor (``CellFacts.anchor``)."""
     from rnnkit.nn import fused
     from rnnkit.nn.sequence import Recurrent
 
@@ -138,9 +145,10 @@ def _models(case: CellCase, impls: Sequence[str]) -> _Models:
     if fused.supports(case.cell, case.options):
         timed[TORCH] = twin = base.to_torch()
         return _Models(timed, twin, anchor_cell=case.cell)
-    if case.cell not in ANCHORS:  # a cell with no anchor yet: timed and checked, no ratios
+    anchor_of = facts(case.cell).anchor
+    if anchor_of is None:  # a cell with no anchor: timed and checked, no ratios
         return _Models(timed, base, anchor="", anchor_twin=False)
-    a_cell, a_options = ANCHORS[case.cell]
+    a_cell, a_options = anchor_of
     timed[TORCH] = anchor = build(a_cell, a_options, "loop").to_torch()  # other weights: timing only
     return _Models(timed, base, anchor=_torch_name(anchor), anchor_twin=False, anchor_cell=a_cell)
 
@@ -322,7 +330,9 @@ bench_app = typer.Typer(help="Engine speed on this machine, every engine side by
 
 @bench_app.command("cells")
 def cells_command(
-    cells: list[str] | None = typer.Option(None, "--cell", help="cells to time (repeatable; default: every cell)"),
+    cells: list[str] | None = typer.Option(
+        None, "--cell", "--cells", help="cells to time (repeatable; default: every cell)"
+    ),
     hidden: list[int] = typer.Option([128, 256, 512], "--hidden", help="hidden sizes (repeatable)"),
     layers: list[int] = typer.Option([1, 2], "--layers", help="layer counts (repeatable)"),
     seq_lens: list[int] = typer.Option([128], "--seq-len", help="sequence lengths (repeatable)"),

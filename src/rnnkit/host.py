@@ -1,8 +1,10 @@
-"""The machine a figure was measured on, and how we time: CPU model and flags, versions, interleaved timers
-with medians, and the matmul peak (STYLE.md habit 12, PERF-NOTES: every speed figure names its host).
+"""The machine a figure was measured on, and how we time: CPU model and flags, versions, and interleaved timers
+with medians (STYLE.md habit 12, PERF-NOTES: every speed figure names its host).
 
 Kept apart from ``rnnkit.bench`` (the cell benchmark and its CLI) because autotuning and the precision check
-read the CPU flags on every host, without the benchmark's imports.
+read the CPU flags on every host, without the benchmark's imports. The ground floor: it imports nothing of
+rnnkit, so the engine can import it; what depends on the engine (the gemm route, the matmul peak:
+``rnnkit.nn.gemm``) is added by ``rnnkit.bench.machine_info``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
+
+from rnnkit.moved import names
 
 FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")  # the CPU flags that change which impl wins
 
@@ -55,8 +59,6 @@ def cpu_flags_text() -> str:
 
 def machine_info() -> dict[str, str]:
     """What a reader needs to compare figures: CPU, cores, threads, torch and oneDNN/MKL versions."""
-    from rnnkit.nn import gemm  # here, not at the top: rnnkit.nn's autotuner imports this module
-
     cfg = torch.__config__.show()
     m = re.search(r"MKL-DNN (v[\d.]+)", cfg)
     mkldnn = f"oneDNN {m.group(1)}" if m else "oneDNN n/a"
@@ -69,7 +71,6 @@ def machine_info() -> dict[str, str]:
         "torch": torch.__version__,
         "onednn": mkldnn,
         "mkl": mkl,
-        "gemm_route": "onednn" if gemm.onednn_available() else "torch (oneDNN linear ops unavailable)",
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),  # AVX2 / AVX512: decides gemm.mm_tn's route
         "cpu_flags": cpu_flags_text(),  # avx512f / avx512_bf16 / amx_bf16: which impl and precision win
         "python": platform.python_version(),
@@ -122,25 +123,6 @@ def interleaved(
     return out
 
 
-def matmul_peak(*, repeats: int = 7, m: int = 4096, k: int = 512, n: int = 2048) -> dict[str, float]:
-    """GFLOP/s of a large float32 product ``(m, k) @ (k, n)`` on each gemm route, interleaved.
-
-    'onednn' is absent when the route is not available; 'peak' is the best route, the ceiling we quote.
-    """
-    from rnnkit.nn import gemm
-
-    x, w = torch.randn(m, k), torch.randn(n, k)
-    fns: dict[str, Callable[[], object]] = {"torch.mm": lambda: torch.mm(x, w.t())}
-    if gemm.onednn_available():
-        packed = gemm.prepare(w)
-        fns["onednn"] = lambda: gemm.linear(x, packed)
-    res = interleaved(fns, repeats=repeats, warmup=2, inner=3)
-    flops = 2.0 * m * k * n
-    out = {name: flops / t.median / 1e9 for name, t in res.items()}
-    out["peak"] = max(out.values())
-    return out
-
-
 def one_thread_if_busy(echo: Callable[[str], None] | None = None) -> bool:
     """Use 1 torch thread when other processes already keep every core busy (1-minute load >= cores).
 
@@ -156,3 +138,6 @@ def one_thread_if_busy(echo: Callable[[str], None] | None = None) -> bool:
         if echo is not None:
             echo(f"(the CPU is busy - load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: using 1 thread)")
     return busy
+
+
+__getattr__ = names(__name__)  # matmul_peak: moved to rnnkit.nn.gemm (0.2)

@@ -1,7 +1,9 @@
-"""Parameter names, shapes, gate order and initialisation for every cell: the one source of truth.
+"""Parameter names, shapes, gate order and initialisation of cells: the one source of truth.
 
 Both engines (``reference`` NumPy and ``nn`` PyTorch), checkpoints and the ``torch.nn`` weight mapping
-read this file, so a gate order or weight orientation cannot drift between them.
+read this file, so a gate order or weight orientation cannot drift between them. Each cell declares its
+``CellLayout`` once, with its registration (``rnnkit.registry.CellFacts``, in ``reference/cells/<name>.py``);
+``layout(name)`` finds it.
 
 Shape letters (see docs/conventions.md): N batch, T time, D input features, H hidden units,
 G gates per cell, V vocabulary, L layers.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -87,36 +90,21 @@ class CellLayout:
         return slice(k * hidden_size, (k + 1) * hidden_size)
 
 
-LAYOUTS: dict[str, CellLayout] = {
-    # Elman: h' = f(W_ih x + b_ih + W_hh h + b_hh)
-    "rnn": CellLayout("rnn", gates=("h",), state=("h",)),
-    # LSTM (Hochreiter & Schmidhuber 1997, with forget gate, Gers et al. 2000), torch.nn gate order.
-    "lstm": CellLayout("lstm", gates=("i", "f", "g", "o"), state=("h", "c")),
-    # GRU (Cho et al. 2014), torch.nn gate order r, z, n.
-    "gru": CellLayout("gru", gates=("r", "z", "n"), state=("h",)),
-    # Layer-norm LSTM (Ba et al. 2016 §3.1): LN over the 4H pre-activations of W_ih x and of W_hh h separately
-    # (gains *_gain; b_ih / b_hh are the two LN shifts), and LN of c' before the output tanh.
-    "layernorm_lstm": CellLayout(
-        "layernorm_lstm",
-        gates=("i", "f", "g", "o"),
-        state=("h", "c"),
-        extra={"ln_ih_gain": ("GH",), "ln_hh_gain": ("GH",), "ln_c_gain": ("H",), "ln_c_shift": ("H",)},
-    ),
-    # minGRU (Feng et al. 2024 §3.1): gates from x only; z update gate, h candidate.
-    "mingru": CellLayout("mingru", gates=("z", "h"), state=("h",), has_hh=False),
-    # minLSTM (Feng et al. 2024 §3.2): forget f, input i, candidate h from x only; f, i normalised to sum 1.
-    "minlstm": CellLayout("minlstm", gates=("f", "i", "h"), state=("h",), has_hh=False),
-    # IndRNN (Li et al. 2018): h' = relu(W_ih x + b_ih + u ⊙ h + b_hh), u = W_hh of shape (H,).
-    "indrnn": CellLayout("indrnn", gates=("h",), state=("h",), hh_diagonal=True),
-}
-
-
 def layout(cell: str) -> CellLayout:
-    """The layout of a registered cell name, with a clear error for an unknown one."""
-    try:
-        return LAYOUTS[cell]
-    except KeyError:
-        raise ValueError(f"unknown cell {cell!r}; known cells: {', '.join(sorted(LAYOUTS))}") from None
+    """The layout of a registered cell (declared with its registration, ``rnnkit.registry.CellFacts``), with a
+    clear error for an unknown one."""
+    from rnnkit.registry import facts  # here, not at the top: the registry imports this module for its types
+
+    return facts(cell).layout
+
+
+def __getattr__(name: str) -> Any:
+    """``LAYOUTS``: name -> layout of every registered cell, a live view of the registry (``registry.LAYOUTS``)."""
+    if name == "LAYOUTS":
+        from rnnkit.registry import LAYOUTS
+
+        return LAYOUTS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def init_params(

@@ -56,6 +56,8 @@ MOVED_NAMES: dict[str, dict[str, str]] = {
     },
     "rnnkit.models.encoder": {"RecurrentLM": "rnnkit.tasks.lm.model", "check_adaptive": "rnnkit.tasks.lm.model"},
     "rnnkit.registry": {"get_task": "rnnkit.tasks", "task_names": "rnnkit.tasks"},
+    "rnnkit.host": {"matmul_peak": "rnnkit.nn.gemm"},
+    "rnnkit.plots": {"plot_loss": "rnnkit.train.metrics"},
 }
 
 

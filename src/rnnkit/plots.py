@@ -1,4 +1,8 @@
-"""Plots written as PNG files with matplotlib's Agg backend (no display needed). Other modules append theirs."""
+"""Plots written as PNG files with matplotlib's Agg backend (no display needed). Other modules append theirs.
+
+The ground floor: it imports nothing of rnnkit above it (the loss curve of a run lives beside its data, in
+``rnnkit.train.metrics.plot_loss``).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+from rnnkit.moved import names  # noqa: E402
 
 
 def save_figure(fig, out: str | os.PathLike) -> Path:
@@ -26,25 +32,6 @@ def save_figure(fig, out: str | os.PathLike) -> Path:
     finally:
         plt.close(fig)
     return out
-
-
-def plot_loss(metrics: str | os.PathLike | list[dict], out: str | os.PathLike, *, title: str = "loss") -> Path:
-    """Train loss (per log event) and validation loss (per evaluation) against optimiser steps -> PNG."""
-    from rnnkit.train.metrics import read_metrics, series
-
-    records = metrics if isinstance(metrics, list) else read_metrics(metrics)
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-    for event, key, label in (("train", "loss", "train"), ("eval", "val_loss", "validation")):
-        xs, ys = series(records, event, key)
-        if xs:
-            ax.plot(xs, ys, marker="o" if event == "eval" else None, markersize=3, label=label)
-    ax.set_xlabel("optimiser step")
-    ax.set_ylabel("loss (per item)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    if ax.lines:
-        ax.legend()
-    return save_figure(fig, out)
 
 
 def plot_confusion_matrix(
@@ -112,3 +99,6 @@ def plot_forecast(
     ax.legend(loc="best")
     fig.autofmt_xdate()
     return save_figure(fig, out)
+
+
+__getattr__ = names(__name__)  # plot_loss: moved to rnnkit.train.metrics (0.2)

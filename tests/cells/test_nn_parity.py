@@ -1,4 +1,4 @@
-"""PyTorch engine ↔ reference engine for the new cells: same float64 weights and upstream gradients; outputs,
+"""PyTorch engine ↔ reference engine for every registered cell: same float64 weights and upstream gradients; outputs,
 final states and every gradient compared (loop runner, and each cell's fast path where it has one)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import torch
 
 from rnnkit.layout import CellOptions
 from rnnkit.nn.sequence import Recurrent
-from tests.cells.helpers import NEW_CELLS, setup, unroll, unroll_backward
+from tests.cells.helpers import CELLS, setup, unroll, unroll_backward
 
 # Both sides are float64 and compute the same formulas in a different order: agreement to ~1e-12 relative;
 # 1e-9 leaves room for the sums over T and N and still catches any wrong term.
@@ -58,7 +58,7 @@ def _compare(cell, *, impl="loop", options=CellOptions(), bias=True, T=6):
         np.testing.assert_allclose(dp_t[name], dparams[name], **TOL, err_msg=f"{cell} d{name}")
 
 
-@pytest.mark.parametrize("cell", NEW_CELLS)
+@pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("bias", [True, False])
 def test_loop_matches_reference(cell, bias):
     _compare(cell, bias=bias)

@@ -1,5 +1,5 @@
-"""Reference (NumPy) engine of the new cells: hand-written BPTT against central differences in float64, and
-the math each cell promises (paper equations at a point, normalised minLSTM gates, IndRNN clamp)."""
+"""Reference (NumPy) engine of every registered cell: hand-written BPTT against central differences in float64,
+and the math the new cells promise (paper equations at a point, normalised minLSTM gates, IndRNN clamp)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from rnnkit.layout import CellOptions
 from rnnkit.registry import get_cell
-from tests.cells.helpers import NEW_CELLS, numeric_grad, setup, unroll, unroll_backward
+from tests.cells.helpers import CELLS, numeric_grad, setup, unroll, unroll_backward
 
 # Central differences with eps=1e-6 in float64 are accurate to ~1e-9 relative on these smooth losses; ReLU and
 # g(x) kinks are a measure-zero risk with random inputs, so 1e-6 relative leaves ample room and still catches
@@ -39,7 +39,7 @@ def _check(cell, *, bias=True, options=CellOptions(), T=5):
         assert err < RTOL, f"{cell} d{name}: relative error {err:.2e}"
 
 
-@pytest.mark.parametrize("cell", NEW_CELLS)
+@pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("bias", [True, False])
 def test_bptt_matches_finite_differences(cell, bias):
     _check(cell, bias=bias)

@@ -9,7 +9,7 @@ from rnnkit.explain.trace import backward_steps, cache_quantities, gate_activati
 from rnnkit.layout import CellOptions, init_params, stacked_param_name
 from rnnkit.reference import losses, sequence
 from rnnkit.reference.functional import sigmoid, tanh
-from rnnkit.registry import cell_names
+from rnnkit.registry import cell_names, facts
 
 CASES = [
     ("rnn", CellOptions()),
@@ -101,18 +101,16 @@ def test_trace_rejects_empty_sizes():
 
 
 def test_every_registered_cell_has_named_cache_fields():
-    """A new cell must be named here (NamedTuple cache or TUPLE_CACHE_FIELDS) or its trace would be opaque."""
-    from rnnkit.explain.trace import TUPLE_CACHE_FIELDS
-
+    """A new cell's cache must be named (a NamedTuple, or CellFacts.cache_fields) or its trace would be opaque."""
     for cell in cell_names("reference"):
         params = init_params(cell, 2, 3, rng=np.random.default_rng(0))
         _, caches = run_steps(cell, params, np.ones((1, 1, 2)))
-        assert hasattr(caches[0], "_asdict") or cell in TUPLE_CACHE_FIELDS, cell
+        assert hasattr(caches[0], "_asdict") or facts(cell).cache_fields, cell
         q = cache_quantities(caches[0], cell)
         assert {"x", "h"} <= set(q), cell
         gates = gate_activations(cell, caches[0])
-        if cell in ("mingru", "minlstm"):  # the candidate "gate" h is the cache's h_tilde, not the old state
-            np.testing.assert_array_equal(gates["h"], q["h_tilde"])
+        for gate, name in facts(cell).gate_fields.items():  # minGRU's candidate "gate" h is h_tilde, not h
+            np.testing.assert_array_equal(gates[gate], q[name])
     with pytest.raises(ValueError, match=r"the mingru cache has 2 entries, rnnkit.explain names 7"):
         cache_quantities((1, 2), "mingru")
     with pytest.raises(TypeError, match=r"cannot name the entries of a tuple cache for cell 'foo'"):

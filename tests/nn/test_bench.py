@@ -35,7 +35,7 @@ def _no_peak_and_threads_restored(monkeypatch):
 
 def test_every_registered_cell_has_a_torch_nn_row():
     for cell in cell_names(engine="nn"):
-        assert fused.supports(cell, CellOptions()) or cell in ANCHORS, f"add {cell!r} to rnnkit.bench.ANCHORS"
+        assert fused.supports(cell, CellOptions()) or cell in ANCHORS, f"give {cell!r} a CellFacts anchor"
     for cell, (anchor, options) in ANCHORS.items():
         assert fused.supports(anchor, options), f"{cell}: anchor {anchor!r} has no torch.nn layer"
 

@@ -7,12 +7,11 @@ import math
 import pytest
 import torch
 
-from rnnkit.plots import plot_loss
 from rnnkit.train import StepOutput
 from rnnkit.train.data import SequenceBatches
 from rnnkit.train.distributed import DistInfo
 from rnnkit.train.loop import evaluate
-from rnnkit.train.metrics import MetricsWriter, RunningMean, read_metrics, series
+from rnnkit.train.metrics import MetricsWriter, RunningMean, plot_loss, read_metrics, series
 
 
 def test_running_mean_is_item_weighted():

@@ -35,6 +35,7 @@ from rnnkit.explain.trace import backward_steps, run_steps
 from rnnkit.layout import W_HH, CellOptions, init_params, layout
 from rnnkit.reference import losses
 from rnnkit.reference.optim import clip_grad_norm, global_norm
+from rnnkit.registry import facts
 
 
 @dataclass
@@ -219,7 +220,7 @@ def fresh_profiles(
         )
     out = []
     for cell in cells:
-        options = CellOptions(forget_bias=forget_bias) if cell in ("lstm", "layernorm_lstm") else CellOptions()
+        options = CellOptions(forget_bias=forget_bias) if facts(cell).forget_gate else CellOptions()
         params = init_params(cell, input_size, hidden_size, options=options, rng=np.random.default_rng(seed))
         if W_HH in params:
             params[W_HH] = params[W_HH] * recurrent_scale

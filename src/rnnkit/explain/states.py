@@ -27,9 +27,10 @@ import numpy as np
 from rnnkit.durable import write_text
 from rnnkit.explain.trace import gate_activations, run_steps
 from rnnkit.layout import layout
+from rnnkit.registry import FactView, facts
 
-# Gates the tutorial shows per cell (the cell candidate g / n is a value, not a gate).
-SHOWN_GATES = {"lstm": ("i", "f", "o"), "gru": ("r", "z"), "layernorm_lstm": ("i", "f", "o")}
+# Gates the tutorial shows per cell: each cell's ``CellFacts.shown_gates`` (a live view of them).
+SHOWN_GATES: FactView[tuple[str, ...]] = FactView(lambda f: f.shown_gates or None)
 
 
 @dataclass
@@ -216,7 +217,7 @@ def plot_heatmap(rec: StateRecord, out: str | Path, *, units: list[int], layer: 
     """Units x characters heatmaps of h and of the shown gates for ``units`` over the first ``chars`` steps."""
     from rnnkit.explain.plotting import save_figure, subplots
 
-    names = ["h"] + [g for g in SHOWN_GATES.get(rec.cell, ()) if g in rec.layers[layer]]
+    names = ["h"] + [g for g in facts(rec.cell).shown_gates if g in rec.layers[layer]]
     T = min(chars, len(rec.tokens))
     fig, axes = subplots(len(names), 1, figsize=(9, 0.35 * len(units) * len(names) + 1.0), squeeze=False)
     for ax, name in zip(axes[:, 0], names, strict=True):
@@ -323,6 +324,6 @@ def states_page(
         "ranking": ranking,
         "record": rec,
         "gate_means": {
-            g: float(rec.values(g, layer).mean()) for g in SHOWN_GATES.get(rec.cell, ()) if g in rec.layers[layer]
+            g: float(rec.values(g, layer).mean()) for g in facts(rec.cell).shown_gates if g in rec.layers[layer]
         },
     }

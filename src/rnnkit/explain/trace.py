@@ -24,101 +24,61 @@ import numpy as np
 
 from rnnkit.layout import B_HH, B_IH, W_HH, W_IH, CellOptions, init_params, layout
 from rnnkit.reference import losses
-from rnnkit.registry import get_cell
+from rnnkit.registry import FactView, facts, get_cell
 
-# What each field of the reference caches means (fields not listed are shown with their name only).
-CACHE_FIELDS: dict[str, dict[str, str]] = {
-    "rnn": {"x": "input x_t (N, D)", "h": "previous state h_{t-1}", "h_new": "h_t = f(a_t)"},
-    "lstm": {
-        "x": "input x_t (N, D)",
-        "h": "previous output h_{t-1}",
-        "c": "previous cell c_{t-1}",
-        "i": "input gate σ(a_i)",
-        "f": "forget gate σ(a_f)",
-        "g": "cell candidate tanh(a_g)",
-        "o": "output gate σ(a_o)",
-        "tanh_c_new": "tanh(c_t), c_t = f ⊙ c_{t-1} + i ⊙ g",
-    },
-    "gru": {
-        "x": "input x_t (N, D)",
-        "h": "previous state h_{t-1}",
-        "r": "reset gate σ(a_r)",
-        "z": "update gate σ(a_z)",
-        "n": "candidate tanh(a_n)",
-        "hn": "torch form: h W_hn^T + b_hn (what r multiplies); paper form: r ⊙ h",
-    },
-}
-# Cells whose step returns a plain tuple: the names of its entries, in order, read off each cell's ``step``
-# (a test checks the lengths against the cells, so a changed cache fails loudly instead of being misnamed).
-TUPLE_CACHE_FIELDS: dict[str, tuple[str, ...]] = {
-    # x, h_{t-1}, pre-activation a = W_ih x + u ⊙ h + b, the (clamped) recurrent weight u, its clamp mask
-    "indrnn": ("x", "h", "a", "u", "u_mask", "W_ih", "has_bias"),
-    # LN of both products (xhat, hhat and their 1/σ), gates, LN of c' (chat, 1/σ), tanh(LN(c')) — Ba et al. 2016
-    "layernorm_lstm": (
-        "x",
-        "h",
-        "c",
-        "xhat",
-        "inv_x",
-        "hhat",
-        "inv_h",
-        "i",
-        "f",
-        "g",
-        "o",
-        "chat",
-        "inv_c",
-        "tanh_c_new",
-        "params",
-        "has_bias",
-    ),
-    # update gate z, candidate h~ = g(a_h) and its pre-activation — Feng et al. 2024 §3.1
-    "mingru": ("x", "h", "z", "h_tilde", "a_h", "W_ih", "has_bias"),
-    # pre-activations, normalised gates f' = f / (f + i), i' = i / (f + i), candidate h~ — Feng et al. 2024 §3.2
-    "minlstm": ("x", "h", "a_f", "a_i", "a_h", "f", "i", "h_tilde", "W_ih", "has_bias"),
-}
-# Gate name (layout) -> cache field where they differ: the min* cells call their candidate gate "h".
-GATE_FIELDS: dict[str, dict[str, str]] = {"mingru": {"h": "h_tilde"}, "minlstm": {"h": "h_tilde"}}
+# What each field of a reference cache means, and the names of plain-tuple caches' entries: each cell's
+# ``CellFacts.field_meanings`` / ``cache_fields``, declared with its registration (live views of them).
+CACHE_FIELDS: FactView[dict[str, str]] = FactView(lambda f: f.field_meanings or None)
+TUPLE_CACHE_FIELDS: FactView[tuple[str, ...]] = FactView(lambda f: f.cache_fields or None)
 _NOT_ARRAYS = ("params", "options", "variant", "W_ih", "has_bias")
+
+
+def _named(cache: Any, cell: str | None) -> dict[str, Any]:
+    """Name -> entry of a reference cell's step cache: a NamedTuple's own fields, else ``CellFacts.cache_fields``."""
+    if hasattr(cache, "_asdict"):
+        return dict(cache._asdict())
+    names = TUPLE_CACHE_FIELDS.get(cell, ()) if cell is not None else ()
+    if not names:
+        raise TypeError(
+            f"cannot name the entries of a {type(cache).__name__} cache for cell {cell!r}: "
+            "give the cell's CellFacts cache_fields"
+        )
+    if len(names) != len(cache):
+        raise ValueError(
+            f"the {cell} cache has {len(cache)} entries, rnnkit.explain names {len(names)}: update "
+            "the cell's CellFacts cache_fields to its step"
+        )
+    return dict(zip(names, cache, strict=True))
 
 
 def cache_quantities(cache: Any, cell: str | None = None) -> dict[str, np.ndarray]:
     """Name -> array of every quantity in a reference cell's step cache, parameters excluded.
 
-    The classic cells return a NamedTuple whose fields are named after the textbook quantities
-    (``CACHE_FIELDS``); the others a plain tuple, named here by ``TUPLE_CACHE_FIELDS[cell]``.
+    The classic cells return a NamedTuple whose fields are named after the textbook quantities; the others a
+    plain tuple, named by the cell's ``CellFacts.cache_fields``.
     """
-    if hasattr(cache, "_asdict"):
-        items = cache._asdict().items()
-    elif cell in TUPLE_CACHE_FIELDS:
-        names = TUPLE_CACHE_FIELDS[cell]
-        if len(names) != len(cache):
-            raise ValueError(
-                f"the {cell} cache has {len(cache)} entries, rnnkit.explain names {len(names)}: update "
-                "TUPLE_CACHE_FIELDS to the cell's step"
-            )
-        items = zip(names, cache, strict=True)
-    else:
-        raise TypeError(f"cannot name the entries of a {type(cache).__name__} cache for cell {cell!r}")
-    return {k: v for k, v in items if k not in _NOT_ARRAYS and isinstance(v, np.ndarray)}
+    return {k: v for k, v in _named(cache, cell).items() if k not in _NOT_ARRAYS and isinstance(v, np.ndarray)}
 
 
 def gate_activations(cell: str, cache: Any) -> dict[str, np.ndarray]:
     """The gate activations a cache holds, by gate name (LSTM: i, f, g, o; GRU: r, z, n; Elman: none)."""
     q = cache_quantities(cache, cell)
-    alias = GATE_FIELDS.get(cell, {})
+    alias = facts(cell).gate_fields
     return {g: q[alias.get(g, g)] for g in layout(cell).gates if alias.get(g, g) in q}
 
 
 def preactivations(cell: str, cache: Any) -> dict[str, np.ndarray]:
     """Affine parts of each gate block from the cache's inputs and parameters: ``a_ih.<gate>``, ``a_hh.<gate>``.
 
-    Classic cells only (rnn, lstm, gru; empty for others); see the module docstring for how they combine.
+    Cells with ``CellFacts.affine_gates`` only (rnn, lstm, gru; empty for others, e.g. the layer-norm LSTM,
+    normalised before the sum); see the module docstring for how they combine.
     """
-    lay = layout(cell)
-    if cell not in CACHE_FIELDS or W_HH not in cache.params:  # e.g. layer-norm LSTM: normalised before the sum
+    f = facts(cell)
+    named = _named(cache, cell)
+    p = named.get("params")
+    if not f.affine_gates or p is None or W_HH not in p:
         return {}
-    q, p = cache_quantities(cache, cell), cache.params
+    lay, q = f.layout, cache_quantities(cache, cell)
     H = p[W_HH].shape[1]
     a_ih = q["x"] @ p[W_IH].T + (p[B_IH] if B_IH in p else 0.0)  # (N, G*H)
     a_hh = q["h"] @ p[W_HH].T + (p[B_HH] if B_HH in p else 0.0)  # (N, G*H)
@@ -126,7 +86,7 @@ def preactivations(cell: str, cache: Any) -> dict[str, np.ndarray]:
     for gate in lay.gates:
         s = lay.gate_slice(gate, H)
         out[f"a_ih.{gate}"], out[f"a_hh.{gate}"] = a_ih[:, s], a_hh[:, s]
-        if not (cell == "gru" and gate == "n"):  # GRU: a_n = a_ih.n + r ⊙ a_hh.n, shown through its parts
+        if gate in f.affine_gates:  # not GRU's n: a_n = a_ih.n + r ⊙ a_hh.n, shown through its parts
             out[f"a.{gate}"] = a_ih[:, s] + a_hh[:, s]  # the gate's pre-activation
     return out
 
@@ -230,7 +190,7 @@ def trace(
         "options": vars(options).copy(),
         "gates": list(lay.gates),
         "state_names": list(lay.state),
-        "cache_fields": CACHE_FIELDS.get(cell, {}),
+        "cache_fields": facts(cell).field_meanings,
         "params": params,
         "x": x,
         "y": y,

@@ -278,7 +278,7 @@ def applies(x: torch.Tensor) -> bool:
 
 def candidates(module: Any, x: torch.Tensor) -> list[str]:
     """The impls that run ``module``'s cell on ``x``; the loop only for short inputs or when nothing else does."""
-    out = []
+    out: list[str] = []
     for impl in ("fused", "bptt", "scan", "loop"):
         if impl == "loop" and out and x.shape[1] > LOOP_MAX_T:
             continue

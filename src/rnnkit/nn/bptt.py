@@ -32,8 +32,8 @@ from torch import Tensor
 
 from rnnkit.layout import B_HH, B_IH, W_HH, W_IH, CellOptions
 from rnnkit.nn import gemm
+from rnnkit.registry import facts
 
-CELLS = ("rnn", "lstm", "gru")
 _SIGMOID_BWD = torch.ops.aten.sigmoid_backward.grad_input  # (g, s, out) -> g * s * (1 - s)
 _TANH_BWD = torch.ops.aten.tanh_backward.grad_input  # (g, y, out) -> g * (1 - y^2)
 _THRESHOLD_BWD = torch.ops.aten.threshold_backward.grad_input  # (g, y, 0, out) -> g * (y > 0)
@@ -58,8 +58,9 @@ def _products_as_fwd(backward):
 
 
 def supports(cell: str, options: CellOptions, *, x: Tensor) -> bool:
-    """True for the classic cells (GRU in the torch.nn form) on float32 / float64 inputs, any device."""
-    if cell not in CELLS:
+    """True for the cells whose facts name this module (rnn, lstm, GRU in the torch.nn form) on float32 / float64
+    inputs, any device."""
+    if facts(cell).fast_paths.get("bptt") != __name__:
         return False
     if cell == "gru" and options.gru_variant != "torch":
         return False  # the paper form needs a second sequential product per step; the loop runs it

@@ -34,8 +34,8 @@ from rnnkit.nn.bptt import (
     _rows,
     _upstream,
 )
+from rnnkit.registry import facts
 
-CELLS = ("layernorm_lstm", "indrnn")
 EPS = 1e-5  # as rnnkit.nn.cells.layernorm_lstm
 _LN = torch.native_layer_norm  # (x, shape, weight, bias, eps) -> (out, mean, rstd)
 _LN_BWD = torch.ops.aten.native_layer_norm_backward  # (g, x, shape, mean, rstd, w, b, mask) -> (dx, dw, db)
@@ -44,8 +44,8 @@ GAIN_IH, GAIN_HH, GAIN_C, SHIFT_C = "ln_ih_gain", "ln_hh_gain", "ln_c_gain", "ln
 
 
 def supports(cell: str, options: CellOptions, *, x: Tensor) -> bool:
-    """True for the layer-norm LSTM and IndRNN on float32 / float64 inputs."""
-    return cell in CELLS and x.dtype in (torch.float32, torch.float64)
+    """True for the cells whose facts name this module (layer-norm LSTM, IndRNN) on float32 / float64 inputs."""
+    return facts(cell).fast_paths.get("bptt") == __name__ and x.dtype in (torch.float32, torch.float64)
 
 
 def run_layer(

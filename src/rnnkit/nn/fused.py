@@ -9,19 +9,26 @@ list. This file has no reference twin; tests/parity checks it against the loop a
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnkit.layout import B_HH, B_IH, W_HH, W_IH, CellOptions, stacked_param_name, torch_param_name
+from rnnkit.registry import facts
 
-CLASSIC = ("rnn", "lstm", "gru")
-_TORCH_CLASSES = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+if TYPE_CHECKING:
+    from rnnkit.nn.sequence import Recurrent  # which imports this module
+
+# The torch.nn layers whose kernels we run, by the cell that names this module among its fast paths.
+_TORCH_CLASSES: dict[str, type[nn.LSTM] | type[nn.GRU] | type[nn.RNN]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
 
 def supports(cell: str, options: CellOptions, *, x: Tensor | None = None) -> bool:
-    """True when torch's fused kernels compute exactly our cell: the classic cells, GRU in torch form only."""
-    if cell not in CLASSIC:
+    """True when torch's fused kernels compute exactly our cell: a cell whose facts name this module (rnn, lstm,
+    gru), GRU in torch form only."""
+    if facts(cell).fast_paths.get("fused") != __name__:
         return False
     if cell == "gru" and options.gru_variant != "torch":
         return False  # the paper GRU applies r before the W_hn product; no torch kernel does that
@@ -64,19 +71,20 @@ def run_stack(
     """
     kernel = _kernel(cell, options)
     flat = flat_weights(params, bias=bias)
-    hx = state if cell == "lstm" else state[0]  # LSTM takes (h0, c0); GRU / RNN take h0 (L*dirs, N, H)
+    hx: Tensor | tuple[Tensor, ...] = state if cell == "lstm" else state[0]  # LSTM: (h0, c0); GRU / RNN: h0
     args = (flat, bias, num_layers, float(dropout), training, bidirectional)
     if lengths is None:
         res = kernel(x, hx, *args, True)  # batch_first=True
         return res[0], tuple(res[1:])
     T = x.shape[1]
     packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-    idx = packed.sorted_indices  # the kernel wants sequences sorted by decreasing length
-    hx = tuple(s.index_select(1, idx) for s in state) if cell == "lstm" else hx.index_select(1, idx)
+    idx, back = packed.sorted_indices, packed.unsorted_indices  # the kernel wants decreasing lengths
+    assert idx is not None and back is not None  # enforce_sorted=False: pack_padded_sequence sorted the batch
+    hx = tuple(s.index_select(1, idx) for s in state) if cell == "lstm" else state[0].index_select(1, idx)
     res = kernel(packed.data, packed.batch_sizes, hx, *args)
-    out_packed = PackedSequence(res[0], packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
+    out_packed = PackedSequence(res[0], packed.batch_sizes, idx, back)
     out, _ = pad_packed_sequence(out_packed, batch_first=True, total_length=T)  # (N, T, dirs*H), zeros past end
-    final = tuple(s.index_select(1, packed.unsorted_indices) for s in res[1:])
+    final = tuple(s.index_select(1, back) for s in res[1:])
     return out, final
 
 
@@ -146,7 +154,7 @@ def from_torch(module: nn.RNNBase, **kwargs) -> nn.Module:
     return ours
 
 
-def to_torch(recurrent: nn.Module) -> nn.RNNBase:
+def to_torch(recurrent: Recurrent) -> nn.RNNBase:
     """A ``torch.nn.RNN/LSTM/GRU`` (batch_first=True) with the weights of a rnnkit ``Recurrent``."""
     cell, options = recurrent.cell, recurrent.options
     if not supports(cell, options):

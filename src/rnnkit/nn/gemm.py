@@ -25,11 +25,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+
+from rnnkit.host import interleaved
 
 ROUTES = ("onednn", "torch")
 _forced: str | None = None  # set by ``use_route`` (tests, benchmarks); None means "best available"
@@ -178,3 +180,26 @@ def mm_tn(a: Tensor, b: Tensor) -> Tensor:
     if route_for(a) == "onednn" and _avx512():
         return torch.ops.mkldnn._linear_pointwise(b.t(), a.t(), None, "none", [], "").t()
     return torch.mm(a.t(), b)
+
+
+def route_name() -> str:
+    """The route large CPU float32 products take here, as benchmark reports name it."""
+    return "onednn" if onednn_available() else "torch (oneDNN linear ops unavailable)"
+
+
+def matmul_peak(*, repeats: int = 7, m: int = 4096, k: int = 512, n: int = 2048) -> dict[str, float]:
+    """GFLOP/s of a large float32 product ``(m, k) @ (k, n)`` on each route, interleaved: the ceiling benchmark
+    figures are quoted against.
+
+    'onednn' is absent when the route is not available; 'peak' is the best route, the ceiling we quote.
+    """
+    x, w = torch.randn(m, k), torch.randn(n, k)
+    fns: dict[str, Callable[[], object]] = {"torch.mm": lambda: torch.mm(x, w.t())}
+    if onednn_available():
+        packed = prepare(w)
+        fns["onednn"] = lambda: linear(x, packed)
+    res = interleaved(fns, repeats=repeats, warmup=2, inner=3)
+    flops = 2.0 * m * k * n
+    out = {name: flops / t.median / 1e9 for name, t in res.items()}
+    out["peak"] = max(out.values())
+    return out

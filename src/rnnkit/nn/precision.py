@@ -98,7 +98,9 @@ def inference(model: torch.nn.Module, precision: str) -> Iterator[None]:
         yield
         return
     handles = [m.register_forward_hook(_outputs_to_float32) for m in model.modules()]
-    model._rnnkit_inference_precision = precision  # nested calls (evaluate -> predict) keep the outer hooks
+    # nested calls (evaluate -> predict) keep the outer hooks. torch types Module.__setattr__ for tensors and
+    # modules only, but any attribute is accepted (a plain one here)
+    model._rnnkit_inference_precision = precision  # type: ignore[assignment]
     try:
         with autocast(precision, device):
             yield

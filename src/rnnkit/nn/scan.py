@@ -43,13 +43,13 @@ from torch import Tensor
 from rnnkit.layout import B_IH, W_IH, CellOptions
 from rnnkit.nn import gemm
 from rnnkit.nn.bptt import _AMP_BWD, _AMP_FWD
-
-CELLS = ("mingru", "minlstm")
+from rnnkit.registry import facts, fast_path_cells
 
 
 def supports(cell: str, options: CellOptions, *, x: Tensor) -> bool:
-    """True for the cells whose gates read only the input (their recurrence is linear in h)."""
-    return cell in CELLS
+    """True for the cells whose facts name this module: gates that read only the input, so the recurrence is
+    linear in h (minGRU, minLSTM)."""
+    return facts(cell).fast_paths.get("scan") == __name__
 
 
 def chunk_size(T: int) -> int:
@@ -141,7 +141,8 @@ _LOCK = threading.Lock()
 _POOL: dict[str, Any] = {}  # the executor and the process that made it (a forked child makes its own)
 _P = ctypes.c_void_p
 _I64, _I32 = ctypes.c_int64, ctypes.c_int32
-_ARGS = [_I64, _I64, _I64, _I64, _I32, _I32, _P]  # n0, n1, T, H, lstm, reverse, xp
+_ARGS: list[type[ctypes.c_int64 | ctypes.c_int32 | ctypes.c_void_p]] = [_I64, _I64, _I64, _I64, _I32, _I32, _P]
+# n0, n1, T, H, lstm, reverse, xp: the leading arguments of both kernels
 
 
 def native_enabled() -> bool:
@@ -416,6 +417,7 @@ class _MinLayer(torch.autograd.Function):
         # element-wise work. A second backward through the same graph then fails autograd's saved-tensor
         # version check instead of reading overwritten values.
         lib = _native_for(xp, h, h0, dh) if xp.is_contiguous() else None  # as the forward decided
+        db_n = None  # the native path's per-sequence bias gradients (N, G*H)
         if lib is None:
             dh0 = _backward_aten(ctx.cell, xp, h, h0, dh, mask, ctx.reverse)
         else:
@@ -431,10 +433,10 @@ class _MinLayer(torch.autograd.Function):
         dxp2 = xp.view(N * T, -1)  # (N*T, G*H): the gate gradients now
         dx = gemm.linear(dxp2, W.t()).view(N, T, -1) if ctx.needs_input_grad[0] else None
         dW = gemm.mm_tn(dxp2, x.reshape(N * T, -1))  # (G*H, D)
-        if ctx.has_bias:
-            db = dxp2.sum(0) if lib is None else db_n.sum(0)
-        else:
+        if not ctx.has_bias:
             db = None
+        else:
+            db = dxp2.sum(0) if db_n is None else db_n.sum(0)
         return dx, dW, db, dh0, None, None, None
 
 
@@ -449,8 +451,10 @@ def run_layer(
     reverse: bool = False,
 ) -> tuple[Tensor, tuple[Tensor, ...]]:
     """One min* layer and direction: x (N, T, D), state (h0,) -> (out (N, T, H), (h_final,)); the runner's call."""
-    if cell not in CELLS:
-        raise ValueError(f"nn.scan.run_layer handles {CELLS}, got cell {cell!r}; use impl='loop' or 'bptt'")
+    if not supports(cell, options, x=x):
+        raise ValueError(
+            f"nn.scan.run_layer handles {fast_path_cells(__name__)}, got cell {cell!r}; use impl='loop' or 'bptt'"
+        )
     (h0,) = state
     mask = None
     if lengths is not None:

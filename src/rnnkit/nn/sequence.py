@@ -25,7 +25,7 @@ import functools
 import importlib
 import importlib.util
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import torch
 from torch import Tensor, nn
@@ -33,24 +33,22 @@ from torch import Tensor, nn
 from rnnkit.layout import W_HH, CellOptions, layout
 from rnnkit.nn import autotune, fused, gemm, precision
 from rnnkit.nn.cells.base import CellBase, Params
-from rnnkit.registry import get_cell
+from rnnkit.registry import facts, get_cell
 
 IMPLS = ("auto", "loop", "fused", "bptt", "scan")
 
 
-def _fast_module(name: str):
-    """``rnnkit.nn.bptt`` / ``rnnkit.nn.scan`` if that file exists (imported lazily), else None."""
-    full = f"rnnkit.nn.{name}"
-    if importlib.util.find_spec(full) is None:
+def _fast_module(name: str) -> Any:
+    """The fast-path module ``name`` (e.g. ``rnnkit.nn.scan``) if its file exists (imported lazily), else None."""
+    if importlib.util.find_spec(name) is None:
         return None
-    return importlib.import_module(full)  # a real import error inside the module surfaces here
+    return importlib.import_module(name)  # a real import error inside the module surfaces here
 
 
-def _impl_module(impl: str, cell: str):
-    """The module behind ``impl`` for ``cell``: layer-norm LSTM / IndRNN keep their BPTT in nn/bptt_extra.py."""
-    if impl == "bptt" and cell in ("layernorm_lstm", "indrnn"):
-        return _fast_module("bptt_extra")
-    return _fast_module(impl)
+def _impl_module(impl: str, cell: str) -> Any:
+    """The module behind ``impl`` for ``cell``, as the cell's facts name it (``CellFacts.fast_paths``), or None."""
+    name = facts(cell).fast_paths.get(impl)
+    return None if name is None else _fast_module(name)
 
 
 def _auto_impl(cell: str, options: CellOptions, x: Tensor) -> str:
@@ -58,23 +56,22 @@ def _auto_impl(cell: str, options: CellOptions, x: Tensor) -> str:
     off (``RNNKIT_AUTOTUNE=0``, deterministic mode, off the CPU; see nn/autotune.py) and the choice the autotuner
     keeps unless another impl measures faster by more than ``autotune.MARGIN``.
 
-    LSTM: torch's fused kernel (oneDNN on CPU) is hard to beat. GRU / RNN: torch.nn does not use oneDNN
-    for them on CPU, so our BPTT path wins where it applies; then fused; the loop always works.
-    Measured (benchmarks/RESULTS.md, bench_cells, T=128 N=32 H=512 fwd+bwd, 2 threads): bptt/torch.nn = 0.51x GRU,
-    0.64x RNN, 1.14x LSTM; so LSTM stays on fused. On CUDA the cuDNN kernels run every classic cell.
+    The first of the cell's fast paths that supports the options and input, in the order its facts list them
+    (``CellFacts.fast_paths``, each cell's measured reason beside it), else the loop. LSTM lists torch's fused
+    kernel first (oneDNN on CPU is hard to beat); GRU / RNN list our BPTT first (torch.nn does not use oneDNN
+    for them on CPU). Measured (benchmarks/RESULTS.md, bench_cells, T=128 N=32 H=512 fwd+bwd, 2 threads):
+    bptt/torch.nn = 0.51x GRU, 0.64x RNN, 1.14x LSTM. On CUDA the cuDNN kernels run every cell they can.
     """
-    if cell == "lstm" and x.shape[1] == 1:
+    order = list(facts(cell).fast_paths)
+    fused_first = order[:1] == ["fused"]
+    if fused_first and x.shape[1] == 1:
         return "loop"  # one step (generation): oneDNN's per-call setup costs ms, a step costs µs (PERF-NOTES)
-    if (cell == "lstm" or x.device.type == "cuda") and fused.supports(cell, options, x=x):
+    if (fused_first or x.device.type == "cuda") and fused.supports(cell, options, x=x):
         return "fused"  # oneDNN LSTM on CPU; cuDNN for rnn / lstm / gru on GPU
-    scan = _fast_module("scan")  # minGRU / minLSTM: the chunked scan (nn/scan.py)
-    if scan is not None and scan.supports(cell, options, x=x):
-        return "scan"
-    bptt = _impl_module("bptt", cell)
-    if bptt is not None and bptt.supports(cell, options, x=x):
-        return "bptt"
-    if fused.supports(cell, options, x=x):
-        return "fused"
+    for impl in order:
+        mod = _impl_module(impl, cell)
+        if mod is not None and mod.supports(cell, options, x=x):
+            return impl
     return "loop"
 
 
@@ -93,8 +90,8 @@ def loop_layer(
     steps = range(T - 1, -1, -1) if reverse else range(T)
     masks = None
     if lengths is not None:
-        t = torch.arange(T, device=x.device)
-        masks = (t[None, :] < lengths[:, None]).unsqueeze(2).unbind(1)  # T x (N, 1): True on real steps
+        times = torch.arange(T, device=x.device)
+        masks = (times[None, :] < lengths[:, None]).unsqueeze(2).unbind(1)  # T x (N, 1): True on real steps
     outs: list[Tensor | None] = [None] * T  # filled in processing order, read in time order
     for t in steps:
         new = cell.recur(xp[t], state, params)
@@ -105,7 +102,7 @@ def loop_layer(
             m = masks[t]
             state = tuple(torch.where(m, s_new, s_old) for s_new, s_old in zip(new, state, strict=True))
             outs[t] = new[0] * m
-    return torch.stack(outs, dim=1), state  # (N, T, H)
+    return torch.stack(cast(list[Tensor], outs), dim=1), state  # (N, T, H): every step filled above
 
 
 class Recurrent(nn.Module):
@@ -150,12 +147,12 @@ class Recurrent(nn.Module):
         self.last_impl: str | None = None  # the impl the last forward ran (what 'auto' chose)
         directions = ("fwd", "bwd") if bidirectional else ("fwd",)
         self.layers = nn.ModuleList()
+        self.cells: list[CellBase] = []  # index l*dirs + d
         for l in range(num_layers):
             d_in = input_size if l == 0 else hidden_size * self.dirs  # layer l > 0 reads both directions
-            self.layers.append(
-                nn.ModuleDict({d: cls(d_in, hidden_size, bias=bias, options=self.options) for d in directions})
-            )
-        self.cells: list[CellBase] = [layer[d] for layer in self.layers for d in directions]  # index l*dirs + d
+            cells = {d: cls(d_in, hidden_size, bias=bias, options=self.options) for d in directions}
+            self.layers.append(nn.ModuleDict(cells))
+            self.cells += [cells[d] for d in directions]
 
     # ---- entry checks ---------------------------------------------------------------------------------
 
@@ -208,8 +205,8 @@ class Recurrent(nn.Module):
             expected = (self.num_layers * self.dirs, N, self.hidden_size)
             for name, s in zip(names, state, strict=True):
                 if not isinstance(s, Tensor) or tuple(s.shape) != expected:
-                    got = tuple(s.shape) if isinstance(s, Tensor) else type(s).__name__
-                    raise ValueError(f"{where}: state {name} has shape {got}, expected (L*dirs, N, H) = {expected}")
+                    shape = tuple(s.shape) if isinstance(s, Tensor) else type(s).__name__
+                    raise ValueError(f"{where}: state {name} has shape {shape}, expected (L*dirs, N, H) = {expected}")
             state = tuple(state)
         if lengths is not None:
             lengths = torch.as_tensor(lengths)
@@ -399,7 +396,7 @@ class RecurrentLayer(Recurrent):
             weight_drop=weight_drop,
         )
 
-    def forward(self, x: Tensor, hx=None, lengths: Tensor | Sequence[int] | None = None):  # type: ignore[override]
+    def forward(self, x: Tensor, hx=None, lengths: Tensor | Sequence[int] | None = None):
         """x (N, T, D), hx as torch.nn (tensor (L*dirs, N, H), or (h, c) for LSTM) -> (out, state likewise)."""
         out, state = super().forward(x, hx, lengths)
         return out, state[0] if len(state) == 1 else state

@@ -180,7 +180,7 @@ class LossPlot(Callback):
     def _draw(self, fs: FitState) -> None:
         if fs.run_dir is None or not fs.is_main or not (fs.run_dir / "metrics.jsonl").is_file():
             return
-        from rnnkit.plots import plot_loss
+        from rnnkit.train.metrics import plot_loss
 
         plot_loss(fs.run_dir / "metrics.jsonl", fs.run_dir / self.filename)
         self._last = time.monotonic()

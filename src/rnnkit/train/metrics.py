@@ -1,4 +1,5 @@
-"""Metrics: n_items-weighted running means and the ``metrics.jsonl`` writer (one JSON object per line)."""
+"""Metrics: n_items-weighted running means, the ``metrics.jsonl`` writer (one JSON object per line), its reader
+and its loss plot."""
 
 from __future__ import annotations
 
@@ -81,3 +82,24 @@ def series(records: Iterable[dict[str, Any]], event: str, key: str) -> tuple[lis
             xs.append(int(r["step"]))
             ys.append(float(r[key]))
     return xs, ys
+
+
+def plot_loss(metrics: str | os.PathLike | list[dict], out: str | os.PathLike, *, title: str = "loss") -> Path:
+    """Train loss (per log event) and validation loss (per evaluation) against optimiser steps -> PNG.
+
+    ``metrics`` is a ``metrics.jsonl`` path or its records (``read_metrics``)."""
+    from rnnkit.plots import plt, save_figure  # matplotlib only when a plot is drawn
+
+    records = metrics if isinstance(metrics, list) else read_metrics(metrics)
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    for event, key, label in (("train", "loss", "train"), ("eval", "val_loss", "validation")):
+        xs, ys = series(records, event, key)
+        if xs:
+            ax.plot(xs, ys, marker="o" if event == "eval" else None, markersize=3, label=label)
+    ax.set_xlabel("optimiser step")
+    ax.set_ylabel("loss (per item)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if ax.lines:
+        ax.legend()
+    return save_figure(fig, out)

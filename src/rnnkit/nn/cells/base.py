@@ -25,6 +25,7 @@ class CellBase(nn.Module):
     """
 
     layout: CellLayout
+    W_ih: Tensor  # (G*H, D): every cell has it (set from the layout in __init__, like the others it has)
 
     def __init__(
         self, input_size: int, hidden_size: int, *, bias: bool = True, options: CellOptions | None = None

@@ -25,9 +25,27 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rnnkit.layout import B_HH, B_IH, W_HH, W_IH, CellOptions
+from rnnkit.layout import B_HH, B_IH, W_HH, W_IH, CellLayout, CellOptions
 from rnnkit.reference.functional import dsigmoid, dtanh, sigmoid, tanh
-from rnnkit.registry import register_cell
+from rnnkit.registry import CellFacts, register_cell
+
+# Gate order r, z, n as torch.nn, so the fused path is a direct weight copy.
+FACTS = CellFacts(
+    layout=CellLayout("gru", gates=("r", "z", "n"), state=("h",)),
+    # bptt before fused: torch.nn has no oneDNN GRU on CPU; our BPTT measured 0.51x torch.nn (benchmarks/RESULTS.md)
+    fast_paths={"bptt": "rnnkit.nn.bptt", "fused": "rnnkit.nn.fused"},
+    anchor=("gru", CellOptions()),  # torch.nn.GRU computes this very cell (torch form)
+    field_meanings={
+        "x": "input x_t (N, D)",
+        "h": "previous state h_{t-1}",
+        "r": "reset gate σ(a_r)",
+        "z": "update gate σ(a_z)",
+        "n": "candidate tanh(a_n)",
+        "hn": "torch form: h W_hn^T + b_hn (what r multiplies); paper form: r ⊙ h",
+    },
+    affine_gates=("r", "z"),  # n = tanh(a_ih.n + r ⊙ a_hh.n): shown through its parts
+    shown_gates=("r", "z"),
+)
 
 
 class Cache(NamedTuple):
@@ -115,4 +133,4 @@ def step_backward(
     return dx, (dh,), dparams
 
 
-register_cell("gru", engine="reference")(sys.modules[__name__])
+register_cell("gru", engine="reference", facts=FACTS)(sys.modules[__name__])

@@ -17,9 +17,18 @@ import sys
 
 import numpy as np
 
-from rnnkit.layout import B_HH, B_IH, W_HH, W_IH, CellOptions
+from rnnkit.layout import B_HH, B_IH, W_HH, W_IH, CellLayout, CellOptions
 from rnnkit.reference.functional import relu
-from rnnkit.registry import register_cell
+from rnnkit.registry import CellFacts, register_cell
+
+# One gate block; W_hh is the element-wise recurrent weight u, shape (H,).
+FACTS = CellFacts(
+    layout=CellLayout("indrnn", gates=("h",), state=("h",), hh_diagonal=True),
+    fast_paths={"bptt": "rnnkit.nn.bptt_extra"},
+    anchor=("rnn", CellOptions(nonlinearity="relu")),  # an Elman RNN with ReLU and a diagonal W_hh
+    # x, h_{t-1}, pre-activation a = W_ih x + u ⊙ h + b, the (clamped) recurrent weight u, its clamp mask
+    cache_fields=("x", "h", "a", "u", "u_mask", "W_ih", "has_bias"),
+)
 
 
 def init_state(N: int, H: int, dtype=np.float64) -> tuple[np.ndarray, ...]:
@@ -59,4 +68,4 @@ def step_backward(dnew_state: tuple, cache) -> tuple[np.ndarray, tuple, dict[str
     return da @ W_ih, (da * u,), dparams
 
 
-register_cell("indrnn", engine="reference")(sys.modules[__name__])
+register_cell("indrnn", engine="reference", facts=FACTS)(sys.modules[__name__])

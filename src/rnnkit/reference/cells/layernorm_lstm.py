@@ -20,12 +20,46 @@ import sys
 
 import numpy as np
 
-from rnnkit.layout import B_HH, B_IH, W_HH, W_IH, CellOptions
+from rnnkit.layout import B_HH, B_IH, W_HH, W_IH, CellLayout, CellOptions
 from rnnkit.reference.functional import dsigmoid, dtanh, sigmoid, tanh
-from rnnkit.registry import register_cell
+from rnnkit.registry import CellFacts, register_cell
 
 EPS = 1e-5  # LayerNorm ε, as torch.nn.LayerNorm
 GAIN_IH, GAIN_HH, GAIN_C, SHIFT_C = "ln_ih_gain", "ln_hh_gain", "ln_c_gain", "ln_c_shift"
+
+# LN over the 4H pre-activations of W_ih x and of W_hh h apart (gains *_gain; b_ih / b_hh are the two LN
+# shifts), and LN of c' before the output tanh; gate order i, f, g, o as the LSTM.
+FACTS = CellFacts(
+    layout=CellLayout(
+        "layernorm_lstm",
+        gates=("i", "f", "g", "o"),
+        state=("h", "c"),
+        extra={"ln_ih_gain": ("GH",), "ln_hh_gain": ("GH",), "ln_c_gain": ("H",), "ln_c_shift": ("H",)},
+    ),
+    fast_paths={"bptt": "rnnkit.nn.bptt_extra"},
+    anchor=("lstm", CellOptions()),  # timed against the layer it would replace (other math: speed only)
+    # LN of both products (xhat, hhat and their 1/σ), gates, LN of c' (chat, 1/σ), tanh(LN(c')): the cache below
+    cache_fields=(
+        "x",
+        "h",
+        "c",
+        "xhat",
+        "inv_x",
+        "hhat",
+        "inv_h",
+        "i",
+        "f",
+        "g",
+        "o",
+        "chat",
+        "inv_c",
+        "tanh_c_new",
+        "params",
+        "has_bias",
+    ),
+    shown_gates=("i", "f", "o"),
+    forget_gate=True,
+)
 
 
 def layer_norm(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -90,4 +124,4 @@ def step_backward(dnew_state: tuple, cache) -> tuple[np.ndarray, tuple, dict[str
     return dax @ params[W_IH], (dah @ params[W_HH], dc * f), dparams
 
 
-register_cell("layernorm_lstm", engine="reference")(sys.modules[__name__])
+register_cell("layernorm_lstm", engine="reference", facts=FACTS)(sys.modules[__name__])

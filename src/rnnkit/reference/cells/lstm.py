@@ -24,9 +24,30 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rnnkit.layout import B_HH, B_IH, W_HH, W_IH, CellOptions
+from rnnkit.layout import B_HH, B_IH, W_HH, W_IH, CellLayout, CellOptions
 from rnnkit.reference.functional import dsigmoid, dtanh, sigmoid, tanh
-from rnnkit.registry import register_cell
+from rnnkit.registry import CellFacts, register_cell
+
+# Gate order i, f, g, o as torch.nn, so the fused path is a direct weight copy.
+FACTS = CellFacts(
+    layout=CellLayout("lstm", gates=("i", "f", "g", "o"), state=("h", "c")),
+    # fused first: torch's oneDNN LSTM on CPU is hard to beat (our BPTT measured 1.14x it, benchmarks/RESULTS.md)
+    fast_paths={"fused": "rnnkit.nn.fused", "bptt": "rnnkit.nn.bptt"},
+    anchor=("lstm", CellOptions()),  # torch.nn.LSTM computes this very cell
+    field_meanings={
+        "x": "input x_t (N, D)",
+        "h": "previous output h_{t-1}",
+        "c": "previous cell c_{t-1}",
+        "i": "input gate σ(a_i)",
+        "f": "forget gate σ(a_f)",
+        "g": "cell candidate tanh(a_g)",
+        "o": "output gate σ(a_o)",
+        "tanh_c_new": "tanh(c_t), c_t = f ⊙ c_{t-1} + i ⊙ g",
+    },
+    affine_gates=("i", "f", "g", "o"),
+    shown_gates=("i", "f", "o"),
+    forget_gate=True,
+)
 
 
 class Cache(NamedTuple):
@@ -89,4 +110,4 @@ def step_backward(
     return dx, (dh, dc_prev), dparams
 
 
-register_cell("lstm", engine="reference")(sys.modules[__name__])
+register_cell("lstm", engine="reference", facts=FACTS)(sys.modules[__name__])

@@ -17,9 +17,18 @@ import sys
 
 import numpy as np
 
-from rnnkit.layout import B_IH, W_IH, CellOptions
+from rnnkit.layout import B_IH, W_IH, CellLayout, CellOptions
 from rnnkit.reference.functional import dsigmoid, sigmoid
-from rnnkit.registry import register_cell
+from rnnkit.registry import CellFacts, register_cell
+
+# Gates from x only (no W_hh): z the update gate, h the candidate.
+FACTS = CellFacts(
+    layout=CellLayout("mingru", gates=("z", "h"), state=("h",), has_hh=False),
+    fast_paths={"scan": "rnnkit.nn.scan"},  # linear in h: one parallel scan per sequence
+    anchor=("gru", CellOptions()),  # timed against the layer it would replace (other math: speed only)
+    cache_fields=("x", "h", "z", "h_tilde", "a_h", "W_ih", "has_bias"),  # as ``step`` returns them
+    gate_fields={"h": "h_tilde"},  # the candidate "gate" h is the cache's h_tilde, not the old state
+)
 
 
 def g(a: np.ndarray) -> np.ndarray:
@@ -64,4 +73,4 @@ def step_backward(dnew_state: tuple, cache) -> tuple[np.ndarray, tuple, dict[str
     return da @ W, (dh_new * (1.0 - z),), dparams
 
 
-register_cell("mingru", engine="reference")(sys.modules[__name__])
+register_cell("mingru", engine="reference", facts=FACTS)(sys.modules[__name__])

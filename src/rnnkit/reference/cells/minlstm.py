@@ -17,10 +17,20 @@ import sys
 
 import numpy as np
 
-from rnnkit.layout import B_IH, W_IH, CellOptions
+from rnnkit.layout import B_IH, W_IH, CellLayout, CellOptions
 from rnnkit.reference.cells.mingru import dg, g
 from rnnkit.reference.functional import sigmoid, softplus
-from rnnkit.registry import register_cell
+from rnnkit.registry import CellFacts, register_cell
+
+# Forget f, input i and candidate h from x only (no W_hh); f, i normalised to sum 1.
+FACTS = CellFacts(
+    layout=CellLayout("minlstm", gates=("f", "i", "h"), state=("h",), has_hh=False),
+    fast_paths={"scan": "rnnkit.nn.scan"},  # linear in h: one parallel scan per sequence
+    anchor=("gru", CellOptions()),  # paired with GRU as in the issue-8 measurements (benchmarks/RESULTS.md)
+    # pre-activations, normalised gates f' = f / (f + i), i' = i / (f + i), candidate h~, as ``step`` returns them
+    cache_fields=("x", "h", "a_f", "a_i", "a_h", "f", "i", "h_tilde", "W_ih", "has_bias"),
+    gate_fields={"h": "h_tilde"},
+)
 
 
 def init_state(N: int, H: int, dtype=np.float64) -> tuple[np.ndarray, ...]:
@@ -60,4 +70,4 @@ def step_backward(dnew_state: tuple, cache) -> tuple[np.ndarray, tuple, dict[str
     return da @ W, (dh_new * fn,), dparams
 
 
-register_cell("minlstm", engine="reference")(sys.modules[__name__])
+register_cell("minlstm", engine="reference", facts=FACTS)(sys.modules[__name__])

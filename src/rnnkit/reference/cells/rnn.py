@@ -18,9 +18,19 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rnnkit.layout import B_HH, B_IH, W_HH, W_IH, CellOptions
+from rnnkit.layout import B_HH, B_IH, W_HH, W_IH, CellLayout, CellOptions
 from rnnkit.reference.functional import ACTIVATIONS
-from rnnkit.registry import register_cell
+from rnnkit.registry import CellFacts, register_cell
+
+# Elman: one gate block; h' = f(W_ih x + b_ih + W_hh h + b_hh).
+FACTS = CellFacts(
+    layout=CellLayout("rnn", gates=("h",), state=("h",)),
+    # bptt before fused: torch.nn has no oneDNN RNN on CPU; our BPTT measured 0.64x torch.nn (benchmarks/RESULTS.md)
+    fast_paths={"bptt": "rnnkit.nn.bptt", "fused": "rnnkit.nn.fused"},
+    anchor=("rnn", CellOptions()),  # torch.nn.RNN computes this very cell
+    field_meanings={"x": "input x_t (N, D)", "h": "previous state h_{t-1}", "h_new": "h_t = f(a_t)"},
+    affine_gates=("h",),
+)
 
 
 class Cache(NamedTuple):
@@ -68,4 +78,4 @@ def step_backward(
     return dx, (dh,), dparams
 
 
-register_cell("rnn", engine="reference")(sys.modules[__name__])
+register_cell("rnn", engine="reference", facts=FACTS)(sys.modules[__name__])
