@@ -37,8 +37,9 @@ from rnnkit.config import apply_overrides, to_dict
 from rnnkit.tasks.classify import metrics as class_metrics
 from rnnkit.tasks.classify.task import Classifier, ClassifierConfig, evaluate_ensemble
 from rnnkit.tasks.classify.task import load_splits as classify_splits
-from rnnkit.tasks.tag.task import Tagger, TaggerConfig
-from rnnkit.tasks.tag.task import load_splits as tag_splits
+from rnnkit.tasks.tag.config import TaggerConfig
+from rnnkit.tasks.tag.data import load_splits as tag_splits
+from rnnkit.tasks.tag.task import Tagger
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "results" / "quality_classify.jsonl"

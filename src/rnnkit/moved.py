@@ -16,6 +16,7 @@ from typing import Any
 REMOVED_IN = "0.3"
 
 MOVED: dict[str, str] = {
+    "rnnkit.models.tagger": "rnnkit.tasks.tag.model",
     "rnnkit.tasks.speech.plot": "rnnkit.tasks.speech_ctc.plot",
     "rnnkit.tasks.speech.strings": "rnnkit.tasks.speech_ctc.data",
     "rnnkit.tasks.speech.ctc": "rnnkit.tasks.speech_ctc.ctc",

@@ -13,7 +13,8 @@ from rnnkit.config import apply_overrides
 from rnnkit.data.readers import ClassificationData, ColumnData
 from rnnkit.data.sources import DataError
 from rnnkit.tasks.classify.task import Classifier, ClassifierConfig, kfold_split, random_split
-from rnnkit.tasks.tag.task import Tagger, TaggerConfig
+from rnnkit.tasks.tag.config import TaggerConfig
+from rnnkit.tasks.tag.task import Tagger
 
 QUIET = ["train.quiet=true", "data.val_fraction=0", "train.log_every=1000"]
 
