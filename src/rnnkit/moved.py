@@ -16,6 +16,7 @@ from typing import Any
 REMOVED_IN = "0.3"
 
 MOVED: dict[str, str] = {
+    "rnnkit.data.pairs": "rnnkit.tasks.translate.data",
     "rnnkit.models.tagger": "rnnkit.tasks.tag.model",
     "rnnkit.tasks.speech.plot": "rnnkit.tasks.speech_ctc.plot",
     "rnnkit.tasks.speech.strings": "rnnkit.tasks.speech_ctc.data",
@@ -25,6 +26,14 @@ MOVED: dict[str, str] = {
 
 MOVED_NAMES: dict[str, dict[str, str]] = {
     "rnnkit.registry": {"get_task": "rnnkit.tasks", "task_names": "rnnkit.tasks"},
+    "rnnkit.models.seq2seq": {
+        "ATTENTIONS": "rnnkit.models.attention",
+        "Attention": "rnnkit.models.attention",
+        **dict.fromkeys(
+            ("DecoderState", "Seq2Seq", "Seq2SeqSpec", "count_parameters", "padded_loss"),
+            "rnnkit.tasks.translate.model",
+        ),
+    },
 }
 
 

@@ -80,3 +80,12 @@ def test_random_sentence_split_is_the_published_one(n, fraction, seed):
     assert held.sentences == [data.sentences[i] for i in perm[:k]]
     assert rest.sentences == [data.sentences[i] for i in perm[k:]]
     assert (rest.source, held.source) == ("toy", "toy")
+
+
+def test_the_old_tagger_module_path_warns_and_forwards():
+    """rnnkit.models.tagger moved to rnnkit.tasks.tag.model in 0.2; the old path forwards for one release."""
+    import rnnkit.models.tagger as old
+    from rnnkit.tasks.tag.model import TaggerNet
+
+    with pytest.warns(DeprecationWarning, match="rnnkit.models.tagger.TaggerNet moved to rnnkit.tasks.tag.model"):
+        assert old.TaggerNet is TaggerNet
