@@ -44,7 +44,8 @@ def _classify_files(d: Path, **data: object) -> list[str]:
 
 
 def _conll_files(d: Path) -> tuple[Path, Path]:
-    from rnnkit.tasks.tag.task import TaggerDataConfig, load_splits
+    from rnnkit.tasks.tag.config import TaggerDataConfig
+    from rnnkit.tasks.tag.data import load_splits
 
     train, _, test = load_splits(TaggerDataConfig(dataset="conll2000", data_root=_root(), val_fraction=0))
     paths = []

@@ -39,8 +39,9 @@ from rnnkit.tasks.classify.config import ClassifierConfig
 from rnnkit.tasks.classify.data import load_splits as classify_splits
 from rnnkit.tasks.classify.ensemble import evaluate_ensemble
 from rnnkit.tasks.classify.task import Classifier
-from rnnkit.tasks.tag.task import Tagger, TaggerConfig
-from rnnkit.tasks.tag.task import load_splits as tag_splits
+from rnnkit.tasks.tag.config import TaggerConfig
+from rnnkit.tasks.tag.data import load_splits as tag_splits
+from rnnkit.tasks.tag.task import Tagger
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "results" / "quality_classify.jsonl"

@@ -30,6 +30,8 @@ MOVED: dict[str, str] = {
     "rnnkit.demo": "rnnkit.tasks.lm.demo",
     "rnnkit.decoder": "rnnkit.tasks.lm.decoder",
     "rnnkit.generate": "rnnkit.tasks.lm.generate",
+    "rnnkit.data.pairs": "rnnkit.tasks.translate.data",
+    "rnnkit.models.tagger": "rnnkit.tasks.tag.model",
     "rnnkit.tasks.speech.plot": "rnnkit.tasks.speech_ctc.plot",
     "rnnkit.tasks.speech.strings": "rnnkit.tasks.speech_ctc.data",
     "rnnkit.tasks.speech.ctc": "rnnkit.tasks.speech_ctc.ctc",
@@ -58,6 +60,14 @@ MOVED_NAMES: dict[str, dict[str, str]] = {
     "rnnkit.registry": {"get_task": "rnnkit.tasks", "task_names": "rnnkit.tasks"},
     "rnnkit.host": {"matmul_peak": "rnnkit.nn.gemm"},
     "rnnkit.plots": {"plot_loss": "rnnkit.train.metrics"},
+    "rnnkit.models.seq2seq": {
+        "ATTENTIONS": "rnnkit.models.attention",
+        "Attention": "rnnkit.models.attention",
+        **dict.fromkeys(
+            ("DecoderState", "Seq2Seq", "Seq2SeqSpec", "count_parameters", "padded_loss"),
+            "rnnkit.tasks.translate.model",
+        ),
+    },
 }
 
 

@@ -156,7 +156,7 @@ def test_shipped_configs_are_the_benchmark_settings(file, monkeypatch):
 
     from rnnkit.config import apply_overrides, load_config
     from rnnkit.tasks.classify.config import ClassifierConfig
-    from rnnkit.tasks.tag.task import TaggerConfig
+    from rnnkit.tasks.tag.config import TaggerConfig
 
     root = Path(__file__).resolve().parents[2]
     monkeypatch.syspath_prepend(str(root / "benchmarks"))

@@ -12,7 +12,8 @@ from rnnkit.cli import app
 from rnnkit.data.readers import read_tagging_file
 from rnnkit.data.sources import DataError
 from rnnkit.data.vectors import read_vectors
-from rnnkit.tasks.tag.task import Tagger, TaggerConfig, TaggerDataConfig, TaggerModelConfig
+from rnnkit.tasks.tag.config import TaggerConfig, TaggerDataConfig, TaggerModelConfig
+from rnnkit.tasks.tag.task import Tagger
 
 TEXT = "Juan B-PER\nvive O\nen O\nMadrid B-LOC\nen O\n1987 O\n\n"
 

@@ -1,14 +1,19 @@
-"""CoNLL-2002 NER read from its zip: a tiny zip written in the test, and the published file when present."""
+"""CoNLL-2002 NER read from its zip: a tiny zip written in the test, and the published file when present; the
+seeded sentence split of a single file."""
 
 from __future__ import annotations
 
 import zipfile
 
+import numpy as np
 import pytest
+import torch
 
 from rnnkit.data import readers
+from rnnkit.data.readers import ColumnData
 from rnnkit.data.sources import DataError
-from rnnkit.tasks.tag.task import TaggerDataConfig, load_splits
+from rnnkit.tasks.tag.config import TaggerDataConfig
+from rnnkit.tasks.tag.data import load_splits, split_sentences
 
 NED = "-DOCSTART- -DOCSTART- O\nDe Art O\nMorgen N B-ORG\n\n-DOCSTART- -DOCSTART- O\nJan N B-PER\nloopt V O\n"
 ESP = "Juan NC B-PER\nPérez NC I-PER\nvive VMI O\n\nen SP O\nMadrid NC B-LOC\n"
@@ -62,3 +67,25 @@ def test_conll2002_real(data_root, name, sizes, tokens, first):
     assert tags == {"O"} | {f"{p}-{x}" for p in "BI" for x in ("PER", "LOC", "ORG", "MISC")}
     assert all(len(row) == 3 for s in tr.sentences for row in s)
     assert not any(row[0] == "-DOCSTART-" for s in tr.sentences + va.sentences + te.sentences for row in s)
+
+
+@pytest.mark.parametrize("n, fraction, seed", [(1, 0.1, 2024), (7, 0.1, 2024), (40, 0.1, 2025), (33, 0.25, 5)])
+def test_random_sentence_split_is_the_published_one(n, fraction, seed):
+    """The split of a single file through rnnkit.data.splits keeps the order tagging runs were split with
+    (torch.randperm, seeded; the first floor(n * fraction) held out, at least one), so old runs' test sets stand."""
+    data = ColumnData([[(f"w{i}", "O")] for i in range(n)], "toy", [])
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+    k = max(1, int(np.floor(n * fraction)))
+    rest, held = split_sentences(data, fraction, seed)
+    assert held.sentences == [data.sentences[i] for i in perm[:k]]
+    assert rest.sentences == [data.sentences[i] for i in perm[k:]]
+    assert (rest.source, held.source) == ("toy", "toy")
+
+
+def test_the_old_tagger_module_path_warns_and_forwards():
+    """rnnkit.models.tagger moved to rnnkit.tasks.tag.model in 0.2; the old path forwards for one release."""
+    import rnnkit.models.tagger as old
+    from rnnkit.tasks.tag.model import TaggerNet
+
+    with pytest.warns(DeprecationWarning, match="rnnkit.models.tagger.TaggerNet moved to rnnkit.tasks.tag.model"):
+        assert old.TaggerNet is TaggerNet

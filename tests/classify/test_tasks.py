@@ -17,7 +17,8 @@ from rnnkit.moved import MOVED_NAMES
 from rnnkit.tasks.classify.config import ClassifierConfig
 from rnnkit.tasks.classify.data import kfold_split, random_split
 from rnnkit.tasks.classify.task import Classifier
-from rnnkit.tasks.tag.task import Tagger, TaggerConfig
+from rnnkit.tasks.tag.config import TaggerConfig
+from rnnkit.tasks.tag.task import Tagger
 
 QUIET = ["train.quiet=true", "data.val_fraction=0", "train.log_every=1000"]
 

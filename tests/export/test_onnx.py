@@ -27,7 +27,8 @@ from rnnkit.tasks.forecast.config import ForecastConfig  # noqa: E402
 from rnnkit.tasks.forecast.task import Forecaster  # noqa: E402
 from rnnkit.tasks.forecast.windowing import Scaler  # noqa: E402
 from rnnkit.tasks.lm.task import LanguageModel, LMConfig  # noqa: E402
-from rnnkit.tasks.tag.task import Tagger, TaggerConfig  # noqa: E402
+from rnnkit.tasks.tag.config import TaggerConfig  # noqa: E402
+from rnnkit.tasks.tag.task import Tagger  # noqa: E402
 
 TOL = 1e-5
 EXAMPLE = Path(__file__).parents[2] / "examples" / "onnx_classify.py"

@@ -146,7 +146,7 @@ def _task_configs() -> list[type]:
     from rnnkit.tasks.classify.config import ClassifierConfig
     from rnnkit.tasks.forecast.task import ForecastConfig
     from rnnkit.tasks.lm.task import LMConfig
-    from rnnkit.tasks.tag.task import TaggerConfig
+    from rnnkit.tasks.tag.config import TaggerConfig
     from rnnkit.tasks.translate.task import TranslatorConfig
 
     return [RunConfig, LMConfig, ClassifierConfig, TaggerConfig, ForecastConfig, TranslatorConfig]

@@ -8,12 +8,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnnkit.config import ConfigError, apply_overrides
-from rnnkit.data import pairs as P
 from rnnkit.data.sources import DataError
+from rnnkit.tasks.translate import data as P
 from rnnkit.tasks.translate.task import Translator, TranslatorConfig
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples" / "translate"
@@ -249,6 +250,22 @@ def test_split_is_seeded_disjoint_and_complete() -> None:
     assert [len(x) for x in P.split_pairs(pairs, test_fraction=0, val_fraction=0, seed=7)] == [100, 0, 0]
 
 
+@pytest.mark.parametrize(
+    "n, test_fraction, val_fraction, seed", [(100, 0.1, 0.05, 1234), (37, 0.0, 0.2, 3), (9, 0.3, 0, 8)]
+)
+def test_split_is_the_one_runs_were_split_with(n: int, test_fraction: float, val_fraction: float, seed: int) -> None:
+    """Through rnnkit.data.splits, the split keeps the order translation runs were split with (torch.randperm,
+    seeded: test first, then validation), so old runs' test sets stand."""
+    pairs = [(f"s{i}", f"t{i}") for i in range(n)]
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+    n_test = max(1, round(n * test_fraction)) if test_fraction else 0
+    n_val = round(n * val_fraction)
+    train, val, test = P.split_pairs(pairs, test_fraction=test_fraction, val_fraction=val_fraction, seed=seed)
+    assert test == [pairs[i] for i in perm[:n_test]]
+    assert val == [pairs[i] for i in perm[n_test : n_test + n_val]]
+    assert train == [pairs[i] for i in perm[n_test + n_val :]]
+
+
 def test_vocab_reuses_text_vocab_with_specials() -> None:
     v = P.build_vocab([["i", "am", "cold", "."], ["i", "am", "here", "."]], level="word")
     assert v.itos[:4] == ["<unk>", "<pad>", "<sos>", "<eos>"] and v.itos[4:7] == [".", "am", "i"]  # by count, ties
@@ -269,3 +286,11 @@ def test_real_fra_eng_zip(data_root: Path) -> None:
     assert "kept 10,922 of 142,787 pairs, dropped 131,865" in old.notes[0]
     everything = translator(data_root=str(data_root), test_fraction=0, val_fraction=0).load_data()
     assert len(everything.train) == 142_787 and everything.notes == ["validation: none", "test: none"]
+
+
+def test_the_old_module_path_warns_and_forwards() -> None:
+    """rnnkit.data.pairs moved to rnnkit.tasks.translate.data in 0.2; the old path forwards for one release."""
+    import rnnkit.data.pairs as old
+
+    with pytest.warns(DeprecationWarning, match="rnnkit.data.pairs.split_pairs moved to rnnkit.tasks.translate.data"):
+        assert old.split_pairs is P.split_pairs

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from rnnkit.data.sequences import IGNORE_INDEX
-from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqSpec, padded_loss
+from rnnkit.tasks.translate.model import Seq2Seq, Seq2SeqSpec, padded_loss
 from rnnkit.tasks.translate.task import ObjectiveConfig
 
 PAD, BOS, EOS = 1, 2, 3
@@ -166,3 +166,18 @@ def test_every_parameter_gets_a_gradient() -> None:
     logits.sum().backward()
     missing = [n for n, p in m.named_parameters() if p.grad is None or not bool(p.grad.abs().sum() > 0)]
     assert missing == []
+
+
+def test_the_old_seq2seq_names_warn_and_forward() -> None:
+    """rnnkit.models.seq2seq was split in 0.2: its names still import from there for one release, with a warning."""
+    import rnnkit.models.seq2seq as old
+    from rnnkit.models import attention
+    from rnnkit.tasks.translate import model
+
+    homes = {"ATTENTIONS": attention, "Attention": attention, "DecoderState": model, "Seq2Seq": model}
+    homes.update({"Seq2SeqSpec": model, "count_parameters": model, "padded_loss": model})
+    for name, home in homes.items():
+        with pytest.warns(DeprecationWarning, match=f"rnnkit.models.seq2seq.{name} moved to {home.__name__}"):
+            assert getattr(old, name) is getattr(home, name)
+    with pytest.raises(AttributeError, match="has no attribute 'beam_search'"):
+        old.beam_search  # noqa: B018 - never a name of the old module

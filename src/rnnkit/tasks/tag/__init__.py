@@ -10,4 +10,4 @@ TASK = TaskInfo(
 )
 
 __all__ = ["TASK", "Tagger", "TaggerConfig"]
-__getattr__ = lazy_exports({"Tagger": "rnnkit.tasks.tag.task", "TaggerConfig": "rnnkit.tasks.tag.task"})
+__getattr__ = lazy_exports({"Tagger": "rnnkit.tasks.tag.task", "TaggerConfig": "rnnkit.tasks.tag.config"})

@@ -5,7 +5,8 @@ with a character-level word feature (a small bidirectional recurrent encoder ove
 final forward and backward states, Lample et al. 2016 §4.1), -> dropout -> ``rnnkit.nn.Recurrent``
 (bidirectional by default, any registered cell) -> per-step linear scores -> either a softmax per token
 (cross-entropy) or a linear-chain CRF (``rnnkit.models.crf``: forward-algorithm loss, Viterbi decoding).
-Training goes through ``rnnkit.train.fit``.
+Training goes through ``rnnkit.train.fit``. The network is ``model.py``, its configuration ``config.py``, reading,
+splitting and batching sentences ``data.py``; this module holds the task's hooks and its metrics.
 
 Metrics: token accuracy, and for IOB tag sets the chunk / entity span precision/recall/F1, overall and per type
 (conlleval / seqeval semantics). Named entities: ``--dataset conll2002-es|conll2002-nl``, ``--tag-scheme`` (IOB1 /
@@ -16,100 +17,30 @@ Shape letters: N sentences, T tokens, L characters per token, E embedding size, 
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from rnnkit.config import (
-    ConfigError,
-    DataConfig,
-    ModelConfig,
-    RunConfig,
-    TrainConfig,
-)
 from rnnkit.data import iob, readers
 from rnnkit.data.readers import ColumnData
-from rnnkit.data.sequences import IGNORE_INDEX, BucketBatches, lengths_to_mask, pad_sequences, truncate
+from rnnkit.data.sequences import IGNORE_INDEX, BucketBatches, lengths_to_mask, truncate
 from rnnkit.data.sources import DataError
 from rnnkit.data.text import Vocab
-from rnnkit.models.tagger import TaggerNet
 from rnnkit.tasks import metrics as class_metrics
-from rnnkit.tasks.base import Splits, Task, stop_on_metric
-
-TASK_FILE = "task.json"
-_DIGITS = re.compile(r"\d")
-
-
-@dataclass(frozen=True)
-class TaggerModelConfig(ModelConfig):
-    hidden_size: int = 128
-    bidirectional: bool = True
-    word_embed: int = 100
-    char_embed: int = 25  # character embedding size (Lample et al.: 25); 0: no character features
-    char_hidden: int = 25  # per direction of the character BiLSTM
-    crf: bool | Literal["auto"] = "auto"  # auto: a CRF for IOB tag sets (spans stay well-formed), else a softmax
-    embed_dropout: float = 0.5  # on the concatenated word features (Lample et al. 2016 §4.3)
-    head_dropout: float = 0.0
-    embeddings: str = ""  # word2vec/GloVe text file initialising the word embedding (word_embed = its size)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.word_embed < 1 or self.char_embed < 0 or self.char_hidden < 1:
-            raise ConfigError(
-                f"model.word_embed must be >= 1, model.char_embed >= 0 and model.char_hidden >= 1; got "
-                f"{self.word_embed}, {self.char_embed}, {self.char_hidden}"
-            )
-
-
-@dataclass(frozen=True)
-class TaggerDataConfig(DataConfig):
-    word_column: int = 0
-    tag_column: int = -1  # CoNLL-2000: 1 = POS, 2 (= -1) = chunk IOB; CoNLL-2002: -1 = entity IOB2
-    tag_scheme: str = ""  # "": tags as in the files; iob1 | iob2 | iobes: entity tags rewritten (rnnkit.data.iob)
-    lowercase: bool = True  # word embedding on lower-cased words (case still reaches the char features)
-    digits_to_zero: bool = True  # '1987' -> '0000' for the word embedding
-    min_freq: int = 1
-    max_len: int = 0  # truncate longer sentences (warning + count); 0 = no limit
-    max_word_len: int = 30  # characters per word seen by the character encoder
-    encoding: str = "utf-8"
-    format: str = "auto"  # files by path: auto | conll (whitespace columns) | conllu (docs/formats.md)
-    conllu_tag: str = "upos"  # CoNLL-U: the tag is UPOS or XPOS (the word is FORM)
-    split_seed: int = 2024
-    test_fraction: float = 0.1  # random test split for a single file without a test_path
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not 0.0 < self.test_fraction < 1.0:
-            raise ConfigError(f"data.test_fraction must be in (0, 1), got {self.test_fraction}")
-        if self.format not in readers.conllu.TAGGING_FORMATS:
-            raise ConfigError(f"data.format must be one of {readers.conllu.TAGGING_FORMATS}, got {self.format!r}")
-        if self.tag_scheme and self.tag_scheme not in iob.SCHEMES:
-            raise ConfigError(
-                f"data.tag_scheme must be '' (as in the files) or one of {iob.SCHEMES}, got {self.tag_scheme!r}"
-            )
-        if self.conllu_tag not in readers.conllu.TAG_FIELDS:
-            raise ConfigError(f"data.conllu_tag must be 'upos' or 'xpos', got {self.conllu_tag!r}")
-
-    def reader_options(self) -> dict[str, str]:
-        """What ``readers.read_tagging`` needs for files given by path."""
-        return {"encoding": self.encoding, "format": self.format, "conllu_tag": self.conllu_tag}
-
-
-@dataclass(frozen=True)
-class TaggerConfig(RunConfig):
-    task: str = "tag"
-    run_dir: str = ""  # "": nothing written (the CLI's default is runs/<task>)
-    model: TaggerModelConfig = field(default_factory=TaggerModelConfig)
-    data: TaggerDataConfig = field(default_factory=TaggerDataConfig)
-    train: TrainConfig = field(default_factory=lambda: stop_on_metric(lr=3e-3, patience=3))
+from rnnkit.tasks.base import Splits, Task
+from rnnkit.tasks.tag.config import (  # noqa: F401 - the config classes' home was here; importable as before
+    TaggerConfig,
+    TaggerDataConfig,
+    TaggerModelConfig,
+)
+from rnnkit.tasks.tag.data import Encoded, collate, load_splits, word_and_tag_columns, word_key
+from rnnkit.tasks.tag.model import TaggerNet
 
 
 def _loss(net: TaggerNet, scores: Tensor, tags: Tensor, lengths: Tensor) -> Tensor:
@@ -130,17 +61,6 @@ def _step(model: nn.Module, batch: tuple[Tensor, ...], state: Any) -> Any:
     return StepOutput(loss, None, int(words.shape[0]), {"tok_acc": acc})
 
 
-def _collate(items: Sequence[tuple[list[int], list[list[int]], list[int]]]) -> tuple[Tensor, ...]:
-    words, lengths = pad_sequences([w for w, _, _ in items], dtype=torch.long)  # (N, T)
-    tags, _ = pad_sequences([t for _, _, t in items], padding_value=IGNORE_INDEX, dtype=torch.long)
-    L = max(len(c) for _, cs, _ in items for c in cs)
-    chars = torch.zeros(words.shape[0], words.shape[1], L, dtype=torch.long)  # (N, T, L)
-    for n, (_, cs, _) in enumerate(items):
-        for t, c in enumerate(cs):
-            chars[n, t, : len(c)] = torch.as_tensor(c)
-    return words, chars, lengths, tags
-
-
 is_iob = iob.is_iob  # every tag is 'O' or 'B-X' / 'I-X' / 'E-X' / 'S-X': span F1 is meaningful
 
 
@@ -159,23 +79,9 @@ class Tagger(Task):
         self.predict_format = "tokens"  # what `predict --format auto` prints: spans for runs with IOB tags
 
     # -- inputs --
-    def _word_key(self, w: str) -> str:
-        d = self.config.data
-        w = w.lower() if d.lowercase else w
-        return _DIGITS.sub("0", w) if d.digits_to_zero else w
-
     def columns(self, data: ColumnData) -> tuple[list[list[str]], list[list[str]]]:
-        d = self.config.data
-        try:
-            words, tags = data.column(d.word_column), data.column(d.tag_column)
-        except IndexError:
-            raise DataError(
-                f"{data.source}: rows have {len(data.sentences[0][0])} columns; data.word_column={d.word_column} "
-                f"or data.tag_column={d.tag_column} is out of range"
-            ) from None
-        if d.tag_scheme:  # the same entities, in the scheme asked for (Lample et al. 2016 use IOBES)
-            tags = [iob.convert(t, d.tag_scheme, where=f"{data.source}: sentence {i}, ") for i, t in enumerate(tags)]
-        return words, tags
+        """(words, tags) per sentence of ``data``, from the configured columns and tag scheme."""
+        return word_and_tag_columns(data, self.config.data)
 
     def encode_sentences(self, sentences: Sequence[Sequence[str]]) -> list[tuple[list[int], list[list[int]]]]:
         """Token lists -> (word ids, char ids per word); truncated to data.max_len with a warning."""
@@ -183,12 +89,12 @@ class Tagger(Task):
         sentences, _ = truncate(sentences, d.max_len or None, what="sentences")
         out = []
         for s in sentences:
-            w = self.words.ids([self._word_key(t) for t in s])
+            w = self.words.ids([word_key(t, d) for t in s])
             c = [self.chars.ids(list(t[: d.max_word_len])) or [1] for t in s]
             out.append((w, c))
         return out
 
-    def encode(self, data: ColumnData, *, unknown: str = "error") -> list[tuple[list[int], list[list[int]], list[int]]]:
+    def encode(self, data: ColumnData, *, unknown: str = "error") -> list[Encoded]:
         """(word ids, char ids, tag ids) per sentence. Tags unseen in training: 'error' raises, 'skip' drops the
         sentence with a warning."""
         words, tags = self.columns(data)
@@ -217,7 +123,7 @@ class Tagger(Task):
     def prepare(self, train: ColumnData) -> None:
         d = self.config.data
         words, tags = self.columns(train)
-        self.words = Vocab.from_token_lists([[self._word_key(t) for t in s] for s in words], min_freq=d.min_freq)
+        self.words = Vocab.from_token_lists([[word_key(t, d) for t in s] for s in words], min_freq=d.min_freq)
         self.chars = Vocab.from_token_lists([list(t) for s in words for t in s])
         self.tags = sorted({t for s in tags for t in s})
         self.predict_format = "spans" if is_iob(self.tags) else "tokens"
@@ -236,7 +142,7 @@ class Tagger(Task):
         -> 0); words the file lacks keep their random init. Sets model.word_embed to the file's size."""
         from rnnkit.data.vectors import read_vectors
 
-        found, dim = read_vectors(path, set(self.words.stoi), key=self._word_key)
+        found, dim = read_vectors(path, set(self.words.stoi), key=lambda w: word_key(w, self.config.data))
         rows = {self.words.stoi[k]: v for k, v in found.items()}
         self._pretrained = rows
         self.decide(
@@ -275,11 +181,11 @@ class Tagger(Task):
     def make_batches(self, train: ColumnData, val: ColumnData | None) -> tuple[Any, Any]:
         cfg = self.config
         bs = cfg.data.batch_size
-        train_b = BucketBatches(self.encode(train), bs, collate_fn=_collate, seed=cfg.train.seed)
+        train_b = BucketBatches(self.encode(train), bs, collate_fn=collate, seed=cfg.train.seed)
         val_b = None
         if val is not None and len(val):
             val_b = BucketBatches(
-                self.encode(val, unknown="skip"), cfg.data.eval_batch_size or bs, collate_fn=_collate, shuffle=False
+                self.encode(val, unknown="skip"), cfg.data.eval_batch_size or bs, collate_fn=collate, shuffle=False
             )
         return train_b, val_b
 
@@ -304,7 +210,7 @@ class Tagger(Task):
         net, dev = self.require_model(), self.device
 
         def run(batch: list[tuple[list[int], list[list[int]]]]) -> list[list[int]]:
-            words, chars, lengths, _ = _collate([(*e, [0] * len(e[0])) for e in batch])
+            words, chars, lengths, _ = collate([(*e, [0] * len(e[0])) for e in batch])
             scores = net(words.to(dev), chars.to(dev), lengths.to(dev))  # (N, T, K)
             if net.crf is not None:
                 best, _ = net.crf.decode(scores, lengths_to_mask(lengths.to(dev), scores.shape[1]))
@@ -379,37 +285,3 @@ def format_spans(tagged: Sequence[tuple[str, str]]) -> str:
         out += words[i:a] + [f"[{typ} {' '.join(words[a:b])}]"]
         i = b
     return " ".join(out + words[i:])
-
-
-def load_splits(cfg: TaggerDataConfig) -> tuple[ColumnData, ColumnData | None, ColumnData]:
-    """(train, val, test): official test for conll2000 and conll2002-* (or data.test_path), else a seeded random
-    split of sentences; validation is the official development set (conll2002-*: testa), else cut from training."""
-    source = cfg.path or cfg.dataset
-    if source is None:
-        raise ConfigError(
-            "data: give data.path (a CoNLL-style column file) or data.dataset ('conll2000', 'conll2002-es', "
-            "'conll2002-nl')"
-        )
-    kw = cfg.reader_options()
-    train = readers.read_tagging(source, data_root=cfg.data_root, split="train", **kw)
-    if cfg.test_path:
-        test = readers.read_tagging(cfg.test_path, **kw)
-    elif source == "conll2000" or source in readers.CONLL2002:
-        test = readers.read_tagging(source, data_root=cfg.data_root, split="test")
-    else:
-        train, test = _split(train, cfg.test_fraction, cfg.split_seed)
-    val = None
-    if cfg.val_path:
-        val = readers.read_tagging(cfg.val_path, **kw)
-    elif source in readers.CONLL2002:  # the shared task's development set, used for model selection
-        val = readers.read_tagging(source, data_root=cfg.data_root, split="val")
-    elif cfg.val_fraction > 0:
-        train, val = _split(train, cfg.val_fraction, cfg.split_seed + 1)
-    return train, val, test
-
-
-def _split(data: ColumnData, fraction: float, seed: int) -> tuple[ColumnData, ColumnData]:
-    perm = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed)).tolist()
-    n_test = max(1, int(np.floor(len(data) * fraction)))
-    pick = lambda idx: ColumnData([data.sentences[i] for i in idx], data.source, data.notes)  # noqa: E731
-    return pick(perm[n_test:]), pick(perm[:n_test])

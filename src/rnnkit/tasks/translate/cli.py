@@ -6,10 +6,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from rnnkit.data import pairs as P
 from rnnkit.errors import DataError, UsageError
 from rnnkit.tasks.cli import TaskCLI
 from rnnkit.tasks.options import Opt
+from rnnkit.tasks.translate import data as P
 from rnnkit.tasks.translate.report import plot_attention, print_scores
 from rnnkit.tasks.translate.task import Translator
 

@@ -37,7 +37,7 @@ class _DecodeStep(nn.Module):
         self.net, self.n_state = net, n_state
 
     def forward(self, y_prev: Tensor, memory: Tensor, keys: Tensor, src_lengths: Tensor, *rest: Tensor):
-        from rnnkit.models.seq2seq import DecoderState
+        from rnnkit.tasks.translate.model import DecoderState
 
         states = rest[: self.n_state]
         # h~_{t-1}: an input only with input feeding (ONNX drops an unused input); the step ignores it otherwise
@@ -51,7 +51,7 @@ class _DecodeStep(nn.Module):
 
 def translate_specs(task: Any, model: nn.Module) -> dict[str, OnnxSpec]:
     """``{"encoder": spec, "decoder": spec}``: written as ``<name>.encoder.onnx`` and ``<name>.decoder.onnx``."""
-    from rnnkit.data import pairs as P
+    from rnnkit.tasks.translate import data as P
 
     m = task.config.model
     names = list(layout(m.cell.name).state)

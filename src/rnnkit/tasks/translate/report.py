@@ -9,7 +9,7 @@ from typing import Any
 
 from torch import Tensor
 
-from rnnkit.data import pairs as P
+from rnnkit.tasks.translate import data as P
 
 # ---- scores -----------------------------------------------------------------------------------------------
 

@@ -1,12 +1,12 @@
 """Translation: sentence pairs -> attention Seq2Seq -> greedy / beam decoding, scored honestly with sacreBLEU.
 
-A thin task on the Task contract (``tasks/base.py``): ``rnnkit.data.pairs`` reads the pairs (a TSV, two parallel
-files or fra-eng) and turns raw text into tokens and back (``TextFormat``), ``rnnkit.models.seq2seq.Seq2Seq`` (any
-registered cell, Bahdanau or Luong attention, input feeding) translates, batches are length-bucketed
-(``BucketBatches``) and the base trains through ``rnnkit.train.fit``. The loss is the token cross-entropy over real
-target positions (padding is IGNORE_INDEX), optionally label-smoothed (Szegedy et al. 2016 §7); teacher forcing can
-be scheduled from ``teacher_forcing`` down to ``teacher_forcing_end`` over ``decay_steps`` optimiser steps
-(scheduled sampling, Bengio et al. 2015 §2.4, linear decay).
+A thin task on the Task contract (``tasks/base.py``): ``data.py`` reads, splits and batches the pairs (a TSV, two
+parallel files or fra-eng) and turns raw text into tokens and back (``TextFormat``); ``model.py``'s ``Seq2Seq`` (any
+registered cell, Bahdanau or Luong attention, input feeding; greedy and beam decoding from ``rnnkit.models.beam``)
+translates; the base trains through ``rnnkit.train.fit`` on length-bucketed batches. The loss is the token
+cross-entropy over real target positions, optionally label-smoothed (Szegedy et al. 2016 §7); teacher forcing can
+decay from ``teacher_forcing`` to ``teacher_forcing_end`` over ``decay_steps`` optimiser steps (scheduled sampling,
+Bengio et al. 2015 §2.4, linear decay).
 
 Scores: the headline ``bleu`` / ``chrf`` are sacreBLEU's corpus BLEU (13a tokenisation) and chrF of the
 **detokenised** output against the **raw** references as they are in the file (one each). With
@@ -15,9 +15,9 @@ or lowercased text is scored against the raw references all the same (lower, and
 ``bleu_normalised`` / ``chrf_normalised``: both sides in the training text's space, labelled as such. ``best`` is
 the checkpoint with the highest validation BLEU (greedy decoding of the whole validation set at each evaluation).
 
-Configuration: ``config.py``; scores, the printed report and the attention plot: ``report.py``. The run folder
-holds ``config.json`` (a valid ``--config``), ``task.json`` (both vocabularies and the text format)
-and fit's checkpoints, so ``Translator.load(run_dir)`` rebuilds the exact model.
+Configuration: ``config.py``; scores, the printed report and the attention plot: ``report.py``. The run folder holds
+``config.json`` (a valid ``--config``), ``task.json`` (both vocabularies and the text format) and fit's checkpoints,
+so ``Translator.load(run_dir)`` rebuilds the exact model.
 
 Shape letters: N batch, S source length, T target length, V target vocabulary.
 """
@@ -34,12 +34,11 @@ import torch
 from torch import Tensor
 
 from rnnkit.config import ConfigError
-from rnnkit.data import pairs as P
 from rnnkit.data.sequences import IGNORE_INDEX, BucketBatches, pad_sequences
 from rnnkit.data.sources import DataError
 from rnnkit.data.text import Vocab
-from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqSpec, padded_loss
 from rnnkit.tasks.base import Splits, Task
+from rnnkit.tasks.translate import data as P
 from rnnkit.tasks.translate.config import (  # noqa: F401 - the config classes' home was here; importable as before
     DecodeConfig,
     ObjectiveConfig,
@@ -47,18 +46,11 @@ from rnnkit.tasks.translate.config import (  # noqa: F401 - the config classes' 
     TranslatorDataConfig,
     TranslatorModelConfig,
 )
+from rnnkit.tasks.translate.data import collate
+from rnnkit.tasks.translate.model import Seq2Seq, Seq2SeqSpec, padded_loss
 from rnnkit.tasks.translate.report import corpus_scores
 
-# ---- batches and the step ---------------------------------------------------------------------------------
-
-
-def collate(items: Sequence[tuple[Sequence[int], Sequence[int]]]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """(source ids, target ids ending in EOS) items -> src (N, S) PAD-padded, lengths (N,), decoder input
-    (N, T) = BOS + target[:-1] PAD-padded, decoder target (N, T) padded with IGNORE_INDEX."""
-    src, lengths = pad_sequences([s for s, _ in items], padding_value=P.PAD_ID, dtype=torch.long)
-    tgt_in, _ = pad_sequences([[P.BOS_ID, *t[:-1]] for _, t in items], padding_value=P.PAD_ID, dtype=torch.long)
-    tgt_out, _ = pad_sequences([list(t) for _, t in items], padding_value=IGNORE_INDEX, dtype=torch.long)
-    return src, lengths, tgt_in, tgt_out
+# ---- the step ---------------------------------------------------------------------------------------------
 
 
 def _step(model: torch.nn.Module, batch: tuple[Tensor, ...], state: Any, *, objective: ObjectiveConfig) -> Any:
@@ -182,25 +174,8 @@ class Translator(Task):
             self.tgt_vocab = P.build_vocab(tgt, level=d.level, min_freq=d.min_freq)
 
     def build_model(self) -> Seq2Seq:
-        m = self.config.model
-        spec = Seq2SeqSpec(
-            src_vocab=len(self.src_vocab),
-            tgt_vocab=len(self.tgt_vocab),
-            cell=m.cell.name,
-            embedding_dim=m.embed_size,
-            hidden_size=m.hidden_size,
-            num_layers=m.num_layers,
-            attention=m.attention,
-            input_feed=m.input_feed,
-            dropout=m.dropout,
-            share_embeddings=m.share_embeddings,
-            tie_output=m.tie_output,
-            pad_id=P.PAD_ID,
-            bos_id=P.BOS_ID,
-            eos_id=P.EOS_ID,
-            options=m.cell.options(),
-        )
-        net = Seq2Seq(spec)
+        sizes = {"src_vocab": len(self.src_vocab), "tgt_vocab": len(self.tgt_vocab)}
+        net = Seq2Seq(Seq2SeqSpec.from_config(self.config.model, **sizes))
         net.register_buffer("train_steps", torch.zeros((), dtype=torch.long))  # teacher-forcing schedule
         return net
 
