@@ -20,31 +20,29 @@ callbacks, resume, overwrite, new_lr) -> FitResult`` (a resume checked against t
 written) that leaves the ``best`` weights in ``.model`` (so ``train`` and ``eval``
 report the same weights, and say which); ``load(run_dir, which=)``; ``export_onnx`` (the task gives ``onnx_spec``);
 a length-sorted batched inference driver (``infer``); the test report (``write_report``); one error for
-"not trained" and one for "not a run folder".
+"not trained" and one for "not a run folder". The run-folder side lives in ``runfiles.py`` and the inference side
+in ``inference.py``, mixed into ``Task``: this file is the contract and ``fit``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import tempfile
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
-import torch
 from torch import nn
 
-from rnnkit.config import ConfigError, load_config, save_config, write_json
+from rnnkit.config import ConfigError, load_config
 from rnnkit.data.sources import DataError
 from rnnkit.errors import NotARunError, NotTrainedError  # noqa: F401 - re-exported where it used to be defined
-
-TASK_FILE = "task.json"
-REPORT_FILE = "eval.json"
+from rnnkit.tasks.inference import Inference
+from rnnkit.tasks.runfiles import REPORT_FILE, TASK_FILE, RunFiles, load_any  # noqa: F401 - their home was here
 
 
 def stop_on_metric(*, lr: float, patience: int, epochs: int = 30) -> Any:
@@ -72,7 +70,7 @@ DataT = TypeVar("DataT")  # what load_data gives per split (e.g. ClassificationD
 BatchT = TypeVar("BatchT")  # one batch as ``step`` receives it (e.g. ``(x, lengths, y)`` tensors)
 
 
-class Task(ABC, Generic[DataT, BatchT]):
+class Task(RunFiles, Inference, ABC, Generic[DataT, BatchT]):
     """Base of every task; see the module docstring for what a subclass writes."""
 
     name: ClassVar[str] = ""
@@ -202,13 +200,6 @@ class Task(ABC, Generic[DataT, BatchT]):
     @net.setter
     def net(self, value: nn.Module | None) -> None:
         self.model = value
-
-    def require_model(self) -> nn.Module:
-        """The trained network, or NotTrainedError saying how to get one."""
-        if self.model is None:
-            cls = type(self).__name__
-            raise NotTrainedError(f"{cls} has no model yet: call fit() or {cls}.load(run_dir) first")
-        return self.model
 
     def fit(
         self,
@@ -347,187 +338,3 @@ class Task(ABC, Generic[DataT, BatchT]):
             return cfg
         monitor, mode = self.default_monitor()
         return replace(cfg, train=replace(cfg.train, checkpoint=replace(ck, monitor=monitor, mode=mode)))
-
-    def weights(self) -> dict[str, Any]:
-        """Which weights ``.model`` holds after fit/load: ``{"which": "best", "step": S, "epoch": E}``."""
-        r = self.fit_result
-        if r is None:
-            return getattr(self, "_loaded", {"which": "none"})
-        if r.best is not None and getattr(self, "_best", False):
-            return {"which": "best", "step": r.best.get("step"), "metrics": _rounded(r.best)}
-        return {"which": "last", "step": r.step, "epoch": r.epoch}
-
-    def describe_weights(self) -> str:
-        w = self.weights()
-        if w["which"] == "best":
-            mon = self.config.train.checkpoint.monitor
-            v = (w.get("metrics") or {}).get(mon)
-            return f"best checkpoint (step {w['step']}, {mon} {v})" if v is not None else f"best (step {w['step']})"
-        if w["which"] == "last":
-            return f"last weights (step {w.get('step')})"
-        return "untrained weights"
-
-    def save(self, run_dir: str | os.PathLike | None = None) -> Path:
-        """Write ``config.json`` and ``task.json`` into the run folder (weights are fit's checkpoints)."""
-        d = Path(run_dir) if run_dir is not None else self.run_dir
-        if d is None:
-            raise ConfigError("save needs a folder: pass run_dir or set config.run_dir")
-        d.mkdir(parents=True, exist_ok=True)
-        save_config(self.config, d / "config.json")
-        state = {"task": self.name, **self.state_dict(), **({"decided": self.decided} if self.decided else {})}
-        return write_json(d / TASK_FILE, state, indent=None)
-
-    def _read_task_file(self, run: Path) -> None:
-        for name in (TASK_FILE, *self.legacy_task_files):
-            p = run / name
-            if p.is_file():
-                try:
-                    state = json.loads(p.read_text(encoding="utf-8"))
-                except (json.JSONDecodeError, UnicodeDecodeError) as e:
-                    raise NotARunError(f"{p} is not valid JSON ({e}); the run folder is damaged") from None
-                if state.get("task", self.name) != self.name:
-                    raise NotARunError(
-                        f"{run} is a {state['task']!r} run, not {self.name!r}: use `rnnkit {state['task']} ...`"
-                    )
-                state.pop("task", None)
-                decided = state.pop("decided", {})
-                if decided:  # the run's choices win over a command line's "auto" (a resume rebuilds the same net)
-                    self.decided = dict(decided)
-                    self.config = replace(self.config, model=replace(self.config.model, **decided))
-                self.load_state_dict(state)
-                return
-        raise NotARunError(
-            f"{run} is not a {self.name} run folder (no {TASK_FILE}); pass the --out folder of "
-            f"`rnnkit {self.name} train`"
-        )
-
-    @classmethod
-    def load(cls, run_dir: str | os.PathLike, *, which: str = "best", precision: str = "fp32") -> Task:
-        """Rebuild a trained task from its run folder: config.json, task.json and the ``which`` checkpoint;
-        ``precision`` is its ``inference_precision`` (fp32, or bf16)."""
-        from rnnkit.train import load_model
-
-        d = Path(run_dir)
-        hint = f"pass the --out folder of `rnnkit {cls.name} train`"
-        if not d.is_dir():
-            raise NotARunError(f"{d} does not exist or is not a folder; {hint}")
-        if not (d / "config.json").is_file():
-            raise NotARunError(f"{d} is not a run folder (no config.json); {hint}")
-        self = cls(replace(load_config(cls.Config, d / "config.json"), run_dir=str(d)))
-        self.inference_precision = precision  # checked before the weights are read
-        self._read_task_file(d)
-        self.model = self.build_model()
-        state = load_model(d, self.model, which=which)
-        self.model.eval()
-        self._loaded = {"which": which if (d / which).is_dir() else "last", "step": state.get("step")}
-        return self
-
-    @property
-    def inference_precision(self) -> str:
-        """The precision ``predict`` / ``evaluate`` / ``generate`` run the network in: "fp32" (default), or "bf16":
-        products in bfloat16, outputs, element-wise work and reductions float32 (``rnnkit.nn.precision.inference``).
-        Independent of ``train.precision``. Setting bf16 where this CPU cannot run it raises ``PrecisionError``."""
-        return self._inference_precision
-
-    @inference_precision.setter
-    def inference_precision(self, value: str) -> None:
-        from rnnkit.nn import precision
-
-        precision.check(value)  # refuse before any work, as fit does for train.precision
-        self._inference_precision = value
-
-    @contextlib.contextmanager
-    def inference(self, model: nn.Module | None = None) -> Iterator[None]:
-        """The context every inference pass of a task runs in: no gradients, ``model`` (default ``.model``) at
-        ``inference_precision``. Re-entrant (evaluate -> predict)."""
-        from rnnkit.nn import precision
-
-        net = model if model is not None else self.require_model()
-        with torch.no_grad(), precision.inference(net, self._inference_precision):
-            yield
-
-    def infer(
-        self,
-        items: Sequence[Any],
-        run: Callable[[list[Any]], Iterable[Any]],
-        *,
-        batch_size: int,
-        length: Callable[[Any], int] = len,
-    ) -> list[Any]:
-        """Length-sorted batched inference: ``run(batch_items)`` yields one result per item; results come back in
-        input order. Sorting by length keeps padding small; no gradients, model in eval mode, at
-        ``inference_precision``."""
-        model = self.require_model()
-        model.eval()
-        order = sorted(range(len(items)), key=lambda i: length(items[i]))
-        out: list[Any] = [None] * len(items)
-        with self.inference(model):
-            for s in range(0, len(order), batch_size):
-                idx = order[s : s + batch_size]
-                for i, r in zip(idx, run([items[i] for i in idx]), strict=True):
-                    out[i] = r
-        return out
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.require_model().parameters()).device
-
-    def onnx_spec(self, model: nn.Module, *, exporting: bool) -> Any:
-        """The task's ONNX interface around ``model`` (``rnnkit.export.OnnxSpec``: inputs, outputs, example inputs,
-        the JSON pre/post-processing); ``exporting``: ``model`` is the export copy. Tasks without one refuse."""
-        from rnnkit.export import ExportError
-
-        raise ExportError(
-            f"ONNX export of {self.name} runs is not supported yet (done: classify, tag, lm, forecast, "
-            "translate, speech, speech-ctc, music)"
-        )
-
-    def export_onnx(
-        self, path: str | os.PathLike, *, lengths: tuple[int, int] = (7, 13), tol: float | None = 1e-4
-    ) -> Any:
-        """Write the model as ONNX (dynamic batch and time) at ``path`` and its pre/post-processing beside it
-        (``path`` with .json); check the graph and compare onnxruntime with this model's own forward at two sequence
-        lengths (ExportError above ``tol``). Returns ``rnnkit.export.ExportReport`` (the max abs differences)."""
-        from rnnkit.export import ExportReports, export, exportable
-
-        model = self.require_model().eval()
-        spec = self.onnx_spec(exportable(model), exporting=True)  # the recurrence as an ONNX Loop (rnnkit.export)
-        reference = self.onnx_spec(model, exporting=False)  # the same interface on the model as trained
-        if not isinstance(spec, dict):
-            return export(spec, reference.module, path, lengths=lengths, tol=tol)
-        p = Path(path)  # several graphs (translate: encoder + decoder step): <name>.<part>.onnx each
-        return ExportReports(
-            {
-                part: export(
-                    s, reference[part].module, p.with_name(f"{p.stem}.{part}{p.suffix}"), lengths=lengths, tol=tol
-                )
-                for part, s in spec.items()
-            }
-        )
-
-    def write_report(self, report: dict[str, Any], *, name: str = REPORT_FILE) -> Path | None:
-        """Write a test report into the run folder, saying which weights produced it."""
-        if self.run_dir is None:
-            return None
-        return write_json(self.run_dir / name, {**report, "weights": self.weights()}, indent=1)
-
-
-def _rounded(m: dict[str, Any]) -> dict[str, Any]:
-    return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in m.items()}
-
-
-def load_any(run_dir: str | os.PathLike, *, which: str = "best") -> Task:
-    """A trained task of whatever kind ``run_dir`` holds (the ``task`` named in its task.json)."""
-    from rnnkit.tasks import get_task
-
-    p = Path(run_dir) / TASK_FILE
-    try:
-        name = json.loads(p.read_text(encoding="utf-8")).get("task")
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError, AttributeError):
-        name = None
-    if not name:
-        raise NotARunError(
-            f"{run_dir} is not a run folder with a readable {TASK_FILE} naming its task; pass the --out "
-            "folder of `rnnkit <task> train`"
-        )
-    return get_task(name).load(run_dir, which=which)
