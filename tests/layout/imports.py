@@ -22,6 +22,7 @@ FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "rnnkit.layout",
             "rnnkit.registry",
             "rnnkit.config",
+            "rnnkit.config_io",
             "rnnkit.durable",
             "rnnkit.runfolder",
             "rnnkit.host",
