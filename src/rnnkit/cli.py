@@ -126,7 +126,7 @@ def _lazy_commands() -> list[LazyCommand]:
 
 
 def _bench_group() -> Any:
-    from rnnkit.bench import bench_app  # `bench cells`: engine speed side by side (torch)
+    from rnnkit.bench_cli import bench_app  # `bench cells`: engine speed side by side (torch)
 
     return typer.main.get_group(bench_app)
 

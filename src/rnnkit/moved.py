@@ -16,6 +16,7 @@ from typing import Any
 REMOVED_IN = "0.3"
 
 MOVED: dict[str, str] = {
+    "rnnkit.tasks.reports": "rnnkit.tasks.classify.report",
     "rnnkit.models.music": "rnnkit.tasks.music.model",
     "rnnkit.data.midi": "rnnkit.tasks.music.midi",
     "rnnkit.data.music": "rnnkit.tasks.music.data",

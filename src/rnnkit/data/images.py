@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit.data.readers import ClassificationData
+from rnnkit.data.labelled import ClassificationData
 from rnnkit.data.sources import DataError
 
 SEQUENCE_MODES = ("rows", "pixels", "permuted")
