@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rnnkit.config import ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig, _one_of
-from rnnkit.data import readers
+from rnnkit.data import formats
 from rnnkit.data.images import SEQUENCE_MODES
 from rnnkit.models.heads import POOLINGS
 from rnnkit.tasks.base import stop_on_metric
@@ -76,8 +76,8 @@ class ClassifierDataConfig(DataConfig):
         if self.class_weights not in ("none", "balanced"):
             raise ConfigError(f"data.class_weights must be 'none' or 'balanced', got {self.class_weights!r}")
         _one_of(self.image_sequence, "data.image_sequence", SEQUENCE_MODES)
-        if self.format not in readers.formats.FORMATS:
-            raise ConfigError(f"data.format must be one of {readers.formats.FORMATS}, got {self.format!r}")
+        if self.format not in formats.FORMATS:
+            raise ConfigError(f"data.format must be one of {formats.FORMATS}, got {self.format!r}")
 
     def reader_options(self) -> dict[str, str]:
         """What ``readers.read_classification`` needs for files given by path."""

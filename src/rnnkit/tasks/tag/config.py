@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from rnnkit.config import ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig
-from rnnkit.data import iob, readers
+from rnnkit.data import conllu, iob
 from rnnkit.tasks.base import stop_on_metric
 
 
@@ -61,13 +61,13 @@ class TaggerDataConfig(DataConfig):
         super().__post_init__()
         if not 0.0 < self.test_fraction < 1.0:
             raise ConfigError(f"data.test_fraction must be in (0, 1), got {self.test_fraction}")
-        if self.format not in readers.conllu.TAGGING_FORMATS:
-            raise ConfigError(f"data.format must be one of {readers.conllu.TAGGING_FORMATS}, got {self.format!r}")
+        if self.format not in conllu.TAGGING_FORMATS:
+            raise ConfigError(f"data.format must be one of {conllu.TAGGING_FORMATS}, got {self.format!r}")
         if self.tag_scheme and self.tag_scheme not in iob.SCHEMES:
             raise ConfigError(
                 f"data.tag_scheme must be '' (as in the files) or one of {iob.SCHEMES}, got {self.tag_scheme!r}"
             )
-        if self.conllu_tag not in readers.conllu.TAG_FIELDS:
+        if self.conllu_tag not in conllu.TAG_FIELDS:
             raise ConfigError(f"data.conllu_tag must be 'upos' or 'xpos', got {self.conllu_tag!r}")
 
     def reader_options(self) -> dict[str, str]:
