@@ -31,12 +31,13 @@ import os
 import tempfile
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from torch import nn
+from torch.utils.data import DataLoader
 
 from rnnkit.config import ConfigError, load_config
 from rnnkit.data.sources import DataError
@@ -68,6 +69,18 @@ class Splits:
 
 DataT = TypeVar("DataT")  # what load_data gives per split (e.g. ClassificationData, a token stream, a series)
 BatchT = TypeVar("BatchT")  # one batch as ``step`` receives it (e.g. ``(x, lengths, y)`` tensors)
+BatchT_co = TypeVar("BatchT_co", covariant=True)
+
+
+class EpochBatches(Protocol[BatchT_co]):
+    """Resumable batches (``BucketBatches``, ``rnnkit.train.Batches``): those of ``epoch`` from index ``start`` on."""
+
+    def epoch(self, epoch: int, start: int = 0) -> Iterator[BatchT_co]: ...
+
+
+# What ``rnnkit.train.fit`` trains on (its ``BatchesLike``): an object with ``epoch(e, start)``, a list or tuple of
+# batches, a DataLoader, or a callable ``epoch -> batches``.
+BatchesLike = EpochBatches[BatchT] | Sequence[BatchT] | DataLoader | Callable[[int], Iterable[BatchT]]
 
 
 class Task(RunFiles, Inference, ABC, Generic[DataT, BatchT]):
@@ -104,7 +117,7 @@ class Task(RunFiles, Inference, ABC, Generic[DataT, BatchT]):
         """The network, from the config's model section and what ``prepare`` learnt (vocabulary size, classes)."""
 
     @abstractmethod
-    def make_batches(self, train: DataT, val: DataT | None) -> tuple[Iterable[BatchT], Iterable[BatchT] | None]:
+    def make_batches(self, train: DataT, val: DataT | None) -> tuple[BatchesLike[BatchT], BatchesLike[BatchT] | None]:
         """What ``rnnkit.train.fit`` consumes: training batches and validation batches (None: no validation)."""
 
     @abstractmethod
