@@ -167,8 +167,11 @@ def open_prepared(folder: str | os.PathLike, *, check_source: bool = True) -> En
                 f"prepared corpus {d} is damaged: {f.name} should hold {n:,} {dtype.name} ids; prepare it again"
             )
         arrays[name] = np.memmap(f, dtype=dtype, mode="r", shape=(n,)) if n else np.zeros(0, dtype)
+    train, valid = arrays["train"], arrays["valid"]
+    if train is None or valid is None:  # prepare always writes both
+        raise DataError(f"prepared corpus {d} is damaged: its {META} counts no train or no valid ids; prepare it again")
     vocab = Vocab.from_json(meta["vocab"])
-    return EncodedText(vocab, arrays["train"], arrays["valid"], arrays["test"], meta["source"])
+    return EncodedText(vocab, train, valid, arrays["test"], meta["source"])
 
 
 def prepare(
@@ -193,8 +196,12 @@ def prepare(
         meta = read_meta(out) if out.is_dir() else None
         if meta is None and (not out.is_dir() or any(out.iterdir())):
             raise DataError(f"{out} exists and is not a prepared corpus; choose another --out")
-        same = meta is not None and meta["settings"] == settings.to_json()
-        if same and meta.get("split_files", False) == isinstance(data, Mapping) and stale_reason(meta, data) is None:
+        if (
+            meta is not None
+            and meta["settings"] == settings.to_json()
+            and meta.get("split_files", False) == isinstance(data, Mapping)
+            and stale_reason(meta, data) is None
+        ):
             return open_prepared(out, check_source=False), False
     tmp = out.with_name(f".{out.name}{TMP_TAG}{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -264,11 +271,13 @@ def _build(
 
         def split_pieces(desc: str, size: int, *, decode: bool = True, hashes: dict | None = None) -> Iterator[Any]:
             """(split index, piece) over every split, with a progress bar ``desc`` of ``size`` bytes."""
-            if parts is None:
-                pieces = read_pieces(files, level=level, block=BLOCK, decode=decode, hashes=hashes)
-                pairs = (
-                    ((0, p) for p in pieces) if bounds is None else (cut_chars if decode else cut_bytes)(pieces, bounds)
-                )
+            pairs: Iterator[tuple[int, str | bytes]]
+            if parts is None and decode:
+                text = read_pieces(files, level=level, block=BLOCK, decode=True, hashes=hashes)
+                pairs = ((0, p) for p in text) if bounds is None else cut_chars(text, bounds)
+            elif parts is None:
+                raw = read_pieces(files, level=level, block=BLOCK, decode=False, hashes=hashes)
+                pairs = ((0, p) for p in raw) if bounds is None else cut_bytes(raw, bounds)
             else:
                 pairs = (
                     (k, p)
