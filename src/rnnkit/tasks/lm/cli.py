@@ -100,7 +100,8 @@ def _evaluate_runs(
     """``--data FILE``: its whole text; else the run's splits (valid, and test where there is one)."""
     (lm,) = tasks
     if isinstance(data, str):  # --data FILE: its whole text, encoded with the run's vocabulary
-        vocab = lm.known_vocab()
+        vocab = lm.vocab
+        assert vocab is not None  # a loaded run's, from its task.json
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ids = vocab.encode(tokenize(data, vocab.level), where="--data")

@@ -121,7 +121,7 @@ class LanguageModel(Task):
             self.vocab = self._data.vocab
         return self._data
 
-    def known_vocab(self) -> Vocab:
+    def _vocab(self) -> Vocab:
         """The vocabulary: given, built by ``data`` (``fit``), or read by ``load``."""
         assert self.vocab is not None, "given, or set by data() (fit) or load_state_dict (load)"
         return self.vocab
@@ -135,7 +135,7 @@ class LanguageModel(Task):
         unit = "characters" if self.config.data.level == "char" else "words"
         return (
             f"{self.data().source}: {n(splits.train)} training, {n(splits.val)} validation, {n(splits.test)} test "
-            f"{unit}; vocabulary {len(self.known_vocab())}"
+            f"{unit}; vocabulary {len(self._vocab())}"
         )
 
     def onnx_spec(self, model: nn.Module, *, exporting: bool) -> Any:
@@ -144,7 +144,7 @@ class LanguageModel(Task):
         return lm_spec(self, model)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"vocab": self.known_vocab().to_json()}
+        return {"vocab": self._vocab().to_json()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.vocab = Vocab.from_json(state.get("vocab", state))  # vocab.json of older runs is the vocabulary itself
@@ -188,7 +188,7 @@ class LanguageModel(Task):
             "epochs": r.epoch if r else None,
             "stop_reason": r.stop_reason if r else "",
             "parameters": sum(p.numel() for p in self.require_model().parameters()),
-            "vocab_size": len(self.known_vocab()),
+            "vocab_size": len(self._vocab()),
         }
         for split in ("valid", "test"):
             if getattr(self.data(), split) is not None:
@@ -231,7 +231,7 @@ class LanguageModel(Task):
                 "generates with its float32 NumPy decoder (it applies to eval)",
                 stacklevel=2,
             )
-        return generate(self.require_model(), self.known_vocab(), prompt=prompt, **kwargs)
+        return generate(self.require_model(), self._vocab(), prompt=prompt, **kwargs)
 
     def eval_data(self, path: Path | None) -> Any:
         return read_text(path) if path is not None else self.data()
