@@ -155,11 +155,10 @@ def open_prepared(folder: str | os.PathLike, *, check_source: bool = True) -> En
     if check_source and (why := stale_reason(meta)):
         raise DataError(f"prepared corpus {d} is stale: {why}. Run `rnnkit lm prepare` again to rebuild it")
     dtype = np.dtype(meta["dtype"])
-    arrays: dict[str, np.ndarray | None] = {}
+    arrays: dict[str, np.ndarray] = {}  # every split meta.json counts (train and valid always)
     for name in SPLITS:
         n = meta["counts"].get(name)
         if n is None:
-            arrays[name] = None
             continue
         f = d / f"{name}.bin"
         if not f.is_file() or f.stat().st_size != n * dtype.itemsize:
@@ -167,11 +166,8 @@ def open_prepared(folder: str | os.PathLike, *, check_source: bool = True) -> En
                 f"prepared corpus {d} is damaged: {f.name} should hold {n:,} {dtype.name} ids; prepare it again"
             )
         arrays[name] = np.memmap(f, dtype=dtype, mode="r", shape=(n,)) if n else np.zeros(0, dtype)
-    train, valid = arrays["train"], arrays["valid"]
-    if train is None or valid is None:  # prepare always writes both
-        raise DataError(f"prepared corpus {d} is damaged: its {META} counts no train or no valid ids; prepare it again")
     vocab = Vocab.from_json(meta["vocab"])
-    return EncodedText(vocab, train, valid, arrays["test"], meta["source"])
+    return EncodedText(vocab, arrays["train"], arrays["valid"], arrays.get("test"), meta["source"])
 
 
 def prepare(
@@ -196,13 +192,9 @@ def prepare(
         meta = read_meta(out) if out.is_dir() else None
         if meta is None and (not out.is_dir() or any(out.iterdir())):
             raise DataError(f"{out} exists and is not a prepared corpus; choose another --out")
-        if (
-            meta is not None
-            and meta["settings"] == settings.to_json()
-            and meta.get("split_files", False) == isinstance(data, Mapping)
-            and stale_reason(meta, data) is None
-        ):
-            return open_prepared(out, check_source=False), False
+        if meta is not None and meta["settings"] == settings.to_json():
+            if meta.get("split_files", False) == isinstance(data, Mapping) and stale_reason(meta, data) is None:
+                return open_prepared(out, check_source=False), False
     tmp = out.with_name(f".{out.name}{TMP_TAG}{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
