@@ -31,7 +31,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 
 typecheck: $(STAMP)
-	$(BIN)/mypy src/rnnkit/nn
+	$(BIN)/mypy src/rnnkit/nn src/rnnkit/tasks
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_cells.py

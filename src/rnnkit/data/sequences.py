@@ -220,7 +220,7 @@ class BucketBatches:
 
     def __init__(
         self,
-        items: Sequence[tuple[Any, Any]],
+        items: Sequence[tuple[Any, ...]],  # (sequence, target) or more: bucketed by the sequence's length
         batch_size: int,
         *,
         collate_fn: Any = collate,

@@ -52,5 +52,5 @@ def __getattr__(name: str) -> type:
     """``rnnkit.tasks.Classifier`` and the other task classes, by the class name their TaskInfo gives."""
     for t in TASKS:
         if t.class_name == name:
-            return t.load()  # type: ignore[no-any-return]
+            return t.load()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

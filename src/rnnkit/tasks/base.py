@@ -31,12 +31,13 @@ import os
 import tempfile
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from torch import nn
+from torch.utils.data import DataLoader
 
 from rnnkit.config import ConfigError, load_config
 from rnnkit.data.sources import DataError
@@ -68,6 +69,18 @@ class Splits:
 
 DataT = TypeVar("DataT")  # what load_data gives per split (e.g. ClassificationData, a token stream, a series)
 BatchT = TypeVar("BatchT")  # one batch as ``step`` receives it (e.g. ``(x, lengths, y)`` tensors)
+BatchT_co = TypeVar("BatchT_co", covariant=True)
+
+
+class EpochBatches(Protocol[BatchT_co]):
+    """Resumable batches (``BucketBatches``, ``rnnkit.train.Batches``): those of ``epoch`` from index ``start`` on."""
+
+    def epoch(self, epoch: int, start: int = 0) -> Iterator[BatchT_co]: ...
+
+
+# What ``rnnkit.train.fit`` trains on (its ``BatchesLike``): an object with ``epoch(e, start)``, a list or tuple of
+# batches, a DataLoader, or a callable ``epoch -> batches``.
+BatchesLike = EpochBatches[BatchT] | Sequence[BatchT] | DataLoader | Callable[[int], Iterable[BatchT]]
 
 
 class Task(RunFiles, Inference, ABC, Generic[DataT, BatchT]):
@@ -104,19 +117,23 @@ class Task(RunFiles, Inference, ABC, Generic[DataT, BatchT]):
         """The network, from the config's model section and what ``prepare`` learnt (vocabulary size, classes)."""
 
     @abstractmethod
-    def make_batches(self, train: DataT, val: DataT | None) -> tuple[Iterable[BatchT], Iterable[BatchT] | None]:
+    def make_batches(self, train: DataT, val: DataT | None) -> tuple[BatchesLike[BatchT], BatchesLike[BatchT] | None]:
         """What ``rnnkit.train.fit`` consumes: training batches and validation batches (None: no validation)."""
 
     @abstractmethod
     def step(self, model: nn.Module, batch: BatchT, state: Any) -> Any:
         """One batch's loss as a ``rnnkit.train.StepOutput`` (``state``: carried recurrent state, or None)."""
 
+    # ``evaluate`` and ``predict`` take one positional argument (its name is the task's: ``pairs``, ``prompts``)
+    # and then the task's own options: ``*args: Any, **kwargs: Any`` is how a base says "a subclass adds its own
+    # parameters" (mypy accepts any extra parameters in an override, and still checks the first and the result).
+
     @abstractmethod
-    def evaluate(self, data: DataT, **kwargs: Any) -> dict[str, Any]:
+    def evaluate(self, data: DataT, /, *args: Any, **kwargs: Any) -> dict[str, Any]:
         """A flat report of the task's metrics on ``data``."""
 
     @abstractmethod
-    def predict(self, inputs: Any, **kwargs: Any) -> Any:
+    def predict(self, inputs: Any, /, *args: Any, **kwargs: Any) -> Any:
         """The task's inference on inputs as a user holds them (texts, arrays, file paths)."""
 
     def state_dict(self) -> dict[str, Any]:
@@ -186,7 +203,7 @@ class Task(RunFiles, Inference, ABC, Generic[DataT, BatchT]):
         ``overrides={"train.lr": 1e-3}``; unknown names are a ConfigError."""
         from rnnkit.tasks.options import from_options
 
-        return from_options(cls, config, **options)  # type: ignore[no-any-return]
+        return from_options(cls, config, **options)
 
     @property
     def run_dir(self) -> Path | None:
@@ -260,6 +277,7 @@ class Task(RunFiles, Inference, ABC, Generic[DataT, BatchT]):
         self.model = self.build_model()
         train_b, val_b = self.make_batches(train, val)
         if resume:  # verify the checkpoint (checksums, every weight's shape) before the folder is touched
+            assert run is not None  # a resume without a run folder was refused above
             load_checkpoint(run / "last", model=self.model)
         if run is not None:
             self.notes += hold.enter_context(claim(run, resume=resume, overwrite=overwrite, task=self.name))
@@ -291,7 +309,7 @@ class Task(RunFiles, Inference, ABC, Generic[DataT, BatchT]):
             self.model = result.model
             self.fit_result = result
             self._best = ckpt is not None and (ckpt / "best").is_dir() and not result.interrupted
-            if self._best:
+            if self._best and ckpt is not None:
                 from rnnkit.train import load_model
 
                 load_model(ckpt, self.model, which="best")  # what `eval`, `predict` and `load` use

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -27,6 +27,9 @@ from rnnkit.errors import UsageError
 from rnnkit.tasks.console import echo_notes, errors_as_messages
 from rnnkit.tasks.info import TaskInfo
 from rnnkit.tasks.options import COMMON, Opt, build_config, get_key
+
+if TYPE_CHECKING:
+    from rnnkit.tasks.base import Task
 
 EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}  # `--section.key=value` overrides pass through
 
@@ -144,13 +147,13 @@ def task_app(info: TaskInfo) -> typer.Typer:
     for name, fn in cli.verbs.items():
         app.command(name)(fn)
     for old, verb in cli.aliases.items():
-        info = copy.copy(next(c for c in app.registered_commands if c.name == verb))
-        info.name, info.help = old, f"Same as {verb} (the older name)."
-        app.registered_commands.append(info)
+        alias = copy.copy(next(c for c in app.registered_commands if c.name == verb))
+        alias.name, alias.help = old, f"Same as {verb} (the older name)."
+        app.registered_commands.append(alias)
     return app
 
 
-def _train_command(task_cls: type, cli: TaskCLI) -> Callable[..., Any]:
+def _train_command(task_cls: type[Task], cli: TaskCLI) -> Callable[..., Any]:
     prog = f"rnnkit {task_cls.name}"
 
     def train(**kw: Any) -> None:
@@ -189,7 +192,7 @@ def _train_command(task_cls: type, cli: TaskCLI) -> Callable[..., Any]:
     return command(train, params)
 
 
-def _eval_command(task_cls: type, cli: TaskCLI) -> Callable[..., Any]:
+def _eval_command(task_cls: type[Task], cli: TaskCLI) -> Callable[..., Any]:
     prog = f"rnnkit {task_cls.name}"
 
     def eval_(**kw: Any) -> None:
@@ -220,7 +223,7 @@ def _eval_command(task_cls: type, cli: TaskCLI) -> Callable[..., Any]:
     return command(eval_, params)
 
 
-def _predict_command(task_cls: type, cli: TaskCLI) -> Callable[..., Any]:
+def _predict_command(task_cls: type[Task], cli: TaskCLI) -> Callable[..., Any]:
     prog = f"rnnkit {task_cls.name}"
 
     def predict(**kw: Any) -> None:
@@ -252,7 +255,7 @@ def _predict_command(task_cls: type, cli: TaskCLI) -> Callable[..., Any]:
 
 
 def train_and_test(
-    task_cls: type, cfg: Any, *, resume: bool = False, overwrite: bool = False, new_lr: bool = False
+    task_cls: type[Task], cfg: Any, *, resume: bool = False, overwrite: bool = False, new_lr: bool = False
 ) -> Any:
     """What ``<task> train`` does: read the data (printing what was decided), fit, score the test split with the
     weights ``eval`` will load, write eval.json (saying which weights) and print the report."""

@@ -7,12 +7,23 @@ import contextlib
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import torch
 from torch import nn
 
 from rnnkit.errors import NotTrainedError
+
+ModelT = TypeVar("ModelT", bound=nn.Module)
+ModelT_co = TypeVar("ModelT_co", bound=nn.Module, covariant=True)
+
+
+class HoldsModel(Protocol[ModelT_co]):
+    """What ``require_model`` reads: a task whose ``model`` is its network (or None before fit / load). A task
+    that declares ``model: TaggerNet | None`` (what its ``build_model`` gives) gets a ``TaggerNet`` back."""
+
+    @property
+    def model(self) -> ModelT_co | None: ...
 
 
 class Inference:
@@ -22,7 +33,7 @@ class Inference:
     model: nn.Module | None
     _inference_precision: str
 
-    def require_model(self) -> nn.Module:
+    def require_model(self: HoldsModel[ModelT]) -> ModelT:
         """The trained network, or NotTrainedError saying how to get one."""
         if self.model is None:
             cls = type(self).__name__

@@ -10,12 +10,16 @@ dotted ``--section.key=value`` overrides, then the options marked ``late``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rnnkit.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    from rnnkit.tasks.base import Task
 
 
 @dataclass(frozen=True)
@@ -73,14 +77,14 @@ def get_key(cfg: Any, key: str) -> Any:
     return cfg
 
 
-def train_options(task_cls: type) -> tuple[Opt, ...]:
+def train_options(task_cls: type[Task]) -> tuple[Opt, ...]:
     """``COMMON`` and the task's own ``train`` options (from its TaskCLI record)."""
     from rnnkit.tasks import task_info
 
     return (*COMMON, *task_info(task_cls.name).load_cli().train_options)
 
 
-def build_config(task_cls: type, given: dict[str, Any], extra: Sequence[str]) -> Any:
+def build_config(task_cls: type[Task], given: dict[str, Any], extra: Sequence[str]) -> Any:
     """The run config: ``--config`` (or the task's defaults), then the options given, then dotted overrides."""
     from rnnkit.config import apply_overrides, load_config, parse_cli
 
@@ -105,7 +109,7 @@ def build_config(task_cls: type, given: dict[str, Any], extra: Sequence[str]) ->
     return apply_overrides(cfg, late)
 
 
-def from_options(task: str | type, config: str | Path | None = None, **options: Any) -> Any:
+def from_options(task: str | type[Task], config: str | os.PathLike | None = None, **options: Any) -> Any:
     """A task configured as ``rnnkit <task> train`` would be, with the same option names: ``data="train.tsv",
     test="test.tsv", epochs=5, hidden=128, out="runs/x"``, starting from ``config`` (a config.json) or the
     defaults; dotted config keys go in ``overrides={"train.lr": 1e-3}``. Unknown names are a ConfigError.

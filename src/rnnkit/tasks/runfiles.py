@@ -8,10 +8,13 @@ import json
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from rnnkit.config import ConfigError, load_config, save_config, write_json
 from rnnkit.errors import NotARunError
+
+if TYPE_CHECKING:
+    from torch import nn
 
 TASK_FILE = "task.json"
 REPORT_FILE = "eval.json"
@@ -27,6 +30,22 @@ class RunFiles:
     config: Any
     fit_result: Any
     decided: dict[str, Any]
+    _loaded: dict[str, Any]  # set by load: which checkpoint it read
+
+    if TYPE_CHECKING:  # what the Task this is mixed into gives (base.Task and the Inference mixin define them)
+        model: nn.Module | None
+        inference_precision: str
+
+        def __init__(self, config: Any = None) -> None: ...
+
+        @property
+        def run_dir(self) -> Path | None: ...
+
+        def build_model(self) -> nn.Module: ...
+
+        def state_dict(self) -> dict[str, Any]: ...
+
+        def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
     def weights(self) -> dict[str, Any]:
         """Which weights ``.model`` holds after fit/load: ``{"which": "best", "step": S, "epoch": E}``."""

@@ -16,6 +16,8 @@ from rnnkit.tasks.classify.config import ClassifierModelConfig
 class ClassifierNet(nn.Module):
     """(tokens (N, T) or series (N, T, D), lengths (N,)) -> (logits (N, C), attention (N, T) or None)."""
 
+    class_weight: Tensor  # (C,) buffer: cross-entropy's class weights (ones unless data.class_weights='balanced')
+
     def __init__(
         self, cfg: ClassifierModelConfig, *, num_classes: int, vocab_size: int = 0, input_size: int = 0
     ) -> None:

@@ -20,14 +20,14 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from rnnkit.config import apply_overrides
+from rnnkit.config import RunConfig, apply_overrides
 from rnnkit.data import readers
 from rnnkit.data.images import ImageData, has_test_split, is_image_source
 from rnnkit.data.readers import ClassificationData
@@ -52,7 +52,9 @@ def _step(model: nn.Module, batch: tuple[Tensor, Tensor, Tensor], state: Any) ->
 
     x, lengths, y = batch
     logits, _ = model(x, lengths)  # (N, C)
-    loss = F.cross_entropy(logits, y, weight=unwrap(model).class_weight)
+    net = unwrap(model)
+    assert isinstance(net, ClassifierNet), type(net)  # fit trains what build_model gave
+    loss = F.cross_entropy(logits, y, weight=net.class_weight)
     acc = (logits.argmax(1) == y).float().mean().item()
     return StepOutput(loss, None, int(y.shape[0]), {"acc": acc})
 
@@ -61,9 +63,10 @@ class Classifier(Task):
     """Train, evaluate and use a sequence classifier; see the module docstring."""
 
     name = "classify"
-    Config = ClassifierConfig
+    Config: ClassVar[type[RunConfig]] = ClassifierConfig
+    model: ClassifierNet | None  # build_model's network (fit and load set it)
 
-    def __init__(self, config: ClassifierConfig | None = None) -> None:
+    def __init__(self, config: RunConfig | None = None) -> None:  # a ClassifierConfig, or one like it (speech's)
         super().__init__(config)
         self.classes: list[str] = []
         self.vocab: Vocab | None = None  # <pad> 0, <unk> 1, then the training tokens
@@ -115,15 +118,19 @@ class Classifier(Task):
         m = self.config.model
         if "auto" not in (m.input, m.pooling) and m.embed_size:
             return
-        image = isinstance(train, ImageData)
+        images = train if isinstance(train, ImageData) else None
         numeric = len(train) > 0 and not isinstance(train.inputs[0], str)
         words = [len(t.split()) for t in train.inputs] if not numeric else []
         mean = float(np.mean(words)) if words else 0.0
         level = m.input
         if level == "auto":
-            level = "image" if image else "numeric" if numeric else ("word" if mean >= 3 else "char")
+            level = "image" if images is not None else "numeric" if numeric else ("word" if mean >= 3 else "char")
         why = {
-            "image": ImageSequencer.describe_images(train, self.config.data.image_sequence) if image else "images",
+            "image": (
+                ImageSequencer.describe_images(images, self.config.data.image_sequence)
+                if images is not None
+                else "images"
+            ),
             "numeric": "numeric input: the examples are series",
             "word": f"word input: mean {mean:.1f} whitespace tokens per example (>= 3: sentences)",
             "char": f"char input: mean {mean:.1f} whitespace tokens per example (< 3: names, codes, single words)",
@@ -183,7 +190,8 @@ class Classifier(Task):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.classes = state["classes"]
         self.vocab = Vocab(state["vocab"]) if state["vocab"] else None
-        self.scaler = tuple(np.asarray(a, dtype=np.float32) for a in state["scaler"]) if state["scaler"] else None
+        sc = state["scaler"]
+        self.scaler = (np.asarray(sc[0], dtype=np.float32), np.asarray(sc[1], dtype=np.float32)) if sc else None
         self.input_size = state["input_size"]
         self.class_weight = state.get("class_weight")
         self.images = ImageSequencer.from_state(state["images"]) if state.get("images") else None
@@ -195,9 +203,12 @@ class Classifier(Task):
         A text with no tokens (e.g. only whitespace) becomes a single ``<unk>``: a sequence needs one step.
         """
         m, d = self.config.model, self.config.data
+        seqs: list[Any]
         if m.input == "image":
+            assert self.images is not None  # prepare / load_state_dict set it for image input
             return self.images.encode(inputs)  # (T, D) float32 each; every image the same size: no truncation
         if m.input == "numeric":
+            assert self.scaler is not None  # prepare / load_state_dict set it for numeric input
             mean, std = self.scaler
             seqs = [np.asarray(x, dtype=np.float32) for x in inputs]
             for i, s in enumerate(seqs):
@@ -205,6 +216,7 @@ class Classifier(Task):
                     raise DataError(f"input {i}: expected a (T>0, D={self.input_size}) series, got {s.shape}")
             seqs = [((s - mean) / std).astype(np.float32) for s in seqs]
         else:
+            assert self.vocab is not None  # prepare / load_state_dict set it for text input
             seqs = [self.vocab.ids(tokenize(t, m.input, lowercase=d.lowercase)) or [1] for t in inputs]
         seqs, _ = truncate(seqs, d.max_len or None, what="inputs")
         return seqs
@@ -256,11 +268,11 @@ class Classifier(Task):
         return self._proba(self.encode_inputs(inputs), batch_size)
 
     def _proba(self, seqs: list[Any], batch_size: int) -> tuple[np.ndarray, list[np.ndarray]]:
-        collate, dev = self._collate(), self.device
+        collate, dev, model = self._collate(), self.device, self.require_model()
 
         def run(batch: list[Any]) -> list[tuple[np.ndarray, np.ndarray]]:
             x, lengths, _ = collate([(s, 0) for s in batch])
-            logits, w = self.model(x.to(dev), lengths.to(dev))  # (N, C), (N, T) | None
+            logits, w = model(x.to(dev), lengths.to(dev))  # (N, C), (N, T) | None
             p = torch.softmax(logits.double(), 1).cpu().numpy()
             att = [w[j, : lengths[j]].cpu().numpy() if w is not None else np.zeros(0) for j in range(len(batch))]
             return list(zip(p, att, strict=True))
@@ -306,10 +318,12 @@ class Classifier(Task):
         return self.evaluate(splits.test, unknown="skip") if splits.test is not None else None
 
     def after_report(self, report: dict[str, Any]) -> None:
-        save_confusion_png(report, self.run_dir / "confusion.png")
+        run = self.run_dir
+        assert run is not None  # fit_and_test calls it only with a run folder
+        save_confusion_png(report, run / "confusion.png")
         test = getattr(self, "splits", None) and self.splits.test
         if isinstance(test, ImageData):
-            plot_misclassified(self, test, self.run_dir / "misclassified.png")
+            plot_misclassified(self, test, run / "misclassified.png")
 
 
 # the config sections and the splits moved to config.py and data.py (0.2): still importable from here, with a warning

@@ -89,7 +89,9 @@ def run_backtest(
         if fc.config.model.likelihood == "gaussian":
             C = params.shape[2]
             mu_s, sig_s = params[..., 0], params[..., 1]
-            gauss = (mu_s * fc.scaler.scale[:C] + fc.scaler.loc[:C], sig_s * fc.scaler.scale[:C])
+            assert fc.scaler is not None  # a trained forecaster's (_scaled used it above)
+            loc, scale = fc.scaler.fitted()
+            gauss = (mu_s * scale[:C] + loc[:C], sig_s * scale[:C])
     q = tuple(fc.config.model.quantiles) if qs_all is not None else ()
     insample = series.targets[: sp.train_end]
     sel = (slice(None), slice(H - 1, H)) if last_points_only else (slice(None),)

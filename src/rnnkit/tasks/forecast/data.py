@@ -41,9 +41,10 @@ MIN_TRAIN_WINDOWS = 8  # a default input length is shortened so that training ke
 
 def read_series(d: ForecastDataConfig, path: str | Path | None = None) -> tsd.TimeSeries:
     """A CSV at ``path`` read as ``d`` reads its data, else the configured series (``d.path`` or ``d.dataset``)."""
-    if path is not None or d.path:
+    source = path or d.path
+    if source:
         return tsd.read_csv(
-            path or d.path,
+            source,
             time_col=d.time_col,
             targets=list(d.targets),
             past_covariates=d.past_covariates,
@@ -200,7 +201,8 @@ def fit_scaler(d: ForecastDataConfig, series: tsd.TimeSeries, train_end: int) ->
         cal = tsd.calendar_features(when, series.calendar)  # (span, K)
         sub = Scaler(d.scaler).fit(cal)
         K = cal.shape[1]
-        scaler.loc[-K:], scaler.scale[-K:] = sub.loc, sub.scale
+        loc, scale = scaler.fitted()
+        loc[-K:], scale[-K:] = sub.fitted()
     return scaler
 
 
@@ -217,7 +219,8 @@ def to_original(
     """Scaled distribution parameters (N, H, C, K) -> point (N, H, C), quantiles (N, H, C, Q) or None, and the
     quantile levels, on the original scale (``kind``: the data's transform)."""
     C = params.shape[2]
-    loc, scale = scaler.loc[:C], scaler.scale[:C]
+    loc, scale = scaler.fitted()
+    loc, scale = loc[:C], scale[:C]
     if m.likelihood == "point":
         return untransform(params[..., 0] * scale + loc, kind), None, ()
     q = tuple(m.quantiles)
@@ -258,6 +261,7 @@ def forecast_frame(
         for h in range(H):
             row = {"time": when[h], "target": name, "forecast": point[h, c]}
             for k, level in enumerate(q):
+                assert qs is not None  # quantile levels come with their values (to_original)
                 row[f"q{level:g}"] = qs[h, c, k]
             rows.append(row)
     return pd.DataFrame(rows)

@@ -11,6 +11,7 @@ import tarfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -89,7 +90,7 @@ def load_dataset(
     key = ALIASES.get(name, name)
     sp = spec(key)
     path = resolve(FOLDERS.get(key, key), sp.file, data_root=data_root)
-    kw = dict(
+    kw: dict[str, Any] = dict(  # read_csv's / from_frame's keywords, of several types
         time_col=sp.time_col,
         targets=list(targets or sp.targets),
         past_covariates=past_covariates,

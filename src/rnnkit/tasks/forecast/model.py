@@ -26,7 +26,7 @@ drift instead. Either lets a small RNN extrapolate a trend beyond the training r
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -91,10 +91,11 @@ class ForecastNet(nn.Module):
         self.decoder_kind, self.likelihood, self.quantiles, self.anchor = decoder, likelihood, q, anchor
         self.season, self.relative = season, relative
         self.K = {"point": 1, "gaussian": 2, "quantile": len(q)}[likelihood]
-        rnn = dict(
+        rnn: dict[str, Any] = dict(  # Recurrent's keywords, shared by the encoder and the decoder
             num_layers=num_layers, dropout=dropout, impl=impl, options=options or CellOptions(), weight_drop=weight_drop
         )
         self.encoder = Recurrent(cell, n_inputs, hidden_size, **rnn)
+        self.head: nn.Linear | nn.Sequential
         if decoder == "recurrent":  # the encoder is the whole model; a linear read-out per step
             self.head = nn.Linear(hidden_size, n_targets * self.K)
         elif decoder == "direct":

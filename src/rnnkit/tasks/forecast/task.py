@@ -53,6 +53,7 @@ def _step(model, batch, state):
 
     x, f, y = batch
     net = unwrap(model)
+    assert isinstance(net, ForecastNet), type(net)  # fit trains what build_model gave
     if model.training and net.decoder_kind == "recurrent":
         params, target = net.sequence(x, f, y)  # (N, S, C, K), (N, S, C) with S = window steps
         return StepOutput(forecast_loss(net, params, target), None, x.shape[0])
@@ -93,10 +94,9 @@ class Forecaster(Task):
         notes = list(series.notes)
         self._season = self._season or self.season
         self.config = replace(self.config, data=fdata.resolve_windows(self.config.data, series, self._season, notes))
-        own = self.split is not None and self.split.total == len(series)  # a loaded run: its own split
-        sp = self.split if own else self.spans(series, notes)
-        self.split = sp
-        d = self.config.data
+        if self.split is None or self.split.total != len(series):  # else a loaded run: its own split
+            self.split = self.spans(series, notes)
+        sp, d = self.split, self.config.data
         if sp.train_end < d.input_length + d.horizon:
             raise DataError(
                 f"too few points: the training span has {sp.train_end} rows but input_length {d.input_length} + "
@@ -123,10 +123,12 @@ class Forecaster(Task):
 
     def _scaled(self, series: tsd.TimeSeries) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Scaled encoder inputs (T, D), targets (T, C), future covariates (T, F) with the run's scaler."""
+        assert self.scaler is not None, "prepare (fit) or load_state_dict (load) sets it"
         return fdata.scaled(series, self.scaler, self.config.data.transform)
 
     def _to_original(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, tuple[float, ...]]:
         """Scaled parameters (N, H, C, K) -> point (N, H, C) and quantiles (N, H, C, Q) on the original scale."""
+        assert self.scaler is not None, "prepare (fit) or load_state_dict (load) sets it"
         return fdata.to_original(params, self.scaler, self.config.model, self.config.data.transform)
 
     # ---------------------------------------------------------------- what the base trains
@@ -198,6 +200,7 @@ class Forecaster(Task):
 
     def state_dict(self) -> dict[str, Any]:
         sp, d = self.split, self.config.data
+        assert self.scaler is not None, "prepare (fit) or load_state_dict (load) sets it"
         return {
             "scaler": self.scaler.to_dict(),
             **self.columns,
@@ -230,8 +233,8 @@ class Forecaster(Task):
 
     def split_of(self, series: tsd.TimeSeries) -> Split:
         """The run's own split for its series (task.json), else the config's rules applied to ``series``."""
-        own = self.split is not None and series is self.series and self.split.total == len(series)
-        return self.split if own else self.spans(series)
+        sp = self.split
+        return sp if sp is not None and series is self.series and sp.total == len(series) else self.spans(series)
 
     def _forecast(
         self, v: np.ndarray, f: np.ndarray, t: np.ndarray, batch: int = 512, *, model: nn.Module | None = None

@@ -44,22 +44,24 @@ class Scaler:
         self.loc, self.scale = loc, np.where(scale > 0, scale, 1.0)
         return self
 
-    def _check(self) -> None:
+    def fitted(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(loc, scale)``, or RuntimeError before ``fit``."""
         if self.loc is None or self.scale is None:
             raise RuntimeError("Scaler is not fitted: call fit(train_span) first")
+        return self.loc, self.scale
 
     def transform(self, x: np.ndarray) -> np.ndarray:
-        self._check()
-        return (np.asarray(x, dtype=np.float64) - self.loc) / self.scale
+        loc, scale = self.fitted()
+        return (np.asarray(x, dtype=np.float64) - loc) / scale
 
     def inverse_transform(self, x: np.ndarray) -> np.ndarray:
         """Undo ``transform`` on (..., C) arrays."""
-        self._check()
-        return np.asarray(x, dtype=np.float64) * self.scale + self.loc
+        loc, scale = self.fitted()
+        return np.asarray(x, dtype=np.float64) * scale + loc
 
     def to_dict(self) -> dict:
-        self._check()
-        return {"kind": self.kind, "loc": self.loc.tolist(), "scale": self.scale.tolist()}
+        loc, scale = self.fitted()
+        return {"kind": self.kind, "loc": loc.tolist(), "scale": scale.tolist()}
 
     @classmethod
     def from_dict(cls, d: dict) -> Scaler:

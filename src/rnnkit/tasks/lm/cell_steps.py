@@ -59,7 +59,11 @@ class ClassicLayer:
         h = state[0]
         if self.cell == "gru":
             # r, z from x and h together; n keeps W_hn h + b_hn separate because r multiplies it
-            xpart = xp if xp is not None else np.add(np.dot(self.W_ih, x, out=self.tmp), self.b_ih, out=self.tmp)
+            if xp is not None:
+                xpart = xp
+            else:
+                assert x is not None  # the decoder gives x or its projection xp
+                xpart = np.add(np.dot(self.W_ih, x, out=self.tmp), self.b_ih, out=self.tmp)
             hh = np.dot(self.W_hh, h) if self.options.gru_variant == "torch" else None
             if hh is not None:
                 hh += self.b_hh
@@ -138,6 +142,7 @@ class LayerNormLSTMLayer:
         H, a, p = self.H, self.a, self.p
         h, c = state
         if xp is None:
+            assert x is not None  # the decoder gives x or its projection xp
             xp = self.ln_(np.dot(self.W_ih, x, out=self.xp))
             xp *= p["ln_ih_gain"]
         self.ln_(np.dot(self.W_hh, h, out=a))  # eq. 20: the two products normalised apart
@@ -172,6 +177,7 @@ class ReferenceLayer:
         return [s.reshape(-1) for s in self.mod.init_state(1, self.H, dtype=np.float32)]
 
     def step(self, x: np.ndarray | None, xp: np.ndarray | None, state: list[np.ndarray]) -> np.ndarray:
+        assert x is not None  # the decoder gives every reference layer its input x (no table)
         new, _ = self.mod.step(self.p, x[None, :], tuple(s[None, :] for s in state), self.options)
         for s, n in zip(state, new, strict=True):
             s[:] = n[0]

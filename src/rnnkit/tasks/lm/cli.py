@@ -85,6 +85,7 @@ def prepare_command(
         if dataset is not None:
             enc, built = prepare_dataset(dataset, out, settings, data_root=data_root, quiet=quiet)
         else:
+            assert data is not None  # one of --data and --dataset (checked above)
             enc, built = prepare(data, out, settings, quiet=quiet)
         sec = time.monotonic() - t0
     n = {s: len(getattr(enc, s)) for s in ("train", "valid", "test") if getattr(enc, s) is not None}
@@ -99,9 +100,11 @@ def _evaluate_runs(
     """``--data FILE``: its whole text; else the run's splits (valid, and test where there is one)."""
     (lm,) = tasks
     if isinstance(data, str):  # --data FILE: its whole text, encoded with the run's vocabulary
+        vocab = lm.vocab
+        assert vocab is not None  # a loaded run's, from its task.json
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ids = lm.vocab.encode(tokenize(data, lm.vocab.level), where="--data")
+            ids = vocab.encode(tokenize(data, vocab.level), where="--data")
         return {"data": lm.evaluate(ids, batch_size=columns)}
     # "all": valid, and test where the data has one; a split asked for by name is scored or refused by name
     splits = (["valid", "test"] if data.test is not None else ["valid"]) if split == "all" else [split]

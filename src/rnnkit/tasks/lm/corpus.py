@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, Literal, TypeVar, overload
 
 from rnnkit.data.sources import DataError
 
 SPLITS = ("train", "valid", "test")
 
 Source = str | os.PathLike | Mapping[str, str | os.PathLike]  # a file or folder, or {split: file}
+Piece = TypeVar("Piece", str, bytes)  # a piece of text, decoded or as its UTF-8 bytes
 
 
 def split_files(data: Source) -> list[list[Path]] | None:
@@ -37,6 +39,7 @@ def source_files(data: Source) -> list[Path]:
     """The files of ``data``: the file itself, a folder's visible files in sorted name order, or each split's."""
     if (parts := split_files(data)) is not None:
         return [f for part in parts for f in part]
+    assert not isinstance(data, Mapping)  # split_files took {split: file}
     p = Path(data)
     if p.is_file():
         return [p]
@@ -48,7 +51,7 @@ def source_files(data: Source) -> list[Path]:
     raise DataError(f"text source {p} does not exist; pass a UTF-8 text file (.gz accepted) or a folder of them")
 
 
-def open_binary(path: Path) -> BinaryIO:
+def open_binary(path: Path) -> io.BufferedIOBase:
     """The file's stored bytes, through gzip for a ``.gz``."""
     return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")  # noqa: SIM115 - closed by caller
 
@@ -62,6 +65,23 @@ def sha256_file(path: Path, *, block: int) -> str:
     return h.hexdigest()
 
 
+@overload
+def read_pieces(
+    files: Sequence[Path],
+    *,
+    level: str,
+    block: int,
+    hashes: dict[str, Any] | None = None,
+    decode: Literal[True] = True,
+) -> Iterator[str]: ...
+@overload
+def read_pieces(
+    files: Sequence[Path], *, level: str, block: int, hashes: dict[str, Any] | None = None, decode: Literal[False]
+) -> Iterator[bytes]: ...
+@overload
+def read_pieces(
+    files: Sequence[Path], *, level: str, block: int, hashes: dict[str, Any] | None = None, decode: bool
+) -> Iterator[str] | Iterator[bytes]: ...
 def read_pieces(
     files: Sequence[Path], *, level: str, block: int, hashes: dict[str, Any] | None = None, decode: bool = True
 ) -> Iterator[str] | Iterator[bytes]:
@@ -69,12 +89,35 @@ def read_pieces(
     boundary once a line outgrows 4 blocks). Raises DataError naming the file and byte offset of bad UTF-8.
     ``hashes``: filled with each file's sha256 of its stored bytes. ``decode=False``: the UTF-8 bytes of the
     same pieces, unchecked (for a pass after one that checked them). ``block``: bytes read at a time."""
+    if decode:
+        return _pieces(files, level=level, block=block, hashes=hashes, convert=_utf8, newline="\n")
+    return _pieces(files, level=level, block=block, hashes=hashes, convert=_as_is, newline=b"\n")
+
+
+def _utf8(piece: bytes) -> str:
+    return piece.decode("utf-8")
+
+
+def _as_is(piece: bytes) -> bytes:
+    return piece
+
+
+def _pieces(
+    files: Sequence[Path],
+    *,
+    level: str,
+    block: int,
+    hashes: dict[str, Any] | None,
+    convert: Callable[[bytes], Piece],
+    newline: Piece,
+) -> Iterator[Piece]:
+    """``read_pieces``: each piece ``convert``-ed (decoded, or kept as bytes); ``newline`` of the same kind."""
     for path in files:
         h = hashlib.sha256() if hashes is not None else None
         offset, carry = 0, b""  # offset: file bytes (uncompressed) before `carry`
         with open_binary(path) as f:
             raw_f = f.fileobj if isinstance(f, gzip.GzipFile) else None
-            first, last = True, "" if decode else b""
+            first, last = True, newline[:0]
             while True:
                 try:
                     raw = f.read(max(block, 3) if first else block)  # a byte-order mark is read whole
@@ -100,7 +143,7 @@ def read_pieces(
                     cut = len(buf)
                 piece, carry = buf[:cut], buf[cut:]
                 try:
-                    text = piece.decode("utf-8") if decode else piece
+                    text = convert(piece)
                 except UnicodeDecodeError as e:
                     bad = piece[e.start : e.end].hex(" ")
                     raise DataError(
@@ -110,14 +153,15 @@ def read_pieces(
                     ) from None
                 offset += cut
                 if eof:
-                    if len(files) > 1 and not (text or last).endswith("\n" if decode else b"\n"):
-                        text += "\n" if decode else b"\n"  # files are joined as if each ended with a newline
+                    if len(files) > 1 and not (text or last).endswith(newline):
+                        text += newline  # files are joined as if each ended with a newline
                     if text:
                         yield text
                     break
                 last = text
                 yield text
         if h is not None:
+            assert hashes is not None  # h is made only when hashes are asked for
             hashes[str(path)] = h.hexdigest() if raw_f is None else sha256_file(path, block=block)
 
 

@@ -67,9 +67,8 @@ def prepared_corpus(
     in-memory road (the same ids, tested)."""
     from rnnkit.tasks.lm import prepare as P
 
-    if path.is_dir() and P.read_meta(path) is not None:
+    if path.is_dir() and (meta := P.read_meta(path)) is not None:
         data = P.open_prepared(path)
-        meta = P.read_meta(path)
         if meta["settings"]["level"] != d.level:
             raise ConfigError(
                 f"config data.level: {path} was prepared at {meta['settings']['level']} level, not {d.level}; "

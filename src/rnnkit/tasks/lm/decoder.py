@@ -145,10 +145,10 @@ class FastDecoder:
             raise ValueError("a bidirectional model cannot generate left to right; train it with bidirectional=False")
         with torch.no_grad():
             emb = model.embedding.weight.detach().float().cpu().numpy()  # (V, E)
-            layers = []
-            for l, mod in enumerate(model.rnn.layers):
-                cell_mod = mod["fwd"]
+            layers: list[ClassicLayer | LayerNormLSTMLayer | ReferenceLayer] = []
+            for l, cell_mod in enumerate(model.rnn.cells):  # one direction: cells[l] is layer l's
                 p = {k: v.detach().float().cpu().numpy().copy() for k, v in cell_mod.params().items()}
+                layer: ClassicLayer | LayerNormLSTMLayer | ReferenceLayer
                 if model.cell in self.CLASSIC:
                     layer = ClassicLayer(model.cell, p, cell_mod.options, first=(l == 0), H=cell_mod.hidden_size)
                 elif model.cell == "layernorm_lstm":
@@ -158,13 +158,14 @@ class FastDecoder:
                 layers.append(layer)
             self.layers = layers
             # layer 0 input projection of every token: E @ W_ih^T + b_ih   (V, G*H)
-            p0 = model.rnn.layers[0]["fwd"].params()
+            p0 = model.rnn.cells[0].params()
             W0 = p0[W_IH].detach().float().cpu().numpy()
             b0 = p0[B_IH].detach().float().cpu().numpy() if B_IH in p0 else 0.0
+            self.table: np.ndarray | None  # layer 0's input part of every token (V, G*H); None: none
             if model.cell in self.CLASSIC:
                 self.table = np.ascontiguousarray(emb @ W0.T + b0, dtype=np.float32)
-            elif model.cell == "layernorm_lstm":
-                self.table = layers[0].input_table(emb)
+            elif isinstance(first := layers[0], LayerNormLSTMLayer):  # model.cell == "layernorm_lstm"
+                self.table = first.input_table(emb)
             else:
                 self.table = None
             self.emb = np.ascontiguousarray(emb)
@@ -175,7 +176,8 @@ class FastDecoder:
                 self.b_out = b_out.detach().float().cpu().numpy().copy() if b_out is not None else np.zeros(len(emb))
         self.vocab_size = self.adaptive.vocab_size if self.adaptive is not None else self.W_out.shape[0]
         self.logits = np.empty(self.vocab_size, dtype=np.float32)
-        self.blas, self.threads = blas_threads(), None
+        self.blas = blas_threads()
+        self.threads: int | None = None  # BLAS threads inside step (None: NumPy's default)
         self.reset()
         if calibrate:
             self.calibrate()
@@ -224,11 +226,11 @@ class FastDecoder:
         if xp is None:
             x = self.emb[token]
         for layer, st in zip(self.layers, self.state, strict=True):
-            x = layer.step(x, xp, st)
-            xp = None
+            h = layer.step(x, xp, st)
+            x, xp = h, None
         if self.adaptive is not None:
-            return self.adaptive(x, self.logits)  # log-probabilities (V,)
-        np.dot(self.W_out, x, out=self.logits)  # (V, H) @ (H,)
+            return self.adaptive(h, self.logits)  # log-probabilities (V,)
+        np.dot(self.W_out, h, out=self.logits)  # (V, H) @ (H,)
         self.logits += self.b_out
         return self.logits
 

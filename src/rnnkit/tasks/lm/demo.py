@@ -27,7 +27,7 @@ from rnnkit.tasks.lm.task import LanguageModel
 SHARED_DATA = Path(__file__).resolve().parents[5] / "shared" / "data"
 
 # The demo model: small enough to learn visibly in ~2 minutes on 2 CPU cores (tests shrink it further).
-DEMO_MODEL = {"cell": "lstm", "embedding_dim": 64, "hidden_size": 256, "num_layers": 2, "dropout": 0.1}
+DEMO_MODEL: dict[str, Any] = {"cell": "lstm", "embedding_dim": 64, "hidden_size": 256, "num_layers": 2, "dropout": 0.1}
 
 
 def find_demo_data_root() -> Path | None:
@@ -106,6 +106,9 @@ def _run_demo(*, seconds: float, out: Path, length: int, seed: int, quiet: bool,
     print(f"rnnkit demo: a {size} trained for {seconds:g} s on {what}", file=stream)
     lm = LanguageModel(cfg)
     results = lm.fit_and_test()
+    if results is None:  # interrupted (Ctrl-C): as `rnnkit lm train` says it, no report and no sample
+        print(f"\n{lm.fit_result.stop_reason}; nothing scored", file=stream)
+        return {}
     valid = results.get("valid", {})
     print(
         f"\nafter {results['train_seconds']:.0f} s ({results['steps']} steps): validation "

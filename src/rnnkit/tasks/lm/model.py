@@ -74,8 +74,8 @@ class RecurrentLM(TokenEncoder):
             )
         else:
             self.head = nn.Linear(E if tie_weights else H, vocab_size)
-        if tie_weights:
-            tie_weights_(self.head, self.embedding)
+            if tie_weights:
+                tie_weights_(self.head, self.embedding)
         self.reset_head()
 
     @classmethod
@@ -111,7 +111,7 @@ class RecurrentLM(TokenEncoder):
         """
         with torch.no_grad():
             self.embedding.weight.uniform_(-0.1, 0.1)
-            if self.adaptive:
+            if isinstance(self.head, nn.AdaptiveLogSoftmaxWithLoss):  # self.adaptive
                 self.head.head.bias.zero_()
                 return
             self.head.bias.zero_()
@@ -120,7 +120,7 @@ class RecurrentLM(TokenEncoder):
 
     def head_weight(self) -> tuple[Tensor, Tensor | None]:
         """The effective output map (V, H) and bias (V,) from the top hidden state (projection folded in)."""
-        if self.adaptive:
+        if isinstance(self.head, nn.AdaptiveLogSoftmaxWithLoss):  # self.adaptive
             raise ValueError("an adaptive-softmax model has no single (V, H) output map; use scores() / nll()")
         W = self.head.weight  # (V, E or H)
         if self.proj is not None:
@@ -129,7 +129,7 @@ class RecurrentLM(TokenEncoder):
 
     def scores(self, out: Tensor) -> Tensor:
         """Top hidden states (..., H) -> (..., V): logits, or log-probabilities for the adaptive softmax."""
-        if self.adaptive:
+        if isinstance(self.head, nn.AdaptiveLogSoftmaxWithLoss):  # self.adaptive
             return self.head.log_prob(out.reshape(-1, out.shape[-1])).view(*out.shape[:-1], -1)
         if self.proj is not None:
             out = self.proj(out)  # (..., E)

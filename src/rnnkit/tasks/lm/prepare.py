@@ -155,11 +155,10 @@ def open_prepared(folder: str | os.PathLike, *, check_source: bool = True) -> En
     if check_source and (why := stale_reason(meta)):
         raise DataError(f"prepared corpus {d} is stale: {why}. Run `rnnkit lm prepare` again to rebuild it")
     dtype = np.dtype(meta["dtype"])
-    arrays: dict[str, np.ndarray | None] = {}
+    arrays: dict[str, np.ndarray] = {}  # every split meta.json counts (train and valid always)
     for name in SPLITS:
         n = meta["counts"].get(name)
         if n is None:
-            arrays[name] = None
             continue
         f = d / f"{name}.bin"
         if not f.is_file() or f.stat().st_size != n * dtype.itemsize:
@@ -168,7 +167,7 @@ def open_prepared(folder: str | os.PathLike, *, check_source: bool = True) -> En
             )
         arrays[name] = np.memmap(f, dtype=dtype, mode="r", shape=(n,)) if n else np.zeros(0, dtype)
     vocab = Vocab.from_json(meta["vocab"])
-    return EncodedText(vocab, arrays["train"], arrays["valid"], arrays["test"], meta["source"])
+    return EncodedText(vocab, arrays["train"], arrays["valid"], arrays.get("test"), meta["source"])
 
 
 def prepare(
@@ -193,9 +192,9 @@ def prepare(
         meta = read_meta(out) if out.is_dir() else None
         if meta is None and (not out.is_dir() or any(out.iterdir())):
             raise DataError(f"{out} exists and is not a prepared corpus; choose another --out")
-        same = meta is not None and meta["settings"] == settings.to_json()
-        if same and meta.get("split_files", False) == isinstance(data, Mapping) and stale_reason(meta, data) is None:
-            return open_prepared(out, check_source=False), False
+        if meta is not None and meta["settings"] == settings.to_json():
+            if meta.get("split_files", False) == isinstance(data, Mapping) and stale_reason(meta, data) is None:
+                return open_prepared(out, check_source=False), False
     tmp = out.with_name(f".{out.name}{TMP_TAG}{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -264,11 +263,13 @@ def _build(
 
         def split_pieces(desc: str, size: int, *, decode: bool = True, hashes: dict | None = None) -> Iterator[Any]:
             """(split index, piece) over every split, with a progress bar ``desc`` of ``size`` bytes."""
-            if parts is None:
-                pieces = read_pieces(files, level=level, block=BLOCK, decode=decode, hashes=hashes)
-                pairs = (
-                    ((0, p) for p in pieces) if bounds is None else (cut_chars if decode else cut_bytes)(pieces, bounds)
-                )
+            pairs: Iterator[tuple[int, str | bytes]]
+            if parts is None and decode:
+                text = read_pieces(files, level=level, block=BLOCK, decode=True, hashes=hashes)
+                pairs = ((0, p) for p in text) if bounds is None else cut_chars(text, bounds)
+            elif parts is None:
+                raw = read_pieces(files, level=level, block=BLOCK, decode=False, hashes=hashes)
+                pairs = ((0, p) for p in raw) if bounds is None else cut_bytes(raw, bounds)
             else:
                 pairs = (
                     (k, p)

@@ -104,6 +104,7 @@ class LanguageModel(Task):
 
     name = "lm"
     Config = LMConfig
+    model: RecurrentLM | None  # build_model's network (fit and load set it)
     legacy_task_files = (VOCAB_FILE,)  # runs written before task.json held the vocabulary alone in vocab.json
 
     def __init__(self, config: LMConfig | None = None, *, vocab: Vocab | None = None) -> None:
@@ -120,6 +121,11 @@ class LanguageModel(Task):
             self.vocab = self._data.vocab
         return self._data
 
+    def _vocab(self) -> Vocab:
+        """The vocabulary: given, built by ``data`` (``fit``), or read by ``load``."""
+        assert self.vocab is not None, "given, or set by data() (fit) or load_state_dict (load)"
+        return self.vocab
+
     def load_data(self) -> Splits:
         e = self.data()
         return Splits(e.train, e.valid, e.test)
@@ -129,7 +135,7 @@ class LanguageModel(Task):
         unit = "characters" if self.config.data.level == "char" else "words"
         return (
             f"{self.data().source}: {n(splits.train)} training, {n(splits.val)} validation, {n(splits.test)} test "
-            f"{unit}; vocabulary {len(self.vocab)}"
+            f"{unit}; vocabulary {len(self._vocab())}"
         )
 
     def onnx_spec(self, model: nn.Module, *, exporting: bool) -> Any:
@@ -138,29 +144,28 @@ class LanguageModel(Task):
         return lm_spec(self, model)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"vocab": self.vocab.to_json()}
+        return {"vocab": self._vocab().to_json()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.vocab = Vocab.from_json(state.get("vocab", state))  # vocab.json of older runs is the vocabulary itself
 
     def build_model(self) -> RecurrentLM:
         """A fresh model for the current vocabulary (seeded by ``train.seed`` when called from ``fit``)."""
-        if self.vocab is None:
-            self.data()
+        vocab = self.vocab if self.vocab is not None else self.data().vocab
         m = self.config.model
         if m.adaptive_cutoffs:  # V is known only now: check the cutoffs against it
-            if self.vocab.level != "word":
+            if vocab.level != "word":
                 raise ConfigError(
                     "config model.adaptive_cutoffs: needs data.level=word - the adaptive softmax relies on ids ranked "
                     "by frequency (char vocabularies are in code-point order, and small enough for a full softmax)"
                 )
             try:
                 check_adaptive(
-                    m.adaptive_cutoffs, len(self.vocab), hidden_size=m.hidden_size, div_value=m.adaptive_div_value
+                    m.adaptive_cutoffs, len(vocab), hidden_size=m.hidden_size, div_value=m.adaptive_div_value
                 )
             except ValueError as e:
                 raise ConfigError(f"config model.adaptive_cutoffs: {e}") from None
-        return RecurrentLM.from_config(m, len(self.vocab))
+        return RecurrentLM.from_config(m, len(vocab))
 
     def make_batches(self, train: np.ndarray, val: np.ndarray | None) -> tuple[Any, Any]:
         """Training and validation token streams (batchified columns, TBPTT chunks of ``data.bptt``)."""
@@ -183,7 +188,7 @@ class LanguageModel(Task):
             "epochs": r.epoch if r else None,
             "stop_reason": r.stop_reason if r else "",
             "parameters": sum(p.numel() for p in self.require_model().parameters()),
-            "vocab_size": len(self.vocab),
+            "vocab_size": len(self._vocab()),
         }
         for split in ("valid", "test"):
             if getattr(self.data(), split) is not None:
@@ -226,7 +231,7 @@ class LanguageModel(Task):
                 "generates with its float32 NumPy decoder (it applies to eval)",
                 stacklevel=2,
             )
-        return generate(self.require_model(), self.vocab, prompt=prompt, **kwargs)
+        return generate(self.require_model(), self._vocab(), prompt=prompt, **kwargs)
 
     def eval_data(self, path: Path | None) -> Any:
         return read_text(path) if path is not None else self.data()

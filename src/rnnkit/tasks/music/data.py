@@ -91,12 +91,14 @@ def read_rolls(path: str | os.PathLike) -> dict[str, list[np.ndarray]]:
 
 def source(d: MusicDataConfig) -> Path:
     """The configured file or folder (``data.path``), else the verified .mat of ``data.dataset``."""
-    if d.path is None and d.dataset is None:
+    if d.path is not None:
+        return Path(d.path)
+    if d.dataset is None:
         raise ConfigError(
             f"config data: give --dataset ({', '.join(MUSIC_DATASETS)}) or --data FILE.mat "
             "or --data FOLDER of .mid files"
         )
-    return Path(d.path) if d.path is not None else dataset_path(d.dataset, data_root=d.data_root)
+    return dataset_path(d.dataset, data_root=d.data_root)
 
 
 def read_pieces(path: str | Path, *, fs: float) -> dict[str, list[np.ndarray]]:

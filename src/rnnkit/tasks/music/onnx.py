@@ -11,30 +11,32 @@ from torch import Tensor, nn
 
 from rnnkit.export import N_EXAMPLE, OnnxSpec
 from rnnkit.layout import layout
+from rnnkit.tasks.music.model import NadeHead, PianoRollNet
 
 
 class _Music(nn.Module):
     """frames (N, T, K) + states -> Bernoulli: key logits of the next frame (N, T, K); NADE: its biases b_v (N, T, K)
     and b_h (N, T, J) (the key-by-key part, loops over 88 keys with sampling in between, runs outside)."""
 
-    def __init__(self, net: nn.Module, *, nade: bool) -> None:
+    def __init__(self, net: PianoRollNet) -> None:
         super().__init__()
-        self.net, self.nade = net, nade
+        self.net = net
 
     def forward(self, frames: Tensor, *state: Tensor) -> tuple[Tensor, ...]:
         u, final = self.net.features(frames, tuple(state))  # (N, T, H), S x (L, N, H)
-        if self.nade:
-            return (self.net.head.to_bv(u), self.net.head.to_bh(u), *final)
-        return (self.net.head(u), *final)
+        head = self.net.head
+        if isinstance(head, NadeHead):
+            return (head.to_bv(u), head.to_bh(u), *final)
+        return (head(u), *final)
 
 
 def music_spec(task: Any, model: nn.Module) -> OnnxSpec:
-    from rnnkit.tasks.music.model import NadeHead
-
+    assert isinstance(model, PianoRollNet), type(model)  # the task's network, or export's copy of it
     m = task.config.model
-    nade = isinstance(model.head, NadeHead)
+    head = model.head
+    nade = isinstance(head, NadeHead)
     names = list(layout(m.cell.name).state)
-    L, H, K = m.num_layers, m.hidden_size, model.head.to_bv.out_features if nade else model.head.out_features
+    L, H, K = m.num_layers, m.hidden_size, head.to_bv.out_features if isinstance(head, NadeHead) else head.out_features
 
     def example(T: int) -> tuple[Tensor, ...]:
         g = torch.Generator().manual_seed(T)
@@ -53,8 +55,7 @@ def music_spec(task: Any, model: nn.Module) -> OnnxSpec:
         "layers": L,
         "hidden": H,
     }
-    if nade:
-        head = model.head
+    if isinstance(head, NadeHead):  # nade
         meta["nade"] = {"W": head.W.detach().tolist(), "V": head.V.detach().tolist(), "hidden": head.W.shape[0]}
         meta["how"] = (
             "frames (N, T, K) float32 0/1 piano-roll frames (key k = MIDI 21 + k) and the initial states (zeros to "
@@ -71,4 +72,4 @@ def music_spec(task: Any, model: nn.Module) -> OnnxSpec:
             "final states, as `rnnkit music generate` does."
         )
     axes = {"frames": {0: "N", 1: "T"}, **{h: {0: "N", 1: "T"} for h in heads}, **{n: {1: "N"} for n in ins + outs}}
-    return OnnxSpec(_Music(model, nade=nade), example, ["frames", *ins], [*heads, *outs], axes, meta)
+    return OnnxSpec(_Music(model), example, ["frames", *ins], [*heads, *outs], axes, meta)

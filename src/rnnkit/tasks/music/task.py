@@ -71,6 +71,7 @@ class MusicModel(Task):
 
     name = "music"
     Config = MusicConfig
+    model: PianoRollNet | None  # build_model's network (fit and load set it)
 
     def load_data(self) -> Splits:
         """The configured pieces and their splits (``data.load_splits``)."""

@@ -132,7 +132,7 @@ def common_rate(recs: list[Recording]) -> int:
     from rnnkit.data.audio import _soundfile
 
     sf = _soundfile()
-    rates = Counter()
+    rates: Counter[int] = Counter()
     for r in recs:
         try:
             rates[sf.info(str(r.path)).samplerate] += 1
@@ -149,7 +149,9 @@ def default_cache_dir() -> Path:
 
 def read_waves(paths: list[Path], rate: int, *, max_seconds: float) -> tuple[list[np.ndarray], list[str]]:
     """Mono float32 waveforms at ``rate`` of every file, and notes on what was converted (said once, with counts)."""
-    waves, resampled, stereo = [], Counter(), 0
+    waves: list[np.ndarray] = []
+    resampled: Counter[int] = Counter()  # files per source rate
+    stereo = 0
     for p in paths:
         a = read_audio(p, rate=rate, max_seconds=max_seconds)
         if a.source_rate != a.rate:

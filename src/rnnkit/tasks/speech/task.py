@@ -40,6 +40,7 @@ class SpeechRecognizer(Classifier):
 
     name = "speech"
     Config = SpeechConfig
+    model: SpeechNet | None  # build_model's network (fit and load set it)
 
     def __init__(self, config: SpeechConfig | None = None) -> None:
         super().__init__(config)

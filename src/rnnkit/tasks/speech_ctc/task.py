@@ -64,6 +64,7 @@ class SpeechCTC(Task):
 
     name = "speech-ctc"
     Config = CTCConfig
+    model: CTCNet | None  # build_model's network (fit and load set it)
 
     def __init__(self, config: CTCConfig | None = None) -> None:
         super().__init__(config)
@@ -108,18 +109,18 @@ class SpeechCTC(Task):
             if not self.sample_rate:
                 self.sample_rate = d.sample_rate or speech_data.common_rate(recs)
             every = self._transcripts(src, notes)
-            train, val, held = split_transcribed(
+            train_rows, val_rows, held = split_transcribed(
                 len(every),
                 test_fraction=d.test_fraction,
                 val_fraction=d.val_fraction,
                 seed=d.split_seed,
                 test_given=bool(d.test_path),
             )
-            test = self._transcripts(d.test_path, notes) if d.test_path else every.subset(held)
+            test_part = self._transcripts(d.test_path, notes) if d.test_path else every.subset(held)
             return Splits(
-                every.subset(train),
-                every.subset(val) if val else None,
-                test,
+                every.subset(train_rows),
+                every.subset(val_rows) if val_rows else None,
+                test_part,
                 notes=[f"{src.name}: transcripts as given", *notes],
             )
         recs = speech_data.list_recordings(src, pattern=d.label_pattern)
@@ -178,6 +179,7 @@ class SpeechCTC(Task):
         return [(self._scaled(x), [index[w] for w in ws]) for x, ws in zip(data.inputs, data.words, strict=True)]
 
     def _scaled(self, x: np.ndarray) -> np.ndarray:
+        assert self.scaler is not None  # prepare (fit) or load_state_dict (load) sets it
         mean, std = self.scaler
         return ((x - mean) / std).astype(np.float32)
 
@@ -197,6 +199,7 @@ class SpeechCTC(Task):
         return ctc_spec(self, model)
 
     def state_dict(self) -> dict[str, Any]:
+        assert self.scaler is not None  # prepare (fit) or load_state_dict (load) sets it
         return {
             "words": self.words,
             "scaler": [a.tolist() for a in self.scaler],
@@ -206,7 +209,8 @@ class SpeechCTC(Task):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.words = list(state["words"])
-        self.scaler = tuple(np.asarray(a, dtype=np.float32) for a in state["scaler"])
+        mean, std = state["scaler"]
+        self.scaler = (np.asarray(mean, dtype=np.float32), np.asarray(std, dtype=np.float32))
         self.input_size, self.sample_rate = int(state["input_size"]), int(state["sample_rate"])
 
     # -- inference and scores --
@@ -237,7 +241,7 @@ class SpeechCTC(Task):
         with self.inference():
             for b in BucketBatches(items, 64, collate_fn=collate, shuffle=False).epoch(0):
                 total += float(ctc_sum(model, b))
-        out = ctc.error_rates(data.words, hyps)
+        out: dict[str, Any] = ctc.error_rates(data.words, hyps)  # and the loss, counts, examples
         out.update(
             loss=total / len(items),
             n=len(items),

@@ -24,7 +24,8 @@ class TaggerNet(nn.Module):
         super().__init__()
         self.words = nn.Embedding(num_words, cfg.word_embed, padding_idx=0)
         d_in = cfg.word_embed
-        self.chars = self.char_rnn = None
+        self.chars: nn.Embedding | None = None
+        self.char_rnn: Recurrent | None = None
         if cfg.char_embed:
             self.chars = nn.Embedding(num_chars, cfg.char_embed, padding_idx=0)
             self.char_rnn = Recurrent("lstm", cfg.char_embed, cfg.char_hidden, bidirectional=True)
@@ -37,6 +38,7 @@ class TaggerNet(nn.Module):
 
     def char_features(self, chars: Tensor, lengths: Tensor) -> Tensor:
         """(N, T, L) character ids -> (N, T, 2*Hc): final fwd/bwd states of each real word's characters."""
+        assert self.chars is not None and self.char_rnn is not None  # called only with a character encoder
         N, T, L = chars.shape
         mask = lengths_to_mask(lengths, T)  # (N, T)
         words = chars[mask]  # (W, L): real words only

@@ -13,13 +13,14 @@ from torch import Tensor, nn
 from rnnkit.data.sequences import lengths_to_mask
 from rnnkit.export import N_EXAMPLE, OnnxSpec, example_ids
 from rnnkit.models.heads import pool_last
+from rnnkit.tasks.tag.model import TaggerNet
 
 
 class _Tag(nn.Module):
     """TaggerNet's forward; for export, the character encoder runs over every (padded) word position and the
     padding's features are zeroed by a mask (the same values as TaggerNet's boolean indexing, which ONNX lacks)."""
 
-    def __init__(self, net: nn.Module, *, exporting: bool) -> None:
+    def __init__(self, net: TaggerNet, *, exporting: bool) -> None:
         super().__init__()
         self.net, self.exporting = net, exporting
 
@@ -29,6 +30,7 @@ class _Tag(nn.Module):
             return net(words, chars, lengths)  # (N, T, K)
         h = net.words(words)  # (N, T, E)
         if net.char_rnn is not None:
+            assert net.chars is not None  # built with char_rnn
             N, T, L = chars.shape
             flat = chars.reshape(-1, L)  # (N*T, L)
             wlen = (flat != 0).sum(1).clamp(min=1)  # a word has >= 1 character (padding too: masked below)
@@ -40,6 +42,7 @@ class _Tag(nn.Module):
 
 
 def tag_spec(task: Any, model: nn.Module, *, exporting: bool) -> OnnxSpec:
+    assert isinstance(model, TaggerNet), type(model)  # the task's network, or export's copy of it
     d = task.config.data
 
     def example(T: int) -> tuple[Tensor, Tensor, Tensor]:

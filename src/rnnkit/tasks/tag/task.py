@@ -55,7 +55,9 @@ def _step(model: nn.Module, batch: tuple[Tensor, ...], state: Any) -> Any:
 
     words, chars, lengths, tags = batch
     scores = model(words, chars, lengths)  # (N, T, K)
-    loss = _loss(unwrap(model), scores, tags, lengths)
+    net = unwrap(model)
+    assert isinstance(net, TaggerNet), type(net)  # fit trains what build_model gave
+    loss = _loss(net, scores, tags, lengths)
     m = tags != IGNORE_INDEX
     acc = ((scores.argmax(2) == tags) & m).sum().item() / max(int(m.sum()), 1)
     return StepOutput(loss, None, int(words.shape[0]), {"tok_acc": acc})
@@ -69,6 +71,7 @@ class Tagger(Task):
 
     name = "tag"
     Config = TaggerConfig
+    model: TaggerNet | None  # build_model's network (fit and load set it)
 
     def __init__(self, config: TaggerConfig | None = None) -> None:
         super().__init__(config)
@@ -77,6 +80,11 @@ class Tagger(Task):
         self.tags: list[str] = []
         self._pretrained: dict[int, np.ndarray] | None = None  # word id -> vector, for build_model of a new run
         self.predict_format = "tokens"  # what `predict --format auto` prints: spans for runs with IOB tags
+
+    def _vocabs(self) -> tuple[Vocab, Vocab]:
+        """The word and character vocabularies (set by ``prepare`` in fit, or by ``load``)."""
+        assert self.words is not None and self.chars is not None, "prepare or load_state_dict sets them"
+        return self.words, self.chars
 
     # -- inputs --
     def columns(self, data: ColumnData) -> tuple[list[list[str]], list[list[str]]]:
@@ -88,9 +96,10 @@ class Tagger(Task):
         d = self.config.data
         sentences, _ = truncate(sentences, d.max_len or None, what="sentences")
         out = []
+        words, chars = self._vocabs()
         for s in sentences:
-            w = self.words.ids([word_key(t, d) for t in s])
-            c = [self.chars.ids(list(t[: d.max_word_len])) or [1] for t in s]
+            w = words.ids([word_key(t, d) for t in s])
+            c = [chars.ids(list(t[: d.max_word_len])) or [1] for t in s]
             out.append((w, c))
         return out
 
@@ -142,11 +151,12 @@ class Tagger(Task):
         -> 0); words the file lacks keep their random init. Sets model.word_embed to the file's size."""
         from rnnkit.data.vectors import read_vectors
 
-        found, dim = read_vectors(path, set(self.words.stoi), key=lambda w: word_key(w, self.config.data))
-        rows = {self.words.stoi[k]: v for k, v in found.items()}
+        words, _ = self._vocabs()
+        found, dim = read_vectors(path, set(words.stoi), key=lambda w: word_key(w, self.config.data))
+        rows = {words.stoi[k]: v for k, v in found.items()}
         self._pretrained = rows
         self.decide(
-            f"embeddings: {len(rows):,} of {len(self.words) - 2:,} training words found in {Path(path).name} "
+            f"embeddings: {len(rows):,} of {len(words) - 2:,} training words found in {Path(path).name} "
             f"(size {dim}); the rest start random",
             word_embed=dim,
         )
@@ -155,9 +165,8 @@ class Tagger(Task):
         return ("val_span_f1" if is_iob(self.tags) else "val_token_accuracy"), "max"
 
     def build_model(self) -> TaggerNet:
-        net = TaggerNet(
-            self.config.model, num_words=len(self.words), num_chars=len(self.chars), num_tags=len(self.tags)
-        )
+        words, chars = self._vocabs()
+        net = TaggerNet(self.config.model, num_words=len(words), num_chars=len(chars), num_tags=len(self.tags))
         rows = self._pretrained  # set by prepare (a fresh training run), never by load or resume
         if rows:
             with torch.no_grad():
@@ -171,7 +180,8 @@ class Tagger(Task):
         return tag_spec(self, model, exporting=exporting)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"words": self.words.itos, "chars": self.chars.itos, "tags": self.tags, "predict": self.predict_format}
+        words, chars = self._vocabs()
+        return {"words": words.itos, "chars": chars.itos, "tags": self.tags, "predict": self.predict_format}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.words, self.chars = Vocab(state["words"]), Vocab(state["chars"])

@@ -29,7 +29,7 @@ def _evaluate_runs(
         raise UsageError(f"`rnnkit translate eval` takes one run folder, got {len(tasks)}")
     if (src is None) != (tgt is None) or (src is not None and data is not None):
         raise UsageError("give --data TSV, or --src and --tgt together, or neither (the run's test split)")
-    if src is not None:
+    if src is not None and tgt is not None:  # together or neither (checked above)
         data = P.read_parallel(src, tgt)
     elif data is None:
         data = tr.load_data().test

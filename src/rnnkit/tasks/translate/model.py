@@ -209,7 +209,8 @@ class Seq2Seq(nn.Module):
         argmax instead of the gold token with probability 1 - ratio (scheduled sampling, Bengio et al. 2015 §2)."""
         ds = self.encode(src, src_lengths)
         N, T = tgt_in.shape
-        logits, attn = [], []
+        logits: list[Tensor] = []
+        attn: list[Tensor] = []
         y = tgt_in[:, 0]
         gold = tgt_in.unbind(1)  # unbind avoids a full-size zero gradient per step (PERF-NOTES)
         for t in range(T):

@@ -12,13 +12,14 @@ from torch import Tensor, nn
 from rnnkit.data.sequences import lengths_to_mask
 from rnnkit.export import N_EXAMPLE, OnnxSpec, example_lengths
 from rnnkit.layout import layout
+from rnnkit.tasks.translate.model import Seq2Seq
 
 
 class _Encode(nn.Module):
     """src (N, S) ids + lengths -> memory and attention keys (N, S, H), the decoder's initial states (L, N, H) each
     and its input feed (N, H): ``Seq2Seq.encode`` with the state as tensors."""
 
-    def __init__(self, net: nn.Module, n_state: int) -> None:
+    def __init__(self, net: Seq2Seq, n_state: int) -> None:
         super().__init__()
         self.net, self.n_state = net, n_state
 
@@ -32,7 +33,7 @@ class _DecodeStep(nn.Module):
     """One decoder step, ``Seq2Seq.step``, with the state in and out as tensors: a caller loops it (greedy or
     beam search) as ``Seq2Seq.greedy`` does. The source mask is rebuilt from src_lengths inside the graph."""
 
-    def __init__(self, net: nn.Module, n_state: int) -> None:
+    def __init__(self, net: Seq2Seq, n_state: int) -> None:
         super().__init__()
         self.net, self.n_state = net, n_state
 
@@ -53,6 +54,7 @@ def translate_specs(task: Any, model: nn.Module) -> dict[str, OnnxSpec]:
     """``{"encoder": spec, "decoder": spec}``: written as ``<name>.encoder.onnx`` and ``<name>.decoder.onnx``."""
     from rnnkit.tasks.translate import data as P
 
+    assert isinstance(model, Seq2Seq), type(model)  # the task's network, or export's copy of it
     m = task.config.model
     names = list(layout(m.cell.name).state)
     n, L, H = len(names), m.num_layers, m.hidden_size

@@ -58,10 +58,10 @@ def _step(model: torch.nn.Module, batch: tuple[Tensor, ...], state: Any, *, obje
     from rnnkit.train import StepOutput, unwrap
 
     src, lengths, tgt_in, tgt_out = batch
-    net = unwrap(model)
     if model.training:
-        ratio = objective.ratio(int(net.train_steps))
-        net.train_steps += 1  # a buffer: checkpointed, so a resumed run continues the schedule
+        steps = unwrap(model).get_buffer("train_steps")  # checkpointed: a resumed run continues the schedule
+        ratio = objective.ratio(int(steps))
+        steps += 1  # in place
         smoothing = objective.label_smoothing
     else:
         ratio, smoothing = 1.0, 0.0
@@ -81,11 +81,17 @@ class Translator(Task):
 
     name = "translate"
     Config = TranslatorConfig
+    model: Seq2Seq | None  # build_model's network (fit and load set it)
 
     def __init__(self, config: TranslatorConfig | None = None) -> None:
         super().__init__(config)
         self.src_vocab: Vocab | None = None
         self.tgt_vocab: Vocab | None = None
+
+    def _vocabs(self) -> tuple[Vocab, Vocab]:
+        """The source and target vocabularies (set by ``prepare`` in fit, or by ``load``)."""
+        assert self.src_vocab is not None and self.tgt_vocab is not None, "prepare or load_state_dict sets them"
+        return self.src_vocab, self.tgt_vocab
 
     @property
     def text(self) -> P.TextFormat:
@@ -174,7 +180,8 @@ class Translator(Task):
             self.tgt_vocab = P.build_vocab(tgt, level=d.level, min_freq=d.min_freq)
 
     def build_model(self) -> Seq2Seq:
-        sizes = {"src_vocab": len(self.src_vocab), "tgt_vocab": len(self.tgt_vocab)}
+        src, tgt = self._vocabs()
+        sizes = {"src_vocab": len(src), "tgt_vocab": len(tgt)}
         net = Seq2Seq(Seq2SeqSpec.from_config(self.config.model, **sizes))
         net.register_buffer("train_steps", torch.zeros((), dtype=torch.long))  # teacher-forcing schedule
         return net
@@ -188,7 +195,8 @@ class Translator(Task):
     def state_dict(self) -> dict[str, Any]:
         d = self.config.data
         text = {"normalize": d.normalize, "lowercase": d.lowercase, "level": d.level}
-        return {"src_vocab": self.src_vocab.to_json(), "tgt_vocab": self.tgt_vocab.to_json(), "text": text}
+        src, tgt = self._vocabs()
+        return {"src_vocab": src.to_json(), "tgt_vocab": tgt.to_json(), "text": text}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.src_vocab = Vocab.from_json(state["src_vocab"])
@@ -200,8 +208,8 @@ class Translator(Task):
 
     def encode_pairs(self, pairs: Sequence[P.Pair]) -> list[tuple[list[int], list[int]]]:
         """(source ids + EOS, target ids + EOS) of raw pairs."""
-        fmt = self.text
-        return [(P.encode(self.src_vocab, fmt.tokens(s)), P.encode(self.tgt_vocab, fmt.tokens(t))) for s, t in pairs]
+        fmt, (src, tgt) = self.text, self._vocabs()
+        return [(P.encode(src, fmt.tokens(s)), P.encode(tgt, fmt.tokens(t))) for s, t in pairs]
 
     def make_batches(self, train: Sequence[P.Pair], val: Sequence[P.Pair] | None) -> tuple[Any, Any]:
         cfg = self.config
@@ -249,7 +257,7 @@ class Translator(Task):
         K = dc.beam_size if beam_size is None else beam_size
         alpha = dc.length_penalty if length_penalty is None else length_penalty
         kw = {"max_len_ratio": dc.max_len_ratio, "max_len": dc.max_len}
-        dev = self.device
+        dev, (src_vocab, tgt_vocab) = self.device, self._vocabs()
 
         def run(batch: list[list[int]]) -> list[list[str]]:
             src, lengths = pad_sequences(batch, padding_value=P.PAD_ID, dtype=torch.long)  # (N, S), (N,)
@@ -259,9 +267,9 @@ class Translator(Task):
             else:
                 hyps = model.beam_search(src, lengths, beam_size=K, length_penalty=alpha, **kw)
                 ids = [h[0][0] if h else [] for h in hyps]
-            return [P.decode_tokens(self.tgt_vocab, x) for x in ids]
+            return [P.decode_tokens(tgt_vocab, x) for x in ids]
 
-        encoded = [P.encode(self.src_vocab, t) for t in sources]
+        encoded = [P.encode(src_vocab, t) for t in sources]
         return self.infer(encoded, run, batch_size=dc.batch_size)
 
     def translate(self, sentences: Sequence[str], *, beam_size: int | None = None) -> list[str]:
@@ -275,9 +283,9 @@ class Translator(Task):
     def attention(self, sentence: str) -> tuple[list[str], list[str], Tensor]:
         """Greedy translation of one sentence with its attention: (source tokens + <eos>, output tokens +
         <eos>, weights (T, S))."""
-        model = self.require_model()
+        model, (src_vocab, tgt_vocab) = self.require_model(), self._vocabs()
         (toks,) = self._tokens([sentence])
-        src = torch.tensor([P.encode(self.src_vocab, toks)], device=self.device)  # (1, S)
+        src = torch.tensor([P.encode(src_vocab, toks)], device=self.device)  # (1, S)
         with self.inference():
             dc = self.config.decode
             ids, att = model.greedy(
@@ -286,7 +294,7 @@ class Translator(Task):
                 max_len_ratio=dc.max_len_ratio,
                 max_len=dc.max_len,
             )
-        out_toks = [self.tgt_vocab.itos[i] for i in ids[0]] + [P.EOS]
+        out_toks = [tgt_vocab.itos[i] for i in ids[0]] + [P.EOS]
         return [*toks, P.EOS], out_toks[: att[0].shape[0]], att[0]
 
     def evaluate(
@@ -327,7 +335,7 @@ class Translator(Task):
         n = lambda x: len(x) if x else 0  # noqa: E731
         report.update(
             pairs={"train": n(splits.train), "val": n(splits.val), "test": n(splits.test)},
-            steps=int(self.require_model().train_steps),
+            steps=int(self.require_model().get_buffer("train_steps")),
             train_seconds=round(getattr(self, "train_seconds", 0.0), 1),
         )
         return report
