@@ -234,3 +234,14 @@ def test_an_exporter_failure_is_one_clear_error(tmp_path, monkeypatch):
         ExportError, match=r"could not export to ONNX: RuntimeError: Unsupported: ONNX export of operator foo$"
     ):
         _classifier("gru").export_onnx(tmp_path / "m.onnx")
+
+
+def test_a_crf_taggers_json_holds_its_transitions(tmp_path):
+    """A caller decodes an exported CRF tagger with Viterbi over the JSON's transitions: they are the model's own
+    (a CRF tagger's JSON used to say "crf": null, so the scores could only be read by argmax)."""
+    tagger = _tagger("lstm")
+    tagger.export_onnx(tmp_path / "t.onnx", lengths=(5, 11), tol=None)
+    crf = json.loads((tmp_path / "t.json").read_text())["crf"]
+    assert crf is not None
+    for name, value in tagger.model.crf.state_dict().items():
+        assert np.allclose(crf[name], value.numpy()), name

@@ -54,7 +54,7 @@ def tag_spec(task: Any, model: nn.Module, *, exporting: bool) -> OnnxSpec:
         chars = chars.masked_fill(torch.arange(L) >= wl, 0).masked_fill(~lengths_to_mask(lengths, T)[:, :, None], 0)
         return words, chars, lengths
 
-    crf = model.net.crf if isinstance(model, _Tag) else None
+    crf = model.crf  # None: a softmax output (argmax per token)
     meta: dict[str, Any] = {
         "task": "tag",
         "words": task.words.itos,
