@@ -74,3 +74,17 @@ def test_the_example_task_learns_parity(parity, tmp_path):
     assert report["accuracy"] >= 0.9, report
     r = runner.invoke(app, ["parity", "predict", str(tmp_path / "run"), "0110", "1110"])
     assert r.exit_code == 0 and r.stdout.splitlines() == ["0110\t0", "1110\t1"], r.output
+
+
+def test_the_cell_recipe_shows_the_toy_cell_the_tests_run():
+    """The page's two cell files are the toy cell that tests/cells/test_toy_cell.py runs through the conformance
+    suite, bench and explain."""
+    text = DOC.read_text(encoding="utf-8")
+    toy = Path(__file__).resolve().parent / "cells" / "toy"
+    for marker, name in (
+        ("reference/cells/scaled_rnn.py", "scaled_rnn_reference.py"),
+        ("nn/cells/scaled_rnn.py", "scaled_rnn_nn.py"),
+    ):
+        block = re.search(rf"```python\n# {re.escape(marker)}\n(.*?)```", text, flags=re.S)
+        assert block, marker
+        assert block.group(1).strip() == (toy / name).read_text(encoding="utf-8").strip(), marker

@@ -35,6 +35,7 @@ def _params(study):
     return [t.params for t in sorted(study.trials, key=lambda t: t.number)]
 
 
+@pytest.mark.slow
 def test_a_seeded_study_is_reproducible(tmp_path):
     cls, base = _base(tmp_path)
     space = parse_space(SPACE, base)
@@ -49,6 +50,7 @@ def test_a_seeded_study_is_reproducible(tmp_path):
     assert a.direction.name == "MAXIMIZE"
 
 
+@pytest.mark.slow
 def test_resume_adds_the_missing_trials_without_repeating(tmp_path):
     data, space, out = _tsv(tmp_path / "d.tsv"), tmp_path / "space.json", tmp_path / "study"
     space.write_text(json.dumps(SPACE))
@@ -247,6 +249,7 @@ def test_two_processes_share_one_sqlite_study(tmp_path):
     assert len({tuple(sorted(t.params.items())) for t in study.trials}) == len(study.trials)
 
 
+@pytest.mark.slow
 def test_workers_started_at_once_set_up_one_study(tmp_path):
     """Six processes create the same SQLite study at the same instant; all must succeed (CI once saw two racing
     on Optuna's schema: ``UNIQUE constraint failed: alembic_version``)."""

@@ -45,6 +45,7 @@ def _librosa_logmel(x, s: FeatureSpec) -> np.ndarray:
 @pytest.mark.filterwarnings("ignore:n_fft=.* is too large")  # librosa on the 3 ms signal: we pad the same way
 @pytest.mark.parametrize(("rate", "win_ms", "hop_ms", "n_mels", "n_mfcc"), SETTINGS)
 @pytest.mark.parametrize("signal", ["tone", "noise", "short"])
+@pytest.mark.slow
 def test_logmel_and_mfcc_are_librosas(rate, win_ms, hop_ms, n_mels, n_mfcc, signal):
     x = {
         "tone": tone(1000.0, rate=rate, seconds=0.4),

@@ -275,6 +275,7 @@ def test_vocab_reuses_text_vocab_with_specials() -> None:
     assert P.decode_tokens(v, [P.BOS_ID, *ids[:2], P.PAD_ID]) == ["i", "am"]
 
 
+@pytest.mark.slow
 def test_real_fra_eng_zip(data_root: Path) -> None:
     old = translator(data_root=str(data_root), setting="tutorial", max_len=10, normalize="tutorial").load_data()
     # measured on the checksum-verified published fra-eng.zip (142,787 lines); 10% test, 5% val by seed 1234:
